@@ -1,0 +1,77 @@
+"""The ``fpe-theory`` console script: a thin click group.
+
+Subcommands live beside the code they drive (``fpe_theory/_cli.py``,
+``simulations/_cli.py``, ...) and are imported only when invoked, so a theory command
+never pays for importing torch or numba. Bad input anywhere (a ``ValueError`` from the
+library or a click usage error) becomes one line ``Error: ...`` on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+# command name -> "module:attribute"; imported on first use only.
+COMMANDS = {
+    "coverage": "fpe_theory._cli:coverage",
+    "collisions": "fpe_theory._cli:collisions",
+    "formulas": "fpe_theory._cli:formulas",
+    "simulate": "simulations._cli:simulate",
+    "train": "fpe_train._cli:train",
+    "sweep": "fpe_train._sweep_cli:sweep",
+    "report": "reports._cli:report",
+}
+
+
+def _load(name: str) -> click.Command | None:
+    module_name, attr = COMMANDS[name].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:  # a part not installed or not built yet
+        if exc.name and module_name.startswith(exc.name):
+            return None
+        raise
+    return getattr(module, attr, None)
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on demand, with one-line errors."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        return _load(cmd_name)
+
+    def main(self, args=None, prog_name=None, **extra):  # noqa: D102 - see class docstring
+        try:
+            rv = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
+        except click.exceptions.Abort:
+            click.echo("Error: aborted", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            click.echo(f"Error: {one_line(exc.format_message())}", err=True)
+            sys.exit(exc.exit_code if exc.exit_code else 2)
+        except ValueError as exc:
+            click.echo(f"Error: {one_line(str(exc))}", err=True)
+            sys.exit(2)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def one_line(message: str) -> str:
+    """Collapse a message onto one line."""
+    return " ".join(str(message).split())
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fpe-theory")
+def main() -> None:
+    """Check the theory and experiments of Fixed Parameter Expansion, number by number."""
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Create .venv with the pinned environment (constraints.txt) and, where we can, install TeX.
+# Usage: bash scripts/setup.sh [--dev] [--no-tex]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="all"
+tex=1
+for arg in "$@"; do
+  case "$arg" in
+    --dev) extras="all,dev" ;;
+    --no-tex) tex=0 ;;
+    *) echo "setup: unknown option '$arg' (use --dev, --no-tex)" >&2; exit 2 ;;
+  esac
+done
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[$extras]"
+if [ "$tex" = 1 ] && ! command -v latexmk >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing TeX (texlive-latex-base, latexmk) with apt-get" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        texlive-latex-base texlive-latex-recommended texlive-fonts-recommended latexmk; } >/dev/null 2>&1 \
+      || echo "setup: could not install TeX; reports are written as .tex without a PDF" >&2
+  else
+    echo "setup: no latexmk and no root apt-get; reports are written as .tex without a PDF" >&2
+  fi
+fi
