@@ -1,0 +1,48 @@
+"""Mask families: how a parent's m inputs are dealt to its alpha children (DESIGN.md).
+
+- ``independent``: each of the alpha*r children is an independent uniform d-subset
+  (the paper's analysis, A.5).
+- ``partition``: each parent's m inputs are split uniformly at random into alpha disjoint
+  blocks of d (what FPE builds); parents independent, children of one parent are not.
+- ``structured_2_4``: alpha = 2; every group of 4 consecutive inputs is split 2/2 between
+  the two children (each of the 6 ways equally likely; groups and parents independent).
+- ``clause``: whole clauses dealt at random to the alpha children, C/alpha each.
+
+>>> from fpe_theory import Problem
+>>> check_family(Problem(m=8, k=2, alpha=2), "clause")
+'clause'
+"""
+
+from __future__ import annotations
+
+from fpe_theory.problem import Problem
+
+FAMILIES: tuple[str, ...] = ("independent", "partition", "structured_2_4", "clause")
+
+
+def check_family(problem: Problem, family: str) -> str:
+    """Return ``family`` if it is defined for ``problem``, else raise a one-line ValueError."""
+    if family not in FAMILIES:
+        raise ValueError(f"family={family!r}: must be one of {', '.join(FAMILIES)}")
+    if family == "structured_2_4":
+        if problem.alpha != 2:
+            raise ValueError(f"alpha={problem.alpha}: family structured_2_4 needs alpha=2")
+        if problem.m % 4:
+            raise ValueError(f"m={problem.m}: family structured_2_4 needs m to be a multiple of 4")
+    if family == "clause" and problem.clauses % problem.alpha:
+        raise ValueError(
+            f"alpha={problem.alpha}: family clause needs alpha to divide the number of clauses C={problem.clauses}"
+        )
+    return family
+
+
+def defined_families(problem: Problem) -> tuple[str, ...]:
+    """The families that ``check_family`` accepts for ``problem``, in FAMILIES order."""
+    out = []
+    for family in FAMILIES:
+        try:
+            check_family(problem, family)
+        except ValueError:
+            continue
+        out.append(family)
+    return tuple(out)
