@@ -10,8 +10,8 @@ kernels (``simulations``) and the trained-network measurements are tested agains
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ for arg in "$@"; do
 done
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[$extras]"
-if [ "$tex" = 1 ] && ! command -v latexmk >/dev/null 2>&1; then
+if [ "$tex" = 1 ] && ! { command -v latexmk && command -v pdftotext; } >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing TeX (texlive-latex-base, latexmk) with apt-get" >&2
+    echo "setup: installing TeX (texlive-latex-base, latexmk) and poppler-utils with apt-get" >&2
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        texlive-latex-base texlive-latex-recommended texlive-fonts-recommended latexmk; } >/dev/null 2>&1 \
+        texlive-latex-base texlive-latex-recommended texlive-fonts-recommended latexmk poppler-utils; } >/dev/null 2>&1 \
       || echo "setup: could not install TeX; reports are written as .tex without a PDF" >&2
   else
     echo "setup: no latexmk and no root apt-get; reports are written as .tex without a PDF" >&2

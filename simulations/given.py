@@ -7,7 +7,7 @@ orders allowed). Definitions as in ``fpe_theory.definitions``.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
