@@ -2,19 +2,23 @@
 
 This is the measurement the training engine calls on trained networks: a boolean
 (neurons x inputs) matrix against any clause list (unequal sizes and permuted literal
-orders allowed). Definitions as in ``fpe_theory.definitions``.
+orders allowed). Definitions as in ``fpe_theory.definitions``. The default engine is a
+numba loop (``kernels.measure_given``); ``engine="numpy"`` is the vectorised reference.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import numbers
+from typing import Sequence
 
 import numpy as np
 
 from fpe_theory.definitions import MaskMeasurement
 
+ENGINES = ("numba", "numpy")
 
-def measure_masks(masks: np.ndarray, clauses: Sequence[Sequence[int]]) -> MaskMeasurement:
+
+def measure_masks(masks: np.ndarray, clauses: Sequence[Sequence[int]], engine: str = "numba") -> MaskMeasurement:
     """Measure a boolean (neurons, inputs) ``masks`` matrix against ``clauses``.
 
     >>> import numpy as np
@@ -26,16 +30,37 @@ def measure_masks(masks: np.ndarray, clauses: Sequence[Sequence[int]]) -> MaskMe
         raise ValueError(f"masks dtype={masks.dtype}: must be boolean")
     if masks.ndim != 2:
         raise ValueError(f"masks shape={masks.shape}: must be 2-D (neurons, inputs)")
-    n_inputs = masks.shape[1]
-    for j, clause in enumerate(clauses):
-        if len(clause) == 0 or min(clause) < 0 or max(clause) >= n_inputs:
-            raise ValueError(f"clauses[{j}]={list(clause)!r}: literals must lie in 0..{n_inputs - 1}")
-    cover = np.stack([masks[:, list(c)].all(axis=1) for c in clauses], axis=1)  # (neurons, clauses)
-    per_neuron = cover.sum(axis=1)
+    if engine not in ENGINES:
+        raise ValueError(f"engine={engine!r}: must be one of {', '.join(ENGINES)}")
+    clauses = check_clauses(clauses, masks.shape[1])
+    if engine == "numpy":
+        from simulations.oracle import measure_batch
+
+        out = {key: int(v[0]) for key, v in measure_batch(masks[None], clauses).items()}
+        all_covered, covered, collisions, ge1, ge2 = (out[key] for key in out)
+    else:
+        from simulations.kernels import flat_clauses, measure_given
+
+        lits, offsets = flat_clauses(clauses)
+        all_covered, covered, collisions, ge1, ge2 = measure_given(np.ascontiguousarray(masks), lits, offsets)
     return MaskMeasurement(
-        all_covered=bool(cover.any(axis=0).all()),
-        covered_clauses=int(cover.any(axis=0).sum()),
-        collisions=int((per_neuron * (per_neuron - 1) // 2).sum()),
-        neurons_cover_ge1=int((per_neuron >= 1).sum()),
-        neurons_cover_ge2=int((per_neuron >= 2).sum()),
+        all_covered=bool(all_covered),
+        covered_clauses=int(covered),
+        collisions=int(collisions),
+        neurons_cover_ge1=int(ge1),
+        neurons_cover_ge2=int(ge2),
     )
+
+
+def check_clauses(clauses: Sequence[Sequence[int]], n_inputs: int) -> list[list[int]]:
+    """Clauses as lists of ints in 0..n_inputs-1, each non-empty; else a one-line ValueError."""
+    if isinstance(clauses, (str, bytes)) or len(clauses) == 0:
+        raise ValueError(f"clauses={clauses!r}: must be a non-empty list of literal-index lists")
+    out = []
+    for j, clause in enumerate(clauses):
+        lits = list(clause) if not isinstance(clause, (str, bytes)) else []
+        ok = lits and all(isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in lits)
+        if not ok or min(lits) < 0 or max(lits) >= n_inputs:
+            raise ValueError(f"clauses[{j}]={clause!r}: literals must be integers in 0..{n_inputs - 1}")
+        out.append([int(i) for i in lits])
+    return out

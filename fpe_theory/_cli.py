@@ -1,0 +1,74 @@
+"""Theory commands of the ``fpe-theory`` CLI: ``coverage``, ``collisions``, ``formulas``.
+
+Only click and the standard library are imported at module level; ``fpe_theory`` (light)
+is imported inside the commands and sympy only by ``formulas``. Bad input raises
+ValueError / click errors, which ``cli.py`` prints as one line ``Error: ...`` (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+DEFAULT_RS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+FAMILY_CHOICE = click.Choice(["independent", "partition", "structured_2_4", "clause"])
+
+
+def _problem_options(fn):
+    fn = click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")(fn)
+    fn = click.option(
+        "--max-seconds",
+        type=float,
+        default=30.0,
+        show_default=True,
+        help="Skip (with a note) exact all-covered probabilities estimated to take longer.",
+    )(fn)
+    fn = click.option("--family", "families", type=FAMILY_CHOICE, multiple=True, help="Restrict to these families.")(
+        fn
+    )
+    fn = click.option("--r", "r", type=int, default=None, help="Dense neurons = FPE parents (default 1,2,4,...,256).")(
+        fn
+    )
+    fn = click.option("--alpha", type=int, default=4, show_default=True, help="Expansion factor (children per parent).")(
+        fn
+    )
+    fn = click.option("--k", type=int, default=4, show_default=True, help="Literals per clause.")(fn)
+    fn = click.option("--m", type=int, default=128, show_default=True, help="Inputs (Boolean literals).")(fn)
+    return fn
+
+
+@click.command()
+@_problem_options
+@click.option("--eps", type=float, default=None, help="Tolerance: add the minimal r with P(all covered) >= 1-eps.")
+def coverage(m, k, alpha, r, families, max_seconds, as_json, eps):
+    """Exact clause coverage of each mask family beside the paper's approximations (A.5)."""
+    from fpe_theory.tables import coverage_report, format_coverage
+
+    report = coverage_report(m, k, alpha, r, families, eps, max_seconds)
+    click.echo(json.dumps(report) if as_json else format_coverage(report))
+
+
+@click.command()
+@_problem_options
+def collisions(m, k, alpha, r, families, max_seconds, as_json):
+    """Expected collisions of FPE vs dense, exact ratio beside the paper's alpha^-(2k-1)."""
+    from fpe_theory.tables import collisions_report, format_collisions
+
+    report = collisions_report(m, k, alpha, r, families)
+    click.echo(json.dumps(report) if as_json else format_collisions(report))
+
+
+@click.command()
+@click.option("--latex", is_flag=True, help="Print LaTeX instead of plain sympy text.")
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
+def formulas(latex, as_json):
+    """Closed forms of p, p' and alpha p' and their large-m expansions (sympy)."""
+    from fpe_theory.symbolic import latex_forms, plain_forms
+
+    forms = latex_forms() if latex else plain_forms()
+    if as_json:
+        click.echo(json.dumps({"format": "latex" if latex else "plain", "forms": forms}))
+        return
+    for name, text in forms.items():
+        click.echo(f"{name:26s} {text}")

@@ -1,0 +1,239 @@
+"""Exact coverage and collision numbers of every mask family, beside the paper's approximations (A.5).
+
+Binding API (docs/interfaces.md): ``family_exact``, ``FamilyExact``, ``dense_collisions``,
+``paper_approximations``, ``r_min``. All results are ``fractions.Fraction`` or int; floats
+appear only in ``PaperApproximations`` fields that the paper itself states with e/ln.
+
+>>> from fpe_theory import Problem
+>>> fe = family_exact(Problem(m=8, k=2, alpha=2), "partition", r=1)
+>>> (fe.p_cover, fe.p_all_covered)
+(Fraction(3, 14), Fraction(0, 1))
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from math import comb
+
+from fpe_theory.families import check_family
+from fpe_theory.law import CoverageLaw
+from fpe_theory.problem import Problem
+from fpe_theory.validate import check_int
+
+
+@dataclass(frozen=True)
+class FamilyExact:
+    """Exact numbers of one family at one r (fields as in docs/interfaces.md)."""
+
+    family: str
+    r: int
+    p_cover: Fraction  # one child covers a given clause (mean over clauses)
+    p_pair: Fraction  # one child covers a given pair of clauses (mean over pairs)
+    p_parent_cover: Fraction  # one parent (some child of it) covers a given clause (mean)
+    p_clause_missed: Fraction  # a given clause missed by every neuron (mean over clauses)
+    union_bound: Fraction  # sum over clauses of their miss probabilities (not capped)
+    p_all_covered: Fraction
+    expected_covered: Fraction
+    expected_collisions: Fraction
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PaperApproximations:
+    """The paper's approximations (A.5) for one problem and r."""
+
+    p_cover: Fraction  # (1/alpha)^k
+    p_cover_binomial: Fraction  # C(m-k,d-k)/C(m,d), the paper's own exact p
+    union_bound: Fraction  # C (1-p)^(alpha r) with the binomial p
+    union_bound_exp: float  # C exp(-r / alpha^(k-1))
+    p_pair: Fraction  # (1/alpha)^(2k)
+    collision_ratio: Fraction  # alpha^-(2k-1)
+    r_min_paper: int | None  # smallest integer r > alpha^(k-1) ln(C/eps); None without eps
+    eps: Fraction | None
+
+
+def as_fraction_eps(eps) -> Fraction:
+    """eps as an exact Fraction in (0, 1); floats via their shortest repr (0.01 -> 1/100)."""
+    if isinstance(eps, bool):
+        raise ValueError(f"eps={eps!r}: must be a number in (0, 1)")
+    try:
+        value = eps if isinstance(eps, Fraction) else Fraction(repr(eps) if isinstance(eps, float) else eps)
+    except (TypeError, ValueError, ZeroDivisionError):
+        raise ValueError(f"eps={eps!r}: must be a number in (0, 1)") from None
+    if not 0 < value < 1:
+        raise ValueError(f"eps={eps!r}: must be a number in (0, 1)")
+    return value
+
+
+def law(problem: Problem, family: str) -> CoverageLaw:
+    """The cached r-free law of ``family`` on ``problem`` (raises ValueError if undefined)."""
+    check_family(problem, family)
+    if family == "independent":
+        from fpe_theory.subsets import independent_law
+
+        return independent_law(problem)
+    if family == "partition":
+        from fpe_theory.subsets import partition_law
+
+        return partition_law(problem)
+    from fpe_theory.structured import clause_law, structured_law
+
+    return structured_law(problem) if family == "structured_2_4" else clause_law(problem)
+
+
+def family_exact(problem: Problem, family: str, r: int) -> FamilyExact:
+    """Exact coverage/collision numbers of ``family`` with r parents (alpha*r children)."""
+    r = check_int("r", r, minimum=1)
+    lw = law(problem, family)
+    c = problem.clauses
+    union = lw.union_bound(r)
+    missed = union / c
+    n_miss_one_unit = sum((count * q for count, q in lw.unit_miss), Fraction(0)) / c
+    notes = lw.notes
+    return FamilyExact(
+        family=family,
+        r=r,
+        p_cover=lw.p_cover,
+        p_pair=lw.p_pair,
+        p_parent_cover=1 - (n_miss_one_unit if lw.units == 1 else _mean_pow(lw, lw.units)),
+        p_clause_missed=missed,
+        union_bound=union,
+        p_all_covered=lw.p_all_covered(r),
+        expected_covered=c - union,
+        expected_collisions=r * lw.collisions_per_parent,
+        notes=notes,
+    )
+
+
+def _mean_pow(lw: CoverageLaw, n: int) -> Fraction:
+    return sum((count * q**n for count, q in lw.unit_miss), Fraction(0)) / lw.clauses
+
+
+def dense_collisions(problem: Problem, r: int) -> int:
+    """r C(C,2): every dense neuron covers every pair of clauses."""
+    r = check_int("r", r, minimum=1)
+    return r * comb(problem.clauses, 2)
+
+
+def collision_ratio(problem: Problem, family: str = "independent") -> Fraction | None:
+    """E_FPE / E_dense = alpha p' for independent/partition (r cancels); None when C < 2."""
+    if problem.clauses < 2:
+        return None
+    lw = law(problem, family)
+    return lw.collisions_per_parent / comb(problem.clauses, 2)
+
+
+def paper_r_min(problem: Problem, eps) -> int:
+    """Smallest integer r > alpha^(k-1) ln(C/eps) (the paper's requirement, A.5)."""
+    eps = as_fraction_eps(eps)
+    x = problem.alpha ** (problem.k - 1) * (math.log(problem.clauses) - math.log(eps))
+    return math.floor(x) + 1
+
+
+def paper_approximations(problem: Problem, r: int, eps=None) -> PaperApproximations:
+    """The paper's p ~ alpha^-k, union bounds, ratio alpha^-(2k-1) and r_min (A.5)."""
+    from fpe_theory.subsets import p_cover_subset
+
+    r = check_int("r", r, minimum=1)
+    m, k, alpha, c = problem.m, problem.k, problem.alpha, problem.clauses
+    p = p_cover_subset(m, k, problem.d)
+    eps_f = None if eps is None else as_fraction_eps(eps)
+    return PaperApproximations(
+        p_cover=Fraction(1, alpha**k),
+        p_cover_binomial=p,
+        union_bound=c * (1 - p) ** (alpha * r),
+        union_bound_exp=c * math.exp(-r / alpha ** (k - 1)),
+        p_pair=Fraction(1, alpha ** (2 * k)),
+        collision_ratio=Fraction(1, alpha ** (2 * k - 1)),
+        r_min_paper=None if eps_f is None else paper_r_min(problem, eps_f),
+        eps=eps_f,
+    )
+
+
+def r_min(problem: Problem, family: str, eps, r_max: int = 1 << 20) -> int | None:
+    """Smallest r with exact P(all covered) >= 1 - eps; None if no r <= r_max reaches it.
+
+    P(all covered) is non-decreasing in r (adding a parent can only cover more), so a
+    doubling search followed by bisection on the exact value finds the smallest r.
+    """
+    eps = as_fraction_eps(eps)
+    lw = law(problem, family)
+    if lw.never_all_covered:
+        return None
+
+    def ok(r: int) -> bool:  # P(all) >= 1 - eps, compared in integers
+        num, den = lw.p_all_covered_parts(r)
+        return num * eps.denominator >= (eps.denominator - eps.numerator) * den
+
+    lo, hi = _bracket(lw, eps)  # exact: not ok(lo) (or lo = 0), ok(hi)
+    if hi > r_max:
+        return None
+    lo, hi = _gallop(ok, lo, hi, _guess(lw, eps, lo, hi))
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _guess(lw: CoverageLaw, eps: Fraction, lo: int, hi: int) -> int:
+    """Float guess: the r where prod over clauses of (1 - miss) reaches 1 - eps."""
+
+    def approx_fail(r: int) -> float:
+        return -sum(cnt * math.log1p(-float(q) ** (lw.units * r)) for cnt, q in lw.unit_miss if q > 0)
+
+    target = -math.log1p(-float(eps))
+    a, b = lo, hi
+    while b - a > 1:
+        mid = (a + b) // 2
+        a, b = (a, mid) if approx_fail(mid) <= target else (mid, b)
+    return b
+
+
+def _gallop(ok, lo: int, hi: int, guess: int) -> tuple[int, int]:
+    """Shrink (lo, hi) around ``guess`` with steps 1, 2, 4, ... (few exact evaluations)."""
+    step = 1
+    if guess < hi and ok(guess):
+        hi = guess
+        while hi - step > lo and ok(hi - step):
+            hi, step = hi - step, 2 * step
+        return max(lo, hi - step), hi
+    lo = max(lo, min(guess, hi - 1))
+    while lo + step < hi and not ok(lo + step):
+        lo, step = lo + step, 2 * step
+    return lo, min(hi, lo + step)
+
+
+def _bracket(lw: CoverageLaw, eps: Fraction) -> tuple[int, int]:
+    """(lo, hi): the worst single clause is still missed w.p. > eps at lo (so P(all) < 1-eps),
+    and the union bound is <= eps at hi (so P(all) >= 1-eps). Float guesses, exact checks."""
+    worst = max(q for _, q in lw.unit_miss)
+    if worst == 0:
+        return 0, 1
+    u = lw.units
+    lo = max(0, math.floor(math.log(float(eps)) / (u * math.log(float(worst)))) - 1)
+    while lo > 0 and worst ** (u * lo) <= eps:
+        lo -= 1
+    while worst ** (u * (lo + 1)) > eps:
+        lo += 1
+    guess = math.log(float(eps) / lw.clauses) / (u * math.log(float(worst)))
+    hi = max(lo + 1, math.ceil(guess) - 1)
+    while hi > lo + 1 and lw.union_bound(hi - 1) <= eps:
+        hi -= 1
+    while lw.union_bound(hi) > eps:
+        hi += 1
+    return lo, hi
+
+
+def estimate_seconds(problem: Problem, family: str, r: int) -> float:
+    """Rough wall time of the exact P(all covered) (big-integer powers; calibrated on one CPU core)."""
+    lw = law(problem, family)
+    total = 0.0
+    for factor, _ in lw.all_covered_factors:
+        bits = lw.units * r * max(1, factor.denominator.bit_length())
+        total += 1.4e-3 * len(factor.numerators) * (bits / 1e5) ** 1.585
+    return total

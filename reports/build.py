@@ -1,0 +1,166 @@
+"""Build the report: run what the store lacks, analyse, draw, render LaTeX, build the PDF, publish atomically.
+
+``build_report(out, preset, store=None, run=True)``:
+
+1. runs the preset's sweeps into the store (default ``<out>/results.db``; only what it lacks),
+2. reads the store's long-format frame (``ResultsStore.frame()``) -- everything after this
+   reads stored rows only; exact theory and the seeded Monte Carlo are computed here,
+3. writes figures, ``report.tex`` and (when latexmk is on PATH) ``report.pdf`` into a temporary
+   folder inside ``out`` and moves them into place only when all succeeded. A build that gives
+   no PDF (no LaTeX engine, or a LaTeX error) removes any older ``out/report.pdf``, so no stale
+   PDF looks current.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from reports.latex import LatexBuildError, build_pdf, latex_engine, render
+
+NO_LATEX_HINT = (
+    "no LaTeX engine (latexmk + pdflatex) on PATH: wrote report.tex; get the PDF with "
+    "`apt-get install texlive-latex-recommended texlive-fonts-recommended latexmk` (or scripts/setup.sh) "
+    "and `cd {out} && latexmk -pdf report.tex`"
+)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    tex: Path
+    pdf: Path | None
+    figures: tuple[Path, ...]
+    skipped: tuple[tuple[str, str], ...]
+    seconds: float
+    hint: str | None
+
+
+def prepare_out(out: Path) -> Path:
+    """Create ``out`` and a private temporary folder in it; one-line ValueError when it cannot be written."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=".report-build-", dir=out))
+    except OSError as exc:
+        raise ValueError(f"out={str(out)!r}: cannot write there ({exc.strerror or exc})") from None
+
+
+def run_preset(preset, store_path: Path, progress: bool = True) -> list:
+    """Run the preset's sweeps into the store (only configurations it lacks)."""
+    from fpe_train.store import ResultsStore
+    from fpe_train.sweep import run_sweep
+
+    from reports.presets import load_sweeps
+
+    summaries = []
+    with ResultsStore(store_path) as store:
+        for sweep in load_sweeps(preset):
+            summaries.append(run_sweep(sweep, store, executor="serial", progress=progress))
+    return summaries
+
+
+def load_frame(store_path: Path):
+    """The store's long-format DataFrame; one-line ValueError when it is missing or not a results store."""
+    from fpe_train.store import ResultsStore
+
+    if not store_path.exists():
+        raise ValueError(f"store={str(store_path)!r}: no such results store (run without --no-run to create it)")
+    try:
+        with ResultsStore(store_path) as store:
+            return store.frame()
+    except ValueError:
+        raise
+    except Exception as exc:  # sqlite3.DatabaseError and friends: not our store
+        raise ValueError(f"store={str(store_path)!r}: not a readable results store ({type(exc).__name__}: {exc})") from None
+
+
+def figure_tex(drawn) -> str:
+    """A LaTeX figure environment for a drawn figure."""
+    return (
+        "\\begin{figure}[htbp]\\centering\n"
+        f"\\includegraphics[width=0.9\\linewidth,height=0.7\\textheight,keepaspectratio]{{figures/{drawn.stem}.pdf}}\n"
+        f"\\caption{{{drawn.caption}}}\n\\end{{figure}}\n"
+    )
+
+
+def _version() -> str:
+    try:
+        return metadata.version("fpe-theory")
+    except metadata.PackageNotFoundError:
+        return "dev"
+
+
+def build_report(out, preset="quick", store=None, run: bool = True, progress: bool = True,
+                 echo=print) -> BuildResult:  # fmt: skip
+    """Run (unless ``run`` is False), analyse and write the report into ``out``; see the module docstring."""
+    from reports.content import assemble
+    from reports.presets import Preset, get_preset
+
+    start = time.perf_counter()
+    chosen = preset if isinstance(preset, Preset) else get_preset(preset)
+    out = Path(out)
+    tmp = prepare_out(out)
+    try:
+        store_path = Path(store) if store is not None else out / "results.db"
+        if run:
+            run_preset(chosen, store_path, progress=progress)
+        frame = load_frame(store_path)
+        context, drawn, skipped = assemble(frame, chosen, tmp / "figures", store=str(store_path))
+        context.update(figure_blocks(drawn), version=_version(), skipped=skipped)
+        (tmp / "report.tex").write_text(render("report.tex.j2", **context))
+        pdf = None
+        hint = None
+        if latex_engine():
+            try:
+                pdf = build_pdf(tmp)
+            except LatexBuildError:
+                _remove_stale(out)
+                _keep_log(tmp, out)
+                raise
+        else:
+            hint = NO_LATEX_HINT.format(out=out)
+        result = publish(tmp, out, pdf is not None)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    seconds = time.perf_counter() - start
+    return BuildResult(result["tex"], result["pdf"], result["figures"], tuple(skipped), seconds, hint)
+
+
+def figure_blocks(drawn: dict) -> dict:
+    """Template lists of figure environments by section."""
+    return {key: [figure_tex(d) for d in items] for key, items in drawn.items()}
+
+
+def _remove_stale(out: Path) -> None:
+    (out / "report.pdf").unlink(missing_ok=True)
+
+
+def _keep_log(tmp: Path, out: Path) -> None:
+    for name in ("report.log", "report.tex"):
+        if (tmp / name).exists():
+            (tmp / name).replace(out / name.replace("report.", "report.failed."))
+
+
+def publish(tmp: Path, out: Path, has_pdf: bool) -> dict:
+    """Move figures, report.tex and report.pdf from ``tmp`` into ``out`` (each by an atomic rename)."""
+    if not has_pdf:
+        _remove_stale(out)
+    figures = out / "figures"
+    if (tmp / "figures").exists():
+        old = tmp / "old-figures"
+        if figures.exists():
+            figures.replace(old)
+        (tmp / "figures").replace(figures)
+    for name in ("summary.csv", "report.tex") + (("report.pdf",) if has_pdf else ()):
+        if (tmp / name).exists():
+            (tmp / name).replace(out / name)
+    for name in ("report.failed.log", "report.failed.tex"):
+        (out / name).unlink(missing_ok=True)
+    return {
+        "tex": out / "report.tex",
+        "pdf": out / "report.pdf" if has_pdf else None,
+        "figures": tuple(sorted(figures.glob("*"))) if figures.exists() else (),
+    }

@@ -1,0 +1,95 @@
+"""Assemble the report's content: analysis tables, theory, Monte Carlo, figures -> template context.
+
+Everything here reads the stored frame or computes exact theory / the seeded Monte Carlo.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from reports import analysis, figures, sections, theory
+
+FIGS = figures.FIGURE_SWEEPS
+
+
+def _theory(preset, folder: Path):
+    grid = theory.approximation_grid(preset.grid_m, preset.grid_k, preset.grid_alpha)
+    rmin = theory.r_min_table(preset.r_min_problems, eps_values=(0.05, 0.01))
+    drawn = [figures.fig_theory_ratios(grid, folder), figures.fig_r_min(rmin, folder)]
+    mc = theory.monte_carlo_table(preset.mc_cases, mc_trials=preset.mc_trials, seed=preset.seed)
+    tables = dict(
+        formulas=theory.formulas(),
+        grid_table=sections.grid_table(grid[grid["k"].isin((2, 4))]),
+        r_min_table=sections.r_min_latex(rmin),
+        mc_table=sections.mc_table(mc),
+    )
+    return tables, drawn
+
+
+def _training_figures(summary, vtable, regs, folder: Path):
+    neurons = dict(axis="neurons", sweeps=FIGS["neurons"], fixed={"task": "boolean"})
+    clauses = dict(axis="clauses", sweeps=FIGS["clauses"], fixed={"task": "boolean"})
+    training = [
+        figures.fig_scan(summary, vtable, folder, "fig3a", caption="Relative improvement (\\%) and accuracy per "
+                         "parameter vs neurons (Boolean, paper Fig.~3a).", **neurons),
+        figures.fig_scan(summary, vtable, folder, "fig3b", caption="Relative improvement (\\%) and accuracy per "
+                         "parameter vs clauses (Boolean, paper Fig.~3b).", **clauses),
+        figures.fig_heatmap(summary, folder),
+        figures.fig_folds(summary, folder, "fig4a", caption="Feature capacity and cosine similarity fold change vs "
+                          "neurons (paper Fig.~4a).", **neurons),
+        figures.fig_folds(summary, folder, "fig4b", caption="Feature capacity and cosine similarity fold change vs "
+                          "clauses (paper Fig.~4b).", **clauses),
+        figures.fig_vision(summary, vtable, folder),
+        figures.fig_alpha(summary, vtable, folder),
+        figures.fig_timing(vtable, folder),
+    ]  # fmt: skip
+    return training, [figures.fig_regressions(regs, folder)]
+
+
+def regression_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Trial-level pairs of the neuron scan (Fig. 4c); all Boolean pairs when no neuron-scan sweep is stored."""
+    scan = figures.select(pairs, FIGS["neurons"])
+    return scan if not scan.empty else pairs[pairs.get("task", pd.Series("boolean", index=pairs.index)) == "boolean"]
+
+
+def assemble(frame: pd.DataFrame, preset, folder: Path, store: str):
+    """(template context, drawn figures by section, skipped (name, note) list)."""
+    analysis.check_frame(frame, where=f"store={store!r}")
+    folder.mkdir(parents=True, exist_ok=True)
+    pairs = analysis.paired(frame)
+    summary = analysis.summarize(pairs)
+    vtable = analysis.variant_table(frame)
+    regs = analysis.regressions(regression_pairs(pairs)) if not pairs.empty else []
+    theory_tables, theory_figs = _theory(preset, folder)
+    pred = theory.prediction_table(vtable, mc_trials=preset.mc_trials, seed=preset.seed)
+    pred_figs = [figures.fig_predicted_collisions(pred, folder)]
+    training_figs, reg_figs = _training_figures(summary, vtable, regs, folder)
+    if not summary.empty:
+        summary.to_csv(folder.parent / "summary.csv", index=False)
+    groups = dict(theory_figures=theory_figs, prediction_figures=pred_figs, training_figures=training_figs,
+                  regression_figures=reg_figs)  # fmt: skip
+    drawn = {k: [f for f in v if isinstance(f, figures.Drawn)] for k, v in groups.items()}
+    skipped = [(f.name, f.note) for v in groups.values() for f in v if isinstance(f, figures.Skipped)]
+    ok = analysis.usable(frame)
+    context = dict(
+        preset=preset.name, store=store, seed=preset.seed, mc_trials=preset.mc_trials,
+        n_rows=len(ok), n_configs=ok["config_hash"].nunique(),
+        sweeps=", ".join(sorted(str(s) for s in ok["sweep"].dropna().unique())) if "sweep" in ok else "--",
+        notes=_notes(frame, ok), config_table=sections.config_table(vtable),
+        prediction_table=sections.prediction_latex(pred) if not pred.empty else "",
+        accuracy_table=sections.accuracy_table(vtable),
+        improvement_table=sections.improvement_table(summary) if not summary.empty else "",
+        capacity_table=sections.metric_table(vtable, "capacity"), cosine_table=sections.metric_table(vtable, "cosine"),
+        regression_table=sections.regression_table(regs) if regs else "",
+        paper_table=sections.paper_vs_ours(vtable, summary), **theory_tables,
+    )  # fmt: skip
+    return context, drawn, skipped
+
+
+def _notes(frame: pd.DataFrame, ok: pd.DataFrame) -> list[str]:
+    notes = []
+    if len(ok) < len(frame):
+        notes.append(f"{len(frame) - len(ok)} stored rows are unfinished or failed and are left out.")
+    return notes

@@ -1,0 +1,345 @@
+"""Paper-style figures from stored rows and exact theory (matplotlib, Agg; PDF + PNG).
+
+Each ``fig_*`` function takes the analysis tables and a folder, draws one figure when its
+data exists and returns a ``Drawn`` (name, caption, file stem) or a ``Skipped`` note.
+No figure trains or simulates: the data come in as DataFrames.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# Which stored sweeps feed which paper figure (names of experiments/*.toml), in order of
+# preference: the first sweep with rows is used (e.g. Fig. 3b falls back to the clause scan of
+# Tables A1/A2, Fig. 6 to the digits runs of Fig. 5), and the caption names it.
+FIGURE_SWEEPS = {
+    "neurons": ("fig3a",),
+    "clauses": ("fig3b", "table_a1_a2"),
+    "heatmap": ("fig3c",),
+    "vision": ("fig5_vision",),
+    "alpha": ("fig6ad_alpha", "fig5_vision"),
+    "timing": ("fig6b_split_timing",),
+}
+STYLE = {"clause": "tab:green", "random": "tab:orange", "gram": "tab:purple", "structured_2_4": "tab:brown",
+         "overlap": "tab:gray", "dropconnect": "tab:pink", "dense": "black"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Drawn:
+    name: str
+    caption: str
+    stem: str  # figures/<stem>.pdf and .png
+
+
+@dataclass(frozen=True)
+class Skipped:
+    name: str
+    note: str
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, folder: Path, stem: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    fig.savefig(folder / f"{stem}.pdf", bbox_inches="tight")
+    fig.savefig(folder / f"{stem}.png", dpi=110, bbox_inches="tight")
+    _plt().close(fig)
+
+
+def select(table: pd.DataFrame, sweeps, **fixed) -> pd.DataFrame:
+    """Rows of ``table`` from the first of the named sweeps that has rows with the given column values."""
+    from reports.analysis import in_sweep
+
+    if table.empty or "sweep" not in table.columns:
+        return table.iloc[0:0]
+    for sweep in sweeps:
+        out = table[in_sweep(table, [sweep])]
+        for col, val in fixed.items():
+            out = out[out[col] == val]
+        if not out.empty:
+            return out
+    return table.iloc[0:0]
+
+
+def _source(rows: pd.DataFrame) -> str:
+    """' Rows of sweep(s) ...' naming the stored sweeps a figure was drawn from."""
+    from reports.latex import escape
+
+    names = sorted({n for v in rows["sweep"].dropna() for n in str(v).split(",")})
+    return f" Rows of sweep(s) {escape(', '.join(names))}." if names else ""
+
+
+def _lines(ax, s: pd.DataFrame, axis: str, y: str, star_alpha=None, pct=False):
+    """One line per (variant, alpha): mean +- SEM of ``y`` vs ``axis``; '*' where p < 0.05 (for star_alpha)."""
+    scale = 100.0 if pct else 1.0
+    for (variant, alpha), g in s.groupby(["variant", "alpha"], sort=True):
+        g = g.groupby(axis, as_index=False).agg(m=(f"{y}_mean", "mean"), e=(f"{y}_sem", "mean"), st=("star", "max"))
+        ls = ":" if alpha == 2 else "-"
+        yy = (g["m"] - (1.0 if pct else 0.0)) * scale
+        ax.errorbar(g[axis], yy, yerr=g["e"] * scale, color=STYLE.get(variant), ls=ls, marker="o", ms=3,
+                    capsize=2, label=f"{variant}, $\\alpha$={alpha}")  # fmt: skip
+        if alpha == star_alpha:
+            for xv, yv, st in zip(g[axis], yy, g["st"]):
+                if st:
+                    ax.annotate("*", (xv, yv), textcoords="offset points", xytext=(0, 4), ha="center")
+    ax.set_xlabel(axis)
+
+
+def _per_param(ax, v: pd.DataFrame, axis: str):
+    v = v.assign(acc_per_param=v["test_accuracy_mean"] / v["nonzero_params_mean"])
+    for (variant, alpha), g in v.groupby(["variant", "alpha"], sort=True):
+        g = g.groupby(axis, as_index=False)["acc_per_param"].mean()
+        ax.plot(g[axis], g["acc_per_param"], color=STYLE.get(variant), marker="o", ms=3, ls=":" if alpha == 2 else "-",
+                label=f"{variant}, $\\alpha$={alpha}")  # fmt: skip
+    ax.set_ylabel("test accuracy / nonzero params")
+    ax.set_xlabel(axis)
+
+
+def fig_scan(summary, vtable, folder, name, axis, sweeps, fixed, caption):
+    """Fig. 3a/3b: relative improvement (%) and accuracy per parameter vs ``axis``."""
+    s = select(summary, sweeps, **fixed)
+    v = select(vtable, sweeps, **fixed)
+    if s.empty or s[axis].nunique() < 1:
+        return Skipped(name, f"no stored rows of sweep {'/'.join(sweeps)}")
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(4.6, 5.6), sharex=True)
+    _lines(a1, s, axis, "relative_improvement", star_alpha=s["alpha"].max(), pct=True)
+    a1.axhline(0, color="k", ls="--", lw=0.8)
+    a1.set_ylabel("relative improvement (%)")
+    a1.legend(fontsize=7)
+    if "nonzero_params_mean" in v.columns:
+        _per_param(a2, v, axis)
+    _save(fig, folder, name)
+    return Drawn(name, caption + _source(s), name)
+
+
+def fig_heatmap(summary, folder, name="fig3c", sweeps=FIGURE_SWEEPS["heatmap"]):
+    """Fig. 3c: relative improvement (%) over clauses x neurons, one panel per (variant, alpha)."""
+    s = select(summary, sweeps)
+    if s.empty:
+        return Skipped(name, f"no stored rows of sweep {'/'.join(sweeps)}")
+    plt = _plt()
+    panels = sorted(s.groupby(["variant", "alpha"]).groups)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(5, 2.6 * len(panels)), squeeze=False)
+    for ax, (variant, alpha) in zip(axes[:, 0], panels):
+        g = s[(s["variant"] == variant) & (s["alpha"] == alpha)]
+        grid = g.pivot_table(index="clauses", columns="neurons", values="relative_improvement_mean", aggfunc="mean")
+        data = (grid.to_numpy(float) - 1) * 100
+        im = ax.imshow(data, origin="lower", cmap="viridis", aspect="auto")
+        ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns])
+        ax.set_yticks(range(grid.shape[0]), [str(c) for c in grid.index])
+        for (i, j), val in np.ndenumerate(data):
+            if not math.isnan(val):
+                ax.text(j, i, f"{val:.1f}", ha="center", va="center", fontsize=7, color="w")
+        ax.set_title(f"{variant}-split, $\\alpha$={alpha}: relative improvement (%)", fontsize=9)
+        ax.set_xlabel("neurons")
+        ax.set_ylabel("clauses")
+        fig.colorbar(im, ax=ax)
+    _save(fig, folder, name)
+    return Drawn(name, "Relative improvement (\\%) of FPE over dense, clauses $\\times$ neurons (paper Fig.~3c)."
+                 + _source(s), name)  # fmt: skip
+
+
+def fig_folds(summary, folder, name, axis, sweeps, fixed, caption):
+    """Fig. 4a/4b: capacity fold change (top) and cosine fold change (bottom) vs ``axis``."""
+    s = select(summary, sweeps, **fixed)
+    if s.empty or "capacity_fold_mean" not in s.columns or s["capacity_fold_mean"].isna().all():
+        return Skipped(name, f"no capacity/cosine rows of sweep {'/'.join(sweeps)}")
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(4.6, 5.6), sharex=True)
+    _lines(a1, s, axis, "capacity_fold", star_alpha=None)
+    _lines(a2, s, axis, "cosine_fold", star_alpha=None)
+    for ax, lab in ((a1, "feature capacity fold change"), (a2, "cosine similarity fold change")):
+        ax.axhline(1.0, color="k", ls="--", lw=0.8)
+        ax.set_ylabel(lab)
+    a1.legend(fontsize=7)
+    _save(fig, folder, name)
+    return Drawn(name, caption + _source(s), name)
+
+
+def fig_regressions(regs, folder, name="fig4c"):
+    """Fig. 4c: relative improvement vs fold changes with the OLS lines and R^2."""
+    regs = [r for r in regs if r.label != "all pooled"]
+    if not regs:
+        return Skipped(name, "no regression had >= 3 points with varying fold change")
+    plt = _plt()
+    fig, axes = plt.subplots(2, 1, figsize=(4.6, 5.6))
+    for ax, x in zip(axes, ("capacity_fold", "cosine_fold")):
+        for reg in (r for r in regs if r.x == x):
+            variant = reg.label.split(",")[0]
+            color = STYLE.get(variant)
+            ls = ":" if "alpha=2" in reg.label else "-"
+            ax.scatter(reg.xs, reg.ys, s=8, color=color, alpha=0.6)
+            xx = np.linspace(min(reg.xs), max(reg.xs), 20)
+            ax.plot(xx, reg.const + reg.slope * xx, color=color, ls=ls, label=f"{reg.label}: $R^2$={reg.rsquared:.2f}")
+        ax.set_xlabel(x.replace("_", " "))
+        ax.set_ylabel("relative improvement")
+        ax.legend(fontsize=6)
+    _save(fig, folder, name)
+    return Drawn(name, "Relative improvement vs feature capacity fold change (top) and cosine similarity fold "
+                       "change (bottom), statsmodels OLS per split and $\\alpha$ (paper Fig.~4c).", name)  # fmt: skip
+
+
+def fig_vision(summary, vtable, folder, name="fig5", sweeps=FIGURE_SWEEPS["vision"]):
+    """Fig. 5: per vision task, relative improvement (%) and accuracy per parameter vs neurons."""
+    s = select(summary, sweeps)
+    s = s[s["task"] != "boolean"] if not s.empty else s
+    if s.empty:
+        return Skipped(name, f"no stored vision rows of sweep {'/'.join(sweeps)}")
+    v = select(vtable, sweeps)
+    tasks = sorted(s["task"].unique())
+    plt = _plt()
+    fig, axes = plt.subplots(2, len(tasks), figsize=(4.2 * len(tasks), 5.6), squeeze=False)
+    for j, task in enumerate(tasks):
+        _lines(axes[0, j], s[s["task"] == task], "neurons", "relative_improvement", star_alpha=s["alpha"].max(), pct=True)
+        axes[0, j].axhline(0, color="k", ls="--", lw=0.8)
+        axes[0, j].set_title(task, fontsize=9)
+        axes[0, j].set_ylabel("relative improvement (%)")
+        _per_param(axes[1, j], v[v["task"] == task], "neurons")
+    axes[0, 0].legend(fontsize=7)
+    _save(fig, folder, name)
+    return Drawn(name, "Vision tasks: relative improvement (\\%) and test accuracy per parameter vs neurons "
+                       "(paper Fig.~5)." + _source(s), name)  # fmt: skip
+
+
+def dense_equivalent(v_dense: pd.DataFrame, acc: float) -> float:
+    """Nonzero parameters a dense model needs for accuracy ``acc`` (linear interpolation in log params)."""
+    d = v_dense.sort_values("nonzero_params_mean")
+    xs, ys = np.log(d["nonzero_params_mean"].to_numpy(float)), d["test_accuracy_mean"].to_numpy(float)
+    if len(xs) < 2 or not np.all(np.diff(ys) > 0) or acc < ys[0] or acc > ys[-1]:
+        return math.nan
+    return float(np.exp(np.interp(acc, ys, xs)))
+
+
+def fig_alpha(summary, vtable, folder, name="fig6", sweeps=FIGURE_SWEEPS["alpha"]):
+    """Fig. 6a/c/d: accuracy vs width (with dense-equivalent parameter factor), cosine, RI per alpha."""
+    s, v = select(summary, sweeps), select(vtable, sweeps)
+    if s.empty:
+        return Skipped(name, f"no stored rows of sweep {'/'.join(sweeps)}")
+    task = s["task"].value_counts().idxmax()  # one task per figure
+    s, v = s[s["task"] == task], v[v["task"] == task]
+    plt = _plt()
+    fig, (a, c, d) = plt.subplots(1, 3, figsize=(13, 3.8))
+    dense = v[v["variant"] == "dense"].groupby("neurons", as_index=False).mean(numeric_only=True)
+    amax = int(s["alpha"].max())
+    fpe = v[(v["variant"] == "random") & (v["alpha"] == amax)].groupby("neurons", as_index=False).mean(numeric_only=True)
+    a.errorbar(dense["neurons"], dense["test_accuracy_mean"], yerr=dense["test_accuracy_sem"], color="k", label="dense")
+    a.errorbar(fpe["neurons"], fpe["test_accuracy_mean"], yerr=fpe["test_accuracy_sem"], color="tab:orange",
+               label=f"random, $\\alpha$={amax}")  # fmt: skip
+    for _, row in fpe.iterrows():
+        eq = dense_equivalent(dense, row["test_accuracy_mean"])
+        if not math.isnan(eq):
+            a.annotate(f"{eq / row['nonzero_params_mean']:.2f}x", (row["neurons"], row["test_accuracy_mean"]),
+                       textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)  # fmt: skip
+    a.set_xlabel("neurons")
+    a.set_ylabel("test accuracy")
+    a.legend(fontsize=7)
+    for (variant, alpha), g in v[v["variant"] != "dense"].groupby(["variant", "alpha"]):
+        g = g.groupby("neurons", as_index=False).mean(numeric_only=True)
+        c.plot(g["neurons"], g["cosine_mean"], marker="o", ms=3, label=f"{variant}, $\\alpha$={alpha}")
+    c.plot(dense["neurons"], dense["cosine_mean"], "k--", label="dense")
+    c.set_xlabel("neurons")
+    c.set_ylabel("cosine similarity")
+    c.legend(fontsize=7)
+    _lines(d, s, "neurons", "relative_improvement", pct=True)
+    d.set_ylabel("relative improvement (%)")
+    d.legend(fontsize=7)
+    _save(fig, folder, name)
+    return Drawn(name, "(a) test accuracy vs width, dense and random-split FPE at the largest $\\alpha$, annotated "
+                       "with the dense parameter factor that matches it; (c) cosine similarity; (d) relative "
+                       "improvement per $\\alpha$ (paper Fig.~6a, c, d). Task: " + task.replace("_", "\\_") + "." + _source(s), name)  # fmt: skip
+
+
+def fig_timing(vtable, folder, name="fig6b", sweeps=FIGURE_SWEEPS["timing"]):
+    """Fig. 6b (final accuracies only: rows store no per-epoch curves): test accuracy vs warm-up epochs."""
+    v = select(vtable, sweeps)
+    if v.empty or v["warmup_epochs"].nunique() < 1:
+        return Skipped(name, f"no stored rows of sweep {'/'.join(sweeps)}")
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.6, 3.4))
+    for variant, g in v.groupby("variant"):
+        g = g.groupby("warmup_epochs", as_index=False).mean(numeric_only=True)
+        ax.errorbar(g["warmup_epochs"], g["test_accuracy_mean"], yerr=g["test_accuracy_sem"], marker="o", ms=3,
+                    color=STYLE.get(variant), label=variant)  # fmt: skip
+    ax.set_xlabel("dense warm-up epochs before the split")
+    ax.set_ylabel("final test accuracy")
+    ax.legend(fontsize=7)
+    _save(fig, folder, name)
+    return Drawn(name, "Split timing: final test accuracy vs warm-up epochs before the split (paper Fig.~6b shows "
+                       "training curves; rows store final accuracies only)." + _source(v), name)  # fmt: skip
+
+
+def fig_theory_ratios(grid: pd.DataFrame, folder, name="theory_ratios"):
+    """Exact p / alpha^-k and exact collision ratio / alpha^-(2k-1) vs m, per (k, alpha)."""
+    g = grid[grid["family"] == "independent"]
+    if g.empty:
+        return Skipped(name, "empty theory grid")
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for (k, alpha), h in g.groupby(["k", "alpha"]):
+        a1.plot(h["m"], h["p_ratio"], marker="o", ms=3, label=f"k={k}, $\\alpha$={alpha}")
+        a2.plot(h["m"], h["ratio_ratio"].astype(float), marker="o", ms=3, label=f"k={k}, $\\alpha$={alpha}")
+    for ax, lab in ((a1, "exact $p$ / $\\alpha^{-k}$"), (a2, "exact collision ratio / $\\alpha^{-(2k-1)}$")):
+        ax.axhline(1.0, color="k", ls="--", lw=0.8)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("m (literals)")
+        ax.set_ylabel(lab)
+    a1.legend(fontsize=7)
+    _save(fig, folder, name)
+    return Drawn(name, "Where the paper's approximations hold: exact coverage probability and exact collision "
+                       "ratio divided by the paper's $\\alpha^{-k}$ and $\\alpha^{-(2k-1)}$ (1 = exact agreement).",
+                 name)  # fmt: skip
+
+
+def fig_r_min(rmin: pd.DataFrame, folder, name="theory_r_min"):
+    """The paper's minimal r vs the exact ones, vs the number of clauses."""
+    if rmin.empty:
+        return Skipped(name, "no r_min rows")
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for (k, alpha, eps), h in rmin.groupby(["k", "alpha", "eps"]):
+        h = h.sort_values("clauses")
+        lab = f"k={k}, $\\alpha$={alpha}, $\\epsilon$={eps}"
+        ax.plot(h["clauses"], h["paper"], "k--", marker="x", ms=3, label=f"paper, {lab}")
+        for fam, col in (("independent", "tab:blue"), ("partition", "tab:orange")):
+            if fam in h.columns:
+                ax.plot(h["clauses"], h[fam].astype(float), color=col, marker="o", ms=3, label=f"exact {fam}, {lab}")
+    ax.set_xlabel("clauses C")
+    ax.set_ylabel("minimal r")
+    ax.legend(fontsize=6)
+    _save(fig, folder, name)
+    return Drawn(name, "Minimal r for P(all clauses covered) $\\ge 1-\\epsilon$: the paper's "
+                       "$\\alpha^{k-1}\\ln(C/\\epsilon)$ vs the exact smallest r.", name)  # fmt: skip
+
+
+def fig_predicted_collisions(pred: pd.DataFrame, folder, name="collisions_pred_vs_measured"):
+    """Exact expected collisions (x) vs Monte Carlo, trained masks and learned supports (y)."""
+    if pred.empty:
+        return Skipped(name, "no Boolean FPE rows with a mask family")
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    x = pred["exact_collisions"].astype(float)
+    for col, lab, mk in (("mc_collisions", "Monte Carlo", "o"), ("mask_collisions", "trained masks", "s"),
+                         ("learned_collisions", "learned weights", "^")):  # fmt: skip
+        y = pd.to_numeric(pred[col], errors="coerce")
+        if y.notna().any():
+            ax.scatter(x, y, marker=mk, s=14, label=lab, alpha=0.7)
+    hi = max(1.0, float(np.nanmax(x)) * 1.1)
+    ax.plot([0, hi], [0, hi], "k--", lw=0.8)
+    ax.set_xlabel("exact expected collisions")
+    ax.set_ylabel("measured collisions (mean)")
+    ax.legend(fontsize=7)
+    _save(fig, folder, name)
+    return Drawn(name, "Predicted (exact) vs measured collisions per Boolean configuration and split.", name)

@@ -1,0 +1,100 @@
+"""Report presets: which sweeps (experiments/*.toml) a report runs, at which size, and the theory grid.
+
+``quick`` must finish end to end (theory, Monte Carlo, training, PDF) in < 5 minutes on
+2 cores: it runs the sweeps' ``quick`` sizes of case_study, fig3a (neuron scan: Fig. 3a, 4a,
+4c), table_a1_a2 (a clause scan at 8 neurons: Tables A1/A2, and Fig. 3b/4b by fallback) and
+fig5_vision restricted to digits with alpha in {2, 4} (Fig. 5, and Fig. 6 by fallback),
+keeping only the configurations listed in ``keep`` and overriding fields in ``overrides``
+(the report's own reductions, applied with ``dataclasses.replace`` so the store keys them by
+their own config hash).
+``paper`` runs the paper's sizes of every shipped sweep, unreduced.
+
+>>> get_preset("quick").name
+'quick'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+PAPER_SWEEPS = (
+    "case_study", "fig3a", "fig3b", "fig3c", "table_a1_a2", "fig5_vision", "fig6ad_alpha", "fig6b_split_timing",
+    "table_a3_depth", "table_a5_2_4", "rewiring", "controls",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SweepChoice:
+    """One sweep file at one size, optionally filtered (keep: field -> allowed values) and overridden."""
+
+    name: str
+    size: str = "quick"
+    keep: tuple[tuple[str, tuple], ...] = ()
+    overrides: tuple[tuple[str, object], ...] = ()
+
+
+@dataclass(frozen=True)
+class Preset:
+    """What a report runs and computes."""
+
+    name: str
+    sweeps: tuple[SweepChoice, ...]
+    mc_trials: int = 2000  # Monte Carlo trials per (problem, family, r) at report time
+    seed: int = 0  # Monte Carlo seed
+    grid_m: tuple[int, ...] = (8, 16, 32, 64, 128, 256)
+    grid_k: tuple[int, ...] = (2, 3, 4)
+    grid_alpha: tuple[int, ...] = (2, 4)
+    mc_cases: tuple[tuple[int, int, int, str, int], ...] = field(
+        default=(
+            (32, 4, 2, "independent", 8), (32, 4, 2, "partition", 8), (32, 4, 2, "clause", 8),
+            (64, 4, 4, "partition", 16), (24, 2, 2, "partition", 4), (16, 2, 2, "independent", 2),
+        )
+    )  # fmt: skip
+    r_min_problems: tuple[tuple[int, int, int], ...] = tuple((4 * c, 4, 2) for c in (2, 4, 8, 16, 32))
+
+
+PRESETS = {
+    "quick": Preset(
+        name="quick",
+        sweeps=(
+            SweepChoice("case_study"),
+            SweepChoice("fig3a"),
+            SweepChoice("table_a1_a2"),
+            SweepChoice("fig5_vision", keep=(("task", ("digits",)), ("alpha", (2, 4)))),
+        ),
+    ),
+    "paper": Preset(
+        name="paper", sweeps=tuple(SweepChoice(n, size="paper") for n in PAPER_SWEEPS), mc_trials=20000
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """The named preset; unknown name -> one-line ValueError."""
+    if name not in PRESETS:
+        raise ValueError(f"preset={name!r}: must be one of {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def _kept(config, keep) -> bool:
+    return all(getattr(config, f) in allowed for f, allowed in keep)
+
+
+def load_sweeps(preset: Preset, root: Path = EXPERIMENTS) -> list:
+    """The preset's sweeps, loaded with ``fpe_train.sweep.load_sweep`` and reduced as the preset says."""
+    from fpe_train.sweep import load_sweep
+
+    out = []
+    for choice in preset.sweeps:
+        path = root / f"{choice.name}.toml"
+        if not path.exists():
+            raise ValueError(f"preset={preset.name!r}: sweep file {path} does not exist")
+        sweep = load_sweep(path, size=choice.size)
+        configs = tuple(
+            dataclasses.replace(c, **dict(choice.overrides)) for c in sweep.configs if _kept(c, choice.keep)
+        )
+        out.append(dataclasses.replace(sweep, configs=configs))
+    return out

@@ -1,0 +1,203 @@
+"""The report's tables as LaTeX strings, each built from stored rows or exact theory.
+
+Every cell is formatted here (``reports.latex``); text from data is escaped. The paper's
+numbers come only from ``reports.paper_numbers``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from reports import paper_numbers as P
+from reports.analysis import in_sweep
+from reports.latex import escape, fmt, frac, pct, pm, table
+
+
+def _int(x) -> str:
+    return "--" if x is None or pd.isna(x) else str(int(x))
+
+
+def _ci(lo: float, hi: float, digits: int = 3) -> str:
+    return f"[{fmt(lo, digits)}, {fmt(hi, digits)}]"
+
+
+def config_table(vtable: pd.DataFrame) -> str:
+    """One line per stored configuration: sweep, task, C, k, r, alpha, depth, warm-up, epochs, trials."""
+    cols = ["sweep", "task", "clauses", "k", "neurons", "alpha", "depth", "warmup_epochs", "epochs", "n_train"]
+    cfg = vtable.drop_duplicates("config_hash")
+    rows = []
+    for _, c in cfg.iterrows():
+        boolean = c.get("task") == "boolean"
+        cells = [escape(c.get(col, "")) if col in ("sweep", "task") else escape(c.get(col, "--")) for col in cols]
+        if not boolean:
+            cells[2] = cells[3] = "--"
+        n = int(vtable[vtable["config_hash"] == c["config_hash"]]["n"].max())
+        rows.append([*cells, escape(",".join(vtable[vtable["config_hash"] == c["config_hash"]]["variant"])), str(n)])
+    head = ["sweep", "task", "$C$", "$k$", "$r$", r"$\alpha$", "depth", "warm-up", "epochs", "$n$ train", "variants",
+            "trials"]  # fmt: skip
+    return table(head, rows, align="llrrrrrrrrlr")
+
+
+def grid_table(grid: pd.DataFrame, families=("independent",)) -> str:
+    """Exact p and collision ratio beside alpha^-k and alpha^-(2k-1)."""
+    g = grid[grid["family"].isin(families)]
+    rows = [
+        [str(r.m), str(r.k), str(r.alpha), frac(r.p_exact), frac(r.p_paper), fmt(r.p_ratio),
+         frac(r.ratio_exact, 6) if r.ratio_exact is not None else "--", frac(r.ratio_paper, 6), fmt(r.ratio_ratio)]
+        for r in g.itertuples()
+    ]  # fmt: skip
+    head = ["$m$", "$k$", r"$\alpha$", "exact $p$", r"$\alpha^{-k}$", "ratio", r"exact $E_{\mathrm{FPE}}/E_{\mathrm{dense}}$",
+            r"$\alpha^{-(2k-1)}$", "ratio"]  # fmt: skip
+    return table(head, rows)
+
+
+def r_min_latex(rmin: pd.DataFrame) -> str:
+    """Paper's minimal r vs the exact one (independent and partition families)."""
+    rows = [
+        [str(r.m), str(r.k), str(r.alpha), str(r.clauses), fmt(r.eps, 2), str(r.paper),
+         "--" if pd.isna(r.independent) else str(int(r.independent)), "--" if pd.isna(r.partition) else str(int(r.partition))]
+        for r in rmin.itertuples()
+    ]  # fmt: skip
+    return table(["$m$", "$k$", r"$\alpha$", "$C$", r"$\epsilon$", "paper $r$", "exact (independent)", "exact (partition)"],
+                 rows)  # fmt: skip
+
+
+def mc_table(mc: pd.DataFrame) -> str:
+    """Exact vs Monte Carlo estimate, stderr and z."""
+    rows = [
+        [str(r.m), str(r.k), str(r.alpha), escape(r.family), str(r.r), escape(r.quantity), fmt(r.exact, 4),
+         fmt(r.estimate, 4), fmt(r.stderr, 4), "--" if r.z is None or pd.isna(r.z) else f"{r.z:.2f}"]
+        for r in mc.itertuples()
+    ]  # fmt: skip
+    return table(["$m$", "$k$", r"$\alpha$", "family", "$r$", "quantity", "exact", "estimate", "stderr", "$z$"], rows)
+
+
+def prediction_latex(pred: pd.DataFrame) -> str:
+    """Exact, Monte Carlo, trained masks and learned supports: P(all covered) and collisions."""
+    rows = []
+    for r in pred.itertuples():
+        rows.append([
+            str(r.clauses), str(r.k), str(r.neurons), str(r.alpha), escape(r.variant), escape(r.family),
+            fmt(r.exact_all_covered, 3), fmt(r.mc_all_covered, 3), fmt(r.mask_all_covered, 3),
+            fmt(r.learned_all_covered, 3), fmt(r.exact_collisions, 2), fmt(r.mc_collisions, 2),
+            pm(r.mask_collisions, r.mask_collisions_se, 2), pm(r.learned_collisions, r.learned_collisions_se, 2),
+            str(r.dense_collisions),
+        ])  # fmt: skip
+    head = ["$C$", "$k$", "$r$", r"$\alpha$", "split", "family", "P(all) exact", "MC", "masks", "learned",
+            "coll. exact", "MC", "masks", "learned", "dense"]  # fmt: skip
+    return "{\\scriptsize\n" + table(head, rows, align="rrrrll" + "r" * 9) + "}\n"
+
+
+def accuracy_table(vtable: pd.DataFrame) -> str:
+    """Absolute test accuracy (mean +- SEM) per configuration and variant."""
+    rows = []
+    for r in vtable.itertuples():
+        rows.append([escape(r.sweep), escape(r.task), _int(r.clauses) if r.task == "boolean" else "--",
+                     _int(r.neurons), _int(r.alpha), escape(r.variant), str(r.n),
+                     pm(100 * r.test_accuracy_mean, 100 * r.test_accuracy_sem, 2),
+                     fmt(getattr(r, "nonzero_params_mean", math.nan), 0)])  # fmt: skip
+    return table(["sweep", "task", "$C$", "$r$", r"$\alpha$", "variant", "$n$", r"test acc. (\%)", "nonzero params"], rows,
+                 align="llrrrlrrr")  # fmt: skip
+
+
+def improvement_table(summary: pd.DataFrame) -> str:
+    """Relative improvement (mean +- SEM), Welch t and p (FPE vs dense), the paper's star."""
+    rows = []
+    for r in summary.itertuples():
+        ri = (r.relative_improvement_mean - 1) * 100
+        rows.append([escape(r.sweep), escape(r.task), _int(r.clauses) if r.task == "boolean" else "--",
+                     _int(r.neurons), _int(r.alpha), escape(r.variant), str(r.n),
+                     pm(ri, 100 * r.relative_improvement_sem, 2),
+                     "--" if pd.isna(r.t) else f"{r.t:.2f}", fmt(r.p, 4), r.star])  # fmt: skip
+    head = ["sweep", "task", "$C$", "$r$", r"$\alpha$", "split", "$n$", r"RI$-1$ (\%)", "Welch $t$", "$p$", "$p<0.05$"]
+    return table(head, rows, align="llrrrlrrrrc")
+
+
+def metric_table(vtable: pd.DataFrame, metric: str, neurons: int = 8) -> str:
+    """Like the paper's A1/A2: rows = literals m, columns = dense / clause / random, mean +- SD."""
+    b = vtable[(vtable["task"] == "boolean") & (vtable["neurons"] == neurons) & (vtable["depth"].fillna(1) == 1)]
+    if b.empty or f"{metric}_mean" not in b.columns:
+        return ""
+    b = b.assign(m=b["clauses"] * b["k"])
+    rows = []
+    for (m, alpha), g in b.groupby(["m", "alpha"], sort=True):
+        cells = [str(m), str(alpha)]
+        for v in P.VARIANTS_A1_A2:
+            h = g[g["variant"] == v]
+            cells.append(pm(h[f"{metric}_mean"].mean(), h[f"{metric}_sd"].mean()) if len(h) else "--")
+        rows.append(cells)
+    return table(["literals $m$", r"$\alpha$", "dense", "clause-split", "random-split"], rows)
+
+
+def regression_table(regs) -> str:
+    """OLS of relative improvement on fold changes: coefficients with 95% CI, p of the slope, R^2, n."""
+    rows = [
+        [escape(r.x.replace("_", " ")), escape(r.label), str(r.nobs), fmt(r.const), _ci(*r.const_ci),
+         fmt(r.slope), _ci(*r.slope_ci), fmt(r.slope_p, 4), fmt(r.rsquared)]
+        for r in regs
+    ]  # fmt: skip
+    head = ["$x$", "group", "$n$", "intercept", r"95\% CI", "slope", r"95\% CI", "$p$ (slope)", "$R^2$"]
+    return "{\\small\n" + table(head, rows, align="llrrrrrrr") + "}\n"
+
+
+def _diff_row(what: str, source: str, paper: float, ours: float | None, n, percent=True) -> list[str]:
+    f = pct if percent else fmt
+    diff = "--" if ours is None or pd.isna(ours) else (pct(ours - paper) if percent else fmt(ours - paper))
+    return [escape(what), escape(source), f(paper), "--" if ours is None else f(ours), diff, str(n or "--")]
+
+
+def _case_rows(vtable: pd.DataFrame) -> pd.DataFrame:
+    v = vtable[in_sweep(vtable, ["case_study"])]
+    if v.empty:
+        v = vtable[(vtable["task"] == "boolean") & (vtable["clauses"] == 8) & (vtable["k"] == 4)
+                   & (vtable["neurons"] == 8) & (vtable["alpha"] == 2) & (vtable["depth"].fillna(1) == 1)]  # fmt: skip
+    return v
+
+
+def paper_vs_ours(vtable: pd.DataFrame, summary: pd.DataFrame) -> str:
+    """The paper's numbers beside ours (difference = ours - paper), where our store has the counterpart."""
+    rows = []
+    case = _case_rows(vtable)
+    for v, q in P.CASE_STUDY.items():
+        h = case[case["variant"] == v]
+        rows.append(_diff_row(f"case study, {v}", q.source, q.value, h["test_accuracy_mean"].mean() if len(h) else None,
+                              int(h["n"].sum()) if len(h) else None))  # fmt: skip
+    b = vtable[(vtable["task"] == "boolean") & (vtable["neurons"] == 8) & (vtable["alpha"] == 2)]
+    b = b[b["depth"].fillna(1) == 1]
+    for name, quoted, metric in (("capacity", P.TABLE_A1, "capacity"), ("cosine", P.TABLE_A2, "cosine")):
+        for (m, v), q in quoted.items():
+            h = b[(b["clauses"] * b["k"] == m) & (b["k"] == 4) & (b["variant"] == v)]
+            if len(h):
+                rows.append(_diff_row(f"{name}, m={m}, {v}", q.source, q.value, h[f"{metric}_mean"].mean(),
+                                      int(h["n"].sum()), percent=False))  # fmt: skip
+    rows += _ri_rows(summary)
+    return "{\\small\n" + table(["quantity", "paper source", "paper", "ours", "ours $-$ paper", "$n$"], rows,
+                                align="p{4.2cm}p{5.2cm}rrrr") + "}\n"  # fmt: skip
+
+
+def _ri_rows(summary: pd.DataFrame) -> list[list[str]]:
+    """Table A3/A5 and rewiring relative improvements, where a configuration with the same shape is stored."""
+    rows = []
+    if summary.empty:
+        return rows
+    s = summary.assign(ri=summary["relative_improvement_mean"] - 1)
+    for (depth, h), q in P.TABLE_A3.items():
+        g = s[(s["depth"] == depth) & (s["neurons"] == h) & (s["alpha"] == 2) & (s["variant"] == "random")]
+        if len(g):
+            rows.append(_diff_row(f"RI depth {depth}, h={h} ({g['task'].iloc[0]})", q.source, q.value, g["ri"].mean(),
+                                  int(g["n"].sum())))  # fmt: skip
+    g = s[in_sweep(s, ["table_a5_2_4"])]
+    for v in ("structured_2_4", "random"):
+        h = g[g["variant"] == v]
+        if len(h):
+            q = P.TABLE_A5[f"{v}_ri"]
+            rows.append(_diff_row(f"RI {v}, h=8 ({h['task'].iloc[0]})", q.source, q.value, h["ri"].mean(), int(h["n"].sum())))
+    g = s[in_sweep(s, ["rewiring"]) & (s["rewire_every"].fillna(0) > 0)]
+    for hdim, q in P.REWIRING_RI.items():
+        h = g[g["neurons"] == hdim]
+        if len(h):
+            rows.append(_diff_row(f"RI rewiring, h={hdim} ({h['task'].iloc[0]})", q.source, q.value, h["ri"].mean(),
+                                  int(h["n"].sum())))  # fmt: skip
+    return rows

@@ -1,0 +1,184 @@
+"""Theory beside the paper and beside reality: exact vs approximate numbers, Monte Carlo, trained masks.
+
+Computed at report time (not stored): exact numbers are exact (``fpe_theory.exact``), and the
+Monte Carlo runs with a fixed seed (``simulations.simulate``), so a report rebuilt from the
+same store shows the same numbers.
+
+Prediction vs reality for a Boolean configuration (clauses, k, r = neurons, alpha) and split:
+``random`` -> family ``partition``; ``clause`` -> family ``clause``; ``structured_2_4`` ->
+``structured_2_4``; each with m = clauses * k. The trained rows carry what the masks
+(``mask_*``) and the learned weights (``learned_*``) show.
+
+>>> g = approximation_grid(ms=(16,), ks=(2,), alphas=(2,), families=("independent",))
+>>> g.iloc[0]["p_ratio"] > 1
+True
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import pandas as pd
+
+SPLIT_FAMILY = {"random": "partition", "clause": "clause", "structured_2_4": "structured_2_4"}
+
+
+def _monte_carlo():
+    """(simulate, compare) from ``simulations`` (docs/interfaces.md)."""
+    try:
+        from simulations import compare, simulate
+    except ImportError:  # package exports not wired yet
+        from simulations.montecarlo import compare, simulate
+    return simulate, compare
+
+
+def _problem(m: int, k: int, alpha: int):
+    from fpe_theory import Problem
+
+    return Problem(m=m, k=k, alpha=alpha)
+
+
+def approximation_grid(ms, ks, alphas, families=("independent", "partition")) -> pd.DataFrame:
+    """Exact p and collision ratio vs the paper's alpha^-k and alpha^-(2k-1), over a grid of (m, k, alpha)."""
+    from fpe_theory.exact import collision_ratio, family_exact
+
+    rows = []
+    for k in ks:
+        for alpha in alphas:
+            for m in ms:
+                if m % k or m % alpha or m // alpha < k:
+                    continue
+                problem = _problem(m, k, alpha)
+                for family in families:
+                    try:
+                        fe = family_exact(problem, family, r=1)
+                        ratio = collision_ratio(problem, family)
+                    except ValueError:
+                        continue
+                    paper_p = Fraction(1, alpha**k)
+                    paper_ratio = Fraction(1, alpha ** (2 * k - 1))
+                    rows.append(
+                        dict(m=m, k=k, alpha=alpha, family=family, p_exact=fe.p_cover, p_paper=paper_p,
+                             p_ratio=float(fe.p_cover / paper_p), ratio_exact=ratio, ratio_paper=paper_ratio,
+                             ratio_ratio=None if ratio is None else float(ratio / paper_ratio))
+                    )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def r_min_table(problems, eps_values=(0.05, 0.01), families=("independent", "partition")) -> pd.DataFrame:
+    """The paper's r > alpha^(k-1) ln(C/eps) beside the exact smallest r, per family."""
+    from fpe_theory.exact import paper_r_min, r_min
+
+    rows = []
+    for m, k, alpha in problems:
+        problem = _problem(m, k, alpha)
+        for eps in eps_values:
+            row = dict(m=m, k=k, alpha=alpha, clauses=m // k, eps=eps, paper=paper_r_min(problem, eps))
+            for family in families:
+                try:
+                    row[family] = r_min(problem, family, eps)
+                except ValueError:
+                    row[family] = None
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def boolean_cases(vtable: pd.DataFrame) -> pd.DataFrame:
+    """Distinct (clauses, k, neurons, alpha, variant) of finished Boolean FPE rows whose split has a family."""
+    if vtable.empty or "task" not in vtable.columns:
+        return pd.DataFrame()
+    b = vtable[(vtable["task"] == "boolean") & vtable["variant"].isin(list(SPLIT_FAMILY))]
+    if "depth" in b.columns:
+        b = b[b["depth"] == 1]
+    return b
+
+
+def prediction_table(vtable: pd.DataFrame, mc_trials: int = 2000, seed: int = 0, max_cases: int = 24) -> pd.DataFrame:
+    """Per Boolean (config, split): exact, Monte Carlo, mask and learned coverage/collisions."""
+    from fpe_theory.exact import dense_collisions, family_exact
+
+    simulate, _ = _monte_carlo()
+
+    rows = []
+    cases = boolean_cases(vtable)
+    seen = {}
+    for _, c in cases.iterrows():
+        key = (int(c["clauses"]), int(c["k"]), int(c["neurons"]), int(c["alpha"]), c["variant"])
+        if len(seen) >= max_cases and key not in seen:
+            break
+        clauses, k, r, alpha, variant = key
+        family = SPLIT_FAMILY[variant]
+        try:
+            problem = _problem(clauses * k, k, alpha)
+            if key not in seen:
+                fe = family_exact(problem, family, r=r)
+                sim = simulate(problem, family, r=r, trials=mc_trials, seed=seed, threads=1)
+                seen[key] = (fe, sim)
+            fe, sim = seen[key]
+        except ValueError:
+            continue
+        rows.append(
+            dict(config_hash=c["config_hash"], sweep=c.get("sweep"), clauses=clauses, k=k, neurons=r, alpha=alpha,
+                 variant=variant, family=family, n=int(c["n"]),
+                 exact_all_covered=float(fe.p_all_covered), exact_covered=float(fe.expected_covered),
+                 exact_collisions=float(fe.expected_collisions), dense_collisions=dense_collisions(problem, r),
+                 mc_all_covered=sim.p_all_covered.estimate, mc_collisions=sim.expected_collisions.estimate,
+                 mc_collisions_se=sim.expected_collisions.stderr,
+                 mask_all_covered=c.get("mask_all_covered_mean"), mask_covered=c.get("mask_covered_mean"),
+                 mask_collisions=c.get("mask_collisions_mean"), mask_collisions_se=c.get("mask_collisions_sem"),
+                 learned_all_covered=c.get("learned_all_covered_mean"), learned_covered=c.get("learned_covered_mean"),
+                 learned_collisions=c.get("learned_collisions_mean"),
+                 learned_collisions_se=c.get("learned_collisions_sem"))
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def monte_carlo_table(cases, mc_trials: int = 4000, seed: int = 0) -> pd.DataFrame:
+    """Exact vs Monte Carlo (estimate, stderr, z) for each (m, k, alpha, family, r) in ``cases``."""
+    from fpe_theory.exact import family_exact
+
+    simulate, compare = _monte_carlo()
+
+    rows = []
+    for m, k, alpha, family, r in cases:
+        problem = _problem(m, k, alpha)
+        try:
+            exact = family_exact(problem, family, r=r)
+        except ValueError:
+            continue
+        res = simulate(problem, family, r=r, trials=mc_trials, seed=seed, threads=1)
+        for cmp in compare(res, exact):
+            if cmp.exact is None:
+                continue
+            rows.append(
+                dict(m=m, k=k, alpha=alpha, family=family, r=r, quantity=cmp.quantity, exact=float(cmp.exact),
+                     estimate=cmp.estimate, stderr=cmp.stderr, z=cmp.z, trials=mc_trials)
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def formulas() -> list[tuple[str, str]]:
+    """(description, LaTeX) of the paper's A.5 formulas, each typeset by sympy."""
+    import sympy as sp
+
+    m, k, d, alpha, r, c, eps = sp.symbols("m k d alpha r C epsilon", positive=True)
+    p = sp.binomial(m - k, d - k) / sp.binomial(m, d)
+    p2 = sp.binomial(m - 2 * k, d - 2 * k) / sp.binomial(m, d)
+    items = [
+        ("p, one sparse neuron covers a clause", sp.Eq(sp.Symbol("p"), p, evaluate=False)),
+        ("paper's approximation of p", sp.Eq(sp.Symbol("p"), alpha ** (-k), evaluate=False)),
+        ("union bound on a missed clause", sp.Le(sp.Symbol("P_miss"), c * (1 - sp.Symbol("p")) ** (alpha * r))),
+        ("paper's exponential form", sp.Eq(sp.Symbol("P_miss"), c * sp.exp(-r / alpha ** (k - 1)), evaluate=False)),
+        ("paper's minimal r", sp.Gt(r, alpha ** (k - 1) * sp.log(c / eps))),
+        ("p', one neuron covers a pair", sp.Eq(sp.Symbol("p'"), p2, evaluate=False)),
+        ("dense collisions", sp.Eq(sp.Symbol("E_dense"), r * sp.binomial(c, 2), evaluate=False)),
+        ("collision ratio", sp.Eq(sp.Symbol("E_FPE") / sp.Symbol("E_dense"), alpha * sp.Symbol("p'"), evaluate=False)),
+        ("paper's approximate ratio", sp.Eq(sp.Symbol("rho"), alpha ** (1 - 2 * k), evaluate=False)),
+    ]
+    return [(text, sp.latex(expr)) for text, expr in items]
+
+
+def safe_float(x) -> float:
+    """float(x), NaN for None."""
+    return math.nan if x is None else float(x)

@@ -1,0 +1,286 @@
+"""Numba kernels: sample masks of every family and measure coverage and collisions.
+
+How a trial is kept cheap (m=128, alpha=4, r=8 runs at millions of trials/s):
+
+- an inline SplitMix64 generator per block of trials (state in a register, no
+  ``np.random`` in the hot loop), seeded from ``numpy.random.SeedSequence``;
+- several bounded random integers from one 32-bit lane (Lemire's batched ranged draws,
+  Brackett-Rozinsky & Lemire 2024): ``u * n`` -> the high 32 bits are the draw in [0, n),
+  the low 32 bits the randomness left; a batch of ranges with product P <= 2^24 is exact
+  after rejecting a final remainder below ``2^32 mod P`` (rare: < P / 2^32);
+- only the draws a family needs: a partition deals its sorted labels by an inside-out
+  shuffle (the first d items need no draw: m - d draws), an independent child d draws;
+- children of one parent as one label per input (which child holds it): a clause is
+  covered by child a iff all its literals carry label a; independent children as a
+  membership stamp per input (no clearing between children).
+
+Per trial the kernel records: all clauses covered, clauses covered, collisions
+(sum over neurons of c(c-1)/2, c = clauses it covers), neurons covering >= 1 and >= 2.
+Per block it keeps exact integer sums (shifted by the block's first value) and float
+sums of squares, so a reduction in block order is the same whatever the thread count.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+INDEPENDENT, PARTITION, STRUCTURED_2_4, CLAUSE = 0, 1, 2, 3
+FAMILY_CODES = {"independent": INDEPENDENT, "partition": PARTITION, "structured_2_4": STRUCTURED_2_4, "clause": CLAUSE}
+BATCH_LIMIT = 1 << 24  # product of the ranges drawn from one 32-bit lane
+N_MEANS = 4  # covered, collisions, neurons_cover_ge1, neurons_cover_ge2
+PATTERNS_2_4 = np.array([3, 5, 6, 9, 10, 12], dtype=np.int64)  # the 6 ways to give child 1 two of 4 inputs
+
+_U32 = np.uint64(32)
+_MASK32 = np.uint64(0xFFFFFFFF)
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_U30, _U27, _U31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
+@njit(cache=True, inline="always")
+def _next(state):
+    """SplitMix64 step (Steele, Lea & Flood 2014): (64-bit output, new state)."""
+    state = state + _GAMMA
+    z = state
+    z = (z ^ (z >> _U30)) * _MIX1
+    z = (z ^ (z >> _U27)) * _MIX2
+    return z ^ (z >> _U31), state
+
+
+@njit(cache=True, inline="always")
+def _lane(u, ranges, pos, n_draws, thr, out):
+    """Draw ``n_draws`` integers from one 32-bit lane ``u``; False if the batch must be drawn again."""
+    for t in range(n_draws):
+        prod = u * ranges[pos + t]  # < 2^64: u < 2^32, range < 2^32
+        out[pos + t] = np.int64(prod >> _U32)
+        u = prod & _MASK32
+    return u >= thr
+
+
+@njit(cache=True)
+def _fill(ranges, blen, bthr, out, state):
+    """Fill ``out[i]`` uniform in [0, ranges[i]) by batched draws, two lanes per word; return the new state."""
+    pos = 0
+    b = 0
+    n_batches = blen.shape[0]
+    while b < n_batches:
+        w, state = _next(state)
+        if not _lane(w >> _U32, ranges, pos, blen[b], bthr[b], out):
+            continue  # rejected (rare): draw this batch again from a fresh word
+        pos += blen[b]
+        b += 1
+        if b < n_batches and _lane(w & _MASK32, ranges, pos, blen[b], bthr[b], out):
+            pos += blen[b]
+            b += 1
+    return state
+
+
+@njit(cache=True, inline="always")
+def _deal_batch(u, ranges, pos, n_draws, thr, buf, item_label, out):
+    """One batch of inside-out steps i = n_free + pos ..: item i to position i, the item at j < = i moved to i."""
+    for t in range(n_draws):
+        prod = u * ranges[pos + t]
+        buf[t] = np.int64(prod >> _U32)
+        u = prod & _MASK32
+    if u < thr:
+        return False  # rejected (rare): nothing applied
+    i = item_label.shape[0] - ranges.shape[0] + pos
+    for t in range(n_draws):
+        j = buf[t]
+        out[i + t] = out[j]
+        out[j] = item_label[i + t]
+    return True
+
+
+@njit(cache=True)
+def _deal(item_label, ranges, blen, bthr, buf, out, state):
+    """Uniform arrangement of the multiset ``item_label`` (sorted) into ``out``, by an inside-out shuffle.
+
+    Items 0..n_free-1 (n_free = n - len(ranges)) all carry the first label, so they are
+    placed without draws; item i >= n_free takes position i and the item at j, uniform in
+    [0, i], moves to i (ranges = n_free+1 .. n). Returns the new generator state.
+    """
+    n_free = item_label.shape[0] - ranges.shape[0]
+    out[:n_free] = item_label[0]
+    pos = 0
+    b = 0
+    n_batches = blen.shape[0]
+    while b < n_batches:
+        w, state = _next(state)
+        if not _deal_batch(w >> _U32, ranges, pos, blen[b], bthr[b], buf, item_label, out):
+            continue
+        pos += blen[b]
+        b += 1
+        if b < n_batches and _deal_batch(w & _MASK32, ranges, pos, blen[b], bthr[b], buf, item_label, out):
+            pos += blen[b]
+            b += 1
+    return state
+
+
+@njit(cache=True)
+def _count(label, offsets, lo, cnt, covered, t):
+    """Clauses whose literal positions all carry one label a >= lo: cnt[a] += 1, mark ``covered``; return newly covered.
+
+    ``label[e]`` is the label of the e-th literal (clause j = positions offsets[j]..offsets[j+1]-1).
+    """
+    new = 0
+    for j in range(offsets.shape[0] - 1):
+        e0 = offsets[j]
+        a = label[e0]
+        x = 0
+        for e in range(e0 + 1, offsets[j + 1]):
+            x |= label[e] ^ a  # branchless: the outcome is random
+        if (x == 0) & (a >= lo):
+            cnt[a] += 1
+            if covered[j] != t:
+                covered[j] = t
+                new += 1
+    return new
+
+
+@njit(cache=True)
+def _structured_labels(draws, lits, by_input, label):
+    """2:4: group g of inputs 4g..4g+3 gives child 1 the inputs set in pattern draws[g]; label per literal position."""
+    for g in range(draws.shape[0]):
+        pat = PATTERNS_2_4[draws[g]]
+        for b in range(4):
+            by_input[4 * g + b] = (pat >> b) & 1
+    for e in range(lits.shape[0]):
+        label[e] = by_input[lits[e]]
+
+
+@njit(cache=True)
+def _clause_labels(clause_label, offsets, label):
+    """Every literal position of clause j gets the clause's child."""
+    for j in range(offsets.shape[0] - 1):
+        label[offsets[j] : offsets[j + 1]] = clause_label[j]
+
+
+@njit(cache=True)
+def _trial(family, alpha, r, lits, offsets, item_label, ranges, blen, bthr, state, t, work, cnt, covered):
+    """One trial: (clauses covered, collisions, ge1, ge2, new state). ``work``: 3 rows of scratch."""
+    buf, label, aux = work[0], work[1], work[2]
+    ncov = coll = ge1 = ge2 = 0
+    n_units = alpha * r if family == INDEPENDENT else r
+    lo = 1 if family == INDEPENDENT else 0  # an independent child is label 1 of an in/out deal
+    for _ in range(n_units):
+        if family == PARTITION or family == INDEPENDENT:
+            state = _deal(item_label, ranges, blen, bthr, buf, label, state)
+        elif family == CLAUSE:
+            state = _deal(item_label, ranges, blen, bthr, buf, aux, state)
+            _clause_labels(aux, offsets, label)
+        else:
+            state = _fill(ranges, blen, bthr, buf, state)
+            _structured_labels(buf[: ranges.shape[0]], lits, aux, label)
+        ncov += _count(label, offsets, lo, cnt, covered, t)
+        for a in range(lo, cnt.shape[0]):
+            c = cnt[a]
+            coll += c * (c - 1) // 2
+            ge1 += c >= 1
+            ge2 += c >= 2
+            cnt[a] = 0
+    return ncov, coll, ge1, ge2, state
+
+
+@njit(cache=True)
+def _block(family, alpha, r, lits, offsets, item_label, ranges, blen, bthr, seed, n, width, ints, shifts, sq, hist):
+    """Run ``n`` trials from one seed; add the block's sums into its rows."""
+    n_clauses = offsets.shape[0] - 1
+    work = np.zeros((3, max(lits.shape[0], n_clauses, ranges.shape[0], 4 * ranges.shape[0])), np.int64)
+    cnt = np.zeros(max(alpha, 2), np.int64)
+    covered = np.full(n_clauses, -1, np.int64)
+    state = seed
+    vals = np.zeros(N_MEANS, np.int64)
+    for t in range(n):
+        ncov, coll, ge1, ge2, state = _trial(
+            family, alpha, r, lits, offsets, item_label, ranges, blen, bthr, state, t, work, cnt, covered
+        )
+        ints[0] += ncov == n_clauses
+        vals[0], vals[1], vals[2], vals[3] = ncov, coll, ge1, ge2
+        for q in range(N_MEANS):
+            if t == 0:
+                shifts[q] = vals[q]
+            dev = vals[q] - shifts[q]
+            ints[1 + q] += dev
+            sq[q] += float(dev) * float(dev)
+        hist[min(coll // width, hist.shape[0] - 1)] += 1
+
+
+@njit(cache=True, parallel=True)
+def run_blocks(family, alpha, r, lits, offsets, item_label, ranges, blen, bthr, seeds, counts, width, ints, shifts, sq, hist):
+    """Blocks in parallel (one seed each); row b of every output belongs to block b."""
+    for b in prange(seeds.shape[0]):
+        _block(
+            family, alpha, r, lits, offsets, item_label, ranges, blen, bthr, seeds[b], counts[b], width,
+            ints[b], shifts[b], sq[b], hist[b],
+        )  # fmt: skip
+
+
+def batch_schedule(ranges: np.ndarray, limit: int = BATCH_LIMIT) -> tuple[np.ndarray, np.ndarray]:
+    """Group consecutive ranges into batches with product <= limit; (lengths, rejection thresholds 2^32 mod P)."""
+    lengths, thresholds = [], []
+    i = 0
+    while i < len(ranges):
+        prod, n = int(ranges[i]), 1
+        while i + n < len(ranges) and prod * int(ranges[i + n]) <= limit:
+            prod *= int(ranges[i + n])
+            n += 1
+        lengths.append(n)
+        thresholds.append((1 << 32) % prod)
+        i += n
+    return np.array(lengths, np.int64), np.array(thresholds, np.uint64)
+
+
+def deal_plan(family: str, m: int, d: int, alpha: int, n_clauses: int) -> tuple[np.ndarray, np.ndarray]:
+    """(item_label, ranges): the sorted labels one unit deals and the ranges of its draws.
+
+    partition: labels 0^d 1^d .. (alpha-1)^d over the m literal positions, draws for the
+    last m - d; independent (one child): 0^(m-d) 1^d, draws for the last d; clause:
+    0^(C/alpha) .. over the C clauses; structured_2_4: no deal, one draw in [0, 6) per group.
+    """
+    if family == "partition":
+        items = np.repeat(np.arange(alpha), d)
+        n_free = d
+    elif family == "independent":
+        items = np.repeat(np.array([0, 1]), [m - d, d])
+        n_free = m - d
+    elif family == "clause":
+        items = np.repeat(np.arange(alpha), n_clauses // alpha)
+        n_free = n_clauses // alpha
+    else:
+        return np.zeros(1, np.int64), np.full(m // 4, 6, np.uint64)
+    return items.astype(np.int64), np.arange(n_free + 1, len(items) + 1).astype(np.uint64)
+
+
+def flat_clauses(clauses) -> tuple[np.ndarray, np.ndarray]:
+    """(literals, offsets): clause j is ``literals[offsets[j]:offsets[j+1]]``."""
+    sizes = [len(c) for c in clauses]
+    offsets = np.zeros(len(sizes) + 1, np.int64)
+    offsets[1:] = np.cumsum(sizes)
+    lits = np.array([int(i) for c in clauses for i in c], np.int64)
+    return lits, offsets
+
+
+@njit(cache=True)
+def measure_given(masks, lits, offsets):
+    """(all covered, clauses covered, collisions, ge1, ge2) of a boolean (neurons, inputs) matrix."""
+    n_clauses = offsets.shape[0] - 1
+    covered = np.zeros(n_clauses, np.bool_)
+    coll = ge1 = ge2 = 0
+    for i in range(masks.shape[0]):
+        c = 0
+        for j in range(n_clauses):
+            ok = True
+            for e in range(offsets[j], offsets[j + 1]):
+                if not masks[i, lits[e]]:
+                    ok = False
+                    break
+            if ok:
+                c += 1
+                covered[j] = True
+        coll += c * (c - 1) // 2
+        ge1 += c >= 1
+        ge2 += c >= 2
+    n_covered = covered.sum()
+    return n_covered == n_clauses, n_covered, coll, ge1, ge2

@@ -1,0 +1,212 @@
+"""Monte Carlo estimates of coverage and collisions for every mask family.
+
+``simulate(problem, family, r, trials, seed)`` runs the numba kernels (``kernels.py``)
+over blocks of ``BLOCK_TRIALS`` trials, each block seeded by its own
+``SeedSequence(seed, spawn_key=(block,))``, and reduces the blocks in order: the same
+seed gives the same numbers whatever the thread count. ``compare(result, exact)`` puts
+them beside ``fpe_theory.exact.family_exact`` with z-scores.
+
+>>> from fpe_theory import Problem
+>>> res = simulate(Problem(m=8, k=2, alpha=2), "partition", r=1, trials=2000, seed=0)
+>>> 0.0 <= res.p_all_covered.estimate <= 1.0
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from fpe_theory.families import check_family
+from fpe_theory.problem import Problem
+from fpe_theory.validate import check_int
+from simulations.stats import Estimate, mean_estimate, proportion_estimate
+
+BLOCK_TRIALS = 1024  # trials per seed; fixed, so results do not depend on the thread count
+CHUNK_BLOCKS = 64  # blocks per kernel call (progress granularity)
+HIST_BINS = 4096  # collision histogram: exact bins up to this many values, wider bins beyond
+QUANTITIES = ("p_all_covered", "expected_covered", "expected_collisions", "neurons_cover_ge1", "neurons_cover_ge2")
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Estimates of one (problem, family, r) from ``trials`` Monte Carlo trials.
+
+    ``collision_histogram[i]`` counts trials with collisions in
+    ``[i * collision_bin_width, (i + 1) * collision_bin_width)`` (width 1 unless the
+    possible range exceeds ``HIST_BINS``); trailing empty bins are dropped.
+    """
+
+    problem: Problem
+    family: str
+    r: int
+    trials: int
+    seed: int
+    p_all_covered: Estimate
+    expected_covered: Estimate
+    expected_collisions: Estimate
+    neurons_cover_ge1: Estimate
+    neurons_cover_ge2: Estimate
+    collision_histogram: tuple[int, ...]
+    collision_bin_width: int
+    threads: int = field(compare=False)
+    seconds: float = field(compare=False)
+
+    def estimates(self) -> dict[str, Estimate]:
+        """Quantity name -> Estimate, in ``QUANTITIES`` order."""
+        return {q: getattr(self, q) for q in QUANTITIES}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One quantity: exact value, Monte Carlo estimate, stderr, z = (estimate - exact) / stderr.
+
+    For the proportion ``p_all_covered`` the stderr is the one under the exact value,
+    sqrt(p (1 - p) / n) (a score test), so an estimate of 0 or 1 does not give z = inf.
+    ``flag`` is |z| > ``Z_FLAG``.
+    """
+
+    quantity: str
+    exact: Fraction | None
+    estimate: float
+    stderr: float
+    ci_low: float
+    ci_high: float
+    z: float | None
+    flag: bool
+
+
+Z_FLAG = 4.0
+
+
+def simulate(
+    problem: Problem, family: str, r: int, trials: int, seed: int, threads: int | None = None, *, progress=False
+) -> SimulationResult:
+    """Sample ``trials`` mask sets of ``family`` (r parents, alpha*r children) and estimate every quantity.
+
+    ``threads``: numba threads (default: all). ``progress``: a tqdm bar on stderr for runs over ~2 s.
+    """
+    from simulations import kernels
+
+    problem, family, r, trials, seed = check_args(problem, family, r, trials, seed)
+    plan = _plan(problem, family, r)
+    n_blocks = -(-trials // BLOCK_TRIALS)
+    counts = np.full(n_blocks, BLOCK_TRIALS, np.int64)
+    counts[-1] = trials - BLOCK_TRIALS * (n_blocks - 1)
+    ints = np.zeros((n_blocks, 1 + kernels.N_MEANS), np.int64)
+    shifts = np.zeros((n_blocks, kernels.N_MEANS), np.int64)
+    sq = np.zeros((n_blocks, kernels.N_MEANS), np.float64)
+    hist = np.zeros(plan["bins"], np.int64)
+    start = time.perf_counter()
+    with _threads(threads) as n_threads, _bar(trials, progress) as bar:
+        for lo in range(0, n_blocks, CHUNK_BLOCKS):
+            hi = min(n_blocks, lo + CHUNK_BLOCKS)
+            chunk_hist = np.zeros((hi - lo, plan["bins"]), np.int64)
+            kernels.run_blocks(
+                *plan["args"], block_seeds(seed, lo, hi), counts[lo:hi], plan["width"],
+                ints[lo:hi], shifts[lo:hi], sq[lo:hi], chunk_hist,
+            )  # fmt: skip
+            hist += chunk_hist.sum(axis=0)  # integer counts: order does not matter
+            bar.update(int(counts[lo:hi].sum()))
+    seconds = time.perf_counter() - start
+    nonzero = np.flatnonzero(hist)
+    hist_tuple = tuple(int(x) for x in hist[: nonzero[-1] + 1]) if nonzero.size else ()
+    means = [mean_estimate(counts, shifts[:, q], ints[:, 1 + q], sq[:, q]) for q in range(kernels.N_MEANS)]
+    return SimulationResult(
+        problem=problem, family=family, r=r, trials=trials, seed=seed,
+        p_all_covered=proportion_estimate(int(ints[:, 0].sum()), trials),
+        expected_covered=means[0], expected_collisions=means[1],
+        neurons_cover_ge1=means[2], neurons_cover_ge2=means[3],
+        collision_histogram=hist_tuple, collision_bin_width=plan["width"],
+        threads=n_threads, seconds=seconds,
+    )  # fmt: skip
+
+
+def check_args(problem, family, r, trials, seed):
+    """Validate the arguments of ``simulate`` (one-line ValueErrors)."""
+    if not isinstance(problem, Problem):
+        raise ValueError(f"problem={problem!r}: must be a fpe_theory.Problem")
+    check_family(problem, family)
+    r = check_int("r", r, minimum=1)
+    trials = check_int("trials", trials, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+    if problem.m >= 1 << 31:
+        raise ValueError(f"m={problem.m}: must be < 2^31 for the Monte Carlo kernels")
+    return problem, family, r, trials, seed
+
+
+def _plan(problem: Problem, family: str, r: int) -> dict:
+    """Kernel arguments that depend only on (problem, family, r)."""
+    from simulations import kernels
+
+    m, d, alpha, c = problem.m, problem.d, problem.alpha, problem.clauses
+    lits, offsets = kernels.flat_clauses(problem.clause_list())
+    item_label, ranges = kernels.deal_plan(family, m, d, alpha, c)
+    blen, bthr = kernels.batch_schedule(ranges)
+    per_child = d // problem.k  # a child holds d inputs: at most d/k whole clauses
+    max_collisions = alpha * r * math.comb(per_child, 2)
+    width = -(-(max_collisions + 1) // HIST_BINS)
+    bins = -(-(max_collisions + 1) // width)
+    args = (kernels.FAMILY_CODES[family], alpha, r, lits, offsets, item_label, ranges, blen, bthr)
+    return {"args": args, "width": width, "bins": bins}
+
+
+def block_seeds(seed: int, lo: int, hi: int) -> np.ndarray:
+    """(hi - lo,) uint64: generator state of blocks lo..hi-1, from SeedSequence(seed).spawn."""
+    out = np.empty(hi - lo, np.uint64)
+    for b in range(lo, hi):
+        out[b - lo] = np.random.SeedSequence(seed, spawn_key=(b,)).generate_state(1, np.uint64)[0]
+    return out
+
+
+@contextlib.contextmanager
+def _threads(threads: int | None):
+    import numba
+
+    limit = numba.config.NUMBA_NUM_THREADS
+    n = limit if threads is None else check_int("threads", threads, minimum=1, maximum=limit)
+    old = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        numba.set_num_threads(old)
+
+
+@contextlib.contextmanager
+def _bar(total: int, show: bool):
+    import sys
+
+    from tqdm import tqdm
+
+    with tqdm(total=total, delay=2, file=sys.stderr, disable=not show, unit="trial", unit_scale=True) as bar:
+        yield bar
+
+
+def compare(result: SimulationResult, exact) -> list[Comparison]:
+    """Each quantity beside its exact value (a ``FamilyExact``); quantities the theory lacks get exact=None."""
+    out = []
+    n = result.trials
+    for name, est in result.estimates().items():
+        value = getattr(exact, name, None)
+        if value is None:
+            out.append(Comparison(name, None, est.estimate, est.stderr, est.ci_low, est.ci_high, None, False))
+            continue
+        value = Fraction(value)
+        stderr = math.sqrt(float(value * (1 - value)) / n) if name == "p_all_covered" else est.stderr
+        z = _z(est.estimate - float(value), stderr)
+        out.append(Comparison(name, value, est.estimate, stderr, est.ci_low, est.ci_high, z, abs(z) > Z_FLAG))
+    return out
+
+
+def _z(diff: float, stderr: float) -> float:
+    if not math.isfinite(stderr):
+        return float("nan")
+    if stderr == 0.0:
+        return 0.0 if abs(diff) < 1e-9 else math.copysign(math.inf, diff)
+    return diff / stderr

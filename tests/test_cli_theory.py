@@ -1,0 +1,103 @@
+"""CLI of the theory commands: JSON shape, tables, one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from fractions import Fraction
+from math import comb
+
+import pytest
+from click.testing import CliRunner
+
+import cli
+from fpe_theory import Problem
+from fpe_theory.brute import brute_exact
+
+
+def run(args):
+    result = CliRunner().invoke(cli.main, args)
+    return result.exit_code, result.output
+
+
+def test_coverage_json_has_required_keys_and_exact_values():
+    code, out = run(["coverage", "--m", "16", "--k", "2", "--alpha", "2", "--r", "2", "--eps", "0.1", "--json"])
+    assert code == 0
+    rep = json.loads(out)
+    for key in ("m", "k", "alpha", "r", "eps", "clauses", "d", "r_min_paper"):
+        assert key in rep
+    assert rep["p_cover"]["paper"] == 0.25 and rep["collision_ratio"]["paper"] == 0.125
+    assert Fraction(rep["p_cover"]["exact_fraction"]) == Fraction(7, 30)  # C(14,6)/C(16,8)
+    for family in ("independent", "partition"):
+        entry = rep["families"][family]
+        for key in ("p_clause_missed", "union_bound", "p_all_covered", "expected_covered", "r_min"):
+            assert key in entry
+    assert 0 <= rep["families"]["partition"]["p_all_covered"] <= 1
+
+
+def test_coverage_json_matches_brute_force():
+    code, out = run(["coverage", "--m", "8", "--k", "2", "--alpha", "2", "--r", "2", "--json"])
+    rep = json.loads(out)
+    for family in ("independent", "partition", "structured_2_4", "clause"):
+        brute = brute_exact(Problem(m=8, k=2, alpha=2), family, 2)
+        assert Fraction(rep["families"][family]["p_all_covered_exact"]) == brute.p_all_covered
+
+
+def test_coverage_table_default_range_and_skips_undefined_family():
+    code, out = run(["coverage", "--m", "32", "--k", "4", "--alpha", "4", "--eps", "0.05"])
+    assert code == 0
+    assert "structured_2_4: skipped" in out and "r_min exact" in out and "256" in out
+
+
+def test_structured_k4_table_says_never_covered():
+    code, out = run(["coverage", "--m", "16", "--k", "4", "--alpha", "2", "--r", "3", "--family", "structured_2_4"])
+    assert code == 0 and "no clause can ever be covered" in out
+
+
+def test_collisions_json():
+    code, out = run(["collisions", "--m", "16", "--k", "2", "--alpha", "2", "--r", "3", "--json"])
+    rep = json.loads(out)
+    ind = rep["families"]["independent"]
+    assert Fraction(ind["ratio_exact"]) == 2 * Fraction(comb(12, 4), comb(16, 8))  # alpha p'
+    assert ind["dense_collisions"] == 3 * 28
+
+
+def test_formulas_plain_latex_json():
+    assert "alpha" in run(["formulas"])[1]
+    assert "\\alpha" in run(["formulas", "--latex"])[1]
+    rep = json.loads(run(["formulas", "--json"])[1])
+    assert "p_cover_expansion" in rep["forms"]
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--m", "130"], "must divide m=130"),
+        (["--k", "3"], "k=3: must divide m=128"),
+        (["--alpha", "1"], "alpha=1: must be an integer >= 2"),
+        (["--k", "0"], "k=0"),
+        (["--r", "0"], "r=0"),
+        (["--eps", "1"], "eps=1.0"),
+        (["--eps", "-0.1"], "eps=-0.1"),
+        (["--m", "x"], "'--m'"),
+        (["--r", "1.5"], "'--r'"),
+        (["--alpha", "4", "--family", "structured_2_4"], "alpha=4"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(args, needle):
+    command = "collisions" if args[0] == "--alpha" else "coverage"  # both commands share the checks
+    if True:
+        proc = subprocess.run([sys.executable, "cli.py", command, *args], capture_output=True, text=True)
+        assert proc.returncode == 2
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error:") and needle in lines[0], proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+def test_coverage_does_not_import_sympy_or_torch():
+    code = ("import sys, cli\n"
+            "try:\n    cli.main(['coverage', '--r', '8', '--json'])\nexcept SystemExit:\n    pass\n"
+            "assert 'sympy' not in sys.modules and 'torch' not in sys.modules and 'numba' not in sys.modules\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,62 @@
+"""Exact laws against scipy.stats and against basic probability identities."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from math import comb, factorial
+
+import pytest
+from scipy import stats
+
+from fpe_theory import Problem
+from fpe_theory.exact import family_exact, law
+from fpe_theory.families import FAMILIES, check_family, defined_families
+from fpe_theory.subsets import block_counts
+
+
+@pytest.mark.parametrize("m,k,alpha", [(128, 4, 4), (64, 2, 2), (90, 3, 3)])
+def test_p_is_hypergeometric(m, k, alpha):
+    """A d-subset contains all k literals of a clause: hypergeom.pmf(k; M=m, n=k, N=d)."""
+    p = family_exact(Problem(m=m, k=k, alpha=alpha), "independent", 1).p_cover
+    assert float(p) == pytest.approx(stats.hypergeom.pmf(k, m, k, m // alpha), rel=1e-12)
+
+
+@pytest.mark.parametrize("family", ["independent", "partition"])
+def test_probability_identities(family):
+    problem = Problem(m=64, k=4, alpha=4)
+    previous = Fraction(0)
+    for r in (1, 4, 16, 64, 128):
+        fe = family_exact(problem, family, r)
+        assert 0 <= fe.p_all_covered <= 1
+        assert 1 - fe.p_all_covered <= fe.union_bound  # union bound holds
+        assert fe.p_all_covered >= previous  # monotone in r
+        previous = fe.p_all_covered
+        assert fe.expected_covered == problem.clauses * (1 - fe.p_clause_missed)
+
+
+def test_partition_counts_sum_to_the_number_of_splits():
+    """block_counts[0] is every ordered split: the multinomial m!/(d!)^alpha."""
+    m, k, alpha = 24, 2, 3
+    counts = block_counts(m, k, alpha)
+    assert counts[0] == factorial(m) // factorial(m // alpha) ** alpha
+    assert counts[1] * comb(m, m // alpha) == counts[0] * alpha * comb(m - k, m // alpha - k)  # P_1 = alpha p
+
+
+def test_partition_parent_cover_is_alpha_p_and_independent_is_1_minus_power():
+    problem = Problem(m=128, k=4, alpha=4)
+    p = law(problem, "partition").p_cover
+    assert family_exact(problem, "partition", 1).p_parent_cover == 4 * p
+    assert family_exact(problem, "independent", 1).p_parent_cover == 1 - (1 - p) ** 4
+
+
+def test_families_registry():
+    assert FAMILIES == ("independent", "partition", "structured_2_4", "clause")
+    assert defined_families(Problem(m=128, k=4, alpha=4)) == ("independent", "partition", "clause")
+    with pytest.raises(ValueError, match="m=6"):
+        check_family(Problem(m=6, k=1, alpha=2), "structured_2_4")
+
+
+def test_same_input_same_numbers():
+    a = family_exact(Problem(m=64, k=2, alpha=2), "structured_2_4", 7)
+    b = family_exact(Problem(m=64, k=2, alpha=2), "structured_2_4", 7)
+    assert a == b
