@@ -58,7 +58,9 @@ def main(argv=None) -> None:
     p.add_argument("--splits", default="random,gram", help="comma-separated split names")
     p.add_argument("--warmup-epochs", type=int, default=20, help="dense epochs before the split")
     p.add_argument("--epochs", type=int, default=60, help="epochs after the split (dense and FPE)")
-    p.add_argument("--rewire-every", type=int, default=20, help="also run random+rewire, rewiring every T steps (0: no)")
+    p.add_argument(
+        "--rewire-every", type=int, default=20, help="also run random+rewire, rewiring every T steps (0: no)"
+    )
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     start = time.perf_counter()

@@ -11,7 +11,6 @@ import json
 
 import click
 
-DEFAULT_RS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 FAMILY_CHOICE = click.Choice(["independent", "partition", "structured_2_4", "clause"])
 
 
@@ -20,19 +19,15 @@ def _problem_options(fn):
     fn = click.option(
         "--max-seconds",
         type=float,
-        default=30.0,
+        default=10.0,
         show_default=True,
         help="Skip (with a note) exact all-covered probabilities estimated to take longer.",
     )(fn)
-    fn = click.option("--family", "families", type=FAMILY_CHOICE, multiple=True, help="Restrict to these families.")(
-        fn
-    )
+    fn = click.option("--family", "families", type=FAMILY_CHOICE, multiple=True, help="Restrict to these families.")(fn)
     fn = click.option("--r", "r", type=int, default=None, help="Dense neurons = FPE parents (default 1,2,4,...,256).")(
         fn
     )
-    fn = click.option("--alpha", type=int, default=4, show_default=True, help="Expansion factor (children per parent).")(
-        fn
-    )
+    fn = click.option("--alpha", type=int, default=4, show_default=True, help="Expansion factor alpha.")(fn)
     fn = click.option("--k", type=int, default=4, show_default=True, help="Literals per clause.")(fn)
     fn = click.option("--m", type=int, default=128, show_default=True, help="Inputs (Boolean literals).")(fn)
     return fn

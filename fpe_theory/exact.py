@@ -7,7 +7,7 @@ appear only in ``PaperApproximations`` fields that the paper itself states with 
 >>> from fpe_theory import Problem
 >>> fe = family_exact(Problem(m=8, k=2, alpha=2), "partition", r=1)
 >>> (fe.p_cover, fe.p_all_covered)
-(Fraction(3, 14), Fraction(0, 1))
+(Fraction(3, 14), Fraction(3, 35))
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from math import comb
 
+from fpe_theory.bigint import power
 from fpe_theory.families import check_family
 from fpe_theory.law import CoverageLaw
 from fpe_theory.problem import Problem
@@ -170,6 +171,8 @@ def r_min(problem: Problem, family: str, eps, r_max: int = 1 << 20) -> int | Non
     lo, hi = _bracket(lw, eps)  # exact: not ok(lo) (or lo = 0), ok(hi)
     if hi > r_max:
         return None
+    if hi == lo + 1:  # the bounds alone decide it: no all-covered sum needed
+        return hi
     lo, hi = _gallop(ok, lo, hi, _guess(lw, eps, lo, hi))
     while hi - lo > 1:
         mid = (lo + hi) // 2
@@ -180,11 +183,44 @@ def r_min(problem: Problem, family: str, eps, r_max: int = 1 << 20) -> int | Non
     return hi
 
 
+def r_min_bounds(problem: Problem, family: str, eps) -> tuple[int, int] | None:
+    """Exact cheap bounds (lower, upper) on ``r_min`` without the all-covered sum; None if never reached.
+
+    lower: the first r where every single clause is missed w.p. <= eps (needed, as
+    P(all) <= 1 - P(clause missed)); upper: the first r where the union bound is <= eps.
+    """
+    eps = as_fraction_eps(eps)
+    lw = law(problem, family)
+    if lw.never_all_covered:
+        return None
+    lo, hi = _bracket(lw, eps)
+    return lo + 1, hi
+
+
+def p_all_covered_bounds(problem: Problem, family: str, r: int) -> tuple[Fraction, Fraction]:
+    """Cheap exact bounds on P(all covered) (Bonferroni): 1 - S1 <= P <= 1 - S1 + S2.
+
+    S1 = union bound; S2 = C(C,2) Q_2^n where the pair law is shared by all pairs
+    (independent, partition), else the upper bound is 1 - max_c P(clause c missed).
+    """
+    r = check_int("r", r, minimum=1)
+    lw = law(problem, family)
+    if lw.never_all_covered:
+        return Fraction(0), Fraction(0)
+    n = lw.units * r
+    s1 = lw.union_bound(r)
+    if lw.pair_miss is not None and len(lw.unit_miss) == 1:
+        upper = 1 - s1 + comb(lw.clauses, 2) * lw.pair_miss**n
+    else:
+        upper = 1 - max(q for _, q in lw.unit_miss) ** n
+    return max(Fraction(0), 1 - s1), min(Fraction(1), upper)
+
+
 def _guess(lw: CoverageLaw, eps: Fraction, lo: int, hi: int) -> int:
     """Float guess: the r where prod over clauses of (1 - miss) reaches 1 - eps."""
 
     def approx_fail(r: int) -> float:
-        return -sum(cnt * math.log1p(-float(q) ** (lw.units * r)) for cnt, q in lw.unit_miss if q > 0)
+        return -sum(cnt * math.log1p(-(float(q) ** (lw.units * r))) for cnt, q in lw.unit_miss if q > 0)
 
     target = -math.log1p(-float(eps))
     a, b = lo, hi
@@ -195,22 +231,30 @@ def _guess(lw: CoverageLaw, eps: Fraction, lo: int, hi: int) -> int:
 
 
 def _gallop(ok, lo: int, hi: int, guess: int) -> tuple[int, int]:
-    """Shrink (lo, hi) around ``guess`` with steps 1, 2, 4, ... (few exact evaluations)."""
+    """Shrink (lo, hi) around ``guess`` with steps 1, 2, 4, ...; keeps: lo not ok (or 0), hi ok."""
+    guess = min(max(guess, lo + 1), hi)
     step = 1
-    if guess < hi and ok(guess):
+    if guess == hi or ok(guess):
         hi = guess
-        while hi - step > lo and ok(hi - step):
+        while hi - step > lo:
+            if not ok(hi - step):
+                return hi - step, hi
             hi, step = hi - step, 2 * step
-        return max(lo, hi - step), hi
-    lo = max(lo, min(guess, hi - 1))
-    while lo + step < hi and not ok(lo + step):
+        return lo, hi
+    lo = guess
+    while lo + step < hi:
+        if ok(lo + step):
+            return lo, lo + step
         lo, step = lo + step, 2 * step
-    return lo, min(hi, lo + step)
+    return lo, hi
 
 
 def _bracket(lw: CoverageLaw, eps: Fraction) -> tuple[int, int]:
-    """(lo, hi): the worst single clause is still missed w.p. > eps at lo (so P(all) < 1-eps),
-    and the union bound is <= eps at hi (so P(all) >= 1-eps). Float guesses, exact checks."""
+    """(lo, hi) with P(all covered) < 1-eps at lo (or lo = 0) and >= 1-eps at hi, checked exactly.
+
+    hi: the union bound S1 <= eps. lo: a clause is still missed w.p. > eps, or, sharper, the
+    Bonferroni bound P(some clause missed) >= S1 - S2 > eps (S2 = C(C,2) Q_2^n over pairs).
+    """
     worst = max(q for _, q in lw.unit_miss)
     if worst == 0:
         return 0, 1
@@ -226,7 +270,30 @@ def _bracket(lw: CoverageLaw, eps: Fraction) -> tuple[int, int]:
         hi -= 1
     while lw.union_bound(hi) > eps:
         hi += 1
-    return lo, hi
+    return _bonferroni_lo(lw, eps, lo, hi), hi
+
+
+def _bonferroni_lo(lw: CoverageLaw, eps: Fraction, lo: int, hi: int) -> int:
+    """Largest r in (lo, hi) found by bisection with S1(r) - S2(r) > eps (exactly verified), else lo."""
+    if lw.pair_miss is None:
+        return lo
+
+    (count, q1), q2 = lw.unit_miss[0], lw.pair_miss
+    if len(lw.unit_miss) != 1:
+        return lo
+
+    def fails(r: int) -> bool:  # exact integers: S1 - S2 > eps, so P(all) <= 1 - S1 + S2 < 1 - eps
+        n = lw.units * r
+        a, b = power(q1.numerator, n), power(q1.denominator, n)
+        c, e = power(q2.numerator, n), power(q2.denominator, n)
+        lhs = (count * a * e - comb(lw.clauses, 2) * c * b) * eps.denominator
+        return lhs > eps.numerator * b * e
+
+    a, b = lo, hi  # bisection on a predicate that is monotone near the threshold; the result is re-checked
+    while b - a > 1:
+        mid = (a + b) // 2
+        a, b = (mid, b) if fails(mid) else (a, mid)
+    return a if a > lo and fails(a) else lo
 
 
 def estimate_seconds(problem: Problem, family: str, r: int) -> float:

@@ -14,6 +14,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from math import gcd
+
+from fpe_theory.bigint import power
+
+
+def gcd_with_power(x: int, base: int, n: int) -> int:
+    """gcd(x, base**n) using only gcds with the small ``base`` (CPython's gcd of huge ints is quadratic).
+
+    Each round removes min(v_p(rest), v_p(base)) of every prime p, so after at most n rounds
+    the product of the removed parts is prod_p p^min(v_p(x), n v_p(base)).
+
+    >>> gcd_with_power(2**5 * 9 * 7, 6, 3)
+    72
+    """
+    g, rest = 1, abs(x)
+    if rest == 0:
+        return base**n
+    for _ in range(n):
+        h = gcd(rest, base)
+        if h == 1:
+            break
+        g, rest = g * h, rest // h
+    return g
+
+
+def coprime_fraction(num: int, den: int) -> Fraction:
+    """Fraction(num, den) for coprime num, den > 0, skipping the (quadratic) gcd of huge ints."""
+    maker = getattr(Fraction, "_from_coprime_ints", None)  # Python >= 3.12
+    if maker is not None:
+        return maker(num, den)
+    try:
+        return Fraction(num, den, _normalize=False)  # Python <= 3.11
+    except TypeError:
+        return Fraction(num, den)
 
 
 @dataclass(frozen=True)
@@ -30,18 +64,20 @@ class PowerSum:
 
     def value(self, n: int) -> Fraction:
         """The exact sum at exponent ``n >= 1`` (one Fraction built at the end)."""
-        return Fraction(*self.parts(n))
+        num, den = self.parts(n)
+        g = gcd_with_power(num, self.denominator, n)
+        return coprime_fraction(num // g, den // g)
 
     def parts(self, n: int) -> tuple[int, int]:
         """(numerator, denominator) of the sum at exponent n, unreduced (no gcd of huge ints)."""
-        total = sum(w * num**n for w, num in zip(self.weights, self.numerators))
-        return total, self.denominator**n
+        total = sum(w * power(num, n) for w, num in zip(self.weights, self.numerators, strict=True))
+        return total, power(self.denominator, n)
 
     @staticmethod
     def collect(weights, numerators, denominator: int) -> PowerSum:
         """Merge terms with equal numerators and drop zero terms (fewer big powers)."""
         merged: dict[int, int] = {}
-        for w, num in zip(weights, numerators):
+        for w, num in zip(weights, numerators, strict=True):
             if w and num:
                 merged[num] = merged.get(num, 0) + w
         items = [(w, num) for num, w in merged.items() if w]
@@ -61,6 +97,7 @@ class CoverageLaw:
     collisions_per_parent: Fraction
     all_covered_factors: tuple[tuple[PowerSum, int], ...]  # (factor, multiplicity); empty product = 1
     never_all_covered: bool = False  # some clause can never be covered
+    pair_miss: Fraction | None = None  # P(one unit misses both of a given pair), when the same for all pairs
     notes: tuple[str, ...] = field(default=())
 
     def p_all_covered(self, r: int) -> Fraction:

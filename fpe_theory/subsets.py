@@ -29,6 +29,7 @@ from fractions import Fraction
 from functools import lru_cache
 from math import comb, factorial
 
+from fpe_theory.bigint import multiply
 from fpe_theory.law import CoverageLaw, PowerSum
 from fpe_theory.problem import Problem
 
@@ -47,7 +48,7 @@ def _binomial_transform(a: list[int]) -> list[int]:
     out, row = [], list(a)
     while row:
         out.append(row[0])
-        row = [x - y for x, y in zip(row, row[1:])]
+        row = [x - y for x, y in zip(row, row[1:], strict=False)]
     return out
 
 
@@ -69,12 +70,16 @@ def _pair_terms(problem: Problem) -> tuple[Fraction, Fraction]:
     return p_pair, problem.alpha * comb(c, 2) * p_pair
 
 
-def _inclusion_exclusion(c: int, counts: list[int], denominator: int) -> PowerSum:
-    """sum_j (-1)^j C(C,j) (Q_j)^n with Q_j = binomial transform of counts / denominator."""
+def _inclusion_exclusion(c: int, counts: list[int], denominator: int) -> tuple[PowerSum, Fraction | None]:
+    """(sum_j (-1)^j C(C,j) (Q_j)^n, Q_2) with Q_j = binomial transform of counts / denominator.
+
+    Q_j = P(one unit covers none of j given clauses); Q_2 feeds the Bonferroni bound of r_min.
+    """
     counts = counts + [0] * (c + 1 - len(counts))
     q = _binomial_transform(counts[: c + 1])
     weights = [(-1) ** j * comb(c, j) for j in range(c + 1)]
-    return PowerSum.collect(weights, q, denominator)
+    pair_miss = Fraction(q[2], denominator) if c >= 2 else None
+    return PowerSum.collect(weights, q, denominator), pair_miss
 
 
 @lru_cache(maxsize=64)
@@ -85,6 +90,7 @@ def independent_law(problem: Problem) -> CoverageLaw:
     p_pair, per_parent = _pair_terms(problem)
     # counts[i] = number of d-subsets containing i given disjoint clauses.
     counts = [comb(m - i * k, d - i * k) for i in range(min(c, d // k) + 1)]
+    all_covered, pair_miss = _inclusion_exclusion(c, counts, comb(m, d))
     return CoverageLaw(
         family="independent",
         clauses=c,
@@ -93,7 +99,8 @@ def independent_law(problem: Problem) -> CoverageLaw:
         units=problem.alpha,
         unit_miss=((c, 1 - p),),
         collisions_per_parent=per_parent,
-        all_covered_factors=((_inclusion_exclusion(c, counts, comb(m, d)), 1),),
+        all_covered_factors=((all_covered, 1),),
+        pair_miss=pair_miss,
         never_all_covered=p == 0,
         notes=_notes(problem),
     )
@@ -122,9 +129,9 @@ def _poly_mul(a: list[int], b: list[int], degree: int) -> list[int]:
     width = (slot + 7) // 8
     big_a = int.from_bytes(b"".join(x.to_bytes(width, "little") for x in a), "little")
     if a is b:
-        packed = big_a * big_a  # CPython squares faster than it multiplies
+        packed = multiply(big_a, big_a)  # squaring: one FFT
     else:
-        packed = big_a * int.from_bytes(b"".join(x.to_bytes(width, "little") for x in b), "little")
+        packed = multiply(big_a, int.from_bytes(b"".join(x.to_bytes(width, "little") for x in b), "little"))
     n = min(len(a) + len(b) - 1, degree + 1)
     raw = packed.to_bytes(width * (len(a) + len(b)), "little")
     return [int.from_bytes(raw[i * width : (i + 1) * width], "little") for i in range(n)]
@@ -152,7 +159,7 @@ def partition_law(problem: Problem) -> CoverageLaw:
     p = p_cover_subset(m, k, d)
     p_pair, per_parent = _pair_terms(problem)
     splits = factorial(m) // factorial(d) ** alpha
-    counts = block_counts(m, k, alpha)
+    all_covered, pair_miss = _inclusion_exclusion(c, block_counts(m, k, alpha), splits)
     return CoverageLaw(
         family="partition",
         clauses=c,
@@ -161,7 +168,8 @@ def partition_law(problem: Problem) -> CoverageLaw:
         units=1,
         unit_miss=((c, 1 - alpha * p),),
         collisions_per_parent=per_parent,
-        all_covered_factors=((_inclusion_exclusion(c, counts, splits), 1),),
+        all_covered_factors=((all_covered, 1),),
+        pair_miss=pair_miss,
         never_all_covered=p == 0,
         notes=_notes(problem),
     )

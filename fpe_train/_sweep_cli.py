@@ -36,14 +36,22 @@ def sweep() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--store", "store_path", default="results.db", show_default=True, help="SQLite results store.")
 @click.option("--size", default="quick", show_default=True, help="Size of the sweep: quick | paper (as the file has).")
-@click.option("--executor", type=click.Choice(["local", "serial", "dask"]), default="local", show_default=True,
-              help="local: process pool here; serial: in this process; dask: a distributed cluster.")  # fmt: skip
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "serial", "dask"]),
+    default="local",
+    show_default=True,
+    help="local: process pool here; serial: in this process; dask: a distributed cluster.",
+)
 @click.option("--scheduler", default=None, help="Dask scheduler address tcp://host:port (default: a LocalCluster).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (local / LocalCluster).")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="torch/numba/BLAS threads per worker [default: 1].")  # fmt: skip
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=None, help="torch/numba/BLAS threads per worker [default: 1]."
+)
 @click.option("--retry-failed", is_flag=True, help="Run again the trials recorded as failed.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config field (e.g. data_path=x.npz).")
+@click.option(
+    "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config field (e.g. data_path=x.npz)."
+)
 @click.option("--connect-timeout", type=float, default=10.0, show_default=True, help="Seconds to reach --scheduler.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar with ETA on stderr.")
 def run(file, store_path, size, executor, scheduler, workers, threads, retry_failed, sets, connect_timeout, progress):
@@ -55,8 +63,11 @@ def run(file, store_path, size, executor, scheduler, workers, threads, retry_fai
     sw = load_sweep(file, size, _overrides(sets))
     check_store(store_path)
     check_sweep_data(sw)
-    click.echo(f"sweep {sw.name} ({sw.size}): {len(sw.configs)} configs, "
-               f"{sum(c.trials for c in sw.configs)} trials; executor {executor}; store {store_path}", err=True)  # fmt: skip
+    click.echo(
+        f"sweep {sw.name} ({sw.size}): {len(sw.configs)} configs, "
+        f"{sum(c.trials for c in sw.configs)} trials; executor {executor}; store {store_path}",
+        err=True,
+    )
     ex = make_executor(executor, scheduler, workers, threads=threads, connect_timeout=connect_timeout)
     try:
         with ResultsStore(store_path) as store:
@@ -64,8 +75,10 @@ def run(file, store_path, size, executor, scheduler, workers, threads, retry_fai
     finally:
         ex.close()
     note = f", {summary.not_retried} failed earlier (--retry-failed runs them)" if summary.not_retried else ""
-    click.echo(f"{sw.name} ({sw.size}): {summary.done} trials done, {summary.failed} failed, "
-               f"{summary.skipped} already done{note}; {summary.seconds:.1f} s")  # fmt: skip
+    click.echo(
+        f"{sw.name} ({sw.size}): {summary.done} trials done, {summary.failed} failed, "
+        f"{summary.skipped} already done{note}; {summary.seconds:.1f} s"
+    )
     return 1 if summary.failed else 0
 
 
@@ -96,8 +109,13 @@ def status(files, store_path, size, sets, as_json):
 
 @sweep.command()
 @click.option("--store", "store_path", default="results.db", show_default=True, help="SQLite results store.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default=None,
-              help="Output format [default: from --out's suffix, else csv].")  # fmt: skip
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet"]),
+    default=None,
+    help="Output format [default: from --out's suffix, else csv].",
+)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output file.")
 @click.option("--sweep", "sweep_name", default=None, help="Only this sweep's configs.")
 @click.option("--size", default=None, help="Only this size.")

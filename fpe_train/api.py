@@ -30,6 +30,10 @@ def _plan(module: nn.Module) -> tuple[list[tuple[str, nn.Linear]], dict[int, lis
     """Linear layers in registration order, and the LayerNorms following each of them (by Linear index)."""
     linears: list[tuple[str, nn.Linear]] = []
     norms: dict[int, list[tuple[str, nn.LayerNorm]]] = {}
+    for name, m in module.named_modules():
+        if list(m.children()) and any(True for _ in m.parameters(recurse=False)):
+            raise ValueError(f"module {name or type(m).__name__!r} ({type(m).__name__}): holds parameters of its "
+                             "own besides its layers; FPE expands MLPs made of layers only")  # fmt: skip
     leaves = [(n, m) for n, m in module.named_modules() if not list(m.children())]
     for name, leaf in leaves:
         label = name or type(module).__name__
@@ -95,6 +99,11 @@ def expand(
     FPE copies to every child, and LayerNorm parameters are not counted). A LayerNorm after an expanded
     layer is widened, each child getting its parent's gain and shift. ``seed`` or ``generator`` fix the
     masks. The copy lives on the model's device and dtype.
+
+    >>> net = nn.Sequential(nn.Linear(4, 2), nn.ReLU(), nn.Linear(2, 1))
+    >>> fpe = expand(net, 2, "structured_2_4", seed=0)
+    >>> fpe[0].out_features, count_nonzero(net), count_nonzero(fpe)
+    (4, 10, 10)
     """
     g = generator if generator is not None else torch.Generator().manual_seed(int(seed))
     new = copy.deepcopy(module)

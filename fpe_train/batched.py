@@ -48,7 +48,7 @@ class BatchedMLP:
              device="cpu", dtype=torch.float32) -> BatchedMLP:  # fmt: skip
         """torch.nn.Linear's default init, U(-1/sqrt(in), 1/sqrt(in)) for weights and biases; all-True masks."""
         weights, biases, masks, norms = [], [], [], []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False):
             bound = 1.0 / math.sqrt(n_in)
             w = (torch.rand(E, n_out, n_in, generator=generator, dtype=dtype) * 2 - 1) * bound  # (E, out, in)
             b = (torch.rand(E, n_out, generator=generator, dtype=dtype) * 2 - 1) * bound  # (E, out)
@@ -69,23 +69,31 @@ class BatchedMLP:
         return [*self.weights, *self.biases, *(t for gb in self.norms for t in gb)]
 
     def masked_weights(self) -> list[Tensor]:
-        return [w * m for w, m in zip(self.weights, self.masks)]
+        return [w * m for w, m in zip(self.weights, self.masks, strict=False)]
 
     def __call__(self, x: Tensor) -> Tensor:
-        """Logits ``(E, B, n_out)`` for a shared input batch ``x (B, in)``."""
+        """Logits ``(E, B, n_out)`` for a shared input batch ``x (B, in)``.
+
+        Hidden activations are kept as ``(B, E, h)`` (the natural layout of the shared first matmul);
+        a single-logit head is an elementwise product and sum, wider layers are ``torch.baddbmm``.
+        """
         ws = self.masked_weights()
         E, h, n_in = ws[0].shape
-        z = (x @ ws[0].reshape(E * h, n_in).T).view(-1, E, h).transpose(0, 1)  # (E, B, h)
-        z = z + self.biases[0][:, None, :]  # (E, B, h)
+        z = torch.addmm(self.biases[0].reshape(1, E * h), x, ws[0].reshape(E * h, n_in).T)  # (B, E*h)
+        z = z.view(-1, E, h)  # (B, E, h)
         for layer in range(1, len(ws)):
-            z = self._activate(z, layer - 1)
-            z = torch.baddbmm(self.biases[layer][:, None, :], z, ws[layer].transpose(1, 2))  # (E, B, out)
-        return z
+            z = self._activate(z, layer - 1)  # (B, E, h)
+            w, b = ws[layer], self.biases[layer]  # (E, out, h), (E, out)
+            if w.shape[1] == 1:
+                z = (z * w[:, 0, :]).sum(dim=-1, keepdim=True) + b  # (B, E, 1)
+            else:
+                z = torch.baddbmm(b[:, None, :], z.transpose(0, 1), w.transpose(1, 2)).transpose(0, 1)  # (B, E, out)
+        return z.transpose(0, 1)  # (E, B, out)
 
     def _activate(self, z: Tensor, layer: int) -> Tensor:
         if self.norms:
             gamma, beta = self.norms[layer]
-            z = F.layer_norm(z, z.shape[-1:]) * gamma[:, None, :] + beta[:, None, :]  # (E, B, h)
+            z = F.layer_norm(z, z.shape[-1:]) * gamma + beta  # (B, E, h)
         return torch.relu(z)
 
     def detached(self) -> BatchedMLP:
@@ -111,10 +119,10 @@ class BatchedMLP:
     @staticmethod
     def stack(nets: list[BatchedMLP]) -> BatchedMLP:
         """Concatenate batches of equal shapes along the model dimension."""
-        cat = [torch.cat([t.detach() for t in ts]) for ts in zip(*(n.parameters() for n in nets))]
+        cat = [torch.cat([t.detach() for t in ts]) for ts in zip(*(n.parameters() for n in nets), strict=False)]
         n = len(nets[0].weights)
         norms = [(cat[2 * n + 2 * i], cat[2 * n + 2 * i + 1]) for i in range(len(nets[0].norms))]
-        masks = [torch.cat(ms) for ms in zip(*(n.masks for n in nets))]
+        masks = [torch.cat(ms) for ms in zip(*(n.masks for n in nets), strict=False)]
         return BatchedMLP(cat[:n], cat[n : 2 * n], masks, norms).requires_grad_()
 
 
@@ -140,7 +148,7 @@ def add_penalty_grads(net: BatchedMLP, l1: float, l2: float) -> None:
 
     Weights enter as ``W * M``, so the penalty gradient is masked too (masked entries stay exactly zero).
     """
-    for i, (w, m) in enumerate(zip(net.weights, net.masks)):
+    for i, (w, m) in enumerate(zip(net.weights, net.masks, strict=False)):
         wm = w.detach() * m
         g = 2.0 * l2 * wm
         if i == 0 and l1:

@@ -113,13 +113,19 @@ def _digits():
 
 
 @functools.lru_cache(maxsize=1)
-def _mnist1d():
-    """MNIST-1D, generated locally with the package's standard arguments (no download)."""
+def _mnist1d(num_samples: int | None = None):
+    """MNIST-1D, generated locally with the package's standard arguments (no download).
+
+    ``num_samples`` other than the standard 5000 is for tests only (a different, smaller dataset).
+    """
     from mnist1d.data import get_dataset_args, make_dataset
 
+    args = get_dataset_args()
+    if num_samples is not None:
+        args.num_samples = num_samples
     np_state, py_state = np.random.get_state(), random.getstate()
     try:  # make_dataset seeds the global generators; put them back afterwards
-        data = make_dataset(get_dataset_args())
+        data = make_dataset(args)
     finally:
         np.random.set_state(np_state)
         random.setstate(py_state)
@@ -248,7 +254,7 @@ def _embedding_shapes(path):
             shapes = [_npy_shape(z, name + ".npy") for name in layout]
     except zipfile.BadZipFile:
         raise ValueError(f"data_path={path!r}: not a valid .npz file") from None
-    return list(zip(shapes[0::2], shapes[1::2]))
+    return list(zip(shapes[0::2], shapes[1::2], strict=True))
 
 
 def _npy_shape(z: zipfile.ZipFile, member: str) -> tuple:
@@ -314,13 +320,15 @@ def read_idx(path) -> np.ndarray:
 def write_idx(path, array, compress: bool | None = None) -> None:
     """Write ``array`` (uint8, int8, int16, int32, float32 or float64) as an IDX file; gzip if path ends .gz."""
     array = np.asarray(array)
-    codes = {np.dtype(v).newbyteorder(">").str if np.dtype(v).itemsize > 1 else np.dtype(v).str: k
-             for k, v in _IDX_DTYPES.items()}  # fmt: skip
+    codes = {
+        np.dtype(v).newbyteorder(">").str if np.dtype(v).itemsize > 1 else np.dtype(v).str: k
+        for k, v in _IDX_DTYPES.items()
+    }
     big = array.astype(array.dtype.newbyteorder(">")) if array.dtype.itemsize > 1 else array
     code = codes.get(big.dtype.str)
     if code is None:
         raise ValueError(f"dtype={array.dtype}: IDX holds uint8, int8, int16, int32, float32 or float64")
     header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, dtype=">i4").tobytes()
     compress = str(path).endswith(".gz") if compress is None else compress
-    with (gzip.open(path, "wb") if compress else open(path, "wb")) as f:
+    with gzip.open(path, "wb") if compress else open(path, "wb") as f:
         f.write(header + big.tobytes())

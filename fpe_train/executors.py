@@ -152,8 +152,9 @@ class LocalExecutor:
 
         self.run_fn, self.threads = run_fn, threads
         self.workers = workers or os.cpu_count() or 1
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_init_worker, initargs=(threads,))  # fmt: skip
+        self._pool = ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(threads,)
+        )
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
         from concurrent.futures import as_completed
@@ -175,16 +176,29 @@ class DaskExecutor:
 
     name = "dask"
 
-    def __init__(self, scheduler: str | None = None, workers: int | None = None, run_fn: str = DEFAULT_RUN,
-                 threads: int | None = 1, connect_timeout: float = 10.0, processes: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        scheduler: str | None = None,
+        workers: int | None = None,
+        run_fn: str = DEFAULT_RUN,
+        threads: int | None = 1,
+        connect_timeout: float = 10.0,
+        processes: bool = True,
+    ) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
             raise ValueError("executor='dask': needs dask[distributed] (pip install 'fpe-theory[dask]')") from None
         self.run_fn, self.threads, self._cluster = run_fn, threads, None
         if scheduler is None:
-            self._cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                         processes=processes, host="127.0.0.1", dashboard_address=None)  # fmt: skip
+            self._cluster = LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=processes,
+                host="127.0.0.1",
+                protocol="tcp://",
+                dashboard_address=None,
+            )
             self.client = Client(self._cluster)
         else:
             self.client = _connect(Client, scheduler, connect_timeout)
@@ -192,9 +206,12 @@ class DaskExecutor:
     def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
         from distributed import as_completed
 
-        futures = [self.client.submit(run_chunk, c, self.run_fn, self.threads, pure=False,
-                                      key=f"fpe-chunk-{c.config_hash[:16]}-{i}")
-                   for i, c in enumerate(chunks)]  # fmt: skip
+        futures = [
+            self.client.submit(
+                run_chunk, c, self.run_fn, self.threads, pure=False, key=f"fpe-chunk-{c.config_hash[:16]}-{i}"
+            )
+            for i, c in enumerate(chunks)
+        ]
         try:
             for f in as_completed(futures):
                 yield f.result()
@@ -213,11 +230,19 @@ def _connect(Client, scheduler: str, timeout: float):
     try:
         return Client(scheduler, timeout=f"{timeout}s")
     except (OSError, TimeoutError) as exc:
-        raise ValueError(f"scheduler={scheduler!r}: cannot connect within {timeout:g} s ({type(exc).__name__})") from None
+        raise ValueError(
+            f"scheduler={scheduler!r}: cannot connect within {timeout:g} s ({type(exc).__name__})"
+        ) from None
 
 
-def make_executor(name: str = "serial", scheduler: str | None = None, workers: int | None = None,
-                  run_fn: str = DEFAULT_RUN, threads: int | None = None, connect_timeout: float = 10.0):  # fmt: skip
+def make_executor(
+    name: str = "serial",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    run_fn: str = DEFAULT_RUN,
+    threads: int | None = None,
+    connect_timeout: float = 10.0,
+):
     """Build an executor by name; ``threads`` per worker defaults to 1 (tiny models gain nothing from more)."""
     if name not in EXECUTORS:
         raise ValueError(f"executor={name!r}: must be one of {', '.join(EXECUTORS)}")

@@ -110,7 +110,7 @@ def expanded_layers(n_layers: int) -> tuple[int, ...]:
 def check_layers(layers, n_layers: int) -> tuple[int, ...]:
     """Validate a user's choice of layers to expand: hidden (not the head), sorted, none adjacent."""
     layers = tuple(sorted(check_int("layers", j, 0) for j in layers))
-    for a, b in zip(layers, layers[1:]):
+    for a, b in zip(layers, layers[1:], strict=False):
         if b - a < 2:
             raise ValueError(f"layers={list(layers)}: expanded layers must not be adjacent (rule of A.7)")
     if not layers or layers[-1] >= n_layers - 1:
@@ -128,7 +128,10 @@ def widen_layernorm(weight: Tensor | None, bias: Tensor | None, alpha: int) -> t
     >>> widen_layernorm(torch.tensor([1.0, 2.0]), None, 2)[0]
     tensor([1., 1., 2., 2.])
     """
-    rep = (lambda t: None if t is None else t.detach().repeat_interleave(alpha).clone())  # (alpha*h,)
+
+    def rep(t: Tensor | None) -> Tensor | None:
+        return None if t is None else t.detach().repeat_interleave(alpha).clone()  # (alpha*h,)
+
     return rep(weight), rep(bias)
 
 

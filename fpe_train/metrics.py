@@ -42,7 +42,7 @@ def feature_vectors(W1, clauses: Sequence[Sequence[int]] | None, features: str =
         return W
     cols = [W[:, list(c)].sum(axis=1) for c in clauses]  # each (h,)
     if features == "clause_mean":
-        cols = [col / len(c) for col, c in zip(cols, clauses)]
+        cols = [col / len(c) for col, c in zip(cols, clauses, strict=False)]
     elif features != "clause_sum":
         raise ValueError(f"features={features!r}: must be clause_sum, clause_mean or literal")
     return np.stack(cols, axis=1)  # (h, C)

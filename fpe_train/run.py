@@ -66,10 +66,12 @@ def expand_batch(warm: BatchedMLP, split: str, alpha: int, clauses, generator: t
 
     models = []
     for e in range(warm.E):
-        ws = [(w[e] * m[e]).detach() for w, m in zip(warm.weights, warm.masks)]
+        ws = [(w[e] * m[e]).detach() for w, m in zip(warm.weights, warm.masks, strict=False)]
         bs = [b[e].detach() for b in warm.biases]
         new_w, new_b, masks = expand_mlp(ws, bs, alpha, split, clauses=clauses, generator=generator)
-        masks = [torch.ones_like(w, dtype=torch.bool) if mk is None else mk for w, mk in zip(new_w, masks)]
+        masks = [
+            torch.ones_like(w, dtype=torch.bool) if mk is None else mk for w, mk in zip(new_w, masks, strict=False)
+        ]
         norms = []
         for j, (gamma, beta) in enumerate(warm.norms):
             gb = (gamma[e].detach(), beta[e].detach())
@@ -113,9 +115,16 @@ def _rows_of_group(config: TrainConfig, g: Group, data, clauses, device: str) ->
     features = config.features if clauses is not None else "literal"
     rows = []
     for e, (variant, trial) in enumerate(g.labels):
-        row = {"trial": trial, "seed": config.seed, "variant": variant, "test_accuracy": float(test[e]),
-               "train_accuracy": float(train[e]), "nonzero_params": int(nonzero[e]),
-               "capacity": metrics.capacity(W1[e], clauses, features), "cosine": metrics.mean_cosine(W1[e])}  # fmt: skip
+        row = {
+            "trial": trial,
+            "seed": config.seed,
+            "variant": variant,
+            "test_accuracy": float(test[e]),
+            "train_accuracy": float(train[e]),
+            "nonzero_params": int(nonzero[e]),
+            "capacity": metrics.capacity(W1[e], clauses, features),
+            "cosine": metrics.mean_cosine(W1[e]),
+        }
         for prefix, support in (("mask", M1[e]), ("learned", metrics.learned_support(W1[e], config.tau))):
             cov = metrics.coverage(support, clauses) if clauses is not None else dict.fromkeys(
                 ("covered", "all_covered", "collisions"))  # fmt: skip

@@ -9,7 +9,8 @@ masks hold exactly ``h*n_in`` ones, Algorithm A1 line 4):
 - ``random``: a balanced random partition per parent; block sizes differ by at most 1.
 - ``clause``: whole clauses dealt at random to the children of each parent, as evenly as possible
   (inputs outside every clause are dealt as singletons); needs ``clauses``.
-- ``gram``: clusters of the rows of the Gram matrix ``G = W^T W`` (paper 3.3) dealt to the children.
+- ``gram``: clusters of the rows of the Gram matrix ``G = W^T W`` (paper 3.3; average-linkage clustering
+  on correlation distance, :func:`gram_clusters`) dealt to the children, largest first into the emptiest.
 - ``structured_2_4``: ``alpha = 2``; every group of 4 consecutive inputs split 2/2 at random (A.7).
 
 Controls (same number of children and the same number of ones, but not a partition):
@@ -64,23 +65,31 @@ def _random(weight: Tensor, alpha: int, *, clauses=None, generator=None) -> Tens
     return masks.reshape(alpha * h, n_in).to(weight.device)
 
 
-def _deal_groups(groups: list[list[int]], alpha: int, n_in: int, g: torch.Generator) -> Tensor:
-    """Deal whole groups of inputs to alpha children: largest first into the emptiest child.
+def _deal_groups(groups: list[list[int]], alpha: int, n_in: int, g: torch.Generator) -> list[int]:
+    """Deal whole groups of inputs to alpha children: largest first into the emptiest child; child of each input.
 
     The groups are shuffled first (so equal-size groups come in random order) and ties between equally
-    empty children are broken at random; every child ends within one largest group of the others.
+    empty children go to the first in a random order of the children drawn for this parent; equal-size
+    groups are thus dealt round-robin in random order. Every child ends within one largest group of the others.
     """
     order = _randperm(len(groups), g).tolist()
     order.sort(key=lambda j: -len(groups[j]))  # stable: random among equal sizes
+    priority = _randperm(alpha, g).tolist()  # random tie-break between equally empty children
     load = [0] * alpha
-    mask = torch.zeros(alpha, n_in, dtype=torch.bool)
+    child_of = [0] * n_in
     for j in order:
-        low = min(load)
-        emptiest = [c for c in range(alpha) if load[c] == low]
-        c = emptiest[int(torch.randint(len(emptiest), (1,), generator=g, device=g.device))]
-        mask[c, groups[j]] = True
+        c = min(priority, key=load.__getitem__)  # the emptiest child, first in priority order
+        for x in groups[j]:
+            child_of[x] = c
         load[c] += len(groups[j])
-    return mask  # (alpha, n_in)
+    return child_of
+
+
+def _deal_to_parents(groups: list[list[int]], alpha: int, h: int, n_in: int, g: torch.Generator) -> Tensor:
+    """Masks (alpha*h, n_in): the groups dealt independently for each of the h parents."""
+    child = torch.tensor([_deal_groups(groups, alpha, n_in, g) for _ in range(h)])  # (h, n_in)
+    masks = child[:, None, :] == torch.arange(alpha)[None, :, None]  # (h, alpha, n_in)
+    return masks.reshape(alpha * h, n_in)
 
 
 def _groups_from_clauses(clauses: Sequence[Sequence[int]], n_in: int) -> list[list[int]]:
@@ -103,8 +112,9 @@ def _clause(weight: Tensor, alpha: int, *, clauses=None, generator=None) -> Tens
     h, n_in = weight.shape
     g = _generator(generator)
     groups = _groups_from_clauses(clauses, n_in)
-    masks = torch.stack([_deal_groups(groups, alpha, n_in, g) for _ in range(h)])  # (h, alpha, n_in)
-    return masks.reshape(alpha * h, n_in).to(weight.device)
+    if len(groups) < alpha:
+        raise ValueError(f"clauses: {len(groups)} groups of inputs cannot fill alpha={alpha} children whole")
+    return _deal_to_parents(groups, alpha, h, n_in, g).to(weight.device)
 
 
 def gram_clusters(weight: Tensor, n_clusters: int) -> list[list[int]]:
@@ -132,14 +142,17 @@ def _gram(weight: Tensor, alpha: int, *, clauses=None, generator=None, n_cluster
     """Gram split: clusters of ``G = W^T W`` dealt to each parent's children (largest first, emptiest child).
 
     ``n_clusters`` defaults to ``max(alpha, n_in // 4)``: groups of about 4 inputs, the clause size k = 4
-    of the paper's Boolean tasks; the clause list itself is never used.
+    of the paper's Boolean tasks; the clause list itself is never used. If the cut yields fewer than alpha
+    clusters, the largest is halved until there are alpha, so that no child is empty.
     """
     h, n_in = weight.shape
     g = _generator(generator)
     n_clusters = max(alpha, n_in // 4) if n_clusters is None else check_int("n_clusters", n_clusters, 1)
     groups = gram_clusters(weight, n_clusters)
-    masks = torch.stack([_deal_groups(groups, alpha, n_in, g) for _ in range(h)])  # (h, alpha, n_in)
-    return masks.reshape(alpha * h, n_in).to(weight.device)
+    while len(groups) < alpha:  # too few distinct clusters (e.g. identical columns): halve the largest
+        largest = groups.pop(max(range(len(groups)), key=lambda j: len(groups[j])))
+        groups += [largest[: len(largest) // 2], largest[len(largest) // 2 :]]
+    return _deal_to_parents(groups, alpha, h, n_in, g).to(weight.device)
 
 
 def _structured_2_4(weight: Tensor, alpha: int, *, clauses=None, generator=None) -> Tensor:
@@ -192,14 +205,21 @@ def resample(mask: Tensor, generator: torch.Generator | None = None) -> Tensor:
     return (rank < flat.sum(dim=1, keepdim=True)).reshape(mask.shape)
 
 
-SPLITS: dict[str, Callable[..., Tensor]] = {
-    "random": _random,
-    "clause": _clause,
-    "gram": _gram,
-    "structured_2_4": _structured_2_4,
-    "overlap": _overlap,
-    "dropconnect": _dropconnect,
-}
+class _Registry(dict):
+    """name -> split constructor ``f(weight, alpha, *, clauses, generator) -> masks``; unknown name: ValueError."""
+
+    def __missing__(self, name):
+        raise ValueError(f"split={name!r}: unknown split; valid names: {', '.join(self)}")
+
+
+SPLITS: dict[str, Callable[..., Tensor]] = _Registry(
+    random=_random,
+    clause=_clause,
+    gram=_gram,
+    structured_2_4=_structured_2_4,
+    overlap=_overlap,
+    dropconnect=_dropconnect,
+)
 
 
 def check_split(name: str, alpha: int, n_in: int, clauses=None) -> None:
@@ -223,7 +243,7 @@ def split_masks(
     """Masks ``(alpha*h, n_in)`` of split ``name`` for the weight ``(h, n_in)`` of the layer to expand.
 
     Children of parent ``i`` are rows ``i*alpha .. i*alpha+alpha-1``. ``generator`` (a torch.Generator)
-    makes the draw reproducible; the masks lie on ``weight.device``. ``options`` go to the split
+    makes the draw reproducible (None: seed 0); the masks lie on ``weight.device``. ``options`` go to the split
     (``n_clusters`` for ``gram``).
 
     >>> w = torch.randn(1, 8)
@@ -235,4 +255,6 @@ def split_masks(
         raise ValueError(f"weight shape={tuple(weight.shape)}: must be 2-D (h, n_in)")
     alpha = check_int("alpha", alpha, 2)
     check_split(name, alpha, weight.shape[1], clauses)
+    if options and name != "gram":
+        raise ValueError(f"options={sorted(options)}: only the gram split takes options (n_clusters)")
     return SPLITS[name](weight, alpha, clauses=clauses, generator=generator, **options)

@@ -159,8 +159,12 @@ class ResultsStore:
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 c.execute(statement)
-        meta = {"application": APPLICATION, "schema_version": str(SCHEMA_VERSION),
-                "created_by": toolkit_version(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+        meta = {
+            "application": APPLICATION,
+            "schema_version": str(SCHEMA_VERSION),
+            "created_by": toolkit_version(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         c.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
         c.execute("COMMIT")
 
@@ -172,8 +176,10 @@ class ResultsStore:
             raise ValueError(f"store={self.path!r}: not an fpe-theory results store ({exc})") from None
         if meta.get("application") != APPLICATION or meta.get("schema_version") != str(SCHEMA_VERSION):
             self._conn.close()
-            raise ValueError(f"store={self.path!r}: meta table says {meta.get('application')!r} schema "
-                             f"{meta.get('schema_version')}; expected {APPLICATION!r} schema {SCHEMA_VERSION}")  # fmt: skip
+            raise ValueError(
+                f"store={self.path!r}: meta table says {meta.get('application')!r} schema "
+                f"{meta.get('schema_version')}; expected {APPLICATION!r} schema {SCHEMA_VERSION}"
+            )
 
     def close(self) -> None:
         self.unlock()
@@ -204,8 +210,10 @@ class ResultsStore:
             f.seek(0)
             holder = f.read().strip() or "unknown"
             f.close()
-            raise ValueError(f"store={self.path!r}: busy: another sweep driver ({holder}) holds it; "
-                             "wait for it to finish or use another --store") from None  # fmt: skip
+            raise ValueError(
+                f"store={self.path!r}: busy: another sweep driver ({holder}) holds it; "
+                "wait for it to finish or use another --store"
+            ) from None
         f.seek(0)
         f.truncate()
         f.write(f"pid {os.getpid()} on {socket.gethostname()}")
@@ -220,18 +228,23 @@ class ResultsStore:
 
     # ------------------------------------------------------------ writing (driver only)
 
-    def register(self, sweep: str, size: str, configs: Sequence, path: str | None = None,
-                 description: str | None = None) -> list[str]:  # fmt: skip
+    def register(
+        self, sweep: str, size: str, configs: Sequence, path: str | None = None, description: str | None = None
+    ) -> list[str]:
         """Record the configs of a sweep size (idempotent, one transaction); returns their hashes."""
         dicts = [config_dict(c) for c in configs]
         hashes = [config_hash(d) for d in dicts]
         c = self._conn
         c.execute("BEGIN IMMEDIATE")
         try:
-            c.executemany("INSERT OR IGNORE INTO configs VALUES (?, ?)",
-                          [(h, canonical_json(d)) for h, d in zip(hashes, dicts)])  # fmt: skip
-            c.executemany("INSERT OR IGNORE INTO sweeps VALUES (?, ?, ?, ?, ?)",
-                          [(sweep, size, h, d["trials"], i) for i, (h, d) in enumerate(zip(hashes, dicts))])  # fmt: skip
+            c.executemany(
+                "INSERT OR IGNORE INTO configs VALUES (?, ?)",
+                [(h, canonical_json(d)) for h, d in zip(hashes, dicts, strict=True)],
+            )
+            c.executemany(
+                "INSERT OR IGNORE INTO sweeps VALUES (?, ?, ?, ?, ?)",
+                [(sweep, size, h, d["trials"], i) for i, (h, d) in enumerate(zip(hashes, dicts, strict=True))],
+            )
             c.execute("INSERT OR REPLACE INTO sweep_info VALUES (?, ?, ?, ?)", (sweep, size, path, description))
             c.execute("COMMIT")
         except BaseException:
@@ -303,8 +316,10 @@ class ResultsStore:
         members = self._members(sweep, size)
         fields, row_fields = _config_fields(), _row_fields()
         records = []
-        query = "SELECT r.config_hash, r.trial, r.status, r.seed, r.metrics, r.error, r.version, c.config " \
-                "FROM runs r JOIN configs c USING (config_hash) ORDER BY r.rowid"  # fmt: skip
+        query = (
+            "SELECT r.config_hash, r.trial, r.status, r.seed, r.metrics, r.error, r.version, c.config "
+            "FROM runs r JOIN configs c USING (config_hash) ORDER BY r.rowid"
+        )
         for h, trial, status, seed, metrics, error, version, cfg in self._conn.execute(query):
             if (sweep is not None or size is not None) and h not in members:
                 continue
@@ -314,8 +329,9 @@ class ResultsStore:
             tail = {"status": status, "error": error, "version": version}
             for r in json.loads(metrics) if metrics else [{"trial": trial, "seed": seed, "variant": None}]:
                 records.append({**dict.fromkeys(row_fields), **base, **r, **tail})
-        columns = list(dict.fromkeys([*fields, "config_hash", "sweep", "size", *row_fields, "status", "error",
-                                      "version"]))  # fmt: skip
+        columns = list(
+            dict.fromkeys([*fields, "config_hash", "sweep", "size", *row_fields, "status", "error", "version"])
+        )
         frame = pd.DataFrame.from_records(records)
         for col in columns:
             if col not in frame:
@@ -357,8 +373,10 @@ def check_store(path) -> None:
     if app_id != APPLICATION_ID:
         raise ValueError(f"store={path!r}: not an fpe-theory results store (SQLite application_id={app_id:#x})")
     if user_version != SCHEMA_VERSION:
-        raise ValueError(f"store={path!r}: schema version {user_version}; this fpe-theory "
-                         f"({toolkit_version()}) reads schema version {SCHEMA_VERSION}")  # fmt: skip
+        raise ValueError(
+            f"store={path!r}: schema version {user_version}; this fpe-theory "
+            f"({toolkit_version()}) reads schema version {SCHEMA_VERSION}"
+        )
 
 
 def _config_fields() -> list[str]:

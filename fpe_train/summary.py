@@ -29,7 +29,7 @@ def summarize(rows: list[dict], variants) -> dict:
     for v in variants:
         rs = [r for r in rows if r["variant"] == v]
         nonzero = sorted({r["nonzero_params"] for r in rs})
-        col = lambda key: [r[key] for r in rs]  # noqa: E731
+        col = lambda key, rs=rs: [r[key] for r in rs]  # noqa: E731
         out[v] = {
             "test_accuracy": stat(col("test_accuracy")),
             "train_accuracy": stat(col("train_accuracy")),
@@ -63,6 +63,6 @@ def format_table(summary: dict) -> str:
                       _pm(s["cosine"], 3), _pm(s["coverage"]["mask"], 1), _pm(s["collisions"]["mask"], 1),
                       _pm(s["coverage"]["learned"], 1), _pm(s["collisions"]["learned"], 1),
                       str(s["nonzero_params"])))  # fmt: skip
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
-    fmt = lambda row: "  ".join(str(x).ljust(w) for x, w in zip(row, widths))  # noqa: E731
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=False)]
+    fmt = lambda row: "  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False))  # noqa: E731
     return "\n".join([fmt(head), *map(fmt, lines)])

@@ -44,8 +44,9 @@ import os
 import re
 import sys
 import time
-import tomllib
 from dataclasses import dataclass
+
+import tomllib
 
 SWEEP_KEYS = ("name", "description", "paper")
 TOP_KEYS = ("sweep", "base", "grid", "sizes")
@@ -92,7 +93,9 @@ def load_sweep(path, size: str = "quick", overrides: dict | None = None, config_
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: malformed TOML: {exc}") from None
+        at = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = at.group(1) if at else len(text.splitlines()) or 1  # "at end of document": the last line
+        raise ValueError(f"{path}:{line}: malformed TOML: {exc}") from None
     where = _Locator(path, text)
     fields = {f.name for f in dataclasses.fields(config_cls)}
     _check_keys(doc, TOP_KEYS, where, "")
@@ -114,12 +117,13 @@ def load_sweep(path, size: str = "quick", overrides: dict | None = None, config_
     _check_axis_overlap(axes, where)
     _check_keys(overrides or {}, fields, where, "--set")
     late = {**{k: v for k, v in layer.items() if k != "grid"}, **(overrides or {})}
-    configs = _expand(base, axes, late, config_cls, where)
+    configs = _expand(base, axes, late, config_cls, where, fields)
     name = head.get("name", os.path.splitext(os.path.basename(path))[0])
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise ValueError(where.at("name", "sweep", f"name={name!r}: use letters, digits, _ . -"))
-    return Sweep(name, size, configs, path, str(head.get("description", "")).strip(), str(head.get("paper", "")),
-                 tuple(sizes))  # fmt: skip
+    return Sweep(
+        name, size, configs, path, str(head.get("description", "")).strip(), str(head.get("paper", "")), tuple(sizes)
+    )
 
 
 def _axes(grid: dict, fields: set, where, table: str) -> dict[str, list[dict]]:
@@ -135,8 +139,14 @@ def _axes(grid: dict, fields: set, where, table: str) -> dict[str, list[dict]]:
                 _check_keys(v, fields, where, table, hint=name)
             axes[name] = [dict(v) for v in values]
         elif name not in fields:
-            raise ValueError(where.at(name, table, f"{name}: unknown key in [{table}] (not a TrainConfig field; "
-                                                   "a coupled axis needs a list of tables)"))  # fmt: skip
+            raise ValueError(
+                where.at(
+                    name,
+                    table,
+                    f"{name}: unknown key in [{table}] (not a TrainConfig field; "
+                    "a coupled axis needs a list of tables)",
+                )
+            )
         else:
             axes[name] = [{name: v} for v in values]
     return axes
@@ -155,7 +165,7 @@ def _check_axis_overlap(axes: dict, where) -> None:
             seen[f] = name
 
 
-def _expand(base: dict, axes: dict, late: dict, config_cls, where) -> tuple:
+def _expand(base: dict, axes: dict, late: dict, config_cls, where, fields: set) -> tuple:
     """Product of the axes over ``base``; ``late`` (size scalars, overrides) set last; duplicates dropped."""
     configs, seen = [], set()
     for combo in itertools.product(*axes.values()):
@@ -167,7 +177,9 @@ def _expand(base: dict, axes: dict, late: dict, config_cls, where) -> tuple:
             config = config_cls.from_dict(settings)
         except (ValueError, TypeError) as exc:
             key = re.match(r"\s*'?(\w+)", str(exc))
-            raise ValueError(where.at(key.group(1) if key else "", None, str(exc))) from None
+            key = key.group(1) if key else ""
+            key = key if key in fields else next((f for f in sorted(fields) if key and f.startswith(key)), key)
+            raise ValueError(where.at(key, None, str(exc))) from None
         if config not in seen:
             seen.add(config)
             configs.append(config)
@@ -185,8 +197,13 @@ def _check_keys(d: dict, allowed, where, table: str, hint: str | None = None) ->
     for key in d:
         if key not in allowed:
             place = f"[{table}]" if table and not table.startswith("-") else table or "the top level"
-            raise ValueError(where.at(hint or key, table, f"{key}: unknown key in {place}"
-                                      + ("" if table in ("", "sweep") else " (not a TrainConfig field)")))  # fmt: skip
+            raise ValueError(
+                where.at(
+                    hint or key,
+                    table,
+                    f"{key}: unknown key in {place}" + ("" if table in ("", "sweep") else " (not a TrainConfig field)"),
+                )
+            )
 
 
 class _Locator:
@@ -238,7 +255,7 @@ def plan(sweep: Sweep, store, retry_failed: bool = False):
     hashes = [config_hash(c) for c in sweep.configs]
     status = store.trial_status(hashes)
     chunks, done, left = [], 0, 0
-    for config, h in zip(sweep.configs, hashes):
+    for config, h in zip(sweep.configs, hashes, strict=True):
         todo = []
         for t in range(config.trials):
             s = status.get((h, t))
@@ -252,9 +269,17 @@ def plan(sweep: Sweep, store, retry_failed: bool = False):
     return chunks, done, left
 
 
-def run_sweep(sweep: Sweep, store, executor="serial", scheduler: str | None = None, workers: int | None = None,
-              progress: bool = True, retry_failed: bool = False, threads: int | None = None,
-              run_fn: str | None = None) -> SweepSummary:  # fmt: skip
+def run_sweep(
+    sweep: Sweep,
+    store,
+    executor="serial",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    retry_failed: bool = False,
+    threads: int | None = None,
+    run_fn: str | None = None,
+) -> SweepSummary:
     """Run the trials of ``sweep`` that ``store`` lacks; write each finished trial as it arrives.
 
     ``executor`` is a name (``serial | local | dask``) or an executor object from
@@ -292,11 +317,20 @@ def _drive(ex, chunks, store, progress: bool, name: str) -> tuple[int, int]:
             for t in res.trials:
                 rows = None if res.rows is None else res.rows[t]
                 seconds = (res.finished - res.started) / len(res.trials)
-                rec = RunRecord(res.chunk.config_hash, t, "done" if rows else "failed",
-                                seed=res.chunk.config.get("seed"), metrics=rows, error=res.error, seconds=seconds,
-                                started=res.started, finished=res.finished,
-                                device=rows[0].get("device") if rows else None, host=res.host,
-                                version=res.version)  # fmt: skip
+                rec = RunRecord(
+                    res.chunk.config_hash,
+                    t,
+                    "done" if rows else "failed",
+                    seed=res.chunk.config.get("seed"),
+                    metrics=rows,
+                    error=res.error,
+                    seconds=seconds,
+                    started=res.started,
+                    finished=res.finished,
+                    device=rows[0].get("device") if rows else None,
+                    host=res.host,
+                    version=res.version,
+                )
                 store.record(rec)
                 done, failed = done + bool(rows), failed + (not rows)
                 bar.update(1)

@@ -72,7 +72,7 @@ def _step(groups: list[Group], xb: Tensor, yb: Tensor, s: LoopSettings, step: in
         losses.append(loss)
         total = total + loss.sum()
     total.backward()
-    for g, loss in zip(groups, losses):
+    for g, loss in zip(groups, losses, strict=False):
         add_penalty_grads(g.net, s.l1, s.l2)
         g.optimizer.step()
         g.last_loss = loss.detach() if g.last_loss is None else g.last_loss + loss.detach()
@@ -101,12 +101,20 @@ def check_finite(groups: list[Group], epoch: int) -> None:
         bad = (~torch.isfinite(g.last_loss)).nonzero()
         if len(bad):
             variant, trial = g.labels[int(bad[0, 0])]
-            raise ValueError(f"loss is not finite: training diverged (variant={variant}, trial={trial}, epoch={epoch}); "
-                             "lower --lr")  # fmt: skip
+            where = f"variant={variant}, trial={trial}, epoch={epoch}"
+            raise ValueError(f"loss is not finite: training diverged ({where}); lower --lr")
 
 
-def train_epochs(groups: list[Group], X: Tensor, y: Tensor, epochs: int, settings: LoopSettings,
-                 first_epoch: int = 1, on_epoch: Callable[[int], None] | None = None, step0: int = 0) -> int:  # fmt: skip
+def train_epochs(
+    groups: list[Group],
+    X: Tensor,
+    y: Tensor,
+    epochs: int,
+    settings: LoopSettings,
+    first_epoch: int = 1,
+    on_epoch: Callable[[int], None] | None = None,
+    step0: int = 0,
+) -> int:
     """Train every group ``epochs`` epochs on ``X (n, in)``, ``y (n,)``; returns the global step count."""
     n = X.shape[0]
     step = step0

@@ -22,12 +22,14 @@ sums of squares, so a reduction in block order is the same whatever the thread c
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
 INDEPENDENT, PARTITION, STRUCTURED_2_4, CLAUSE = 0, 1, 2, 3
 FAMILY_CODES = {"independent": INDEPENDENT, "partition": PARTITION, "structured_2_4": STRUCTURED_2_4, "clause": CLAUSE}
-BATCH_LIMIT = 1 << 24  # product of the ranges drawn from one 32-bit lane
+LANE_LIMIT = 1 << 24  # product of the ranges drawn from one 32-bit lane
 N_MEANS = 4  # covered, collisions, neurons_cover_ge1, neurons_cover_ge2
 PATTERNS_2_4 = np.array([3, 5, 6, 9, 10, 12], dtype=np.int64)  # the 6 ways to give child 1 two of 4 inputs
 
@@ -39,83 +41,71 @@ _U30, _U27, _U31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
 @njit(cache=True, inline="always")
-def _next(state):
-    """SplitMix64 step (Steele, Lea & Flood 2014): (64-bit output, new state)."""
-    state = state + _GAMMA
-    z = state
+def _mix(z):
+    """SplitMix64 output function (Steele, Lea & Flood 2014)."""
     z = (z ^ (z >> _U30)) * _MIX1
     z = (z ^ (z >> _U27)) * _MIX2
-    return z ^ (z >> _U31), state
-
-
-@njit(cache=True, inline="always")
-def _lane(u, ranges, pos, n_draws, thr, out):
-    """Draw ``n_draws`` integers from one 32-bit lane ``u``; False if the batch must be drawn again."""
-    for t in range(n_draws):
-        prod = u * ranges[pos + t]  # < 2^64: u < 2^32, range < 2^32
-        out[pos + t] = np.int64(prod >> _U32)
-        u = prod & _MASK32
-    return u >= thr
+    return z ^ (z >> _U31)
 
 
 @njit(cache=True)
-def _fill(ranges, blen, bthr, out, state):
-    """Fill ``out[i]`` uniform in [0, ranges[i]) by batched draws, two lanes per word; return the new state."""
-    pos = 0
-    b = 0
-    n_batches = blen.shape[0]
-    while b < n_batches:
-        w, state = _next(state)
-        if not _lane(w >> _U32, ranges, pos, blen[b], bthr[b], out):
-            continue  # rejected (rare): draw this batch again from a fresh word
-        pos += blen[b]
-        b += 1
-        if b < n_batches and _lane(w & _MASK32, ranges, pos, blen[b], bthr[b], out):
-            pos += blen[b]
-            b += 1
+def _draws(rt, lt, lanes, dt, state):
+    """Bounded draws for one unit: dt[t, l] uniform in [0, rt[t, l]); return the new generator state.
+
+    SplitMix64 is counter based (word i = mix(state + i * gamma)), so the words of a unit
+    come from one vectorisable loop. Each 32-bit lane l then yields L draws: u * n -> high
+    32 bits are the draw, low 32 bits the randomness left (Lemire's batched draws); the lane
+    is exact unless its final remainder is below lt[l] = 2^32 mod prod(rt[:, l]), in which
+    case (rare: < 2^-8) that lane alone is drawn again from a fresh word.
+    """
+    state = np.uint64(state)  # a Python int would type as int64 and mix into float64
+    n_lanes = lanes.shape[0]
+    for i in range(n_lanes // 2):
+        w = _mix(state + np.uint64(i + 1) * _GAMMA)
+        lanes[2 * i] = w >> _U32
+        lanes[2 * i + 1] = w & _MASK32
+    state += np.uint64(n_lanes // 2) * _GAMMA
+    for t in range(rt.shape[0]):
+        for lane in range(n_lanes):
+            prod = lanes[lane] * rt[t, lane]  # < 2^64: both factors < 2^32
+            dt[t, lane] = np.int64(prod >> _U32)
+            lanes[lane] = prod & _MASK32
+    bad = False
+    for lane in range(n_lanes):
+        bad |= lanes[lane] < lt[lane]
+    if bad:
+        for lane in range(n_lanes):
+            while lanes[lane] < lt[lane]:
+                state += _GAMMA
+                u = _mix(state) >> _U32
+                for t in range(rt.shape[0]):
+                    prod = u * rt[t, lane]
+                    dt[t, lane] = np.int64(prod >> _U32)
+                    u = prod & _MASK32
+                lanes[lane] = u
     return state
 
 
-@njit(cache=True, inline="always")
-def _deal_batch(u, ranges, pos, n_draws, thr, buf, item_label, out):
-    """One batch of inside-out steps i = n_free + pos ..: item i to position i, the item at j < = i moved to i."""
-    for t in range(n_draws):
-        prod = u * ranges[pos + t]
-        buf[t] = np.int64(prod >> _U32)
-        u = prod & _MASK32
-    if u < thr:
-        return False  # rejected (rare): nothing applied
-    i = item_label.shape[0] - ranges.shape[0] + pos
-    for t in range(n_draws):
-        j = buf[t]
-        out[i + t] = out[j]
-        out[j] = item_label[i + t]
-    return True
-
-
 @njit(cache=True)
-def _deal(item_label, ranges, blen, bthr, buf, out, state):
+def _deal(item_label, n_free, dt, out):
     """Uniform arrangement of the multiset ``item_label`` (sorted) into ``out``, by an inside-out shuffle.
 
-    Items 0..n_free-1 (n_free = n - len(ranges)) all carry the first label, so they are
-    placed without draws; item i >= n_free takes position i and the item at j, uniform in
-    [0, i], moves to i (ranges = n_free+1 .. n). Returns the new generator state.
+    Items 0..n_free-1 all carry the first label and are placed without draws; item
+    i >= n_free takes position i and the item at j = draw q = i - n_free moves to i
+    (draw q is dt[q % L, q // L], uniform in [0, i]).
     """
-    n_free = item_label.shape[0] - ranges.shape[0]
-    out[:n_free] = item_label[0]
-    pos = 0
-    b = 0
-    n_batches = blen.shape[0]
-    while b < n_batches:
-        w, state = _next(state)
-        if not _deal_batch(w >> _U32, ranges, pos, blen[b], bthr[b], buf, item_label, out):
-            continue
-        pos += blen[b]
-        b += 1
-        if b < n_batches and _deal_batch(w & _MASK32, ranges, pos, blen[b], bthr[b], buf, item_label, out):
-            pos += blen[b]
-            b += 1
-    return state
+    n = item_label.shape[0]
+    n_lanes, width = dt.shape[1], dt.shape[0]
+    i = n_free
+    out[:i] = item_label[0]
+    for lane in range(n_lanes):
+        for t in range(width):
+            if i < n:
+                j = dt[t, lane]
+                out[i] = out[j]
+                out[j] = item_label[i]
+                i += 1
+    return out
 
 
 @njit(cache=True)
@@ -140,10 +130,11 @@ def _count(label, offsets, lo, cnt, covered, t):
 
 
 @njit(cache=True)
-def _structured_labels(draws, lits, by_input, label):
-    """2:4: group g of inputs 4g..4g+3 gives child 1 the inputs set in pattern draws[g]; label per literal position."""
-    for g in range(draws.shape[0]):
-        pat = PATTERNS_2_4[draws[g]]
+def _structured_labels(dt, lits, by_input, label):
+    """2:4: group g of inputs 4g..4g+3 gives child 1 the inputs set in pattern draw g; label per literal position."""
+    width = dt.shape[0]
+    for g in range(lits.shape[0] // 4):
+        pat = PATTERNS_2_4[dt[g % width, g // width]]
         for b in range(4):
             by_input[4 * g + b] = (pat >> b) & 1
     for e in range(lits.shape[0]):
@@ -158,21 +149,20 @@ def _clause_labels(clause_label, offsets, label):
 
 
 @njit(cache=True)
-def _trial(family, alpha, r, lits, offsets, item_label, ranges, blen, bthr, state, t, work, cnt, covered):
-    """One trial: (clauses covered, collisions, ge1, ge2, new state). ``work``: 3 rows of scratch."""
-    buf, label, aux = work[0], work[1], work[2]
+def _trial(family, alpha, r, lits, offsets, item_label, n_free, rt, lt, state, t, work, cnt, covered):
+    """One trial: (clauses covered, collisions, ge1, ge2, new state). ``work``: (lanes, draws, label, aux)."""
+    lanes, dt, label, aux = work
     ncov = coll = ge1 = ge2 = 0
     n_units = alpha * r if family == INDEPENDENT else r
     lo = 1 if family == INDEPENDENT else 0  # an independent child is label 1 of an in/out deal
     for _ in range(n_units):
+        state = _draws(rt, lt, lanes, dt, state)
         if family == PARTITION or family == INDEPENDENT:
-            state = _deal(item_label, ranges, blen, bthr, buf, label, state)
+            _deal(item_label, n_free, dt, label)
         elif family == CLAUSE:
-            state = _deal(item_label, ranges, blen, bthr, buf, aux, state)
-            _clause_labels(aux, offsets, label)
+            _clause_labels(_deal(item_label, n_free, dt, aux), offsets, label)
         else:
-            state = _fill(ranges, blen, bthr, buf, state)
-            _structured_labels(buf[: ranges.shape[0]], lits, aux, label)
+            _structured_labels(dt, lits, aux, label)
         ncov += _count(label, offsets, lo, cnt, covered, t)
         for a in range(lo, cnt.shape[0]):
             c = cnt[a]
@@ -184,17 +174,19 @@ def _trial(family, alpha, r, lits, offsets, item_label, ranges, blen, bthr, stat
 
 
 @njit(cache=True)
-def _block(family, alpha, r, lits, offsets, item_label, ranges, blen, bthr, seed, n, width, ints, shifts, sq, hist):
+def _block(family, alpha, r, lits, offsets, item_label, n_free, rt, lt, seed, n, width, ints, shifts, sq, hist):
     """Run ``n`` trials from one seed; add the block's sums into its rows."""
     n_clauses = offsets.shape[0] - 1
-    work = np.zeros((3, max(lits.shape[0], n_clauses, ranges.shape[0], 4 * ranges.shape[0])), np.int64)
+    size = max(lits.shape[0], n_clauses)
+    work = (np.zeros(lt.shape[0], np.uint64), np.zeros(rt.shape, np.int64), np.zeros(size, np.int64),
+            np.zeros(size, np.int64))  # fmt: skip
     cnt = np.zeros(max(alpha, 2), np.int64)
     covered = np.full(n_clauses, -1, np.int64)
     state = seed
     vals = np.zeros(N_MEANS, np.int64)
     for t in range(n):
         ncov, coll, ge1, ge2, state = _trial(
-            family, alpha, r, lits, offsets, item_label, ranges, blen, bthr, state, t, work, cnt, covered
+            family, alpha, r, lits, offsets, item_label, n_free, rt, lt, state, t, work, cnt, covered
         )
         ints[0] += ncov == n_clauses
         vals[0], vals[1], vals[2], vals[3] = ncov, coll, ge1, ge2
@@ -208,28 +200,32 @@ def _block(family, alpha, r, lits, offsets, item_label, ranges, blen, bthr, seed
 
 
 @njit(cache=True, parallel=True)
-def run_blocks(family, alpha, r, lits, offsets, item_label, ranges, blen, bthr, seeds, counts, width, ints, shifts, sq, hist):
+def run_blocks(family, alpha, r, lits, offsets, item_label, n_free, rt, lt, seeds, counts, width, ints, shifts, sq, hist):
     """Blocks in parallel (one seed each); row b of every output belongs to block b."""
     for b in prange(seeds.shape[0]):
         _block(
-            family, alpha, r, lits, offsets, item_label, ranges, blen, bthr, seeds[b], counts[b], width,
+            family, alpha, r, lits, offsets, item_label, n_free, rt, lt, seeds[b], counts[b], width,
             ints[b], shifts[b], sq[b], hist[b],
         )  # fmt: skip
 
 
-def batch_schedule(ranges: np.ndarray, limit: int = BATCH_LIMIT) -> tuple[np.ndarray, np.ndarray]:
-    """Group consecutive ranges into batches with product <= limit; (lengths, rejection thresholds 2^32 mod P)."""
-    lengths, thresholds = [], []
-    i = 0
-    while i < len(ranges):
-        prod, n = int(ranges[i]), 1
-        while i + n < len(ranges) and prod * int(ranges[i + n]) <= limit:
-            prod *= int(ranges[i + n])
-            n += 1
-        lengths.append(n)
-        thresholds.append((1 << 32) % prod)
-        i += n
-    return np.array(lengths, np.int64), np.array(thresholds, np.uint64)
+def lane_schedule(ranges: np.ndarray, limit: int = LANE_LIMIT) -> tuple[np.ndarray, np.ndarray]:
+    """(rt, lt): draw q's range at rt[q % L, q // L] (padded with 1s), and per lane 2^32 mod (product of its ranges).
+
+    L, the draws per 32-bit lane, is the largest with max(ranges)^L <= limit; the lane
+    count is even (two lanes per 64-bit word).
+    """
+    ranges = [int(x) for x in ranges]
+    width = 1
+    while max(ranges) ** (width + 1) <= limit:
+        width += 1
+    n_lanes = -(-len(ranges) // width)
+    n_lanes += n_lanes % 2
+    rt = np.ones((width, n_lanes), np.uint64)
+    for q, n in enumerate(ranges):
+        rt[q % width, q // width] = n
+    lt = np.array([(1 << 32) % math.prod(int(x) for x in rt[:, lane]) for lane in range(n_lanes)], np.uint64)
+    return rt, lt
 
 
 def deal_plan(family: str, m: int, d: int, alpha: int, n_clauses: int) -> tuple[np.ndarray, np.ndarray]:

@@ -135,8 +135,8 @@ def check_args(problem, family, r, trials, seed):
     r = check_int("r", r, minimum=1)
     trials = check_int("trials", trials, minimum=1)
     seed = check_int("seed", seed, minimum=0)
-    if problem.m >= 1 << 31:
-        raise ValueError(f"m={problem.m}: must be < 2^31 for the Monte Carlo kernels")
+    if problem.m > 1 << 24:
+        raise ValueError(f"m={problem.m}: must be <= 2^24 for the Monte Carlo kernels")
     return problem, family, r, trials, seed
 
 
@@ -147,12 +147,13 @@ def _plan(problem: Problem, family: str, r: int) -> dict:
     m, d, alpha, c = problem.m, problem.d, problem.alpha, problem.clauses
     lits, offsets = kernels.flat_clauses(problem.clause_list())
     item_label, ranges = kernels.deal_plan(family, m, d, alpha, c)
-    blen, bthr = kernels.batch_schedule(ranges)
+    rt, lt = kernels.lane_schedule(ranges)
     per_child = d // problem.k  # a child holds d inputs: at most d/k whole clauses
     max_collisions = alpha * r * math.comb(per_child, 2)
     width = -(-(max_collisions + 1) // HIST_BINS)
     bins = -(-(max_collisions + 1) // width)
-    args = (kernels.FAMILY_CODES[family], alpha, r, lits, offsets, item_label, ranges, blen, bthr)
+    n_free = len(item_label) - len(ranges)
+    args = (kernels.FAMILY_CODES[family], alpha, r, lits, offsets, item_label, n_free, rt, lt)
     return {"args": args, "width": width, "bins": bins}
 
 

@@ -96,8 +96,21 @@ def test_bad_input_is_one_line_exit_2(args, needle):
 
 
 def test_coverage_does_not_import_sympy_or_torch():
-    code = ("import sys, cli\n"
-            "try:\n    cli.main(['coverage', '--r', '8', '--json'])\nexcept SystemExit:\n    pass\n"
-            "assert 'sympy' not in sys.modules and 'torch' not in sys.modules and 'numba' not in sys.modules\n")
+    code = (
+        "import sys, cli\n"
+        "try:\n    cli.main(['coverage', '--r', '8', '--json'])\nexcept SystemExit:\n    pass\n"
+        "assert 'sympy' not in sys.modules and 'torch' not in sys.modules and 'numba' not in sys.modules\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_cost_guard_skips_with_a_note_and_exact_bounds():
+    args = ["coverage", "--m", "64", "--r", "8", "--eps", "0.1", "--max-seconds", "0", "--json"]
+    code, out = run(args)
+    entry = json.loads(out)["families"]["partition"]
+    assert code == 0 and entry["p_all_covered"] is None and "skipped" in entry["note"]
+    low, high = entry["r_min_bounds"]
+    assert entry["r_min"] is None and low <= high
+    exact = json.loads(run(["coverage", "--m", "64", "--r", "8", "--eps", "0.1", "--json"])[1])
+    assert low <= exact["families"]["partition"]["r_min"] <= high

@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-from click.testing import CliRunner
 
 import cli
 
@@ -33,8 +32,11 @@ def test_json_output(capsys):
         assert set(v["coverage"]) == {"mask", "learned"} and set(v["collisions"]) == {"mask", "learned"}
         assert v["capacity"]["mean"] is not None and "cosine" in v
     rel = doc["variants"]["random"]["relative_improvement"]["values"]
-    dense, rnd = doc["variants"]["dense"]["test_accuracy"]["values"], doc["variants"]["random"]["test_accuracy"]["values"]
-    assert rel == pytest.approx([r / d for r, d in zip(rnd, dense)])
+    dense, rnd = (
+        doc["variants"]["dense"]["test_accuracy"]["values"],
+        doc["variants"]["random"]["test_accuracy"]["values"],
+    )
+    assert rel == pytest.approx([r / d for r, d in zip(rnd, dense, strict=False)])
     assert len(doc["rows"]) == 6
 
 

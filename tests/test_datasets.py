@@ -43,7 +43,7 @@ def test_digits_matches_plain_reference_and_is_seeded():
     a = load_dataset(cfg("digits", n_train=200, n_test=50, seed=7))
     b = load_dataset(cfg("digits", n_train=200, n_test=50, seed=7))
     c = load_dataset(cfg("digits", n_train=200, n_test=50, seed=8))
-    for u, v in zip(a[:4], b[:4]):
+    for u, v in zip(a[:4], b[:4], strict=True):
         np.testing.assert_array_equal(u, v)
     assert not np.array_equal(a[0], c[0])
     # reference: the same seeded permutation and subsample written out by hand
@@ -67,16 +67,23 @@ def test_mnist1d_generated_locally_without_network(monkeypatch):
         raise AssertionError("tried to open a network connection")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
-    datasets._mnist1d.cache_clear()
     state = np.random.get_state()
-    Xtr, ytr, Xte, yte, K = load_dataset(cfg("mnist1d", n_train=300, n_test=100))
+    small = datasets._mnist1d.__wrapped__(500)  # the standard generator, 500 signals (the real one: 5000)
     assert np.array_equal(np.random.get_state()[1], state[1])  # global generator left as it was
+    args = get_dataset_args()
+    args.num_samples = 500
+    ref = make_dataset(args)  # the package's own generation
+    for got, key in zip(small, ("x", "y", "x_test", "y_test"), strict=True):
+        np.testing.assert_array_equal(got, ref[key])
+    assert small[0].shape == (400, 40) and small[2].shape == (100, 40)
+    monkeypatch.setattr(datasets, "_mnist1d", lambda: small)
+    Xtr, ytr, Xte, yte, K = load_dataset(cfg("mnist1d", n_train=300, n_test=1000))
     assert (Xtr.shape, Xte.shape, K) == ((300, 40), (100, 40), 10)
-    ref = make_dataset(get_dataset_args())  # the package's own standard generation
-    full = datasets._mnist1d()
-    np.testing.assert_array_equal(full[0], ref["x"])
-    np.testing.assert_array_equal(full[3], ref["y_test"])
-    assert full[0].shape == (4000, 40) and full[2].shape == (1000, 40)
+    ref_tr, ref_te = reference_finish(
+        small[0][np.sort(np.random.default_rng([0, 2]).choice(400, 300, replace=False))], small[2]
+    )
+    np.testing.assert_allclose(Xtr, ref_tr, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(Xte, ref_te, rtol=1e-5, atol=1e-5)
 
 
 def fashion_files(tmp_path, gz: bool, n_train=30, n_test=10, bad_labels=False):
@@ -109,10 +116,17 @@ def test_fashion_mnist_idx(tmp_path, gz):
     check_dataset(config)
     Xtr, ytr, Xte, yte, K = load_dataset(config)
     assert Xtr.shape == (30, 784) and Xte.shape == (10, 784)
-    np.testing.assert_array_equal(ytr, np.searchsorted(np.unique(np.r_[arrays["train-labels-idx1-ubyte"],
-                                  arrays["t10k-labels-idx1-ubyte"]]), arrays["train-labels-idx1-ubyte"]))  # fmt: skip
-    ref_tr, _ = reference_finish(arrays["train-images-idx3-ubyte"].reshape(30, -1).astype(float),
-                                 arrays["t10k-images-idx3-ubyte"].reshape(10, -1).astype(float))  # fmt: skip
+    np.testing.assert_array_equal(
+        ytr,
+        np.searchsorted(
+            np.unique(np.r_[arrays["train-labels-idx1-ubyte"], arrays["t10k-labels-idx1-ubyte"]]),
+            arrays["train-labels-idx1-ubyte"],
+        ),
+    )
+    ref_tr, _ = reference_finish(
+        arrays["train-images-idx3-ubyte"].reshape(30, -1).astype(float),
+        arrays["t10k-images-idx3-ubyte"].reshape(10, -1).astype(float),
+    )
     np.testing.assert_allclose(Xtr, ref_tr, rtol=1e-5, atol=1e-5)
 
 

@@ -1,8 +1,15 @@
 """Algorithm A1 (expand_pair) against a plain-loop reference, known answers, the alternating rule of A.7."""
 
+import doctest
+
 import pytest
 import torch
 
+import fpe_train.api
+import fpe_train.expansion
+import fpe_train.masked
+import fpe_train.rewire
+import fpe_train.splits
 from fpe_train.expansion import expand_mlp, expand_pair, expanded_layers, widen_layernorm
 from fpe_train.splits import split_masks
 
@@ -128,3 +135,11 @@ def test_widen_layernorm_duplicates_per_child():
     assert w.tolist() == [1.0] * 3 + [2.0] * 3 + [3.0] * 3
     assert b.tolist() == pytest.approx([0.1] * 3 + [0.2] * 3 + [0.3] * 3)
     assert widen_layernorm(None, None, 2) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "module", [fpe_train.splits, fpe_train.expansion, fpe_train.rewire, fpe_train.masked, fpe_train.api]
+)
+def test_docstring_examples(module):
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

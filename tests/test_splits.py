@@ -74,6 +74,13 @@ def test_gram_split_recovers_planted_groups():
         assert sorted(map(sorted, parent)) == [[0, 1, 2, 3], [4, 5, 6, 7]]
 
 
+def test_gram_split_with_one_cluster_leaves_no_child_empty():
+    w = torch.ones(3, 8)  # identical columns: one cluster, halved until alpha groups
+    masks = split_masks("gram", w, 4, generator=gen(0))
+    for parent in children(masks, 4):
+        assert sorted(len(s) for s in parent) == [2, 2, 2, 2] and set().union(*parent) == set(range(8))
+
+
 def test_structured_2_4_every_group_split_2_2():
     masks = split_masks("structured_2_4", torch.zeros(7, 12), 2, generator=gen(0))
     for c0, c1 in children(masks, 2):
@@ -126,6 +133,12 @@ def test_bad_input_one_line_value_error(kwargs, message):
     assert str(err.value).startswith(message) and "\n" not in str(err.value)
 
 
+def test_registry_lookup_of_unknown_name_is_value_error():
+    assert SPLITS["random"] is not None
+    with pytest.raises(ValueError, match="split='nope': unknown split; valid names: random, clause, gram"):
+        SPLITS["nope"]
+
+
 def test_bad_clauses_and_inputs():
     with pytest.raises(ValueError, match="n_in=6: structured_2_4 needs a multiple of 4"):
         split_masks("structured_2_4", torch.zeros(2, 6), 2)
@@ -133,3 +146,29 @@ def test_bad_clauses_and_inputs():
         split_masks("clause", torch.zeros(2, 8), 2, clauses=[[0, 1], [1, 2]])
     with pytest.raises(ValueError, match=r"literals must lie in 0\.\.7"):
         split_masks("clause", torch.zeros(2, 8), 2, clauses=[[0, 9]])
+    with pytest.raises(ValueError, match="clauses: 1 groups of inputs cannot fill alpha=2 children whole"):
+        split_masks("clause", torch.zeros(2, 4), 2, clauses=[[0, 1, 2, 3]])
+    with pytest.raises(ValueError, match=r"options=\['n_clusters'\]: only the gram split takes options"):
+        split_masks("random", torch.zeros(2, 4), 2, n_clusters=2)
+    with pytest.raises(ValueError, match=r"weight shape=\(8,\): must be 2-D"):
+        split_masks("random", torch.zeros(8), 2)
+
+
+@pytest.mark.parametrize("split, family", [("random", "partition"), ("overlap", "independent")])
+def test_random_masks_agree_with_exact_theory(split, family):
+    """Our torch splits are the theory's mask families: mean coverage/collisions match fpe_theory.exact."""
+    from fpe_theory import Problem
+    from fpe_theory.exact import family_exact
+
+    trials, r, alpha, m, k = 3000, 3, 2, 8, 2  # expected collisions ~0.5 per trial: a sharp check
+    clauses = [list(range(k * j, k * j + k)) for j in range(m // k)]
+    masks = split_masks(split, torch.zeros(trials * r, m), alpha, generator=gen(12)).view(trials, r * alpha, m)
+    cover = torch.stack([masks[:, :, c].all(-1) for c in clauses], dim=-1)  # (trials, children, clauses)
+    per_child = cover.sum(-1)  # (trials, children)
+    covered = cover.any(1).sum(-1).double()  # (trials,)
+    collisions = (per_child * (per_child - 1) // 2).sum(-1).double()  # (trials,)
+    exact = family_exact(Problem(m, k, alpha), family, r)
+    assert float(exact.expected_collisions) > 0.3
+    for sample, expected in ((covered, exact.expected_covered), (collisions, exact.expected_collisions)):
+        stderr = sample.std().item() / trials**0.5
+        assert abs(sample.mean().item() - float(expected)) < 5 * stderr

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import random
 from fractions import Fraction
 
 import pytest
 
 from fpe_theory import Problem
 from fpe_theory.brute import brute_direct, brute_exact
-from fpe_theory.exact import dense_collisions, family_exact, paper_approximations, r_min
+from fpe_theory.exact import dense_collisions, family_exact, paper_approximations, r_min, r_min_bounds
 
-FIELDS = ("p_cover", "p_pair", "p_clause_missed", "union_bound", "p_all_covered", "expected_covered",
-          "expected_collisions")
+FIELDS = (
+    "p_cover",
+    "p_pair",
+    "p_clause_missed",
+    "union_bound",
+    "p_all_covered",
+    "expected_covered",
+    "expected_collisions",
+)
 
 CASES = [
     # (m, k, alpha, family, r values)
@@ -27,6 +35,7 @@ CASES = [
     (9, 3, 3, "partition", (1, 2)),
     (8, 1, 2, "structured_2_4", (1, 2)),
     (8, 2, 2, "structured_2_4", (1, 2, 4)),
+    (12, 2, 2, "structured_2_4", (1, 2)),
     (12, 3, 2, "structured_2_4", (1, 2)),
     (8, 4, 2, "structured_2_4", (1, 2)),
     (12, 1, 2, "structured_2_4", (1, 2)),
@@ -62,6 +71,22 @@ def test_structured_permuted_clause_order_against_brute_force():
         exact, brute = family_exact(problem, "structured_2_4", r), brute_exact(problem, "structured_2_4", r)
         for name in FIELDS:
             assert getattr(exact, name) == getattr(brute, name), name
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_structured_random_permutation_against_brute_force(seed):
+    perm = tuple(random.Random(seed).sample(range(12), 12))  # explicit seed
+    problem = Problem(m=12, k=2, alpha=2, permutation=perm)
+    for r in (1, 2):
+        exact, brute = family_exact(problem, "structured_2_4", r), brute_exact(problem, "structured_2_4", r)
+        for name in FIELDS:
+            assert getattr(exact, name) == getattr(brute, name), name
+
+
+def test_structured_large_linked_component_is_a_clear_error():
+    perm = tuple(random.Random(5).sample(range(64), 64))
+    with pytest.raises(ValueError, match="structured_2_4: .* groups linked"):
+        family_exact(Problem(m=64, k=2, alpha=2, permutation=perm), "structured_2_4", 1)
 
 
 def test_structured_k4_aligned_never_covers_and_says_so():
@@ -135,3 +160,22 @@ def test_unknown_or_undefined_family():
         family_exact(Problem(m=16, k=2, alpha=4), "structured_2_4", 1)
     with pytest.raises(ValueError, match="alpha=4"):
         family_exact(Problem(m=24, k=4, alpha=4), "clause", 1)  # C = 6
+
+
+@pytest.mark.parametrize("family", ["independent", "partition"])
+def test_r_min_from_bonferroni_bounds_is_checked_by_the_full_sum(family):
+    """m=128: the bounds alone decide r_min; the exact all-covered sum must agree."""
+    problem, eps = Problem(m=128, k=4, alpha=4), Fraction(1, 100)
+    r = r_min(problem, family, eps)
+    assert family_exact(problem, family, r).p_all_covered >= 1 - eps
+    assert family_exact(problem, family, r - 1).p_all_covered < 1 - eps
+
+
+@pytest.mark.parametrize(
+    "m,k,alpha,family", [(32, 2, 4, "independent"), (32, 2, 4, "partition"), (48, 2, 2, "structured_2_4")]
+)
+def test_r_min_bounds_contain_r_min(m, k, alpha, family):
+    problem = Problem(m=m, k=k, alpha=alpha)
+    for eps in (Fraction(1, 2), Fraction(1, 20), Fraction(1, 1000)):
+        low, high = r_min_bounds(problem, family, eps)
+        assert low <= r_min(problem, family, eps) <= high

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from fpe_theory import Problem
-from fpe_theory.exact import family_exact, law
+from fpe_theory.exact import family_exact, law, p_all_covered_bounds
 from fpe_theory.families import FAMILIES, check_family, defined_families
 from fpe_theory.subsets import block_counts
 
@@ -60,3 +60,11 @@ def test_same_input_same_numbers():
     a = family_exact(Problem(m=64, k=2, alpha=2), "structured_2_4", 7)
     b = family_exact(Problem(m=64, k=2, alpha=2), "structured_2_4", 7)
     assert a == b
+
+
+@pytest.mark.parametrize("family", ["independent", "partition", "structured_2_4", "clause"])
+def test_bonferroni_bounds_contain_the_exact_probability(family):
+    problem = Problem(m=64, k=2, alpha=2)
+    for r in (1, 5, 20, 60):
+        low, high = p_all_covered_bounds(problem, family, r)
+        assert low <= family_exact(problem, family, r).p_all_covered <= high

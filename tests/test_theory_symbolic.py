@@ -20,8 +20,9 @@ def test_closed_forms_equal_exact_fractions(m, k, alpha):
     assert evaluate(forms.p_cover, m=m, k=k, alpha=alpha) == fe.p_cover
     assert evaluate(forms.p_cover_binomial, m=m, k=k, alpha=alpha) == fe.p_cover
     assert evaluate(forms.p_pair, m=m, k=k, alpha=alpha) == fe.p_pair
-    assert evaluate(forms.p_pair_binomial, m=m, k=k, alpha=alpha) == Fraction(comb(m - 2 * k, m // alpha - 2 * k),
-                                                                              comb(m, m // alpha))
+    assert evaluate(forms.p_pair_binomial, m=m, k=k, alpha=alpha) == Fraction(
+        comb(m - 2 * k, m // alpha - 2 * k), comb(m, m // alpha)
+    )
     assert evaluate(forms.collision_ratio, m=m, k=k, alpha=alpha) == collision_ratio(Problem(m=m, k=k, alpha=alpha))
 
 

@@ -13,7 +13,7 @@ L1, L2, LR, BATCH = 1e-3, 1e-3, 1e-2, 32  # large enough that the penalties matt
 def _plain(net: BatchedMLP, e: int) -> nn.Sequential:
     """Model e of ``net`` as a plain torch.nn.Sequential (Linear [LayerNorm] ReLU ... Linear)."""
     layers = []
-    for j, (w, b) in enumerate(zip(net.weights, net.biases)):
+    for j, (w, b) in enumerate(zip(net.weights, net.biases, strict=False)):
         lin = nn.Linear(w.shape[2], w.shape[1])
         with torch.no_grad():
             lin.weight.copy_(w[e])
@@ -76,13 +76,13 @@ def test_masked_weights_grads_and_adam_state_stay_zero():
     net = BatchedMLP.init(4, [8, 6, 1], g)
     masks = [torch.rand(m.shape, generator=g) < 0.5 for m in net.masks]
     with torch.no_grad():
-        for w, m in zip(net.weights, masks):
+        for w, m in zip(net.weights, masks, strict=False):
             w.mul_(m)
     net.masks = masks
     group = Group(net, [("x", e) for e in range(4)], 1e-2)
     X, y = torch.rand(64, 8) * 3, (torch.rand(64) < 0.5).float()
     train_epochs([group], X, y, 3, LoopSettings(16, 1e-3, 1e-3, torch.Generator().manual_seed(2)))
-    for w, m in zip(net.weights, masks):
+    for w, m in zip(net.weights, masks, strict=False):
         assert (w.detach()[~m] == 0).all() and (w.grad[~m] == 0).all()
         state = group.optimizer.state[w]
         assert (state["exp_avg"][~m] == 0).all() and (state["exp_avg_sq"][~m] == 0).all()
@@ -104,5 +104,27 @@ def test_penalty_grads_equal_autograd():
     loss = per_model_loss(net(X), y).sum() + 0.3 * ws[0].abs().sum()
     loss = loss + 0.2 * (sum((w**2).sum() for w in ws) + sum((b**2).sum() for b in net.biases))
     loss.backward()
-    for a, p in zip(fused, net.parameters()):
+    for a, p in zip(fused, net.parameters(), strict=False):
         torch.testing.assert_close(a, p.grad)
+
+
+@pytest.mark.parametrize("mode", ["rewire", "resample"])
+def test_dynamic_masks_keep_budget_and_zeros(mode):
+    g = torch.Generator().manual_seed(4)
+    net = BatchedMLP.init(3, [8, 6, 1], g)
+    net.masks[0] = torch.rand(net.masks[0].shape, generator=g) < 0.5
+    with torch.no_grad():
+        net.weights[0].mul_(net.masks[0])
+    before = net.masks[0].clone()
+    kw = {"rewire_every": 2, "rewire_fraction": 0.25} if mode == "rewire" else {"resample": True}
+    group = Group(net, [("x", e) for e in range(3)], 1e-2, dynamic_layers=(0,), **kw)
+    X, y = torch.rand(64, 8) * 3, (torch.rand(64) < 0.5).float()
+    settings = LoopSettings(16, 0.0, 0.0, torch.Generator().manual_seed(5), torch.Generator().manual_seed(6))
+    train_epochs([group], X, y, 2, settings)
+    after = net.masks[0]
+    assert not torch.equal(after, before)
+    if mode == "rewire":  # budget per model; masked weights exactly zero
+        assert after.sum(dim=(1, 2)).tolist() == before.sum(dim=(1, 2)).tolist()
+        assert (net.weights[0].detach()[~after] == 0).all()
+    else:  # resampling keeps every row's count
+        assert torch.equal(after.sum(dim=2), before.sum(dim=2))

@@ -1,0 +1,70 @@
+"""The ``simulate`` command: table, JSON shape, z-scores, one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+import cli
+
+
+def run(args):
+    result = CliRunner().invoke(cli.main, ["simulate", *args])
+    return result.exit_code, result.output
+
+
+def test_table_shows_exact_and_monte_carlo_side_by_side():
+    code, out = run(["--m", "16", "--k", "2", "--alpha", "2", "--r", "2", "--trials", "5000", "--seed", "1"])
+    assert code == 0, out
+    assert "family partition" in out and "expected_collisions" in out and "FLAG" in out
+    assert "collisions per trial:" in out
+    assert "trials=5000 seed=1" in out
+
+
+def test_json_has_required_keys_and_families_all_notes_undefined():
+    args = ["--m", "16", "--k", "2", "--alpha", "4", "--r", "3", "--family", "all", "--trials", "4000", "--json"]
+    code, out = run([*args, "--threads", "1"])
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["trials"] == 4000 and data["seed"] == 0 and data["seconds"] >= 0
+    assert (data["m"], data["k"], data["alpha"], data["r"], data["threads"]) == (16, 2, 4, 3, 1)
+    assert set(data["families"]) == {"independent", "partition", "clause"}
+    assert "structured_2_4" in data["undefined"] and "alpha=2" in data["undefined"]["structured_2_4"]
+    for fam in data["families"].values():
+        for q in ("p_all_covered", "expected_covered", "expected_collisions"):
+            row = fam[q]
+            assert set(row) >= {"exact", "estimate", "stderr", "ci_low", "ci_high", "z", "flag"}
+            assert row["ci_low"] <= row["estimate"] <= row["ci_high"]
+            assert abs(row["z"]) < 4.5
+        assert fam["neurons_cover_ge1"]["exact"] is None and fam["neurons_cover_ge2"]["estimate"] >= 0
+        assert sum(fam["collision_histogram"]) == 4000
+    # same seed, same numbers (seconds aside)
+    again = json.loads(run([*args, "--threads", "2"])[1])
+    assert again["families"] == {k: v | {"seconds": again["families"][k]["seconds"]} for k, v in data["families"].items()}
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--trials", "0"], "trials=0"),
+        (["--family", "bogus"], "family='bogus'"),
+        (["--alpha", "4", "--family", "structured_2_4"], "alpha=4"),
+        (["--m", "12", "--k", "4", "--alpha", "2", "--family", "clause"], "alpha=2"),
+        (["--m", "10", "--k", "4"], "k=4"),
+        (["--alpha", "1"], "alpha=1"),
+        (["--r", "0"], "r=0"),
+        (["--seed", "-3"], "seed=-3"),
+        (["--threads", "0", "--trials", "10"], "threads=0"),
+        (["--m", "x"], "'--m'"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(args, needle):
+    proc = subprocess.run([sys.executable, "cli.py", "simulate", *args], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and needle in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
