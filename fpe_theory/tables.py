@@ -129,6 +129,7 @@ def coverage_report(m, k, alpha, r, families, eps, max_seconds=10.0) -> dict:
         },
         "r_min_paper": paper.r_min_paper,
         "paper_union_bound_exp": {str(x): paper_approximations(problem, x).union_bound_exp for x in rs},
+        "paper_union_bound": {str(x): float(paper_approximations(problem, x).union_bound) for x in rs},
         "families": {},
     }
     for family in chosen:

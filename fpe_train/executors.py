@@ -91,6 +91,19 @@ def resolve(run_fn: str):
     return getattr(importlib.import_module(module), attr)
 
 
+def _describe(exc: BaseException) -> str:
+    """``Type: message (at file:line)``, one line."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""
+    return " ".join(f"{type(exc).__name__}: {exc}{where}".split())
+
+
+def lost(chunk: Chunk, exc: BaseException) -> ChunkResult:
+    """A chunk whose worker never answered (a crashed process, a lost Dask worker): a failure, as data."""
+    now = time.time()
+    return ChunkResult(chunk, None, f"worker lost: {_describe(exc)}", now, now, "unknown", "unknown")
+
+
 def run_chunk(chunk: Chunk, run_fn: str = DEFAULT_RUN, threads: int | None = None) -> ChunkResult:
     """Run one chunk with ``run_fn(config) -> rows``; keep the rows of ``chunk.trials``. Never raises."""
     from fpe_train.store import toolkit_version
@@ -110,8 +123,7 @@ def run_chunk(chunk: Chunk, run_fn: str = DEFAULT_RUN, threads: int | None = Non
             raise RuntimeError(f"run function returned no rows for trials {missing}")
         result, error = by_trial, None
     except Exception as exc:  # a failed run is recorded, not raised (the driver decides)
-        tb = traceback.extract_tb(exc.__traceback__)[-1]
-        result, error = None, f"{type(exc).__name__}: {exc} (at {os.path.basename(tb.filename)}:{tb.lineno})"
+        result, error = None, _describe(exc)
     return ChunkResult(chunk, result, error, started, time.time(), socket.gethostname(), toolkit_version())
 
 
@@ -159,10 +171,13 @@ class LocalExecutor:
     def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
         from concurrent.futures import as_completed
 
-        futures = [self._pool.submit(run_chunk, c, self.run_fn, self.threads) for c in chunks]
+        futures = {self._pool.submit(run_chunk, c, self.run_fn, self.threads): c for c in chunks}
         try:
             for f in as_completed(futures):
-                yield f.result()
+                try:
+                    yield f.result()
+                except Exception as exc:  # BrokenProcessPool: a worker died (killed, out of memory)
+                    yield lost(futures[f], exc)
         finally:
             for f in futures:
                 f.cancel()
@@ -206,17 +221,20 @@ class DaskExecutor:
     def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
         from distributed import as_completed
 
-        futures = [
+        futures = {
             self.client.submit(
                 run_chunk, c, self.run_fn, self.threads, pure=False, key=f"fpe-chunk-{c.config_hash[:16]}-{i}"
-            )
+            ): c
             for i, c in enumerate(chunks)
-        ]
+        }
         try:
             for f in as_completed(futures):
-                yield f.result()
+                try:
+                    yield f.result()
+                except Exception as exc:  # KilledWorker, a worker lost with its chunk, ...
+                    yield lost(futures[f], exc)
         finally:
-            self.client.cancel(futures)
+            self.client.cancel(list(futures))
 
     def close(self) -> None:
         self.client.close()

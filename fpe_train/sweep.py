@@ -294,6 +294,7 @@ def run_sweep(
     with store.lock():
         chunks, skipped, left = plan(sweep, store, retry_failed)
         if not chunks:
+            store.register(sweep.name, sweep.size, sweep.configs, sweep.path, sweep.description)
             return SweepSummary(0, skipped, 0, time.perf_counter() - t0, left)
         ex = make_executor(executor, scheduler, workers, run_fn or DEFAULT_RUN, threads) if owned else executor
         try:

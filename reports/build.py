@@ -48,17 +48,33 @@ def prepare_out(out: Path) -> Path:
         raise ValueError(f"out={str(out)!r}: cannot write there ({exc.strerror or exc})") from None
 
 
-def run_preset(preset, store_path: Path, progress: bool = True) -> list:
-    """Run the preset's sweeps into the store (only configurations it lacks)."""
+def run_preset(preset, store_path: Path, progress: bool = True, workers: int | None = None) -> list:
+    """Run the preset's sweeps into the store (only configurations it lacks).
+
+    One executor serves every sweep: ``local`` (a process pool, one torch thread per worker,
+    ``workers`` processes, default all cores) when more than one worker, else ``serial``.
+    """
+    import os
+
+    from fpe_train.executors import make_executor
     from fpe_train.store import ResultsStore
     from fpe_train.sweep import run_sweep
 
     from reports.presets import load_sweeps
 
+    sweeps = load_sweeps(preset)  # parse every file before training anything
+    workers = workers or os.cpu_count() or 1
     summaries = []
     with ResultsStore(store_path) as store:
-        for sweep in load_sweeps(preset):
-            summaries.append(run_sweep(sweep, store, executor="serial", progress=progress))
+        pending = [s for s in sweeps if any(st.pending for st in store.status([s]))]
+        if not pending:
+            return summaries
+        ex = make_executor("local" if workers > 1 else "serial", workers=workers if workers > 1 else None, threads=1)
+        try:
+            for sweep in pending:
+                summaries.append(run_sweep(sweep, store, executor=ex, progress=progress))
+        finally:
+            ex.close()
     return summaries
 
 
@@ -94,7 +110,7 @@ def _version() -> str:
 
 
 def build_report(out, preset="quick", store=None, run: bool = True, progress: bool = True,
-                 echo=print) -> BuildResult:  # fmt: skip
+                 workers: int | None = None) -> BuildResult:  # fmt: skip
     """Run (unless ``run`` is False), analyse and write the report into ``out``; see the module docstring."""
     from reports.content import assemble
     from reports.presets import Preset, get_preset
@@ -106,7 +122,7 @@ def build_report(out, preset="quick", store=None, run: bool = True, progress: bo
     try:
         store_path = Path(store) if store is not None else out / "results.db"
         if run:
-            run_preset(chosen, store_path, progress=progress)
+            run_preset(chosen, store_path, progress=progress, workers=workers)
         frame = load_frame(store_path)
         context, drawn, skipped = assemble(frame, chosen, tmp / "figures", store=str(store_path))
         context.update(figure_blocks(drawn), version=_version(), skipped=skipped)

@@ -89,7 +89,7 @@ def _lines(ax, s: pd.DataFrame, axis: str, y: str, star_alpha=None, pct=False):
         ls = ":" if alpha == 2 else "-"
         yy = (g["m"] - (1.0 if pct else 0.0)) * scale
         ax.errorbar(g[axis], yy, yerr=g["e"] * scale, color=STYLE.get(variant), ls=ls, marker="o", ms=3,
-                    capsize=2, label=f"{variant}, $\\alpha$={alpha}")  # fmt: skip
+                    capsize=2, label=f"{variant}, α={alpha}")  # fmt: skip
         if alpha == star_alpha:
             for xv, yv, st in zip(g[axis], yy, g["st"]):
                 if st:
@@ -102,7 +102,7 @@ def _per_param(ax, v: pd.DataFrame, axis: str):
     for (variant, alpha), g in v.groupby(["variant", "alpha"], sort=True):
         g = g.groupby(axis, as_index=False)["acc_per_param"].mean()
         ax.plot(g[axis], g["acc_per_param"], color=STYLE.get(variant), marker="o", ms=3, ls=":" if alpha == 2 else "-",
-                label=f"{variant}, $\\alpha$={alpha}")  # fmt: skip
+                label=f"{variant}, α={alpha}")  # fmt: skip
     ax.set_ylabel("test accuracy / nonzero params")
     ax.set_xlabel(axis)
 
@@ -143,7 +143,7 @@ def fig_heatmap(summary, folder, name="fig3c", sweeps=FIGURE_SWEEPS["heatmap"]):
         for (i, j), val in np.ndenumerate(data):
             if not math.isnan(val):
                 ax.text(j, i, f"{val:.1f}", ha="center", va="center", fontsize=7, color="w")
-        ax.set_title(f"{variant}-split, $\\alpha$={alpha}: relative improvement (%)", fontsize=9)
+        ax.set_title(f"{variant}-split, α={alpha}: relative improvement (%)", fontsize=9)
         ax.set_xlabel("neurons")
         ax.set_ylabel("clauses")
         fig.colorbar(im, ax=ax)
@@ -183,7 +183,7 @@ def fig_regressions(regs, folder, name="fig4c"):
             ls = ":" if "alpha=2" in reg.label else "-"
             ax.scatter(reg.xs, reg.ys, s=8, color=color, alpha=0.6)
             xx = np.linspace(min(reg.xs), max(reg.xs), 20)
-            ax.plot(xx, reg.const + reg.slope * xx, color=color, ls=ls, label=f"{reg.label}: $R^2$={reg.rsquared:.2f}")
+            ax.plot(xx, reg.const + reg.slope * xx, color=color, ls=ls, label=f"{reg.label}: R²={reg.rsquared:.2f}")
         ax.set_xlabel(x.replace("_", " "))
         ax.set_ylabel("relative improvement")
         ax.legend(fontsize=6)
@@ -237,7 +237,7 @@ def fig_alpha(summary, vtable, folder, name="fig6", sweeps=FIGURE_SWEEPS["alpha"
     fpe = v[(v["variant"] == "random") & (v["alpha"] == amax)].groupby("neurons", as_index=False).mean(numeric_only=True)
     a.errorbar(dense["neurons"], dense["test_accuracy_mean"], yerr=dense["test_accuracy_sem"], color="k", label="dense")
     a.errorbar(fpe["neurons"], fpe["test_accuracy_mean"], yerr=fpe["test_accuracy_sem"], color="tab:orange",
-               label=f"random, $\\alpha$={amax}")  # fmt: skip
+               label=f"random, α={amax}")  # fmt: skip
     for _, row in fpe.iterrows():
         eq = dense_equivalent(dense, row["test_accuracy_mean"])
         if not math.isnan(eq):
@@ -248,7 +248,7 @@ def fig_alpha(summary, vtable, folder, name="fig6", sweeps=FIGURE_SWEEPS["alpha"
     a.legend(fontsize=7)
     for (variant, alpha), g in v[v["variant"] != "dense"].groupby(["variant", "alpha"]):
         g = g.groupby("neurons", as_index=False).mean(numeric_only=True)
-        c.plot(g["neurons"], g["cosine_mean"], marker="o", ms=3, label=f"{variant}, $\\alpha$={alpha}")
+        c.plot(g["neurons"], g["cosine_mean"], marker="o", ms=3, label=f"{variant}, α={alpha}")
     c.plot(dense["neurons"], dense["cosine_mean"], "k--", label="dense")
     c.set_xlabel("neurons")
     c.set_ylabel("cosine similarity")
@@ -289,8 +289,8 @@ def fig_theory_ratios(grid: pd.DataFrame, folder, name="theory_ratios"):
     plt = _plt()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
     for (k, alpha), h in g.groupby(["k", "alpha"]):
-        a1.plot(h["m"], h["p_ratio"], marker="o", ms=3, label=f"k={k}, $\\alpha$={alpha}")
-        a2.plot(h["m"], h["ratio_ratio"].astype(float), marker="o", ms=3, label=f"k={k}, $\\alpha$={alpha}")
+        a1.plot(h["m"], h["p_ratio"], marker="o", ms=3, label=f"k={k}, α={alpha}")
+        a2.plot(h["m"], h["ratio_ratio"].astype(float), marker="o", ms=3, label=f"k={k}, α={alpha}")
     for ax, lab in ((a1, "exact $p$ / $\\alpha^{-k}$"), (a2, "exact collision ratio / $\\alpha^{-(2k-1)}$")):
         ax.axhline(1.0, color="k", ls="--", lw=0.8)
         ax.set_xscale("log", base=2)
@@ -311,7 +311,7 @@ def fig_r_min(rmin: pd.DataFrame, folder, name="theory_r_min"):
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for (k, alpha, eps), h in rmin.groupby(["k", "alpha", "eps"]):
         h = h.sort_values("clauses")
-        lab = f"k={k}, $\\alpha$={alpha}, $\\epsilon$={eps}"
+        lab = f"k={k}, α={alpha}, ε={eps}"
         ax.plot(h["clauses"], h["paper"], "k--", marker="x", ms=3, label=f"paper, {lab}")
         for fam, col in (("independent", "tab:blue"), ("partition", "tab:orange")):
             if fam in h.columns:

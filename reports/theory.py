@@ -158,25 +158,37 @@ def monte_carlo_table(cases, mc_trials: int = 4000, seed: int = 0) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+SYMBOLIC = (
+    ("p_cover_binomial", "$p$, one child covers a given clause (A.5)"),
+    ("p_cover", "the same as falling factorials, $d = m/\\alpha$"),
+    ("p_cover_expansion", "large-$m$ expansion of $p$ (the paper keeps the leading term $\\alpha^{-k}$)"),
+    ("p_pair_binomial", "$p'$, one child covers a given pair of clauses"),
+    ("collision_ratio", "collision ratio $E_{\\mathrm{FPE}}/E_{\\mathrm{dense}} = \\alpha p'$"),
+    ("collision_ratio_expansion", "its large-$m$ expansion (the paper keeps $\\alpha^{-(2k-1)}$)"),
+)
+
+
 def formulas() -> list[tuple[str, str]]:
-    """(description, LaTeX) of the paper's A.5 formulas, each typeset by sympy."""
+    """(description (LaTeX), formula (LaTeX)) of the A.5 formulas, each typeset by sympy.
+
+    Closed forms and expansions come from ``fpe_theory.symbolic.latex_forms``; the paper's
+    union bound, its exponential form, its minimal r and the dense collision count are built here.
+    """
     import sympy as sp
 
-    m, k, d, alpha, r, c, eps = sp.symbols("m k d alpha r C epsilon", positive=True)
-    p = sp.binomial(m - k, d - k) / sp.binomial(m, d)
-    p2 = sp.binomial(m - 2 * k, d - 2 * k) / sp.binomial(m, d)
-    items = [
-        ("p, one sparse neuron covers a clause", sp.Eq(sp.Symbol("p"), p, evaluate=False)),
-        ("paper's approximation of p", sp.Eq(sp.Symbol("p"), alpha ** (-k), evaluate=False)),
-        ("union bound on a missed clause", sp.Le(sp.Symbol("P_miss"), c * (1 - sp.Symbol("p")) ** (alpha * r))),
-        ("paper's exponential form", sp.Eq(sp.Symbol("P_miss"), c * sp.exp(-r / alpha ** (k - 1)), evaluate=False)),
-        ("paper's minimal r", sp.Gt(r, alpha ** (k - 1) * sp.log(c / eps))),
-        ("p', one neuron covers a pair", sp.Eq(sp.Symbol("p'"), p2, evaluate=False)),
-        ("dense collisions", sp.Eq(sp.Symbol("E_dense"), r * sp.binomial(c, 2), evaluate=False)),
-        ("collision ratio", sp.Eq(sp.Symbol("E_FPE") / sp.Symbol("E_dense"), alpha * sp.Symbol("p'"), evaluate=False)),
-        ("paper's approximate ratio", sp.Eq(sp.Symbol("rho"), alpha ** (1 - 2 * k), evaluate=False)),
+    from fpe_theory.symbolic import latex_forms
+
+    forms = latex_forms()
+    out = [(text, forms[key]) for key, text in SYMBOLIC if key in forms]
+    m, k, alpha, r, c, eps = sp.symbols("m k alpha r C epsilon", positive=True)
+    p = sp.Symbol("p")
+    out += [
+        ("union bound, $P(\\text{some clause missed}) \\le$", sp.latex(c * (1 - p) ** (alpha * r))),
+        ("the paper's exponential form of it", sp.latex(c * sp.exp(-r / alpha ** (k - 1)))),
+        ("the paper's minimal $r$", sp.latex(sp.StrictGreaterThan(r, alpha ** (k - 1) * sp.log(c / eps)))),
+        ("dense collisions $E_{\\mathrm{dense}}$", sp.latex(r * sp.binomial(c, 2))),
     ]
-    return [(text, sp.latex(expr)) for text, expr in items]
+    return out
 
 
 def safe_float(x) -> float:

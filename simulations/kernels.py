@@ -4,15 +4,20 @@ How a trial is kept cheap (m=128, alpha=4, r=8 runs at millions of trials/s):
 
 - an inline SplitMix64 generator per block of trials (state in a register, no
   ``np.random`` in the hot loop), seeded from ``numpy.random.SeedSequence``;
+- SplitMix64 is counter based, so a unit's words come from one vectorisable loop;
 - several bounded random integers from one 32-bit lane (Lemire's batched ranged draws,
   Brackett-Rozinsky & Lemire 2024): ``u * n`` -> the high 32 bits are the draw in [0, n),
-  the low 32 bits the randomness left; a batch of ranges with product P <= 2^24 is exact
-  after rejecting a final remainder below ``2^32 mod P`` (rare: < P / 2^32);
-- only the draws a family needs: a partition deals its sorted labels by an inside-out
-  shuffle (the first d items need no draw: m - d draws), an independent child d draws;
-- children of one parent as one label per input (which child holds it): a clause is
-  covered by child a iff all its literals carry label a; independent children as a
-  membership stamp per input (no clearing between children).
+  the low 32 bits the randomness left; a lane whose ranges multiply to P <= 2^24 is exact
+  after rejecting a final remainder below ``2^32 mod P`` (rare: < P / 2^32); lanes are
+  laid out so that the draws of all lanes advance together (vectorisable);
+- only the draws a family needs: a partition deals its sorted child labels by an
+  inside-out shuffle (the first d items need no draw: m - d draws), an independent child
+  deals d "in" labels among m - d "out" (d draws), ``clause`` deals C/alpha clauses per child;
+- labels live on literal positions (clause j = positions offsets[j]..offsets[j+1]-1; the
+  literal at position e is input lits[e]): a clause is covered by child a iff all its
+  positions carry label a. For partition / independent / clause the deal is uniform over
+  arrangements, so the positions' order is immaterial; structured_2_4 maps its input
+  groups through lits.
 
 Per trial the kernel records: all clauses covered, clauses covered, collisions
 (sum over neurons of c(c-1)/2, c = clauses it covers), neurons covering >= 1 and >= 2.
@@ -113,14 +118,18 @@ def _count(label, offsets, lo, cnt, covered, t):
     """Clauses whose literal positions all carry one label a >= lo: cnt[a] += 1, mark ``covered``; return newly covered.
 
     ``label[e]`` is the label of the e-th literal (clause j = positions offsets[j]..offsets[j+1]-1).
+    Clauses of 4 literals (the paper's k) take an unrolled branchless test.
     """
     new = 0
     for j in range(offsets.shape[0] - 1):
-        e0 = offsets[j]
+        e0, e1 = offsets[j], offsets[j + 1]
         a = label[e0]
-        x = 0
-        for e in range(e0 + 1, offsets[j + 1]):
-            x |= label[e] ^ a  # branchless: the outcome is random
+        if e1 - e0 == 4:
+            x = (label[e0 + 1] ^ a) | (label[e0 + 2] ^ a) | (label[e0 + 3] ^ a)
+        else:
+            x = 0
+            for e in range(e0 + 1, e1):
+                x |= label[e] ^ a  # branchless: the outcome is random
         if (x == 0) & (a >= lo):
             cnt[a] += 1
             if covered[j] != t:
@@ -149,6 +158,20 @@ def _clause_labels(clause_label, offsets, label):
 
 
 @njit(cache=True)
+def _tally(label, offsets, lo, cnt, covered, t):
+    """Measure one unit's labels: (newly covered, collisions, ge1, ge2) over its children (labels >= lo)."""
+    new = _count(label, offsets, lo, cnt, covered, t)
+    coll = ge1 = ge2 = 0
+    for a in range(lo, cnt.shape[0]):
+        c = cnt[a]
+        coll += c * (c - 1) // 2
+        ge1 += c >= 1
+        ge2 += c >= 2
+        cnt[a] = 0
+    return new, coll, ge1, ge2
+
+
+@njit(cache=True)
 def _trial(family, alpha, r, lits, offsets, item_label, n_free, rt, lt, state, t, work, cnt, covered):
     """One trial: (clauses covered, collisions, ge1, ge2, new state). ``work``: (lanes, draws, label, aux)."""
     lanes, dt, label, aux = work
@@ -163,13 +186,8 @@ def _trial(family, alpha, r, lits, offsets, item_label, n_free, rt, lt, state, t
             _clause_labels(_deal(item_label, n_free, dt, aux), offsets, label)
         else:
             _structured_labels(dt, lits, aux, label)
-        ncov += _count(label, offsets, lo, cnt, covered, t)
-        for a in range(lo, cnt.shape[0]):
-            c = cnt[a]
-            coll += c * (c - 1) // 2
-            ge1 += c >= 1
-            ge2 += c >= 2
-            cnt[a] = 0
+        a, b, c, e = _tally(label, offsets, lo, cnt, covered, t)
+        ncov, coll, ge1, ge2 = ncov + a, coll + b, ge1 + c, ge2 + e
     return ncov, coll, ge1, ge2, state
 
 

@@ -74,6 +74,7 @@ def test_formulas_plain_latex_json():
     "args,needle",
     [
         (["--m", "130"], "must divide m=130"),
+        (["--m", "132", "--k", "3", "--alpha", "8"], "alpha=8: must divide m=132"),
         (["--k", "3"], "k=3: must divide m=128"),
         (["--alpha", "1"], "alpha=1: must be an integer >= 2"),
         (["--k", "0"], "k=0"),

@@ -1,5 +1,7 @@
 """serial, local (process pool) and dask (a real LocalCluster on loopback) give the same rows."""
 
+import os
+
 import pytest
 
 from fpe_train.executors import Chunk, DaskExecutor, LocalExecutor, SerialExecutor, make_executor
@@ -41,14 +43,28 @@ def strip(results):
     return out
 
 
+def die_or_run(config):
+    """run_config, except that seed 99 kills the worker process outright."""
+    if config.seed == 99:
+        os._exit(3)
+    from fpe_train.run import run_config
+
+    return run_config(config)
+
+
 def test_serial_local_and_dask_give_the_same_rows(tmp_path):
     serial = strip(SerialExecutor(threads=1).map(chunks()))
     assert len(serial) == 6
-    local = LocalExecutor(workers=1, threads=1)  # one spawned process: enough to cross a process border
+    # one spawned process: enough to cross a process border; the last chunk kills it
+    local = LocalExecutor(workers=1, threads=1, run_fn=f"{__name__}:die_or_run")
+    deadly = Chunk("dead", {**chunks()[0].config, "seed": 99}, (0, 1))
     try:
-        assert strip(local.map(chunks())) == serial
+        results = list(local.map([*chunks(), deadly]))
     finally:
         local.close()
+    (lost,) = [r for r in results if r.chunk.config_hash == "dead"]
+    assert lost.rows is None and lost.error.startswith("worker lost: BrokenProcessPool")
+    assert strip(r for r in results if r is not lost) == serial
     dask = DaskExecutor(workers=2, threads=1, processes=False)  # a real LocalCluster, in-process workers
     try:
         assert dask.client.scheduler.address.startswith("inproc://") or "127.0.0.1" in dask.client.scheduler.address

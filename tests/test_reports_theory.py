@@ -46,5 +46,5 @@ def test_monte_carlo_table_is_seeded_and_near_exact():
 
 def test_formulas_are_sympy_latex():
     items = dict(theory.formulas())
-    assert "binom" in items["p, one sparse neuron covers a clause"]
-    assert "alpha" in items["paper's minimal r"]
+    assert "binom" in items["$p$, one child covers a given clause (A.5)"]
+    assert "\\alpha" in items["the paper's minimal $r$"] and "\\log" in items["the paper's minimal $r$"]

@@ -158,45 +158,59 @@ def test_kernel_matches_numpy_oracle(problem, r):
 # ---------- the random draws themselves ----------
 
 
-def test_batched_draws_are_uniform():
-    ranges = np.array([5, 7, 6, 100, 3, 2, 255], np.uint64)
-    blen, bthr = kernels.batch_schedule(ranges)
-    out = np.zeros(len(ranges), np.int64)
-    state = np.uint64(12345)
-    draws = []
-    for _ in range(20_000):
-        state = np.uint64(kernels._fill(ranges, blen, bthr, out, state))  # numba returns a Python int
-        draws.append(out.copy())
-    draws = np.array(draws)
+def _draw_many(ranges, calls, seed=12345):
+    rt, lt = kernels.lane_schedule(np.array(ranges, np.uint64))
+    lanes, dt = np.zeros(lt.shape[0], np.uint64), np.zeros(rt.shape, np.int64)
+    state, width = np.uint64(seed), rt.shape[0]
+    out = []
+    for _ in range(calls):
+        state = np.uint64(kernels._draws(rt, lt, lanes, dt, state))  # numba returns a Python int
+        out.append([dt[q % width, q // width] for q in range(len(ranges))])
+    return np.array(out)
+
+
+def test_batched_draws_are_uniform_and_independent():
+    ranges = [5, 7, 6, 100, 3, 2, 255, 6]
+    draws = _draw_many(ranges, 20_000)
     for i, n in enumerate(ranges):
-        counts = np.bincount(draws[:, i], minlength=int(n))
-        assert len(counts) == n
+        counts = np.bincount(draws[:, i], minlength=n)
+        assert len(counts) == n  # never out of range
         assert stats.chisquare(counts).pvalue > 1e-4
-    # draws of one batch are independent: joint law of the first two is uniform on 5 x 7
-    joint = np.bincount(draws[:, 0] * 7 + draws[:, 1], minlength=35)
-    assert stats.chisquare(joint).pvalue > 1e-4
+    # draws from one lane and from two lanes of one word: joint laws uniform
+    for a, b in [(0, 1), (1, 2), (2, 3)]:
+        joint = np.bincount(draws[:, a] * ranges[b] + draws[:, b], minlength=ranges[a] * ranges[b])
+        assert stats.chisquare(joint).pvalue > 1e-4
 
 
-def test_batch_schedule_products_and_thresholds():
+def test_rejected_lanes_are_redrawn_exactly():
+    # 3 draws of range 255 per lane: P = 255^3, 2^32 mod P = 4,244,555 -> ~0.1% of lanes rejected
+    ranges = [255] * 6
+    rt, lt = kernels.lane_schedule(np.array(ranges, np.uint64))
+    assert rt.shape == (3, 2) and int(lt[0]) == (1 << 32) % 255**3
+    draws = _draw_many(ranges, 20_000, seed=3)
+    for i in range(len(ranges)):
+        assert stats.chisquare(np.bincount(draws[:, i], minlength=255)).pvalue > 1e-4
+
+
+def test_lane_schedule_products_and_thresholds():
     ranges = np.arange(33, 129).astype(np.uint64)
-    blen, bthr = kernels.batch_schedule(ranges)
-    assert blen.sum() == len(ranges)
-    pos = 0
-    for n, thr in zip(blen, bthr):
-        prod = math.prod(int(x) for x in ranges[pos : pos + n])
-        assert prod <= kernels.BATCH_LIMIT and int(thr) == (1 << 32) % prod
-        pos += n
+    rt, lt = kernels.lane_schedule(ranges)
+    assert rt.shape[1] % 2 == 0 and rt.size >= len(ranges)
+    assert [int(rt[q % rt.shape[0], q // rt.shape[0]]) for q in range(len(ranges))] == ranges.tolist()
+    for lane in range(rt.shape[1]):
+        prod = math.prod(int(x) for x in rt[:, lane])
+        assert prod <= kernels.LANE_LIMIT and int(lt[lane]) == (1 << 32) % prod
 
 
 def test_deal_gives_uniform_arrangements():
     items = np.array([0, 0, 1, 1, 2], np.int64)
-    ranges = np.arange(3, 6).astype(np.uint64)  # the first 2 items are free
-    blen, bthr = kernels.batch_schedule(ranges)
-    buf, out = np.zeros(8, np.int64), np.zeros(5, np.int64)
+    rt, lt = kernels.lane_schedule(np.arange(3, 6).astype(np.uint64))  # the first 2 items are free
+    lanes, dt, out = np.zeros(lt.shape[0], np.uint64), np.zeros(rt.shape, np.int64), np.zeros(5, np.int64)
     state = np.uint64(7)
     seen = Counter()
     for _ in range(30_000):
-        state = np.uint64(kernels._deal(items, ranges, blen, bthr, buf, out, state))
+        state = np.uint64(kernels._draws(rt, lt, lanes, dt, state))
+        kernels._deal(items, 2, dt, out)
         seen[tuple(out)] += 1
     assert len(seen) == 30  # 5! / (2! 2! 1!) arrangements, all reached
     assert all(sorted(key) == [0, 0, 1, 1, 2] for key in seen)
