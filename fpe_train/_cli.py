@@ -40,9 +40,12 @@ def _splits(ctx, param, value: str) -> tuple[str, ...]:
 @click.option("--rewire-fraction", type=float, default=0.1, show_default=True, help="fraction rewired")
 @click.option("--features", type=click.Choice(["clause_sum", "clause_mean", "literal"]), default="clause_sum",
               show_default=True, help="feature vectors for capacity")  # fmt: skip
+@click.option("--record-warmup", is_flag=True, help="also report the dense models at the split (dense_warmup)")
 @click.option("--data-path", default=None, help="user data file (task=embeddings)")
+@click.option("--threads", type=int, default=1, show_default=True,
+              help="torch CPU threads (1 is fastest for small batches of models on a busy machine)")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-def train(as_json: bool, **options) -> None:
+def train(as_json: bool, threads: int, **options) -> None:
     """Train dense and FPE models (shared warm-up, split, fine-tune) and compare them."""
     import json
     import sys
@@ -54,12 +57,18 @@ def train(as_json: bool, **options) -> None:
     from fpe_train.summary import format_table, summarize
 
     config = TrainConfig.from_dict(options)
+    if threads < 1:
+        raise ValueError(f"threads={threads}: must be an integer >= 1")
+    import torch
+
+    torch.set_num_threads(threads)
     resolved = {**config.to_dict(), "device": resolve_device(config.device).type}
     click.echo("config: " + json.dumps(resolved), err=as_json)
     total = config.warmup_epochs + config.epochs
     with tqdm(total=total, unit="epoch", file=sys.stderr, disable=None, desc="train") as bar:
         rows = run_config(config, progress=lambda done, _total: bar.update(done - bar.n))
-    summary = summarize(rows, config.variants)
+    variants = [v for v in ("dense", "dense_warmup", *config.splits) if any(r["variant"] == v for r in rows)]
+    summary = summarize(rows, variants)
     if as_json:
         click.echo(json.dumps({"config": resolved, "variants": summary, "rows": rows}))
     else:

@@ -54,6 +54,7 @@ class TrainConfig:
     rewire_every: int = _f(0, "dynamic rewiring every T optimiser steps after the split (0 = fixed masks)")
     rewire_fraction: float = _f(0.1, "fraction of each model's active weights pruned and regrown per rewiring")
     features: str = _f("clause_sum", "feature vectors for capacity: clause_sum | clause_mean | literal")
+    record_warmup: bool = _f(False, "also return rows 'dense_warmup': the dense models at the split (after warm-up)")
     data_path: str | None = _f(None, "user data file (task=embeddings), read by fpe_train.datasets")
 
     def __post_init__(self) -> None:
@@ -89,6 +90,8 @@ class TrainConfig:
             raise ValueError(f"tau={self.tau!r}: must lie in [0, 1]")
         if not 0 < self.rewire_fraction < 1:
             raise ValueError(f"rewire_fraction={self.rewire_fraction!r}: must lie in (0, 1)")
+        if not isinstance(self.record_warmup, bool):
+            raise ValueError(f"record_warmup={self.record_warmup!r}: must be true or false")
         if self.task == "boolean" and self.m < 2:
             raise ValueError(f"m={self.m}: the boolean task needs m = clauses * k >= 2")
 

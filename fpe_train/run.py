@@ -156,8 +156,9 @@ def run_config(config: TrainConfig, progress: Callable[[int, int], None] | None 
     """Train every trial of ``config`` (dense + each split, shared warm-up); one row per (trial, variant).
 
     ``progress(epochs_done, epochs_total)`` is called after every epoch. Rows are ordered by trial, then
-    variant (dense first, then ``config.splits``); ``seconds`` is the run's wall time divided by the number
-    of rows (all models train together). Same config, same rows (up to ``seconds``).
+    variant: dense, dense_warmup (only with ``config.record_warmup``), then ``config.splits``.
+    ``seconds`` is the run's wall time divided by the number of rows (all models train together).
+    Same config, same rows (up to ``seconds``).
     """
     t0 = time.perf_counter()
     device = resolve_device(config.device)
@@ -173,11 +174,17 @@ def run_config(config: TrainConfig, progress: Callable[[int, int], None] | None 
     total = config.warmup_epochs + config.epochs
     tick = None if progress is None else (lambda epoch: progress(epoch, total))
     train_epochs([dense], data[0], data[1], config.warmup_epochs, settings, 1, tick)
+    rows = []
+    if config.record_warmup:  # the compact model at the split (paper 3.1 may report this one)
+        snapshot = Group(
+            dense.net.select(list(range(config.trials))), [("dense_warmup", t) for t in range(config.trials)], config.lr
+        )
+        rows += _rows_of_group(config, snapshot, data, clauses, device.type)
     groups = _fork(config, dense, clauses, gen_split)
     train_epochs(groups, data[0], data[1], config.epochs, settings, config.warmup_epochs + 1, tick)
-    rows = [r for g in groups for r in _rows_of_group(config, g, data, clauses, device.type)]
+    rows += [r for g in groups for r in _rows_of_group(config, g, data, clauses, device.type)]
     check_budgets(rows)
-    order = {v: i for i, v in enumerate(config.variants)}
+    order = {v: i for i, v in enumerate(("dense", "dense_warmup", *config.splits))}
     rows.sort(key=lambda r: (r["trial"], order[r["variant"]]))
     seconds = (time.perf_counter() - t0) / len(rows)
     for r in rows:

@@ -84,18 +84,7 @@ def load_sweep(path, size: str = "quick", overrides: dict | None = None, config_
     if config_cls is None:
         from fpe_train.config import TrainConfig as config_cls
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as exc:
-        raise ValueError(f"sweep={path!r}: cannot read ({exc.strerror})") from None
-    text = raw.decode("utf-8", errors="replace")
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        at = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        line = at.group(1) if at else len(text.splitlines()) or 1  # "at end of document": the last line
-        raise ValueError(f"{path}:{line}: malformed TOML: {exc}") from None
+    doc, text = _read_toml(path)
     where = _Locator(path, text)
     fields = {f.name for f in dataclasses.fields(config_cls)}
     _check_keys(doc, TOP_KEYS, where, "")
@@ -126,6 +115,21 @@ def load_sweep(path, size: str = "quick", overrides: dict | None = None, config_
     )
 
 
+def _read_toml(path: str) -> tuple[dict, str]:
+    """The parsed document and its text; a syntax error becomes ``path:line: malformed TOML: ...``."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise ValueError(f"sweep={path!r}: cannot read ({exc.strerror})") from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        at = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = at.group(1) if at else len(text.splitlines()) or 1  # "at end of document": the last line
+        raise ValueError(f"{path}:{line}: malformed TOML: {exc}") from None
+
+
 def _axes(grid: dict, fields: set, where, table: str) -> dict[str, list[dict]]:
     """Each axis as a list of {field: value} settings (a plain axis sets one field)."""
     axes = {}
@@ -136,7 +140,7 @@ def _axes(grid: dict, fields: set, where, table: str) -> dict[str, list[dict]]:
             if name in fields:
                 raise ValueError(where.at(name, table, f"{name}: a field's axis takes values, not tables"))
             for v in values:
-                _check_keys(v, fields, where, table, hint=name)
+                _check_keys(v, fields, where, table)
             axes[name] = [dict(v) for v in values]
         elif name not in fields:
             raise ValueError(
@@ -193,13 +197,13 @@ def _table(doc: dict, key: str, where, name: str | None = None) -> dict:
     return value
 
 
-def _check_keys(d: dict, allowed, where, table: str, hint: str | None = None) -> None:
+def _check_keys(d: dict, allowed, where, table: str) -> None:
     for key in d:
         if key not in allowed:
             place = f"[{table}]" if table and not table.startswith("-") else table or "the top level"
             raise ValueError(
                 where.at(
-                    hint or key,
+                    key,
                     table,
                     f"{key}: unknown key in {place}" + ("" if table in ("", "sweep") else " (not a TrainConfig field)"),
                 )

@@ -30,7 +30,7 @@ def _theory(preset, folder: Path):
 
 def _training_figures(summary, vtable, regs, folder: Path):
     neurons = dict(axis="neurons", sweeps=FIGS["neurons"], fixed={"task": "boolean"})
-    clauses = dict(axis="clauses", sweeps=FIGS["clauses"], fixed={"task": "boolean"})
+    clauses = dict(axis="clauses", sweeps=FIGS["clauses"], fixed={"task": "boolean", "neurons": 8})
     training = [
         figures.fig_scan(summary, vtable, folder, "fig3a", caption="Relative improvement (\\%) and accuracy per "
                          "parameter vs neurons (Boolean, paper Fig.~3a).", **neurons),

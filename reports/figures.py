@@ -19,7 +19,7 @@ import pandas as pd
 # Tables A1/A2, Fig. 6 to the digits runs of Fig. 5), and the caption names it.
 FIGURE_SWEEPS = {
     "neurons": ("fig3a",),
-    "clauses": ("fig3b", "table_a1_a2"),
+    "clauses": ("fig3b", "fig3c", "table_a1_a2"),
     "heatmap": ("fig3c",),
     "vision": ("fig5_vision",),
     "alpha": ("fig6ad_alpha", "fig5_vision"),

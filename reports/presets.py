@@ -1,12 +1,13 @@
 """Report presets: which sweeps (experiments/*.toml) a report runs, at which size, and the theory grid.
 
 ``quick`` must finish end to end (theory, Monte Carlo, training, PDF) in < 5 minutes on
-2 cores: it runs the sweeps' ``quick`` sizes of case_study, fig3a (neuron scan: Fig. 3a, 4a,
-4c), table_a1_a2 (a clause scan at 8 neurons: Tables A1/A2, and Fig. 3b/4b by fallback) and
-fig5_vision restricted to digits with alpha in {2, 4} (Fig. 5, and Fig. 6 by fallback),
-keeping only the configurations listed in ``keep`` and overriding fields in ``overrides``
-(the report's own reductions, applied with ``dataclasses.replace`` so the store keys them by
-their own config hash).
+2 cores: it runs the sweeps' own ``quick`` sizes of case_study, fig3a (neuron scan: Fig. 3a,
+4a, 4c), fig3c (clauses x neurons heatmap; its 8-neuron row also gives Fig. 3b/4b by
+fallback), table_a1_a2, fig5_vision restricted to digits with alpha in {2, 4}, and the
+digits-only quick sizes of fig6ad_alpha, fig6b_split_timing, table_a3_depth, table_a5_2_4
+and rewiring. ``keep`` filters configurations and ``overrides`` changes fields (the report's
+own reductions, applied with ``dataclasses.replace``, so the store keys them by their own
+config hash); fig3b and controls are left to ``paper`` (their quick sizes would add a minute).
 ``paper`` runs the paper's sizes of every shipped sweep, unreduced.
 
 >>> get_preset("quick").name
@@ -62,8 +63,14 @@ PRESETS = {
         sweeps=(
             SweepChoice("case_study"),
             SweepChoice("fig3a"),
+            SweepChoice("fig3c"),
             SweepChoice("table_a1_a2"),
             SweepChoice("fig5_vision", keep=(("task", ("digits",)), ("alpha", (2, 4)))),
+            SweepChoice("fig6ad_alpha"),
+            SweepChoice("fig6b_split_timing"),
+            SweepChoice("table_a3_depth"),
+            SweepChoice("table_a5_2_4"),
+            SweepChoice("rewiring"),
         ),
     ),
     "paper": Preset(

@@ -125,15 +125,26 @@ def _table(fam: dict) -> str:
 
 
 def _histogram_line(fam: dict, shown: int = 8) -> str:
+    """Few values: each with its share; many: min, quantiles and max (the full histogram is in --json)."""
     hist, width = fam["collision_histogram"], fam["collision_bin_width"]
     total = sum(hist)
-    parts = [
-        f"{i * width if width == 1 else f'{i * width}-{(i + 1) * width - 1}'}: {c / total:.4%}"
-        for i, c in enumerate(hist)
-        if c
-    ]
-    more = f" ... ({len(parts) - shown} more bins)" if len(parts) > shown else ""
-    return "collisions per trial: " + ", ".join(parts[:shown]) + more
+    nonzero = [(i, c) for i, c in enumerate(hist) if c]
+    if len(nonzero) <= shown:
+        parts = [f"{_bin(i, width)}: {c / total:.4%}" for i, c in nonzero]
+        return "collisions per trial: " + ", ".join(parts)
+    cum, marks, out = 0, [0.05, 0.5, 0.95], {}
+    for i, c in nonzero:
+        cum += c
+        while marks and cum >= marks[0] * total:
+            out[marks.pop(0)] = _bin(i, width)
+    return (
+        f"collisions per trial: min {_bin(nonzero[0][0], width)}, 5% {out[0.05]}, median {out[0.5]}, "
+        f"95% {out[0.95]}, max {_bin(nonzero[-1][0], width)} ({len(nonzero)} values; histogram in --json)"
+    )
+
+
+def _bin(i: int, width: int) -> str:
+    return str(i * width) if width == 1 else f"{i * width}-{(i + 1) * width - 1}"
 
 
 if __name__ == "__main__":  # pragma: no cover

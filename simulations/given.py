@@ -9,7 +9,7 @@ numba loop (``kernels.measure_given``); ``engine="numpy"`` is the vectorised ref
 from __future__ import annotations
 
 import numbers
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

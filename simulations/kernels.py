@@ -1,6 +1,6 @@
 """Numba kernels: sample masks of every family and measure coverage and collisions.
 
-How a trial is kept cheap (m=128, alpha=4, r=8 runs at millions of trials/s):
+How a trial is kept cheap:
 
 - an inline SplitMix64 generator per block of trials (state in a register, no
   ``np.random`` in the hot loop), seeded from ``numpy.random.SeedSequence``;
@@ -218,7 +218,9 @@ def _block(family, alpha, r, lits, offsets, item_label, n_free, rt, lt, seed, n,
 
 
 @njit(cache=True, parallel=True)
-def run_blocks(family, alpha, r, lits, offsets, item_label, n_free, rt, lt, seeds, counts, width, ints, shifts, sq, hist):
+def run_blocks(
+    family, alpha, r, lits, offsets, item_label, n_free, rt, lt, seeds, counts, width, ints, shifts, sq, hist
+):
     """Blocks in parallel (one seed each); row b of every output belongs to block b."""
     for b in prange(seeds.shape[0]):
         _block(

@@ -14,7 +14,7 @@ Nothing here is shared with the numba kernels except the family definitions.
 from __future__ import annotations
 
 import itertools
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

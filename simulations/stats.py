@@ -47,7 +47,7 @@ def mean_estimate(counts: np.ndarray, shifts: np.ndarray, sum_dev: np.ndarray, s
     from scipy import stats
 
     n = int(counts.sum())
-    total = sum(int(c) * int(s) + int(x) for c, s, x in zip(counts, shifts, sum_dev))
+    total = sum(int(c) * int(s) + int(x) for c, s, x in zip(counts, shifts, sum_dev, strict=True))
     mean = float(Fraction(total, n))
     block_mean = shifts + sum_dev / counts  # (blocks,)
     m2_blocks = np.maximum(sum_sq_dev - sum_dev.astype(np.float64) ** 2 / counts, 0.0)  # (blocks,)

@@ -44,7 +44,9 @@ def test_json_has_required_keys_and_families_all_notes_undefined():
         assert sum(fam["collision_histogram"]) == 4000
     # same seed, same numbers (seconds aside)
     again = json.loads(run([*args, "--threads", "2"])[1])
-    assert again["families"] == {k: v | {"seconds": again["families"][k]["seconds"]} for k, v in data["families"].items()}
+    assert again["families"] == {
+        k: v | {"seconds": again["families"][k]["seconds"]} for k, v in data["families"].items()
+    }
 
 
 @pytest.mark.parametrize(
@@ -68,3 +70,10 @@ def test_bad_input_is_one_line_exit_2(args, needle):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:") and needle in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_wide_collision_distribution_is_summarised_by_quantiles():
+    code, out = run(["--m", "128", "--k", "2", "--alpha", "2", "--r", "2", "--trials", "3000"])
+    assert code == 0, out
+    line = [x for x in out.splitlines() if x.startswith("collisions per trial:")][0]
+    assert "median" in line and "95%" in line and "histogram in --json" in line

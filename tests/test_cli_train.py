@@ -53,6 +53,7 @@ BAD = [
     (["--split", "structured_2_4", "--alpha", "4"], "structured_2_4"),
     (["--task", "digits", "--split", "clause"], "needs clause structure"),
     (["--lr", "1e30", "--trials", "1"], "loss is not finite"),
+    (["--threads", "0"], "threads=0"),
 ]
 if not torch.cuda.is_available():
     BAD.append((["--device", "cuda"], "no CUDA GPU"))

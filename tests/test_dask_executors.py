@@ -65,38 +65,35 @@ def test_serial_local_and_dask_give_the_same_rows(tmp_path):
     (lost,) = [r for r in results if r.chunk.config_hash == "dead"]
     assert lost.rows is None and lost.error.startswith("worker lost: BrokenProcessPool")
     assert strip(r for r in results if r is not lost) == serial
-    dask = DaskExecutor(workers=2, threads=1, processes=False)  # a real LocalCluster, in-process workers
-    try:
-        assert dask.client.scheduler.address.startswith("inproc://") or "127.0.0.1" in dask.client.scheduler.address
-        assert strip(dask.map(chunks())) == serial
-        # and through run_sweep into a store, with the executor object passed in
-        sweep = Sweep("tiny", "quick", tuple(tiny_configs()), "tiny.toml")
-        with ResultsStore(tmp_path / "r.db") as store:
-            summary = run_sweep(sweep, store, executor=dask, progress=False)
-            f = store.frame()
-        assert (summary.done, summary.failed) == (6, 0)
-        got = {(r.config_hash, r.trial, r.variant): r.test_accuracy for r in f.itertuples()}
-        assert got == {(h, t, r["variant"]): r["test_accuracy"] for (h, t), rows in serial.items() for r in rows}
-    finally:
-        dask.close()
 
 
-def test_dask_process_workers_on_loopback_scheduler():
+def test_dask_on_a_loopback_cluster_gives_the_same_rows(tmp_path):
     from distributed import LocalCluster
 
+    serial = strip(SerialExecutor(threads=1).map(chunks()))
     with LocalCluster(
         n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
     ) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         ex = make_executor("dask", scheduler=cluster.scheduler_address, threads=1)
         try:
-            one = chunks()[:1]
-            remote = strip(ex.map(one))
+            assert strip(ex.map(chunks())) == serial
             threads = ex.client.run(lambda: __import__("torch").get_num_threads())
-            assert list(threads.values()) == [1]  # capped in the worker
+            assert list(threads.values()) == [1]  # capped in the worker process
+            sweep = Sweep("tiny", "quick", tuple(tiny_configs()), "tiny.toml")  # through run_sweep into a store
+            with ResultsStore(tmp_path / "r.db") as store:
+                summary = run_sweep(sweep, store, executor=ex, progress=False)
+                f = store.frame()
         finally:
             ex.close()
-    assert remote == strip(SerialExecutor(threads=1).map(one))
+    assert (summary.done, summary.failed) == (6, 0)
+    got = {(r.config_hash, r.trial, r.variant): r.test_accuracy for r in f.itertuples()}
+    assert got == {(h, t, r["variant"]): r["test_accuracy"] for (h, t), rows in serial.items() for r in rows}
+    own = DaskExecutor(workers=1, threads=1, processes=False)  # `--executor dask` alone: its own LocalCluster
+    try:
+        assert strip(own.map(chunks()[:1])) == {k: v for k, v in serial.items() if k[0] == chunks()[0].config_hash}
+    finally:
+        own.close()
 
 
 def test_unreachable_scheduler_is_one_line_error():

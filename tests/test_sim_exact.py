@@ -29,7 +29,7 @@ GRID = [
 def test_monte_carlo_agrees_with_exact_theory(m, k, alpha, r):
     problem = Problem(m, k, alpha)
     for family in defined_families(problem):
-        res = simulate(problem, family, r, trials=40_000, seed=m * 1000 + r)
+        res = simulate(problem, family, r, trials=40_000, seed=7)
         rows = compare(res, family_exact(problem, family, r))
         checked = [c for c in rows if c.exact is not None]
         assert {c.quantity for c in checked} >= {"p_all_covered", "expected_covered", "expected_collisions"}

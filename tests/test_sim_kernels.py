@@ -241,7 +241,7 @@ def test_first_blocks_do_not_depend_on_the_total():
     big = simulate(problem, "independent", 2, trials=2 * block, seed=4)
     assert small.trials == block and big.trials == 2 * block
     # the second block adds trials: the first block's histogram is contained in the bigger one
-    assert all(a <= b for a, b in zip(small.collision_histogram, big.collision_histogram))
+    assert all(a <= b for a, b in zip(small.collision_histogram, big.collision_histogram, strict=False))
 
 
 def test_bad_arguments_are_one_line_value_errors():

@@ -91,3 +91,12 @@ def test_bad_inputs():
         TrainConfig.from_dict({"neuronz": 3})
     with pytest.raises(ValueError, match="split='clause' with task='digits'"):
         TrainConfig(task="digits", splits=("clause",))
+
+
+def test_record_warmup_rows_equal_a_dense_only_run_of_warmup_epochs():
+    """dense_warmup rows are the dense models at the split: a run with epochs=0 gives the same numbers."""
+    a = run_config(TrainConfig(**{**TINY, "warmup_epochs": 2, "epochs": 2}, splits=("random",), record_warmup=True))
+    assert [r["variant"] for r in a] == ["dense", "dense_warmup", "random"] * 2
+    b = run_config(TrainConfig(**{**TINY, "warmup_epochs": 2, "epochs": 0}, splits=("random",)))
+    key = lambda rows, v: [(r["test_accuracy"], r["train_accuracy"]) for r in rows if r["variant"] == v]  # noqa: E731
+    assert key(a, "dense_warmup") == key(b, "dense")
