@@ -25,6 +25,7 @@ import os
 import socket
 import time
 import traceback
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -221,12 +222,10 @@ class DaskExecutor:
     def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
         from distributed import as_completed
 
-        futures = {
-            self.client.submit(
-                run_chunk, c, self.run_fn, self.threads, pure=False, key=f"fpe-chunk-{c.config_hash[:16]}-{i}"
-            ): c
-            for i, c in enumerate(chunks)
-        }
+        futures = {}
+        for c in chunks:  # a fresh key each time: a retried chunk must not get the old future's result
+            key = f"fpe-chunk-{c.config_hash[:12]}-{uuid.uuid4().hex[:12]}"
+            futures[self.client.submit(run_chunk, c, self.run_fn, self.threads, pure=False, key=key)] = c
         try:
             for f in as_completed(futures):
                 try:

@@ -11,13 +11,16 @@ header, and a ``meta`` table with ``application`` = ``APPLICATION``):
 - ``sweeps(sweep, size, config_hash, trials)`` and ``sweep_info(sweep, size, path, description)``:
   which configs a sweep holds, so ``status`` works from the store alone.
 
-The config hash is ``sha256`` of the canonical JSON (sorted keys, no spaces) of
-``TrainConfig.to_dict()``, *including* ``trials``: the engine trains all trials of a config as
-one batch from one generator, so trial t's numbers depend on the trial count, and a config run
-with 10 trials is a different experiment from one with 5 (its trials 0-4 differ). Resuming
-with more trials therefore starts that config afresh; resuming with the same trial count
-reuses every finished row. Every other field counts too (``device`` included): a result is
-reused only for exactly the config that produced it.
+The config hash is ``sha256`` of the canonical JSON (sorted keys, no spaces) of the fields of
+``TrainConfig.to_dict()`` whose value differs from the field's default, salted with
+``HASH_VERSION``. So a field added to ``TrainConfig`` later (with a default that keeps the old
+behaviour) leaves every stored hash valid; changing the *meaning* of an existing default must bump
+``HASH_VERSION``. ``trials`` counts like every other field: the engine trains all trials of a
+config as one batch from one generator, so trial t's numbers depend on the trial count, and a
+config run with 10 trials is a different experiment from one with 5 (its trials 0-4 differ).
+Resuming with more trials therefore starts that config afresh; resuming with the same trial
+count reuses every finished row. ``device`` counts too: a result is reused only for exactly the
+config that produced it.
 
 Only the driver process writes. Each finished (config, trial) is committed in its own
 transaction, and a done row is never overwritten, so a driver killed at any moment loses no
@@ -48,6 +51,7 @@ from dataclasses import dataclass
 APPLICATION = "fpe-theory results store"
 APPLICATION_ID = 0x46504554  # "FPET", in the SQLite header at byte 68
 SCHEMA_VERSION = 1  # SQLite user_version, header byte 60
+HASH_VERSION = 1  # bump when a TrainConfig default changes meaning (invalidates every stored hash)
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _SCHEMA = """
@@ -92,9 +96,18 @@ def config_dict(config) -> dict:
     return json.loads(canonical_json(d))
 
 
+def config_defaults() -> dict:
+    """``TrainConfig()`` as a JSON-able dict: the default of every field."""
+    from fpe_train.config import TrainConfig
+
+    return config_dict(TrainConfig())
+
+
 def config_hash(config) -> str:
-    """sha256 (hex) of the canonical JSON of the whole config, ``trials`` included (see module doc)."""
-    return hashlib.sha256(canonical_json(config_dict(config)).encode()).hexdigest()
+    """sha256 (hex) of ``HASH_VERSION`` + the canonical JSON of the non-default fields (see module doc)."""
+    defaults = config_defaults()
+    key = {k: v for k, v in config_dict(config).items() if k not in defaults or defaults[k] != v}
+    return hashlib.sha256(f"fpe-config-v{HASH_VERSION}:{canonical_json(key)}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -314,7 +327,7 @@ class ResultsStore:
         import pandas as pd
 
         members = self._members(sweep, size)
-        fields, row_fields = _config_fields(), _row_fields()
+        fields, row_fields, defaults = _config_fields(), _row_fields(), config_defaults()
         records = []
         query = (
             "SELECT r.config_hash, r.trial, r.status, r.seed, r.metrics, r.error, r.version, c.config "
@@ -324,7 +337,8 @@ class ResultsStore:
             if (sweep is not None or size is not None) and h not in members:
                 continue
             names = members.get(h, ((), ()))
-            base = {k: (json.dumps(v) if isinstance(v, list | dict) else v) for k, v in json.loads(cfg).items()}
+            stored = {**defaults, **json.loads(cfg)}  # a field added since: its default, as in the hash
+            base = {k: (json.dumps(v) if isinstance(v, list | dict) else v) for k, v in stored.items()}
             base.update(config_hash=h, sweep=",".join(names[0]) or None, size=",".join(names[1]) or None)
             tail = {"status": status, "error": error, "version": version}
             for r in json.loads(metrics) if metrics else [{"trial": trial, "seed": seed, "variant": None}]:

@@ -55,25 +55,28 @@ def _mix(z):
 
 @njit(cache=True)
 def _draws(rt, lt, lanes, dt, state):
-    """Bounded draws for one unit: dt[t, l] uniform in [0, rt[t, l]); return the new generator state.
+    """Bounded draws for one unit: dt[q] uniform in [0, rt[q % L, q // L]); return the new generator state.
+
+    rt is (L, lanes): the loop over t then over lanes advances all lanes together.
 
     SplitMix64 is counter based (word i = mix(state + i * gamma)), so the words of a unit
-    come from one vectorisable loop. Each 32-bit lane l then yields L draws: u * n -> high
-    32 bits are the draw, low 32 bits the randomness left (Lemire's batched draws); the lane
-    is exact unless its final remainder is below lt[l] = 2^32 mod prod(rt[:, l]), in which
-    case (rare: < 2^-8) that lane alone is drawn again from a fresh word.
+    come from one vectorisable loop. Each 32-bit lane l then yields the L draws
+    q = l L .. l L + L - 1: u * n -> high 32 bits are the draw, low 32 bits the randomness
+    left (Lemire's batched draws); the lane is exact unless its final remainder is below
+    lt[l] = 2^32 mod prod(rt[:, l]), in which case (rare: < 2^-8) that lane alone is drawn
+    again from a fresh word.
     """
     state = np.uint64(state)  # a Python int would type as int64 and mix into float64
-    n_lanes = lanes.shape[0]
+    width, n_lanes = rt.shape
     for i in range(n_lanes // 2):
         w = _mix(state + np.uint64(i + 1) * _GAMMA)
         lanes[2 * i] = w >> _U32
         lanes[2 * i + 1] = w & _MASK32
     state += np.uint64(n_lanes // 2) * _GAMMA
-    for t in range(rt.shape[0]):
+    for t in range(width):
         for lane in range(n_lanes):
             prod = lanes[lane] * rt[t, lane]  # < 2^64: both factors < 2^32
-            dt[t, lane] = np.int64(prod >> _U32)
+            dt[lane * width + t] = np.int64(prod >> _U32)
             lanes[lane] = prod & _MASK32
     bad = False
     for lane in range(n_lanes):
@@ -83,9 +86,9 @@ def _draws(rt, lt, lanes, dt, state):
             while lanes[lane] < lt[lane]:
                 state += _GAMMA
                 u = _mix(state) >> _U32
-                for t in range(rt.shape[0]):
+                for t in range(width):
                     prod = u * rt[t, lane]
-                    dt[t, lane] = np.int64(prod >> _U32)
+                    dt[lane * width + t] = np.int64(prod >> _U32)
                     u = prod & _MASK32
                 lanes[lane] = u
     return state
@@ -96,20 +99,14 @@ def _deal(item_label, n_free, dt, out):
     """Uniform arrangement of the multiset ``item_label`` (sorted) into ``out``, by an inside-out shuffle.
 
     Items 0..n_free-1 all carry the first label and are placed without draws; item
-    i >= n_free takes position i and the item at j = draw q = i - n_free moves to i
-    (draw q is dt[q % L, q // L], uniform in [0, i]).
+    i >= n_free takes position i and the item at j = dt[i - n_free] (uniform in [0, i])
+    moves to i.
     """
-    n = item_label.shape[0]
-    n_lanes, width = dt.shape[1], dt.shape[0]
-    i = n_free
-    out[:i] = item_label[0]
-    for lane in range(n_lanes):
-        for t in range(width):
-            if i < n:
-                j = dt[t, lane]
-                out[i] = out[j]
-                out[j] = item_label[i]
-                i += 1
+    out[:n_free] = item_label[0]
+    for i in range(n_free, item_label.shape[0]):
+        j = dt[i - n_free]
+        out[i] = out[j]
+        out[j] = item_label[i]
     return out
 
 
@@ -141,9 +138,8 @@ def _count(label, offsets, lo, cnt, covered, t):
 @njit(cache=True)
 def _structured_labels(dt, lits, by_input, label):
     """2:4: group g of inputs 4g..4g+3 gives child 1 the inputs set in pattern draw g; label per literal position."""
-    width = dt.shape[0]
     for g in range(lits.shape[0] // 4):
-        pat = PATTERNS_2_4[dt[g % width, g // width]]
+        pat = PATTERNS_2_4[dt[g]]
         for b in range(4):
             by_input[4 * g + b] = (pat >> b) & 1
     for e in range(lits.shape[0]):
@@ -196,7 +192,7 @@ def _block(family, alpha, r, lits, offsets, item_label, n_free, rt, lt, seed, n,
     """Run ``n`` trials from one seed; add the block's sums into its rows."""
     n_clauses = offsets.shape[0] - 1
     size = max(lits.shape[0], n_clauses)
-    work = (np.zeros(lt.shape[0], np.uint64), np.zeros(rt.shape, np.int64), np.zeros(size, np.int64),
+    work = (np.zeros(lt.shape[0], np.uint64), np.zeros(rt.size, np.int64), np.zeros(size, np.int64),
             np.zeros(size, np.int64))  # fmt: skip
     cnt = np.zeros(max(alpha, 2), np.int64)
     covered = np.full(n_clauses, -1, np.int64)
@@ -230,7 +226,7 @@ def run_blocks(
 
 
 def lane_schedule(ranges: np.ndarray, limit: int = LANE_LIMIT) -> tuple[np.ndarray, np.ndarray]:
-    """(rt, lt): draw q's range at rt[q % L, q // L] (padded with 1s), and per lane 2^32 mod (product of its ranges).
+    """(rt, lt): draw q's range at rt[q % L, q // L] (lane q // L, padded with 1s), and per lane 2^32 mod its product.
 
     L, the draws per 32-bit lane, is the largest with max(ranges)^L <= limit; the lane
     count is even (two lanes per 64-bit word).

@@ -67,6 +67,7 @@ def _text(out):
 
 
 def test_store_holds_real_rows(frame):
+    assert (frame["status"] == "done").all(), frame["error"].dropna().unique()
     assert set(frame["variant"]) == {"dense", "clause", "random"}
     assert frame["test_accuracy"].between(0, 1).all()
 

@@ -160,12 +160,12 @@ def test_kernel_matches_numpy_oracle(problem, r):
 
 def _draw_many(ranges, calls, seed=12345):
     rt, lt = kernels.lane_schedule(np.array(ranges, np.uint64))
-    lanes, dt = np.zeros(lt.shape[0], np.uint64), np.zeros(rt.shape, np.int64)
-    state, width = np.uint64(seed), rt.shape[0]
+    lanes, dt = np.zeros(lt.shape[0], np.uint64), np.zeros(rt.size, np.int64)
+    state = np.uint64(seed)
     out = []
     for _ in range(calls):
         state = np.uint64(kernels._draws(rt, lt, lanes, dt, state))  # numba returns a Python int
-        out.append([dt[q % width, q // width] for q in range(len(ranges))])
+        out.append(dt[: len(ranges)].copy())
     return np.array(out)
 
 
@@ -195,9 +195,11 @@ def test_rejected_lanes_are_redrawn_exactly():
 def test_lane_schedule_products_and_thresholds():
     ranges = np.arange(33, 129).astype(np.uint64)
     rt, lt = kernels.lane_schedule(ranges)
-    assert rt.shape[1] % 2 == 0 and rt.size >= len(ranges)
-    assert [int(rt[q % rt.shape[0], q // rt.shape[0]]) for q in range(len(ranges))] == ranges.tolist()
-    for lane in range(rt.shape[1]):
+    width, n_lanes = rt.shape
+    assert n_lanes % 2 == 0 and rt.size >= len(ranges)
+    flat = rt.T.ravel()  # draw q = lane * width + t
+    assert flat[: len(ranges)].tolist() == ranges.tolist() and set(flat[len(ranges) :].tolist()) <= {1}
+    for lane in range(n_lanes):
         prod = math.prod(int(x) for x in rt[:, lane])
         assert prod <= kernels.LANE_LIMIT and int(lt[lane]) == (1 << 32) % prod
 
@@ -205,7 +207,7 @@ def test_lane_schedule_products_and_thresholds():
 def test_deal_gives_uniform_arrangements():
     items = np.array([0, 0, 1, 1, 2], np.int64)
     rt, lt = kernels.lane_schedule(np.arange(3, 6).astype(np.uint64))  # the first 2 items are free
-    lanes, dt, out = np.zeros(lt.shape[0], np.uint64), np.zeros(rt.shape, np.int64), np.zeros(5, np.int64)
+    lanes, dt, out = np.zeros(lt.shape[0], np.uint64), np.zeros(rt.size, np.int64), np.zeros(5, np.int64)
     state = np.uint64(7)
     seen = Counter()
     for _ in range(30_000):

@@ -37,13 +37,29 @@ def test_new_store_is_identified_and_in_wal_mode(tmp_path):
     check_store(p)  # ours: no error
 
 
-def test_config_hash_is_sha256_of_canonical_json_with_trials():
+def test_config_hash_is_sha256_of_the_non_default_fields():
     d = CFG.to_dict()
-    text = json.dumps(dict(sorted(d.items())), separators=(",", ":"))
+    changed = {"clauses": 2, "k": 2, "neurons": 2, "splits": ["random"], "trials": 3}  # CFG's non-defaults
+    text = "fpe-config-v1:" + json.dumps(dict(sorted(changed.items())), separators=(",", ":"))
     assert config_hash(CFG) == hashlib.sha256(text.encode()).hexdigest()
     assert config_hash(CFG) == config_hash(dict(reversed(list(d.items()))))  # key order irrelevant
+    assert config_hash(CFG) == config_hash(changed)  # a field at its default counts as absent
     assert config_hash(CFG) != config_hash(TrainConfig(**{**d, "splits": ("random",), "trials": 4}))
     assert config_hash(CFG) != config_hash(TrainConfig(**{**d, "splits": ("random",), "lr": 0.002}))
+
+
+def test_a_field_added_later_keeps_old_rows(tmp_path):
+    """A store written before a field existed: its rows keep their hash, the frame shows the default."""
+    import dataclasses
+
+    newest = [f.name for f in dataclasses.fields(TrainConfig)][-1]
+    old = {k: v for k, v in CFG.to_dict().items() if k != newest}  # as an older toolkit would have stored it
+    with ResultsStore(tmp_path / "r.db") as s:
+        s.register("old", "quick", [old])
+        s.record(RunRecord(config_hash(old), 0, "done", seed=0, metrics=rows(0)))
+        assert s.trial_status([config_hash(CFG)]) == {(config_hash(CFG), 0): "done"}
+        f = s.frame()
+    assert list(f[newest]) == [getattr(TrainConfig(), newest)] * 2
 
 
 def foreign_files(tmp_path):
