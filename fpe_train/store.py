@@ -154,7 +154,10 @@ class ResultsStore:
             raise ValueError(f"store={self.path!r}: no such results store")
         check_store(self.path)
         self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        if not exists:
+        if self._empty():  # new, or killed while being created (the hot journal rolled it back to nothing)
+            if not create:
+                self._conn.close()
+                raise ValueError(f"store={self.path!r}: no such results store (empty file)")
             self._create()
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL: safe against a killed process
@@ -163,23 +166,32 @@ class ResultsStore:
 
     # ------------------------------------------------------------ lifecycle
 
+    def _empty(self) -> bool:
+        return self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+
     def _create(self) -> None:
-        """Header pragmas first (rollback mode writes them straight into the file), then the tables."""
+        """Header pragmas, tables and meta in one transaction (rollback-journal mode: straight into the file).
+
+        A driver killed half-way leaves a hot journal that rolls the file back to empty; a second
+        creator waiting on the write lock finds the tables made and does nothing.
+        """
         c = self._conn
-        c.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        c.execute("BEGIN")
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                c.execute(statement)
-        meta = {
-            "application": APPLICATION,
-            "schema_version": str(SCHEMA_VERSION),
-            "created_by": toolkit_version(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        c.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-        c.execute("COMMIT")
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            if self._empty():
+                c.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        c.execute(statement)
+                created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                meta = {"application": APPLICATION, "schema_version": str(SCHEMA_VERSION),
+                        "created_by": toolkit_version(), "created": created}  # fmt: skip
+                c.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
 
     def _check_meta(self) -> None:
         try:

@@ -9,10 +9,14 @@ import click
 
 
 @click.command("report")
-@click.option("--preset", default="quick", show_default=True, help="quick (< 5 min on 2 cores) or paper (the paper's sizes)")
+@click.option(
+    "--preset", default="quick", show_default=True, help="quick (< 5 min on 2 cores) or paper (the paper's sizes)"
+)
 @click.option("--out", "out", default="report", show_default=True, type=click.Path(file_okay=False),
-              help="output folder: report.tex, report.pdf, figures/, summary.csv (and results.db by default)")  # fmt: skip
-@click.option("--store", default=None, type=click.Path(dir_okay=False), help="results store to use (default <out>/results.db)")
+              help="output folder: report.tex, report.pdf, figures/, summary.csv (results.db by default)")  # fmt: skip
+@click.option(
+    "--store", default=None, type=click.Path(dir_okay=False), help="results store to use (default <out>/results.db)"
+)
 @click.option("--no-run", is_flag=True, help="build from the store only: train and simulate nothing new")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="training processes (default: all cores)")
 @click.option("--quiet", is_flag=True, help="no progress bars")
@@ -30,6 +34,7 @@ def report(preset: str, out: str, store: str | None, no_run: bool, workers: int 
         raise SystemExit(2) from None
     for name, note in res.skipped:
         click.echo(f"skipped figure {name}: {note}", err=True)
-    click.echo(f"wrote {res.tex}" + (f" and {res.pdf}" if res.pdf else "") + f" in {res.seconds:.1f} s")
+    click.echo(f"trained {res.trained} trials ({res.reused} already stored); wrote {res.tex}"
+               + (f" and {res.pdf}" if res.pdf else "") + f" in {res.seconds:.1f} s")  # fmt: skip
     if res.hint:
         click.echo(res.hint)

@@ -30,6 +30,10 @@ CONFIG_COLUMNS = (
 )  # fmt: skip
 REQUIRED_COLUMNS = ("config_hash", "trial", "variant", "test_accuracy")
 METRICS = ("test_accuracy", "capacity", "cosine", "nonzero_params")
+VARIANT_METRICS = (
+    "test_accuracy", "capacity", "cosine", "nonzero_params", "mask_covered", "mask_collisions", "learned_covered",
+    "learned_collisions", "mask_all_covered", "learned_all_covered", "seconds",
+)  # fmt: skip
 
 
 def check_frame(frame: pd.DataFrame, where: str = "store") -> pd.DataFrame:
@@ -127,8 +131,7 @@ def variant_table(frame: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (h, variant), g in ok.groupby(["config_hash", "variant"], sort=False):
         row = {"config_hash": h, "variant": variant, **_config_values(g), "n": len(g)}
-        for name in ("test_accuracy", "capacity", "cosine", "nonzero_params", "mask_covered", "mask_collisions",
-                     "learned_covered", "learned_collisions", "mask_all_covered", "learned_all_covered", "seconds"):  # fmt: skip
+        for name in VARIANT_METRICS:
             if name in g.columns:
                 x = pd.to_numeric(g[name], errors="coerce").dropna()
                 row[f"{name}_mean"] = float(x.mean()) if len(x) else math.nan
@@ -190,7 +193,7 @@ def regressions(pairs: pd.DataFrame, group: tuple[str, ...] = ("variant", "alpha
         groups = [g for g in group if g in pairs.columns]
         for key, g in pairs.groupby(groups, sort=True) if groups else []:
             key = key if isinstance(key, tuple) else (key,)
-            label = ", ".join(f"{n}={v}" if n != "variant" else str(v) for n, v in zip(groups, key))
+            label = ", ".join(f"{n}={v}" if n != "variant" else str(v) for n, v in zip(groups, key, strict=True))
             fit = regress(g, x, label=label)
             if fit is not None:
                 out.append(fit)

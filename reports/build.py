@@ -37,6 +37,8 @@ class BuildResult:
     skipped: tuple[tuple[str, str], ...]
     seconds: float
     hint: str | None
+    trained: int = 0  # trials trained (or failed) by this call
+    reused: int = 0  # trials of the preset's sweeps already in the store
 
 
 def prepare_out(out: Path) -> Path:
@@ -59,23 +61,22 @@ def run_preset(preset, store_path: Path, progress: bool = True, workers: int | N
     from fpe_train.executors import make_executor
     from fpe_train.store import ResultsStore
     from fpe_train.sweep import run_sweep
-
     from reports.presets import load_sweeps
 
     sweeps = load_sweeps(preset)  # parse every file before training anything
     workers = workers or os.cpu_count() or 1
-    summaries = []
     with ResultsStore(store_path) as store:
+        with store.lock():  # name every sweep in the store, also one whose configs other sweeps already ran
+            for s in sweeps:
+                store.register(s.name, s.size, s.configs, s.path, s.description)
         pending = [s for s in sweeps if any(st.pending for st in store.status([s]))]
-        if not pending:
-            return summaries
+        if not pending:  # nothing to train: no process pool
+            return [run_sweep(s, store, executor="serial", progress=False) for s in sweeps]
         ex = make_executor("local" if workers > 1 else "serial", workers=workers if workers > 1 else None, threads=1)
         try:
-            for sweep in pending:
-                summaries.append(run_sweep(sweep, store, executor=ex, progress=progress))
+            return [run_sweep(s, store, executor=ex, progress=progress) for s in sweeps]
         finally:
             ex.close()
-    return summaries
 
 
 def load_frame(store_path: Path):
@@ -90,7 +91,9 @@ def load_frame(store_path: Path):
     except ValueError:
         raise
     except Exception as exc:  # sqlite3.DatabaseError and friends: not our store
-        raise ValueError(f"store={str(store_path)!r}: not a readable results store ({type(exc).__name__}: {exc})") from None
+        raise ValueError(
+            f"store={str(store_path)!r}: not a readable results store ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def figure_tex(drawn) -> str:
@@ -121,8 +124,7 @@ def build_report(out, preset="quick", store=None, run: bool = True, progress: bo
     tmp = prepare_out(out)
     try:
         store_path = Path(store) if store is not None else out / "results.db"
-        if run:
-            run_preset(chosen, store_path, progress=progress, workers=workers)
+        ran = run_preset(chosen, store_path, progress=progress, workers=workers) if run else []
         frame = load_frame(store_path)
         context, drawn, skipped = assemble(frame, chosen, tmp / "figures", store=str(store_path))
         context.update(figure_blocks(drawn), version=_version(), skipped=skipped)
@@ -142,7 +144,9 @@ def build_report(out, preset="quick", store=None, run: bool = True, progress: bo
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     seconds = time.perf_counter() - start
-    return BuildResult(result["tex"], result["pdf"], result["figures"], tuple(skipped), seconds, hint)
+    trained = sum(s.done + s.failed for s in ran)
+    reused = sum(s.skipped for s in ran)
+    return BuildResult(result["tex"], result["pdf"], result["figures"], tuple(skipped), seconds, hint, trained, reused)
 
 
 def figure_blocks(drawn: dict) -> dict:

@@ -76,7 +76,7 @@ def assemble(frame: pd.DataFrame, preset, folder: Path, store: str):
     context = dict(
         preset=preset.name, store=store, seed=preset.seed, mc_trials=preset.mc_trials,
         n_rows=len(ok), n_configs=ok["config_hash"].nunique(),
-        sweeps=", ".join(sorted(str(s) for s in ok["sweep"].dropna().unique())) if "sweep" in ok else "--",
+        sweeps=", ".join(sorted({n for s in ok["sweep"].dropna() for n in str(s).split(",")})) or "--",
         notes=_notes(frame, ok), config_table=sections.config_table(vtable),
         prediction_table=sections.prediction_latex(pred) if not pred.empty else "",
         accuracy_table=sections.accuracy_table(vtable),

@@ -91,7 +91,7 @@ def _lines(ax, s: pd.DataFrame, axis: str, y: str, star_alpha=None, pct=False):
         ax.errorbar(g[axis], yy, yerr=g["e"] * scale, color=STYLE.get(variant), ls=ls, marker="o", ms=3,
                     capsize=2, label=f"{variant}, α={alpha}")  # fmt: skip
         if alpha == star_alpha:
-            for xv, yv, st in zip(g[axis], yy, g["st"]):
+            for xv, yv, st in zip(g[axis], yy, g["st"], strict=True):
                 if st:
                     ax.annotate("*", (xv, yv), textcoords="offset points", xytext=(0, 4), ha="center")
     ax.set_xlabel(axis)
@@ -132,8 +132,8 @@ def fig_heatmap(summary, folder, name="fig3c", sweeps=FIGURE_SWEEPS["heatmap"]):
         return Skipped(name, f"no stored rows of sweep {'/'.join(sweeps)}")
     plt = _plt()
     panels = sorted(s.groupby(["variant", "alpha"]).groups)
-    fig, axes = plt.subplots(len(panels), 1, figsize=(5, 2.6 * len(panels)), squeeze=False)
-    for ax, (variant, alpha) in zip(axes[:, 0], panels):
+    fig, axes = plt.subplots(len(panels), 1, figsize=(5, 2.8 * len(panels)), squeeze=False, constrained_layout=True)
+    for ax, (variant, alpha) in zip(axes[:, 0], panels, strict=True):
         g = s[(s["variant"] == variant) & (s["alpha"] == alpha)]
         grid = g.pivot_table(index="clauses", columns="neurons", values="relative_improvement_mean", aggfunc="mean")
         data = (grid.to_numpy(float) - 1) * 100
@@ -176,7 +176,7 @@ def fig_regressions(regs, folder, name="fig4c"):
         return Skipped(name, "no regression had >= 3 points with varying fold change")
     plt = _plt()
     fig, axes = plt.subplots(2, 1, figsize=(4.6, 5.6))
-    for ax, x in zip(axes, ("capacity_fold", "cosine_fold")):
+    for ax, x in zip(axes, ("capacity_fold", "cosine_fold"), strict=True):
         for reg in (r for r in regs if r.x == x):
             variant = reg.label.split(",")[0]
             color = STYLE.get(variant)
@@ -203,7 +203,9 @@ def fig_vision(summary, vtable, folder, name="fig5", sweeps=FIGURE_SWEEPS["visio
     plt = _plt()
     fig, axes = plt.subplots(2, len(tasks), figsize=(4.2 * len(tasks), 5.6), squeeze=False)
     for j, task in enumerate(tasks):
-        _lines(axes[0, j], s[s["task"] == task], "neurons", "relative_improvement", star_alpha=s["alpha"].max(), pct=True)
+        _lines(
+            axes[0, j], s[s["task"] == task], "neurons", "relative_improvement", star_alpha=s["alpha"].max(), pct=True
+        )
         axes[0, j].axhline(0, color="k", ls="--", lw=0.8)
         axes[0, j].set_title(task, fontsize=9)
         axes[0, j].set_ylabel("relative improvement (%)")
@@ -231,10 +233,14 @@ def fig_alpha(summary, vtable, folder, name="fig6", sweeps=FIGURE_SWEEPS["alpha"
     task = s["task"].value_counts().idxmax()  # one task per figure
     s, v = s[s["task"] == task], v[v["task"] == task]
     plt = _plt()
-    fig, (a, c, d) = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, (a, c, d) = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
+    for ax, title in ((a, "(a) accuracy vs width"), (c, "(c) cosine similarity"), (d, "(d) relative improvement")):
+        ax.set_title(title, fontsize=9)
     dense = v[v["variant"] == "dense"].groupby("neurons", as_index=False).mean(numeric_only=True)
     amax = int(s["alpha"].max())
-    fpe = v[(v["variant"] == "random") & (v["alpha"] == amax)].groupby("neurons", as_index=False).mean(numeric_only=True)
+    fpe = (
+        v[(v["variant"] == "random") & (v["alpha"] == amax)].groupby("neurons", as_index=False).mean(numeric_only=True)
+    )
     a.errorbar(dense["neurons"], dense["test_accuracy_mean"], yerr=dense["test_accuracy_sem"], color="k", label="dense")
     a.errorbar(fpe["neurons"], fpe["test_accuracy_mean"], yerr=fpe["test_accuracy_sem"], color="tab:orange",
                label=f"random, α={amax}")  # fmt: skip
@@ -259,7 +265,8 @@ def fig_alpha(summary, vtable, folder, name="fig6", sweeps=FIGURE_SWEEPS["alpha"
     _save(fig, folder, name)
     return Drawn(name, "(a) test accuracy vs width, dense and random-split FPE at the largest $\\alpha$, annotated "
                        "with the dense parameter factor that matches it; (c) cosine similarity; (d) relative "
-                       "improvement per $\\alpha$ (paper Fig.~6a, c, d). Task: " + task.replace("_", "\\_") + "." + _source(s), name)  # fmt: skip
+                       "improvement per $\\alpha$ (paper Fig.~6a, c, d). Task: " + task.replace("_", "\\_") + "."
+                 + _source(s), name)  # fmt: skip
 
 
 def fig_timing(vtable, folder, name="fig6b", sweeps=FIGURE_SWEEPS["timing"]):
@@ -338,6 +345,8 @@ def fig_predicted_collisions(pred: pd.DataFrame, folder, name="collisions_pred_v
             ax.scatter(x, y, marker=mk, s=14, label=lab, alpha=0.7)
     hi = max(1.0, float(np.nanmax(x)) * 1.1)
     ax.plot([0, hi], [0, hi], "k--", lw=0.8)
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_yscale("symlog", linthresh=1)
     ax.set_xlabel("exact expected collisions")
     ax.set_ylabel("measured collisions (mean)")
     ax.legend(fontsize=7)

@@ -153,5 +153,7 @@ def build_pdf(folder: Path, stem: str = "report", timeout: float = 300) -> Path:
         log_path = folder / f"{stem}.log"
         log = log_path.read_text(errors="replace") if log_path.exists() else proc.stdout + proc.stderr
         excerpt = log_excerpt(log) or tuple(log.splitlines()[-6:])
-        raise LatexBuildError(f"latex: building {stem}.pdf failed (latexmk exit {proc.returncode}; log excerpt follows)", excerpt)
+        raise LatexBuildError(
+            f"latex: building {stem}.pdf failed (latexmk exit {proc.returncode}; log excerpt follows)", excerpt
+        )
     return pdf

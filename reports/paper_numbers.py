@@ -58,7 +58,7 @@ def _table(raw: dict, name: str) -> dict[tuple[int, str], Quoted]:
     return {
         (m, v): Quoted(mean, f"{name}, {m} literals, {v}", spread)
         for m, row in raw.items()
-        for v, (mean, spread) in zip(VARIANTS_A1_A2, row)
+        for v, (mean, spread) in zip(VARIANTS_A1_A2, row, strict=True)
     }
 
 
@@ -68,8 +68,12 @@ TABLE_A2 = _table(_A2, "Table A2 (cosine similarity)")
 # Table A3: relative improvement (FPE/dense - 1) of deeper MLPs, CLIP CIFAR-100, alpha=2, 30 trials.
 TABLE_A3: dict[tuple[int, int], Quoted] = {
     (depth, h): Quoted(v, f"Table A3, depth {depth}, hidden {h}")
-    for depth, row in {5: (0.28, 0.026, 0.004, 0.002), 7: (0.34, 0.11, 0.011, 0.008), 9: (1.04, 0.087, 0.020, 0.014)}.items()
-    for h, v in zip((4, 8, 12, 16), row)
+    for depth, row in {
+        5: (0.28, 0.026, 0.004, 0.002),
+        7: (0.34, 0.11, 0.011, 0.008),
+        9: (1.04, 0.087, 0.020, 0.014),
+    }.items()
+    for h, v in zip((4, 8, 12, 16), row, strict=True)
 }
 
 # Table A4: ImageNet-1k, 5-layer MLP, alpha=2, 10 trials: (dense acc, FPE acc, FPE RI).
@@ -83,7 +87,7 @@ TABLE_A4: dict[tuple[int, str], Quoted] = {
         14: (0.429, 0.436, 0.017),
         16: (0.469, 0.470, 0.001),
     }.items()
-    for what, v in zip(("dense", "fpe", "ri"), row)
+    for what, v in zip(("dense", "fpe", "ri"), row, strict=True)
 }
 
 # Table A5: CIFAR-100, h=8, alpha=2, 10 trials.

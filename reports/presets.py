@@ -55,6 +55,7 @@ class Preset:
         )
     )  # fmt: skip
     r_min_problems: tuple[tuple[int, int, int], ...] = tuple((4 * c, 4, 2) for c in (2, 4, 8, 16, 32))
+    root: str | None = None  # folder of the sweep files (default: the repository's experiments/)
 
 
 PRESETS = {
@@ -73,9 +74,7 @@ PRESETS = {
             SweepChoice("rewiring"),
         ),
     ),
-    "paper": Preset(
-        name="paper", sweeps=tuple(SweepChoice(n, size="paper") for n in PAPER_SWEEPS), mc_trials=20000
-    ),
+    "paper": Preset(name="paper", sweeps=tuple(SweepChoice(n, size="paper") for n in PAPER_SWEEPS), mc_trials=20000),
 }
 
 
@@ -90,10 +89,11 @@ def _kept(config, keep) -> bool:
     return all(getattr(config, f) in allowed for f, allowed in keep)
 
 
-def load_sweeps(preset: Preset, root: Path = EXPERIMENTS) -> list:
+def load_sweeps(preset: Preset) -> list:
     """The preset's sweeps, loaded with ``fpe_train.sweep.load_sweep`` and reduced as the preset says."""
     from fpe_train.sweep import load_sweep
 
+    root = Path(preset.root) if preset.root else EXPERIMENTS
     out = []
     for choice in preset.sweeps:
         path = root / f"{choice.name}.toml"

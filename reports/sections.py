@@ -48,7 +48,8 @@ def grid_table(grid: pd.DataFrame, families=("independent",)) -> str:
          frac(r.ratio_exact, 6) if r.ratio_exact is not None else "--", frac(r.ratio_paper, 6), fmt(r.ratio_ratio)]
         for r in g.itertuples()
     ]  # fmt: skip
-    head = ["$m$", "$k$", r"$\alpha$", "exact $p$", r"$\alpha^{-k}$", "ratio", r"exact $E_{\mathrm{FPE}}/E_{\mathrm{dense}}$",
+    head = ["$m$", "$k$", r"$\alpha$", "exact $p$", r"$\alpha^{-k}$", "ratio",
+            r"exact $E_{\mathrm{FPE}}/E_{\mathrm{dense}}$",
             r"$\alpha^{-(2k-1)}$", "ratio"]  # fmt: skip
     return table(head, rows)
 
@@ -57,10 +58,11 @@ def r_min_latex(rmin: pd.DataFrame) -> str:
     """Paper's minimal r vs the exact one (independent and partition families)."""
     rows = [
         [str(r.m), str(r.k), str(r.alpha), str(r.clauses), fmt(r.eps, 2), str(r.paper),
-         "--" if pd.isna(r.independent) else str(int(r.independent)), "--" if pd.isna(r.partition) else str(int(r.partition))]
+         _int(r.independent), _int(r.partition)]
         for r in rmin.itertuples()
     ]  # fmt: skip
-    return table(["$m$", "$k$", r"$\alpha$", "$C$", r"$\epsilon$", "paper $r$", "exact (independent)", "exact (partition)"],
+    return table(["$m$", "$k$", r"$\alpha$", "$C$", r"$\epsilon$", "paper $r$", "exact (independent)",
+                  "exact (partition)"],
                  rows)  # fmt: skip
 
 
@@ -79,15 +81,16 @@ def prediction_latex(pred: pd.DataFrame) -> str:
     rows = []
     for r in pred.itertuples():
         rows.append([
-            str(r.clauses), str(r.k), str(r.neurons), str(r.alpha), escape(r.variant), escape(r.family),
+            escape(r.sweep or ""), str(r.clauses), str(r.k), str(r.neurons), str(r.alpha), escape(r.variant),
+            escape(r.family),
             fmt(r.exact_all_covered, 3), fmt(r.mc_all_covered, 3), fmt(r.mask_all_covered, 3),
             fmt(r.learned_all_covered, 3), fmt(r.exact_collisions, 2), fmt(r.mc_collisions, 2),
             pm(r.mask_collisions, r.mask_collisions_se, 2), pm(r.learned_collisions, r.learned_collisions_se, 2),
             str(r.dense_collisions),
         ])  # fmt: skip
-    head = ["$C$", "$k$", "$r$", r"$\alpha$", "split", "family", "P(all) exact", "MC", "masks", "learned",
+    head = ["sweep", "$C$", "$k$", "$r$", r"$\alpha$", "split", "family", "P(all) exact", "MC", "masks", "learned",
             "coll. exact", "MC", "masks", "learned", "dense"]  # fmt: skip
-    return "{\\scriptsize\n" + table(head, rows, align="rrrrll" + "r" * 9) + "}\n"
+    return "{\\scriptsize\n" + table(head, rows, align="lrrrrll" + "r" * 9) + "}\n"
 
 
 def accuracy_table(vtable: pd.DataFrame) -> str:
@@ -98,7 +101,8 @@ def accuracy_table(vtable: pd.DataFrame) -> str:
                      _int(r.neurons), _int(r.alpha), escape(r.variant), str(r.n),
                      pm(100 * r.test_accuracy_mean, 100 * r.test_accuracy_sem, 2),
                      fmt(getattr(r, "nonzero_params_mean", math.nan), 0)])  # fmt: skip
-    return table(["sweep", "task", "$C$", "$r$", r"$\alpha$", "variant", "$n$", r"test acc. (\%)", "nonzero params"], rows,
+    return table(["sweep", "task", "$C$", "$r$", r"$\alpha$", "variant", "$n$", r"test acc. (\%)", "nonzero params"],
+                 rows,
                  align="llrrrlrrr")  # fmt: skip
 
 

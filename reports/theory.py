@@ -94,7 +94,7 @@ def boolean_cases(vtable: pd.DataFrame) -> pd.DataFrame:
     return b
 
 
-def prediction_table(vtable: pd.DataFrame, mc_trials: int = 2000, seed: int = 0, max_cases: int = 24) -> pd.DataFrame:
+def prediction_table(vtable: pd.DataFrame, mc_trials: int = 2000, seed: int = 0, max_cases: int = 80) -> pd.DataFrame:
     """Per Boolean (config, split): exact, Monte Carlo, mask and learned coverage/collisions."""
     from fpe_theory.exact import dense_collisions, family_exact
 

@@ -1,5 +1,7 @@
 """`fpe-theory sweep run|status|export` through cli.main: results, and one-line errors with exit 2."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -61,6 +63,10 @@ def test_run_status_export(tmp_path):
     assert code == 0 and "0 trials done, 0 failed, 4 already done" in out
     code, out, _ = invoke("sweep", "status", "--store", db)
     assert code == 0 and out.splitlines()[1].split() == ["tiny", "quick", "2", "4", "4", "0", "0"]
+    code, out, _ = invoke("sweep", "status", "--store", db, "--json")
+    assert code == 0 and json.loads(out) == [
+        {"sweep": "tiny", "size": "quick", "configs": 2, "trials": 4, "done": 4, "failed": 0, "pending": 0}
+    ]
     code, out, _ = invoke("sweep", "status", p, "--store", db, "--size", "paper")
     assert code == 0 and out.splitlines()[1].split() == ["tiny", "paper", "2", "6", "0", "0", "6"]
     code, out, _ = invoke("sweep", "export", "--store", db, "--out", tmp_path / "r.csv")

@@ -182,3 +182,26 @@ def test_shipped_sweeps_cover_what_the_paper_varies():
     assert [c.m for c in a1] == [12, 24, 32, 40, 60, 80, 100, 128]
     case = load_sweep(EXPERIMENTS / "case_study.toml", "paper").configs
     assert [(c.clauses, c.k, c.neurons, c.alpha, c.warmup_epochs, c.epochs) for c in case] == [(8, 4, 8, 2, 1000, 1000)]
+
+
+INPUTS = {"digits": 64, "mnist1d": 40}  # feature counts of the built-in datasets
+
+
+@pytest.mark.parametrize("size", ["quick", "paper"])
+def test_every_shipped_split_can_be_built(size):
+    """Each split of each shipped config builds its masks (catches e.g. 3 clauses dealt to 4 children)."""
+    import torch
+
+    from fpe_train.splits import split_masks
+
+    g = torch.Generator().manual_seed(0)
+    for name in SHIPPED:
+        for c in load_sweep(EXPERIMENTS / f"{name}.toml", size).configs:
+            n_in = c.m if c.task == "boolean" else INPUTS[c.task]
+            clauses = [list(range(j * c.k, (j + 1) * c.k)) for j in range(c.clauses)] if c.task == "boolean" else None
+            widths = [n_in] + ([c.neurons] if c.depth >= 3 else [])  # A.7: layer 3 reads the r outputs of layer 2
+            for split in c.splits:
+                for w in widths:
+                    masks = split_masks(split, torch.randn(c.neurons, w, generator=g), c.alpha,
+                                        clauses=clauses if w == n_in else None, generator=g)  # fmt: skip
+                    assert masks.shape == (c.alpha * c.neurons, w), (name, c)
