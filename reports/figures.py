@@ -48,6 +48,7 @@ def _plt():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    plt.rcParams["figure.constrained_layout.use"] = True  # no label overlaps between stacked panels
     return plt
 
 

@@ -64,8 +64,8 @@ def pct(x, digits: int = 1) -> str:
 def pm(mean, spread, digits: int = 3) -> str:
     """'mean $\\pm$ spread'."""
     if _missing(spread):
-        return fmt(mean, digits)
-    return f"{fmt(mean, digits)} $\\pm$ {fmt(spread, digits, sci=False)}"
+        return fmt(mean, digits, sci=False)
+    return f"{fmt(mean, digits, sci=False)} $\\pm$ {fmt(spread, digits, sci=False)}"
 
 
 def frac(x: Fraction, digits: int = 4) -> str:

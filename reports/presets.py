@@ -45,13 +45,14 @@ class Preset:
     sweeps: tuple[SweepChoice, ...]
     mc_trials: int = 2000  # Monte Carlo trials per (problem, family, r) at report time
     seed: int = 0  # Monte Carlo seed
-    grid_m: tuple[int, ...] = (8, 16, 32, 64, 128, 256)
+    grid_m: tuple[int, ...] = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
     grid_k: tuple[int, ...] = (2, 3, 4)
     grid_alpha: tuple[int, ...] = (2, 4)
     mc_cases: tuple[tuple[int, int, int, str, int], ...] = field(
         default=(
             (32, 4, 2, "independent", 8), (32, 4, 2, "partition", 8), (32, 4, 2, "clause", 8),
             (64, 4, 4, "partition", 16), (24, 2, 2, "partition", 4), (16, 2, 2, "independent", 2),
+            (32, 2, 2, "structured_2_4", 4),
         )
     )  # fmt: skip
     r_min_problems: tuple[tuple[int, int, int], ...] = tuple((4 * c, 4, 2) for c in (2, 4, 8, 16, 32))

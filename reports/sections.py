@@ -20,7 +20,7 @@ def _int(x) -> str:
 
 
 def _ci(lo: float, hi: float, digits: int = 3) -> str:
-    return f"[{fmt(lo, digits)}, {fmt(hi, digits)}]"
+    return f"[{fmt(lo, digits, sci=False)}, {fmt(hi, digits, sci=False)}]"
 
 
 def config_table(vtable: pd.DataFrame) -> str:
@@ -145,8 +145,8 @@ def metric_table(vtable: pd.DataFrame, metric: str, neurons: int = 8) -> str:
 def regression_table(regs) -> str:
     """OLS of relative improvement on fold changes: coefficients with 95% CI, p of the slope, R^2, n."""
     rows = [
-        [escape(r.x.replace("_", " ")), escape(r.label), str(r.nobs), fmt(r.const), _ci(*r.const_ci),
-         fmt(r.slope), _ci(*r.slope_ci), fmt(r.slope_p, 4), fmt(r.rsquared)]
+        [escape(r.x.replace("_", " ")), escape(r.label), str(r.nobs), fmt(r.const, sci=False), _ci(*r.const_ci),
+         fmt(r.slope, sci=False), _ci(*r.slope_ci), fmt(r.slope_p, 4), fmt(r.rsquared, sci=False)]
         for r in regs
     ]  # fmt: skip
     head = ["$x$", "group", "$n$", "intercept", r"95\% CI", "slope", r"95\% CI", "$p$ (slope)", "$R^2$"]

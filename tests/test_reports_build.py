@@ -112,6 +112,20 @@ def test_numbers_in_report_match_rows(built, frame):
     assert "78.7" in text and "99.4" in text and "88.7" in text
 
 
+def test_regression_slope_in_report_matches_least_squares(built, frame):
+    """Pooled OLS of RI on capacity fold over the fig3a rows, recomputed with numpy, appears in the report."""
+    ok = frame[(frame["status"] == "done") & frame["sweep"].str.contains("fig3a")]
+    dense = ok[ok.variant == "dense"].set_index(["config_hash", "trial"])
+    fpe = ok[ok.variant != "dense"]
+    key = list(zip(fpe.config_hash, fpe.trial, strict=True))
+    ri = fpe.test_accuracy.to_numpy(float) / dense.loc[key, "test_accuracy"].to_numpy(float)
+    x = fpe.capacity.to_numpy(float) / dense.loc[key, "capacity"].to_numpy(float)
+    const, slope = np.linalg.lstsq(np.c_[np.ones_like(x), x], ri, rcond=None)[0]
+    text = _text(built[0])
+    line = next(line for line in text.splitlines() if "capacity fold" in line and "all pooled" in line)
+    assert f"{slope:.3f}" in line and f"{const:.3f}" in line and str(len(x)) in line
+
+
 def test_without_latex_writes_tex_and_figures_and_a_hint(store, built, tmp_path, monkeypatch):
     """Also: the same store and preset give the same report.tex (seeded Monte Carlo, exact theory)."""
     from click.testing import CliRunner
