@@ -26,10 +26,8 @@ SPLIT_FAMILY = {"random": "partition", "clause": "clause", "structured_2_4": "st
 
 def _monte_carlo():
     """(simulate, compare) from ``simulations`` (docs/interfaces.md)."""
-    try:
-        from simulations import compare, simulate
-    except ImportError:  # package exports not wired yet
-        from simulations.montecarlo import compare, simulate
+    from simulations import compare, simulate
+
     return simulate, compare
 
 

@@ -107,7 +107,7 @@ def simulate(
         for lo in range(0, n_blocks, CHUNK_BLOCKS):
             hi = min(n_blocks, lo + CHUNK_BLOCKS)
             chunk_hist = np.zeros((hi - lo, plan["bins"]), np.int64)
-            kernels.run_blocks(
+            plan["kernel"](
                 *plan["args"], block_seeds(seed, lo, hi), counts[lo:hi], plan["width"],
                 ints[lo:hi], shifts[lo:hi], sq[lo:hi], chunk_hist,
             )  # fmt: skip
@@ -141,8 +141,8 @@ def check_args(problem, family, r, trials, seed):
 
 
 def _plan(problem: Problem, family: str, r: int) -> dict:
-    """Kernel arguments that depend only on (problem, family, r)."""
-    from simulations import kernels
+    """Kernel and its arguments that depend only on (problem, family, r): the bitset path where it applies."""
+    from simulations import bitsets, kernels
 
     m, d, alpha, c = problem.m, problem.d, problem.alpha, problem.clauses
     lits, offsets = kernels.flat_clauses(problem.clause_list())
@@ -153,8 +153,10 @@ def _plan(problem: Problem, family: str, r: int) -> dict:
     width = -(-(max_collisions + 1) // HIST_BINS)
     bins = -(-(max_collisions + 1) // width)
     n_free = len(item_label) - len(ranges)
+    if bitsets.applies(problem, family):
+        return {"kernel": bitsets.run_blocks, "args": bitsets.plan_args(problem, family, r), "width": width, "bins": bins}
     args = (kernels.FAMILY_CODES[family], alpha, r, lits, offsets, item_label, n_free, rt, lt)
-    return {"args": args, "width": width, "bins": bins}
+    return {"kernel": kernels.run_blocks, "args": args, "width": width, "bins": bins}
 
 
 def block_seeds(seed: int, lo: int, hi: int) -> np.ndarray:

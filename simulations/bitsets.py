@@ -1,0 +1,291 @@
+"""Fast Monte Carlo path: children as bitsets over the m literal positions, few random draws per trial.
+
+Used by ``simulate`` for the partition and independent families when k divides 64
+(k = 1, 2, 4, .., 64); other cases keep the general kernel (``kernels.run_blocks``).
+
+Uniform d-subset of a set S of n positions from random bits (``_fixup``): X = S AND
+(bits that are 1 with probability 2^-j); c = |X|; while c > d clear a uniformly chosen
+set bit, while c < d set a uniformly chosen clear bit of S. X is exchangeable over S and
+the fix-up commutes with permutations of S, so the result is exchangeable and has exactly
+d elements: it is uniform over the C(n, d) subsets. Expected draws ~ |n 2^-j - d| + sqrt(n)/2.
+
+A partition parent (``_partition``) splits the m positions in a tree: a node of s blocks
+(s d positions) keeps a uniform (s // 2) d-subset for its first s // 2 blocks and gives
+the rest to the others. All nodes of one level are disjoint, so they share one random
+bitstring R (p = 1/2 nodes use R AND S; others AND more fresh words). The labelling is
+uniform: every arrangement of (d of each label) arises from exactly one path of uniform
+choices, whose probability is 1 / multinomial(m; d, .., d). m=128, alpha=4: 4 words of
+bits and ~11 bounded draws per parent, versus 96 draws for a shuffle.
+
+Clause coverage (clauses consecutive, k | 64: clause j = positions jk..jk+k-1, which is
+no loss for these exchangeable families): t = w AND (w >> 1) .. AND (w >> (k-1)), kept at
+positions jk (``pattern``); popcount(t) = clauses the child covers in that word.
+
+>>> from fpe_theory import Problem
+>>> applies(Problem(m=128, k=4, alpha=4), "partition"), applies(Problem(m=12, k=3, alpha=2), "partition")
+(True, False)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from simulations.kernels import INDEPENDENT, N_MEANS, PARTITION, _mix
+
+FAST_FAMILIES = {"partition": PARTITION, "independent": INDEPENDENT}
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_U32, _U16, _U8 = np.uint64(32), np.uint64(16), np.uint64(8)
+_MASK32, _MASK16, _MASK8 = np.uint64(0xFFFFFFFF), np.uint64(0xFFFF), np.uint64(0xFF)
+_ONE, _ZERO = np.uint64(1), np.uint64(0)
+
+
+def applies(problem, family: str) -> bool:
+    """Whether the bitset path serves (problem, family): partition / independent with k dividing 64."""
+    return family in FAST_FAMILIES and 64 % problem.k == 0
+
+
+@intrinsic
+def popcount(typingctx, x):
+    """Number of set bits of an integer (LLVM ctpop), as int64."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        val = context.cast(builder, args[0], x, types.uint64)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.IntType(64), [ir.IntType(64)]), "llvm.ctpop.i64"
+        )
+        return builder.call(fn, [val])
+
+    return types.int64(x), codegen
+
+
+@njit(cache=True, inline="always")
+def _below(n, state):
+    """(uniform int in [0, n), new state) for 1 <= n < 2^32: Lemire's exact multiply-and-reject on 32 bits."""
+    nn = np.uint64(n)
+    state += _GAMMA
+    prod = (_mix(state) >> _U32) * nn
+    low = prod & _MASK32
+    if low < nn:
+        thresh = (np.uint64(1 << 32) - nn) % nn
+        while low < thresh:
+            state += _GAMMA
+            prod = (_mix(state) >> _U32) * nn
+            low = prod & _MASK32
+    return np.int64(prod >> _U32), state
+
+
+@njit(cache=True, inline="always")
+def _select(w, j):
+    """The j-th (from 0) set bit of w, as a one-bit mask (j < popcount(w))."""
+    pos = _ZERO
+    c = popcount(w & _MASK32)
+    if j >= c:
+        j -= c
+        w >>= _U32
+        pos += _U32
+    c = popcount(w & _MASK16)
+    if j >= c:
+        j -= c
+        w >>= _U16
+        pos += _U16
+    c = popcount(w & _MASK8)
+    if j >= c:
+        j -= c
+        w >>= _U8
+        pos += _U8
+    for _ in range(j):
+        w &= w - _ONE
+    return (w & (~w + _ONE)) << pos
+
+
+# Work rows of the (alpha + 4, words) array B: children 0..alpha-1, then these.
+FULL, BITS, X, UNION = 0, 1, 2, 3  # offsets after the alpha children
+
+
+@njit(cache=True, inline="always")
+def _fixup(b, x, s, n, d, state):
+    """Make row x of b (a subset of row s, |s| = n) have exactly d elements by uniform clears / sets; return state."""
+    n_words = b.shape[1]
+    c = 0
+    for i in range(n_words):
+        c += popcount(b[x, i])
+    while c > d:
+        j, state = _below(c, state)
+        for i in range(n_words):
+            w = b[x, i]
+            pc = popcount(w)
+            if j < pc:
+                b[x, i] = w ^ _select(w, j)
+                break
+            j -= pc
+        c -= 1
+    while c < d:
+        j, state = _below(n - c, state)
+        for i in range(n_words):
+            free = b[s, i] & ~b[x, i]
+            pc = popcount(free)
+            if j < pc:
+                b[x, i] |= _select(free, j)
+                break
+            j -= pc
+        c += 1
+    return state
+
+
+@njit(cache=True, inline="always")
+def _ands(n, t):
+    """j >= 1 whose p = 2^-j puts n p closest to t (t <= n / 2): the fewest expected fix-up draws."""
+    j = 1
+    while 2 * abs((n >> (j + 1)) - t) < 2 * abs((n >> j) - t) and (n >> (j + 1)) > 0:
+        j += 1
+    return j
+
+
+@njit(cache=True, inline="always")
+def _random_subset(b, x, s, n, t, state):
+    """Row x = a uniform t-subset of row s (|s| = n), from the shared random row BITS (disjoint nodes)."""
+    bits = b.shape[0] - 4 + BITS
+    j = _ands(n, t)
+    for i in range(b.shape[1]):
+        w = b[bits, i]
+        for _ in range(j - 1):
+            state += _GAMMA
+            w &= _mix(state)
+        b[x, i] = w & b[s, i]
+    return _fixup(b, x, s, n, t, state)
+
+
+@njit(cache=True, inline="always")
+def _fill(b, row, state):
+    for i in range(b.shape[1]):
+        state += _GAMMA
+        b[row, i] = _mix(state)
+    return state
+
+
+@njit(cache=True)
+def _partition(b, sizes, alpha, d, state):
+    """Rows 0..alpha-1 of b = the children of one uniform partition parent (alpha blocks of d positions)."""
+    full, bits, x = alpha + FULL, alpha + BITS, alpha + X
+    b[0, :] = b[full, :]
+    sizes[:] = 0
+    sizes[0] = alpha
+    largest = alpha
+    while largest > 1:
+        state = _fill(b, bits, state)
+        largest = 1
+        for a in range(alpha - 1, -1, -1):  # descending: nodes made this level are not revisited
+            s = sizes[a]
+            if s < 2:
+                continue
+            h = s // 2
+            state = _random_subset(b, x, a, s * d, h * d, state)
+            for i in range(b.shape[1]):
+                b[a + h, i] = b[a, i] & ~b[x, i]
+                b[a, i] = b[x, i]
+            sizes[a], sizes[a + h] = h, s - h
+            largest = max(largest, s - h)
+    return state
+
+
+@njit(cache=True, inline="always")
+def _cover(w, k_steps, pattern):
+    """Positions jk whose k consecutive bits are all set in w (k = 2^k_steps)."""
+    sh = _ONE
+    for _ in range(k_steps):
+        w &= w >> sh
+        sh += sh
+    return w & pattern
+
+
+@njit(cache=True)
+def _trial(family, alpha, r, m, d, k_steps, pattern, b, sizes, state):
+    """One trial: (clauses covered, collisions, ge1, ge2, new state); rows 0..alpha-1 of b hold the children."""
+    union = alpha + UNION
+    b[union, :] = 0
+    coll = ge1 = ge2 = 0
+    for _ in range(r):
+        if family == PARTITION:
+            state = _partition(b, sizes, alpha, d, state)
+        else:
+            for a in range(alpha):
+                state = _fill(b, alpha + BITS, state)
+                state = _random_subset(b, a, alpha + FULL, m, d, state)
+        for a in range(alpha):
+            c = 0
+            for i in range(b.shape[1]):
+                t = _cover(b[a, i], k_steps, pattern[i])
+                b[union, i] |= t
+                c += popcount(t)
+            coll += c * (c - 1) // 2
+            ge1 += c >= 1
+            ge2 += c >= 2
+    ncov = 0
+    for i in range(b.shape[1]):
+        ncov += popcount(b[union, i])
+    return ncov, coll, ge1, ge2, state
+
+
+@njit(cache=True)
+def _block(family, alpha, r, d, k_steps, full, pattern, seed, n, width, ints, shifts, sq, hist):
+    """Run ``n`` trials from one seed; add the block's sums into its rows (as ``kernels._block``)."""
+    n_words = full.shape[0]
+    b = np.zeros((alpha + 4, n_words), np.uint64)
+    b[alpha + FULL, :] = full
+    sizes = np.zeros(alpha, np.int64)
+    m = n_clauses = 0
+    for i in range(n_words):
+        m += popcount(full[i])
+        n_clauses += popcount(pattern[i])
+    state = np.uint64(seed)
+    vals = np.zeros(N_MEANS, np.int64)
+    for t in range(n):
+        ncov, coll, ge1, ge2, state = _trial(family, alpha, r, m, d, k_steps, pattern, b, sizes, state)
+        ints[0] += ncov == n_clauses
+        vals[0], vals[1], vals[2], vals[3] = ncov, coll, ge1, ge2
+        for q in range(N_MEANS):
+            if t == 0:
+                shifts[q] = vals[q]
+            dev = vals[q] - shifts[q]
+            ints[1 + q] += dev
+            sq[q] += float(dev) * float(dev)
+        hist[min(coll // width, hist.shape[0] - 1)] += 1
+
+
+@njit(cache=True, parallel=True)
+def run_blocks(family, alpha, r, d, k_steps, full, pattern, seeds, counts, width, ints, shifts, sq, hist):
+    """Blocks in parallel (one seed each); row b of every output belongs to block b."""
+    for b in prange(seeds.shape[0]):
+        _block(
+            family, alpha, r, d, k_steps, full, pattern, seeds[b], counts[b], width,
+            ints[b], shifts[b], sq[b], hist[b],
+        )  # fmt: skip
+
+
+def words(m: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(full, pattern): per 64-bit word, the valid positions (< m) and the clause starts (multiples of k).
+
+    >>> [hex(int(w)) for w in words(72, 4)[1]]
+    ['0x1111111111111111', '0x11']
+    """
+    n_words = -(-m // 64)
+    full = np.zeros(n_words, np.uint64)
+    pattern = np.zeros(n_words, np.uint64)
+    for i in range(n_words):
+        valid = min(64, m - 64 * i)
+        full[i] = (1 << valid) - 1
+        pattern[i] = sum(1 << p for p in range(0, valid, k))
+    return full, pattern
+
+
+def plan_args(problem, family: str, r: int) -> tuple:
+    """Leading arguments of ``run_blocks`` for (problem, family, r)."""
+    full, pattern = words(problem.m, problem.k)
+    k_steps = problem.k.bit_length() - 1
+    return (FAST_FAMILIES[family], problem.alpha, r, problem.d, k_steps, full, pattern)
