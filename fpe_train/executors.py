@@ -68,12 +68,18 @@ class ChunkResult:
         return self.chunk.trials
 
 
-def cap_threads(threads: int | None) -> None:
-    """Cap torch (intra-op), numba and BLAS/OpenMP threads of this process to ``threads``."""
+def cap_threads(threads: int | None, env: bool = False) -> None:
+    """Cap torch (intra-op) and numba threads of this process to ``threads``.
+
+    With ``env=True`` (worker processes only) the BLAS/OpenMP/numba environment variables are set
+    too; the driver's own environment is never changed, since numba refuses a changed
+    NUMBA_NUM_THREADS once its thread pool has started.
+    """
     if not threads:
         return
-    for name in _THREAD_ENV:
-        os.environ[name] = str(threads)
+    if env:
+        for name in _THREAD_ENV:
+            os.environ[name] = str(threads)
     import torch
 
     if torch.get_num_threads() != threads:
@@ -151,7 +157,7 @@ class SerialExecutor:
 
 
 def _init_worker(threads: int | None) -> None:
-    cap_threads(threads)
+    cap_threads(threads, env=True)
 
 
 class LocalExecutor:

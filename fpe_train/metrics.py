@@ -9,8 +9,8 @@ All functions take one model's masked first-layer weight ``W1 (h, m)`` (numpy or
   columns over the clause's literals, a vector in neuron space R^h; ``clause_mean`` -- the mean instead
   (the same capacity when all clauses have k literals: a common scale cancels); ``literal`` -- each input
   column of W1 is a feature (used for vision tasks, which have no clauses).
-- cosine: mean cosine similarity over pairs of distinct neurons (rows of W1), signed; rows that are all
-  zero have no direction and are left out.
+- cosine: mean cosine similarity over pairs of distinct neurons (rows of W1), signed (``abs_cosine``:
+  the mean of |cos|); rows that are all zero have no direction and are left out.
 - coverage/collisions of supports, via ``simulations.measure_masks`` (the theory's definitions): the
   structural support is the mask; the learned support of a neuron is ``|w| >= tau * max|w|`` of that
   neuron (a neuron whose weights are all zero has an empty support).
@@ -62,8 +62,12 @@ def capacity(W1, clauses=None, features: str = "clause_sum") -> float:
     return float(capacity_terms(feature_vectors(W1, clauses, features)).sum())
 
 
-def mean_cosine(W1) -> float | None:
-    """Mean signed cosine similarity over pairs of distinct non-zero rows of ``W1``; None if < 2 such rows."""
+def mean_cosine(W1, absolute: bool = False) -> float | None:
+    """Mean cosine similarity over pairs of distinct non-zero rows of ``W1``; None if < 2 such rows.
+
+    Signed by default (the paper's words, section 3.2); ``absolute=True`` averages |cos| instead --
+    the paper's Table A2 values (all 0.1-0.4) read more like that, so rows carry both.
+    """
     W = _np(W1)
     norms = np.linalg.norm(W, axis=1)
     W = W[norms > 0] / norms[norms > 0, None]  # (h', m) unit rows
@@ -71,6 +75,8 @@ def mean_cosine(W1) -> float | None:
     if n < 2:
         return None
     S = W @ W.T  # (h', h')
+    if absolute:
+        S = np.abs(S)
     return float((S.sum() - np.trace(S)) / (n * (n - 1)))
 
 

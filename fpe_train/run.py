@@ -30,6 +30,7 @@ from fpe_train.train import Group, LoopSettings, accuracy, train_epochs
 
 ROW_FIELDS = (
     "trial", "seed", "variant", "test_accuracy", "train_accuracy", "nonzero_params", "capacity", "cosine",
+    "abs_cosine",
     "mask_covered", "mask_all_covered", "mask_collisions", "learned_covered", "learned_all_covered",
     "learned_collisions", "seconds", "device",
 )  # fmt: skip
@@ -124,6 +125,7 @@ def _rows_of_group(config: TrainConfig, g: Group, data, clauses, device: str) ->
             "nonzero_params": int(nonzero[e]),
             "capacity": metrics.capacity(W1[e], clauses, features),
             "cosine": metrics.mean_cosine(W1[e]),
+            "abs_cosine": metrics.mean_cosine(W1[e], absolute=True),
         }
         for prefix, support in (("mask", M1[e]), ("learned", metrics.learned_support(W1[e], config.tau))):
             cov = metrics.coverage(support, clauses) if clauses is not None else dict.fromkeys(

@@ -177,10 +177,12 @@ def paper_vs_ours(vtable: pd.DataFrame, summary: pd.DataFrame) -> str:
                               int(h["n"].sum()) if len(h) else None))  # fmt: skip
     b = a1_a2_rows(vtable)
     b = b[b["alpha"] == 2]
-    for name, quoted, metric in (("capacity", P.TABLE_A1, "capacity"), ("cosine", P.TABLE_A2, "cosine")):
+    quotes = (("capacity", P.TABLE_A1, "capacity"), ("cosine", P.TABLE_A2, "cosine"),
+              ("abs. cosine", P.TABLE_A2, "abs_cosine"))  # fmt: skip
+    for name, quoted, metric in quotes:
         for (m, v), q in quoted.items():
             h = b[(b["clauses"] * b["k"] == m) & (b["k"] == 4) & (b["variant"] == v)]
-            if len(h):
+            if len(h) and f"{metric}_mean" in h:
                 rows.append(_diff_row(f"{name}, m={m}, {v}", q.source, q.value, h[f"{metric}_mean"].mean(),
                                       int(h["n"].sum()), percent=False))  # fmt: skip
     rows += _ri_rows(summary)

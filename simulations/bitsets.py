@@ -80,28 +80,79 @@ def _below(n, state):
     return np.int64(prod >> _U32), state
 
 
+def _byte_select_table() -> np.ndarray:
+    """(256 * 8,) uint8: entry 8 v + j = position of the j-th set bit of the byte v (0 past its popcount)."""
+    table = np.zeros(256 * 8, np.uint8)
+    for v in range(256):
+        ones = [p for p in range(8) if v >> p & 1]
+        table[8 * v : 8 * v + len(ones)] = ones
+    return table
+
+
+_BYTE_SELECT = _byte_select_table()
+
+
+def _host_has_bmi2() -> bool:
+    """Whether the CPU numba compiles for has BMI2 (PDEP): then ``_select`` is one instruction."""
+    import llvmlite.binding as llvm
+    from numba.core import config
+
+    if config.CPU_NAME not in (None, "host"):
+        return False
+    try:
+        return bool(llvm.get_host_cpu_features().get("bmi2", False))
+    except RuntimeError:
+        return False
+
+
+@intrinsic
+def _pdep(typingctx, src, mask):
+    """x86 BMI2 PDEP on uint64 (only compiled where ``_host_has_bmi2()``)."""
+    if not (isinstance(src, types.Integer) and isinstance(mask, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        a = context.cast(builder, args[0], src, types.uint64)
+        b = context.cast(builder, args[1], mask, types.uint64)
+        fnty = ir.FunctionType(ir.IntType(64), [ir.IntType(64), ir.IntType(64)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.bmi.pdep.64")
+        return builder.call(fn, [a, b])
+
+    return types.uint64(src, mask), codegen
+
+
 @njit(cache=True, inline="always")
-def _select(w, j):
-    """The j-th (from 0) set bit of w, as a one-bit mask (j < popcount(w))."""
+def _select_pdep(w, j):
+    """The j-th (from 0) set bit of w, as a one-bit mask: PDEP deposits bit j onto the set bits of w."""
+    return _pdep(_ONE << np.uint64(j), w)
+
+
+@njit(cache=True, inline="always")
+def _select_table(w, j):
+    """The j-th (from 0) set bit of w, as a one-bit mask (j < popcount(w)); branchless halving, then a byte table."""
     pos = _ZERO
     c = popcount(w & _MASK32)
-    if j >= c:
-        j -= c
-        w >>= _U32
-        pos += _U32
+    up = j >= c
+    sh = _U32 if up else _ZERO
+    j -= c if up else 0
+    w >>= sh
+    pos += sh
     c = popcount(w & _MASK16)
-    if j >= c:
-        j -= c
-        w >>= _U16
-        pos += _U16
+    up = j >= c
+    sh = _U16 if up else _ZERO
+    j -= c if up else 0
+    w >>= sh
+    pos += sh
     c = popcount(w & _MASK8)
-    if j >= c:
-        j -= c
-        w >>= _U8
-        pos += _U8
-    for _ in range(j):
-        w &= w - _ONE
-    return (w & (~w + _ONE)) << pos
+    up = j >= c
+    sh = _U8 if up else _ZERO
+    j -= c if up else 0
+    w >>= sh
+    pos += sh
+    return _ONE << (pos + np.uint64(_BYTE_SELECT[8 * np.int64(w & _MASK8) + j]))
+
+
+_select = _select_pdep if _host_has_bmi2() else _select_table
 
 
 # Work rows of the (alpha + 4, words) array B: children 0..alpha-1, then these.
@@ -173,8 +224,10 @@ def _fill(b, row, state):
 def _partition(b, sizes, alpha, d, state):
     """Rows 0..alpha-1 of b = the children of one uniform partition parent (alpha blocks of d positions)."""
     full, bits, x = alpha + FULL, alpha + BITS, alpha + X
-    b[0, :] = b[full, :]
-    sizes[:] = 0
+    for i in range(b.shape[1]):
+        b[0, i] = b[full, i]
+    for a in range(alpha):
+        sizes[a] = 0
     sizes[0] = alpha
     largest = alpha
     while largest > 1:
@@ -194,6 +247,51 @@ def _partition(b, sizes, alpha, d, state):
     return state
 
 
+@njit(cache=True)
+def _partition_pow2(b, cnt, alpha, levels, d, state):
+    """Rows 0..alpha-1 of b = the children of one uniform partition parent, alpha = 2^levels.
+
+    Each position takes a uniform label from ``levels`` random bits (row a = positions
+    labelled a); then, while some label has more than d positions, a uniformly chosen
+    position of the first such label moves to the first label with fewer than d. The
+    moves depend only on the counts and pick uniformly, so the labelling stays
+    exchangeable with d of each label: uniform. m=128, alpha=4: 4 words, ~8 moves.
+    """
+    full = alpha + FULL
+    for i in range(b.shape[1]):
+        for a in range(alpha):
+            b[a, i] = b[full, i]
+        for lev in range(levels):
+            state += _GAMMA
+            w = _mix(state)
+            for a in range(alpha):
+                b[a, i] &= w if (a >> lev) & 1 else ~w
+    for a in range(alpha):
+        c = 0
+        for i in range(b.shape[1]):
+            c += popcount(b[a, i])
+        cnt[a] = c
+    while True:
+        over = under = -1
+        for a in range(alpha - 1, -1, -1):
+            over = a if cnt[a] > d else over
+            under = a if cnt[a] < d else under
+        if over < 0:
+            return state
+        j, state = _below(cnt[over], state)
+        for i in range(b.shape[1]):
+            w = b[over, i]
+            pc = popcount(w)
+            if j < pc:
+                bit = _select(w, j)
+                b[over, i] = w ^ bit
+                b[under, i] |= bit
+                break
+            j -= pc
+        cnt[over] -= 1
+        cnt[under] += 1
+
+
 @njit(cache=True, inline="always")
 def _cover(w, k_steps, pattern):
     """Positions jk whose k consecutive bits are all set in w (k = 2^k_steps)."""
@@ -208,10 +306,16 @@ def _cover(w, k_steps, pattern):
 def _trial(family, alpha, r, m, d, k_steps, pattern, b, sizes, state):
     """One trial: (clauses covered, collisions, ge1, ge2, new state); rows 0..alpha-1 of b hold the children."""
     union = alpha + UNION
-    b[union, :] = 0
+    levels = 0
+    while (1 << levels) < alpha:
+        levels += 1
+    for i in range(b.shape[1]):
+        b[union, i] = 0
     coll = ge1 = ge2 = 0
     for _ in range(r):
-        if family == PARTITION:
+        if family == PARTITION and alpha & (alpha - 1) == 0:
+            state = _partition_pow2(b, sizes, alpha, levels, d, state)
+        elif family == PARTITION:
             state = _partition(b, sizes, alpha, d, state)
         else:
             for a in range(alpha):

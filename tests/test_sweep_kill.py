@@ -28,9 +28,9 @@ k = 2
 neurons = 2
 splits = ["random", "clause"]
 trials = 2
-warmup_epochs = 3
-epochs = 3
-n_train = 64
+warmup_epochs = 20
+epochs = 20
+n_train = 128
 n_test = 32
 batch_size = 32
 device = "cpu"
@@ -105,7 +105,10 @@ def kill_at_random_point(start, path: Path, db: Path, rng: random.Random) -> int
     while done_rows(db) <= before and alive() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(rng.uniform(0.0, 0.25))
-    os.kill(proc.pid, signal.SIGKILL)
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # it finished (or died) before the kill: the asserts below tell which
+        pass
     proc.wait() if hasattr(proc, "poll") else proc.join()
     return done_rows(db)
 

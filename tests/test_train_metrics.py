@@ -54,6 +54,7 @@ def test_cosine_plain_loop_skips_zero_rows():
     rows = [W[i] for i in range(5) if i != 2]
     pairs = [(a @ b) / (np.linalg.norm(a) * np.linalg.norm(b)) for a, b in itertools.permutations(rows, 2)]
     assert metrics.mean_cosine(W) == pytest.approx(sum(pairs) / len(pairs))
+    assert metrics.mean_cosine(W, absolute=True) == pytest.approx(sum(abs(p) for p in pairs) / len(pairs))
     assert metrics.mean_cosine(np.eye(3)) == 0.0
     assert metrics.mean_cosine(np.zeros((3, 3))) is None
 
