@@ -31,8 +31,8 @@ CONFIG_COLUMNS = (
 REQUIRED_COLUMNS = ("config_hash", "trial", "variant", "test_accuracy")
 METRICS = ("test_accuracy", "capacity", "cosine", "nonzero_params")
 VARIANT_METRICS = (
-    "test_accuracy", "capacity", "cosine", "abs_cosine", "nonzero_params", "mask_covered", "mask_collisions", "learned_covered",
-    "learned_collisions", "mask_all_covered", "learned_all_covered", "seconds",
+    "test_accuracy", "capacity", "cosine", "abs_cosine", "nonzero_params", "mask_covered", "mask_collisions",
+    "learned_covered", "learned_collisions", "mask_all_covered", "learned_all_covered", "seconds",
 )  # fmt: skip
 
 
