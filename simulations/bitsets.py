@@ -278,18 +278,22 @@ def _partition_pow2(b, cnt, alpha, levels, d, state):
             under = a if cnt[a] < d else under
         if over < 0:
             return state
-        j, state = _below(cnt[over], state)
-        for i in range(b.shape[1]):
-            w = b[over, i]
-            pc = popcount(w)
-            if j < pc:
-                bit = _select(w, j)
-                b[over, i] = w ^ bit
-                b[under, i] |= bit
-                break
-            j -= pc
-        cnt[over] -= 1
-        cnt[under] += 1
+        c = cnt[over]
+        moves = min(c - d, d - cnt[under])
+        for _ in range(moves):
+            j, state = _below(c, state)
+            c -= 1
+            for i in range(b.shape[1]):
+                w = b[over, i]
+                pc = popcount(w)
+                if j < pc:
+                    bit = _select(w, j)
+                    b[over, i] = w ^ bit
+                    b[under, i] |= bit
+                    break
+                j -= pc
+        cnt[over] = c
+        cnt[under] += moves
 
 
 @njit(cache=True, inline="always")
