@@ -397,3 +397,52 @@ def plan_args(problem, family: str, r: int) -> tuple:
     full, pattern = words(problem.m, problem.k)
     k_steps = problem.k.bit_length() - 1
     return (FAST_FAMILIES[family], problem.alpha, r, problem.d, k_steps, full, pattern)
+
+
+@njit(cache=True)
+def sample_subsets(m, d, count, seed):
+    """(count, words) uint64: ``count`` uniform d-subsets of m positions as bitsets (the independent child)."""
+    full, _ = _words_nb(m)
+    b = np.zeros((1 + 4, full.shape[0]), np.uint64)
+    b[1 + FULL, :] = full
+    out = np.zeros((count, full.shape[0]), np.uint64)
+    state = np.uint64(seed)
+    for t in range(count):
+        state = _fill(b, 1 + BITS, state)
+        state = _random_subset(b, 0, 1 + FULL, m, d, state)
+        out[t, :] = b[0, :]
+    return out
+
+
+@njit(cache=True)
+def sample_labels(m, alpha, count, seed):
+    """(count, m) int64: labels of ``count`` uniform partition parents (alpha blocks of m / alpha positions)."""
+    full, _ = _words_nb(m)
+    b = np.zeros((alpha + 4, full.shape[0]), np.uint64)
+    b[alpha + FULL, :] = full
+    sizes = np.zeros(alpha, np.int64)
+    levels = 0
+    while (1 << levels) < alpha:
+        levels += 1
+    out = np.full((count, m), -1, np.int64)
+    state = np.uint64(seed)
+    for t in range(count):
+        if alpha & (alpha - 1) == 0:
+            state = _partition_pow2(b, sizes, alpha, levels, m // alpha, state)
+        else:
+            state = _partition(b, sizes, alpha, m // alpha, state)
+        for a in range(alpha):
+            for e in range(m):
+                if (b[a, e // 64] >> np.uint64(e % 64)) & _ONE:
+                    out[t, e] = a
+    return out
+
+
+@njit(cache=True)
+def _words_nb(m):
+    """(full, unused): the valid-position words of m positions (as ``words``, inside numba)."""
+    n_words = (m + 63) // 64
+    full = np.zeros(n_words, np.uint64)
+    for e in range(m):
+        full[e // 64] |= _ONE << np.uint64(e % 64)
+    return full, n_words
