@@ -13,8 +13,9 @@ import cli
 
 
 def run(args):
+    """Exit code and stdout alone (a progress bar on stderr, e.g. while numba compiles, stays out)."""
     result = CliRunner().invoke(cli.main, ["simulate", *args])
-    return result.exit_code, result.output
+    return result.exit_code, result.stdout
 
 
 def test_table_shows_exact_and_monte_carlo_side_by_side():
