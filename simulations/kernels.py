@@ -19,6 +19,9 @@ How a trial is kept cheap:
   arrangements, so the positions' order is immaterial; structured_2_4 maps its input
   groups through lits.
 
+The partition and independent families with k dividing 64 take the bitset path instead
+(``simulations/bitsets.py``: a few random words and ~sqrt(m) bounded draws per parent).
+
 Per trial the kernel records: all clauses covered, clauses covered, collisions
 (sum over neurons of c(c-1)/2, c = clauses it covers), neurons covering >= 1 and >= 2.
 Per block it keeps exact integer sums (shifted by the block's first value) and float

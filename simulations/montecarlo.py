@@ -1,6 +1,7 @@
 """Monte Carlo estimates of coverage and collisions for every mask family.
 
-``simulate(problem, family, r, trials, seed)`` runs the numba kernels (``kernels.py``)
+``simulate(problem, family, r, trials, seed)`` runs the numba kernels (``kernels.py``; the
+bitset path ``bitsets.py`` for partition / independent when k divides 64)
 over blocks of ``BLOCK_TRIALS`` trials, each block seeded by its own
 ``SeedSequence(seed, spawn_key=(block,))``, and reduces the blocks in order: the same
 seed gives the same numbers whatever the thread count. ``compare(result, exact)`` puts
@@ -154,7 +155,8 @@ def _plan(problem: Problem, family: str, r: int) -> dict:
     bins = -(-(max_collisions + 1) // width)
     n_free = len(item_label) - len(ranges)
     if bitsets.applies(problem, family):
-        return {"kernel": bitsets.run_blocks, "args": bitsets.plan_args(problem, family, r), "width": width, "bins": bins}
+        args = bitsets.plan_args(problem, family, r)
+        return {"kernel": bitsets.run_blocks, "args": args, "width": width, "bins": bins}
     args = (kernels.FAMILY_CODES[family], alpha, r, lits, offsets, item_label, n_free, rt, lt)
     return {"kernel": kernels.run_blocks, "args": args, "width": width, "bins": bins}
 
