@@ -39,7 +39,7 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from simulations.kernels import INDEPENDENT, N_MEANS, PARTITION, _mix
+from simulations.kernels import INDEPENDENT, N_MEANS, PARTITION, _mix, accumulate
 
 FAST_FAMILIES = {"partition": PARTITION, "independent": INDEPENDENT}
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
@@ -368,15 +368,7 @@ def _block(family, alpha, r, d, k_steps, full, pattern, seed, n, width, ints, sh
     vals = np.zeros(N_MEANS, np.int64)
     for t in range(n):
         ncov, coll, ge1, ge2, state = _trial(family, alpha, r, m, d, k_steps, pattern, b, sizes, state)
-        ints[0] += ncov == n_clauses
-        vals[0], vals[1], vals[2], vals[3] = ncov, coll, ge1, ge2
-        for q in range(N_MEANS):
-            if t == 0:
-                shifts[q] = vals[q]
-            dev = vals[q] - shifts[q]
-            ints[1 + q] += dev
-            sq[q] += float(dev) * float(dev)
-        hist[min(coll // width, hist.shape[0] - 1)] += 1
+        accumulate(t, ncov, coll, ge1, ge2, n_clauses, width, vals, ints, shifts, sq, hist)
 
 
 @njit(cache=True, parallel=True)

@@ -191,6 +191,20 @@ def _trial(family, alpha, r, lits, offsets, item_label, n_free, rt, lt, state, t
 
 
 @njit(cache=True)
+def accumulate(t, ncov, coll, ge1, ge2, n_clauses, width, vals, ints, shifts, sq, hist):
+    """Add trial t's measurements to a block's sums (shifted by trial 0's values, for a stable variance)."""
+    ints[0] += ncov == n_clauses
+    vals[0], vals[1], vals[2], vals[3] = ncov, coll, ge1, ge2
+    for q in range(N_MEANS):
+        if t == 0:
+            shifts[q] = vals[q]
+        dev = vals[q] - shifts[q]
+        ints[1 + q] += dev
+        sq[q] += float(dev) * float(dev)
+    hist[min(coll // width, hist.shape[0] - 1)] += 1
+
+
+@njit(cache=True)
 def _block(family, alpha, r, lits, offsets, item_label, n_free, rt, lt, seed, n, width, ints, shifts, sq, hist):
     """Run ``n`` trials from one seed; add the block's sums into its rows."""
     n_clauses = offsets.shape[0] - 1
@@ -205,15 +219,7 @@ def _block(family, alpha, r, lits, offsets, item_label, n_free, rt, lt, seed, n,
         ncov, coll, ge1, ge2, state = _trial(
             family, alpha, r, lits, offsets, item_label, n_free, rt, lt, state, t, work, cnt, covered
         )
-        ints[0] += ncov == n_clauses
-        vals[0], vals[1], vals[2], vals[3] = ncov, coll, ge1, ge2
-        for q in range(N_MEANS):
-            if t == 0:
-                shifts[q] = vals[q]
-            dev = vals[q] - shifts[q]
-            ints[1 + q] += dev
-            sq[q] += float(dev) * float(dev)
-        hist[min(coll // width, hist.shape[0] - 1)] += 1
+        accumulate(t, ncov, coll, ge1, ge2, n_clauses, width, vals, ints, shifts, sq, hist)
 
 
 @njit(cache=True, parallel=True)
