@@ -56,6 +56,7 @@ class TrainConfig:
     features: str = _f("clause_sum", "feature vectors for capacity: clause_sum | clause_mean | literal")
     record_warmup: bool = _f(False, "also return rows 'dense_warmup': the dense models at the split (after warm-up)")
     data_path: str | None = _f(None, "user data file (task=embeddings), read by fpe_train.datasets")
+    curve_every: int = _f(0, "record every model's test accuracy every N epochs (row field test_curve; 0 = off)")
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -90,6 +91,8 @@ class TrainConfig:
             raise ValueError(f"tau={self.tau!r}: must lie in [0, 1]")
         if not 0 < self.rewire_fraction < 1:
             raise ValueError(f"rewire_fraction={self.rewire_fraction!r}: must lie in (0, 1)")
+        if isinstance(self.curve_every, bool) or not isinstance(self.curve_every, int) or self.curve_every < 0:
+            raise ValueError(f"curve_every={self.curve_every!r}: must be an integer >= 0")
         if not isinstance(self.record_warmup, bool):
             raise ValueError(f"record_warmup={self.record_warmup!r}: must be true or false")
         if self.task == "boolean" and self.m < 2:

@@ -32,7 +32,7 @@ ROW_FIELDS = (
     "trial", "seed", "variant", "test_accuracy", "train_accuracy", "nonzero_params", "capacity", "cosine",
     "abs_cosine",
     "mask_covered", "mask_all_covered", "mask_collisions", "learned_covered", "learned_all_covered",
-    "learned_collisions", "seconds", "device",
+    "learned_collisions", "seconds", "device", "test_curve",
 )  # fmt: skip
 
 
@@ -154,6 +154,41 @@ def _generators(seed: int) -> list[torch.Generator]:
     return [torch.Generator().manual_seed(s) for s in states]
 
 
+class Curves:
+    """Test accuracy of every model every ``every`` epochs (Fig. 6b's training curves; 0 = off).
+
+    Before the split only the dense models exist: every variant's curve starts with its trial's dense
+    points up to the split (the variants are forks of those models), then continues with its own.
+    ``of(variant, trial)`` lists the accuracies at epochs every, 2*every, ... (None when off).
+    """
+
+    def __init__(self, every: int, warmup_epochs: int, X_test: torch.Tensor, y_test: torch.Tensor) -> None:
+        self.every, self.X, self.y = every, X_test, y_test
+        self.n_warm = warmup_epochs // every if every else 0
+        self.points: dict[tuple[str, int], list[float]] = {}
+
+    def hook(self, groups: list[Group], tick: Callable[[int], None] | None) -> Callable[[int], None]:
+        def on_epoch(epoch: int) -> None:
+            if self.every and epoch % self.every == 0:
+                for g in groups:
+                    with torch.no_grad():
+                        acc = accuracy(g.net, self.X, self.y).tolist()  # (E,)
+                    for (variant, trial), a in zip(g.labels, acc, strict=True):
+                        self.points.setdefault((variant, trial), []).append(a)
+            if tick is not None:
+                tick(epoch)
+
+        return on_epoch
+
+    def of(self, variant: str, trial: int) -> list[float] | None:
+        if not self.every or variant == "dense_warmup":
+            return None
+        dense = self.points.get(("dense", trial), [])
+        if variant == "dense":
+            return dense
+        return dense[: self.n_warm] + self.points.get((variant, trial), [])
+
+
 def run_config(config: TrainConfig, progress: Callable[[int, int], None] | None = None) -> list[dict]:
     """Train every trial of ``config`` (dense + each split, shared warm-up); one row per (trial, variant).
 
@@ -175,7 +210,8 @@ def run_config(config: TrainConfig, progress: Callable[[int, int], None] | None 
     settings = LoopSettings(config.batch_size, config.l1, config.l2, gen_order, gen_mask)
     total = config.warmup_epochs + config.epochs
     tick = None if progress is None else (lambda epoch: progress(epoch, total))
-    train_epochs([dense], data[0], data[1], config.warmup_epochs, settings, 1, tick)
+    curves = Curves(config.curve_every, config.warmup_epochs, data[2], data[3])
+    train_epochs([dense], data[0], data[1], config.warmup_epochs, settings, 1, curves.hook([dense], tick))
     rows = []
     if config.record_warmup:  # the compact model at the split (paper 3.1 may report this one)
         snapshot = Group(
@@ -183,8 +219,10 @@ def run_config(config: TrainConfig, progress: Callable[[int, int], None] | None 
         )
         rows += _rows_of_group(config, snapshot, data, clauses, device.type)
     groups = _fork(config, dense, clauses, gen_split)
-    train_epochs(groups, data[0], data[1], config.epochs, settings, config.warmup_epochs + 1, tick)
+    train_epochs(groups, data[0], data[1], config.epochs, settings, config.warmup_epochs + 1, curves.hook(groups, tick))
     rows += [r for g in groups for r in _rows_of_group(config, g, data, clauses, device.type)]
+    for r in rows:
+        r["test_curve"] = curves.of(r["variant"], r["trial"])
     check_budgets(rows)
     order = {v: i for i, v in enumerate(("dense", "dense_warmup", *config.splits))}
     rows.sort(key=lambda r: (r["trial"], order[r["variant"]]))

@@ -28,7 +28,7 @@ def _theory(preset, folder: Path):
     return tables, drawn
 
 
-def _training_figures(summary, vtable, regs, folder: Path):
+def _training_figures(summary, vtable, regs, rows, folder: Path):
     neurons = dict(axis="neurons", sweeps=FIGS["neurons"], fixed={"task": "boolean"})
     clauses = dict(axis="clauses", sweeps=FIGS["clauses"], fixed={"task": "boolean", "neurons": 8})
     training = [
@@ -43,7 +43,7 @@ def _training_figures(summary, vtable, regs, folder: Path):
                           "clauses (paper Fig.~4b).", **clauses),
         figures.fig_vision(summary, vtable, folder),
         figures.fig_alpha(summary, vtable, folder),
-        figures.fig_timing(vtable, folder),
+        figures.fig_curves(rows, vtable, folder),
     ]  # fmt: skip
     return training, [figures.fig_regressions(regs, folder)]
 
@@ -65,7 +65,7 @@ def assemble(frame: pd.DataFrame, preset, folder: Path, store: str):
     theory_tables, theory_figs = _theory(preset, folder)
     pred = theory.prediction_table(vtable, mc_trials=preset.mc_trials, seed=preset.seed)
     pred_figs = [figures.fig_predicted_collisions(pred, folder)]
-    training_figs, reg_figs = _training_figures(summary, vtable, regs, folder)
+    training_figs, reg_figs = _training_figures(summary, vtable, regs, analysis.usable(frame), folder)
     if not summary.empty:
         summary.to_csv(folder.parent / "summary.csv", index=False)
     groups = dict(theory_figures=theory_figs, prediction_figures=pred_figs, training_figures=training_figs,

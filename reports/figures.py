@@ -289,6 +289,41 @@ def fig_timing(vtable, folder, name="fig6b", sweeps=FIGURE_SWEEPS["timing"]):
                        "training curves; rows store final accuracies only)." + _source(v), name)  # fmt: skip
 
 
+def fig_curves(rows: pd.DataFrame, vtable, folder, name="fig6b", sweeps=FIGURE_SWEEPS["timing"]):
+    """Fig. 6b: test-accuracy curves (mean over trials) of dense and FPE for each split time.
+
+    Uses the rows' ``test_curve`` (sweeps run with ``curve_every`` > 0); without curves it falls back to
+    final accuracy vs warm-up epochs (``fig_timing``).
+    """
+    r = select(rows, sweeps)
+    if r.empty or "test_curve" not in r or r["test_curve"].isna().all():
+        return fig_timing(vtable, folder, name, sweeps)
+    r = r[r["test_curve"].notna()]
+    task = r["task"].iloc[0]
+    r = r[r["task"] == task]
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    colors = plt.get_cmap("viridis")(np.linspace(0, 0.85, r["warmup_epochs"].nunique()))
+    for color, (warm, g) in zip(colors, r.groupby("warmup_epochs"), strict=True):
+        every = int(g["curve_every"].iloc[0])
+        for variant, h in g.groupby("variant"):
+            if variant == "dense" and warm != r["warmup_epochs"].min():
+                continue  # the dense model is the same for every split time (same seed, same total epochs)
+            curves = np.array([list(c) for c in h["test_curve"]], dtype=float)  # (trials, points)
+            x = every * np.arange(1, curves.shape[1] + 1)
+            label = "dense" if variant == "dense" else f"{variant}, split at {warm}"
+            ax.plot(x, curves.mean(axis=0), color="black" if variant == "dense" else color,
+                    ls="--" if variant == "dense" else "-", lw=1.2, label=label)  # fmt: skip
+        ax.axvline(warm, color=color, ls=":", lw=0.8)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (mean over trials)")
+    ax.legend(fontsize=7)
+    _save(fig, folder, name)
+    return Drawn(name, "Training curves for different split times (paper Fig.~6b): dense (dashed) and FPE "
+                       "test accuracy per epoch, dotted lines at the splits. Task: " + str(task).replace("_", "\\_")
+                 + "." + _source(r), name)  # fmt: skip
+
+
 def fig_theory_ratios(grid: pd.DataFrame, folder, name="theory_ratios"):
     """Exact p / alpha^-k and exact collision ratio / alpha^-(2k-1) vs m, per (k, alpha)."""
     g = grid[grid["family"] == "independent"]

@@ -100,3 +100,18 @@ def test_record_warmup_rows_equal_a_dense_only_run_of_warmup_epochs():
     b = run_config(TrainConfig(**{**TINY, "warmup_epochs": 2, "epochs": 0}, splits=("random",)))
     key = lambda rows, v: [(r["test_accuracy"], r["train_accuracy"]) for r in rows if r["variant"] == v]  # noqa: E731
     assert key(a, "dense_warmup") == key(b, "dense")
+
+
+def test_training_curves_share_the_warmup_and_end_at_the_final_accuracy():
+    base = dict(clauses=3, k=2, neurons=2, splits=("random", "clause"), trials=2, warmup_epochs=4, epochs=4,
+                n_train=64, n_test=32, batch_size=32, device="cpu")  # fmt: skip
+    plain = run_config(TrainConfig(**base))
+    curved = run_config(TrainConfig(**base, curve_every=2))
+    assert all(r["test_curve"] is None for r in plain)
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("seconds", "test_curve")} for r in rows]  # noqa: E731
+    assert strip(plain) == strip(curved)  # recording curves changes no training
+    dense = {r["trial"]: r["test_curve"] for r in curved if r["variant"] == "dense"}
+    for r in curved:
+        assert len(r["test_curve"]) == (4 + 4) // 2
+        assert r["test_curve"][-1] == r["test_accuracy"]  # the last point is the final evaluation
+        assert r["test_curve"][:2] == dense[r["trial"]][:2]  # before the split every variant is its dense model
