@@ -1,25 +1,41 @@
 """Training side of fpe-theory: FPE expansion of torch MLPs, masked layers, rewiring (and the batched engine).
 
-Public API (importing this package imports torch only, not numba or scipy)::
+Public API (the names load on first use, so ``import fpe_train.config`` and the CLI's ``--help`` do not pay
+for torch; the API itself needs torch only, not numba or scipy)::
 
     from fpe_train import expand, MaskedLinear, Rewirer, count_nonzero
     fpe_model = expand(dense_model, alpha=2, split="random", seed=0)
 """
 
-from fpe_train.api import count_nonzero, expand, layer_capacity, layer_cosine, layer_coverage
-from fpe_train.masked import MaskedLinear
-from fpe_train.rewire import Rewirer, rewire_
-from fpe_train.splits import SPLITS, split_masks
+from __future__ import annotations
 
-__all__ = [
-    "SPLITS",
-    "MaskedLinear",
-    "Rewirer",
-    "count_nonzero",
-    "expand",
-    "layer_capacity",
-    "layer_cosine",
-    "layer_coverage",
-    "rewire_",
-    "split_masks",
-]
+import importlib
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "count_nonzero": "fpe_train.api",
+    "expand": "fpe_train.api",
+    "layer_capacity": "fpe_train.api",
+    "layer_cosine": "fpe_train.api",
+    "layer_coverage": "fpe_train.api",
+    "MaskedLinear": "fpe_train.masked",
+    "Rewirer": "fpe_train.rewire",
+    "rewire_": "fpe_train.rewire",
+    "SPLITS": "fpe_train.splits",
+    "split_masks": "fpe_train.splits",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    """Load a public name from its module on first use (PEP 562)."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'fpe_train' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -38,6 +38,7 @@ def summarize(rows: list[dict], variants) -> dict:
             "nonzero_params": nonzero[0] if len(nonzero) == 1 else col("nonzero_params"),
             "capacity": stat(col("capacity")),
             "cosine": stat(col("cosine")),
+            "abs_cosine": stat(col("abs_cosine")),
             "coverage": {"mask": stat(col("mask_covered")), "learned": stat(col("learned_covered"))},
             "all_covered": {"mask": stat(col("mask_all_covered")), "learned": stat(col("learned_all_covered"))},
             "collisions": {"mask": stat(col("mask_collisions")), "learned": stat(col("learned_collisions"))},

@@ -86,8 +86,11 @@ def paired(frame: pd.DataFrame) -> pd.DataFrame:
 
 def sem(values) -> float:
     """Standard error of the mean, s / sqrt(n) with ddof=1; NaN when n < 2."""
-    x = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce").dropna(), dtype=float)
-    return float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) >= 2 else math.nan
+    from fpe_train.summary import stat  # the one SEM of the toolkit (the train CLI prints the same)
+
+    x = pd.to_numeric(pd.Series(values), errors="coerce").dropna().tolist()
+    s = stat(x)["sem"]
+    return math.nan if s is None else float(s)
 
 
 def welch(a, b) -> tuple[float, float]:
