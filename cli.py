@@ -19,8 +19,8 @@ COMMANDS = {
     "collisions": "fpe_theory._cli:collisions",
     "formulas": "fpe_theory._cli:formulas",
     "simulate": "simulations._cli:simulate",
-    "train": "fpe_train._cli:train",
-    "sweep": "fpe_train._sweep_cli:sweep",
+    "train": "fpe_train.engine._cli:train",
+    "sweep": "fpe_train.sweeps._cli:sweep",
     "report": "reports._cli:report",
 }
 

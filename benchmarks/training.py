@@ -15,10 +15,10 @@ import time
 import torch
 from torch import nn
 
-from fpe_train.batched import BatchedMLP
-from fpe_train.data import boolean_data
-from fpe_train.run import resolve_device
-from fpe_train.train import Group, LoopSettings, train_epochs
+from fpe_train.engine.batched import BatchedMLP
+from fpe_train.engine.data import boolean_data
+from fpe_train.engine.run import resolve_device
+from fpe_train.engine.train import Group, LoopSettings, train_epochs
 
 M, K, R, N_TRAIN, BATCH, LR, L1, L2 = 32, 4, 8, 10_000, 500, 1e-3, 1e-7, 1e-5
 

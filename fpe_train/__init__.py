@@ -1,6 +1,6 @@
 """Training side of fpe-theory: FPE expansion of torch MLPs, masked layers, rewiring (and the batched engine).
 
-Public API (the names load on first use, so ``import fpe_train.config`` and the CLI's ``--help`` do not pay
+Public API (the names load on first use, so ``import fpe_train.engine.config`` and the CLI's ``--help`` do not pay
 for torch; the API itself needs torch only, not numba or scipy)::
 
     from fpe_train import expand, MaskedLinear, Rewirer, count_nonzero
@@ -13,16 +13,16 @@ import importlib
 
 # public name -> the module that defines it
 _EXPORTS = {
-    "count_nonzero": "fpe_train.api",
-    "expand": "fpe_train.api",
-    "layer_capacity": "fpe_train.api",
-    "layer_cosine": "fpe_train.api",
-    "layer_coverage": "fpe_train.api",
-    "MaskedLinear": "fpe_train.masked",
-    "Rewirer": "fpe_train.rewire",
-    "rewire_": "fpe_train.rewire",
-    "SPLITS": "fpe_train.splits",
-    "split_masks": "fpe_train.splits",
+    "count_nonzero": "fpe_train.fpe.api",
+    "expand": "fpe_train.fpe.api",
+    "layer_capacity": "fpe_train.fpe.api",
+    "layer_cosine": "fpe_train.fpe.api",
+    "layer_coverage": "fpe_train.fpe.api",
+    "MaskedLinear": "fpe_train.fpe.masked",
+    "Rewirer": "fpe_train.fpe.rewire",
+    "rewire_": "fpe_train.fpe.rewire",
+    "SPLITS": "fpe_train.fpe.splits",
+    "split_masks": "fpe_train.fpe.splits",
 }
 
 __all__ = sorted(_EXPORTS)

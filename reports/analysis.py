@@ -86,7 +86,7 @@ def paired(frame: pd.DataFrame) -> pd.DataFrame:
 
 def sem(values) -> float:
     """Standard error of the mean, s / sqrt(n) with ddof=1; NaN when n < 2."""
-    from fpe_train.summary import stat  # the one SEM of the toolkit (the train CLI prints the same)
+    from fpe_train.engine.summary import stat  # the one SEM of the toolkit (the train CLI prints the same)
 
     x = pd.to_numeric(pd.Series(values), errors="coerce").dropna().tolist()
     s = stat(x)["sem"]

@@ -58,9 +58,9 @@ def run_preset(preset, store_path: Path, progress: bool = True, workers: int | N
     """
     import os
 
-    from fpe_train.executors import make_executor
-    from fpe_train.store import ResultsStore
-    from fpe_train.sweep import run_sweep
+    from fpe_train.sweeps.executors import make_executor
+    from fpe_train.sweeps.store import ResultsStore
+    from fpe_train.sweeps.sweep import run_sweep
     from reports.presets import load_sweeps
 
     sweeps = load_sweeps(preset)  # parse every file before training anything
@@ -81,7 +81,7 @@ def run_preset(preset, store_path: Path, progress: bool = True, workers: int | N
 
 def load_frame(store_path: Path):
     """The store's long-format DataFrame; one-line ValueError when it is missing or not a results store."""
-    from fpe_train.store import ResultsStore
+    from fpe_train.sweeps.store import ResultsStore
 
     if not store_path.exists():
         raise ValueError(f"store={str(store_path)!r}: no such results store (run without --no-run to create it)")

@@ -20,7 +20,6 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 PAPER_SWEEPS = (
     "case_study", "fig3a", "fig3b", "fig3c", "table_a1_a2", "fig5_vision", "fig6ad_alpha", "fig6b_split_timing",
     "table_a3_depth", "table_a5_2_4", "rewiring", "controls",
@@ -56,7 +55,7 @@ class Preset:
         )
     )  # fmt: skip
     r_min_problems: tuple[tuple[int, int, int], ...] = tuple((4 * c, 4, 2) for c in (2, 4, 8, 16, 32))
-    root: str | None = None  # folder of the sweep files (default: the repository's experiments/)
+    root: str | None = None  # folder of the sweep files (default: the sweeps shipped with fpe_train)
 
 
 PRESETS = {
@@ -91,13 +90,12 @@ def _kept(config, keep) -> bool:
 
 
 def load_sweeps(preset: Preset) -> list:
-    """The preset's sweeps, loaded with ``fpe_train.sweep.load_sweep`` and reduced as the preset says."""
-    from fpe_train.sweep import load_sweep
+    """The preset's sweeps, loaded with ``fpe_train.sweeps.sweep.load_sweep`` and reduced as the preset says."""
+    from fpe_train.sweeps.sweep import find_sweep, load_sweep
 
-    root = Path(preset.root) if preset.root else EXPERIMENTS
     out = []
     for choice in preset.sweeps:
-        path = root / f"{choice.name}.toml"
+        path = Path(preset.root) / f"{choice.name}.toml" if preset.root else Path(find_sweep(choice.name))
         if not path.exists():
             raise ValueError(f"preset={preset.name!r}: sweep file {path} does not exist")
         sweep = load_sweep(path, size=choice.size)

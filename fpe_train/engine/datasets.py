@@ -1,0 +1,334 @@
+"""Real datasets of section 3.3, as standardised numpy arrays.
+
+``load_dataset(config) -> (X_train, y_train, X_test, y_test, n_classes)`` for
+``config.task`` in ``digits | mnist1d | fashion_mnist | embeddings``:
+
+- ``digits``: scikit-learn's 8x8 digits (1797 images, ships with the package; no download).
+  No standard split: a seeded 80/20 split.
+- ``mnist1d``: MNIST-1D generated locally by the ``mnist1d`` package with its standard
+  arguments (5000 signals of length 40, its own 4000/1000 split; seed 42 of the package,
+  so everybody gets the same data). Never downloads.
+- ``fashion_mnist``: the standard IDX files (``train-images-idx3-ubyte``,
+  ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each
+  optionally ``.gz``) in the folder ``config.data_path`` (or its ``raw/`` or
+  ``FashionMNIST/raw/``, torchvision's layout). Raw flattened pixels, as the paper.
+- ``embeddings``: a file the user computed (e.g. CLIP ViT-B/16 embeddings of CIFAR-100,
+  as the paper), ``config.data_path``, in one of three layouts:
+  ``.npz`` with ``X_train, y_train, X_test, y_test`` (a given split);
+  ``.npz`` with ``features, labels`` (or ``X, y``): one pool, split seeded 80/20;
+  ``.npy``: one 2-D array (N, D + 1) whose last column is the integer label, split seeded 80/20.
+
+Then, for every task: ``n_train`` / ``n_test`` of the config cap the sizes (a seeded
+subsample when the data hold more; all of it otherwise), labels are encoded 0..K-1 over
+the classes of the whole dataset, and features are standardised per column with the mean
+and standard deviation of the training set (a constant column is only centred).
+The seed of every split and subsample is ``config.seed``, so all trials of a config see
+the same data. Returns float32 features and int64 labels.
+
+>>> from fpe_train.engine.config import TrainConfig
+>>> Xtr, ytr, Xte, yte, K = load_dataset(TrainConfig(task="digits", n_train=100, n_test=50, splits=("random",)))
+>>> Xtr.shape, Xte.shape, K
+((100, 64), (50, 64), 10)
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import random
+import zipfile
+
+import numpy as np
+
+VISION_TASKS = ("digits", "mnist1d", "fashion_mnist", "embeddings")
+TEST_FRACTION = 0.2  # pooled data (digits, single-pool embeddings) are split 80/20
+IDX_FILES = {
+    "X_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "X_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def load_dataset(config):
+    """``(X_train, y_train, X_test, y_test, n_classes)`` for a vision ``config`` (see module doc)."""
+    raw = _raw_arrays(config)
+    return _finish(*raw, n_train=config.n_train, n_test=config.n_test, seed=config.seed)
+
+
+def check_dataset(config) -> None:
+    """Cheap check before a sweep starts: the files exist and labels match features.
+
+    Reads headers only (IDX headers, ``.npy`` headers inside ``.npz``); raises a one-line
+    ``ValueError`` otherwise. Built-in tasks (digits, mnist1d) need no file.
+    """
+    task = _check_task(config)
+    if task == "fashion_mnist":
+        paths = _idx_paths(config.data_path)
+        n = {key: _idx_header(p)[0] for key, p in paths.items()}
+        for part in ("train", "test"):
+            _check_lengths(n[f"X_{part}"], n[f"y_{part}"], paths[f"y_{part}"])
+    elif task == "embeddings":
+        shapes = _embedding_shapes(_existing(config.data_path))
+        for xs, ys in shapes:
+            _check_shapes(xs, ys, config.data_path)
+
+
+# ---------------------------------------------------------------- per task: raw arrays
+
+
+def _check_task(config) -> str:
+    task = config.task
+    if task not in VISION_TASKS:
+        raise ValueError(f"task={task!r}: not a dataset task; must be one of {', '.join(VISION_TASKS)}")
+    if task in ("digits", "mnist1d") and config.data_path is not None:
+        raise ValueError(
+            f"data_path={config.data_path!r}: task={task!r} is built in; data_path is for fashion_mnist and embeddings"
+        )
+    if task in ("fashion_mnist", "embeddings") and not config.data_path:
+        raise ValueError(f"data_path=None: task={task!r} needs data_path (a user-supplied file or folder)")
+    return task
+
+
+def _raw_arrays(config):
+    task = _check_task(config)
+    if task == "digits":
+        X, y = _digits()
+        return _pooled_split(X, y, config.seed)
+    if task == "mnist1d":
+        return _mnist1d()
+    if task == "fashion_mnist":
+        return load_fashion_mnist(config.data_path)
+    return load_embeddings(config.data_path, config.seed)
+
+
+@functools.lru_cache(maxsize=1)
+def _digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)  # (1797, 64), pixel values 0..16
+    return X, y
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist1d(num_samples: int | None = None):
+    """MNIST-1D, generated locally with the package's standard arguments (no download).
+
+    ``num_samples`` other than the standard 5000 is for tests only (a different, smaller dataset).
+    """
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    if num_samples is not None:
+        args.num_samples = num_samples
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:  # make_dataset seeds the global generators; put them back afterwards
+        data = make_dataset(args)
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+    return data["x"], data["y"], data["x_test"], data["y_test"]  # (4000, 40), (4000,), (1000, 40), (1000,)
+
+
+def load_fashion_mnist(folder):
+    """The four standard IDX files in ``folder`` -> (X_train, y_train, X_test, y_test), pixels flattened."""
+    paths = _idx_paths(folder)
+    arrays = {key: read_idx(p) for key, p in paths.items()}
+    out = []
+    for part in ("train", "test"):
+        X, y = arrays[f"X_{part}"], arrays[f"y_{part}"]
+        X = X.reshape(len(X), -1)  # (N, 784)
+        _check_shapes(X.shape, y.shape, paths[f"y_{part}"])
+        out += [X, y]
+    return tuple(out)
+
+
+def load_embeddings(path, seed: int):
+    """A user embedding file (three layouts, see module doc) -> (X_train, y_train, X_test, y_test)."""
+    path = _existing(path)
+    if path.endswith(".npy"):
+        table = np.load(path, allow_pickle=False)
+        if table.ndim != 2 or table.shape[1] < 2:
+            raise ValueError(f"data_path={path!r}: a .npy file must be 2-D (N, D + 1) with labels in the last column")
+        return _pooled_split(table[:, :-1], _int_labels(table[:, -1], path), seed)
+    with np.load(path, allow_pickle=False) as f:
+        layout = _npz_layout(f.files, path)
+        arrays = [f[name] for name in layout]
+    if len(arrays) == 2:
+        _check_shapes(arrays[0].shape, arrays[1].shape, path)
+        return _pooled_split(arrays[0], arrays[1], seed)
+    for X, y in ((arrays[0], arrays[1]), (arrays[2], arrays[3])):
+        _check_shapes(X.shape, y.shape, path)
+    return tuple(arrays)
+
+
+# ---------------------------------------------------------------- common finishing
+
+
+def _pooled_split(X, y, seed: int):
+    """Seeded split of one pool: TEST_FRACTION of the samples (rounded) go to the test set."""
+    _check_shapes(np.shape(X), np.shape(y), "data")
+    perm = np.random.default_rng([seed, 1]).permutation(len(y))
+    n_test = max(1, round(TEST_FRACTION * len(y)))
+    test, train = perm[:n_test], perm[n_test:]
+    return X[train], y[train], X[test], y[test]
+
+
+def _finish(X_train, y_train, X_test, y_test, *, n_train: int, n_test: int, seed: int):
+    """Encode labels over all classes, cap sizes by seeded subsamples, standardise on train."""
+    classes = np.unique(np.concatenate([np.asarray(y_train).ravel(), np.asarray(y_test).ravel()]))
+    rng = np.random.default_rng([seed, 2])
+    keep_train = _subsample(len(y_train), n_train, rng)
+    keep_test = _subsample(len(y_test), n_test, rng)
+    X_train = np.asarray(X_train, dtype=np.float64)[keep_train]  # (n_train, D)
+    X_test = np.asarray(X_test, dtype=np.float64)[keep_test]  # (n_test, D)
+    if not (np.isfinite(X_train).all() and np.isfinite(X_test).all()):
+        raise ValueError("features: must be finite (found NaN or inf)")
+    mean = X_train.mean(axis=0)  # (D,)
+    std = X_train.std(axis=0)  # (D,)
+    std[std == 0] = 1.0
+    X_train, X_test = (X_train - mean) / std, (X_test - mean) / std
+    y_train = np.searchsorted(classes, np.asarray(y_train)[keep_train]).astype(np.int64)
+    y_test = np.searchsorted(classes, np.asarray(y_test)[keep_test]).astype(np.int64)
+    return X_train.astype(np.float32), y_train, X_test.astype(np.float32), y_test, len(classes)
+
+
+def _subsample(n: int, cap: int, rng) -> np.ndarray:
+    """All indices when n <= cap, else a seeded sorted subsample of size cap."""
+    if n <= cap:
+        return np.arange(n)
+    return np.sort(rng.choice(n, size=cap, replace=False))
+
+
+def _check_shapes(x_shape, y_shape, where) -> None:
+    if len(x_shape) != 2:
+        raise ValueError(f"features in {where!s}: shape {tuple(x_shape)} must be 2-D (samples, features)")
+    if len(y_shape) != 1:
+        raise ValueError(f"labels in {where!s}: shape {tuple(y_shape)} must be 1-D (samples,)")
+    _check_lengths(x_shape[0], y_shape[0], where)
+
+
+def _check_lengths(n_x: int, n_y: int, where) -> None:
+    if n_x != n_y:
+        raise ValueError(f"labels in {where!s}: {n_y} labels do not match {n_x} feature rows")
+    if n_x < 1:
+        raise ValueError(f"data in {where!s}: no samples")
+
+
+def _int_labels(column, where) -> np.ndarray:
+    if not np.all(np.isfinite(column)) or not np.all(column == np.round(column)):
+        raise ValueError(f"labels in {where!s}: the last column must hold integer class labels")
+    return column.astype(np.int64)
+
+
+def _existing(path) -> str:
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"data_path={path!r}: no such file")
+    if not path.endswith((".npy", ".npz")):
+        raise ValueError(f"data_path={path!r}: embeddings must be a .npy or .npz file")
+    return path
+
+
+def _npz_layout(files, path) -> tuple[str, ...]:
+    for names in (("X_train", "y_train", "X_test", "y_test"), ("features", "labels"), ("X", "y")):
+        if set(names) <= set(files):
+            return names
+    raise ValueError(
+        f"data_path={path!r}: arrays {sorted(files)}; need X_train, y_train, X_test, y_test or features, labels"
+    )
+
+
+def _embedding_shapes(path):
+    """[(X shape, y shape), ...] from the file headers, without reading the data."""
+    if path.endswith(".npy"):
+        shape = np.load(path, mmap_mode="r").shape
+        if len(shape) != 2 or shape[1] < 2:
+            raise ValueError(f"data_path={path!r}: a .npy file must be 2-D (N, D + 1) with labels in the last column")
+        return [((shape[0], shape[1] - 1), (shape[0],))]
+    try:
+        with zipfile.ZipFile(path) as z:
+            layout = _npz_layout([n.removesuffix(".npy") for n in z.namelist()], path)
+            shapes = [_npy_shape(z, name + ".npy") for name in layout]
+    except zipfile.BadZipFile:
+        raise ValueError(f"data_path={path!r}: not a valid .npz file") from None
+    return list(zip(shapes[0::2], shapes[1::2], strict=True))
+
+
+def _npy_shape(z: zipfile.ZipFile, member: str) -> tuple:
+    with z.open(member) as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, _ = read(f)
+    return shape
+
+
+# ---------------------------------------------------------------- IDX files
+
+
+def _idx_paths(folder) -> dict[str, str]:
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise ValueError(f"data_path={folder!r}: no such folder (expected the FashionMNIST IDX files)")
+    for where in (folder, os.path.join(folder, "raw"), os.path.join(folder, "FashionMNIST", "raw")):
+        found = {}
+        for key, name in IDX_FILES.items():
+            for candidate in (name, name + ".gz"):
+                if os.path.isfile(os.path.join(where, candidate)):
+                    found[key] = os.path.join(where, candidate)
+                    break
+        if len(found) == len(IDX_FILES):
+            return found
+    missing = [IDX_FILES[k] for k in IDX_FILES if k not in found]
+    raise ValueError(f"data_path={folder!r}: missing IDX file(s) {', '.join(missing)} (optionally .gz)")
+
+
+def _open(path):
+    with open(path, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def _idx_header(path) -> tuple:
+    with _open(path) as f:
+        return _read_idx_header(f, path)[0]
+
+
+def _read_idx_header(f, path):
+    magic = f.read(4)
+    if len(magic) < 4 or magic[:2] != b"\x00\x00" or magic[2] not in _IDX_DTYPES or magic[3] < 1:
+        raise ValueError(f"{path}: not an IDX file (bad magic number)")
+    dims = np.frombuffer(f.read(4 * magic[3]), dtype=">i4")
+    if len(dims) != magic[3]:
+        raise ValueError(f"{path}: truncated IDX header")
+    return tuple(int(d) for d in dims), np.dtype(_IDX_DTYPES[magic[2]])
+
+
+def read_idx(path) -> np.ndarray:
+    """Read an IDX file (gzipped or not): magic 00 00 <dtype> <ndim>, big-endian int32 dims, data."""
+    with _open(path) as f:
+        shape, dtype = _read_idx_header(f, path)
+        data = f.read()
+    n = int(np.prod(shape)) * dtype.itemsize
+    if len(data) != n:
+        raise ValueError(f"{path}: IDX data holds {len(data)} bytes, header says {n}")
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+def write_idx(path, array, compress: bool | None = None) -> None:
+    """Write ``array`` (uint8, int8, int16, int32, float32 or float64) as an IDX file; gzip if path ends .gz."""
+    array = np.asarray(array)
+    codes = {
+        np.dtype(v).newbyteorder(">").str if np.dtype(v).itemsize > 1 else np.dtype(v).str: k
+        for k, v in _IDX_DTYPES.items()
+    }
+    big = array.astype(array.dtype.newbyteorder(">")) if array.dtype.itemsize > 1 else array
+    code = codes.get(big.dtype.str)
+    if code is None:
+        raise ValueError(f"dtype={array.dtype}: IDX holds uint8, int8, int16, int32, float32 or float64")
+    header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, dtype=">i4").tobytes()
+    compress = str(path).endswith(".gz") if compress is None else compress
+    with gzip.open(path, "wb") if compress else open(path, "wb") as f:
+        f.write(header + big.tobytes())

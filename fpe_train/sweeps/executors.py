@@ -1,0 +1,280 @@
+"""Where the chunks of a sweep run: in the driver, in a local process pool, or on a Dask cluster.
+
+A **chunk** is one config with all its trials: ``run_config`` trains them together as one
+batch, so a chunk is the natural unit of work. Workers get the config as a plain dict, run
+it, and send back plain rows (a ``ChunkResult``); they never touch the store: only the
+driver writes. A failure inside a chunk comes back as data (``error``), not as an exception.
+
+- ``serial``: in the driver process, one chunk after another.
+- ``local``: ``concurrent.futures.ProcessPoolExecutor`` with the ``spawn`` context, ``workers``
+  processes (default: CPU count), each capped to ``threads`` torch/numba/BLAS threads.
+- ``dask``: ``distributed.Client`` on ``scheduler`` (``tcp://host:port``), or a
+  ``LocalCluster`` of ``workers`` processes when no scheduler is given (docs/scaleout.md).
+
+Same seeds, same rows, whichever executor runs them (tests/test_dask_executors.py checks it).
+
+>>> ex = make_executor("serial")
+>>> [r.trials for r in ex.map([])]
+[]
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import time
+import traceback
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+DEFAULT_RUN = "fpe_train.engine.run:run_config"
+EXECUTORS = ("serial", "local", "dask")
+_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One config (as a dict, JSON-able) and the trials whose rows the driver still needs."""
+
+    config_hash: str
+    config: dict
+    trials: tuple[int, ...]
+
+    @property
+    def cost(self) -> float:
+        """Rough work estimate (for largest-first scheduling): trials x epochs x samples x width x variants."""
+        c = self.config
+        width = c.get("neurons", 1) * c.get("alpha", 1) * c.get("depth", 1)
+        epochs = c.get("epochs", 1) + c.get("warmup_epochs", 1)
+        return c.get("trials", 1) * epochs * c.get("n_train", 1) * width * (1 + len(c.get("splits", ())))
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """What a worker sends back: rows by trial (only the chunk's trials), or the error."""
+
+    chunk: Chunk
+    rows: dict[int, list[dict]] | None
+    error: str | None
+    started: float
+    finished: float
+    host: str
+    version: str
+
+    @property
+    def trials(self) -> tuple[int, ...]:
+        return self.chunk.trials
+
+
+def cap_threads(threads: int | None, env: bool = False) -> None:
+    """Cap torch (intra-op) and numba threads of this process to ``threads``.
+
+    With ``env=True`` (worker processes only) the BLAS/OpenMP/numba environment variables are set
+    too; the driver's own environment is never changed, since numba refuses a changed
+    NUMBA_NUM_THREADS once its thread pool has started.
+    """
+    if not threads:
+        return
+    if env:
+        for name in _THREAD_ENV:
+            os.environ[name] = str(threads)
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    import sys
+
+    if "numba" in sys.modules:
+        import numba
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+
+
+def resolve(run_fn: str):
+    """``"module:attr"`` -> the function (imported where it runs, so workers need only the name)."""
+    module, _, attr = run_fn.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message (at file:line)``, one line."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""
+    return " ".join(f"{type(exc).__name__}: {exc}{where}".split())
+
+
+def lost(chunk: Chunk, exc: BaseException) -> ChunkResult:
+    """A chunk whose worker never answered (a crashed process, a lost Dask worker): a failure, as data."""
+    now = time.time()
+    return ChunkResult(chunk, None, f"worker lost: {_describe(exc)}", now, now, "unknown", "unknown")
+
+
+def run_chunk(chunk: Chunk, run_fn: str = DEFAULT_RUN, threads: int | None = None) -> ChunkResult:
+    """Run one chunk with ``run_fn(config) -> rows``; keep the rows of ``chunk.trials``. Never raises."""
+    from fpe_train.sweeps.store import toolkit_version
+
+    started = time.time()
+    try:
+        cap_threads(threads)
+        from fpe_train.engine.config import TrainConfig
+
+        rows = resolve(run_fn)(TrainConfig.from_dict(chunk.config))
+        by_trial: dict[int, list[dict]] = {t: [] for t in chunk.trials}
+        for row in rows:
+            if row["trial"] in by_trial:
+                by_trial[row["trial"]].append(row)
+        missing = [t for t, r in by_trial.items() if not r]
+        if missing:
+            raise RuntimeError(f"run function returned no rows for trials {missing}")
+        result, error = by_trial, None
+    except Exception as exc:  # a failed run is recorded, not raised (the driver decides)
+        result, error = None, _describe(exc)
+    return ChunkResult(chunk, result, error, started, time.time(), socket.gethostname(), toolkit_version())
+
+
+class SerialExecutor:
+    """Chunks one after another in this process (torch threads capped meanwhile, then restored)."""
+
+    name = "serial"
+
+    def __init__(self, run_fn: str = DEFAULT_RUN, threads: int | None = None) -> None:
+        self.run_fn, self.threads = run_fn, threads
+
+    def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
+        import torch
+
+        before = torch.get_num_threads()
+        try:
+            for chunk in chunks:
+                yield run_chunk(chunk, self.run_fn, self.threads)
+        finally:
+            torch.set_num_threads(before)
+
+    def close(self) -> None:
+        pass
+
+
+def _init_worker(threads: int | None) -> None:
+    cap_threads(threads, env=True)
+
+
+class LocalExecutor:
+    """A process pool on this machine (spawn context: no inherited torch state)."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None, run_fn: str = DEFAULT_RUN, threads: int | None = 1) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.run_fn, self.threads = run_fn, threads
+        self.workers = workers or os.cpu_count() or 1
+        self._pool = ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(threads,)
+        )
+
+    def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
+        from concurrent.futures import as_completed
+
+        futures = {self._pool.submit(run_chunk, c, self.run_fn, self.threads): c for c in chunks}
+        try:
+            for f in as_completed(futures):
+                try:
+                    yield f.result()
+                except Exception as exc:  # BrokenProcessPool: a worker died (killed, out of memory)
+                    yield lost(futures[f], exc)
+        finally:
+            for f in futures:
+                f.cancel()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor:
+    """A ``distributed`` cluster: ``scheduler`` address, or a LocalCluster of ``workers`` processes."""
+
+    name = "dask"
+
+    def __init__(
+        self,
+        scheduler: str | None = None,
+        workers: int | None = None,
+        run_fn: str = DEFAULT_RUN,
+        threads: int | None = 1,
+        connect_timeout: float = 10.0,
+        processes: bool = True,
+    ) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ValueError("executor='dask': needs dask[distributed] (pip install 'fpe-theory[dask]')") from None
+        self.run_fn, self.threads, self._cluster = run_fn, threads, None
+        if scheduler is None:
+            self._cluster = LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=processes,
+                host="127.0.0.1",
+                protocol="tcp://",
+                dashboard_address=None,
+            )
+            self.client = Client(self._cluster)
+        else:
+            self.client = _connect(Client, scheduler, connect_timeout)
+
+    def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
+        from distributed import as_completed
+
+        futures = {}
+        for c in chunks:  # a fresh key each time: a retried chunk must not get the old future's result
+            key = f"fpe-chunk-{c.config_hash[:12]}-{uuid.uuid4().hex[:12]}"
+            futures[self.client.submit(run_chunk, c, self.run_fn, self.threads, pure=False, key=key)] = c
+        try:
+            for f in as_completed(futures):
+                try:
+                    yield f.result()
+                except Exception as exc:  # KilledWorker, a worker lost with its chunk, ...
+                    yield lost(futures[f], exc)
+        finally:
+            self.client.cancel(list(futures))
+
+    def close(self) -> None:
+        self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def _connect(Client, scheduler: str, timeout: float):
+    if "://" not in scheduler:
+        raise ValueError(f"scheduler={scheduler!r}: must look like tcp://host:port")
+    try:
+        return Client(scheduler, timeout=f"{timeout}s")
+    except (OSError, TimeoutError) as exc:
+        raise ValueError(
+            f"scheduler={scheduler!r}: cannot connect within {timeout:g} s ({type(exc).__name__})"
+        ) from None
+
+
+def make_executor(
+    name: str = "serial",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    run_fn: str = DEFAULT_RUN,
+    threads: int | None = None,
+    connect_timeout: float = 10.0,
+):
+    """Build an executor by name; ``threads`` per worker defaults to 1 (tiny models gain nothing from more)."""
+    if name not in EXECUTORS:
+        raise ValueError(f"executor={name!r}: must be one of {', '.join(EXECUTORS)}")
+    if scheduler is not None and name != "dask":
+        raise ValueError(f"scheduler={scheduler!r}: only with executor='dask' (got executor={name!r})")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers={workers}: must be an integer >= 1")
+    if name == "serial":
+        return SerialExecutor(run_fn, threads or 1)
+    if name == "local":
+        return LocalExecutor(workers, run_fn, threads or 1)
+    return DaskExecutor(scheduler, workers, run_fn, threads or 1, connect_timeout)

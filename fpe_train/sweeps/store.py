@@ -1,0 +1,417 @@
+"""The results store: one SQLite file (WAL mode) that sweeps resume from and reports read.
+
+Tables (schema version ``SCHEMA_VERSION``; the file also carries SQLite's
+``application_id`` = ``APPLICATION_ID`` and ``user_version`` = ``SCHEMA_VERSION`` in its
+header, and a ``meta`` table with ``application`` = ``APPLICATION``):
+
+- ``configs(config_hash, config)``: the config as canonical JSON;
+- ``runs(config_hash, trial, status, seed, metrics, error, seconds, started, finished, device, host,
+  version)``, primary key ``(config_hash, trial)``: one row per finished (``done``) or failed
+  (``failed``) trial; ``metrics`` is the JSON list of the engine's per-variant rows of that trial;
+- ``sweeps(sweep, size, config_hash, trials)`` and ``sweep_info(sweep, size, path, description)``:
+  which configs a sweep holds, so ``status`` works from the store alone.
+
+The config hash is ``sha256`` of the canonical JSON (sorted keys, no spaces) of the fields of
+``TrainConfig.to_dict()`` whose value differs from the field's default, salted with
+``HASH_VERSION``. So a field added to ``TrainConfig`` later (with a default that keeps the old
+behaviour) leaves every stored hash valid; changing the *meaning* of an existing default must bump
+``HASH_VERSION``. ``trials`` counts like every other field: the engine trains all trials of a
+config as one batch from one generator, so trial t's numbers depend on the trial count, and a
+config run with 10 trials is a different experiment from one with 5 (its trials 0-4 differ).
+Resuming with more trials therefore starts that config afresh; resuming with the same trial
+count reuses every finished row. ``device`` counts too: a result is reused only for exactly the
+config that produced it.
+
+Only the driver process writes. Each finished (config, trial) is committed in its own
+transaction, and a done row is never overwritten, so a driver killed at any moment loses no
+finished row and a restart duplicates none. One driver at a time: ``lock()`` takes an
+exclusive ``flock`` on ``<path>.lock`` (released by the kernel when the process dies); a
+second driver gets a one-line ``ValueError`` naming the holder's pid.
+
+>>> import tempfile, os
+>>> with ResultsStore(os.path.join(tempfile.mkdtemp(), "r.db")) as s:
+...     s.status()
+[]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+APPLICATION = "fpe-theory results store"
+APPLICATION_ID = 0x46504554  # "FPET", in the SQLite header at byte 68
+SCHEMA_VERSION = 1  # SQLite user_version, header byte 60
+HASH_VERSION = 1  # bump when a TrainConfig default changes meaning (invalidates every stored hash)
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE configs (config_hash TEXT PRIMARY KEY, config TEXT NOT NULL);
+CREATE TABLE runs (
+    config_hash TEXT NOT NULL, trial INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('done', 'failed')),
+    seed INTEGER, metrics TEXT, error TEXT, seconds REAL, started REAL, finished REAL,
+    device TEXT, host TEXT, version TEXT,
+    PRIMARY KEY (config_hash, trial)
+);
+CREATE TABLE sweeps (
+    sweep TEXT NOT NULL, size TEXT NOT NULL, config_hash TEXT NOT NULL, trials INTEGER NOT NULL,
+    position INTEGER NOT NULL, PRIMARY KEY (sweep, size, config_hash)
+);
+CREATE TABLE sweep_info (sweep TEXT NOT NULL, size TEXT NOT NULL, path TEXT, description TEXT,
+    PRIMARY KEY (sweep, size));
+"""
+
+
+def toolkit_version() -> str:
+    """The installed fpe-theory version ("unknown" when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fpe-theory")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def canonical_json(d: dict) -> str:
+    """Sorted keys, no spaces: the same dict always gives the same text."""
+    return json.dumps(d, sort_keys=True, separators=(",", ":"))
+
+
+def config_dict(config) -> dict:
+    """A config (``TrainConfig`` or a plain dict) as a JSON-able dict (tuples as lists)."""
+    if isinstance(config, dict):
+        return json.loads(canonical_json(config))
+    d = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
+    return json.loads(canonical_json(d))
+
+
+def config_defaults() -> dict:
+    """``TrainConfig()`` as a JSON-able dict: the default of every field."""
+    from fpe_train.engine.config import TrainConfig
+
+    return config_dict(TrainConfig())
+
+
+def config_hash(config) -> str:
+    """sha256 (hex) of ``HASH_VERSION`` + the canonical JSON of the non-default fields (see module doc)."""
+    defaults = config_defaults()
+    key = {k: v for k, v in config_dict(config).items() if k not in defaults or defaults[k] != v}
+    return hashlib.sha256(f"fpe-config-v{HASH_VERSION}:{canonical_json(key)}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SweepStatus:
+    """Counts of (config, trial) pairs of one sweep size: done, failed, pending (= neither)."""
+
+    sweep: str
+    size: str
+    configs: int
+    trials: int
+    done: int
+    failed: int
+
+    @property
+    def pending(self) -> int:
+        return self.trials - self.done - self.failed
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What the driver writes for one (config, trial)."""
+
+    config_hash: str
+    trial: int
+    status: str  # "done" | "failed"
+    seed: int | None = None
+    metrics: list | None = None  # the engine's per-variant rows of this trial
+    error: str | None = None
+    seconds: float | None = None
+    started: float | None = None
+    finished: float | None = None
+    device: str | None = None
+    host: str | None = None
+    version: str | None = None
+
+
+class ResultsStore:
+    """The SQLite results store at ``path`` (created when missing unless ``create=False``)."""
+
+    def __init__(self, path, create: bool = True) -> None:
+        self.path = os.fspath(path)
+        exists = os.path.exists(self.path) and os.path.getsize(self.path) > 0
+        if not exists and not create:
+            raise ValueError(f"store={self.path!r}: no such results store")
+        check_store(self.path)
+        self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        if self._empty():  # new, or killed while being created (the hot journal rolled it back to nothing)
+            if not create:
+                self._conn.close()
+                raise ValueError(f"store={self.path!r}: no such results store (empty file)")
+            self._create()
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL: safe against a killed process
+        self._check_meta()
+        self._lock_file = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def _empty(self) -> bool:
+        return self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+
+    def _create(self) -> None:
+        """Header pragmas, tables and meta in one transaction (rollback-journal mode: straight into the file).
+
+        A driver killed half-way leaves a hot journal that rolls the file back to empty; a second
+        creator waiting on the write lock finds the tables made and does nothing.
+        """
+        c = self._conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            if self._empty():
+                c.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        c.execute(statement)
+                created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                meta = {"application": APPLICATION, "schema_version": str(SCHEMA_VERSION),
+                        "created_by": toolkit_version(), "created": created}  # fmt: skip
+                c.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+    def _check_meta(self) -> None:
+        try:
+            meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise ValueError(f"store={self.path!r}: not an fpe-theory results store ({exc})") from None
+        if meta.get("application") != APPLICATION or meta.get("schema_version") != str(SCHEMA_VERSION):
+            self._conn.close()
+            raise ValueError(
+                f"store={self.path!r}: meta table says {meta.get('application')!r} schema "
+                f"{meta.get('schema_version')}; expected {APPLICATION!r} schema {SCHEMA_VERSION}"
+            )
+
+    def close(self) -> None:
+        self.unlock()
+        self._conn.close()
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ driver lock
+
+    @contextmanager
+    def lock(self):
+        """Exclusive driver lock (flock on ``<path>.lock``); a second driver gets ValueError at once."""
+        self.acquire()
+        try:
+            yield self
+        finally:
+            self.unlock()
+
+    def acquire(self) -> None:
+        f = open(self.path + ".lock", "a+")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
+            f.close()
+            raise ValueError(
+                f"store={self.path!r}: busy: another sweep driver ({holder}) holds it; "
+                "wait for it to finish or use another --store"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        f.flush()
+        self._lock_file = f
+
+    def unlock(self) -> None:
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+
+    # ------------------------------------------------------------ writing (driver only)
+
+    def register(
+        self, sweep: str, size: str, configs: Sequence, path: str | None = None, description: str | None = None
+    ) -> list[str]:
+        """Record the configs of a sweep size (idempotent, one transaction); returns their hashes."""
+        dicts = [config_dict(c) for c in configs]
+        hashes = [config_hash(d) for d in dicts]
+        c = self._conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            c.executemany(
+                "INSERT OR IGNORE INTO configs VALUES (?, ?)",
+                [(h, canonical_json(d)) for h, d in zip(hashes, dicts, strict=True)],
+            )
+            c.executemany(
+                "INSERT OR IGNORE INTO sweeps VALUES (?, ?, ?, ?, ?)",
+                [(sweep, size, h, d["trials"], i) for i, (h, d) in enumerate(zip(hashes, dicts, strict=True))],
+            )
+            c.execute("INSERT OR REPLACE INTO sweep_info VALUES (?, ?, ?, ?)", (sweep, size, path, description))
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        return hashes
+
+    def record(self, rec: RunRecord) -> bool:
+        """Write one (config, trial) in its own transaction; never overwrites a done row. True if written."""
+        values = dataclasses.astuple(rec)
+        values = values[:4] + (None if rec.metrics is None else json.dumps(rec.metrics),) + values[5:]
+        cur = self._conn.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (config_hash, trial) DO UPDATE "
+            "SET status=excluded.status, seed=excluded.seed, metrics=excluded.metrics, error=excluded.error, "
+            "seconds=excluded.seconds, started=excluded.started, finished=excluded.finished, "
+            "device=excluded.device, host=excluded.host, version=excluded.version WHERE runs.status != 'done'",
+            values,
+        )
+        return cur.rowcount > 0
+
+    # ------------------------------------------------------------ reading
+
+    def trial_status(self, hashes: Iterable[str]) -> dict[tuple[str, int], str]:
+        """(config_hash, trial) -> "done" | "failed" for the given hashes (missing = pending)."""
+        out = {}
+        hashes = list(hashes)
+        for i in range(0, len(hashes), 500):
+            part = hashes[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for h, t, s in self._conn.execute(
+                f"SELECT config_hash, trial, status FROM runs WHERE config_hash IN ({marks})", part
+            ):
+                out[(h, t)] = s
+        return out
+
+    def status(self, sweeps: Sequence | None = None) -> list[SweepStatus]:
+        """Done / failed / pending per sweep size: of the given ``Sweep`` objects, or of what the store knows."""
+        if sweeps is None:
+            groups = {}
+            for sweep, size, h, trials in self._conn.execute(
+                "SELECT sweep, size, config_hash, trials FROM sweeps ORDER BY sweep, size, position"
+            ):
+                groups.setdefault((sweep, size), []).append((h, trials))
+        else:
+            groups = {(s.name, s.size): [(config_hash(c), c.trials) for c in s.configs] for s in sweeps}
+        out = []
+        for (sweep, size), members in groups.items():
+            status = self.trial_status(h for h, _ in members)
+            counts = {"done": 0, "failed": 0}
+            for h, trials in members:
+                for t in range(trials):
+                    if (h, t) in status:
+                        counts[status[(h, t)]] += 1
+            out.append(SweepStatus(sweep, size, len(members), sum(t for _, t in members), **counts))
+        return out
+
+    def frame(self, sweep: str | None = None, size: str | None = None):
+        """Long format: one row per (config hash, trial, variant); see docs/interfaces.md.
+
+        Columns: every config field (tuples/lists as JSON strings), ``config_hash``, ``sweep``,
+        ``size`` (names joined by "," when a config belongs to several), the engine's row fields,
+        ``status``, ``error``, ``version``. A failed trial is one row with ``variant`` None.
+        ``seed`` and ``device`` are both config fields and row fields: the row's value wins (the
+        device actually used, e.g. "cpu" for a config's "auto").
+        With ``sweep`` (and ``size``) only that sweep's configs, trials < its trial count.
+        """
+        import pandas as pd
+
+        members = self._members(sweep, size)
+        fields, row_fields, defaults = _config_fields(), _row_fields(), config_defaults()
+        records = []
+        query = (
+            "SELECT r.config_hash, r.trial, r.status, r.seed, r.metrics, r.error, r.version, c.config "
+            "FROM runs r JOIN configs c USING (config_hash) ORDER BY r.rowid"
+        )
+        for h, trial, status, seed, metrics, error, version, cfg in self._conn.execute(query):
+            if (sweep is not None or size is not None) and h not in members:
+                continue
+            names = members.get(h, ((), ()))
+            stored = {**defaults, **json.loads(cfg)}  # a field added since: its default, as in the hash
+            base = {k: (json.dumps(v) if isinstance(v, list | dict) else v) for k, v in stored.items()}
+            base.update(config_hash=h, sweep=",".join(names[0]) or None, size=",".join(names[1]) or None)
+            tail = {"status": status, "error": error, "version": version}
+            for r in json.loads(metrics) if metrics else [{"trial": trial, "seed": seed, "variant": None}]:
+                records.append({**dict.fromkeys(row_fields), **base, **r, **tail})
+        columns = list(
+            dict.fromkeys([*fields, "config_hash", "sweep", "size", *row_fields, "status", "error", "version"])
+        )
+        frame = pd.DataFrame.from_records(records)
+        for col in columns:
+            if col not in frame:
+                frame[col] = pd.Series(dtype=object)
+        return frame[columns + [c for c in frame.columns if c not in columns]]
+
+    def _members(self, sweep, size) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        names: dict[str, tuple[set, set]] = {}
+        for s, z, h in self._conn.execute("SELECT sweep, size, config_hash FROM sweeps"):
+            if (sweep is None or s == sweep) and (size is None or z == size):
+                a, b = names.setdefault(h, (set(), set()))
+                a.add(s)
+                b.add(z)
+        return {h: (tuple(sorted(a)), tuple(sorted(b))) for h, (a, b) in names.items()}
+
+    def sweeps(self) -> list[tuple[str, str, str | None, str | None]]:
+        """(sweep, size, path, description) of every registered sweep size."""
+        return list(self._conn.execute("SELECT sweep, size, path, description FROM sweep_info ORDER BY sweep, size"))
+
+
+def check_store(path) -> None:
+    """Raise a one-line ValueError unless ``path`` is absent, empty, or a store of ours at our schema.
+
+    Reads the 100-byte SQLite header only; never writes.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        return
+    if os.path.isdir(path):
+        raise ValueError(f"store={path!r}: is a folder, not a results store file")
+    with open(path, "rb") as f:
+        header = f.read(100)
+    if not header:
+        return
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        raise ValueError(f"store={path!r}: not an fpe-theory results store (not an SQLite database)")
+    app_id = int.from_bytes(header[68:72], "big")
+    user_version = int.from_bytes(header[60:64], "big")
+    if app_id != APPLICATION_ID:
+        raise ValueError(f"store={path!r}: not an fpe-theory results store (SQLite application_id={app_id:#x})")
+    if user_version != SCHEMA_VERSION:
+        raise ValueError(
+            f"store={path!r}: schema version {user_version}; this fpe-theory "
+            f"({toolkit_version()}) reads schema version {SCHEMA_VERSION}"
+        )
+
+
+def _config_fields() -> list[str]:
+    from fpe_train.engine.config import TrainConfig
+
+    return [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+def _row_fields() -> list[str]:
+    from fpe_train.engine.run import ROW_FIELDS
+
+    return list(ROW_FIELDS)

@@ -1,0 +1,385 @@
+"""Sweep files: a grid over ``TrainConfig`` in TOML, and the driver that runs what a store lacks.
+
+Format (experiments/README.md has the full story; every shipped file is an example)::
+
+    [sweep]
+    name = "fig3a"                    # default: the file's stem
+    paper = "Figure 3a"               # what it reproduces (free text)
+    description = "..."               # free text
+
+    [base]                            # fixed TrainConfig fields
+    task = "boolean"
+    clauses = 8
+
+    [grid]                            # axes; configs = their product, first axis slowest
+    neurons = [4, 8, 16]
+    alpha = [2, 4]
+    schedule = [{warmup_epochs = 5, epochs = 45}, {warmup_epochs = 25, epochs = 25}]
+                                      # ^ a name that is no field + a list of tables: a coupled axis
+
+    [sizes.quick]                     # overrides of [base] for --size quick ...
+    epochs = 30
+    [sizes.quick.grid]                # ... and of [grid] (replaces or adds axes)
+    neurons = [4, 8]
+
+Precedence, last wins: ``[base]``, then the axes (``[sizes.S.grid]`` replaces a ``[grid]`` axis
+of the same name, or adds one), then the ``[sizes.S]`` scalars, then ``--set`` overrides. A
+scalar that sets a field of an axis pins that field in every config (a plain axis over it
+collapses to one value; a coupled axis keeps its other fields); duplicate configs are dropped.
+A plain field may not be both in [base] and [grid]. Every generated config
+is validated by ``TrainConfig``; a malformed file, an unknown key or a bad value raises a
+one-line ``ValueError`` naming the file and line.
+
+Shipped sweep files (``fpe_train/sweeps/experiments/*.toml``, package data) are found by name:
+
+>>> s = load_sweep(find_sweep("case_study"), "quick")
+>>> (s.name, len(s.configs) >= 1, "fig3a" in shipped_sweeps())
+('case_study', True, True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+
+import tomllib
+
+SWEEP_KEYS = ("name", "description", "paper")
+EXPERIMENTS = "experiments"  # package-data folder of the shipped sweep files
+TOP_KEYS = ("sweep", "base", "grid", "sizes")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep file at one size: its configs, in grid order."""
+
+    name: str
+    size: str
+    configs: tuple
+    path: str
+    description: str = ""
+    paper: str = ""
+    sizes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """Trials run now (``done``, ``failed``), already finished (``skipped``), failed earlier and left."""
+
+    done: int
+    skipped: int
+    failed: int
+    seconds: float
+    not_retried: int = 0
+
+
+# ---------------------------------------------------------------- finding
+
+
+def shipped_sweeps() -> dict[str, str]:
+    """Name -> path of every sweep file shipped with the package (``importlib.resources``)."""
+    from importlib.resources import as_file, files
+
+    folder = files("fpe_train.sweeps") / EXPERIMENTS
+    with as_file(folder) as real:  # a real folder for an installed wheel or a checkout
+        return {p.stem: os.fspath(p) for p in sorted(real.glob("*.toml"))}
+
+
+def find_sweep(name_or_path) -> str:
+    """A path to a sweep file: an existing file as given, else a shipped sweep of that name.
+
+    ``case_study`` and ``case_study.toml`` both name the shipped file; anything else is a ValueError
+    listing the shipped names.
+    """
+    text = os.fspath(name_or_path)
+    if os.path.isfile(text):
+        return text
+    shipped = shipped_sweeps()
+    stem = text[:-5] if text.endswith(".toml") else text
+    if stem in shipped and os.sep not in stem:
+        return shipped[stem]
+    raise ValueError(f"sweep={text!r}: no such file and no shipped sweep of that name; shipped: {', '.join(shipped)}")
+
+
+def read_header(path) -> dict:
+    """``{name, paper, description, sizes, path}`` of a sweep file, without expanding its grid."""
+    path = os.fspath(path)
+    doc, _ = _read_toml(path)
+    head = doc.get("sweep", {})
+    name = head.get("name", os.path.splitext(os.path.basename(path))[0])
+    sizes = sorted(doc.get("sizes", {}))
+    return {"name": name, "paper": str(head.get("paper", "")), "description": str(head.get("description", "")).strip(),
+            "sizes": sizes, "path": path}  # fmt: skip
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def load_sweep(path, size: str = "quick", overrides: dict | None = None, config_cls=None) -> Sweep:
+    """Parse the sweep file at ``path`` for ``size``; ``overrides`` (field -> value) win over everything."""
+    if config_cls is None:
+        from fpe_train.engine.config import TrainConfig as config_cls
+    path = os.fspath(path)
+    doc, text = _read_toml(path)
+    where = _Locator(path, text)
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    _check_keys(doc, TOP_KEYS, where, "")
+    head = _table(doc, "sweep", where)
+    _check_keys(head, SWEEP_KEYS, where, "sweep")
+    base, grid, sizes = _table(doc, "base", where), _table(doc, "grid", where), _table(doc, "sizes", where)
+    _check_keys(base, fields, where, "base")
+    both = set(base) & set(grid)
+    if both:
+        key = sorted(both)[0]
+        raise ValueError(where.at(key, "grid", f"{key}: both in [base] and [grid]; keep one"))
+    if sizes and size not in sizes:
+        raise ValueError(f"{path}: size={size!r}: this sweep has sizes {', '.join(sizes)}")
+    layer = _table(sizes, size, where, f"sizes.{size}") if sizes else {}
+    layer_grid = _table(layer, "grid", where, f"sizes.{size}.grid")
+    _check_keys({k: v for k, v in layer.items() if k != "grid"}, fields, where, f"sizes.{size}")
+    axes = _axes({**grid}, fields, where, "grid")
+    axes.update(_axes(layer_grid, fields, where, f"sizes.{size}.grid"))
+    _check_axis_overlap(axes, where)
+    _check_keys(overrides or {}, fields, where, "--set")
+    late = {**{k: v for k, v in layer.items() if k != "grid"}, **(overrides or {})}
+    configs = _expand(base, axes, late, config_cls, where, fields)
+    name = head.get("name", os.path.splitext(os.path.basename(path))[0])
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise ValueError(where.at("name", "sweep", f"name={name!r}: use letters, digits, _ . -"))
+    return Sweep(
+        name, size, configs, path, str(head.get("description", "")).strip(), str(head.get("paper", "")), tuple(sizes)
+    )
+
+
+def _read_toml(path: str) -> tuple[dict, str]:
+    """The parsed document and its text; a syntax error becomes ``path:line: malformed TOML: ...``."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise ValueError(f"sweep={path!r}: cannot read ({exc.strerror})") from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        at = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = at.group(1) if at else len(text.splitlines()) or 1  # "at end of document": the last line
+        raise ValueError(f"{path}:{line}: malformed TOML: {exc}") from None
+
+
+def _axes(grid: dict, fields: set, where, table: str) -> dict[str, list[dict]]:
+    """Each axis as a list of {field: value} settings (a plain axis sets one field)."""
+    axes = {}
+    for name, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ValueError(where.at(name, table, f"{name}={values!r}: a grid axis must be a non-empty list"))
+        if all(isinstance(v, dict) for v in values):
+            if name in fields:
+                raise ValueError(where.at(name, table, f"{name}: a field's axis takes values, not tables"))
+            for v in values:
+                _check_keys(v, fields, where, table)
+            axes[name] = [dict(v) for v in values]
+        elif name not in fields:
+            raise ValueError(
+                where.at(
+                    name,
+                    table,
+                    f"{name}: unknown key in [{table}] (not a TrainConfig field; "
+                    "a coupled axis needs a list of tables)",
+                )
+            )
+        else:
+            axes[name] = [{name: v} for v in values]
+    return axes
+
+
+def _axis_fields(values: list[dict]) -> set:
+    return set().union(*(v.keys() for v in values))
+
+
+def _check_axis_overlap(axes: dict, where) -> None:
+    seen: dict[str, str] = {}
+    for name, values in axes.items():
+        for f in _axis_fields(values):
+            if f in seen:
+                raise ValueError(where.at(name, "grid", f"{f}: set by two grid axes ({seen[f]}, {name})"))
+            seen[f] = name
+
+
+def _expand(base: dict, axes: dict, late: dict, config_cls, where, fields: set) -> tuple:
+    """Product of the axes over ``base``; ``late`` (size scalars, overrides) set last; duplicates dropped."""
+    configs, seen = [], set()
+    for combo in itertools.product(*axes.values()):
+        settings = dict(base)
+        for part in combo:
+            settings.update(part)
+        settings.update(late)
+        try:
+            config = config_cls.from_dict(settings)
+        except (ValueError, TypeError) as exc:
+            key = re.match(r"\s*'?(\w+)", str(exc))
+            key = key.group(1) if key else ""
+            key = key if key in fields else next((f for f in sorted(fields) if key and f.startswith(key)), key)
+            raise ValueError(where.at(key, None, str(exc))) from None
+        if config not in seen:
+            seen.add(config)
+            configs.append(config)
+    return tuple(configs)
+
+
+def _table(doc: dict, key: str, where, name: str | None = None) -> dict:
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        raise ValueError(where.at(key, None, f"{name or key}: must be a table [{name or key}]"))
+    return value
+
+
+def _check_keys(d: dict, allowed, where, table: str) -> None:
+    for key in d:
+        if key not in allowed:
+            place = f"[{table}]" if table and not table.startswith("-") else table or "the top level"
+            raise ValueError(
+                where.at(
+                    key,
+                    table,
+                    f"{key}: unknown key in {place}" + ("" if table in ("", "sweep") else " (not a TrainConfig field)"),
+                )
+            )
+
+
+class _Locator:
+    """Finds the line of a key in the file text (tomllib reports lines for syntax errors only)."""
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path, self.lines = path, text.splitlines()
+
+    def at(self, key: str, table: str | None, message: str) -> str:
+        line = self.line(key, table)
+        return f"{self.path}:{line}: {message}" if line else f"{self.path}: {message}"
+
+    def line(self, key: str, table: str | None) -> int | None:
+        if not key:
+            return None
+        pattern = re.compile(rf"(^|[{{,\s]){re.escape(key)}\s*=|^\s*\[+\s*{re.escape(key)}\s*\]")
+        current, fallback = "", None
+        for i, text in enumerate(self.lines, 1):
+            text = text.split("#", 1)[0]
+            header = re.match(r"^\s*\[+\s*([^\]]+?)\s*\]+", text)
+            if header:
+                current = header.group(1).replace(" ", "")
+            if pattern.search(text):
+                if table is None or current == table or (table == "" and not current):
+                    return i
+                fallback = fallback or i
+        return fallback
+
+
+# ---------------------------------------------------------------- running
+
+
+def check_sweep_data(sweep: Sweep) -> None:
+    """Check every distinct dataset file of the sweep once (missing file, labels vs features)."""
+    from fpe_train.engine.datasets import VISION_TASKS, check_dataset
+
+    seen = set()
+    for c in sweep.configs:
+        if c.task in VISION_TASKS and (c.task, c.data_path) not in seen:
+            seen.add((c.task, c.data_path))
+            check_dataset(c)
+
+
+def plan(sweep: Sweep, store, retry_failed: bool = False):
+    """(chunks to run, trials already done, trials failed earlier and not retried)."""
+    from fpe_train.sweeps.executors import Chunk
+    from fpe_train.sweeps.store import config_dict, config_hash
+
+    hashes = [config_hash(c) for c in sweep.configs]
+    status = store.trial_status(hashes)
+    chunks, done, left = [], 0, 0
+    for config, h in zip(sweep.configs, hashes, strict=True):
+        todo = []
+        for t in range(config.trials):
+            s = status.get((h, t))
+            done += s == "done"
+            left += s == "failed" and not retry_failed
+            if s is None or (s == "failed" and retry_failed):
+                todo.append(t)
+        if todo:
+            chunks.append(Chunk(h, config_dict(config), tuple(todo)))
+    chunks.sort(key=lambda c: -c.cost)  # largest first: shorter tail on many workers
+    return chunks, done, left
+
+
+def run_sweep(
+    sweep: Sweep,
+    store,
+    executor="serial",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    retry_failed: bool = False,
+    threads: int | None = None,
+    run_fn: str | None = None,
+) -> SweepSummary:
+    """Run the trials of ``sweep`` that ``store`` lacks; write each finished trial as it arrives.
+
+    ``executor`` is a name (``serial | local | dask``) or an executor object from
+    ``fpe_train.sweeps.executors``. Datasets are checked and the executor is started before anything
+    is written; the store is locked against a second driver for the whole run.
+    """
+    from fpe_train.sweeps.executors import DEFAULT_RUN, make_executor
+
+    t0 = time.perf_counter()
+    check_sweep_data(sweep)
+    owned = isinstance(executor, str)
+    with store.lock():
+        chunks, skipped, left = plan(sweep, store, retry_failed)
+        if not chunks:
+            store.register(sweep.name, sweep.size, sweep.configs, sweep.path, sweep.description)
+            return SweepSummary(0, skipped, 0, time.perf_counter() - t0, left)
+        ex = make_executor(executor, scheduler, workers, run_fn or DEFAULT_RUN, threads) if owned else executor
+        try:
+            store.register(sweep.name, sweep.size, sweep.configs, sweep.path, sweep.description)
+            done, failed = _drive(ex, chunks, store, progress, sweep.name)
+        finally:
+            if owned:
+                ex.close()
+    return SweepSummary(done, skipped, failed, time.perf_counter() - t0, left)
+
+
+def _drive(ex, chunks, store, progress: bool, name: str) -> tuple[int, int]:
+    from tqdm import tqdm
+
+    from fpe_train.sweeps.store import RunRecord
+
+    done = failed = 0
+    total = sum(len(c.trials) for c in chunks)
+    with tqdm(total=total, unit="trial", desc=name, file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
+        for res in ex.map(chunks):
+            for t in res.trials:
+                rows = None if res.rows is None else res.rows[t]
+                seconds = (res.finished - res.started) / len(res.trials)
+                rec = RunRecord(
+                    res.chunk.config_hash,
+                    t,
+                    "done" if rows else "failed",
+                    seed=res.chunk.config.get("seed"),
+                    metrics=rows,
+                    error=res.error,
+                    seconds=seconds,
+                    started=res.started,
+                    finished=res.finished,
+                    device=rows[0].get("device") if rows else None,
+                    host=res.host,
+                    version=res.version,
+                )
+                store.record(rec)
+                done, failed = done + bool(rows), failed + (not rows)
+                bar.update(1)
+            if failed:
+                bar.set_postfix(failed=failed)
+    return done, failed

@@ -1,0 +1,107 @@
+"""``fpe-theory report`` on bad input: one-line error, exit 2, nothing half-written left as if complete."""
+
+import sqlite3
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import cli
+import reports.build
+from reports.latex import latex_engine
+from reports.presets import Preset
+
+TINY = Preset(name="test", sweeps=(), mc_trials=200, grid_m=(8,), grid_k=(2,), grid_alpha=(2,),
+              mc_cases=((8, 2, 2, "partition", 1),), r_min_problems=((8, 2, 2),))  # fmt: skip
+
+
+def _invoke(*args):
+    return CliRunner().invoke(cli.main, ["report", *args])
+
+
+def _one_line_error(res, *needles):
+    assert res.exit_code == 2, res.output
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert lines and lines[0].startswith("Error: ")
+    assert "Traceback" not in res.output
+    for n in needles:
+        assert n in lines[0]
+    return lines
+
+
+def _synthetic_store(path):
+    """A tiny store written through ResultsStore's own API (rows shaped like the engine's)."""
+    from fpe_train.engine.config import TrainConfig
+    from fpe_train.engine.run import ROW_FIELDS
+    from fpe_train.sweeps.store import ResultsStore, RunRecord, config_hash
+
+    cfg = TrainConfig(clauses=4, k=2, neurons=2, alpha=2, splits=("random",), trials=2)
+    with ResultsStore(path) as s:
+        s.register("fig3a", "quick", [cfg])
+        for t in range(2):
+            rows = [{**dict.fromkeys(ROW_FIELDS), "trial": t, "seed": t, "variant": v, "test_accuracy": a,
+                     "nonzero_params": 20, "capacity": c, "cosine": 0.2, "device": "cpu"}
+                    for v, a, c in (("dense", 0.7 + t / 100, 2.0), ("random", 0.8, 3.0 + t))]  # fmt: skip
+            s.record(RunRecord(config_hash(cfg), t, "done", seed=t, metrics=rows))
+    return path
+
+
+def test_unknown_preset(tmp_path):
+    lines = _one_line_error(_invoke("--preset", "huge", "--out", str(tmp_path / "o"), "--no-run"), "preset='huge'")
+    assert len(lines) == 1
+
+
+def test_missing_store_with_no_run(tmp_path):
+    _one_line_error(_invoke("--out", str(tmp_path / "o"), "--no-run"), "no such results store")
+
+
+def test_empty_store(tmp_path):
+    from fpe_train.sweeps.store import ResultsStore
+
+    ResultsStore(tmp_path / "empty.db").close()
+    res = _invoke("--out", str(tmp_path / "o"), "--store", str(tmp_path / "empty.db"), "--no-run")
+    _one_line_error(res, "no finished result rows")
+    assert not (tmp_path / "o" / "report.tex").exists()
+
+
+def test_incompatible_store(tmp_path):
+    bad = tmp_path / "other.db"
+    con = sqlite3.connect(bad)
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    _one_line_error(_invoke("--out", str(tmp_path / "o"), "--store", str(bad), "--no-run"), "store=")
+    (tmp_path / "junk.db").write_text("not a database at all, just text" * 10)
+    _one_line_error(_invoke("--out", str(tmp_path / "o"), "--store", str(tmp_path / "junk.db"), "--no-run"), "store=")
+
+
+def test_frame_without_columns_is_incompatible(tmp_path, monkeypatch):
+    monkeypatch.setattr(reports.build, "load_frame", lambda path: pd.DataFrame({"x": [1]}))
+    _one_line_error(_invoke("--out", str(tmp_path / "o"), "--no-run"), "incompatible")
+
+
+def test_output_folder_not_writable(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    _one_line_error(_invoke("--out", str(blocker / "sub"), "--no-run"), "out=", "cannot write")
+
+
+@pytest.mark.skipif(latex_engine() is None, reason="no LaTeX engine (latexmk + pdflatex) installed")
+def test_latex_error_shows_log_lines_and_leaves_no_stale_pdf(tmp_path, monkeypatch):
+    import reports.presets
+
+    monkeypatch.setitem(reports.presets.PRESETS, "test", TINY)
+    store = _synthetic_store(tmp_path / "s.db")
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "report.pdf").write_text("an old report")
+    monkeypatch.setattr(reports.build, "render", lambda *a, **k: "\\documentclass{article}\\begin{document}"
+                        "\\undefinedmacroxyz\\end{document}\n")  # fmt: skip
+    res = _invoke("--preset", "test", "--out", str(out), "--store", str(store), "--no-run", "--quiet")
+    lines = _one_line_error(res, "latex")
+    assert any(line.strip().startswith("! Undefined control sequence") for line in lines[1:])
+    assert len(lines) <= 1 + 16
+    assert not (out / "report.pdf").exists()
+    assert not (out / "report.tex").exists()  # the failed .tex is kept as report.failed.tex
+    assert (out / "report.failed.log").exists()
+    assert not [p for p in out.iterdir() if p.name.startswith(".report-build-")]

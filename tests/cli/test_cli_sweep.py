@@ -1,0 +1,180 @@
+"""`fpe-theory sweep run|status|export` through cli.main: results, and one-line errors with exit 2."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import cli
+from fpe_train.sweeps.store import ResultsStore
+
+TINY = """
+[sweep]
+name = "tiny"
+description = "two tiny boolean configs"
+[base]
+task = "boolean"
+clauses = 3
+k = 2
+splits = ["random"]
+trials = 2
+warmup_epochs = 2
+epochs = 2
+n_train = 64
+n_test = 32
+batch_size = 32
+device = "cpu"
+[grid]
+neurons = [2, 3]
+[sizes.quick]
+[sizes.paper]
+trials = 3
+"""
+
+
+def invoke(*args):
+    result = CliRunner().invoke(cli.main, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def sweep_file(tmp_path, text=TINY, name="tiny.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def assert_one_line_error(code, err, *needles):
+    assert code == 2, err
+    lines = [x for x in err.splitlines() if x.startswith("Error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_run_status_export(tmp_path):
+    p, db = sweep_file(tmp_path), tmp_path / "r.db"
+    code, out, err = invoke("sweep", "run", p, "--store", db, "--executor", "serial")
+    assert code == 0, err
+    assert "tiny (quick): 4 trials done, 0 failed, 0 already done" in out
+    assert "sweep tiny (quick): 2 configs, 4 trials" in err and "trial" in err  # header + progress bar
+    code, out, _ = invoke("sweep", "run", p, "--store", db, "--executor", "serial", "--no-progress")
+    assert code == 0 and "0 trials done, 0 failed, 4 already done" in out
+    code, out, _ = invoke("sweep", "status", "--store", db)
+    assert code == 0 and out.splitlines()[1].split() == ["tiny", "quick", "2", "4", "4", "0", "0"]
+    code, out, _ = invoke("sweep", "status", "--store", db, "--json")
+    assert code == 0 and json.loads(out) == [
+        {"sweep": "tiny", "size": "quick", "configs": 2, "trials": 4, "done": 4, "failed": 0, "pending": 0}
+    ]
+    code, out, _ = invoke("sweep", "status", p, "--store", db, "--size", "paper")
+    assert code == 0 and out.splitlines()[1].split() == ["tiny", "paper", "2", "6", "0", "0", "6"]
+    code, out, _ = invoke("sweep", "export", "--store", db, "--out", tmp_path / "r.csv")
+    assert code == 0 and "8 rows" in out
+    csv = pd.read_csv(tmp_path / "r.csv")
+    with ResultsStore(db, create=False) as s:
+        frame = s.frame()
+    assert len(csv) == 8 and list(csv.columns) == list(frame.columns)
+    np.testing.assert_allclose(csv.test_accuracy, frame.test_accuracy.astype(float))
+    code, out, _ = invoke("sweep", "export", "--store", db, "--out", tmp_path / "r.parquet", "--sweep", "tiny")
+    assert code == 0
+    pq = pd.read_parquet(tmp_path / "r.parquet")
+    assert len(pq) == 8 and list(pq.test_accuracy) == list(frame.test_accuracy)
+
+
+def test_failed_trials_exit_1_and_are_kept(tmp_path):
+    bad = TINY.replace('splits = ["random"]', 'splits = ["structured_2_4"]')  # m = 6 inputs: not a multiple of 4
+    p, db = sweep_file(tmp_path, bad), tmp_path / "r.db"
+    code, out, _ = invoke("sweep", "run", p, "--store", db, "--executor", "serial", "--no-progress")
+    assert code == 1 and "0 trials done, 4 failed" in out
+    code, out, _ = invoke("sweep", "run", p, "--store", db, "--executor", "serial", "--no-progress")
+    assert code == 0 and "4 failed earlier (--retry-failed runs them)" in out
+    code, out, _ = invoke("sweep", "run", p, "--store", db, "--executor", "serial", "--no-progress", "--retry-failed")
+    assert code == 1 and "4 failed" in out
+    with ResultsStore(db, create=False) as s:
+        f = s.frame()
+    assert set(f.status) == {"failed"} and f.error.str.contains("multiple of 4").all()
+
+
+def untouched(path):
+    return path.read_bytes() if path.exists() else None
+
+
+BAD_SWEEPS = [
+    ("[base]\nneurons = 4\nalpa = 2\n", ["tiny.toml:3:", "alpa: unknown key in [base]"]),
+    ("[base]\nneurons = [4\n", ["tiny.toml:2:", "malformed TOML"]),
+    ("[base]\nneurons = 4\n[grid]\nalpha = [1, 2]\n", ["tiny.toml:4:", "alpha=1: must be an integer >= 2"]),
+]
+
+
+@pytest.mark.parametrize("text, needles", BAD_SWEEPS)
+def test_bad_sweep_file(tmp_path, text, needles):
+    db = tmp_path / "r.db"
+    code, _, err = invoke("sweep", "run", sweep_file(tmp_path, text), "--store", db, "--executor", "serial")
+    assert_one_line_error(code, err, *needles)
+    assert not db.exists()
+
+
+def test_missing_and_mismatched_datasets(tmp_path):
+    db = tmp_path / "r.db"
+    emb = TINY.replace('task = "boolean"', 'task = "embeddings"').replace("clauses = 3\nk = 2\n", "")
+    p = sweep_file(tmp_path, emb)
+    code, _, err = invoke("sweep", "run", p, "--store", db, "--set", f"data_path={tmp_path / 'nope.npz'}")
+    assert_one_line_error(code, err, "nope.npz", "no such file")
+    np.savez(tmp_path / "e.npz", features=np.zeros((10, 4)), labels=np.zeros(9, int))
+    code, _, err = invoke("sweep", "run", p, "--store", db, "--set", f"data_path={tmp_path / 'e.npz'}")
+    assert_one_line_error(code, err, "9 labels do not match 10 feature rows")
+    assert not db.exists()
+    code, _, err = invoke("sweep", "run", p, "--store", db, "--set", "data_path")
+    assert_one_line_error(code, err, "must look like KEY=VALUE")
+
+
+def test_foreign_and_incompatible_stores_untouched(tmp_path):
+    import sqlite3
+
+    text = tmp_path / "text.db"
+    text.write_text("hello, this is not a database at all " * 5)
+    future = tmp_path / "future.db"
+    ResultsStore(future).close()
+    con = sqlite3.connect(future)
+    con.execute("PRAGMA user_version = 7")
+    con.close()
+    p = sweep_file(tmp_path)
+    for db, needle in ((text, "not an SQLite database"), (future, "schema version 7")):
+        before = untouched(db)
+        for args in (("run", p), ("status",), ("export", "--out", tmp_path / "x.csv")):
+            code, _, err = invoke("sweep", *args, "--store", db)
+            assert_one_line_error(code, err, needle)
+        assert untouched(db) == before
+    code, _, err = invoke("sweep", "status", "--store", tmp_path / "none.db")
+    assert_one_line_error(code, err, "no such results store")
+
+
+def test_unreachable_scheduler_and_busy_store(tmp_path):
+    p, db = sweep_file(tmp_path), tmp_path / "r.db"
+    args = (
+        "sweep",
+        "run",
+        p,
+        "--store",
+        db,
+        "--executor",
+        "dask",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+        "--connect-timeout",
+        "1",
+    )
+    code, _, err = invoke(*args)
+    assert_one_line_error(code, err, "scheduler='tcp://127.0.0.1:9': cannot connect")
+    assert not db.exists()
+    ResultsStore(db).close()
+    before = untouched(db)
+    code, _, err = invoke(*args)
+    assert_one_line_error(code, err, "cannot connect")
+    assert untouched(db) == before
+    with ResultsStore(db) as holder, holder.lock():
+        code, _, err = invoke("sweep", "run", p, "--store", db, "--executor", "serial")
+        assert_one_line_error(code, err, "busy: another sweep driver (pid")
+    with ResultsStore(db) as s:
+        assert s.status() == []

@@ -1,0 +1,106 @@
+"""serial, local (process pool) and dask (a real LocalCluster on loopback) give the same rows."""
+
+import os
+
+import pytest
+
+from fpe_train.sweeps.executors import Chunk, DaskExecutor, LocalExecutor, SerialExecutor, make_executor
+from fpe_train.sweeps.store import ResultsStore, config_dict, config_hash
+from fpe_train.sweeps.sweep import Sweep, run_sweep
+
+pytest.importorskip("distributed")
+
+
+def tiny_configs():
+    from fpe_train.engine.config import TrainConfig
+
+    base = dict(
+        clauses=3,
+        k=2,
+        splits=("random", "clause"),
+        trials=2,
+        warmup_epochs=2,
+        epochs=2,
+        n_train=64,
+        n_test=32,
+        batch_size=32,
+        device="cpu",
+    )
+    return [TrainConfig(neurons=n, seed=s, **base) for n, s in ((2, 0), (3, 1), (2, 5))]
+
+
+def chunks():
+    return [Chunk(config_hash(c), config_dict(c), tuple(range(c.trials))) for c in tiny_configs()]
+
+
+def strip(results):
+    """{(hash, trial): rows without the wall time} from ChunkResults."""
+    out = {}
+    for res in results:
+        assert res.error is None, res.error
+        for t, rows in res.rows.items():
+            out[(res.chunk.config_hash, t)] = [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    return out
+
+
+def die_or_run(config):
+    """run_config, except that seed 99 kills the worker process outright."""
+    if config.seed == 99:
+        os._exit(3)
+    from fpe_train.engine.run import run_config
+
+    return run_config(config)
+
+
+def test_serial_local_and_dask_give_the_same_rows(tmp_path):
+    serial = strip(SerialExecutor(threads=1).map(chunks()))
+    assert len(serial) == 6
+    # one spawned process: enough to cross a process border; the last chunk kills it
+    local = LocalExecutor(workers=1, threads=1, run_fn=f"{__name__}:die_or_run")
+    deadly = Chunk("dead", {**chunks()[0].config, "seed": 99}, (0, 1))
+    try:
+        results = list(local.map([*chunks(), deadly]))
+    finally:
+        local.close()
+    (lost,) = [r for r in results if r.chunk.config_hash == "dead"]
+    assert lost.rows is None and lost.error.startswith("worker lost: BrokenProcessPool")
+    assert strip(r for r in results if r is not lost) == serial
+
+
+def test_dask_on_a_loopback_cluster_gives_the_same_rows(tmp_path):
+    from distributed import LocalCluster
+
+    serial = strip(SerialExecutor(threads=1).map(chunks()))
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        ex = make_executor("dask", scheduler=cluster.scheduler_address, threads=1)
+        try:
+            assert strip(ex.map(chunks())) == serial
+            threads = ex.client.run(lambda: __import__("torch").get_num_threads())
+            assert list(threads.values()) == [1]  # capped in the worker process
+            sweep = Sweep("tiny", "quick", tuple(tiny_configs()), "tiny.toml")  # through run_sweep into a store
+            with ResultsStore(tmp_path / "r.db") as store:
+                summary = run_sweep(sweep, store, executor=ex, progress=False)
+                f = store.frame()
+        finally:
+            ex.close()
+    assert (summary.done, summary.failed) == (6, 0)
+    got = {(r.config_hash, r.trial, r.variant): r.test_accuracy for r in f.itertuples()}
+    assert got == {(h, t, r["variant"]): r["test_accuracy"] for (h, t), rows in serial.items() for r in rows}
+    own = DaskExecutor(workers=1, threads=1, processes=False)  # `--executor dask` alone: its own LocalCluster
+    try:
+        assert strip(own.map(chunks()[:1])) == {k: v for k, v in serial.items() if k[0] == chunks()[0].config_hash}
+    finally:
+        own.close()
+
+
+def test_unreachable_scheduler_is_one_line_error():
+    with pytest.raises(ValueError, match=r"scheduler='tcp://127.0.0.1:9': cannot connect within 1 s") as err:
+        make_executor("dask", scheduler="tcp://127.0.0.1:9", connect_timeout=1)
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="must look like tcp://host:port"):
+        make_executor("dask", scheduler="127.0.0.1:9")
+    with pytest.raises(ValueError, match="only with executor='dask'"):
+        make_executor("local", scheduler="tcp://127.0.0.1:9")

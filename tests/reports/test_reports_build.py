@@ -1,0 +1,148 @@
+"""The report end to end from a small real store (real ResultsStore, real tiny training runs).
+
+Expected numbers are recomputed here from the store's rows with numpy and looked for, as
+formatted, in the PDF's text (pdftotext) or, without TeX, in report.tex.
+"""
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from reports.build import build_report
+from reports.latex import latex_engine
+from reports.presets import Preset
+
+TINY = Preset(
+    name="test", sweeps=(), mc_trials=300, grid_m=(8, 16), grid_k=(2,), grid_alpha=(2,),
+    mc_cases=((16, 2, 2, "partition", 2),), r_min_problems=((8, 2, 2), (16, 2, 2)),
+)  # fmt: skip
+HAVE_PDF = latex_engine() is not None and shutil.which("pdftotext") is not None
+
+
+def _configs():
+    from fpe_train.engine.config import TrainConfig
+
+    tiny = dict(trials=3, epochs=3, warmup_epochs=3, n_train=256, n_test=128, batch_size=64, device="cpu")
+    return {
+        "case_study": [TrainConfig(clauses=8, k=4, neurons=8, alpha=2, splits=("clause", "random"), **tiny)],
+        "fig3a": [TrainConfig(clauses=4, k=2, neurons=n, alpha=2, splits=("clause", "random"), **tiny) for n in (2, 4)],
+        "fig5_vision": [TrainConfig(task="digits", neurons=4, alpha=2, splits=("random",), **tiny)],
+    }
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from fpe_train.sweeps.store import ResultsStore
+    from fpe_train.sweeps.sweep import Sweep, run_sweep
+
+    path = tmp_path_factory.mktemp("store") / "results.db"
+    with ResultsStore(path) as s:
+        for name, configs in _configs().items():
+            run_sweep(Sweep(name, "quick", tuple(configs), path=""), s, executor="serial", progress=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def frame(store):
+    from fpe_train.sweeps.store import ResultsStore
+
+    with ResultsStore(store) as s:
+        return s.frame()
+
+
+@pytest.fixture(scope="module")
+def built(store, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    res = build_report(out, preset=TINY, store=store, run=False, progress=False)
+    return out, res
+
+
+def _text(out):
+    if HAVE_PDF:
+        return subprocess.run(["pdftotext", "-layout", str(out / "report.pdf"), "-"], capture_output=True,
+                              text=True, check=True).stdout  # fmt: skip
+    return (out / "report.tex").read_text()
+
+
+def test_store_holds_real_rows(frame):
+    assert (frame["status"] == "done").all(), frame["error"].dropna().unique()
+    assert set(frame["variant"]) == {"dense", "clause", "random"}
+    assert frame["test_accuracy"].between(0, 1).all()
+
+
+def test_report_files_exist(built):
+    out, res = built
+    assert (out / "report.tex").stat().st_size > 0
+    assert res.pdf is None or res.pdf.stat().st_size > 0
+    if HAVE_PDF:
+        assert (out / "report.pdf").exists()
+    names = {p.name for p in res.figures}
+    for stem in ("fig3a", "fig4a", "fig4c", "fig5", "theory_ratios", "theory_r_min", "collisions_pred_vs_measured"):
+        for ext in ("pdf", "png"):
+            assert (out / "figures" / f"{stem}.{ext}").stat().st_size > 1000, stem
+            assert f"{stem}.{ext}" in names
+    assert not [p for p in out.iterdir() if p.name.startswith(".report-build-")]  # temp folder gone
+
+
+@pytest.mark.skipif(not HAVE_PDF, reason="no LaTeX engine or pdftotext installed")
+def test_pdf_has_sections(built):
+    text = _text(built[0])
+    for section in ("Setup and configuration", "Theory", "Monte Carlo agreement", "Prediction versus reality",
+                    "Trained networks", "Regressions", "The paper’s numbers beside ours"):  # fmt: skip
+        assert section in text, section
+
+
+def test_numbers_in_report_match_rows(built, frame):
+    text = _text(built[0])
+    ok = frame[frame["status"] == "done"]
+    for (h, variant), g in ok.groupby(["config_hash", "variant"]):
+        acc = g["test_accuracy"].to_numpy(float)
+        assert f"{100 * acc.mean():.2f}" in text, (variant, acc)
+        if variant == "dense":
+            continue
+        dense = ok[(ok.config_hash == h) & (ok.variant == "dense")].sort_values("trial")["test_accuracy"].to_numpy()
+        ri = g.sort_values("trial")["test_accuracy"].to_numpy(float) / dense
+        sem = ri.std(ddof=1) / np.sqrt(len(ri))
+        assert f"{100 * (ri.mean() - 1):.2f}" in text
+        assert f"{100 * sem:.2f}" in text
+    case = ok[ok.sweep.str.contains("case_study") & (ok.variant == "dense")]["test_accuracy"].mean()
+    assert f"{100 * case:.1f}" in text  # beside the paper's 78.7 %
+    assert "78.7" in text and "99.4" in text and "88.7" in text
+
+
+def test_regression_slope_in_report_matches_least_squares(built, frame):
+    """Pooled OLS of RI on capacity fold over the fig3a rows, recomputed with numpy, appears in the report."""
+    ok = frame[(frame["status"] == "done") & frame["sweep"].str.contains("fig3a")]
+    dense = ok[ok.variant == "dense"].set_index(["config_hash", "trial"])
+    fpe = ok[ok.variant != "dense"]
+    key = list(zip(fpe.config_hash, fpe.trial, strict=True))
+    ri = fpe.test_accuracy.to_numpy(float) / dense.loc[key, "test_accuracy"].to_numpy(float)
+    x = fpe.capacity.to_numpy(float) / dense.loc[key, "capacity"].to_numpy(float)
+    const, slope = np.linalg.lstsq(np.c_[np.ones_like(x), x], ri, rcond=None)[0]
+    text = _text(built[0])
+    line = next(line for line in text.splitlines() if "capacity fold" in line and "all pooled" in line)
+    assert f"{slope:.3f}" in line and f"{const:.3f}" in line and str(len(x)) in line
+
+
+def test_without_latex_writes_tex_and_figures_and_a_hint(store, built, tmp_path, monkeypatch):
+    """Also: the same store and preset give the same report.tex (seeded Monte Carlo, exact theory)."""
+    from click.testing import CliRunner
+
+    import cli
+    import reports.presets
+
+    monkeypatch.setitem(reports.presets.PRESETS, "test", TINY)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no latexmk, no pdflatex
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.pdf").write_text("stale")
+    res = CliRunner().invoke(cli.main, ["report", "--preset", "test", "--store", str(store), "--no-run",
+                                        "--out", str(out), "--quiet"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    hints = [line for line in res.output.splitlines() if "latexmk -pdf report.tex" in line]
+    assert len(hints) == 1
+    assert (out / "report.tex").exists() and (out / "figures" / "fig3a.pdf").exists()
+    assert not (out / "report.pdf").exists()  # the stale PDF is gone
+    assert (out / "report.tex").read_text() == (built[0] / "report.tex").read_text()
