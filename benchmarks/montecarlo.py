@@ -24,7 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=4_000_000)
     parser.add_argument("--oracle-trials", type=int, default=20_000)
-    parser.add_argument("--family", default="partition")
+    parser.add_argument("--family", default="random")
     args = parser.parse_args()
     problem, r, family = Problem(m=128, k=4, alpha=4), 8, args.family
 

@@ -52,25 +52,25 @@ def main() -> None:
         best_of(lambda: subprocess.run(cmd, check=True, capture_output=True)),
         0.5,
     )
-    for family in ("independent", "partition"):
+    for family in ("overlap", "random"):
         report(
             f"exact P(all covered) m=1024 k=4 alpha=4 r=64 {family} (cold)", best_of(cold(family, 1024, 4, 4, 64)), 1.0
         )
-    for family in ("independent", "partition"):
+    for family in ("overlap", "random"):
         for r in (8, 16):
             report(
                 f"exact P(all covered) m=4096 k=4 alpha=4 r={r} {family} (cold)",
                 best_of(cold(family, 4096, 4, 4, r), repeat=1),
                 5.0,
             )
-    for family in ("independent", "partition"):
+    for family in ("overlap", "random"):
         report(
             f"r_min m=128 k=4 alpha=4 eps=0.01 {family}",
             best_of(lambda f=family: r_min(Problem(m=128, k=4, alpha=4), f, 0.01)),
             None,
         )
 
-    for family in ("independent", "partition"):
+    for family in ("overlap", "random"):
         report(
             f"r_min_bounds m=4096 k=4 alpha=4 eps=0.01 {family} (law cached)",
             best_of(lambda f=family: r_min_bounds(Problem(m=4096, k=4, alpha=4), f, 0.01), repeat=1),

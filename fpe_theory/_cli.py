@@ -11,7 +11,14 @@ import json
 
 import click
 
-FAMILY_CHOICE = click.Choice(["independent", "partition", "structured_2_4", "clause"])
+
+def _families(ctx, param, values):
+    from fpe_theory.families import canonical_family
+
+    return tuple(canonical_family(v) for v in values)
+
+
+FAMILY_CHOICE = click.Choice(["overlap", "random", "structured_2_4", "clause", "independent", "partition"])
 
 
 def _problem_options(fn):
@@ -23,7 +30,14 @@ def _problem_options(fn):
         show_default=True,
         help="Skip (with a note) exact all-covered probabilities estimated to take longer.",
     )(fn)
-    fn = click.option("--family", "families", type=FAMILY_CHOICE, multiple=True, help="Restrict to these families.")(fn)
+    fn = click.option(
+        "--family",
+        "families",
+        type=FAMILY_CHOICE,
+        multiple=True,
+        callback=_families,
+        help="Restrict to these families (aliases: partition = random, independent = overlap).",
+    )(fn)
     fn = click.option("--r", "r", type=int, default=None, help="Dense neurons = FPE parents (default 1,2,4,...,256).")(
         fn
     )

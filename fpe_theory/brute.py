@@ -7,7 +7,7 @@ product of independent units (``brute_exact`` folds the product as a distributio
 (covered clause set, collisions); ``brute_direct`` walks every tuple of masks literally).
 
 >>> from fpe_theory import Problem
->>> brute_exact(Problem(m=4, k=2, alpha=2), "partition", 1).p_all_covered
+>>> brute_exact(Problem(m=4, k=2, alpha=2), "random", 1).p_all_covered
 Fraction(1, 3)
 """
 
@@ -50,10 +50,10 @@ def unit_masks(problem: Problem, family: str):
     """Every equally likely mask of one unit, as a tuple of children supports."""
     check_family(problem, family)
     m, alpha, d = problem.m, problem.alpha, problem.d
-    if family == "independent":
+    if family == "overlap":
         for child in combinations(range(m), d):
             yield (child,)
-    elif family == "partition":
+    elif family == "random":
         yield from _ordered_splits(tuple(range(m)), alpha, d)
     elif family == "structured_2_4":
         pairs = list(combinations(range(4), 2))
@@ -104,7 +104,7 @@ def brute_exact(problem: Problem, family: str, r: int) -> BruteResult:
     unit: dict = {}
     for _, covered, coll in _unit_outcomes(problem, family):
         unit[(covered, coll)] = unit.get((covered, coll), 0) + 1
-    n_units = r * (problem.alpha if family == "independent" else 1)
+    n_units = r * (problem.alpha if family == "overlap" else 1)
     dist = {(frozenset(), 0): 1}
     for _ in range(n_units):
         nxt: dict = {}
@@ -119,7 +119,7 @@ def brute_exact(problem: Problem, family: str, r: int) -> BruteResult:
 def brute_direct(problem: Problem, family: str, r: int) -> BruteResult:
     """Walk every tuple of unit masks and measure all alpha*r supports at once (tiny cases only)."""
     masks = list(unit_masks(problem, family))
-    n_units = r * (problem.alpha if family == "independent" else 1)
+    n_units = r * (problem.alpha if family == "overlap" else 1)
     clauses = problem.clause_list()
     dist: dict = {}
     for combo in product(masks, repeat=n_units):

@@ -5,7 +5,7 @@ Binding API (docs/interfaces.md): ``family_exact``, ``FamilyExact``, ``dense_col
 appear only in ``PaperApproximations`` fields that the paper itself states with e/ln.
 
 >>> from fpe_theory import Problem
->>> fe = family_exact(Problem(m=8, k=2, alpha=2), "partition", r=1)
+>>> fe = family_exact(Problem(m=8, k=2, alpha=2), "random", r=1)
 >>> (fe.p_cover, fe.p_all_covered)
 (Fraction(3, 14), Fraction(3, 35))
 """
@@ -71,11 +71,11 @@ def as_fraction_eps(eps) -> Fraction:
 def law(problem: Problem, family: str) -> CoverageLaw:
     """The cached r-free law of ``family`` on ``problem`` (raises ValueError if undefined)."""
     check_family(problem, family)
-    if family == "independent":
+    if family == "overlap":
         from fpe_theory.subsets import independent_law
 
         return independent_law(problem)
-    if family == "partition":
+    if family == "random":
         from fpe_theory.subsets import partition_law
 
         return partition_law(problem)
@@ -118,7 +118,7 @@ def dense_collisions(problem: Problem, r: int) -> int:
     return r * comb(problem.clauses, 2)
 
 
-def collision_ratio(problem: Problem, family: str = "independent") -> Fraction | None:
+def collision_ratio(problem: Problem, family: str = "overlap") -> Fraction | None:
     """E_FPE / E_dense = alpha p' for independent/partition (r cancels); None when C < 2."""
     if problem.clauses < 2:
         return None

@@ -1,9 +1,13 @@
 """Mask families: how a parent's m inputs are dealt to its alpha children (DESIGN.md).
 
-- ``independent``: each of the alpha*r children is an independent uniform d-subset
-  (the paper's analysis, A.5).
-- ``partition``: each parent's m inputs are split uniformly at random into alpha disjoint
-  blocks of d (what FPE builds); parents independent, children of one parent are not.
+The names are the training splits' names (``fpe_train.fpe.splits``), so one word means one
+mask law everywhere:
+
+- ``random``: each parent's m inputs are split uniformly at random into alpha disjoint
+  blocks of d (what FPE builds; the paper's "random split"); parents independent,
+  children of one parent are not. CLI alias: ``partition``.
+- ``overlap``: each of the alpha*r children is an independent uniform d-subset
+  (the paper's analysis, A.5; children of one parent may overlap). CLI alias: ``independent``.
 - ``structured_2_4``: alpha = 2; every group of 4 consecutive inputs is split 2/2 between
   the two children (each of the 6 ways equally likely; groups and parents independent).
 - ``clause``: whole clauses dealt at random to the alpha children, C/alpha each.
@@ -17,7 +21,13 @@ from __future__ import annotations
 
 from fpe_theory.problem import Problem
 
-FAMILIES: tuple[str, ...] = ("independent", "partition", "structured_2_4", "clause")
+FAMILIES: tuple[str, ...] = ("overlap", "random", "structured_2_4", "clause")
+ALIASES: dict[str, str] = {"independent": "overlap", "partition": "random"}  # accepted by the CLI only
+
+
+def canonical_family(name: str) -> str:
+    """The family's own name for ``name`` or one of its CLI aliases (``partition`` -> ``random``)."""
+    return ALIASES.get(name, name)
 
 
 def check_family(problem: Problem, family: str) -> str:

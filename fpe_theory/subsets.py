@@ -92,7 +92,7 @@ def independent_law(problem: Problem) -> CoverageLaw:
     counts = [comb(m - i * k, d - i * k) for i in range(min(c, d // k) + 1)]
     all_covered, pair_miss = _inclusion_exclusion(c, counts, comb(m, d))
     return CoverageLaw(
-        family="independent",
+        family="overlap",
         clauses=c,
         p_cover=p,
         p_pair=p_pair,
@@ -161,7 +161,7 @@ def partition_law(problem: Problem) -> CoverageLaw:
     splits = factorial(m) // factorial(d) ** alpha
     all_covered, pair_miss = _inclusion_exclusion(c, block_counts(m, k, alpha), splits)
     return CoverageLaw(
-        family="partition",
+        family="random",
         clauses=c,
         p_cover=p,
         p_pair=p_pair,

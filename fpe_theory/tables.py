@@ -107,7 +107,7 @@ def coverage_report(m, k, alpha, r, families, eps, max_seconds=10.0) -> dict:
     """The ``coverage`` command's report as a JSON-able dict."""
     problem, rs, chosen, skipped, config = _setup(m, k, alpha, r, families, eps)
     paper = paper_approximations(problem, 1, eps)
-    p_exact = law(problem, "independent").p_cover
+    p_exact = law(problem, "overlap").p_cover
     ratio = collision_ratio(problem)
     out = {
         **config,

@@ -25,7 +25,7 @@ import pandas as pd
 
 # Columns that describe a configuration (kept beside per-configuration statistics when present).
 CONFIG_COLUMNS = (
-    "sweep", "task", "clauses", "k", "neurons", "alpha", "depth", "warmup_epochs", "epochs", "trials",
+    "sweep", "task", "clauses", "k", "r", "alpha", "depth", "warmup_epochs", "epochs", "trials",
     "rewire_every", "splits", "n_train", "n_test",
 )  # fmt: skip
 REQUIRED_COLUMNS = ("config_hash", "trial", "variant", "test_accuracy")

@@ -29,8 +29,8 @@ def _theory(preset, folder: Path):
 
 
 def _training_figures(summary, vtable, regs, rows, folder: Path):
-    neurons = dict(axis="neurons", sweeps=FIGS["neurons"], fixed={"task": "boolean"})
-    clauses = dict(axis="clauses", sweeps=FIGS["clauses"], fixed={"task": "boolean", "neurons": 8})
+    neurons = dict(axis="r", sweeps=FIGS["r"], fixed={"task": "boolean"})
+    clauses = dict(axis="clauses", sweeps=FIGS["clauses"], fixed={"task": "boolean", "r": 8})
     training = [
         figures.fig_scan(summary, vtable, folder, "fig3a", caption="Relative improvement (\\%) and accuracy per "
                          "parameter vs neurons (Boolean, paper Fig.~3a).", **neurons),
@@ -50,7 +50,7 @@ def _training_figures(summary, vtable, regs, rows, folder: Path):
 
 def regression_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     """Trial-level pairs of the neuron scan (Fig. 4c); all Boolean pairs when no neuron-scan sweep is stored."""
-    scan = figures.select(pairs, FIGS["neurons"])
+    scan = figures.select(pairs, FIGS["r"])
     return scan if not scan.empty else pairs[pairs.get("task", pd.Series("boolean", index=pairs.index)) == "boolean"]
 
 

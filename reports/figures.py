@@ -18,7 +18,7 @@ import pandas as pd
 # preference: the first sweep with rows is used (e.g. Fig. 3b falls back to the clause scan of
 # Tables A1/A2, Fig. 6 to the digits runs of Fig. 5), and the caption names it.
 FIGURE_SWEEPS = {
-    "neurons": ("fig3a",),
+    "r": ("fig3a",),
     "clauses": ("fig3b", "fig3c", "table_a1_a2"),
     "heatmap": ("fig3c",),
     "vision": ("fig5_vision",),
@@ -136,7 +136,7 @@ def fig_heatmap(summary, folder, name="fig3c", sweeps=FIGURE_SWEEPS["heatmap"]):
     fig, axes = plt.subplots(len(panels), 1, figsize=(5, 2.8 * len(panels)), squeeze=False, constrained_layout=True)
     for ax, (variant, alpha) in zip(axes[:, 0], panels, strict=True):
         g = s[(s["variant"] == variant) & (s["alpha"] == alpha)]
-        grid = g.pivot_table(index="clauses", columns="neurons", values="relative_improvement_mean", aggfunc="mean")
+        grid = g.pivot_table(index="clauses", columns="r", values="relative_improvement_mean", aggfunc="mean")
         data = (grid.to_numpy(float) - 1) * 100
         im = ax.imshow(data, origin="lower", cmap="viridis", aspect="auto")
         ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns])
@@ -145,7 +145,7 @@ def fig_heatmap(summary, folder, name="fig3c", sweeps=FIGURE_SWEEPS["heatmap"]):
             if not math.isnan(val):
                 ax.text(j, i, f"{val:.1f}", ha="center", va="center", fontsize=7, color="w")
         ax.set_title(f"{variant}-split, α={alpha}: relative improvement (%)", fontsize=9)
-        ax.set_xlabel("neurons")
+        ax.set_xlabel("r")
         ax.set_ylabel("clauses")
         fig.colorbar(im, ax=ax)
     _save(fig, folder, name)
@@ -204,13 +204,11 @@ def fig_vision(summary, vtable, folder, name="fig5", sweeps=FIGURE_SWEEPS["visio
     plt = _plt()
     fig, axes = plt.subplots(2, len(tasks), figsize=(4.2 * len(tasks), 5.6), squeeze=False)
     for j, task in enumerate(tasks):
-        _lines(
-            axes[0, j], s[s["task"] == task], "neurons", "relative_improvement", star_alpha=s["alpha"].max(), pct=True
-        )
+        _lines(axes[0, j], s[s["task"] == task], "r", "relative_improvement", star_alpha=s["alpha"].max(), pct=True)
         axes[0, j].axhline(0, color="k", ls="--", lw=0.8)
         axes[0, j].set_title(task, fontsize=9)
         axes[0, j].set_ylabel("relative improvement (%)")
-        _per_param(axes[1, j], v[v["task"] == task], "neurons")
+        _per_param(axes[1, j], v[v["task"] == task], "r")
     axes[0, 0].legend(fontsize=7)
     _save(fig, folder, name)
     return Drawn(name, "Vision tasks: relative improvement (\\%) and test accuracy per parameter vs neurons "
@@ -237,30 +235,28 @@ def fig_alpha(summary, vtable, folder, name="fig6", sweeps=FIGURE_SWEEPS["alpha"
     fig, (a, c, d) = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
     for ax, title in ((a, "(a) accuracy vs width"), (c, "(c) cosine similarity"), (d, "(d) relative improvement")):
         ax.set_title(title, fontsize=9)
-    dense = v[v["variant"] == "dense"].groupby("neurons", as_index=False).mean(numeric_only=True)
+    dense = v[v["variant"] == "dense"].groupby("r", as_index=False).mean(numeric_only=True)
     amax = int(s["alpha"].max())
-    fpe = (
-        v[(v["variant"] == "random") & (v["alpha"] == amax)].groupby("neurons", as_index=False).mean(numeric_only=True)
-    )
-    a.errorbar(dense["neurons"], dense["test_accuracy_mean"], yerr=dense["test_accuracy_sem"], color="k", label="dense")
-    a.errorbar(fpe["neurons"], fpe["test_accuracy_mean"], yerr=fpe["test_accuracy_sem"], color="tab:orange",
+    fpe = v[(v["variant"] == "random") & (v["alpha"] == amax)].groupby("r", as_index=False).mean(numeric_only=True)
+    a.errorbar(dense["r"], dense["test_accuracy_mean"], yerr=dense["test_accuracy_sem"], color="k", label="dense")
+    a.errorbar(fpe["r"], fpe["test_accuracy_mean"], yerr=fpe["test_accuracy_sem"], color="tab:orange",
                label=f"random, α={amax}")  # fmt: skip
     for _, row in fpe.iterrows():
         eq = dense_equivalent(dense, row["test_accuracy_mean"])
         if not math.isnan(eq):
-            a.annotate(f"{eq / row['nonzero_params_mean']:.2f}x", (row["neurons"], row["test_accuracy_mean"]),
+            a.annotate(f"{eq / row['nonzero_params_mean']:.2f}x", (row["r"], row["test_accuracy_mean"]),
                        textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)  # fmt: skip
-    a.set_xlabel("neurons")
+    a.set_xlabel("r")
     a.set_ylabel("test accuracy")
     a.legend(fontsize=7)
     for (variant, alpha), g in v[v["variant"] != "dense"].groupby(["variant", "alpha"]):
-        g = g.groupby("neurons", as_index=False).mean(numeric_only=True)
-        c.plot(g["neurons"], g["cosine_mean"], marker="o", ms=3, label=f"{variant}, α={alpha}")
-    c.plot(dense["neurons"], dense["cosine_mean"], "k--", label="dense")
-    c.set_xlabel("neurons")
+        g = g.groupby("r", as_index=False).mean(numeric_only=True)
+        c.plot(g["r"], g["cosine_mean"], marker="o", ms=3, label=f"{variant}, α={alpha}")
+    c.plot(dense["r"], dense["cosine_mean"], "k--", label="dense")
+    c.set_xlabel("r")
     c.set_ylabel("cosine similarity")
     c.legend(fontsize=7)
-    _lines(d, s, "neurons", "relative_improvement", pct=True)
+    _lines(d, s, "r", "relative_improvement", pct=True)
     d.set_ylabel("relative improvement (%)")
     d.legend(fontsize=7)
     _save(fig, folder, name)
@@ -326,7 +322,7 @@ def fig_curves(rows: pd.DataFrame, vtable, folder, name="fig6b", sweeps=FIGURE_S
 
 def fig_theory_ratios(grid: pd.DataFrame, folder, name="theory_ratios"):
     """Exact p / alpha^-k and exact collision ratio / alpha^-(2k-1) vs m, per (k, alpha)."""
-    g = grid[grid["family"] == "independent"]
+    g = grid[grid["family"] == "overlap"]
     if g.empty:
         return Skipped(name, "empty theory grid")
     plt = _plt()
@@ -356,7 +352,7 @@ def fig_r_min(rmin: pd.DataFrame, folder, name="theory_r_min"):
         h = h.sort_values("clauses")
         lab = f"k={k}, α={alpha}, ε={eps}"
         ax.plot(h["clauses"], h["paper"], "k--", marker="x", ms=3, label=f"paper, {lab}")
-        for fam, col in (("independent", "tab:blue"), ("partition", "tab:orange")):
+        for fam, col in (("overlap", "tab:blue"), ("random", "tab:orange")):
             if fam in h.columns:
                 ax.plot(h["clauses"], h[fam].astype(float), color=col, marker="o", ms=3, label=f"exact {fam}, {lab}")
     ax.set_xlabel("clauses C")

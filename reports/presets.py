@@ -49,8 +49,8 @@ class Preset:
     grid_alpha: tuple[int, ...] = (2, 4)
     mc_cases: tuple[tuple[int, int, int, str, int], ...] = field(
         default=(
-            (32, 4, 2, "independent", 8), (32, 4, 2, "partition", 8), (32, 4, 2, "clause", 8),
-            (64, 4, 4, "partition", 16), (24, 2, 2, "partition", 4), (16, 2, 2, "independent", 2),
+            (32, 4, 2, "overlap", 8), (32, 4, 2, "random", 8), (32, 4, 2, "clause", 8),
+            (64, 4, 4, "random", 16), (24, 2, 2, "random", 4), (16, 2, 2, "overlap", 2),
             (32, 2, 2, "structured_2_4", 4),
         )
     )  # fmt: skip

@@ -25,7 +25,7 @@ def _ci(lo: float, hi: float, digits: int = 3) -> str:
 
 def config_table(vtable: pd.DataFrame) -> str:
     """One line per stored configuration: sweep, task, C, k, r, alpha, depth, warm-up, epochs, trials."""
-    cols = ["sweep", "task", "clauses", "k", "neurons", "alpha", "depth", "warmup_epochs", "epochs", "n_train"]
+    cols = ["sweep", "task", "clauses", "k", "r", "alpha", "depth", "warmup_epochs", "epochs", "n_train"]
     cfg = vtable.drop_duplicates("config_hash")
     rows = []
     for _, c in cfg.iterrows():
@@ -40,7 +40,7 @@ def config_table(vtable: pd.DataFrame) -> str:
     return table(head, rows, align="llrrrrrrrrlr")
 
 
-def grid_table(grid: pd.DataFrame, families=("independent",)) -> str:
+def grid_table(grid: pd.DataFrame, families=("overlap",)) -> str:
     """Exact p and collision ratio beside alpha^-k and alpha^-(2k-1)."""
     g = grid[grid["family"].isin(families)]
     rows = [
@@ -55,14 +55,14 @@ def grid_table(grid: pd.DataFrame, families=("independent",)) -> str:
 
 
 def r_min_latex(rmin: pd.DataFrame) -> str:
-    """Paper's minimal r vs the exact one (independent and partition families)."""
+    """Paper's minimal r vs the exact one (overlap and random families)."""
     rows = [
         [str(r.m), str(r.k), str(r.alpha), str(r.clauses), fmt(r.eps, 2), str(r.paper),
-         _int(r.independent), _int(r.partition)]
+         _int(r.overlap), _int(r.random)]
         for r in rmin.itertuples()
     ]  # fmt: skip
-    return table(["$m$", "$k$", r"$\alpha$", "$C$", r"$\epsilon$", "paper $r$", "exact (independent)",
-                  "exact (partition)"],
+    return table(["$m$", "$k$", r"$\alpha$", "$C$", r"$\epsilon$", "paper $r$", "exact (overlap)",
+                  "exact (random)"],
                  rows)  # fmt: skip
 
 
@@ -81,7 +81,7 @@ def prediction_latex(pred: pd.DataFrame) -> str:
     rows = []
     for r in pred.itertuples():
         rows.append([
-            escape(r.sweep or ""), str(r.clauses), str(r.k), str(r.neurons), str(r.alpha), escape(r.variant),
+            escape(r.sweep or ""), str(r.clauses), str(r.k), str(r.r), str(r.alpha), escape(r.variant),
             escape(r.family),
             fmt(r.exact_all_covered, 3), fmt(r.mc_all_covered, 3), fmt(r.mask_all_covered, 3),
             fmt(r.learned_all_covered, 3), fmt(r.exact_collisions, 2), fmt(r.mc_collisions, 2),
@@ -98,7 +98,7 @@ def accuracy_table(vtable: pd.DataFrame) -> str:
     rows = []
     for r in vtable.itertuples():
         rows.append([escape(r.sweep), escape(r.task), _int(r.clauses) if r.task == "boolean" else "--",
-                     _int(r.neurons), _int(r.alpha), escape(r.variant), str(r.n),
+                     _int(r.r), _int(r.alpha), escape(r.variant), str(r.n),
                      pm(100 * r.test_accuracy_mean, 100 * r.test_accuracy_sem, 2),
                      fmt(getattr(r, "nonzero_params_mean", math.nan), 0)])  # fmt: skip
     return table(["sweep", "task", "$C$", "$r$", r"$\alpha$", "variant", "$n$", r"test acc. (\%)", "nonzero params"],
@@ -112,7 +112,7 @@ def improvement_table(summary: pd.DataFrame) -> str:
     for r in summary.itertuples():
         ri = (r.relative_improvement_mean - 1) * 100
         rows.append([escape(r.sweep), escape(r.task), _int(r.clauses) if r.task == "boolean" else "--",
-                     _int(r.neurons), _int(r.alpha), escape(r.variant), str(r.n),
+                     _int(r.r), _int(r.alpha), escape(r.variant), str(r.n),
                      pm(ri, 100 * r.relative_improvement_sem, 2),
                      "--" if pd.isna(r.t) else f"{r.t:.2f}", fmt(r.p, 4), r.star])  # fmt: skip
     head = ["sweep", "task", "$C$", "$r$", r"$\alpha$", "split", "$n$", r"RI$-1$ (\%)", "Welch $t$", "$p$", "$p<0.05$"]
@@ -121,7 +121,7 @@ def improvement_table(summary: pd.DataFrame) -> str:
 
 def a1_a2_rows(vtable: pd.DataFrame, neurons: int = 8) -> pd.DataFrame:
     """Boolean one-layer rows with 8 neurons: of sweep table_a1_a2 when stored, else of any sweep."""
-    b = vtable[(vtable["task"] == "boolean") & (vtable["neurons"] == neurons) & (vtable["depth"].fillna(1) == 1)]
+    b = vtable[(vtable["task"] == "boolean") & (vtable["r"] == neurons) & (vtable["depth"].fillna(1) == 1)]
     own = b[in_sweep(b, ["table_a1_a2"])]
     return own if not own.empty else b
 
@@ -163,7 +163,7 @@ def _case_rows(vtable: pd.DataFrame) -> pd.DataFrame:
     v = vtable[in_sweep(vtable, ["case_study"])]
     if v.empty:
         v = vtable[(vtable["task"] == "boolean") & (vtable["clauses"] == 8) & (vtable["k"] == 4)
-                   & (vtable["neurons"] == 8) & (vtable["alpha"] == 2) & (vtable["depth"].fillna(1) == 1)]  # fmt: skip
+                   & (vtable["r"] == 8) & (vtable["alpha"] == 2) & (vtable["depth"].fillna(1) == 1)]  # fmt: skip
     return v
 
 
@@ -201,10 +201,10 @@ def _ri_rows(summary: pd.DataFrame) -> list[list[str]]:
     s = s[s["rewire_every"].fillna(0) == 0] if "rewire_every" in s else s
     rows = []
     for (depth, h), q in P.TABLE_A3.items():  # the paper's "5-layer MLP" = 4 hidden layers + head (our depth 4)
-        g = s[(s["depth"] == depth - 1) & (s["neurons"] == h) & (s["alpha"] == 2) & (s["variant"] == "random")]
+        g = s[(s["depth"] == depth - 1) & (s["r"] == h) & (s["alpha"] == 2) & (s["variant"] == "random")]
         rows += _rows_for(g, f"RI, {depth} layers, h={h}", q, "ri")
     for (h, what), q in P.TABLE_A4.items():
-        g = s[(s["depth"] == 4) & (s["neurons"] == h) & (s["alpha"] == 2) & (s["variant"] == "random")]
+        g = s[(s["depth"] == 4) & (s["r"] == h) & (s["alpha"] == 2) & (s["variant"] == "random")]
         col = {"dense": "test_accuracy_dense_mean", "fpe": "test_accuracy_mean", "ri": "ri"}[what]
         rows += _rows_for(g, f"{what}, 5 layers, h={h}", q, col)
     g = s[in_sweep(s, ["table_a5_2_4"])]
@@ -228,8 +228,8 @@ def _rewiring_rows(summary: pd.DataFrame) -> list[list[str]]:
     g = summary[in_sweep(summary, ["rewiring"]) & (summary["variant"] == "random")]
     rows = []
     for h, q in P.REWIRING_RI.items():
-        rw = g[(g["neurons"] == h) & (g["rewire_every"].fillna(0) > 0)]
-        one = g[(g["neurons"] == h) & (g["rewire_every"].fillna(0) == 0)]
+        rw = g[(g["r"] == h) & (g["rewire_every"].fillna(0) > 0)]
+        one = g[(g["r"] == h) & (g["rewire_every"].fillna(0) == 0)]
         if rw.empty:
             continue
         best = rw.loc[rw["test_accuracy_mean"].idxmax()]  # the paper reports its best schedule

@@ -9,7 +9,7 @@ Prediction vs reality for a Boolean configuration (clauses, k, r = neurons, alph
 ``structured_2_4``; each with m = clauses * k. The trained rows carry what the masks
 (``mask_*``) and the learned weights (``learned_*``) show.
 
->>> g = approximation_grid(ms=(16,), ks=(2,), alphas=(2,), families=("independent",))
+>>> g = approximation_grid(ms=(16,), ks=(2,), alphas=(2,), families=("overlap",))
 >>> g.iloc[0]["p_ratio"] > 1
 True
 """
@@ -21,7 +21,7 @@ from fractions import Fraction
 
 import pandas as pd
 
-SPLIT_FAMILY = {"random": "partition", "clause": "clause", "structured_2_4": "structured_2_4"}
+SPLIT_FAMILY = {"random": "random", "clause": "clause", "structured_2_4": "structured_2_4"}
 
 
 def _monte_carlo():
@@ -37,7 +37,7 @@ def _problem(m: int, k: int, alpha: int):
     return Problem(m=m, k=k, alpha=alpha)
 
 
-def approximation_grid(ms, ks, alphas, families=("independent", "partition")) -> pd.DataFrame:
+def approximation_grid(ms, ks, alphas, families=("overlap", "random")) -> pd.DataFrame:
     """Exact p and collision ratio vs the paper's alpha^-k and alpha^-(2k-1), over a grid of (m, k, alpha)."""
     from fpe_theory.exact import collision_ratio, family_exact
 
@@ -64,7 +64,7 @@ def approximation_grid(ms, ks, alphas, families=("independent", "partition")) ->
     return pd.DataFrame(rows)
 
 
-def r_min_table(problems, eps_values=(0.05, 0.01), families=("independent", "partition")) -> pd.DataFrame:
+def r_min_table(problems, eps_values=(0.05, 0.01), families=("overlap", "random")) -> pd.DataFrame:
     """The paper's r > alpha^(k-1) ln(C/eps) beside the exact smallest r, per family."""
     from fpe_theory.exact import paper_r_min, r_min
 
@@ -102,7 +102,7 @@ def prediction_table(vtable: pd.DataFrame, mc_trials: int = 2000, seed: int = 0,
     cases = boolean_cases(vtable)
     seen = {}
     for _, c in cases.iterrows():
-        key = (int(c["clauses"]), int(c["k"]), int(c["neurons"]), int(c["alpha"]), c["variant"])
+        key = (int(c["clauses"]), int(c["k"]), int(c["r"]), int(c["alpha"]), c["variant"])
         if len(seen) >= max_cases and key not in seen:
             break
         clauses, k, r, alpha, variant = key
@@ -117,7 +117,7 @@ def prediction_table(vtable: pd.DataFrame, mc_trials: int = 2000, seed: int = 0,
         except ValueError:
             continue
         rows.append(
-            dict(config_hash=c["config_hash"], sweep=c.get("sweep"), clauses=clauses, k=k, neurons=r, alpha=alpha,
+            dict(config_hash=c["config_hash"], sweep=c.get("sweep"), clauses=clauses, k=k, r=r, alpha=alpha,
                  variant=variant, family=family, n=int(c["n"]),
                  exact_all_covered=float(fe.p_all_covered), exact_covered=float(fe.expected_covered),
                  exact_collisions=float(fe.expected_collisions), dense_collisions=dense_collisions(problem, r),

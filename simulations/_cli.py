@@ -18,7 +18,12 @@ import click
 @click.option("--k", type=int, default=4, show_default=True, help="Literals per clause.")
 @click.option("--alpha", type=int, default=4, show_default=True, help="Expansion factor (children per parent).")
 @click.option("--r", "r", type=int, default=8, show_default=True, help="Dense neurons = FPE parents.")
-@click.option("--family", default="partition", show_default=True, help="A mask family, or 'all' (those defined).")
+@click.option(
+    "--family",
+    default="random",
+    show_default=True,
+    help="A mask family, or 'all' (those defined); aliases partition = random, independent = overlap.",
+)
 @click.option("--trials", type=int, default=100_000, show_default=True, help="Monte Carlo trials per family.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed; the same seed gives the same numbers.")
 @click.option("--threads", type=int, default=None, help="Numba threads (default: all cores).")
@@ -30,7 +35,7 @@ def simulate(m, k, alpha, r, family, trials, seed, threads, no_exact, as_json):
     z = (estimate - exact) / stderr; for p_all_covered the stderr is sqrt(p(1-p)/n) at the
     exact p. |z| > 4 is flagged (FLAG column and a warning on stderr).
     """
-    from fpe_theory.families import FAMILIES, check_family
+    from fpe_theory.families import FAMILIES, canonical_family, check_family
     from fpe_theory.problem import Problem
     from fpe_theory.validate import check_int
 
@@ -46,7 +51,7 @@ def simulate(m, k, alpha, r, family, trials, seed, threads, no_exact, as_json):
             except ValueError as exc:
                 undefined[name] = str(exc)
     else:
-        families, undefined = [check_family(problem, family)], {}
+        families, undefined = [check_family(problem, canonical_family(family))], {}
     report = run_report(problem, r, families, trials, seed, threads, not no_exact)
     report["undefined"] = undefined
     for line in warnings(report):

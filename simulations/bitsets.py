@@ -27,7 +27,7 @@ no loss for these exchangeable families): t = w AND (w >> 1) .. AND (w >> (k-1))
 positions jk (``pattern``); popcount(t) = clauses the child covers in that word.
 
 >>> from fpe_theory import Problem
->>> applies(Problem(m=128, k=4, alpha=4), "partition"), applies(Problem(m=12, k=3, alpha=2), "partition")
+>>> applies(Problem(m=128, k=4, alpha=4), "random"), applies(Problem(m=12, k=3, alpha=2), "random")
 (True, False)
 """
 
@@ -41,7 +41,7 @@ from numba.extending import intrinsic
 
 from simulations.kernels import INDEPENDENT, N_MEANS, PARTITION, _mix, accumulate
 
-FAST_FAMILIES = {"partition": PARTITION, "independent": INDEPENDENT}
+FAST_FAMILIES = {"random": PARTITION, "overlap": INDEPENDENT}
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _U32, _U16, _U8 = np.uint64(32), np.uint64(16), np.uint64(8)
 _MASK32, _MASK16, _MASK8 = np.uint64(0xFFFFFFFF), np.uint64(0xFFFF), np.uint64(0xFF)

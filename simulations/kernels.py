@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit, prange
 
 INDEPENDENT, PARTITION, STRUCTURED_2_4, CLAUSE = 0, 1, 2, 3
-FAMILY_CODES = {"independent": INDEPENDENT, "partition": PARTITION, "structured_2_4": STRUCTURED_2_4, "clause": CLAUSE}
+FAMILY_CODES = {"overlap": INDEPENDENT, "random": PARTITION, "structured_2_4": STRUCTURED_2_4, "clause": CLAUSE}
 LANE_LIMIT = 1 << 24  # product of the ranges drawn from one 32-bit lane
 N_MEANS = 4  # covered, collisions, neurons_cover_ge1, neurons_cover_ge2
 PATTERNS_2_4 = np.array([3, 5, 6, 9, 10, 12], dtype=np.int64)  # the 6 ways to give child 1 two of 4 inputs
@@ -260,10 +260,10 @@ def deal_plan(family: str, m: int, d: int, alpha: int, n_clauses: int) -> tuple[
     last m - d; independent (one child): 0^(m-d) 1^d, draws for the last d; clause:
     0^(C/alpha) .. over the C clauses; structured_2_4: no deal, one draw in [0, 6) per group.
     """
-    if family == "partition":
+    if family == "random":
         items = np.repeat(np.arange(alpha), d)
         n_free = d
-    elif family == "independent":
+    elif family == "overlap":
         items = np.repeat(np.array([0, 1]), [m - d, d])
         n_free = m - d
     elif family == "clause":

@@ -8,7 +8,7 @@ seed gives the same numbers whatever the thread count. ``compare(result, exact)`
 them beside ``fpe_theory.exact.family_exact`` with z-scores.
 
 >>> from fpe_theory import Problem
->>> res = simulate(Problem(m=8, k=2, alpha=2), "partition", r=1, trials=2000, seed=0)
+>>> res = simulate(Problem(m=8, k=2, alpha=2), "random", r=1, trials=2000, seed=0)
 >>> 0.0 <= res.p_all_covered.estimate <= 1.0
 True
 """

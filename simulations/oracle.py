@@ -27,12 +27,12 @@ SPLITS_2_4 = np.array([[i in pair for i in range(4)] for pair in itertools.combi
 def sample_masks(problem: Problem, family: str, r: int, trials: int, rng: np.random.Generator) -> np.ndarray:
     """(trials, alpha*r, m) boolean masks of ``family``; neurons ordered parent by parent."""
     m, d, alpha = problem.m, problem.d, problem.alpha
-    if family == "independent":
+    if family == "overlap":
         order = np.argsort(rng.random((trials, alpha * r, m)), axis=-1)  # (T, n, m)
         masks = np.zeros((trials, alpha * r, m), bool)
         np.put_along_axis(masks, order[..., :d], True, axis=-1)
         return masks
-    if family == "partition":
+    if family == "random":
         order = np.argsort(rng.random((trials, r, m)), axis=-1)  # (T, r, m): inputs in dealing order
         labels = np.empty((trials, r, m), np.int64)
         np.put_along_axis(labels, order, np.broadcast_to(np.arange(m) // d, order.shape), axis=-1)

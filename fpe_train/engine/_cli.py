@@ -19,7 +19,7 @@ def _splits(ctx, param, value: str) -> tuple[str, ...]:
 @click.option("--task", type=click.Choice(TASKS), default="boolean", show_default=True, help="task")
 @click.option("--clauses", type=int, default=8, show_default=True, help="C, clauses (boolean)")
 @click.option("--k", type=int, default=4, show_default=True, help="literals per clause (boolean)")
-@click.option("--neurons", "--r", "neurons", type=int, default=8, show_default=True, help="r, dense neurons")
+@click.option("--r", "--neurons", "r", type=int, default=8, show_default=True, help="r, dense neurons")
 @click.option("--alpha", type=int, default=2, show_default=True, help="expansion factor")
 @click.option("--split", "splits", default="random,clause", show_default=True, callback=_splits,
               help=f"comma-separated splits: {', '.join(SPLIT_NAMES)}")  # fmt: skip

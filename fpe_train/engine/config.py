@@ -5,7 +5,7 @@ the expansion (alpha, splits), the schedule (warm-up epochs, fine-tune epochs) a
 optimiser (Adam, lr, batch, L1 on W1, L2 on all parameters; paper A.3.1 defaults).
 Every field carries help text in its metadata; derived values are properties.
 
->>> c = TrainConfig(clauses=8, k=4, neurons=8, alpha=2, splits=("random", "clause"))
+>>> c = TrainConfig(clauses=8, k=4, r=8, alpha=2, splits=("random", "clause"))
 >>> (c.m, c.expanded_neurons, c.variants)
 (32, 16, ('dense', 'random', 'clause'))
 """
@@ -35,7 +35,7 @@ class TrainConfig:
     task: str = _f("boolean", "boolean (DNF, Algorithm A2) or a vision task loaded by fpe_train.engine.datasets")
     clauses: int = _f(8, "C, number of disjoint clauses (boolean task)")
     k: int = _f(4, "literals per clause (boolean task); m = clauses * k")
-    neurons: int = _f(8, "r, hidden neurons of the dense model (= FPE parents)")
+    r: int = _f(8, "r, hidden neurons of the dense model (= FPE parents)")
     alpha: int = _f(2, "expansion factor: each parent becomes alpha children")
     splits: tuple = _f(("random", "clause"), "FPE split strategies (registry names of fpe_train.fpe.splits)")
     trials: int = _f(5, "independent models per variant (different init and masks)")
@@ -61,7 +61,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task={self.task!r}: must be one of {', '.join(TASKS)}")
-        for name, lo in (("clauses", 1), ("k", 1), ("neurons", 1), ("alpha", 2), ("trials", 1), ("epochs", 0),
+        for name, lo in (("clauses", 1), ("k", 1), ("r", 1), ("alpha", 2), ("trials", 1), ("epochs", 0),
                          ("warmup_epochs", 0), ("depth", 1), ("n_train", 2), ("n_test", 2), ("batch_size", 1),
                          ("seed", 0), ("rewire_every", 0)):  # fmt: skip
             object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=lo))
@@ -104,14 +104,9 @@ class TrainConfig:
         return self.clauses * self.k
 
     @property
-    def r(self) -> int:
-        """r, the dense width (the paper's h)."""
-        return self.neurons
-
-    @property
     def expanded_neurons(self) -> int:
         """alpha * r, the width of an expanded layer."""
-        return self.alpha * self.neurons
+        return self.alpha * self.r
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -125,7 +120,7 @@ class TrainConfig:
 
     def run_name(self, variant: str = "dense", trial: int | None = None) -> str:
         """Deterministic name, e.g. ``boolean__c8__r8__alpha2__random__seed3``."""
-        parts = [self.task, f"c{self.clauses}", f"r{self.neurons}", f"alpha{self.alpha}", variant, f"seed{self.seed}"]
+        parts = [self.task, f"c{self.clauses}", f"r{self.r}", f"alpha{self.alpha}", variant, f"seed{self.seed}"]
         if trial is not None:
             parts.append(f"trial{trial}")
         return "__".join(parts)

@@ -9,7 +9,7 @@
 4. one flat row per (trial, variant) with the fields of ``ROW_FIELDS`` (docs/interfaces.md).
 
 >>> from fpe_train.engine.config import TrainConfig
->>> rows = run_config(TrainConfig(clauses=2, k=4, neurons=2, splits=("random",), trials=2, epochs=1,
+>>> rows = run_config(TrainConfig(clauses=2, k=4, r=2, splits=("random",), trials=2, epochs=1,
 ...                               warmup_epochs=1, n_train=200, n_test=100, device="cpu"))
 >>> [(r["trial"], r["variant"]) for r in rows]
 [(0, 'dense'), (0, 'random'), (1, 'dense'), (1, 'random')]
@@ -23,10 +23,10 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from fpe_train.fpe import metrics
 from fpe_train.engine.batched import BatchedMLP
 from fpe_train.engine.config import TrainConfig
 from fpe_train.engine.train import Group, LoopSettings, accuracy, train_epochs
+from fpe_train.fpe import metrics
 
 ROW_FIELDS = (
     "trial", "seed", "variant", "test_accuracy", "train_accuracy", "nonzero_params", "capacity", "cosine",
@@ -204,7 +204,7 @@ def run_config(config: TrainConfig, progress: Callable[[int, int], None] | None 
     as_t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32), device=device)  # noqa: E731
     data = (as_t(X_tr), as_t(y_tr), as_t(X_te), as_t(y_te))
     gen_init, gen_order, gen_split, gen_mask = _generators(config.seed)
-    sizes = [X_tr.shape[1]] + [config.neurons] * config.depth + [n_out]
+    sizes = [X_tr.shape[1]] + [config.r] * config.depth + [n_out]
     net = BatchedMLP.init(config.trials, sizes, gen_init, layer_norm=config.depth > 1, device=device)
     dense = Group(net, [("dense", t) for t in range(config.trials)], config.lr)
     settings = LoopSettings(config.batch_size, config.l1, config.l2, gen_order, gen_mask)

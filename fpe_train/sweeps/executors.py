@@ -46,7 +46,7 @@ class Chunk:
     def cost(self) -> float:
         """Rough work estimate (for largest-first scheduling): trials x epochs x samples x width x variants."""
         c = self.config
-        width = c.get("neurons", 1) * c.get("alpha", 1) * c.get("depth", 1)
+        width = c.get("r", 1) * c.get("alpha", 1) * c.get("depth", 1)
         epochs = c.get("epochs", 1) + c.get("warmup_epochs", 1)
         return c.get("trials", 1) * epochs * c.get("n_train", 1) * width * (1 + len(c.get("splits", ())))
 

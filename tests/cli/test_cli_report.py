@@ -12,7 +12,7 @@ from reports.latex import latex_engine
 from reports.presets import Preset
 
 TINY = Preset(name="test", sweeps=(), mc_trials=200, grid_m=(8,), grid_k=(2,), grid_alpha=(2,),
-              mc_cases=((8, 2, 2, "partition", 1),), r_min_problems=((8, 2, 2),))  # fmt: skip
+              mc_cases=((8, 2, 2, "random", 1),), r_min_problems=((8, 2, 2),))  # fmt: skip
 
 
 def _invoke(*args):
@@ -35,7 +35,7 @@ def _synthetic_store(path):
     from fpe_train.engine.run import ROW_FIELDS
     from fpe_train.sweeps.store import ResultsStore, RunRecord, config_hash
 
-    cfg = TrainConfig(clauses=4, k=2, neurons=2, alpha=2, splits=("random",), trials=2)
+    cfg = TrainConfig(clauses=4, k=2, r=2, alpha=2, splits=("random",), trials=2)
     with ResultsStore(path) as s:
         s.register("fig3a", "quick", [cfg])
         for t in range(2):

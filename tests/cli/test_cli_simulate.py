@@ -21,7 +21,7 @@ def run(args):
 def test_table_shows_exact_and_monte_carlo_side_by_side():
     code, out = run(["--m", "16", "--k", "2", "--alpha", "2", "--r", "2", "--trials", "5000", "--seed", "1"])
     assert code == 0, out
-    assert "family partition" in out and "expected_collisions" in out and "FLAG" in out
+    assert "family random" in out and "expected_collisions" in out and "FLAG" in out
     assert "collisions per trial:" in out
     assert "trials=5000 seed=1" in out
 
@@ -33,7 +33,7 @@ def test_json_has_required_keys_and_families_all_notes_undefined():
     data = json.loads(out)
     assert data["trials"] == 4000 and data["seed"] == 0 and data["seconds"] >= 0
     assert (data["m"], data["k"], data["alpha"], data["r"], data["threads"]) == (16, 2, 4, 3, 1)
-    assert set(data["families"]) == {"independent", "partition", "clause"}
+    assert set(data["families"]) == {"overlap", "random", "clause"}
     assert "structured_2_4" in data["undefined"] and "alpha=2" in data["undefined"]["structured_2_4"]
     for fam in data["families"].values():
         for q in ("p_all_covered", "expected_covered", "expected_collisions"):

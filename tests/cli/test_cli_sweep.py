@@ -27,7 +27,7 @@ n_test = 32
 batch_size = 32
 device = "cpu"
 [grid]
-neurons = [2, 3]
+r = [2, 3]
 [sizes.quick]
 [sizes.paper]
 trials = 3
@@ -101,9 +101,9 @@ def untouched(path):
 
 
 BAD_SWEEPS = [
-    ("[base]\nneurons = 4\nalpa = 2\n", ["tiny.toml:3:", "alpa: unknown key in [base]"]),
-    ("[base]\nneurons = [4\n", ["tiny.toml:2:", "malformed TOML"]),
-    ("[base]\nneurons = 4\n[grid]\nalpha = [1, 2]\n", ["tiny.toml:4:", "alpha=1: must be an integer >= 2"]),
+    ("[base]\nr = 4\nalpa = 2\n", ["tiny.toml:3:", "alpa: unknown key in [base]"]),
+    ("[base]\nr = [4\n", ["tiny.toml:2:", "malformed TOML"]),
+    ("[base]\nr = 4\n[grid]\nalpha = [1, 2]\n", ["tiny.toml:4:", "alpha=1: must be an integer >= 2"]),
 ]
 
 

@@ -29,17 +29,17 @@ def test_coverage_json_has_required_keys_and_exact_values():
         assert key in rep
     assert rep["p_cover"]["paper"] == 0.25 and rep["collision_ratio"]["paper"] == 0.125
     assert Fraction(rep["p_cover"]["exact_fraction"]) == Fraction(7, 30)  # C(14,6)/C(16,8)
-    for family in ("independent", "partition"):
+    for family in ("overlap", "random"):
         entry = rep["families"][family]
         for key in ("p_clause_missed", "union_bound", "p_all_covered", "expected_covered", "r_min"):
             assert key in entry
-    assert 0 <= rep["families"]["partition"]["p_all_covered"] <= 1
+    assert 0 <= rep["families"]["random"]["p_all_covered"] <= 1
 
 
 def test_coverage_json_matches_brute_force():
     code, out = run(["coverage", "--m", "8", "--k", "2", "--alpha", "2", "--r", "2", "--json"])
     rep = json.loads(out)
-    for family in ("independent", "partition", "structured_2_4", "clause"):
+    for family in ("overlap", "random", "structured_2_4", "clause"):
         brute = brute_exact(Problem(m=8, k=2, alpha=2), family, 2)
         assert Fraction(rep["families"][family]["p_all_covered_exact"]) == brute.p_all_covered
 
@@ -58,7 +58,7 @@ def test_structured_k4_table_says_never_covered():
 def test_collisions_json():
     code, out = run(["collisions", "--m", "16", "--k", "2", "--alpha", "2", "--r", "3", "--json"])
     rep = json.loads(out)
-    ind = rep["families"]["independent"]
+    ind = rep["families"]["overlap"]
     assert Fraction(ind["ratio_exact"]) == 2 * Fraction(comb(12, 4), comb(16, 8))  # alpha p'
     assert ind["dense_collisions"] == 3 * 28
 
@@ -109,9 +109,9 @@ def test_coverage_does_not_import_sympy_or_torch():
 def test_cost_guard_skips_with_a_note_and_exact_bounds():
     args = ["coverage", "--m", "64", "--r", "8", "--eps", "0.1", "--max-seconds", "0", "--json"]
     code, out = run(args)
-    entry = json.loads(out)["families"]["partition"]
+    entry = json.loads(out)["families"]["random"]
     assert code == 0 and entry["p_all_covered"] is None and "skipped" in entry["note"]
     low, high = entry["r_min_bounds"]
     assert entry["r_min"] is None and low <= high
     exact = json.loads(run(["coverage", "--m", "64", "--r", "8", "--eps", "0.1", "--json"])[1])
-    assert low <= exact["families"]["partition"]["r_min"] <= high
+    assert low <= exact["families"]["random"]["r_min"] <= high

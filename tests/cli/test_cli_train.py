@@ -22,7 +22,7 @@ def test_json_output(capsys):
     out, err = capsys.readouterr()
     assert err.startswith("config: ")  # resolved config on stderr in --json mode
     doc = json.loads(out)
-    assert doc["config"]["neurons"] == 4 and doc["config"]["device"] == "cpu"
+    assert doc["config"]["r"] == 4 and doc["config"]["device"] == "cpu"
     assert list(doc["variants"]) == ["dense", "random", "clause"]
     for v in doc["variants"].values():
         for key in ("test_accuracy", "train_accuracy"):
@@ -47,7 +47,7 @@ def test_table_output_and_r_alias(capsys):
 
 
 BAD = [
-    (["--neurons", "0"], "neurons=0"),
+    (["--neurons", "0"], "r=0"),
     (["--alpha", "1"], "alpha=1"),
     (["--split", "nosuch"], "unknown split"),
     (["--split", "structured_2_4", "--alpha", "4"], "structured_2_4"),

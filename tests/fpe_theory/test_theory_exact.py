@@ -23,16 +23,16 @@ FIELDS = (
 
 CASES = [
     # (m, k, alpha, family, r values)
-    (8, 2, 2, "independent", (1, 2)),
-    (8, 1, 2, "independent", (1, 2)),
-    (6, 3, 2, "independent", (1, 3)),
-    (8, 2, 2, "partition", (1, 2, 3)),
-    (8, 2, 4, "partition", (1, 2)),
-    (8, 1, 4, "partition", (1,)),
-    (12, 3, 2, "partition", (1, 2)),
-    (6, 2, 3, "partition", (1, 2, 3)),
-    (6, 1, 3, "partition", (1, 2)),
-    (9, 3, 3, "partition", (1, 2)),
+    (8, 2, 2, "overlap", (1, 2)),
+    (8, 1, 2, "overlap", (1, 2)),
+    (6, 3, 2, "overlap", (1, 3)),
+    (8, 2, 2, "random", (1, 2, 3)),
+    (8, 2, 4, "random", (1, 2)),
+    (8, 1, 4, "random", (1,)),
+    (12, 3, 2, "random", (1, 2)),
+    (6, 2, 3, "random", (1, 2, 3)),
+    (6, 1, 3, "random", (1, 2)),
+    (9, 3, 3, "random", (1, 2)),
     (8, 1, 2, "structured_2_4", (1, 2)),
     (8, 2, 2, "structured_2_4", (1, 2, 4)),
     (12, 2, 2, "structured_2_4", (1, 2)),
@@ -56,11 +56,11 @@ def test_exact_equals_brute_force(m, k, alpha, family, rs):
             assert getattr(exact, name) == getattr(brute, name), (family, r, name)
 
 
-@pytest.mark.parametrize("family", ["independent", "partition", "structured_2_4", "clause"])
+@pytest.mark.parametrize("family", ["overlap", "random", "structured_2_4", "clause"])
 def test_folded_brute_force_equals_literal_enumeration(family):
     """The folding in brute_exact equals walking every tuple of masks (tiny case)."""
     problem = Problem(m=4, k=2, alpha=2) if family != "structured_2_4" else Problem(m=8, k=2, alpha=2)
-    r = 1 if family == "independent" or family == "structured_2_4" else 2
+    r = 1 if family == "overlap" or family == "structured_2_4" else 2
     assert brute_exact(problem, family, r) == brute_direct(problem, family, r)
 
 
@@ -105,9 +105,9 @@ def test_structured_k2_closed_form():
 
 
 def test_structural_zero_notes():
-    fe = family_exact(Problem(m=8, k=4, alpha=4), "partition", 2)  # d = 2 < k
+    fe = family_exact(Problem(m=8, k=4, alpha=4), "random", 2)  # d = 2 < k
     assert fe.p_all_covered == 0 and any("d=2 < k=4" in n for n in fe.notes)
-    fe = family_exact(Problem(m=12, k=2, alpha=4), "independent", 2)  # d = 3 < 2k
+    fe = family_exact(Problem(m=12, k=2, alpha=4), "overlap", 2)  # d = 3 < 2k
     assert fe.expected_collisions == 0 and any("collisions are impossible" in n for n in fe.notes)
 
 
@@ -127,7 +127,7 @@ def test_dense_and_paper():
     assert pa.r_min_paper == 517
 
 
-@pytest.mark.parametrize("family", ["independent", "partition"])
+@pytest.mark.parametrize("family", ["overlap", "random"])
 def test_r_min_is_the_smallest_r(family):
     problem = Problem(m=32, k=2, alpha=4)
     eps = Fraction(1, 20)
@@ -144,13 +144,13 @@ def test_r_min_is_the_smallest_r(family):
 @pytest.mark.parametrize("bad", [dict(r=0), dict(r=1.5)])
 def test_bad_r(bad):
     with pytest.raises(ValueError, match="r="):
-        family_exact(Problem(m=8, k=2, alpha=2), "independent", **bad)
+        family_exact(Problem(m=8, k=2, alpha=2), "overlap", **bad)
 
 
 @pytest.mark.parametrize("eps", [0, 1, -0.5, 2, "x"])
 def test_bad_eps(eps):
     with pytest.raises(ValueError, match="eps="):
-        r_min(Problem(m=8, k=2, alpha=2), "independent", eps)
+        r_min(Problem(m=8, k=2, alpha=2), "overlap", eps)
 
 
 def test_unknown_or_undefined_family():
@@ -162,7 +162,7 @@ def test_unknown_or_undefined_family():
         family_exact(Problem(m=24, k=4, alpha=4), "clause", 1)  # C = 6
 
 
-@pytest.mark.parametrize("family", ["independent", "partition"])
+@pytest.mark.parametrize("family", ["overlap", "random"])
 def test_r_min_from_bonferroni_bounds_is_checked_by_the_full_sum(family):
     """m=128: the bounds alone decide r_min; the exact all-covered sum must agree."""
     problem, eps = Problem(m=128, k=4, alpha=4), Fraction(1, 100)
@@ -172,7 +172,7 @@ def test_r_min_from_bonferroni_bounds_is_checked_by_the_full_sum(family):
 
 
 @pytest.mark.parametrize(
-    "m,k,alpha,family", [(32, 2, 4, "independent"), (32, 2, 4, "partition"), (48, 2, 2, "structured_2_4")]
+    "m,k,alpha,family", [(32, 2, 4, "overlap"), (32, 2, 4, "random"), (48, 2, 2, "structured_2_4")]
 )
 def test_r_min_bounds_contain_r_min(m, k, alpha, family):
     problem = Problem(m=m, k=k, alpha=alpha)

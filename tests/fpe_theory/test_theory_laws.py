@@ -17,11 +17,11 @@ from fpe_theory.subsets import block_counts
 @pytest.mark.parametrize("m,k,alpha", [(128, 4, 4), (64, 2, 2), (90, 3, 3)])
 def test_p_is_hypergeometric(m, k, alpha):
     """A d-subset contains all k literals of a clause: hypergeom.pmf(k; M=m, n=k, N=d)."""
-    p = family_exact(Problem(m=m, k=k, alpha=alpha), "independent", 1).p_cover
+    p = family_exact(Problem(m=m, k=k, alpha=alpha), "overlap", 1).p_cover
     assert float(p) == pytest.approx(stats.hypergeom.pmf(k, m, k, m // alpha), rel=1e-12)
 
 
-@pytest.mark.parametrize("family", ["independent", "partition"])
+@pytest.mark.parametrize("family", ["overlap", "random"])
 def test_probability_identities(family):
     problem = Problem(m=64, k=4, alpha=4)
     previous = Fraction(0)
@@ -44,14 +44,14 @@ def test_partition_counts_sum_to_the_number_of_splits():
 
 def test_partition_parent_cover_is_alpha_p_and_independent_is_1_minus_power():
     problem = Problem(m=128, k=4, alpha=4)
-    p = law(problem, "partition").p_cover
-    assert family_exact(problem, "partition", 1).p_parent_cover == 4 * p
-    assert family_exact(problem, "independent", 1).p_parent_cover == 1 - (1 - p) ** 4
+    p = law(problem, "random").p_cover
+    assert family_exact(problem, "random", 1).p_parent_cover == 4 * p
+    assert family_exact(problem, "overlap", 1).p_parent_cover == 1 - (1 - p) ** 4
 
 
 def test_families_registry():
-    assert FAMILIES == ("independent", "partition", "structured_2_4", "clause")
-    assert defined_families(Problem(m=128, k=4, alpha=4)) == ("independent", "partition", "clause")
+    assert FAMILIES == ("overlap", "random", "structured_2_4", "clause")
+    assert defined_families(Problem(m=128, k=4, alpha=4)) == ("overlap", "random", "clause")
     with pytest.raises(ValueError, match="m=6"):
         check_family(Problem(m=6, k=1, alpha=2), "structured_2_4")
 
@@ -62,7 +62,7 @@ def test_same_input_same_numbers():
     assert a == b
 
 
-@pytest.mark.parametrize("family", ["independent", "partition", "structured_2_4", "clause"])
+@pytest.mark.parametrize("family", ["overlap", "random", "structured_2_4", "clause"])
 def test_bonferroni_bounds_contain_the_exact_probability(family):
     problem = Problem(m=64, k=2, alpha=2)
     for r in (1, 5, 20, 60):

@@ -16,7 +16,7 @@ from fpe_theory.symbolic import closed_forms, evaluate, large_m_expansion, latex
 @pytest.mark.parametrize("m,k,alpha", [(8, 2, 2), (128, 4, 4), (96, 3, 4), (60, 2, 3)])
 def test_closed_forms_equal_exact_fractions(m, k, alpha):
     forms = closed_forms()
-    fe = family_exact(Problem(m=m, k=k, alpha=alpha), "independent", 1)
+    fe = family_exact(Problem(m=m, k=k, alpha=alpha), "overlap", 1)
     assert evaluate(forms.p_cover, m=m, k=k, alpha=alpha) == fe.p_cover
     assert evaluate(forms.p_cover_binomial, m=m, k=k, alpha=alpha) == fe.p_cover
     assert evaluate(forms.p_pair, m=m, k=k, alpha=alpha) == fe.p_pair

@@ -16,7 +16,7 @@ from reports.presets import Preset
 
 TINY = Preset(
     name="test", sweeps=(), mc_trials=300, grid_m=(8, 16), grid_k=(2,), grid_alpha=(2,),
-    mc_cases=((16, 2, 2, "partition", 2),), r_min_problems=((8, 2, 2), (16, 2, 2)),
+    mc_cases=((16, 2, 2, "random", 2),), r_min_problems=((8, 2, 2), (16, 2, 2)),
 )  # fmt: skip
 HAVE_PDF = latex_engine() is not None and shutil.which("pdftotext") is not None
 
@@ -26,9 +26,9 @@ def _configs():
 
     tiny = dict(trials=3, epochs=3, warmup_epochs=3, n_train=256, n_test=128, batch_size=64, device="cpu")
     return {
-        "case_study": [TrainConfig(clauses=8, k=4, neurons=8, alpha=2, splits=("clause", "random"), **tiny)],
-        "fig3a": [TrainConfig(clauses=4, k=2, neurons=n, alpha=2, splits=("clause", "random"), **tiny) for n in (2, 4)],
-        "fig5_vision": [TrainConfig(task="digits", neurons=4, alpha=2, splits=("random",), **tiny)],
+        "case_study": [TrainConfig(clauses=8, k=4, r=8, alpha=2, splits=("clause", "random"), **tiny)],
+        "fig3a": [TrainConfig(clauses=4, k=2, r=n, alpha=2, splits=("clause", "random"), **tiny) for n in (2, 4)],
+        "fig5_vision": [TrainConfig(task="digits", r=4, alpha=2, splits=("random",), **tiny)],
     }
 
 

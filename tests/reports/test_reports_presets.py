@@ -23,7 +23,7 @@ n_test = 64
 batch_size = 64
 device = "cpu"
 [grid]
-neurons = [2, 4]
+r = [2, 4]
 [sizes.quick]
 trials = 2
 """

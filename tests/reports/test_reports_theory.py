@@ -19,7 +19,7 @@ def _brute_pair(m, k, d):
 
 
 def test_grid_matches_enumeration_and_paper_forms():
-    g = theory.approximation_grid(ms=(8, 12), ks=(2,), alphas=(2,), families=("independent",))
+    g = theory.approximation_grid(ms=(8, 12), ks=(2,), alphas=(2,), families=("overlap",))
     for r in g.itertuples():
         d = r.m // r.alpha
         assert r.p_exact == _brute_p(r.m, r.k, d)
@@ -33,12 +33,12 @@ def test_r_min_table_paper_column_is_the_closed_form():
     t = theory.r_min_table([(16, 4, 2)], eps_values=(0.05,))
     row = t.iloc[0]
     assert row.paper == math.floor(2**3 * math.log(4 / 0.05)) + 1
-    assert row.independent >= 1 and row.partition >= 1
+    assert row.overlap >= 1 and row.random >= 1
 
 
 def test_monte_carlo_table_is_seeded_and_near_exact():
-    a = theory.monte_carlo_table([(16, 2, 2, "partition", 2)], mc_trials=500, seed=1)
-    b = theory.monte_carlo_table([(16, 2, 2, "partition", 2)], mc_trials=500, seed=1)
+    a = theory.monte_carlo_table([(16, 2, 2, "random", 2)], mc_trials=500, seed=1)
+    b = theory.monte_carlo_table([(16, 2, 2, "random", 2)], mc_trials=500, seed=1)
     assert a.equals(b)
     assert (a["z"].abs() < 5).all()
     assert set(a["quantity"]) >= {"p_all_covered", "expected_collisions"}

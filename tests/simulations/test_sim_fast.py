@@ -99,7 +99,7 @@ FAST_CASES = [(8, 2, 2, 2), (72, 4, 2, 3), (96, 4, 3, 2), (128, 4, 4, 8), (192, 
 @pytest.mark.parametrize("m,k,alpha,r", FAST_CASES)
 def test_fast_path_agrees_with_exact_theory(m, k, alpha, r):
     problem = Problem(m, k, alpha)
-    for family in ("partition", "independent"):
+    for family in ("random", "overlap"):
         assert _plan(problem, family, r)["kernel"] is bitsets.run_blocks
         res = simulate(problem, family, r, trials=100_000, seed=21)
         rows = [c for c in compare(res, family_exact(problem, family, r)) if c.exact is not None]
@@ -118,7 +118,7 @@ def _two_sample_z(a, b, name):
 
 @pytest.mark.parametrize("problem,r", [(Problem(64, 4, 4), 3), (Problem(80, 2, 2), 2), (Problem(48, 4, 3), 2)])
 def test_fast_path_agrees_with_general_kernel_and_oracle(problem, r, monkeypatch):
-    for family in ("partition", "independent"):
+    for family in ("random", "overlap"):
         fast = simulate(problem, family, r, trials=100_000, seed=2)
         with monkeypatch.context() as patch:
             patch.setattr(bitsets, "applies", lambda *_: False)
@@ -135,7 +135,7 @@ def test_fast_path_agrees_with_general_kernel_and_oracle(problem, r, monkeypatch
 
 
 def test_general_kernel_still_serves_the_other_cases():
-    assert _plan(Problem(12, 3, 2), "partition", 1)["kernel"] is not bitsets.run_blocks  # 3 does not divide 64
+    assert _plan(Problem(12, 3, 2), "random", 1)["kernel"] is not bitsets.run_blocks  # 3 does not divide 64
     assert _plan(Problem(16, 2, 2), "clause", 1)["kernel"] is not bitsets.run_blocks
     assert _plan(Problem(16, 2, 2), "structured_2_4", 1)["kernel"] is not bitsets.run_blocks
     full, pattern = bitsets.words(200, 8)
@@ -147,7 +147,7 @@ def test_general_kernel_still_serves_the_other_cases():
 # ---------- reproducibility ----------
 
 
-@pytest.mark.parametrize("family", ["partition", "independent"])
+@pytest.mark.parametrize("family", ["random", "overlap"])
 def test_fast_path_same_seed_same_numbers_any_thread_count(family):
     problem = Problem(136, 4, 4)
     threads = [1, numba.config.NUMBA_NUM_THREADS]

@@ -53,9 +53,9 @@ def _arrangements(items):
 def _parent_options(problem, family):
     """Every equally likely way one parent (or, for independent, one child) is dealt: lists of child sets."""
     m, d, alpha = problem.m, problem.d, problem.alpha
-    if family == "independent":
+    if family == "overlap":
         return [[set(s)] for s in itertools.combinations(range(m), d)]
-    if family == "partition":
+    if family == "random":
         out = []
         for labels in _arrangements(np.repeat(range(alpha), d).tolist()):
             out.append([{i for i in range(m) if labels[i] == a} for a in range(alpha)])
@@ -77,7 +77,7 @@ def _parent_options(problem, family):
 def brute_distribution(problem, family, r):
     """Exact law of the 5 measurements: Counter of tuples -> Fraction probability."""
     options = _parent_options(problem, family)
-    units = problem.alpha * r if family == "independent" else r
+    units = problem.alpha * r if family == "overlap" else r
     counts = Counter()
     for combo in itertools.product(options, repeat=units):
         counts[_measure([c for unit in combo for c in unit], problem.clause_list())] += 1
@@ -86,9 +86,9 @@ def brute_distribution(problem, family, r):
 
 
 CASES = [
-    (Problem(8, 2, 2), "independent", 1),
-    (Problem(8, 2, 2), "partition", 2),
-    (Problem(12, 3, 3), "partition", 1),
+    (Problem(8, 2, 2), "overlap", 1),
+    (Problem(8, 2, 2), "random", 2),
+    (Problem(12, 3, 3), "random", 1),
     (Problem(8, 2, 2), "structured_2_4", 2),
     (Problem(8, 2, 2, permutation=(3, 6, 0, 5, 1, 2, 7, 4)), "structured_2_4", 1),
     (Problem(8, 2, 2), "clause", 1),
@@ -227,20 +227,20 @@ def test_same_seed_same_numbers_any_thread_count():
 
     problem = Problem(32, 2, 2)
     runs = [
-        simulate(problem, "partition", 3, trials=5_000, seed=9, threads=t) for t in (1, numba.config.NUMBA_NUM_THREADS)
+        simulate(problem, "random", 3, trials=5_000, seed=9, threads=t) for t in (1, numba.config.NUMBA_NUM_THREADS)
     ]
-    again = simulate(problem, "partition", 3, trials=5_000, seed=9, threads=1)
+    again = simulate(problem, "random", 3, trials=5_000, seed=9, threads=1)
     assert runs[0] == runs[1] == again
     assert runs[0].collision_histogram == runs[1].collision_histogram
-    other = simulate(problem, "partition", 3, trials=5_000, seed=10)
+    other = simulate(problem, "random", 3, trials=5_000, seed=10)
     assert other != runs[0]
 
 
 def test_first_blocks_do_not_depend_on_the_total():
     problem = Problem(16, 2, 2)
     block = 1024
-    small = simulate(problem, "independent", 2, trials=block, seed=4)
-    big = simulate(problem, "independent", 2, trials=2 * block, seed=4)
+    small = simulate(problem, "overlap", 2, trials=block, seed=4)
+    big = simulate(problem, "overlap", 2, trials=2 * block, seed=4)
     assert small.trials == block and big.trials == 2 * block
     # the second block adds trials: the first block's histogram is contained in the bigger one
     assert all(a <= b for a, b in zip(small.collision_histogram, big.collision_histogram, strict=False))
@@ -255,7 +255,7 @@ def test_bad_arguments_are_one_line_value_errors():
         ({"seed": -1}, "seed=-1"),
         ({"threads": 0}, "threads=0"),
     ]:
-        args = {"problem": problem, "family": "partition", "r": 1, "trials": 10, "seed": 0} | kwargs
+        args = {"problem": problem, "family": "random", "r": 1, "trials": 10, "seed": 0} | kwargs
         with pytest.raises(ValueError, match=needle) as err:
             simulate(**args)
         assert "\n" not in str(err.value)

@@ -9,7 +9,7 @@ from fpe_train.engine.batched import BatchedMLP
 from fpe_train.engine.config import SPLIT_NAMES, TrainConfig
 from fpe_train.engine.run import ROW_FIELDS, expand_batch, run_config
 
-TINY = dict(clauses=4, k=4, neurons=4, alpha=2, trials=2, epochs=2, warmup_epochs=2, n_train=300, n_test=200,
+TINY = dict(clauses=4, k=4, r=4, alpha=2, trials=2, epochs=2, warmup_epochs=2, n_train=300, n_test=200,
             batch_size=100, device="cpu")  # fmt: skip
 
 
@@ -74,7 +74,7 @@ def test_depth_rewire_and_vision_task():
     rows = run_config(TrainConfig(**{**TINY, "depth": 3}, splits=("random",), rewire_every=2, rewire_fraction=0.2))
     assert len({r["nonzero_params"] for r in rows}) == 1
     pytest.importorskip("sklearn")
-    rows = run_config(TrainConfig(task="digits", neurons=4, alpha=2, splits=("random", "gram"), trials=1, epochs=1,
+    rows = run_config(TrainConfig(task="digits", r=4, alpha=2, splits=("random", "gram"), trials=1, epochs=1,
                                   warmup_epochs=1, n_train=300, n_test=100, batch_size=100, device="cpu"))  # fmt: skip
     assert [r["variant"] for r in rows] == ["dense", "random", "gram"]
     assert all(r["mask_covered"] is None and r["capacity"] is not None for r in rows)
@@ -103,7 +103,7 @@ def test_record_warmup_rows_equal_a_dense_only_run_of_warmup_epochs():
 
 
 def test_training_curves_share_the_warmup_and_end_at_the_final_accuracy():
-    base = dict(clauses=3, k=2, neurons=2, splits=("random", "clause"), trials=2, warmup_epochs=4, epochs=4,
+    base = dict(clauses=3, k=2, r=2, splits=("random", "clause"), trials=2, warmup_epochs=4, epochs=4,
                 n_train=64, n_test=32, batch_size=32, device="cpu")  # fmt: skip
     plain = run_config(TrainConfig(**base))
     curved = run_config(TrainConfig(**base, curve_every=2))

@@ -138,7 +138,8 @@ def test_widen_layernorm_duplicates_per_child():
 
 
 @pytest.mark.parametrize(
-    "module", [fpe_train.fpe.splits, fpe_train.fpe.expansion, fpe_train.fpe.rewire, fpe_train.fpe.masked, fpe_train.fpe.api]
+    "module",
+    [fpe_train.fpe.splits, fpe_train.fpe.expansion, fpe_train.fpe.rewire, fpe_train.fpe.masked, fpe_train.fpe.api],
 )
 def test_docstring_examples(module):
     result = doctest.testmod(module)

@@ -26,7 +26,7 @@ def tiny_configs():
         batch_size=32,
         device="cpu",
     )
-    return [TrainConfig(neurons=n, seed=s, **base) for n, s in ((2, 0), (3, 1), (2, 5))]
+    return [TrainConfig(r=n, seed=s, **base) for n, s in ((2, 0), (3, 1), (2, 5))]
 
 
 def chunks():

@@ -16,7 +16,7 @@ from fpe_train.sweeps.store import (
     config_hash,
 )
 
-CFG = TrainConfig(clauses=2, k=2, neurons=2, splits=("random",), trials=3)
+CFG = TrainConfig(clauses=2, k=2, r=2, splits=("random",), trials=3)
 
 
 def rows(trial, acc=0.5):
@@ -39,7 +39,7 @@ def test_new_store_is_identified_and_in_wal_mode(tmp_path):
 
 def test_config_hash_is_sha256_of_the_non_default_fields():
     d = CFG.to_dict()
-    changed = {"clauses": 2, "k": 2, "neurons": 2, "splits": ["random"], "trials": 3}  # CFG's non-defaults
+    changed = {"clauses": 2, "k": 2, "r": 2, "splits": ["random"], "trials": 3}  # CFG's non-defaults
     text = "fpe-config-v1:" + json.dumps(dict(sorted(changed.items())), separators=(",", ":"))
     assert config_hash(CFG) == hashlib.sha256(text.encode()).hexdigest()
     assert config_hash(CFG) == config_hash(dict(reversed(list(d.items()))))  # key order irrelevant
@@ -123,7 +123,7 @@ def test_frame_columns_follow_the_interface(tmp_path):
 
     from fpe_train.engine.run import ROW_FIELDS
 
-    other = TrainConfig(clauses=2, k=2, neurons=3, splits=("random",), trials=1)
+    other = TrainConfig(clauses=2, k=2, r=3, splits=("random",), trials=1)
     with ResultsStore(tmp_path / "r.db") as s:
         s.register("a", "quick", [CFG, other])
         s.register("b", "quick", [CFG])
@@ -137,7 +137,7 @@ def test_frame_columns_follow_the_interface(tmp_path):
     for name in ("config_hash", "sweep", "size", "status", "error", "version"):
         assert name in f.columns
     assert len(f) == 8 and len(fb) == 6
-    assert set(f.loc[f.neurons == 2, "sweep"]) == {"a,b"} and set(fb.sweep) == {"b"}
+    assert set(f.loc[f.r == 2, "sweep"]) == {"a,b"} and set(fb.sweep) == {"b"}
     assert set(f.splits) == {'["random"]'}  # tuples as JSON strings
     assert status == {("a", 4), ("b", 3)}
     assert not f.duplicated(["config_hash", "trial", "variant"]).any()

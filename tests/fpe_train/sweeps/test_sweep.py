@@ -37,13 +37,13 @@ splits = ["random"]
 epochs = 3
 
 [grid]
-neurons = [2, 4, 8]
+r = [2, 4, 8]
 alpha = [2, 4]
 
 [sizes.quick]
 epochs = 1
 [sizes.quick.grid]
-neurons = [2, 4]
+r = [2, 4]
 
 [sizes.paper]
 trials = 7
@@ -59,7 +59,7 @@ def write(tmp_path, text, name="s.toml"):
 def test_grid_product_in_file_order(tmp_path):
     s = load_sweep(write(tmp_path, GRID), "paper")
     expected = [(n, a) for n, a in itertools.product([2, 4, 8], [2, 4])]  # first axis slowest
-    assert [(c.neurons, c.alpha) for c in s.configs] == expected
+    assert [(c.r, c.alpha) for c in s.configs] == expected
     assert all(c.trials == 7 and c.epochs == 3 and c.task == "boolean" for c in s.configs)
     assert (s.name, s.size, s.description, s.sizes) == ("demo", "paper", "a demo", ("quick", "paper"))
     assert all(isinstance(c, TrainConfig) for c in s.configs)
@@ -67,13 +67,13 @@ def test_grid_product_in_file_order(tmp_path):
 
 def test_size_overrides_base_and_grid(tmp_path):
     s = load_sweep(write(tmp_path, GRID), "quick")
-    assert [(c.neurons, c.alpha) for c in s.configs] == [(2, 2), (2, 4), (4, 2), (4, 4)]
+    assert [(c.r, c.alpha) for c in s.configs] == [(2, 2), (2, 4), (4, 2), (4, 4)]
     assert {c.epochs for c in s.configs} == {1} and {c.trials for c in s.configs} == {5}  # TrainConfig default
 
 
 def test_overrides_win_and_collapse_an_axis(tmp_path):
     s = load_sweep(write(tmp_path, GRID), "quick", overrides={"alpha": 4, "seed": 3})
-    assert [(c.neurons, c.alpha, c.seed) for c in s.configs] == [(2, 4, 3), (4, 4, 3)]
+    assert [(c.r, c.alpha, c.seed) for c in s.configs] == [(2, 4, 3), (4, 4, 3)]
 
 
 def test_coupled_axis_sets_fields_together(tmp_path):
@@ -81,7 +81,7 @@ def test_coupled_axis_sets_fields_together(tmp_path):
         "alpha = [2, 4]", "schedule = [{warmup_epochs = 1, epochs = 5}, {warmup_epochs = 4, epochs = 2}]"
     )
     s = load_sweep(write(tmp_path, text.replace("epochs = 3\n", "")), "paper")
-    assert [(c.neurons, c.warmup_epochs, c.epochs) for c in s.configs] == [
+    assert [(c.r, c.warmup_epochs, c.epochs) for c in s.configs] == [
         (2, 1, 5),
         (2, 4, 2),
         (4, 1, 5),
@@ -97,7 +97,7 @@ def test_coupled_axis_sets_fields_together(tmp_path):
 def test_array_of_tables_axis_and_split_sets(tmp_path):
     text = """
 [base]
-neurons = 2
+r = 2
 [[grid.data]]
 task = "boolean"
 splits = ["clause", "random"]
@@ -113,25 +113,25 @@ splits = ["random"]
 
 
 def test_duplicates_dropped_and_name_defaults_to_stem(tmp_path):
-    s = load_sweep(write(tmp_path, "[grid]\nneurons = [2, 2, 3]\n", "my-sweep.toml"), "anything")
-    assert [c.neurons for c in s.configs] == [2, 3] and s.name == "my-sweep"
+    s = load_sweep(write(tmp_path, "[grid]\nr = [2, 2, 3]\n", "my-sweep.toml"), "anything")
+    assert [c.r for c in s.configs] == [2, 3] and s.name == "my-sweep"
 
 
 @pytest.mark.parametrize(
     "text, line, message",
     [
-        ("[base]\nneurons = 4\nalpa = 2\n", 3, "alpa: unknown key in [base]"),
-        ("[base]\nneurons = 4\n[grid]\nneuron = [1, 2]\n", 4, "neuron: unknown key in [grid]"),
+        ("[base]\nr = 4\nalpa = 2\n", 3, "alpa: unknown key in [base]"),
+        ("[base]\nr = 4\n[grid]\nneuron = [1, 2]\n", 4, "neuron: unknown key in [grid]"),
         ("[sweep]\nname = 'x'\ntitle = 'y'\n", 3, "title: unknown key in [sweep]"),
         ("[sweep]\nname = 'x'\n[sizes.quick]\nepochs = 1\nepoch = 2\n", 5, "epoch: unknown key in [sizes.quick]"),
-        ("[basis]\nneurons = 4\n", 1, "basis: unknown key in the top level"),
-        ("[base]\nneurons = 4\nalpha = 1\n", 3, "alpha=1: must be an integer >= 2"),
-        ("[base]\nneurons = 4\n[grid]\nsplits = [['random'], ['rnd']]\n", 4, "split='rnd': unknown split"),
+        ("[basis]\nr = 4\n", 1, "basis: unknown key in the top level"),
+        ("[base]\nr = 4\nalpha = 1\n", 3, "alpha=1: must be an integer >= 2"),
+        ("[base]\nr = 4\n[grid]\nsplits = [['random'], ['rnd']]\n", 4, "split='rnd': unknown split"),
         ("[grid]\nschedule = [{epochs = 1, warm = 2}]\n", 2, "warm: unknown key in [grid]"),
         ("[base]\nalpha = 2\n[grid]\nalpha = [2, 4]\n", 4, "alpha: both in [base] and [grid]"),
-        ("[grid]\nneurons = 4\n", 2, "neurons=4: a grid axis must be a non-empty list"),
-        ("[base]\nneurons = 4\nalpha = [2\n", 3, "malformed TOML"),
-        ("[base]\nneurons = \n", 2, "malformed TOML"),
+        ("[grid]\nr = 4\n", 2, "r=4: a grid axis must be a non-empty list"),
+        ("[base]\nr = 4\nalpha = [2\n", 3, "malformed TOML"),
+        ("[base]\nr = \n", 2, "malformed TOML"),
     ],
 )
 def test_errors_name_file_and_line(tmp_path, text, line, message):
@@ -181,7 +181,7 @@ def test_shipped_sweeps_cover_what_the_paper_varies():
     a1 = load_sweep(EXPERIMENTS / "table_a1_a2.toml", "paper").configs
     assert [c.m for c in a1] == [12, 24, 32, 40, 60, 80, 100, 128]
     case = load_sweep(EXPERIMENTS / "case_study.toml", "paper").configs
-    assert [(c.clauses, c.k, c.neurons, c.alpha, c.warmup_epochs, c.epochs) for c in case] == [(8, 4, 8, 2, 1000, 1000)]
+    assert [(c.clauses, c.k, c.r, c.alpha, c.warmup_epochs, c.epochs) for c in case] == [(8, 4, 8, 2, 1000, 1000)]
 
 
 INPUTS = {"digits": 64, "mnist1d": 40}  # feature counts of the built-in datasets
@@ -199,9 +199,9 @@ def test_every_shipped_split_can_be_built(size):
         for c in load_sweep(EXPERIMENTS / f"{name}.toml", size).configs:
             n_in = c.m if c.task == "boolean" else INPUTS[c.task]
             clauses = [list(range(j * c.k, (j + 1) * c.k)) for j in range(c.clauses)] if c.task == "boolean" else None
-            widths = [n_in] + ([c.neurons] if c.depth >= 3 else [])  # A.7: layer 3 reads the r outputs of layer 2
+            widths = [n_in] + ([c.r] if c.depth >= 3 else [])  # A.7: layer 3 reads the r outputs of layer 2
             for split in c.splits:
                 for w in widths:
-                    masks = split_masks(split, torch.randn(c.neurons, w, generator=g), c.alpha,
+                    masks = split_masks(split, torch.randn(c.r, w, generator=g), c.alpha,
                                         clauses=clauses if w == n_in else None, generator=g)  # fmt: skip
-                    assert masks.shape == (c.alpha * c.neurons, w), (name, c)
+                    assert masks.shape == (c.alpha * c.r, w), (name, c)

@@ -16,14 +16,14 @@ BROKEN = {3}  # neurons for which the fake run fails
 def fake_run(config):
     """A stand-in for run_config: rows that are a plain function of the config; fails for BROKEN widths."""
     CALLS.append(config)
-    if config.neurons in BROKEN:
-        raise RuntimeError(f"boom at neurons={config.neurons}")
+    if config.r in BROKEN:
+        raise RuntimeError(f"boom at r={config.r}")
     return [
         {
             "trial": t,
             "seed": config.seed,
             "variant": v,
-            "test_accuracy": config.neurons / 100 + t / 1000,
+            "test_accuracy": config.r / 100 + t / 1000,
             "device": "cpu",
         }
         for t in range(config.trials)
@@ -39,7 +39,7 @@ k = 2
 splits = ["random"]
 trials = 2
 [grid]
-neurons = [2, 3, 4]
+r = [2, 3, 4]
 """
 
 
@@ -57,23 +57,21 @@ def test_resume_skips_finished_and_records_failures(tmp_path, sweep):
     with ResultsStore(tmp_path / "r.db") as store:
         first = run_sweep(sweep, store, progress=False, run_fn=FAKE)
         assert (first.done, first.failed, first.skipped) == (4, 2, 0)
-        assert sorted(c.neurons for c in CALLS) == [2, 3, 4]
+        assert sorted(c.r for c in CALLS) == [2, 3, 4]
         (st,) = store.status()
         assert (st.done, st.failed, st.pending) == (4, 2, 0)
         f = store.frame()
-        assert set(f.loc[f.status == "failed", "error"]) == {
-            "RuntimeError: boom at neurons=3 (at test_sweep_run.py:20)"
-        }
+        assert set(f.loc[f.status == "failed", "error"]) == {"RuntimeError: boom at r=3 (at test_sweep_run.py:20)"}
         CALLS.clear()
         again = run_sweep(sweep, store, progress=False, run_fn=FAKE)
         assert (again.done, again.failed, again.skipped, again.not_retried) == (0, 0, 4, 2) and CALLS == []
         BROKEN.clear()
         retry = run_sweep(sweep, store, progress=False, run_fn=FAKE, retry_failed=True)
-        assert (retry.done, retry.failed, retry.skipped) == (2, 0, 4) and [c.neurons for c in CALLS] == [3]
+        assert (retry.done, retry.failed, retry.skipped) == (2, 0, 4) and [c.r for c in CALLS] == [3]
         f = store.frame()
     assert len(f) == 3 * 2 * 2 and set(f.status) == {"done"}
     expected = {(n, t): n / 100 + t / 1000 for n in (2, 3, 4) for t in (0, 1)}
-    assert {(r.neurons, r.trial): r.test_accuracy for r in f.itertuples()} == expected
+    assert {(r.r, r.trial): r.test_accuracy for r in f.itertuples()} == expected
 
 
 def test_missing_trial_of_a_config_is_run_alone(tmp_path, sweep):
@@ -89,7 +87,7 @@ def test_missing_trial_of_a_config_is_run_alone(tmp_path, sweep):
     CALLS.clear()
     with ResultsStore(path) as store:
         summary = run_sweep(sweep, store, progress=False, run_fn=FAKE)
-        assert (summary.done, summary.skipped) == (1, 5) and [c.neurons for c in CALLS] == [3]
+        assert (summary.done, summary.skipped) == (1, 5) and [c.r for c in CALLS] == [3]
         assert len(store.frame()) == 12
 
 
@@ -118,10 +116,10 @@ device = "cpu"
 task = "boolean"
 clauses = 3
 k = 2
-neurons = 2
+r = 2
 [[grid.data]]
 task = "digits"
-neurons = 3
+r = 3
 splits = ["random", "gram"]
 """
     p = tmp_path / "e2e.toml"
@@ -137,7 +135,7 @@ splits = ["random", "gram"]
             task="boolean",
             clauses=3,
             k=2,
-            neurons=2,
+            r=2,
             splits=("random",),
             trials=2,
             warmup_epochs=2,
