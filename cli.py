@@ -25,6 +25,32 @@ COMMANDS = {
 }
 
 
+# top-level module -> the extra of pyproject.toml that installs it
+EXTRAS = {
+    "numba": "mc",
+    "llvmlite": "mc",
+    "statsmodels": "mc",
+    "tqdm": "mc",
+    "torch": "train",
+    "sklearn": "train",
+    "mnist1d": "train",
+    "pandas": "train",
+    "matplotlib": "report",
+    "jinja2": "report",
+    "dask": "dask",
+    "distributed": "dask",
+    "pyarrow": "parquet",
+}
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """One line naming the extra that installs the module ``exc`` is about (None: not an optional module)."""
+    top = (exc.name or "").split(".")[0]
+    if top not in EXTRAS:
+        return None
+    return f"needs {top}, which is not installed: pip install 'fpe-theory[{EXTRAS[top]}]'"
+
+
 def _load(name: str) -> click.Command | None:
     module_name, attr = COMMANDS[name].split(":")
     try:
@@ -32,6 +58,8 @@ def _load(name: str) -> click.Command | None:
     except ModuleNotFoundError as exc:  # a part not installed or not built yet
         if exc.name and module_name.startswith(exc.name):
             return None
+        if missing_extra(exc):
+            raise click.UsageError(f"fpe-theory {name} {missing_extra(exc)}") from None
         raise
     return getattr(module, attr, None)
 
@@ -58,6 +86,12 @@ class LazyGroup(click.Group):
             sys.exit(exc.exit_code if exc.exit_code else 2)
         except ValueError as exc:
             click.echo(f"Error: {one_line(str(exc))}", err=True)
+            sys.exit(2)
+        except ModuleNotFoundError as exc:  # an optional dependency, imported inside a command
+            if not missing_extra(exc):
+                raise
+            command = next((a for a in (args if args is not None else sys.argv[1:]) if a in COMMANDS), "")
+            click.echo(f"Error: fpe-theory {command} {missing_extra(exc)}".replace("  ", " "), err=True)
             sys.exit(2)
         sys.exit(rv if isinstance(rv, int) else 0)
 

@@ -10,8 +10,8 @@ Prediction vs reality for a Boolean configuration (clauses, k, r = neurons, alph
 (``mask_*``) and the learned weights (``learned_*``) show.
 
 >>> g = approximation_grid(ms=(16,), ks=(2,), alphas=(2,), families=("overlap",))
->>> g.iloc[0]["p_ratio"] > 1
-True
+>>> g.iloc[0]["p_exact"], g.iloc[0]["p_paper"]  # C(14, 6)/C(16, 8) = 7/30 below (1/2)^2
+(Fraction(7, 30), Fraction(1, 4))
 """
 
 from __future__ import annotations
