@@ -1,0 +1,215 @@
+"""Many configs, one batch: which configs train together, and how big a batch may be.
+
+Configs that share a *schedule* (task data, epochs, warm-up, batch size, training set, depth, device, curve
+interval) step through the same number of optimiser steps, so their models can be one ``BatchedMLP``: widths
+r, alpha, input counts m and splits differ only in shape, and are padded to the batch's largest shape with
+masks (padded inputs and neurons are exactly zero and never counted). Per-model lr, l1 and l2 are tensors.
+
+Grouping (``group_configs``):
+
+- on CUDA every schedule is one batch (kernel launches, not FLOPs, dominate tiny models there);
+- on CPU a schedule is split into *shape buckets*, greedily: a config joins the bucket whose estimated time
+  grows least, unless training it alone is cheaper than the padding it would add
+  (time ~ steps * (``STEP_OVERHEAD_FLOP`` + padded FLOPs per step), see :func:`bucket_cost`);
+- a batch whose memory estimate (:func:`batch_bytes`: weights, gradients, masks, Adam state, activations
+  E*B*h, the gathered minibatch E*B*m) exceeds the budget is split (:func:`split_by_memory`), by trials if
+  one config alone is too big.
+
+>>> from fpe_train.engine.config import TrainConfig
+>>> a, b = TrainConfig(r=4), TrainConfig(r=8)
+>>> [len(g) for g in group_configs([a, b, TrainConfig(epochs=10)])]
+[2, 1]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+
+STEP_OVERHEAD_FLOP = 2e7  # per optimiser step of one batch on CPU: ~1 ms of launches at ~20 GFLOP/s
+CPU_MEMORY_FRACTION = 0.25  # a batch may use this share of the machine's RAM
+CUDA_MEMORY_FRACTION = 0.5  # ... or of the GPU's free memory
+
+
+def schedule_key(config) -> tuple:
+    """Fields that must agree for configs to step together (same steps, same data, same device)."""
+    return (config.task, config.epochs, config.warmup_epochs, config.batch_size, config.n_train, config.n_test,
+            config.depth, config.device, config.curve_every, config.data_path,
+            config.seed if config.task != "boolean" else None)  # fmt: skip
+
+
+def data_key(config) -> tuple:
+    """What a config's dataset depends on: the Boolean data on (n_train, n_test, m, k, seed), a vision set on
+    (task, data_path, n_train, n_test, seed). Models of configs with equal keys share one dataset tensor."""
+    if config.task == "boolean":
+        return ("boolean", config.n_train, config.n_test, config.m, config.k, config.seed)
+    return (config.task, config.data_path, config.n_train, config.n_test, config.seed)
+
+
+def n_inputs(config) -> int:
+    """Input width: m for the Boolean task; for vision tasks the dataset's (read from the shipped shapes)."""
+    if config.task == "boolean":
+        return config.m
+    return _VISION_INPUTS.get(config.task, 784)
+
+
+_VISION_INPUTS = {"digits": 64, "mnist1d": 40, "fashion_mnist": 784, "embeddings": 512}
+
+
+def n_outputs(config) -> int:
+    return 1 if config.task == "boolean" else 10
+
+
+def hidden_widths(config, expanded: bool) -> list[int]:
+    """Hidden widths of a dense model (``expanded=False``) or of its widest FPE fork (layers 0, 2, ... x alpha)."""
+    grow = expanded and any(config.splits)
+    return [config.r * (config.alpha if grow and j % 2 == 0 else 1) for j in range(config.depth)]
+
+
+def _flops_per_sample(m: int, widths: Sequence[int], n_out: int) -> float:
+    """Forward + backward ~ 6 x multiply-adds of the layers (x2 for the weight-gradient and input-gradient)."""
+    sizes = [m, *widths, n_out]
+    return 6.0 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+
+
+def _shape(configs) -> tuple[int, list[int], list[int], int]:
+    """Padded (m, warm-up widths, fine-tune widths, n_out) of a set of configs."""
+    m = max(n_inputs(c) for c in configs)
+    depth = configs[0].depth
+    warm = [max(hidden_widths(c, False)[j] for c in configs) for j in range(depth)]
+    fine = [max(max(hidden_widths(c, True)[j], hidden_widths(c, False)[j]) for c in configs) for j in range(depth)]
+    return m, warm, fine, max(n_outputs(c) for c in configs)
+
+
+def _steps(config) -> tuple[int, int]:
+    per_epoch = -(-config.n_train // config.batch_size)
+    return config.warmup_epochs * per_epoch, config.epochs * per_epoch
+
+
+def bucket_cost(items: Sequence[tuple]) -> float:
+    """Estimated FLOP-equivalents to train ``items`` = [(config, n_trials)] as one padded batch."""
+    configs = [c for c, _ in items]
+    m, warm, fine, n_out = _shape(configs)
+    B = configs[0].batch_size
+    warm_steps, fine_steps = _steps(configs[0])
+    e_warm = sum(t for _, t in items)
+    e_fine = sum(t * (1 + len(c.splits)) for c, t in items)
+    return (warm_steps * (STEP_OVERHEAD_FLOP + e_warm * B * _flops_per_sample(m, warm, n_out))
+            + fine_steps * (STEP_OVERHEAD_FLOP + e_fine * B * _flops_per_sample(m, fine, n_out)))  # fmt: skip
+
+
+def batch_bytes(items: Sequence[tuple]) -> int:
+    """Memory estimate of one batch [(config, n_trials)], in bytes, from shapes alone.
+
+    Per model: parameters x (weight, gradient, 2 Adam moments, mask, a masked copy) in float32 (masks 1 byte),
+    activations E*B*h x ~8 live float32 tensors per hidden layer (pre-activation, ReLU, gradients, norm),
+    the gathered minibatch E*B*m twice (it and its gradient-side reuse), plus each dataset once.
+    """
+    configs = [c for c, _ in items]
+    m, _, fine, n_out = _shape(configs)
+    B = configs[0].batch_size
+    e = sum(t * (1 + len(c.splits) + 1) for c, t in items)  # + the warm-up snapshot
+    sizes = [m, *fine, n_out]
+    params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+    per_model = params * (5 * 4 + 1) + B * (8 * 4 * sum(fine) + 2 * 4 * m + 4 * 4 * n_out)
+    data = sum((c.n_train + c.n_test) * n_inputs(c) * 4 for c in {data_key(c): c for c in configs}.values())
+    return int(e * per_model + data)
+
+
+def memory_budget(device: str = "cpu") -> int:
+    """Bytes one batch may use: a share of the GPU's free memory, or of this machine's RAM."""
+    if str(device).startswith("cuda"):
+        import torch
+
+        if torch.cuda.is_available():
+            return int(torch.cuda.mem_get_info()[0] * CUDA_MEMORY_FRACTION)
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 << 30
+    return int(total * CPU_MEMORY_FRACTION)
+
+
+def split_by_memory(items: list[tuple], budget: int) -> list[list[tuple]]:
+    """Split [(config, trials tuple)] into batches whose :func:`batch_bytes` fits ``budget``.
+
+    Configs are packed in order; a config too big alone is split by trials (down to one trial per batch;
+    a single model that does not fit is still one batch, and the device reports it).
+    """
+    out: list[list[tuple]] = []
+    current: list[tuple] = []
+
+    def fits(config, trials, k):
+        return batch_bytes([(c, len(t)) for c, t in current] + [(config, k)]) <= budget
+
+    for config, trials in items:
+        trials = tuple(trials)
+        while trials:
+            lo, hi = 0, len(trials)  # the largest prefix that fits beside ``current``
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if fits(config, trials, mid) else (lo, mid - 1)
+            if lo == 0 and current:
+                out.append(current)
+                current = []
+                continue
+            take = max(lo, 1)
+            current.append((config, trials[:take]))
+            trials = trials[take:]
+            if trials:
+                out.append(current)
+                current = []
+    if current:
+        out.append(current)
+    return out
+
+
+def _resolved_device(device: str) -> str:
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def plan_batches(items: Iterable[tuple], device: str = "cpu", budget: int | None = None) -> list[list[tuple]]:
+    """[(config, trials)] -> batches [[(config, trials)]]: by schedule, by shape bucket (CPU), by memory."""
+    items = [(c, tuple(t)) for c, t in items if len(tuple(t))]
+    by_schedule: dict[tuple, list[tuple]] = {}
+    for c, t in items:
+        by_schedule.setdefault(schedule_key(c), []).append((c, t))
+    batches = []
+    for group in by_schedule.values():
+        dev = _resolved_device(group[0][0].device if device is None else device)
+        buckets = [group] if dev.startswith("cuda") else _buckets(group)
+        limit = memory_budget(dev) if budget is None else budget
+        for bucket in buckets:
+            batches += split_by_memory(bucket, limit)
+    return batches
+
+
+def _buckets(group: list[tuple]) -> list[list[tuple]]:
+    """Greedy shape buckets of one schedule on CPU (module doc)."""
+    order = sorted(group, key=lambda ct: -bucket_cost([(ct[0], 1)]))
+    buckets: list[list[tuple]] = []
+    for c, t in order:
+        alone = bucket_cost([(c, len(t))])
+        best, best_delta = None, alone
+        for b in buckets:
+            delta = bucket_cost([(x, len(y)) for x, y in [*b, (c, t)]]) - bucket_cost([(x, len(y)) for x, y in b])
+            if delta < best_delta:
+                best, best_delta = b, delta
+        if best is None:
+            buckets.append([(c, t)])
+        else:
+            best.append((c, t))
+    return buckets
+
+
+def group_configs(configs, device: str = "cpu") -> list[list]:
+    """Configs -> the batches the engine trains (all trials of each config), in first-seen order of schedules.
+
+    A config split by memory appears in each of its batches only once per batch.
+    """
+    batches = plan_batches([(c, range(c.trials)) for c in configs], device)
+    return [list(dict.fromkeys(c for c, _ in b)) for b in batches]
