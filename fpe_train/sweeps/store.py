@@ -44,6 +44,7 @@ import os
 import socket
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -71,6 +72,46 @@ CREATE TABLE sweeps (
 CREATE TABLE sweep_info (sweep TEXT NOT NULL, size TEXT NOT NULL, path TEXT, description TEXT,
     PRIMARY KEY (sweep, size));
 """
+
+
+_TABLES = ("meta", "configs", "runs", "sweeps", "sweep_info")  # a store without any of these is damaged
+
+
+def _open_readonly(path: str) -> sqlite3.Connection:
+    """A read-only connection that cannot change a byte of the file, nor switch its journal mode.
+
+    Without a ``-wal`` file beside it (no writer has it open, nothing uncheckpointed) the file is
+    opened ``immutable=1``: no ``-shm``/``-wal`` files appear next to a foreign file, and a store
+    in a read-only folder reads fine. Otherwise it is opened ``mode=ro``.
+    """
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+    if not os.path.exists(path + "-wal"):
+        uri += "&immutable=1"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if _damaged(exc):
+            raise ValueError(_damaged_message(path, exc)) from None
+        raise ValueError(f"store={path!r}: cannot open for reading ({exc})") from None
+    return conn
+
+
+def _writable(path: str) -> bool:
+    return os.access(path, os.W_OK) and os.access(os.path.dirname(os.path.abspath(path)), os.W_OK)
+
+
+def _damaged(exc: BaseException) -> bool:
+    return any(w in str(exc) for w in ("malformed", "corrupt", "disk image", "not a database"))
+
+
+def _damaged_message(path: str, what) -> str:
+    what = " ".join(str(what).split())
+    return (
+        f"store={path!r}: damaged results store ({what}); it is left as it is: copy what SQLite can still "
+        f"read with `sqlite3 {path} .recover | sqlite3 recovered.db`, or use another --store"
+    )
 
 
 def toolkit_version() -> str:
@@ -147,22 +188,68 @@ class RunRecord:
 class ResultsStore:
     """The SQLite results store at ``path`` (created when missing unless ``create=False``)."""
 
-    def __init__(self, path, create: bool = True) -> None:
+    def __init__(self, path, create: bool = True, readonly: bool = False) -> None:
+        """Open (or create) the store; a file that is not ours, or damaged, is refused without a byte changed.
+
+        An existing file is first opened read-only (``mode=ro``) and checked (header, meta, tables,
+        ``PRAGMA quick_check``); only a store proven ours and intact is reopened for writing. With
+        ``readonly=True`` it stays read-only (status, export, reports): this works on a read-only
+        file or folder too.
+        """
         self.path = os.fspath(path)
-        exists = os.path.exists(self.path) and os.path.getsize(self.path) > 0
-        if not exists and not create:
-            raise ValueError(f"store={self.path!r}: no such results store")
-        check_store(self.path)
-        self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        if self._empty():  # new, or killed while being created (the hot journal rolled it back to nothing)
-            if not create:
-                self._conn.close()
-                raise ValueError(f"store={self.path!r}: no such results store (empty file)")
-            self._create()
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL: safe against a killed process
-        self._check_meta()
+        self.readonly = readonly
         self._lock_file = None
+        if os.path.isdir(self.path):
+            raise ValueError(f"store={self.path!r}: is a folder, not a results store file")
+        exists = os.path.exists(self.path) and os.path.getsize(self.path) > 0
+        if not exists and (not create or readonly):
+            what = "empty file, not a results store" if os.path.exists(self.path) else "no such results store"
+            raise ValueError(f"store={self.path!r}: {what}")
+        if exists:
+            check_store(self.path)
+            journal = self.path + "-journal"  # a hot journal (a driver killed mid-write) needs a writer to roll back
+            hot = not readonly and os.path.exists(journal) and os.path.getsize(journal) > 0
+            self._conn = self._open_writable() if hot else _open_readonly(self.path)
+            try:
+                if not (hot and self._empty()):  # rolled back to nothing: created afresh below
+                    self._check_meta()
+                    self._check_intact()
+            except BaseException:
+                self._conn.close()
+                raise
+            if readonly:
+                if _writable(self.path):  # ours and intact: read through an ordinary connection (sees a live driver)
+                    self._conn.close()
+                    self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+                    self._conn.execute("PRAGMA query_only = 1")
+                return
+            self._conn.close()
+        self._conn = self._open_writable()
+        if self._empty():  # new, or killed while being created (the hot journal rolled it back to nothing)
+            self._create()
+        self._conn.execute("PRAGMA journal_mode=WAL")  # only ever on a store of ours (checked above, or new)
+        self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL: safe against a killed process
+        if not exists:
+            self._check_meta()
+
+    def _open_writable(self) -> sqlite3.Connection:
+        """A read-write connection; one-line ValueError when the file or its folder cannot be written."""
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            raise ValueError(f"store={self.path!r}: folder {folder!r} does not exist")
+        for what, where in (("folder", folder), ("file", self.path)):
+            if os.path.exists(where) and not os.access(where, os.W_OK):
+                raise ValueError(
+                    f"store={self.path!r}: read-only {what} {where!r}: cannot write results here "
+                    "(reading works: sweep status, sweep export, report --no-run); use another --store"
+                )
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            conn.execute("BEGIN IMMEDIATE")  # proves the file can be written (read-only file systems, locks)
+            conn.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            raise ValueError(f"store={self.path!r}: cannot write results here ({exc})") from None
+        return conn
 
     # ------------------------------------------------------------ lifecycle
 
@@ -197,14 +284,30 @@ class ResultsStore:
         try:
             meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError as exc:
-            self._conn.close()
+            if _damaged(exc):
+                raise ValueError(_damaged_message(self.path, exc)) from None
             raise ValueError(f"store={self.path!r}: not an fpe-theory results store ({exc})") from None
         if meta.get("application") != APPLICATION or meta.get("schema_version") != str(SCHEMA_VERSION):
-            self._conn.close()
             raise ValueError(
                 f"store={self.path!r}: meta table says {meta.get('application')!r} schema "
                 f"{meta.get('schema_version')}; expected {APPLICATION!r} schema {SCHEMA_VERSION}"
             )
+
+    def _check_intact(self) -> None:
+        """Every table of the schema present, and ``PRAGMA quick_check`` ok (a truncated or corrupted file fails)."""
+        try:
+            tables = {name for (name,) in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            missing = [t for t in _TABLES if t not in tables]
+            problems = [row[0] for row in self._conn.execute("PRAGMA quick_check(5)")]
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(_damaged_message(self.path, exc)) from None
+        if missing:
+            raise ValueError(
+                f"store={self.path!r}: damaged results store: table(s) {', '.join(missing)} missing; "
+                "it is left as it is: use another --store"
+            )
+        if problems != ["ok"]:
+            raise ValueError(_damaged_message(self.path, problems[0]))
 
     def close(self) -> None:
         self.unlock()
@@ -220,7 +323,7 @@ class ResultsStore:
 
     @contextmanager
     def lock(self):
-        """Exclusive driver lock (flock on ``<path>.lock``); a second driver gets ValueError at once."""
+        """Exclusive driver lock (see ``acquire``); a second driver gets ValueError at once."""
         self.acquire()
         try:
             yield self
@@ -228,25 +331,51 @@ class ResultsStore:
             self.unlock()
 
     def acquire(self) -> None:
-        f = open(self.path + ".lock", "a+")
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            f.seek(0)
-            holder = f.read().strip() or "unknown"
-            f.close()
-            raise ValueError(
-                f"store={self.path!r}: busy: another sweep driver ({holder}) holds it; "
-                "wait for it to finish or use another --store"
-            ) from None
+        """Take the driver lock: ``flock`` on ``<real path>.lock``, the store's path with symlinks resolved.
+
+        So two spellings of one store (a symlink, ``./``, ``..``) take the same lock. The lock file
+        is removed again by ``unlock()``; a lock file that was replaced or removed between opening
+        and locking it is opened afresh, so two drivers never both hold one.
+        """
+        if self.readonly:
+            raise ValueError(f"store={self.path!r}: opened read-only; a sweep driver needs it writable")
+        if self._lock_file is not None:
+            raise ValueError(f"store={self.path!r}: this driver holds the lock already")
+        lock_path = os.path.realpath(self.path) + ".lock"
+        for _ in range(100):
+            f = open(lock_path, "a+")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.seek(0)
+                holder = f.read().strip() or "unknown"
+                f.close()
+                raise ValueError(
+                    f"store={self.path!r}: busy: another sweep driver ({holder}) holds it; "
+                    "wait for it to finish or use another --store"
+                ) from None
+            try:
+                same = os.stat(lock_path).st_ino == os.fstat(f.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            f.close()  # the holder removed it as we opened it: lock the new one
+        else:
+            raise ValueError(f"store={self.path!r}: lock file {lock_path!r} keeps changing; is another driver looping?")
         f.seek(0)
         f.truncate()
         f.write(f"pid {os.getpid()} on {socket.gethostname()}")
         f.flush()
-        self._lock_file = f
+        self._lock_file, self._lock_path = f, lock_path
 
     def unlock(self) -> None:
+        """Release the driver lock and remove its file (removed while held, so no other driver can own it)."""
         if self._lock_file is not None:
+            try:
+                os.unlink(self._lock_path)
+            except FileNotFoundError:
+                pass
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()
             self._lock_file = None
