@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
+import os
 from dataclasses import dataclass, field
 
 from fpe_theory.validate import check_int
@@ -22,6 +24,75 @@ TASKS = ("boolean", "digits", "mnist1d", "fashion_mnist", "embeddings")
 SPLIT_NAMES = ("random", "clause", "gram", "structured_2_4", "overlap", "dropconnect")
 DEVICES = ("auto", "cpu", "cuda")
 FEATURES = ("clause_sum", "clause_mean", "literal")
+
+
+# Integer fields: (minimum, and a ceiling far above any experiment of the paper that keeps
+# a typo such as trials=1e12 from reaching an allocation).
+INT_MINIMA = {"clauses": 1, "k": 1, "r": 1, "alpha": 2, "trials": 1, "epochs": 0, "warmup_epochs": 0, "depth": 1,
+              "n_train": 2, "n_test": 2, "batch_size": 1, "seed": 0, "rewire_every": 0, "curve_every": 0}  # fmt: skip
+INT_MAXIMA = {"clauses": 1 << 20, "k": 1 << 20, "r": 1 << 20, "alpha": 1 << 16, "trials": 100_000,
+              "epochs": 10**8, "warmup_epochs": 10**8, "depth": 64, "n_train": 10**9, "n_test": 10**9,
+              "batch_size": 10**9, "seed": 2**63 - 1, "rewire_every": 10**12, "curve_every": 10**8}  # fmt: skip
+MAX_BYTES = 1 << 38  # 256 GiB: estimated memory of one config (data + parameters, gradients, Adam state)
+MAX_FLOPS = 1e19  # estimated training arithmetic of one config (about 3 hours at 1 PFLOP/s)
+INPUT_WIDTHS = {"digits": 64, "mnist1d": 40, "fashion_mnist": 784}  # embeddings: known once the file is read
+N_CLASSES = {"digits": 10, "mnist1d": 10, "fashion_mnist": 10, "boolean": 2}
+
+
+def _check_types(config) -> None:
+    """Each field against its annotation: bool is not a number, a number is not a string, and so on."""
+    for f in dataclasses.fields(config):
+        value, kind = getattr(config, f.name), str(f.type)
+        if kind == "int" or kind == "float":
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ValueError(
+                    f"{f.name}={value!r}: must be a number" + (", not true/false" if isinstance(value, bool) else "")
+                )
+            if kind == "int" and f.name not in INT_MINIMA:
+                object.__setattr__(config, f.name, check_int(f.name, value))
+        elif kind == "bool" and not isinstance(value, bool):
+            raise ValueError(f"{f.name}={value!r}: must be true or false")
+        elif kind == "str" and not isinstance(value, str):
+            raise ValueError(f"{f.name}={value!r}: must be a string")
+        elif kind == "str | None" and value is not None:
+            if not isinstance(value, (str, os.PathLike)):
+                raise ValueError(f"{f.name}={value!r}: must be a path (a string)")
+            object.__setattr__(config, f.name, os.fspath(value))
+        elif kind == "tuple":
+            items = (value,) if isinstance(value, str) else value
+            if not isinstance(items, (list, tuple)) or not all(isinstance(x, str) for x in items):
+                raise ValueError(f"{f.name}={value!r}: must be a list of names (strings)")
+
+
+def _check_widths(config) -> None:
+    """What every split needs of the input width, refused here rather than in every trial."""
+    width = config.m if config.task == "boolean" else INPUT_WIDTHS.get(config.task)
+    if width is None:
+        return
+    where = f"m={width}" if config.task == "boolean" else f"{config.task} inputs={width}"
+    if config.alpha > width:
+        raise ValueError(f"alpha={config.alpha}: must be <= {where} (every child needs an input)")
+    if "structured_2_4" in config.splits and width % 4:
+        raise ValueError(f"split='structured_2_4' with {where}: needs a multiple of 4 inputs")
+    if "clause" in config.splits and config.clauses < config.alpha:
+        raise ValueError(
+            f"alpha={config.alpha}: the clause split deals whole clauses, needs clauses={config.clauses} >= alpha"
+        )
+
+
+def _check_budget(config) -> None:
+    """Refuse a config whose memory or arithmetic estimate is out of reach, before anything is allocated."""
+    n_bytes, flops = config.cost_estimate
+    if n_bytes > MAX_BYTES:
+        raise ValueError(
+            f"trials={config.trials}, r={config.r}, n_train={config.n_train}: needs about {n_bytes / 2**30:.3g} GiB "
+            f"(data + {config.trials} x {len(config.variants)} models); the limit is {MAX_BYTES / 2**30:.0f} GiB"
+        )
+    if flops > MAX_FLOPS:
+        raise ValueError(
+            f"epochs={config.total_epochs}, n_train={config.n_train}, trials={config.trials}: about {flops:.3g} "
+            f"floating-point operations; the limit is {MAX_FLOPS:.0e}"
+        )
 
 
 def _f(default, help: str, **kw):
@@ -59,14 +130,16 @@ class TrainConfig:
     curve_every: int = _f(0, "record every model's test accuracy every N epochs (row field test_curve; 0 = off)")
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if self.task not in TASKS:
             raise ValueError(f"task={self.task!r}: must be one of {', '.join(TASKS)}")
-        for name, lo in (("clauses", 1), ("k", 1), ("r", 1), ("alpha", 2), ("trials", 1), ("epochs", 0),
-                         ("warmup_epochs", 0), ("depth", 1), ("n_train", 2), ("n_test", 2), ("batch_size", 1),
-                         ("seed", 0), ("rewire_every", 0)):  # fmt: skip
-            object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=lo))
+        for name, lo in INT_MINIMA.items():
+            value = check_int(name, getattr(self, name), minimum=lo, maximum=INT_MAXIMA.get(name))
+            object.__setattr__(self, name, value)
         splits = (self.splits,) if isinstance(self.splits, str) else tuple(self.splits)
         object.__setattr__(self, "splits", splits)
+        if not splits:
+            raise ValueError("splits=(): name at least one split (known: " + ", ".join(SPLIT_NAMES) + ")")
         for s in splits:
             if s not in SPLIT_NAMES:
                 raise ValueError(f"split={s!r}: unknown split; known: {', '.join(SPLIT_NAMES)}")
@@ -82,8 +155,8 @@ class TrainConfig:
             raise ValueError(f"features={self.features!r}: must be one of {', '.join(FEATURES)}")
         for name in ("lr", "l1", "l2", "tau", "rewire_fraction"):
             x = float(getattr(self, name))
-            if math.isnan(x) or x < 0:
-                raise ValueError(f"{name}={getattr(self, name)!r}: must be a number >= 0")
+            if not math.isfinite(x) or x < 0:
+                raise ValueError(f"{name}={getattr(self, name)!r}: must be a finite number >= 0")
             object.__setattr__(self, name, x)
         if not 0 < self.lr <= 1e30:
             raise ValueError(f"lr={self.lr!r}: must lie in (0, 1e30]")
@@ -91,12 +164,10 @@ class TrainConfig:
             raise ValueError(f"tau={self.tau!r}: must lie in [0, 1]")
         if not 0 < self.rewire_fraction < 1:
             raise ValueError(f"rewire_fraction={self.rewire_fraction!r}: must lie in (0, 1)")
-        if isinstance(self.curve_every, bool) or not isinstance(self.curve_every, int) or self.curve_every < 0:
-            raise ValueError(f"curve_every={self.curve_every!r}: must be an integer >= 0")
-        if not isinstance(self.record_warmup, bool):
-            raise ValueError(f"record_warmup={self.record_warmup!r}: must be true or false")
         if self.task == "boolean" and self.m < 2:
             raise ValueError(f"m={self.m}: the boolean task needs m = clauses * k >= 2")
+        _check_widths(self)
+        _check_budget(self)
 
     @property
     def m(self) -> int:
@@ -107,6 +178,24 @@ class TrainConfig:
     def expanded_neurons(self) -> int:
         """alpha * r, the width of an expanded layer."""
         return self.alpha * self.r
+
+    @property
+    def cost_estimate(self) -> tuple[float, float]:
+        """(bytes, flops): rough memory and training arithmetic of this config (what the limits check).
+
+        Memory: float32 data (n_train + n_test) x inputs, plus per model 5 floats per weight
+        (weight, mask, gradient, two Adam moments) and one batch of activations. Arithmetic:
+        6 flops per weight per sample per epoch (forward and backward).
+        """
+        width = self.m if self.task == "boolean" else INPUT_WIDTHS.get(self.task, 1024)
+        h, n_out = self.alpha * self.r, N_CLASSES.get(self.task, 100)
+        weights = h * width + (self.depth - 1) * h * h + h * n_out + self.r * width  # dense and expanded
+        models = self.trials * (1 + len(self.splits))
+        n_bytes = 4.0 * (self.n_train + self.n_test) * width + models * (
+            20.0 * weights + 4.0 * self.batch_size * h * self.depth
+        )
+        flops = 6.0 * models * weights * float(self.n_train) * (self.warmup_epochs + self.epochs)
+        return n_bytes, flops
 
     @property
     def variants(self) -> tuple[str, ...]:
