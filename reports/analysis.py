@@ -29,7 +29,8 @@ CONFIG_COLUMNS = (
     "rewire_every", "splits", "n_train", "n_test",
 )  # fmt: skip
 REQUIRED_COLUMNS = ("config_hash", "trial", "variant", "test_accuracy")
-METRICS = ("test_accuracy", "capacity", "cosine", "nonzero_params")
+METRICS = ("test_accuracy", "capacity", "cosine", "abs_cosine", "nonzero_params")
+BASELINES = ("dense", "dense_warmup")  # dense readings: warm-up + continued training, and after warm-up only
 VARIANT_METRICS = (
     "test_accuracy", "capacity", "cosine", "abs_cosine", "nonzero_params", "mask_covered", "mask_collisions",
     "learned_covered", "learned_collisions", "mask_all_covered", "learned_all_covered", "seconds",
@@ -73,8 +74,10 @@ def paired(frame: pd.DataFrame) -> pd.DataFrame:
     keys = ["config_hash", "trial"]
     metrics = [c for c in METRICS if c in ok.columns]
     dense = ok[ok["variant"] == "dense"][keys + metrics].drop_duplicates(keys)
-    fpe = ok[ok["variant"] != "dense"]
+    fpe = ok[~ok["variant"].isin(BASELINES)]
     out = fpe.merge(dense, on=keys, suffixes=("", "_dense"))
+    warm = ok[ok["variant"] == "dense_warmup"][[*keys, "test_accuracy"]].drop_duplicates(keys)
+    out = out.merge(warm.rename(columns={"test_accuracy": "test_accuracy_dense_warmup"}), on=keys, how="left")
     out["relative_improvement"] = out["test_accuracy"] / out["test_accuracy_dense"]
     for name in ("capacity", "cosine"):
         if name in metrics:
