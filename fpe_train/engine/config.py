@@ -166,6 +166,11 @@ class TrainConfig:
             raise ValueError(f"rewire_fraction={self.rewire_fraction!r}: must lie in (0, 1)")
         if self.task == "boolean" and self.m < 2:
             raise ValueError(f"m={self.m}: the boolean task needs m = clauses * k >= 2")
+        if self.task == "boolean" and self.data_path is not None:
+            raise ValueError(
+                f"data_path={self.data_path!r}: task='boolean' generates its data; data_path is for fashion_mnist "
+                "and embeddings"
+            )
         _check_widths(self)
         _check_budget(self)
 
@@ -228,7 +233,7 @@ class TrainConfig:
             if key not in names:
                 raise ValueError(f"{key}={d[key]!r}: unknown TrainConfig field")
         d = dict(d)
-        if "splits" in d and not isinstance(d["splits"], str):
+        if isinstance(d.get("splits"), list):
             d["splits"] = tuple(d["splits"])
         return cls(**d)
 

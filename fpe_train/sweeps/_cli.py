@@ -8,23 +8,36 @@ A sweep in which some trials failed exits 1 after recording them.
 
 from __future__ import annotations
 
+import os
+
 import click
 
 
 def _overrides(pairs: tuple[str, ...]) -> dict:
-    """``KEY=VALUE`` pairs; VALUE is read as TOML (``4``, ``[2, 4]``, ``"x"``), else taken as a string."""
+    """``KEY=VALUE`` pairs; VALUE is read as TOML (``4``, ``[2, 4]``, ``"x"``), else taken as a string.
+
+    A path field (``data_path``) takes VALUE as written (``data_path=5`` is the file ``5``); every other
+    value is checked against its field by ``TrainConfig`` (``lr=true`` is refused: a boolean is not a number).
+    """
     import tomllib
 
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise click.BadParameter(f"{pair!r}: must look like KEY=VALUE", param_hint="--set")
         try:
-            out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+            parsed = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
-            out[key.strip()] = value
+            parsed = value
+        if key in _PATH_FIELDS and not isinstance(parsed, str):
+            parsed = value.strip()
+        out[key] = parsed
     return out
+
+
+_PATH_FIELDS = ("data_path",)
 
 
 @click.group()
@@ -60,7 +73,12 @@ def list_(as_json):
     show_default=True,
     help="local: process pool here; serial: in this process; dask: a distributed cluster.",
 )
-@click.option("--scheduler", default=None, help="Dask scheduler address tcp://host:port (default: a LocalCluster).")
+@click.option(
+    "--scheduler",
+    default=None,
+    help="Dask scheduler address tls://host:port or tcp://host:port (default: a LocalCluster). "
+    "Plain tcp:// is unauthenticated: see docs/scaleout.md.",
+)
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (local / LocalCluster).")
 @click.option(
     "--threads", type=click.IntRange(min=1), default=None, help="torch/numba/BLAS threads per worker [default: 1]."
@@ -70,9 +88,20 @@ def list_(as_json):
     "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config field (e.g. data_path=x.npz)."
 )
 @click.option("--connect-timeout", type=float, default=10.0, show_default=True, help="Seconds to reach --scheduler.")
+@click.option("--tls-ca-file", default=None, help="CA certificate (PEM) that signed a tls:// scheduler's certificate.")
+@click.option("--tls-cert", default=None, help="Client certificate (PEM) for a tls:// scheduler.")
+@click.option("--tls-key", default=None, help="Client private key (PEM) for --tls-cert.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar with ETA on stderr.")
-def run(file, store_path, size, executor, scheduler, workers, threads, retry_failed, sets, connect_timeout, progress):
+def run(file, store_path, size, executor, scheduler, workers, threads, retry_failed, sets, connect_timeout, **opts):
     """Run what the store does not hold yet of the sweep FILE."""
+    from fpe_train.sweeps.executors import check_connect_timeout, make_security
+
+    tls = {k: opts[k] for k in ("tls_ca_file", "tls_cert", "tls_key")}
+    check_connect_timeout(connect_timeout)  # every option checked before anything is read or started
+    make_security(scheduler, **{"ca_file": tls["tls_ca_file"], "cert": tls["tls_cert"], "key": tls["tls_key"]})
+    if scheduler and scheduler.startswith("tcp://") and not _loopback(scheduler):
+        click.echo(f"note: {scheduler} is plain TCP: unauthenticated, results come back pickled (docs/scaleout.md)",
+                   err=True)  # fmt: skip
     from fpe_train.sweeps.executors import make_executor
     from fpe_train.sweeps.store import ResultsStore, check_store
     from fpe_train.sweeps.sweep import check_sweep_data, find_sweep, load_sweep, run_sweep
@@ -85,10 +114,10 @@ def run(file, store_path, size, executor, scheduler, workers, threads, retry_fai
         f"{sum(c.trials for c in sw.configs)} trials; executor {executor}; store {store_path}",
         err=True,
     )
-    ex = make_executor(executor, scheduler, workers, threads=threads, connect_timeout=connect_timeout)
+    ex = make_executor(executor, scheduler, workers, threads=threads, connect_timeout=connect_timeout, **tls)
     try:
         with ResultsStore(store_path) as store:
-            summary = run_sweep(sw, store, executor=ex, progress=progress, retry_failed=retry_failed)
+            summary = run_sweep(sw, store, executor=ex, progress=opts["progress"], retry_failed=retry_failed)
     finally:
         ex.close()
     note = f", {summary.not_retried} failed earlier (--retry-failed runs them)" if summary.not_retried else ""
@@ -113,7 +142,7 @@ def status(files, store_path, size, sets, as_json):
     from fpe_train.sweeps.sweep import find_sweep, load_sweep
 
     sweeps = [load_sweep(find_sweep(f), size, _overrides(sets)) for f in files] or None
-    with ResultsStore(store_path, create=False) as store:
+    with ResultsStore(store_path, create=False, readonly=True) as store:
         rows = store.status(sweeps)
     if as_json:
         click.echo(json.dumps([{**r.__dict__, "pending": r.pending} for r in rows], indent=1))
@@ -124,32 +153,110 @@ def status(files, store_path, size, sets, as_json):
     return 0
 
 
+_SUFFIXES = {".csv": "csv", ".csv.gz": "csv.gz", ".parquet": "parquet", ".pq": "parquet"}
+
+
 @sweep.command()
 @click.option("--store", "store_path", default="results.db", show_default=True, help="SQLite results store.")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "parquet"]),
+    type=click.Choice(["csv", "csv.gz", "parquet"]),
     default=None,
-    help="Output format [default: from --out's suffix, else csv].",
+    help="Output format [default: from --out's suffix: .csv, .csv.gz (with provenance lines), .parquet/.pq].",
 )
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output file.")
+@click.option("--out", required=True, help="Output file (written under a temporary name, then renamed into place).")
 @click.option("--sweep", "sweep_name", default=None, help="Only this sweep's configs.")
 @click.option("--size", default=None, help="Only this size.")
 def export(store_path, fmt, out, sweep_name, size):
-    """Write one row per (config, trial, variant) of the store to a CSV or Parquet file."""
+    """Write one row per (config, trial, variant) of the store to a CSV, gzip CSV or Parquet file."""
     from fpe_train.sweeps.store import ResultsStore
 
-    fmt = fmt or ("parquet" if out.endswith((".parquet", ".pq")) else "csv")
-    with ResultsStore(store_path, create=False) as store:
+    fmt = _export_format(out, fmt)
+    with ResultsStore(store_path, create=False, readonly=True) as store:
+        known = store.sweeps()
+        _check_selection(store_path, known, sweep_name, size)
         frame = store.frame(sweep_name, size)
     if fmt == "parquet":
         try:
             import pyarrow  # noqa: F401
         except ImportError:
             raise ValueError("format='parquet': needs pyarrow (pip install 'fpe-theory[parquet]')") from None
-        frame.to_parquet(out, index=False)
-    else:
-        frame.to_csv(out, index=False)
+    _write_atomically(out, fmt, frame, {"store": os.path.abspath(store_path), "sweep": sweep_name, "size": size})
     click.echo(f"{len(frame)} rows -> {out}")
     return 0
+
+
+def _export_format(out: str, fmt: str | None) -> str:
+    """The format: ``--format``, else from the suffix of ``out``; a one-line ValueError for anything else."""
+    if not out or not out.strip() or out.endswith(("/", os.sep)):
+        raise ValueError(f"out={out!r}: must be a file path (e.g. --out results.csv)")
+    if os.path.isdir(out):
+        raise ValueError(f"out={out!r}: is a folder; give a file path (e.g. {os.path.join(out, 'results.csv')})")
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise ValueError(f"out={out!r}: folder {folder!r} does not exist")
+    if fmt is not None:
+        return fmt
+    for suffix, name in sorted(_SUFFIXES.items(), key=lambda kv: -len(kv[0])):
+        if out.lower().endswith(suffix):
+            return name
+    raise ValueError(
+        f"out={out!r}: cannot tell the format from its suffix; use {', '.join(_SUFFIXES)} or give --format"
+    )
+
+
+def _check_selection(store_path: str, known, sweep_name: str | None, size: str | None) -> None:
+    pairs = {(s, z) for s, z, *_ in known}
+    if sweep_name is not None and sweep_name not in {s for s, _ in pairs}:
+        have = ", ".join(sorted({s for s, _ in pairs})) or "none"
+        raise ValueError(f"sweep={sweep_name!r}: no such sweep in store {store_path!r} (it has: {have})")
+    if size is not None and not any(z == size and sweep_name in (None, s) for s, z in pairs):
+        have = ", ".join(sorted({z for s, z in pairs if sweep_name in (None, s)})) or "none"
+        where = f"sweep {sweep_name!r}" if sweep_name else f"store {store_path!r}"
+        raise ValueError(f"size={size!r}: no such size in {where} (it has: {have})")
+
+
+def _write_atomically(out: str, fmt: str, frame, meta: dict) -> None:
+    """Write under a temporary name beside ``out``, then ``os.replace``: ``out`` is whole or untouched."""
+    import tempfile
+
+    if fmt == "csv.gz":
+        from fpe_train.sweeps.export import write_export
+
+        return _oserror_as_value(out, lambda: write_export(frame, out, meta))
+    folder = os.path.dirname(os.path.abspath(out))
+
+    def write() -> None:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(out) + ".", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                if fmt == "parquet":
+                    frame.to_parquet(f, index=False)
+                else:
+                    frame.to_csv(f, index=False)
+                f.flush()
+                os.fsync(f.fileno())
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file (mkstemp makes it 0600)
+            os.replace(tmp, out)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    _oserror_as_value(out, write)
+
+
+def _oserror_as_value(out: str, write) -> None:
+    try:
+        write()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ValueError(f"out={out!r}: cannot write ({reason}); nothing was written") from None
+
+
+def _loopback(address: str) -> bool:
+    host = address.split("://", 1)[1].rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import os
 import re
 import sys
@@ -52,6 +53,9 @@ import tomllib
 SWEEP_KEYS = ("name", "description", "paper")
 EXPERIMENTS = "experiments"  # package-data folder of the shipped sweep files
 TOP_KEYS = ("sweep", "base", "grid", "sizes")
+DEFAULT_SIZE = "quick"  # the size of a file without [sizes]
+MAX_CONFIGS = 100_000  # grid points of one sweep (the product of its axes)
+MAX_TRIALS = 1_000_000  # trials of one sweep, summed over its configs
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,10 @@ def load_sweep(path, size: str = "quick", overrides: dict | None = None, config_
         raise ValueError(where.at(key, "grid", f"{key}: both in [base] and [grid]; keep one"))
     if sizes and size not in sizes:
         raise ValueError(f"{path}: size={size!r}: this sweep has sizes {', '.join(sizes)}")
+    if not sizes and size != DEFAULT_SIZE:
+        raise ValueError(
+            f"{path}: size={size!r}: this sweep has no [sizes]; leave --size out (it runs as {DEFAULT_SIZE!r})"
+        )
     layer = _table(sizes, size, where, f"sizes.{size}") if sizes else {}
     layer_grid = _table(layer, "grid", where, f"sizes.{size}.grid")
     _check_keys({k: v for k, v in layer.items() if k != "grid"}, fields, where, f"sizes.{size}")
@@ -212,7 +220,11 @@ def _check_axis_overlap(axes: dict, where) -> None:
 
 def _expand(base: dict, axes: dict, late: dict, config_cls, where, fields: set) -> tuple:
     """Product of the axes over ``base``; ``late`` (size scalars, overrides) set last; duplicates dropped."""
-    configs, seen = [], set()
+    points = math.prod(len(v) for v in axes.values())
+    if points > MAX_CONFIGS:
+        sizes = " x ".join(f"{name}={len(v)}" for name, v in axes.items())
+        raise ValueError(f"{where.path}: grid: {sizes} = {points} configs; a sweep may have at most {MAX_CONFIGS}")
+    configs, seen, trials = [], set(), 0
     for combo in itertools.product(*axes.values()):
         settings = dict(base)
         for part in combo:
@@ -228,6 +240,11 @@ def _expand(base: dict, axes: dict, late: dict, config_cls, where, fields: set) 
         if config not in seen:
             seen.add(config)
             configs.append(config)
+            trials += config.trials
+    if trials > MAX_TRIALS:
+        raise ValueError(
+            f"{where.path}: trials: {len(configs)} configs hold {trials} trials; a sweep may have at most {MAX_TRIALS}"
+        )
     return tuple(configs)
 
 

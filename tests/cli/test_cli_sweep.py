@@ -82,9 +82,14 @@ def test_run_status_export(tmp_path):
     assert len(pq) == 8 and list(pq.test_accuracy) == list(frame.test_accuracy)
 
 
-def test_failed_trials_exit_1_and_are_kept(tmp_path):
-    bad = TINY.replace('splits = ["random"]', 'splits = ["structured_2_4"]')  # m = 6 inputs: not a multiple of 4
-    p, db = sweep_file(tmp_path, bad), tmp_path / "r.db"
+def test_failed_trials_exit_1_and_are_kept(tmp_path, monkeypatch):
+    import fpe_train.engine.run
+
+    def broken(config, **_):  # a failure no up-front check can see (the serial executor runs in-process)
+        raise RuntimeError("trial failed")
+
+    monkeypatch.setattr(fpe_train.engine.run, "run_config", broken)
+    p, db = sweep_file(tmp_path, TINY), tmp_path / "r.db"
     code, out, _ = invoke("sweep", "run", p, "--store", db, "--executor", "serial", "--no-progress")
     assert code == 1 and "0 trials done, 4 failed" in out
     code, out, _ = invoke("sweep", "run", p, "--store", db, "--executor", "serial", "--no-progress")
@@ -93,7 +98,7 @@ def test_failed_trials_exit_1_and_are_kept(tmp_path):
     assert code == 1 and "4 failed" in out
     with ResultsStore(db, create=False) as s:
         f = s.frame()
-    assert set(f.status) == {"failed"} and f.error.str.contains("multiple of 4").all()
+    assert set(f.status) == {"failed"} and f.error.str.contains("trial failed").all()
 
 
 def untouched(path):

@@ -113,7 +113,7 @@ splits = ["random"]
 
 
 def test_duplicates_dropped_and_name_defaults_to_stem(tmp_path):
-    s = load_sweep(write(tmp_path, "[grid]\nr = [2, 2, 3]\n", "my-sweep.toml"), "anything")
+    s = load_sweep(write(tmp_path, "[grid]\nr = [2, 2, 3]\n", "my-sweep.toml"), "quick")
     assert [c.r for c in s.configs] == [2, 3] and s.name == "my-sweep"
 
 
