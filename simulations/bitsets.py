@@ -39,12 +39,12 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from simulations.kernels import INDEPENDENT, N_MEANS, PARTITION, _mix, accumulate
+from simulations.kernels import INDEPENDENT, N_MEANS, PARTITION, accumulate
+from simulations.rng import _GAMMA, _MASK32, _U32, _below, _mix
 
 FAST_FAMILIES = {"random": PARTITION, "overlap": INDEPENDENT}
-_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-_U32, _U16, _U8 = np.uint64(32), np.uint64(16), np.uint64(8)
-_MASK32, _MASK16, _MASK8 = np.uint64(0xFFFFFFFF), np.uint64(0xFFFF), np.uint64(0xFF)
+_U16, _U8 = np.uint64(16), np.uint64(8)
+_MASK16, _MASK8 = np.uint64(0xFFFF), np.uint64(0xFF)
 _ONE, _ZERO = np.uint64(1), np.uint64(0)
 
 
@@ -67,22 +67,6 @@ def popcount(typingctx, x):
         return builder.call(fn, [val])
 
     return types.int64(x), codegen
-
-
-@njit(cache=True, inline="always")
-def _below(n, state):
-    """(uniform int in [0, n), new state) for 1 <= n < 2^32: Lemire's exact multiply-and-reject on 32 bits."""
-    nn = np.uint64(n)
-    state += _GAMMA
-    prod = (_mix(state) >> _U32) * nn
-    low = prod & _MASK32
-    if low < nn:
-        thresh = (np.uint64(1 << 32) - nn) % nn
-        while low < thresh:
-            state += _GAMMA
-            prod = (_mix(state) >> _U32) * nn
-            low = prod & _MASK32
-    return np.int64(prod >> _U32), state
 
 
 def _byte_select_table() -> np.ndarray:

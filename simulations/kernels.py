@@ -35,66 +35,13 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from simulations.rng import _draws
+
 INDEPENDENT, PARTITION, STRUCTURED_2_4, CLAUSE = 0, 1, 2, 3
 FAMILY_CODES = {"overlap": INDEPENDENT, "random": PARTITION, "structured_2_4": STRUCTURED_2_4, "clause": CLAUSE}
 LANE_LIMIT = 1 << 24  # product of the ranges drawn from one 32-bit lane
 N_MEANS = 4  # covered, collisions, neurons_cover_ge1, neurons_cover_ge2
 PATTERNS_2_4 = np.array([3, 5, 6, 9, 10, 12], dtype=np.int64)  # the 6 ways to give child 1 two of 4 inputs
-
-_U32 = np.uint64(32)
-_MASK32 = np.uint64(0xFFFFFFFF)
-_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-_U30, _U27, _U31 = np.uint64(30), np.uint64(27), np.uint64(31)
-
-
-@njit(cache=True, inline="always")
-def _mix(z):
-    """SplitMix64 output function (Steele, Lea & Flood 2014)."""
-    z = (z ^ (z >> _U30)) * _MIX1
-    z = (z ^ (z >> _U27)) * _MIX2
-    return z ^ (z >> _U31)
-
-
-@njit(cache=True)
-def _draws(rt, lt, lanes, dt, state):
-    """Bounded draws for one unit: dt[q] uniform in [0, rt[q % L, q // L]); return the new generator state.
-
-    rt is (L, lanes): the loop over t then over lanes advances all lanes together.
-
-    SplitMix64 is counter based (word i = mix(state + i * gamma)), so the words of a unit
-    come from one vectorisable loop. Each 32-bit lane l then yields the L draws
-    q = l L .. l L + L - 1: u * n -> high 32 bits are the draw, low 32 bits the randomness
-    left (Lemire's batched draws); the lane is exact unless its final remainder is below
-    lt[l] = 2^32 mod prod(rt[:, l]), in which case (rare: < 2^-8) that lane alone is drawn
-    again from a fresh word.
-    """
-    state = np.uint64(state)  # a Python int would type as int64 and mix into float64
-    width, n_lanes = rt.shape
-    for i in range(n_lanes // 2):
-        w = _mix(state + np.uint64(i + 1) * _GAMMA)
-        lanes[2 * i] = w >> _U32
-        lanes[2 * i + 1] = w & _MASK32
-    state += np.uint64(n_lanes // 2) * _GAMMA
-    for t in range(width):
-        for lane in range(n_lanes):
-            prod = lanes[lane] * rt[t, lane]  # < 2^64: both factors < 2^32
-            dt[lane * width + t] = np.int64(prod >> _U32)
-            lanes[lane] = prod & _MASK32
-    bad = False
-    for lane in range(n_lanes):
-        bad |= lanes[lane] < lt[lane]
-    if bad:
-        for lane in range(n_lanes):
-            while lanes[lane] < lt[lane]:
-                state += _GAMMA
-                u = _mix(state) >> _U32
-                for t in range(width):
-                    prod = u * rt[t, lane]
-                    dt[lane * width + t] = np.int64(prod >> _U32)
-                    u = prod & _MASK32
-                lanes[lane] = u
-    return state
 
 
 @njit(cache=True)
