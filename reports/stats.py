@@ -116,8 +116,11 @@ def _paired_power(dz: float, n: float, level: float = LEVEL) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         p = float(TTestPower().power(dz, nobs=n, alpha=level, alternative="two-sided"))
-    if np.isfinite(p):
-        return p
+    return p if np.isfinite(p) else power_by_integration(dz, n, level)
+
+
+def power_by_integration(dz: float, n: float, level: float = LEVEL) -> float:
+    """P(|T'| > t_crit) for T' = (Z + d_z sqrt(n)) / sqrt(V/(n-1)), V ~ chi2(n-1): one quad over V."""
     from scipy import integrate, stats
 
     df, nc = n - 1, dz * math.sqrt(n)
@@ -127,7 +130,8 @@ def _paired_power(dz: float, n: float, level: float = LEVEL) -> float:
         s = crit * math.sqrt(v / df)
         return (stats.norm.sf(s - nc) + stats.norm.cdf(-s - nc)) * stats.chi2.pdf(v, df)
 
-    return float(min(1.0, integrate.quad(f, 0, math.inf, limit=200)[0]))
+    lo, hi = stats.chi2.ppf(1e-12, df), stats.chi2.isf(1e-12, df)  # the law's mass, so quad cannot miss it
+    return float(min(1.0, integrate.quad(f, lo, hi, limit=200, points=[df])[0]))
 
 
 @dataclass(frozen=True)
@@ -299,7 +303,7 @@ def cluster_ols(y, x, groups, xname: str = "x", yname: str = "y", label: str = "
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = sm.OLS(d["y"].to_numpy(float), sm.add_constant(d["x"].to_numpy(float))).fit(
-            cov_type="cluster", cov_kwds={"groups": codes}
+            cov_type="cluster", cov_kwds={"groups": codes}, use_t=True
         )
     ci = fit.conf_int(alpha=1 - CONFIDENCE)
     return ClusterFit(
