@@ -8,7 +8,9 @@ library or a click usage error) becomes one line ``Error: ...`` on stderr and ex
 
 from __future__ import annotations
 
+import errno
 import importlib
+import sqlite3
 import sys
 
 import click
@@ -22,6 +24,7 @@ COMMANDS = {
     "train": "fpe_train.engine._cli:train",
     "sweep": "fpe_train.sweeps._cli:sweep",
     "report": "reports._cli:report",
+    "claims": "reports._claims_cli:claims",
 }
 
 
@@ -87,6 +90,12 @@ class LazyGroup(click.Group):
         except ValueError as exc:
             click.echo(f"Error: {one_line(str(exc))}", err=True)
             sys.exit(2)
+        except (OSError, sqlite3.OperationalError) as exc:  # a full disk, a read-only folder: one line, exit 1
+            message = environment_error(exc)
+            if message is None:
+                raise
+            click.echo(f"Error: {message}", err=True)
+            sys.exit(1)
         except ModuleNotFoundError as exc:  # an optional dependency, imported inside a command
             if not missing_extra(exc):
                 raise
@@ -94,6 +103,29 @@ class LazyGroup(click.Group):
             click.echo(f"Error: fpe-theory {command} {missing_extra(exc)}".replace("  ", " "), err=True)
             sys.exit(2)
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+_DISK_ERRNOS = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "not permitted",
+}
+
+
+def environment_error(exc: BaseException) -> str | None:
+    """One line for a full disk / read-only place (OSError or SQLite's "disk is full"), else None."""
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc)
+        if "disk is full" in text or "readonly database" in text:
+            return f"{text}: free space (or use another --store) and rerun; the store keeps every committed trial"
+        return None
+    if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
+        where = f" writing {exc.filename!r}" if exc.filename else ""
+        return f"{_DISK_ERRNOS[exc.errno]}{where} ({one_line(exc.strerror or exc)})"
+    return None
 
 
 def one_line(message: str) -> str:

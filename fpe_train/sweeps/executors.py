@@ -8,8 +8,10 @@ driver writes. A failure inside a chunk comes back as data (``error``), not as a
 - ``serial``: in the driver process, one chunk after another.
 - ``local``: ``concurrent.futures.ProcessPoolExecutor`` with the ``spawn`` context, ``workers``
   processes (default: CPU count), each capped to ``threads`` torch/numba/BLAS threads.
-- ``dask``: ``distributed.Client`` on ``scheduler`` (``tcp://host:port``), or a
-  ``LocalCluster`` of ``workers`` processes when no scheduler is given (docs/scaleout.md).
+- ``dask``: ``distributed.Client`` on ``scheduler`` (``tcp://host:port``, or ``tls://host:port``
+  with certificates), or a ``LocalCluster`` of ``workers`` processes when no scheduler is given
+  (docs/scaleout.md). Plain TCP is unauthenticated and results come back pickled: whoever
+  reaches the scheduler can run code on the driver.
 
 Same seeds, same rows, whichever executor runs them (tests/test_dask_executors.py checks it).
 
@@ -21,6 +23,7 @@ Same seeds, same rows, whichever executor runs them (tests/test_dask_executors.p
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import socket
 import time
@@ -156,8 +159,33 @@ class SerialExecutor:
         pass
 
 
-def _init_worker(threads: int | None) -> None:
+def _init_worker(threads: int | None, parent: int | None = None) -> None:
+    """Worker start-up: cap threads; exit when the driver ``parent`` dies (even by SIGKILL)."""
+    if parent is not None:
+        watch_parent(parent)
     cap_threads(threads, env=True)
+
+
+def watch_parent(parent: int, every: float = 0.5) -> None:
+    """Exit this process as soon as ``parent`` is no longer its parent (it died; we were re-parented).
+
+    A daemon thread polls ``os.getppid()`` every ``every`` seconds (it runs while torch computes a
+    long chunk). ``PR_SET_PDEATHSIG`` is not used: it fires when the *thread* that started the
+    worker ends, which need not be the driver's end. A pool whose driver was SIGKILLed thus leaves
+    no worker behind, and the resource tracker exits once the workers are gone.
+    """
+    import threading
+
+    if os.getppid() != parent:  # died before we got here
+        os._exit(1)
+
+    def poll() -> None:
+        while True:
+            time.sleep(every)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=poll, name="fpe-parent-watch", daemon=True).start()
 
 
 class LocalExecutor:
@@ -172,7 +200,10 @@ class LocalExecutor:
         self.run_fn, self.threads = run_fn, threads
         self.workers = workers or os.cpu_count() or 1
         self._pool = ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(threads,)
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(threads, os.getpid()),
         )
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
@@ -206,11 +237,13 @@ class DaskExecutor:
         threads: int | None = 1,
         connect_timeout: float = 10.0,
         processes: bool = True,
+        security=None,
     ) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
             raise ValueError("executor='dask': needs dask[distributed] (pip install 'fpe-theory[dask]')") from None
+        check_connect_timeout(connect_timeout)
         self.run_fn, self.threads, self._cluster = run_fn, threads, None
         if scheduler is None:
             self._cluster = LocalCluster(
@@ -223,7 +256,7 @@ class DaskExecutor:
             )
             self.client = Client(self._cluster)
         else:
-            self.client = _connect(Client, scheduler, connect_timeout)
+            self.client = _connect(Client, scheduler, connect_timeout, security)
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
         from distributed import as_completed
@@ -247,15 +280,81 @@ class DaskExecutor:
             self._cluster.close()
 
 
-def _connect(Client, scheduler: str, timeout: float):
-    if "://" not in scheduler:
-        raise ValueError(f"scheduler={scheduler!r}: must look like tcp://host:port")
+def check_connect_timeout(timeout) -> float:
+    """``timeout`` as a finite number of seconds > 0, else a one-line ValueError."""
+    ok = isinstance(timeout, int | float) and not isinstance(timeout, bool) and math.isfinite(timeout) and timeout > 0
+    if not ok:
+        raise ValueError(f"connect_timeout={timeout!r}: must be a finite number of seconds > 0 (--connect-timeout)")
+    return float(timeout)
+
+
+def make_security(scheduler: str | None, ca_file=None, cert=None, key=None):
+    """A ``distributed.Security`` for a ``tls://`` scheduler (None for plain TCP); one-line ValueError on misuse.
+
+    The certificate paths come from the arguments, else from dask config
+    (``distributed.comm.tls.ca-file``, ``.client.cert``, ``.client.key``). Plain ``tcp://`` is
+    unauthenticated: see docs/scaleout.md.
+    """
+    given = {"tls_ca_file": ca_file, "tls_cert": cert, "tls_key": key}
+    named = [n for n, v in given.items() if v is not None]
+    tls = scheduler is not None and scheduler.startswith("tls://")
+    if not tls:
+        if named:
+            raise ValueError(
+                f"{named[0]}={given[named[0]]!r}: only with a tls:// scheduler (got scheduler={scheduler!r})"
+            )
+        return None
+    import dask.config
+    from distributed.security import Security
+
+    conf = {
+        "tls_ca_file": ca_file or dask.config.get("distributed.comm.tls.ca-file", None),
+        "tls_cert": cert or dask.config.get("distributed.comm.tls.client.cert", None),
+        "tls_key": key or dask.config.get("distributed.comm.tls.client.key", None),
+    }
+    if conf["tls_ca_file"] is None:
+        raise ValueError(
+            f"scheduler={scheduler!r}: a tls:// scheduler needs --tls-ca-file (and --tls-cert/--tls-key for a "
+            "client certificate), or dask config distributed.comm.tls.ca-file"
+        )
+    if (conf["tls_cert"] is None) != (conf["tls_key"] is None) and not _bundled(conf["tls_cert"]):
+        raise ValueError(f"tls_cert={conf['tls_cert']!r}, tls_key={conf['tls_key']!r}: give both or neither")
+    for name, path in conf.items():
+        if path is not None and not os.path.isfile(path):
+            raise ValueError(f"{name}={path!r}: no such file")
+    return Security(
+        tls_ca_file=conf["tls_ca_file"],
+        tls_client_cert=conf["tls_cert"],
+        tls_client_key=conf["tls_key"],
+        require_encryption=True,
+    )
+
+
+def _bundled(cert) -> bool:
+    """A PEM file holding both certificate and private key (allowed as --tls-cert alone)."""
     try:
-        return Client(scheduler, timeout=f"{timeout}s")
+        with open(cert, errors="replace") as f:
+            return "PRIVATE KEY" in f.read()
+    except (OSError, TypeError):
+        return False
+
+
+def _connect(Client, scheduler: str, timeout: float, security=None):
+    if "://" not in scheduler:
+        raise ValueError(f"scheduler={scheduler!r}: must look like tcp://host:port or tls://host:port")
+    try:
+        return Client(scheduler, timeout=f"{timeout}s", security=security)
     except (OSError, TimeoutError) as exc:
         raise ValueError(
-            f"scheduler={scheduler!r}: cannot connect within {timeout:g} s ({type(exc).__name__})"
+            f"scheduler={scheduler!r}: cannot connect within {timeout:g} s ({type(exc).__name__}: {_short(exc)})"
         ) from None
+    except ValueError as exc:  # distributed: unknown protocol, malformed address
+        raise ValueError(f"scheduler={scheduler!r}: {_short(exc)}") from None
+
+
+def _short(exc: BaseException, limit: int = 160) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def make_executor(
@@ -265,16 +364,25 @@ def make_executor(
     run_fn: str = DEFAULT_RUN,
     threads: int | None = None,
     connect_timeout: float = 10.0,
+    tls_ca_file: str | None = None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
 ):
-    """Build an executor by name; ``threads`` per worker defaults to 1 (tiny models gain nothing from more)."""
+    """Build an executor by name; ``threads`` per worker defaults to 1 (tiny models gain nothing from more).
+
+    Every argument is checked before anything starts: a bad one is a one-line ValueError.
+    ``tls_*``: certificate files for a ``tls://`` scheduler (see ``make_security``).
+    """
     if name not in EXECUTORS:
         raise ValueError(f"executor={name!r}: must be one of {', '.join(EXECUTORS)}")
     if scheduler is not None and name != "dask":
         raise ValueError(f"scheduler={scheduler!r}: only with executor='dask' (got executor={name!r})")
-    if workers is not None and workers < 1:
-        raise ValueError(f"workers={workers}: must be an integer >= 1")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers={workers!r}: must be an integer >= 1")
     if name == "serial":
         return SerialExecutor(run_fn, threads or 1)
     if name == "local":
         return LocalExecutor(workers, run_fn, threads or 1)
-    return DaskExecutor(scheduler, workers, run_fn, threads or 1, connect_timeout)
+    check_connect_timeout(connect_timeout)
+    security = make_security(scheduler, tls_ca_file, tls_cert, tls_key)
+    return DaskExecutor(scheduler, workers, run_fn, threads or 1, connect_timeout, security=security)

@@ -224,13 +224,22 @@ class ResultsStore:
                     self._conn.execute("PRAGMA query_only = 1")
                 return
             self._conn.close()
+        new_file = not os.path.exists(self.path)
         self._conn = self._open_writable()
-        if self._empty():  # new, or killed while being created (the hot journal rolled it back to nothing)
-            self._create()
-        self._conn.execute("PRAGMA journal_mode=WAL")  # only ever on a store of ours (checked above, or new)
-        self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL: safe against a killed process
-        if not exists:
-            self._check_meta()
+        try:
+            if self._empty():  # new, or killed while being created (the hot journal rolled it back to nothing)
+                self._create()
+            self._conn.execute("PRAGMA journal_mode=WAL")  # only ever on a store of ours (checked above, or new)
+            self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL: safe against a killed process
+            if not exists:
+                self._check_meta()
+        except BaseException:  # e.g. a full disk: leave no half-made store behind
+            self._conn.close()
+            if new_file:
+                for leftover in ("", "-journal", "-wal", "-shm"):
+                    if os.path.exists(self.path + leftover):
+                        os.unlink(self.path + leftover)
+            raise
 
     def _open_writable(self) -> sqlite3.Connection:
         """A read-write connection; one-line ValueError when the file or its folder cannot be written."""
@@ -277,7 +286,8 @@ class ResultsStore:
                 c.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            if c.in_transaction:  # a failed COMMIT (full disk) may have rolled back already
+                c.execute("ROLLBACK")
             raise
 
     def _check_meta(self) -> None:
