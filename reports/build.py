@@ -86,7 +86,7 @@ def load_frame(store_path: Path):
     if not store_path.exists():
         raise ValueError(f"store={str(store_path)!r}: no such results store (run without --no-run to create it)")
     try:
-        with ResultsStore(store_path) as store:
+        with ResultsStore(store_path, create=False, readonly=True) as store:
             return store.frame()
     except ValueError:
         raise

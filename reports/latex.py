@@ -31,12 +31,33 @@ _SPECIAL = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    "<": r"\textless{}",  # OT1 fonts would print these three as ¡, ¿ and an em dash
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
 }
 
 
+# Characters beyond ASCII that pdflatex typesets with the report's preamble (utf8 input, OT1 fonts);
+# checked one by one with pdflatex (tests/reports/test_latex_unicode.py). Latin-1 and most of Latin Extended-A.
+_TYPESET = frozenset(chr(c) for c in range(0xA1, 0x180)) - frozenset(
+    chr(c) for c in (0xAD, 0x126, 0x127, 0x138, 0x13F, 0x140, 0x149, 0x166, 0x167, 0x17F)
+)
+
+
 def escape(text) -> str:
-    """Escape LaTeX's special characters in ``text`` (any object, via str)."""
-    return "".join(_SPECIAL.get(ch, ch) for ch in str(text))
+    """Escape LaTeX's special characters in ``text`` (any object, via str); spell out what pdflatex cannot typeset.
+
+    A character outside printable ASCII and ``_TYPESET`` (CJK, emoji, Greek, a control character)
+    becomes ``<U+XXXX>``, so a store path such as ``/data/結果.db`` neither breaks the build nor
+    silently loses characters (lualatex/xelatex without a CJK font would drop them).
+    """
+    return "".join(
+        _SPECIAL.get(ch) or (ch if " " <= ch <= "~" or ch in _TYPESET else _codepoint(ch)) for ch in str(text)
+    )
+
+
+def _codepoint(ch: str) -> str:
+    return f"\\textless{{}}U+{ord(ch):04X}\\textgreater{{}}"
 
 
 def _missing(x) -> bool:
