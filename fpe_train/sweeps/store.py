@@ -10,6 +10,9 @@ header, and a ``meta`` table with ``application`` = ``APPLICATION``):
   (``failed``) trial; ``metrics`` is the JSON list of the engine's per-variant rows of that trial;
 - ``sweeps(sweep, size, config_hash, trials)`` and ``sweep_info(sweep, size, path, description)``:
   which configs a sweep holds, so ``status`` works from the store alone.
+- ``mc_results(key, m, k, alpha, family, r, trials, seed, result, seconds, version)``: one Monte Carlo
+  result per (problem, family, r, trials, seed), ``result`` its JSON (``reports.montecarlo``), so a
+  report reads its simulations from the store like its training rows.
 
 The config hash is ``sha256`` of the canonical JSON (sorted keys, no spaces) of the fields of
 ``TrainConfig.to_dict()`` whose value differs from the field's default, salted with
@@ -71,6 +74,11 @@ CREATE TABLE sweeps (
 );
 CREATE TABLE sweep_info (sweep TEXT NOT NULL, size TEXT NOT NULL, path TEXT, description TEXT,
     PRIMARY KEY (sweep, size));
+CREATE TABLE mc_results (
+    key TEXT PRIMARY KEY, m INTEGER NOT NULL, k INTEGER NOT NULL, alpha INTEGER NOT NULL, family TEXT NOT NULL,
+    r INTEGER NOT NULL, trials INTEGER NOT NULL, seed INTEGER NOT NULL, result TEXT NOT NULL, seconds REAL,
+    version TEXT
+);
 """
 
 
@@ -429,6 +437,24 @@ class ResultsStore:
         )
         return cur.rowcount > 0
 
+    def put_monte_carlo(self, key: str, fields: dict, result: dict, seconds: float | None = None) -> bool:
+        """Store one Monte Carlo result under ``key`` (``fields``: m, k, alpha, family, r, trials, seed).
+
+        A stored key is never overwritten (same key, same seeded numbers). True if written.
+        """
+        names = ("m", "k", "alpha", "family", "r", "trials", "seed")
+        cur = self._conn.execute(
+            "INSERT INTO mc_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            (key, *(fields[n] for n in names), json.dumps(result), seconds, toolkit_version()),
+        )
+        return cur.rowcount > 0
+
+    def monte_carlo(self, keys: Iterable[str] | None = None) -> dict[str, dict]:
+        """key -> stored Monte Carlo result (the JSON given to ``put_monte_carlo``), all or those of ``keys``."""
+        rows = self._conn.execute("SELECT key, result FROM mc_results ORDER BY rowid")
+        wanted = None if keys is None else set(keys)
+        return {key: json.loads(res) for key, res in rows if wanted is None or key in wanted}
+
     # ------------------------------------------------------------ reading
 
     def trial_status(self, hashes: Iterable[str]) -> dict[tuple[str, int], str]:
@@ -551,6 +577,6 @@ def _config_fields() -> list[str]:
 
 
 def _row_fields() -> list[str]:
-    from fpe_train.engine.run import ROW_FIELDS
+    from fpe_train.engine.rows import ROW_FIELDS
 
     return list(ROW_FIELDS)
