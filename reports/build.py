@@ -2,9 +2,11 @@
 
 ``build_report(out, preset, store=None, run=True)``:
 
-1. runs the preset's sweeps into the store (default ``<out>/results.db``; only what it lacks),
-2. reads the store's long-format frame (``ResultsStore.frame()``) -- everything after this
-   reads stored rows only; exact theory and the seeded Monte Carlo are computed here,
+1. runs the preset's sweeps into the store (default ``<out>/results.db``; only what it lacks), then
+   the seeded Monte Carlo the report reads (``reports.montecarlo``; stored as ``mc_results`` rows),
+2. reads the store's long-format frame (``ResultsStore.frame()``) and its Monte Carlo results --
+   everything after this reads stored rows only and computes nothing but exact theory
+   (``run=False``, ``report --no-run``: step 1 is skipped),
 3. writes figures, ``report.tex`` and (when latexmk is on PATH) ``report.pdf`` into a temporary
    folder inside ``out`` and moves them into place only when all succeeded. A build that gives
    no PDF (no LaTeX engine, or a LaTeX error) removes any older ``out/report.pdf``, so no stale
@@ -116,6 +118,7 @@ def build_report(out, preset="quick", store=None, run: bool = True, progress: bo
                  workers: int | None = None) -> BuildResult:  # fmt: skip
     """Run (unless ``run`` is False), analyse and write the report into ``out``; see the module docstring."""
     from reports.content import assemble
+    from reports.montecarlo import StoredMonteCarlo, required_cases, run_monte_carlo
     from reports.presets import Preset, get_preset
 
     start = time.perf_counter()
@@ -126,7 +129,13 @@ def build_report(out, preset="quick", store=None, run: bool = True, progress: bo
         store_path = Path(store) if store is not None else out / "results.db"
         ran = run_preset(chosen, store_path, progress=progress, workers=workers) if run else []
         frame = load_frame(store_path)
-        context, drawn, skipped = assemble(frame, chosen, tmp / "figures", store=str(store_path))
+        if run:  # the Monte Carlo the report reads, into the store (only what it lacks)
+            run_monte_carlo(required_cases(chosen, frame), store_path, progress=progress)
+        mc = StoredMonteCarlo(store_path)
+        context, drawn, skipped = assemble(frame, chosen, tmp / "figures", store=str(store_path), mc=mc)
+        if mc.missing:
+            note = f"{mc.missing} Monte Carlo results not in the store (run without --no-run)"
+            skipped = [*skipped, ("monte_carlo", note)]
         context.update(figure_blocks(drawn), version=_version(), skipped=skipped)
         (tmp / "report.tex").write_text(render("report.tex.j2", **context))
         pdf = None

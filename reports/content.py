@@ -1,6 +1,6 @@
 """Assemble the report's content: analysis tables, theory, Monte Carlo, figures -> template context.
 
-Everything here reads the stored frame or computes exact theory / the seeded Monte Carlo.
+Everything here reads the stored frame and the stored Monte Carlo results, or computes exact theory.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from reports import analysis, figures, sections, theory
 FIGS = figures.FIGURE_SWEEPS
 
 
-def _theory(preset, folder: Path):
+def _theory(preset, folder: Path, source=None):
     grid = theory.approximation_grid(preset.grid_m, preset.grid_k, preset.grid_alpha)
     rmin = theory.r_min_table(preset.r_min_problems, eps_values=(0.05, 0.01))
     drawn = [figures.fig_theory_ratios(grid, folder), figures.fig_r_min(rmin, folder)]
-    mc = theory.monte_carlo_table(preset.mc_cases, mc_trials=preset.mc_trials, seed=preset.seed)
+    mc = theory.monte_carlo_table(preset.mc_cases, mc_trials=preset.mc_trials, seed=preset.seed, simulate=source)
     tables = dict(
         formulas=theory.formulas(),
         grid_table=sections.grid_table(grid[grid["k"].isin((2, 4))]),
@@ -54,16 +54,19 @@ def regression_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     return scan if not scan.empty else pairs[pairs.get("task", pd.Series("boolean", index=pairs.index)) == "boolean"]
 
 
-def assemble(frame: pd.DataFrame, preset, folder: Path, store: str):
-    """(template context, drawn figures by section, skipped (name, note) list)."""
+def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, mc=None):
+    """(template context, drawn figures by section, skipped (name, note) list).
+
+    ``mc``: the Monte Carlo source (``reports.montecarlo.StoredMonteCarlo``; None simulates live).
+    """
     analysis.check_frame(frame, where=f"store={store!r}")
     folder.mkdir(parents=True, exist_ok=True)
     pairs = analysis.paired(frame)
     summary = analysis.summarize(pairs)
     vtable = analysis.variant_table(frame)
     regs = analysis.regressions(regression_pairs(pairs)) if not pairs.empty else []
-    theory_tables, theory_figs = _theory(preset, folder)
-    pred = theory.prediction_table(vtable, mc_trials=preset.mc_trials, seed=preset.seed)
+    theory_tables, theory_figs = _theory(preset, folder, mc)
+    pred = theory.prediction_table(vtable, mc_trials=preset.mc_trials, seed=preset.seed, simulate=mc)
     pred_figs = [figures.fig_predicted_collisions(pred, folder)]
     training_figs, reg_figs = _training_figures(summary, vtable, regs, analysis.usable(frame), folder)
     if not summary.empty:

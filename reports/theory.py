@@ -1,8 +1,8 @@
 """Theory beside the paper and beside reality: exact vs approximate numbers, Monte Carlo, trained masks.
 
-Computed at report time (not stored): exact numbers are exact (``fpe_theory.exact``), and the
-Monte Carlo runs with a fixed seed (``simulations.simulate``), so a report rebuilt from the
-same store shows the same numbers.
+Exact numbers are computed at report time (``fpe_theory.exact``); the seeded Monte Carlo
+(``simulations.simulate``) is read from the store (``reports.montecarlo.StoredMonteCarlo``, passed
+as ``simulate=``), so a report rebuilt from the same store shows the same numbers.
 
 Prediction vs reality for a Boolean configuration (clauses, k, r = neurons, alpha) and split:
 ``random`` -> family ``partition``; ``clause`` -> family ``clause``; ``structured_2_4`` ->
@@ -92,19 +92,35 @@ def boolean_cases(vtable: pd.DataFrame) -> pd.DataFrame:
     return b
 
 
-def prediction_table(vtable: pd.DataFrame, mc_trials: int = 2000, seed: int = 0, max_cases: int = 80) -> pd.DataFrame:
-    """Per Boolean (config, split): exact, Monte Carlo, mask and learned coverage/collisions."""
+def prediction_cases(vtable: pd.DataFrame, max_cases: int = 80) -> list[tuple[int, int, int, int, str]]:
+    """Distinct (clauses, k, r, alpha, variant) of ``boolean_cases``, in order, at most ``max_cases``."""
+    seen: dict = {}
+    for _, c in boolean_cases(vtable).iterrows():
+        if len(seen) >= max_cases:
+            break
+        seen.setdefault((int(c["clauses"]), int(c["k"]), int(c["r"]), int(c["alpha"]), c["variant"]), None)
+    return list(seen)
+
+
+def prediction_table(vtable: pd.DataFrame, mc_trials: int = 2000, seed: int = 0, max_cases: int = 80,
+                     simulate=None) -> pd.DataFrame:  # fmt: skip
+    """Per Boolean (config, split): exact, Monte Carlo, mask and learned coverage/collisions.
+
+    ``simulate``: where Monte Carlo results come from (``simulations.simulate``'s signature; the report
+    passes ``reports.montecarlo.StoredMonteCarlo``, which answers None for a case not stored: NaN columns).
+    """
     from fpe_theory.exact import dense_collisions, family_exact
 
-    simulate, _ = _monte_carlo()
-
+    simulate = simulate or _monte_carlo()[0]
+    nan = float("nan")
     rows = []
     cases = boolean_cases(vtable)
+    wanted = set(prediction_cases(vtable, max_cases))
     seen = {}
     for _, c in cases.iterrows():
         key = (int(c["clauses"]), int(c["k"]), int(c["r"]), int(c["alpha"]), c["variant"])
-        if len(seen) >= max_cases and key not in seen:
-            break
+        if key not in wanted:
+            continue
         clauses, k, r, alpha, variant = key
         family = SPLIT_FAMILY[variant]
         try:
@@ -121,8 +137,9 @@ def prediction_table(vtable: pd.DataFrame, mc_trials: int = 2000, seed: int = 0,
                  variant=variant, family=family, n=int(c["n"]),
                  exact_all_covered=float(fe.p_all_covered), exact_covered=float(fe.expected_covered),
                  exact_collisions=float(fe.expected_collisions), dense_collisions=dense_collisions(problem, r),
-                 mc_all_covered=sim.p_all_covered.estimate, mc_collisions=sim.expected_collisions.estimate,
-                 mc_collisions_se=sim.expected_collisions.stderr,
+                 mc_all_covered=sim.p_all_covered.estimate if sim else nan,
+                 mc_collisions=sim.expected_collisions.estimate if sim else nan,
+                 mc_collisions_se=sim.expected_collisions.stderr if sim else nan,
                  mask_all_covered=c.get("mask_all_covered_mean"), mask_covered=c.get("mask_covered_mean"),
                  mask_collisions=c.get("mask_collisions_mean"), mask_collisions_se=c.get("mask_collisions_sem"),
                  learned_all_covered=c.get("learned_all_covered_mean"), learned_covered=c.get("learned_covered_mean"),
@@ -132,11 +149,15 @@ def prediction_table(vtable: pd.DataFrame, mc_trials: int = 2000, seed: int = 0,
     return pd.DataFrame(rows)
 
 
-def monte_carlo_table(cases, mc_trials: int = 4000, seed: int = 0) -> pd.DataFrame:
-    """Exact vs Monte Carlo (estimate, stderr, z) for each (m, k, alpha, family, r) in ``cases``."""
+def monte_carlo_table(cases, mc_trials: int = 4000, seed: int = 0, simulate=None) -> pd.DataFrame:
+    """Exact vs Monte Carlo (estimate, stderr, z) for each (m, k, alpha, family, r) in ``cases``.
+
+    ``simulate`` as in ``prediction_table``; a case it answers None for (not stored) is left out.
+    """
     from fpe_theory.exact import family_exact
 
-    simulate, compare = _monte_carlo()
+    live, compare = _monte_carlo()
+    simulate = simulate or live
 
     rows = []
     for m, k, alpha, family, r in cases:
@@ -146,6 +167,8 @@ def monte_carlo_table(cases, mc_trials: int = 4000, seed: int = 0) -> pd.DataFra
         except ValueError:
             continue
         res = simulate(problem, family, r=r, trials=mc_trials, seed=seed, threads=1)
+        if res is None:
+            continue
         for cmp in compare(res, exact):
             if cmp.exact is None:
                 continue

@@ -33,11 +33,14 @@ the same data. Returns float32 features and int64 labels.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
+import math
 import os
 import random
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -55,14 +58,17 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">
 def load_dataset(config):
     """``(X_train, y_train, X_test, y_test, n_classes)`` for a vision ``config`` (see module doc)."""
     raw = _raw_arrays(config)
-    return _finish(*raw, n_train=config.n_train, n_test=config.n_test, seed=config.seed)
+    where = config.data_path or config.task
+    return _finish(*raw, n_train=config.n_train, n_test=config.n_test, seed=config.seed, where=where)
 
 
 def check_dataset(config) -> None:
-    """Cheap check before a sweep starts: the files exist and labels match features.
+    """Validate a config's data before anything runs: every rule ``load_dataset`` applies, one line each.
 
-    Reads headers only (IDX headers, ``.npy`` headers inside ``.npz``); raises a one-line
-    ``ValueError`` otherwise. Built-in tasks (digits, mnist1d) need no file.
+    Headers first (missing files, labels vs features), then the contents: numeric 2-D features, all
+    finite; integer class labels (no NaN, no fractions); at least 2 classes in the data and in the
+    training subsample of ``n_train``; a truncated or corrupt gzip, IDX or npz file is named with
+    what is wrong. Raises a one-line ``ValueError``; built-in tasks (digits, mnist1d) are checked too.
     """
     task = _check_task(config)
     if task == "fashion_mnist":
@@ -74,6 +80,7 @@ def check_dataset(config) -> None:
         shapes = _embedding_shapes(_existing(config.data_path))
         for xs, ys in shapes:
             _check_shapes(xs, ys, config.data_path)
+    load_dataset(config)
 
 
 # ---------------------------------------------------------------- per task: raw arrays
@@ -99,9 +106,17 @@ def _raw_arrays(config):
         return _pooled_split(X, y, config.seed)
     if task == "mnist1d":
         return _mnist1d()
+    path = os.fspath(config.data_path)
+    stamp = (os.stat(path).st_mtime_ns, os.stat(path).st_size) if os.path.exists(path) else None
+    return _cached_file(task, path, stamp, config.seed)
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_file(task: str, path: str, stamp, seed: int):
+    """A user file's raw arrays, read once per (file, modification) while a sweep checks its configs."""
     if task == "fashion_mnist":
-        return load_fashion_mnist(config.data_path)
-    return load_embeddings(config.data_path, config.seed)
+        return load_fashion_mnist(path)
+    return load_embeddings(path, seed)
 
 
 @functools.lru_cache(maxsize=1)
@@ -139,8 +154,11 @@ def load_fashion_mnist(folder):
     out = []
     for part in ("train", "test"):
         X, y = arrays[f"X_{part}"], arrays[f"y_{part}"]
+        if X.ndim < 2:
+            raise ValueError(f"{paths[f'X_{part}']}: images: IDX shape {X.shape} must be (samples, rows, ...)")
         X = X.reshape(len(X), -1)  # (N, 784)
         _check_shapes(X.shape, y.shape, paths[f"y_{part}"])
+        _check_contents(X, y, paths[f"X_{part}"], paths[f"y_{part}"])
         out += [X, y]
     return tuple(out)
 
@@ -149,18 +167,26 @@ def load_embeddings(path, seed: int):
     """A user embedding file (three layouts, see module doc) -> (X_train, y_train, X_test, y_test)."""
     path = _existing(path)
     if path.endswith(".npy"):
-        table = np.load(path, allow_pickle=False)
+        with _reading(path, ".npy file"):
+            _check_magic(path, b"\x93NUMPY", ".npy file")
+            table = np.load(path, allow_pickle=False)
         if table.ndim != 2 or table.shape[1] < 2:
             raise ValueError(f"data_path={path!r}: a .npy file must be 2-D (N, D + 1) with labels in the last column")
-        return _pooled_split(table[:, :-1], _int_labels(table[:, -1], path), seed)
-    with np.load(path, allow_pickle=False) as f:
-        layout = _npz_layout(f.files, path)
-        arrays = [f[name] for name in layout]
-    if len(arrays) == 2:
-        _check_shapes(arrays[0].shape, arrays[1].shape, path)
-        return _pooled_split(arrays[0], arrays[1], seed)
-    for X, y in ((arrays[0], arrays[1]), (arrays[2], arrays[3])):
+        _check_numeric(table, f"{path}: the table")
+        X, y = table[:, :-1], _int_labels(table[:, -1], path)
+        _check_contents(X, y, path, path)
+        return _pooled_split(X, y, seed)
+    with _reading(path, ".npz file"):
+        _check_magic(path, b"PK", ".npz file (a zip archive)")
+        with np.load(path, allow_pickle=False) as f:
+            layout = _npz_layout(f.files, path)
+            arrays = [f[name] for name in layout]
+    pairs = [(arrays[0], arrays[1])] if len(arrays) == 2 else [(arrays[0], arrays[1]), (arrays[2], arrays[3])]
+    for (X, y), names in zip(pairs, (layout[:2], layout[2:]), strict=False):
         _check_shapes(X.shape, y.shape, path)
+        _check_contents(X, y, f"{path} ({names[0]})", f"{path} ({names[1]})")
+    if len(arrays) == 2:
+        return _pooled_split(arrays[0], arrays[1], seed)
     return tuple(arrays)
 
 
@@ -176,12 +202,20 @@ def _pooled_split(X, y, seed: int):
     return X[train], y[train], X[test], y[test]
 
 
-def _finish(X_train, y_train, X_test, y_test, *, n_train: int, n_test: int, seed: int):
+def _finish(X_train, y_train, X_test, y_test, *, n_train: int, n_test: int, seed: int, where="data"):
     """Encode labels over all classes, cap sizes by seeded subsamples, standardise on train."""
     classes = np.unique(np.concatenate([np.asarray(y_train).ravel(), np.asarray(y_test).ravel()]))
+    if len(classes) < 2:
+        raise ValueError(f"labels in {where!s}: {len(classes)} class(es); a classification task needs at least 2")
     rng = np.random.default_rng([seed, 2])
     keep_train = _subsample(len(y_train), n_train, rng)
     keep_test = _subsample(len(y_test), n_test, rng)
+    if len(keep_train) < 2 or len(keep_test) < 1:
+        raise ValueError(
+            f"data in {where!s}: {len(keep_train)} training and {len(keep_test)} test samples; need >= 2 and >= 1"
+        )
+    if len(np.unique(np.asarray(y_train)[keep_train])) < 2:
+        raise ValueError(f"labels in {where!s}: the n_train={n_train} training samples hold one class; need at least 2")
     X_train = np.asarray(X_train, dtype=np.float64)[keep_train]  # (n_train, D)
     X_test = np.asarray(X_test, dtype=np.float64)[keep_test]  # (n_test, D)
     if not (np.isfinite(X_train).all() and np.isfinite(X_test).all()):
@@ -223,6 +257,51 @@ def _int_labels(column, where) -> np.ndarray:
     return column.astype(np.int64)
 
 
+def _check_numeric(a: np.ndarray, what: str) -> None:
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{what}: dtype {a.dtype} must be numeric (bool, integer or float)")
+
+
+def _check_contents(X, y, x_where, y_where) -> None:
+    """Numeric finite features; integer class labels (integer dtype, or floats with integer values)."""
+    X, y = np.asarray(X), np.asarray(y)
+    _check_numeric(X, f"features in {x_where!s}")
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        raise ValueError(f"features in {x_where!s}: must be finite (found NaN or inf)")
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"labels in {y_where!s}: dtype {y.dtype} must hold integer class labels")
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all():
+            raise ValueError(f"labels in {y_where!s}: must be integer class labels (found NaN or inf)")
+        if not (y == np.round(y)).all():
+            raise ValueError(f"labels in {y_where!s}: must be integer class labels (found fractions)")
+
+
+def _check_magic(path: str, magic: bytes, what: str) -> None:
+    with open(path, "rb") as f:
+        head = f.read(len(magic))
+    if head != magic:
+        raise ValueError(f"data_path={path!r}: not a valid {what}: its first bytes are not {magic!r}")
+
+
+@contextlib.contextmanager
+def _reading(path, what: str):
+    """Turn what a damaged file raises (truncated, bad CRC, bad zip, bad header) into one line naming it."""
+    try:
+        yield
+    except ValueError as exc:
+        if str(path) in str(exc):
+            raise
+        raise ValueError(f"{path}: not a readable {what} ({' '.join(str(exc).split())})") from None
+    except EOFError:
+        raise ValueError(f"{path}: truncated {what} (the file ends early)") from None
+    except gzip.BadGzipFile as exc:
+        raise ValueError(f"{path}: corrupt gzip file ({exc})") from None
+    except (zlib.error, zipfile.BadZipFile, OSError) as exc:
+        reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())
+        raise ValueError(f"{path}: corrupt {what} ({reason})") from None
+
+
 def _existing(path) -> str:
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -252,8 +331,10 @@ def _embedding_shapes(path):
         with zipfile.ZipFile(path) as z:
             layout = _npz_layout([n.removesuffix(".npy") for n in z.namelist()], path)
             shapes = [_npy_shape(z, name + ".npy") for name in layout]
-    except zipfile.BadZipFile:
-        raise ValueError(f"data_path={path!r}: not a valid .npz file") from None
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, ValueError) as exc:
+        if isinstance(exc, ValueError) and path in str(exc):
+            raise
+        raise ValueError(f"data_path={path!r}: not a valid .npz file ({' '.join(str(exc).split())})") from None
     return list(zip(shapes[0::2], shapes[1::2], strict=True))
 
 
@@ -272,6 +353,7 @@ def _idx_paths(folder) -> dict[str, str]:
     folder = os.fspath(folder)
     if not os.path.isdir(folder):
         raise ValueError(f"data_path={folder!r}: no such folder (expected the FashionMNIST IDX files)")
+    best, best_where = {}, folder
     for where in (folder, os.path.join(folder, "raw"), os.path.join(folder, "FashionMNIST", "raw")):
         found = {}
         for key, name in IDX_FILES.items():
@@ -281,8 +363,10 @@ def _idx_paths(folder) -> dict[str, str]:
                     break
         if len(found) == len(IDX_FILES):
             return found
-    missing = [IDX_FILES[k] for k in IDX_FILES if k not in found]
-    raise ValueError(f"data_path={folder!r}: missing IDX file(s) {', '.join(missing)} (optionally .gz)")
+        if len(found) > len(best):
+            best, best_where = found, where
+    missing = [IDX_FILES[k] for k in IDX_FILES if k not in best]
+    raise ValueError(f"data_path={best_where!r}: missing IDX file(s) {', '.join(missing)} (optionally .gz)")
 
 
 def _open(path):
@@ -292,7 +376,7 @@ def _open(path):
 
 
 def _idx_header(path) -> tuple:
-    with _open(path) as f:
+    with _reading(path, "IDX file"), _open(path) as f:
         return _read_idx_header(f, path)[0]
 
 
@@ -300,20 +384,27 @@ def _read_idx_header(f, path):
     magic = f.read(4)
     if len(magic) < 4 or magic[:2] != b"\x00\x00" or magic[2] not in _IDX_DTYPES or magic[3] < 1:
         raise ValueError(f"{path}: not an IDX file (bad magic number)")
-    dims = np.frombuffer(f.read(4 * magic[3]), dtype=">i4")
-    if len(dims) != magic[3]:
-        raise ValueError(f"{path}: truncated IDX header")
-    return tuple(int(d) for d in dims), np.dtype(_IDX_DTYPES[magic[2]])
+    raw = f.read(4 * magic[3])
+    if len(raw) != 4 * magic[3]:
+        raise ValueError(
+            f"{path}: truncated IDX header ({magic[3]} dimensions announced, {len(raw)} of {4 * magic[3]} bytes)"
+        )
+    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">i4"))
+    if min(dims) < 0:
+        raise ValueError(f"{path}: IDX header has a negative dimension {dims}")
+    return dims, np.dtype(_IDX_DTYPES[magic[2]])
 
 
 def read_idx(path) -> np.ndarray:
     """Read an IDX file (gzipped or not): magic 00 00 <dtype> <ndim>, big-endian int32 dims, data."""
-    with _open(path) as f:
+    with _reading(path, "IDX file"), _open(path) as f:
         shape, dtype = _read_idx_header(f, path)
-        data = f.read()
-    n = int(np.prod(shape)) * dtype.itemsize
-    if len(data) != n:
-        raise ValueError(f"{path}: IDX data holds {len(data)} bytes, header says {n}")
+        n = math.prod(shape) * dtype.itemsize
+        data = f.read(n + 1)  # one byte more than announced: a longer file is refused, never read whole
+    if len(data) > n:
+        raise ValueError(f"{path}: IDX data is longer than the {n} bytes its header says")
+    if len(data) < n:
+        raise ValueError(f"{path}: truncated IDX data: holds {len(data)} bytes, header says {n}")
     return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 

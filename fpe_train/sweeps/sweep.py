@@ -299,13 +299,17 @@ class _Locator:
 
 
 def check_sweep_data(sweep: Sweep) -> None:
-    """Check every distinct dataset file of the sweep once (missing file, labels vs features)."""
+    """Check the data of every config before the first trial (files, contents, classes in each subsample).
+
+    A file is read once (``check_dataset`` keeps the last two); each distinct subsample is checked once.
+    """
     from fpe_train.engine.datasets import VISION_TASKS, check_dataset
 
     seen = set()
     for c in sweep.configs:
-        if c.task in VISION_TASKS and (c.task, c.data_path) not in seen:
-            seen.add((c.task, c.data_path))
+        key = (c.task, c.data_path, c.n_train, c.n_test, c.seed)
+        if c.task in VISION_TASKS and key not in seen:
+            seen.add(key)
             check_dataset(c)
 
 
