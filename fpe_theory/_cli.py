@@ -18,7 +18,13 @@ def _families(ctx, param, values):
     return tuple(canonical_family(v) for v in values)
 
 
-FAMILY_CHOICE = click.Choice(["overlap", "random", "structured_2_4", "clause", "independent", "partition"])
+def _family_choice() -> click.Choice:
+    from fpe_theory.families import ALIASES, FAMILIES  # the registry of mask families and its CLI aliases
+
+    return click.Choice([*FAMILIES, *ALIASES])
+
+
+FAMILY_CHOICE = _family_choice()
 
 
 def _problem_options(fn):
@@ -36,7 +42,7 @@ def _problem_options(fn):
         type=FAMILY_CHOICE,
         multiple=True,
         callback=_families,
-        help="Restrict to these families (aliases: partition = random, independent = overlap).",
+        help="Restrict to these families; repeat for several (aliases: partition = random, independent = overlap).",
     )(fn)
     fn = click.option("--r", "r", type=int, default=None, help="Dense neurons = FPE parents (default 1,2,4,...,256).")(
         fn

@@ -25,6 +25,21 @@ FAMILIES: tuple[str, ...] = ("overlap", "random", "structured_2_4", "clause")
 ALIASES: dict[str, str] = {"independent": "overlap", "partition": "random"}  # accepted by the CLI only
 
 
+STRUCTURED_2_4_ALPHA = 2  # 2:4 sparsity: every group of 4 inputs split 2/2 between two children
+
+
+def check_structured_2_4_alpha(alpha: int) -> None:
+    """The one rule of every structured_2_4 mask (theory family and training split): alpha = 2.
+
+    >>> check_structured_2_4_alpha(4)
+    Traceback (most recent call last):
+    ...
+    ValueError: alpha=4: structured_2_4 needs alpha=2
+    """
+    if alpha != STRUCTURED_2_4_ALPHA:
+        raise ValueError(f"alpha={alpha}: structured_2_4 needs alpha={STRUCTURED_2_4_ALPHA}")
+
+
 def canonical_family(name: str) -> str:
     """The family's own name for ``name`` or one of its CLI aliases (``partition`` -> ``random``)."""
     return ALIASES.get(name, name)
@@ -35,8 +50,7 @@ def check_family(problem: Problem, family: str) -> str:
     if family not in FAMILIES:
         raise ValueError(f"family={family!r}: must be one of {', '.join(FAMILIES)}")
     if family == "structured_2_4":
-        if problem.alpha != 2:
-            raise ValueError(f"alpha={problem.alpha}: family structured_2_4 needs alpha=2")
+        check_structured_2_4_alpha(problem.alpha)
         if problem.m % 4:
             raise ValueError(f"m={problem.m}: family structured_2_4 needs m to be a multiple of 4")
     if family == "clause" and problem.clauses % problem.alpha:

@@ -19,14 +19,14 @@ import click
 )
 @click.option("--no-run", is_flag=True, help="build from the store only: train and simulate nothing new")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="training processes (default: all cores)")
-@click.option("--quiet", is_flag=True, help="no progress bars")
-def report(preset: str, out: str, store: str | None, no_run: bool, workers: int | None, quiet: bool) -> None:
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bars on stderr.")
+def report(preset: str, out: str, store: str | None, no_run: bool, workers: int | None, progress: bool) -> None:
     """Theory, Monte Carlo and trained networks side by side, as report.tex and report.pdf in OUT."""
     from reports.build import build_report
     from reports.latex import LatexBuildError
 
     try:
-        res = build_report(out, preset=preset, store=store, run=not no_run, progress=not quiet, workers=workers)
+        res = build_report(out, preset=preset, store=store, run=not no_run, progress=progress, workers=workers)
     except LatexBuildError as exc:
         click.echo(f"Error: {exc}", err=True)
         for line in exc.excerpt:

@@ -20,16 +20,18 @@ import click
 @click.option("--r", "r", type=int, default=8, show_default=True, help="Dense neurons = FPE parents.")
 @click.option(
     "--family",
-    default="random",
-    show_default=True,
-    help="A mask family, or 'all' (those defined); aliases partition = random, independent = overlap.",
+    "families",
+    multiple=True,
+    help="A mask family; repeat for several (default: every family defined for the problem). "
+    "Aliases: partition = random, independent = overlap.",
 )
 @click.option("--trials", type=int, default=100_000, show_default=True, help="Monte Carlo trials per family.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed; the same seed gives the same numbers.")
 @click.option("--threads", type=int, default=None, help="Numba threads (default: all cores).")
 @click.option("--no-exact", is_flag=True, help="Skip the exact theory (Monte Carlo only).")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bars on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
-def simulate(m, k, alpha, r, family, trials, seed, threads, no_exact, as_json):
+def simulate(m, k, alpha, r, families, trials, seed, threads, no_exact, progress, as_json):
     """Monte Carlo estimates of coverage and collisions beside the exact values, with z-scores.
 
     z = (estimate - exact) / stderr; for p_all_covered the stderr is sqrt(p(1-p)/n) at the
@@ -43,7 +45,7 @@ def simulate(m, k, alpha, r, family, trials, seed, threads, no_exact, as_json):
     r = check_int("r", r, minimum=1)
     check_int("trials", trials, minimum=1)
     check_int("seed", seed, minimum=0)
-    if family == "all":
+    if not families:
         families, undefined = [], {}
         for name in FAMILIES:
             try:
@@ -51,15 +53,16 @@ def simulate(m, k, alpha, r, family, trials, seed, threads, no_exact, as_json):
             except ValueError as exc:
                 undefined[name] = str(exc)
     else:
-        families, undefined = [check_family(problem, canonical_family(family))], {}
-    report = run_report(problem, r, families, trials, seed, threads, not no_exact)
+        names = dict.fromkeys(canonical_family(f) for f in families)
+        families, undefined = [check_family(problem, name) for name in names], {}
+    report = run_report(problem, r, families, trials, seed, threads, not no_exact, progress)
     report["undefined"] = undefined
     for line in warnings(report):
         click.echo(line, err=True)
     click.echo(json.dumps(report) if as_json else format_report(report))
 
 
-def run_report(problem, r, families, trials, seed, threads, with_exact) -> dict:
+def run_report(problem, r, families, trials, seed, threads, with_exact, progress=False) -> dict:
     """Simulate each family and compare with the exact theory; plain-JSON dict."""
     from fpe_theory.exact import family_exact
     from simulations.montecarlo import compare, simulate
@@ -67,7 +70,7 @@ def run_report(problem, r, families, trials, seed, threads, with_exact) -> dict:
     out = {"m": problem.m, "k": problem.k, "alpha": problem.alpha, "r": r, "trials": trials, "seed": seed}
     out.update({"threads": None, "seconds": 0.0, "families": {}})
     for name in families:
-        res = simulate(problem, name, r, trials, seed, threads, progress=True)
+        res = simulate(problem, name, r, trials, seed, threads, progress=progress)
         exact = family_exact(problem, name, r) if with_exact else None
         fam = {c.quantity: _row(c) for c in compare(res, exact)}
         fam["collision_histogram"] = list(res.collision_histogram)

@@ -18,10 +18,11 @@ import numbers
 import os
 from dataclasses import dataclass, field
 
+from fpe_theory.families import check_structured_2_4_alpha
 from fpe_theory.validate import check_int
+from fpe_train.fpe.names import SPLIT_NAMES
 
 TASKS = ("boolean", "digits", "mnist1d", "fashion_mnist", "embeddings")
-SPLIT_NAMES = ("random", "clause", "gram", "structured_2_4", "overlap", "dropconnect")
 DEVICES = ("auto", "cpu", "cuda")
 FEATURES = ("clause_sum", "clause_mean", "literal")
 
@@ -145,8 +146,8 @@ class TrainConfig:
                 raise ValueError(f"split={s!r}: unknown split; known: {', '.join(SPLIT_NAMES)}")
         if len(set(splits)) != len(splits):
             raise ValueError(f"splits={splits!r}: names must not repeat")
-        if "structured_2_4" in splits and self.alpha != 2:
-            raise ValueError(f"split='structured_2_4' with alpha={self.alpha}: 2:4 sparsity needs alpha=2")
+        if "structured_2_4" in splits:
+            check_structured_2_4_alpha(self.alpha)
         if "clause" in splits and self.task != "boolean":
             raise ValueError(f"split='clause' with task={self.task!r}: needs clause structure (task=boolean)")
         if self.device not in DEVICES:

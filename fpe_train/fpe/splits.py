@@ -34,10 +34,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from fpe_theory.families import check_structured_2_4_alpha
 from fpe_theory.validate import check_int
-
-PARTITION_SPLITS = ("random", "clause", "gram", "structured_2_4")
-CONTROL_SPLITS = ("overlap", "dropconnect")
+from fpe_train.fpe.names import CONTROL_SPLITS, PARTITION_SPLITS  # noqa: F401 - the registry's names
 
 
 def _generator(generator: torch.Generator | None) -> torch.Generator:
@@ -229,8 +228,8 @@ def check_split(name: str, alpha: int, n_in: int, clauses=None) -> None:
     check_int("alpha", alpha, 2)
     if alpha > n_in:
         raise ValueError(f"alpha={alpha}: must be <= n_in={n_in} (every child needs an input)")
-    if name == "structured_2_4" and alpha != 2:
-        raise ValueError(f"alpha={alpha}: structured_2_4 needs alpha=2")
+    if name == "structured_2_4":
+        check_structured_2_4_alpha(alpha)
     if name == "structured_2_4" and n_in % 4:
         raise ValueError(f"n_in={n_in}: structured_2_4 needs a multiple of 4 inputs")
     if name == "clause" and clauses is None:

@@ -97,7 +97,7 @@ def test_latex_error_shows_log_lines_and_leaves_no_stale_pdf(tmp_path, monkeypat
     (out / "report.pdf").write_text("an old report")
     monkeypatch.setattr(reports.build, "render", lambda *a, **k: "\\documentclass{article}\\begin{document}"
                         "\\undefinedmacroxyz\\end{document}\n")  # fmt: skip
-    res = _invoke("--preset", "test", "--out", str(out), "--store", str(store), "--no-run", "--quiet")
+    res = _invoke("--preset", "test", "--out", str(out), "--store", str(store), "--no-run", "--no-progress")
     lines = _one_line_error(res, "latex")
     assert any(line.strip().startswith("! Undefined control sequence") for line in lines[1:])
     assert len(lines) <= 1 + 16

@@ -27,7 +27,7 @@ def test_table_shows_exact_and_monte_carlo_side_by_side():
 
 
 def test_json_has_required_keys_and_families_all_notes_undefined():
-    args = ["--m", "16", "--k", "2", "--alpha", "4", "--r", "3", "--family", "all", "--trials", "4000", "--json"]
+    args = ["--m", "16", "--k", "2", "--alpha", "4", "--r", "3", "--trials", "4000", "--json"]
     code, out = run([*args, "--threads", "1"])
     assert code == 0, out
     data = json.loads(out)

@@ -18,7 +18,7 @@ def _run(args):
 
 
 def test_json_output(capsys):
-    assert _run([*TINY, "--split", "random,clause", "--json"]) == 0
+    assert _run([*TINY, "--split", "random", "--split", "clause", "--json"]) == 0
     out, err = capsys.readouterr()
     assert err.startswith("config: ")  # resolved config on stderr in --json mode
     doc = json.loads(out)

@@ -139,7 +139,7 @@ def test_without_latex_writes_tex_and_figures_and_a_hint(store, built, tmp_path,
     out.mkdir()
     (out / "report.pdf").write_text("stale")
     res = CliRunner().invoke(cli.main, ["report", "--preset", "test", "--store", str(store), "--no-run",
-                                        "--out", str(out), "--quiet"])  # fmt: skip
+                                        "--out", str(out), "--no-progress"])  # fmt: skip
     assert res.exit_code == 0, res.output
     hints = [line for line in res.output.splitlines() if "latexmk -pdf report.tex" in line]
     assert len(hints) == 1
