@@ -50,5 +50,14 @@ class Problem:
 
     def clause_list(self) -> list[tuple[int, ...]]:
         """The literal indices of each clause (consecutive blocks, or via the permutation)."""
-        order = self.permutation if self.permutation is not None else tuple(range(self.m))
-        return [tuple(order[j * self.k : (j + 1) * self.k]) for j in range(self.clauses)]
+        return clause_blocks(self.m, self.k, self.permutation)
+
+
+def clause_blocks(m: int, k: int, permutation: tuple[int, ...] | None = None) -> list[tuple[int, ...]]:
+    """Clause j = literals jk..jk+k-1 of ``permutation`` (default the identity): the m/k disjoint clauses.
+
+    >>> clause_blocks(6, 3)
+    [(0, 1, 2), (3, 4, 5)]
+    """
+    order = permutation if permutation is not None else tuple(range(m))
+    return [tuple(order[j * k : (j + 1) * k]) for j in range(m // k)]
