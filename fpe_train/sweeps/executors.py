@@ -291,6 +291,7 @@ def check_connect_timeout(timeout) -> float:
 def make_security(scheduler: str | None, ca_file=None, cert=None, key=None):
     """A ``distributed.Security`` for a ``tls://`` scheduler (None for plain TCP); one-line ValueError on misuse.
 
+    A CA file and a client certificate with its key are required (distributed's TLS is mutual).
     The certificate paths come from the arguments, else from dask config
     (``distributed.comm.tls.ca-file``, ``.client.cert``, ``.client.key``). Plain ``tcp://`` is
     unauthenticated: see docs/scaleout.md.
@@ -312,13 +313,14 @@ def make_security(scheduler: str | None, ca_file=None, cert=None, key=None):
         "tls_cert": cert or dask.config.get("distributed.comm.tls.client.cert", None),
         "tls_key": key or dask.config.get("distributed.comm.tls.client.key", None),
     }
-    if conf["tls_ca_file"] is None:
+    if conf["tls_ca_file"] is None or conf["tls_cert"] is None:
         raise ValueError(
-            f"scheduler={scheduler!r}: a tls:// scheduler needs --tls-ca-file (and --tls-cert/--tls-key for a "
-            "client certificate), or dask config distributed.comm.tls.ca-file"
+            f"scheduler={scheduler!r}: a tls:// scheduler needs --tls-ca-file and a client certificate "
+            "--tls-cert (with --tls-key unless the key is in the same PEM file), or dask config "
+            "distributed.comm.tls.ca-file / .client.cert / .client.key"
         )
-    if (conf["tls_cert"] is None) != (conf["tls_key"] is None) and not _bundled(conf["tls_cert"]):
-        raise ValueError(f"tls_cert={conf['tls_cert']!r}, tls_key={conf['tls_key']!r}: give both or neither")
+    if conf["tls_key"] is None and not _bundled(conf["tls_cert"]):
+        raise ValueError(f"tls_cert={conf['tls_cert']!r}: holds no private key; give --tls-key too")
     for name, path in conf.items():
         if path is not None and not os.path.isfile(path):
             raise ValueError(f"{name}={path!r}: no such file")
@@ -348,7 +350,7 @@ def _connect(Client, scheduler: str, timeout: float, security=None):
         raise ValueError(
             f"scheduler={scheduler!r}: cannot connect within {timeout:g} s ({type(exc).__name__}: {_short(exc)})"
         ) from None
-    except ValueError as exc:  # distributed: unknown protocol, malformed address
+    except (ValueError, TypeError) as exc:  # distributed: unknown protocol, malformed address, TLS settings
         raise ValueError(f"scheduler={scheduler!r}: {_short(exc)}") from None
 
 
