@@ -330,15 +330,17 @@ class Calibration:
         )
 
     def describe(self) -> str:
+        rate = "FLOPs not limiting" if math.isinf(self.flop_rate) else f"{self.flop_rate / 1e9:.1f} GFLOP/s"
         return (
-            f"{self.device}, {self.threads} thread{'s' * (self.threads != 1)}: {self.flop_rate / 1e9:.1f} GFLOP/s, "
+            f"{self.device}, {self.threads} thread{'s' * (self.threads != 1)}: {rate}, "
             f"{self.per_step * 1e3:.3f} ms per step, {self.per_config:.3f} s per config "
             f"({self.source}, {self.seconds:.1f} s)"
         )
 
     def to_dict(self) -> dict:
+        rate = None if math.isinf(self.flop_rate) else self.flop_rate  # None: no FLOP-bound part was seen
         return dict(device=self.device, threads=self.threads, per_config_s=self.per_config,
-                    per_step_s=self.per_step, flop_rate=self.flop_rate, seconds=self.seconds,
+                    per_step_s=self.per_step, flop_rate=rate, seconds=self.seconds,
                     source=self.source)  # fmt: skip
 
 
@@ -355,7 +357,7 @@ def fit(samples: list[tuple[BatchPlan, float]], device: str, threads: int, sourc
     scale[scale == 0] = 1.0
     x, _ = nnls(A / scale, y)
     x = x / scale
-    rate = 1.0 / x[2] if x[2] > 0 else float(A[:, 2].sum() / max(y.sum(), 1e-9)) * 1e3  # flops free: a high rate
+    rate = 1.0 / x[2] if x[2] > 0 else math.inf  # the timings show no FLOP-bound part
     return Calibration(device, threads, float(x[0]), float(x[1]), float(rate), source=source)
 
 
@@ -380,6 +382,8 @@ def _representatives(plans, k: int) -> list[ConfigPlan]:
     configs = sorted({c for p in plans for c in p.configs}, key=lambda c: c.flops / max(c.steps, 1))
     if len(configs) <= k:
         return configs
+    if k <= 1:
+        return configs[-1:][:k]  # the largest per step
     return [configs[round(i * (len(configs) - 1) / (k - 1))] for i in range(k)]
 
 
@@ -502,7 +506,8 @@ def format_plan(data: dict) -> str:
                 f"{r['model_epochs']:>14,}{r['flops'] / 1e12:>9.3f}{mem:>15}")  # fmt: skip
         lines.append(line + (f"{duration(r['eta_seconds']):>18}" if cal else ""))
     if cal:
-        c = Calibration(cal["device"], cal["threads"], cal["per_config_s"], cal["per_step_s"], cal["flop_rate"],
+        rate = math.inf if cal["flop_rate"] is None else cal["flop_rate"]
+        c = Calibration(cal["device"], cal["threads"], cal["per_config_s"], cal["per_step_s"], rate,
                         cal["seconds"], cal["source"])  # fmt: skip
         lines.append(f"calibration: {c.describe()}")
     lines.append(f"FLOPs: {data['flops_formula']}")

@@ -1,0 +1,178 @@
+"""fpe_train.sweeps.plan: counts against plain loops over configs, trials and variants; shapes against the
+engine's own expansion; the schedule against brute force; the fit against known coefficients."""
+
+import dataclasses
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from fpe_train.engine.config import TrainConfig
+from fpe_train.sweeps import plan as P
+from fpe_train.sweeps.sweep import find_sweep, load_sweep
+
+
+def _shapes_by_engine(config):
+    """(dense sizes, FPE sizes) read off real tensors: the task's data and ``expand_mlp`` on random weights."""
+    from fpe_train.engine.run import load_task
+    from fpe_train.fpe.expansion import expand_mlp
+
+    X_tr, y_tr, X_te, y_te, n_out, clauses = load_task(config)
+    sizes = [X_tr.shape[1], *[config.r] * config.depth, n_out]
+    g = torch.Generator().manual_seed(0)
+    ws = [torch.randn(o, i, generator=g) for i, o in zip(sizes[:-1], sizes[1:], strict=False)]
+    split = next(s for s in config.splits if s != "dropconnect") if config.splits != ("dropconnect",) else "random"
+    new_w, _, _ = expand_mlp(ws, [None] * len(ws), config.alpha, split, clauses=clauses, generator=g)
+    fpe = [new_w[0].shape[1], *[w.shape[0] for w in new_w]]
+    return tuple(sizes), tuple(fpe), len(y_tr), len(y_te)
+
+
+@pytest.mark.parametrize(
+    "name,size,pick",
+    [("fig3c", "paper", None), ("table_a3_depth", "quick", None), ("fig5_vision", "quick", None),
+     ("controls", "paper", 2), ("fig6b_split_timing", "quick", 1)],
+)  # fmt: skip
+def test_counts_match_a_plain_loop(name, size, pick):
+    sweep = load_sweep(find_sweep(name), size)
+    if pick is not None:
+        sweep = dataclasses.replace(sweep, configs=sweep.configs[:pick])
+    plan = P.plan_sweep(sweep)
+    trials = model_epochs = 0
+    flops = 0.0
+    for c in sweep.configs:
+        trials += c.trials
+        for variant in c.variants:  # one model per (trial, variant)
+            for _ in range(c.trials):
+                model_epochs += c.warmup_epochs + c.epochs if variant == "dense" else c.epochs
+    for c in plan.configs[:3]:  # FLOPs of a config alone, model by model and epoch by epoch
+        dense, fpe, n_train, n_test = _shapes_by_engine(c.config)
+        assert (c.dense_sizes, c.fpe_sizes, c.n_train, c.n_test) == (dense, fpe, n_train, n_test)
+        params = lambda s: sum(s[j + 1] * (s[j] + 1) for j in range(len(s) - 1))  # noqa: E731
+        total = 0.0
+        for variant in c.config.variants:
+            shape = dense if variant == "dense" else fpe
+            epochs = c.config.total_epochs if variant == "dense" else c.config.epochs
+            for _ in range(c.config.trials):
+                total += sum(6 * params(shape) * n_train for _ in range(epochs))
+                total += 2 * params(shape) * (n_train + n_test)
+                total += sum(2 * params(shape) * n_test for _ in range(c.curve_points))
+            if variant == "dense" and c.config.record_warmup:
+                total += c.config.trials * 2 * params(shape) * (n_train + n_test)
+        assert math.isclose(c.flops, total, rel_tol=1e-12)
+        flops += total
+    assert (len(plan.configs), plan.trials, plan.model_epochs) == (len(sweep.configs), trials, model_epochs)
+    per_batch = sum(t for b in plan.batches for t in b.trials)
+    assert per_batch == trials  # every trial in exactly one batch
+    assert {id(m.config) for b in plan.batches for m in b.members} == {id(c) for c in sweep.configs}
+
+
+def test_paper_preset_counts():
+    """The paper preset: 1,690 trials and 1,669,200 model-epochs, by a plain loop over its configs."""
+    from reports.presets import get_preset, load_sweeps
+
+    sweeps = load_sweeps(get_preset("paper"))
+    plans = [P.plan_sweep(s) for s in sweeps]
+    loop = sum(c.trials * (c.warmup_epochs + c.epochs) + c.trials * len(c.splits) * c.epochs
+               for s in sweeps for c in s.configs)  # fmt: skip
+    assert sum(p.model_epochs for p in plans) == loop
+    assert sum(p.trials for p in plans) == sum(c.trials for s in sweeps for c in s.configs)
+
+
+def test_padded_batch_is_at_least_the_sum_of_its_configs():
+    a = P.config_plan(TrainConfig(clauses=4, k=2, r=4, splits=("random",), trials=2, epochs=3, warmup_epochs=2,
+                                  n_train=100, n_test=50))  # fmt: skip
+    b = P.config_plan(dataclasses.replace(a.config, r=8, clauses=8))
+    alone = P.BatchPlan((a,), (2,)).flops + P.BatchPlan((b,), (2,)).flops
+    both = P.BatchPlan((a, b), (2, 2))
+    assert both.flops > alone  # the small config padded to the large one's shape
+    # padded: both configs at b's shapes
+    assert math.isclose(both.flops, 2 * P.BatchPlan((b,), (2,)).flops)
+
+
+def test_memory_estimate_covers_the_real_tensors():
+    """Parameters, gradients, Adam moments and masks of a real batch fit inside the estimate."""
+    from fpe_train.engine.batched import BatchedMLP
+
+    c = P.config_plan(TrainConfig(clauses=8, k=4, r=16, splits=("random",), trials=4, epochs=1, warmup_epochs=1,
+                                  n_train=500, n_test=100, batch_size=100))  # fmt: skip
+    real = 0
+    for E, sizes in ((4, c.dense_sizes), (4, c.fpe_sizes)):
+        net = BatchedMLP.init(E, list(sizes), torch.Generator().manual_seed(0))
+        real += sum(4 * p.numel() * p.element_size() for p in net.parameters())  # value, grad, 2 moments
+        real += sum(m.numel() * m.element_size() for m in net.masks)
+    est = P.BatchPlan((c,), (4,)).memory_bytes
+    assert real <= est <= 50 * real
+
+
+def _brute_makespan(jobs, workers):
+    best = math.inf
+    for assign in itertools.product(range(workers), repeat=len(jobs)):
+        loads = [0.0] * workers
+        for j, w in zip(jobs, assign, strict=True):
+            loads[w] += j
+        best = min(best, max(loads))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_makespan_is_within_grahams_bound_of_the_optimum(seed):
+    rng = np.random.default_rng(seed)
+    jobs = list(rng.uniform(0.1, 5.0, size=int(rng.integers(1, 8))))
+    for workers in (1, 2, 3):
+        opt = _brute_makespan(jobs, workers)
+        got = P.makespan(jobs, workers)
+        assert opt - 1e-9 <= got <= (4 / 3 - 1 / (3 * workers)) * opt + 1e-9  # LPT bound (Graham 1969)
+    assert math.isclose(P.makespan(jobs, 1), sum(jobs))
+    assert math.isclose(P.makespan(jobs, len(jobs)), max(jobs))
+
+
+def test_fit_recovers_known_coefficients():
+    truth = P.Calibration("cpu", 1, per_config=0.05, per_step=2e-4, flop_rate=2e10)
+    base = TrainConfig(clauses=4, k=2, r=4, splits=("random",), trials=2, epochs=3, warmup_epochs=2, n_train=400)
+    configs = [base, dataclasses.replace(base, r=64, trials=8), dataclasses.replace(base, epochs=40, batch_size=10),
+               dataclasses.replace(base, clauses=16, r=32, n_train=4000)]  # fmt: skip
+    samples = [(P.BatchPlan((P.config_plan(c),), (c.trials,)),) for c in configs]
+    samples = [(b, truth.batch_seconds(b)) for (b,) in samples]
+    fit = P.fit(samples, "cpu", 1, "test")
+    assert math.isclose(fit.per_config, truth.per_config, rel_tol=1e-6)
+    assert math.isclose(fit.per_step, truth.per_step, rel_tol=1e-6)
+    assert math.isclose(fit.flop_rate, truth.flop_rate, rel_tol=1e-6)
+
+
+def test_calibrate_gives_positive_rates_and_an_eta():
+    sweep = load_sweep(find_sweep("fig3c"), "quick")
+    plans = [P.plan_sweep(sweep)]
+    cal = P.calibrate("cpu", 1, plans, samples_from_plan=1)
+    assert cal.flop_rate > 0 and cal.per_step >= 0 and cal.per_config >= 0 and cal.seconds > 0
+    data = P.plan_dict(plans, cal, workers=2)
+    assert data["sweeps"][0]["eta_seconds"] > 0
+    assert data["total"]["eta_seconds"] == pytest.approx(data["sweeps"][0]["eta_seconds"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")
+def test_cuda_without_a_gpu_is_one_line():
+    with pytest.raises(ValueError, match=r"device='cuda': no CUDA GPU"):
+        P.resolve_plan_device("cuda")
+    with pytest.raises(ValueError, match=r"device='tpu'"):
+        P.resolve_plan_device("tpu")
+
+
+def test_remaining_from_the_stores_own_times(tmp_path):
+    """Two configs of one shape, one done in 3 s: the other's remaining estimate is 3 s."""
+    from fpe_train.engine.rows import ROW_FIELDS
+    from fpe_train.sweeps.store import ResultsStore, RunRecord, config_hash
+
+    a = TrainConfig(
+        clauses=4, k=2, r=2, alpha=2, splits=("random",), trials=2, epochs=2, warmup_epochs=2, record_warmup=False
+    )
+    b = dataclasses.replace(a, seed=1)
+    with ResultsStore(tmp_path / "s.db") as s:
+        s.register("demo", "quick", [a, b])
+        for t in range(2):  # 4 rows in all, 0.75 s each: a run of 3 s
+            rows = [{**dict.fromkeys(ROW_FIELDS), "trial": t, "variant": v, "seconds": 0.75, "device": "cpu"}
+                    for v in ("dense", "random")]  # fmt: skip
+            s.record(RunRecord(config_hash(a), t, "done", seed=0, metrics=rows))
+        left = P.remaining(s)
+    assert left[("demo", "quick")] == pytest.approx(3.0, rel=1e-6)
