@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv with the pinned environment (constraints.txt) and, where we can, install TeX.
-# Usage: bash scripts/setup.sh [--dev] [--no-tex]
+# Usage: bash scripts/setup.sh [--dev] [--no-tex]   (PYTHON=python3.12 to pick the interpreter; >= 3.11)
+# Installs every extra ([all]; with --dev also pytest, ruff); `pip install fpe-theory` alone is the theory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="all"
@@ -12,7 +13,12 @@ for arg in "$@"; do
     *) echo "setup: unknown option '$arg' (use --dev, --no-tex)" >&2; exit 2 ;;
   esac
 done
-[ -x .venv/bin/python ] || python3 -m venv .venv
+python="${PYTHON:-python3}"
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "setup: needs Python >= 3.11 ($python is $("$python" -V 2>&1)); set PYTHON=/path/to/python3.11" >&2
+  exit 2
+fi
+[ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[$extras]"
 if [ "$tex" = 1 ] && ! { command -v latexmk && command -v pdftotext; } >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
