@@ -5,7 +5,8 @@ Format: ``# key=value`` lines first, then the CSV of the store's long-format fra
 Metadata keys: ``format`` (= ``FORMAT``), ``format_version`` (= ``FORMAT_VERSION``),
 ``schema_version`` (the store's ``SCHEMA_VERSION``), ``toolkit_version``, ``git_commit``, ``device``,
 ``date`` (UTC, ISO 8601), ``wall_seconds``, ``rows``, ``sweeps_complete`` and ``sweeps_incomplete``
-(comma-separated ``name:size``), plus any other key the writer passes. Cells holding lists or dicts
+(comma-separated ``name:size``), ``monte_carlo`` (the store's Monte Carlo results, one line of JSON),
+plus any other key the writer passes (``preset``, ``store``, ...). Cells holding lists or dicts
 (``test_curve``) are written as JSON and read back as lists.
 
 A file is written beside its target under a temporary name and renamed into place, so a reader never
@@ -150,8 +151,9 @@ def _read(path: str, frame: bool):
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ValueError(f"from={path!r}: the CSV part is unreadable ({' '.join(str(exc).split())})") from None
     for col in df.columns:
-        if df[col].dtype == object:
-            df[col] = df[col].map(_uncell)
+        if df[col].dtype == object or pd.api.types.is_string_dtype(df[col]):
+            if df[col].astype(str).str.startswith(JSON_PREFIX).any():
+                df[col] = df[col].astype(object).map(_uncell)
     if str(len(df)) != meta.get("rows", str(len(df))):
         raise ValueError(f"from={path!r}: holds {len(df)} rows, its header says rows={meta['rows']} (truncated?)")
     return df, meta
@@ -186,30 +188,30 @@ def split_names(value: str | None) -> list[str]:
 def export_store(store_path, path, sweeps=None, meta: dict | None = None) -> dict:
     """Export a store's rows (of ``sweeps``, loaded ``Sweep`` objects, or all it knows) with its provenance.
 
-    Adds ``device`` (the devices the rows ran on), ``wall_seconds`` (first start to last finish of the
-    runs, unless ``meta`` gives it), ``train_seconds`` (the runs' own seconds, summed) and the sweeps
-    complete (every trial done) and incomplete.
+    Adds ``device`` (the devices the rows ran on), ``train_seconds`` (the runs' own seconds, summed over
+    rows), the sweeps complete (every trial done) and incomplete, and ``monte_carlo`` (the store's
+    Monte Carlo results as one line of JSON, so a report needs no store). ``meta`` adds or overrides
+    keys (e.g. ``wall_seconds``, ``preset``).
     """
     from fpe_train.sweeps.store import ResultsStore
 
     with ResultsStore(store_path, create=False, readonly=True) as store:
         frame = store.frame()
         status = store.status(sweeps)
-        times = store._conn.execute(
-            "SELECT min(started), max(finished), sum(seconds) FROM runs WHERE status = 'done'"
-        ).fetchone()
+        mc = store.monte_carlo() if hasattr(store, "monte_carlo") else {}
     if sweeps is not None:
         keep = {(s.name, s.size) for s in sweeps}
         names = frame["sweep"].fillna("").astype(str).str.split(",")
         sizes = frame["size"].fillna("").astype(str).str.split(",")
         mask = [any((n, z) in keep for n in ns for z in zs) for ns, zs in zip(names, sizes, strict=True)]
         frame = frame[mask]
-    devices = sorted({str(d) for d in frame.get("device", []) if isinstance(d, str)})
+    devices = sorted({d for d in frame["device"] if isinstance(d, str)}) if "device" in frame else []
+    seconds = frame["seconds"].astype(float).sum() if "seconds" in frame and len(frame) else 0.0
     auto = {
         "device": ",".join(devices) or "unknown",
-        "wall_seconds": f"{times[1] - times[0]:.1f}" if times[0] is not None else "0",
-        "train_seconds": f"{times[2] or 0:.1f}",
+        "train_seconds": f"{seconds:.1f}",
         "sweeps_complete": ",".join(f"{s.sweep}:{s.size}" for s in status if s.done == s.trials),
         "sweeps_incomplete": ",".join(f"{s.sweep}:{s.size}" for s in status if s.done < s.trials),
+        "monte_carlo": json.dumps(mc, separators=(",", ":")),
     }
     return write_export(frame.reset_index(drop=True), path, {**auto, **(meta or {})})
