@@ -90,18 +90,18 @@ class LazyGroup(click.Group):
         except ValueError as exc:
             click.echo(f"Error: {one_line(str(exc))}", err=True)
             sys.exit(2)
-        except (OSError, sqlite3.OperationalError) as exc:  # a full disk, a read-only folder: one line, exit 1
-            message = environment_error(exc)
-            if message is None:
-                raise
-            click.echo(f"Error: {message}", err=True)
-            sys.exit(1)
         except ModuleNotFoundError as exc:  # an optional dependency, imported inside a command
             if not missing_extra(exc):
                 raise
             command = next((a for a in (args if args is not None else sys.argv[1:]) if a in COMMANDS), "")
             click.echo(f"Error: fpe-theory {command} {missing_extra(exc)}".replace("  ", " "), err=True)
             sys.exit(2)
+        except Exception as exc:  # a full disk, a read-only folder (also beneath a library's own error): exit 1
+            message = environment_error(exc)
+            if message is None:
+                raise
+            click.echo(f"Error: {message}", err=True)
+            sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -115,8 +115,23 @@ _DISK_ERRNOS = {
 }
 
 
-def environment_error(exc: BaseException) -> str | None:
-    """One line for a full disk / read-only place (OSError or SQLite's "disk is full"), else None."""
+def environment_error(exc: BaseException | None) -> str | None:
+    """One line for a full disk / read-only place (OSError or SQLite's "disk is full"), else None.
+
+    The exception's chain is searched too: matplotlib, for one, answers a full disk with an
+    AttributeError or zlib.error raised while handling the OSError.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        message = _environment_error(exc)
+        if message is not None:
+            return message
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _environment_error(exc: BaseException) -> str | None:
     if isinstance(exc, sqlite3.OperationalError):
         text = str(exc)
         if "disk is full" in text or "readonly database" in text:
