@@ -56,10 +56,18 @@ def test_families_registry():
         check_family(Problem(m=6, k=1, alpha=2), "structured_2_4")
 
 
-def test_same_input_same_numbers():
-    a = family_exact(Problem(m=64, k=2, alpha=2), "structured_2_4", 7)
-    b = family_exact(Problem(m=64, k=2, alpha=2), "structured_2_4", 7)
-    assert a == b
+def test_structured_2_4_with_pairs_against_its_closed_form():
+    """k = 2, consecutive clauses: each aligned group of 4 inputs holds two clauses. Of its 6 equally likely
+    2/2 splits, 2 give each child one whole clause ({0,1} | {2,3} either way) and 4 cover neither; groups
+    and parents are independent. So a parent covers a given group w.p. q = 1/3, and a child covers
+    X ~ Binomial(G, q) clauses (G = m/4 groups), E[X(X-1)/2] = C(G, 2) q^2."""
+    m, r = 64, 7
+    groups, q = m // 4, Fraction(1, 3)
+    fe = family_exact(Problem(m=m, k=2, alpha=2), "structured_2_4", r)
+    miss = (1 - q) ** r
+    assert fe.p_all_covered == (1 - miss) ** groups
+    assert fe.expected_covered == 2 * groups * (1 - miss)
+    assert fe.expected_collisions == 2 * r * comb(groups, 2) * q**2
 
 
 @pytest.mark.parametrize("family", ["overlap", "random", "structured_2_4", "clause"])

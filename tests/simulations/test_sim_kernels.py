@@ -236,14 +236,36 @@ def test_same_seed_same_numbers_any_thread_count():
     assert other != runs[0]
 
 
-def test_first_blocks_do_not_depend_on_the_total():
+def _one_block(problem, family, r, seed, block, trials):
+    """Histogram of block ``block`` alone: the plan's kernel run on that block's seed only (a plain loop)."""
+    from simulations import kernels
+    from simulations.montecarlo import _plan, block_seeds
+
+    plan = _plan(problem, family, r)
+    hist = np.zeros((1, plan["bins"]), np.int64)
+    ints = np.zeros((1, 1 + kernels.N_MEANS), np.int64)
+    shifts, sq = np.zeros((1, kernels.N_MEANS), np.int64), np.zeros((1, kernels.N_MEANS))
+    counts = np.array([trials], np.int64)
+    plan["kernel"](*plan["args"], block_seeds(seed, block, block + 1), counts, plan["width"], ints, shifts, sq, hist)
+    return hist[0]
+
+
+def _trim(hist) -> tuple[int, ...]:
+    nonzero = np.flatnonzero(hist)
+    return tuple(int(x) for x in hist[: nonzero[-1] + 1]) if nonzero.size else ()
+
+
+@pytest.mark.parametrize("family", ["overlap", "random", "clause"])
+def test_first_blocks_do_not_depend_on_the_total(family):
     problem = Problem(16, 2, 2)
     block = 1024
-    small = simulate(problem, "overlap", 2, trials=block, seed=4)
-    big = simulate(problem, "overlap", 2, trials=2 * block, seed=4)
-    assert small.trials == block and big.trials == 2 * block
-    # the second block adds trials: the first block's histogram is contained in the bigger one
-    assert all(a <= b for a, b in zip(small.collision_histogram, big.collision_histogram, strict=False))
+    first, second = (_one_block(problem, family, 2, 4, b, block) for b in (0, 1))
+    small = simulate(problem, family, 2, trials=block, seed=4)
+    big = simulate(problem, family, 2, trials=2 * block + 100, seed=4)
+    third = _one_block(problem, family, 2, 4, 2, 100)  # the last, partial block
+    assert small.collision_histogram == _trim(first)
+    assert big.collision_histogram == _trim(first + second + third)
+    assert sum(big.collision_histogram) == 2 * block + 100
 
 
 def test_bad_arguments_are_one_line_value_errors():

@@ -103,11 +103,28 @@ def test_expand_mlp_deep_alternating_budget_per_pair():
     assert torch.equal(b[0], bs[0].repeat_interleave(2)) and torch.equal(b[1], bs[1])  # next layer keeps its bias
 
 
-def test_expand_mlp_equals_split_then_expand_pair():
+def _algorithm_a1_by_loops(W1, W2, masks, alpha):
+    """Algorithm A1 in plain Python: children copy the parent's row under their mask and its outgoing column,
+    then the smallest-magnitude active weights of both layers are pruned to the dense budget h*n_in + n_out*h."""
+    h, n_in, n_out = len(W1), len(W1[0]), len(W2)
+    w1 = [[W1[i // alpha][j] if masks[i][j] else 0.0 for j in range(n_in)] for i in range(alpha * h)]
+    w2 = [[W2[o][i // alpha] for i in range(alpha * h)] for o in range(n_out)]
+    active = [(abs(w1[i][j]), 1, i, j) for i in range(alpha * h) for j in range(n_in) if masks[i][j]]
+    active += [(abs(w2[o][i]), 2, o, i) for o in range(n_out) for i in range(alpha * h)]
+    # ties (copied columns of W2) by position, W1 before W2, row-major, as prune_jointly documents
+    for _, layer, a, b in sorted(active)[: len(active) - (h * n_in + n_out * h)]:
+        (w1 if layer == 1 else w2)[a][b] = 0.0
+    return w1, w2
+
+
+def test_expand_mlp_equals_algorithm_a1_written_as_loops():
     ws = [torch.randn(4, 8, generator=gen(1)), torch.randn(3, 4, generator=gen(2))]
-    w, b, m = expand_mlp(ws, [None, None], 2, "random", generator=gen(11))
-    pair = expand_pair(ws[0], None, ws[1], split_masks("random", ws[0], 2, generator=gen(11)), 2)
-    assert torch.equal(m[0], pair.M1) and torch.equal(m[1], pair.M2) and torch.equal(w[0], pair.W1)
+    w, _, m = expand_mlp(ws, [None, None], 2, "random", generator=gen(11))
+    masks = split_masks("random", ws[0], 2, generator=gen(11))  # the same draw: the masks are A1's input
+    w1, w2 = _algorithm_a1_by_loops(ws[0].tolist(), ws[1].tolist(), masks.tolist(), 2)
+    assert w[0].tolist() == w1 and w[1].tolist() == w2
+    assert int(m[0].sum() + m[1].sum()) == 4 * 8 + 3 * 4
+    assert torch.equal(m[0], (w[0] != 0)) and torch.equal(m[1], (w[1] != 0))
 
 
 def test_expand_mlp_clause_on_first_layer_only():

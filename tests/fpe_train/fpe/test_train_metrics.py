@@ -77,4 +77,23 @@ def test_learned_support_and_coverage_on_hand_built_weights():
     S2 = metrics.learned_support(W, 0.2)  # 0.2 < 0.2*1.0? no: 0.2 >= 0.2 keeps literal 3; 0.3 < 0.4 drops 7
     assert S2[0, 3] and not S2[1, 7]
     assert metrics.coverage(S2[[1]], clauses)["covered"] == 0
-    assert math.isclose(metrics.capacity(W, clauses, "literal"), metrics.capacity_terms(W).sum())
+    assert math.isclose(metrics.capacity(W, clauses, "literal"), _capacity_by_loops(W.T.tolist()), rel_tol=1e-12)
+    assert math.isclose(metrics.capacity(W, clauses, "clause_sum"), _capacity_by_loops([
+        [sum(row[i] for i in c) for row in W.tolist()] for c in clauses]), rel_tol=1e-12)  # fmt: skip
+
+
+def _capacity_by_loops(features) -> float:
+    """sum_i (f_i.f_i)^2 / sum_j (f_i.f_j)^2 over the feature vectors f_i (paper 3.2), in plain Python."""
+    dot = lambda a, b: sum(x * y for x, y in zip(a, b, strict=True))  # noqa: E731
+    total = 0.0
+    for f in features:
+        den = sum(dot(f, g) ** 2 for g in features)
+        total += dot(f, f) ** 2 / den if den else 0.0
+    return total
+
+
+def test_capacity_known_answers():
+    orthogonal = np.array([[2.0, 0.0, 0.0], [0.0, -1.0, 0.0]])  # features (columns): e1, -e2, 0
+    assert metrics.capacity(orthogonal, None, "literal") == 2.0  # each orthogonal feature has capacity 1
+    same = np.array([[1.0, 1.0], [1.0, 1.0]])  # two equal features share one dimension: 1/2 each
+    assert metrics.capacity(same, None, "literal") == 1.0
