@@ -20,21 +20,85 @@ import click
 @click.option("--no-run", is_flag=True, help="build from the store only: train and simulate nothing new")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="training processes (default: all cores)")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bars on stderr.")
-def report(preset: str, out: str, store: str | None, no_run: bool, workers: int | None, progress: bool) -> None:
+@click.option(
+    "--plan",
+    "show_plan",
+    is_flag=True,
+    help="print the plan (configs, trials, batches, model-epochs, FLOPs, ETA timed here); train nothing",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["cpu", "cuda", "auto"]),
+    default="cpu",
+    show_default=True,
+    help="with --plan: where the ETA is timed (cuda needs a GPU here)",
+)
+@click.option(
+    "--from",
+    "from_export",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="build from a shipped export (e.g. results/paper.csv.gz) instead of a store: nothing is trained",
+)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object: what the report did (or the plan)")
+def report(preset: str, out: str, store: str | None, no_run: bool, workers: int | None, progress: bool,
+           **extra) -> None:  # fmt: skip
     """Theory, Monte Carlo and trained networks side by side, as report.tex and report.pdf in OUT."""
     from reports.build import build_report
     from reports.latex import LatexBuildError
 
+    if extra["show_plan"]:
+        return _plan(preset, workers, extra["device"], extra["as_json"])
+    if extra["from_export"] and store:
+        raise ValueError(f"from={extra['from_export']!r} and store={store!r}: give one source of rows, not both")
+    source = _source(extra["from_export"])
+    if source is not None and click.get_current_context().get_parameter_source("preset").name == "DEFAULT":
+        preset = source.meta.get("preset") or preset  # the preset the export was made with
     try:
-        res = build_report(out, preset=preset, store=store, run=not no_run, progress=progress, workers=workers)
+        res = build_report(out, preset=preset, store=store, run=not no_run, progress=progress, workers=workers,
+                           source=source)  # fmt: skip
     except LatexBuildError as exc:
         click.echo(f"Error: {exc}", err=True)
         for line in exc.excerpt:
             click.echo(f"  {line}", err=True)
         raise SystemExit(2) from None
+    if extra["as_json"]:
+        return _summary(res, preset, store if source is None else source.path)
     for name, note in res.skipped:
         click.echo(f"skipped figure {name}: {note}", err=True)
     click.echo(f"trained {res.trained} trials ({res.reused} already stored); wrote {res.tex}"
                + (f" and {res.pdf}" if res.pdf else "") + f" in {res.seconds:.1f} s")  # fmt: skip
     if res.hint:
         click.echo(res.hint)
+
+
+def _plan(preset: str, workers: int | None, device: str, as_json: bool) -> int:
+    """``--plan``: the preset's sweeps counted and timed (``fpe_train.sweeps.plan``); nothing is trained."""
+    import json
+
+    from fpe_train.sweeps.plan import format_plan, plan_report
+    from reports.presets import get_preset, load_sweeps
+
+    data = plan_report(load_sweeps(get_preset(preset)), device, workers)
+    click.echo(json.dumps({"preset": preset, **data}, indent=1) if as_json else f"preset {preset}\n{format_plan(data)}")
+    return 0
+
+
+def _source(path: str | None):
+    if path is None:
+        return None
+    from reports.shipped import open_export
+
+    return open_export(path)
+
+
+def _summary(res, preset: str, source) -> int:
+    """``--json``: what the report did, as one JSON object on stdout."""
+    import json
+
+    data = dict(preset=preset, source=None if source is None else str(source), tex=str(res.tex),
+                pdf=None if res.pdf is None else str(res.pdf), figures=[str(f) for f in res.figures],
+                skipped=[{"name": n, "note": t} for n, t in res.skipped], trained=res.trained, reused=res.reused,
+                seconds=res.seconds, hint=res.hint)  # fmt: skip
+    click.echo(json.dumps(data, indent=1))
+    return 0

@@ -115,8 +115,11 @@ def _version() -> str:
 
 
 def build_report(out, preset="quick", store=None, run: bool = True, progress: bool = True,
-                 workers: int | None = None) -> BuildResult:  # fmt: skip
-    """Run (unless ``run`` is False), analyse and write the report into ``out``; see the module docstring."""
+                 workers: int | None = None, source=None) -> BuildResult:  # fmt: skip
+    """Run (unless ``run`` is False), analyse and write the report into ``out``; see the module docstring.
+
+    ``source``: a shipped export (``reports.shipped.open_export``) read instead of a store; nothing runs.
+    """
     from reports.content import assemble
     from reports.montecarlo import StoredMonteCarlo, required_cases, run_monte_carlo
     from reports.presets import Preset, get_preset
@@ -127,14 +130,20 @@ def build_report(out, preset="quick", store=None, run: bool = True, progress: bo
     tmp = prepare_out(out)
     try:
         store_path = Path(store) if store is not None else out / "results.db"
+        run = run and source is None
         ran = run_preset(chosen, store_path, progress=progress, workers=workers) if run else []
-        frame = load_frame(store_path)
+        frame = load_frame(store_path) if source is None else source.frame
         if run:  # the Monte Carlo the report reads, into the store (only what it lacks)
             run_monte_carlo(required_cases(chosen, frame), store_path, progress=progress)
-        mc = StoredMonteCarlo(store_path)
-        context, drawn, skipped = assemble(frame, chosen, tmp / "figures", store=str(store_path), mc=mc)
+        mc = StoredMonteCarlo(store_path) if source is None else source.monte_carlo()
+        where = str(store_path) if source is None else source.path
+        context, drawn, skipped = assemble(frame, chosen, tmp / "figures", store=where, mc=mc)
+        if source is not None:
+            context["notes"] = [*source.notes(), *context.get("notes", [])]
         if mc.missing:
             note = f"{mc.missing} Monte Carlo results not in the store (run without --no-run)"
+            if source is not None:
+                note = f"{mc.missing} Monte Carlo results not shipped in the export {source.path}"
             skipped = [*skipped, ("monte_carlo", note)]
         context.update(figure_blocks(drawn), version=_version(), skipped=skipped)
         (tmp / "report.tex").write_text(render("report.tex.j2", **context))

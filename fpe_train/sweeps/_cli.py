@@ -142,14 +142,47 @@ def status(files, store_path, size, sets, as_json):
     from fpe_train.sweeps.sweep import find_sweep, load_sweep
 
     sweeps = [load_sweep(find_sweep(f), size, _overrides(sets)) for f in files] or None
+    from fpe_train.sweeps.plan import duration, remaining
+
     with ResultsStore(store_path, create=False, readonly=True) as store:
         rows = store.status(sweeps)
+        left = remaining(store, sweeps)  # seconds of one worker, fitted to the store's own run times
     if as_json:
-        click.echo(json.dumps([{**r.__dict__, "pending": r.pending} for r in rows], indent=1))
+        click.echo(json.dumps([{**r.__dict__, "pending": r.pending, "remaining_seconds": left.get((r.sweep, r.size))}
+                               for r in rows], indent=1))  # fmt: skip
         return 0
-    click.echo(f"{'sweep':<22}{'size':<8}{'configs':>8}{'trials':>8}{'done':>8}{'failed':>8}{'pending':>8}")
+    click.echo(f"{'sweep':<22}{'size':<8}{'configs':>8}{'trials':>8}{'done':>8}{'failed':>8}{'pending':>8}"
+               f"{'remaining':>14}")  # fmt: skip
     for r in rows:
-        click.echo(f"{r.sweep:<22}{r.size:<8}{r.configs:>8}{r.trials:>8}{r.done:>8}{r.failed:>8}{r.pending:>8}")
+        eta = left.get((r.sweep, r.size))
+        click.echo(f"{r.sweep:<22}{r.size:<8}{r.configs:>8}{r.trials:>8}{r.done:>8}{r.failed:>8}{r.pending:>8}"
+                   f"{'?' if eta is None else duration(eta):>14}")  # fmt: skip
+    click.echo("remaining: one worker's time for the pending trials, at the speed of the runs stored so far "
+               "(? = none timed yet; `sweep plan` times this machine)")  # fmt: skip
+    return 0
+
+
+@sweep.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--size", default="quick", show_default=True, help="Size of the FILES: quick | paper (as they have).")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
+              help="Where the ETA is timed (cuda: needs a GPU here).")  # fmt: skip
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes the run will use [default: one per core on cpu, 1 on cuda].")  # fmt: skip
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch threads per worker.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Overrides, as given to `sweep run`.")
+@click.option("--no-eta", is_flag=True, help="Counts only: time nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plan(files, size, device, workers, threads, sets, no_eta, as_json):
+    """Without training: configs, trials, batches, model-epochs, FLOPs, memory and an ETA for FILES."""
+    import json
+
+    from fpe_train.sweeps.plan import format_plan, plan_report
+    from fpe_train.sweeps.sweep import find_sweep, load_sweep
+
+    sweeps = [load_sweep(find_sweep(f), size, _overrides(sets)) for f in files]
+    data = plan_report(sweeps, device, workers, threads, calibrate_eta=not no_eta)
+    click.echo(json.dumps(data, indent=1) if as_json else format_plan(data))
     return 0
 
 
