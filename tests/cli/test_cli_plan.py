@@ -80,9 +80,8 @@ def test_report_plan_json():
 
 
 def test_report_from_an_export_equals_the_report_from_its_store(tmp_path, monkeypatch):
-    from fpe_train.sweeps.export import export_store
-
     import reports.build
+    from fpe_train.sweeps.export import export_store
 
     monkeypatch.setitem(reports.presets.PRESETS, "test", TINY)
     monkeypatch.setattr(reports.build, "latex_engine", lambda: None)  # report.tex only: the PDF adds nothing here
