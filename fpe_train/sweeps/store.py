@@ -28,8 +28,14 @@ config that produced it.
 Only the driver process writes. Each finished (config, trial) is committed in its own
 transaction, and a done row is never overwritten, so a driver killed at any moment loses no
 finished row and a restart duplicates none. One driver at a time: ``lock()`` takes an
-exclusive ``flock`` on ``<path>.lock`` (released by the kernel when the process dies); a
-second driver gets a one-line ``ValueError`` naming the holder's pid.
+exclusive ``flock`` on ``<real path>.lock`` (symlinks resolved, so every spelling of the path
+takes the same lock; released by the kernel when the process dies, the file removed by
+``unlock()``); a second driver gets a one-line ``ValueError`` naming the holder's pid.
+
+An existing file is opened read-only and checked (header, meta, tables, ``PRAGMA quick_check``)
+before it is reopened for writing: a file that is not ours, or is damaged, is refused in one
+line and never changed. ``ResultsStore(path, readonly=True)`` reads a store in a read-only
+file or folder.
 
 >>> import tempfile, os
 >>> with ResultsStore(os.path.join(tempfile.mkdtemp(), "r.db")) as s:
