@@ -19,7 +19,7 @@ class MaskMeasurement:
     """What a set of neuron supports does to a clause list."""
 
     all_covered: bool
-    covered_clauses: int
+    covered: int
     collisions: int
     neurons_cover_ge1: int
     neurons_cover_ge2: int
@@ -48,7 +48,7 @@ def measure_supports(supports: Sequence[Iterable[int]], clauses: Sequence[Iterab
         ge2 += n >= 2
     return MaskMeasurement(
         all_covered=all(covered),
-        covered_clauses=sum(covered),
+        covered=sum(covered),
         collisions=collisions,
         neurons_cover_ge1=ge1,
         neurons_cover_ge2=ge2,

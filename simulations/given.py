@@ -45,7 +45,7 @@ def measure_masks(masks: np.ndarray, clauses: Sequence[Sequence[int]], engine: s
         all_covered, covered, collisions, ge1, ge2 = measure_given(np.ascontiguousarray(masks), lits, offsets)
     return MaskMeasurement(
         all_covered=bool(all_covered),
-        covered_clauses=int(covered),
+        covered=int(covered),
         collisions=int(collisions),
         neurons_cover_ge1=int(ge1),
         neurons_cover_ge2=int(ge2),

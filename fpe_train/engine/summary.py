@@ -48,7 +48,7 @@ def summarize(rows: list[dict], variants) -> dict:
             "capacity": stat(col("capacity")),
             "cosine": stat(col("cosine")),
             "abs_cosine": stat(col("abs_cosine")),
-            "coverage": {"mask": stat(col("mask_covered")), "learned": stat(col("learned_covered"))},
+            "covered": {"mask": stat(col("mask_covered")), "learned": stat(col("learned_covered"))},
             "all_covered": {"mask": stat(col("mask_all_covered")), "learned": stat(col("learned_all_covered"))},
             "collisions": {"mask": stat(col("mask_collisions")), "learned": stat(col("learned_collisions"))},
         }
@@ -75,8 +75,8 @@ def format_table(summary: dict) -> str:
                       _pm(s["train_accuracy"], 1, 100),
                       _pm(s["relative_improvement"], 3, undefined=s.get("relative_improvement_undefined", 0)),
                       _pm(s["capacity"], 2),
-                      _pm(s["cosine"], 3), _pm(s["coverage"]["mask"], 1), _pm(s["collisions"]["mask"], 1),
-                      _pm(s["coverage"]["learned"], 1), _pm(s["collisions"]["learned"], 1),
+                      _pm(s["cosine"], 3), _pm(s["covered"]["mask"], 1), _pm(s["collisions"]["mask"], 1),
+                      _pm(s["covered"]["learned"], 1), _pm(s["collisions"]["learned"], 1),
                       str(s["nonzero_params"])))  # fmt: skip
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=False)]
     fmt = lambda row: "  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False))  # noqa: E731

@@ -153,7 +153,7 @@ def _effective(layer: nn.Module | Tensor) -> Tensor:
 def layer_coverage(layer: nn.Module, clauses):
     """Structural coverage and collisions of a layer's mask against ``clauses`` (``simulations.measure_masks``).
 
-    A dense Linear counts as all-ones. Returns a ``MaskMeasurement`` (all_covered, covered_clauses,
+    A dense Linear counts as all-ones. Returns a ``MaskMeasurement`` (all_covered, covered,
     collisions, neurons_cover_ge1, neurons_cover_ge2).
     """
     from simulations.given import measure_masks

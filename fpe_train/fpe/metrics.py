@@ -90,4 +90,4 @@ def learned_support(W1, tau: float) -> np.ndarray:
 def coverage(support: np.ndarray, clauses) -> dict:
     """``covered``, ``all_covered``, ``collisions`` of a boolean (neurons, inputs) support matrix."""
     mm = measure_masks(np.asarray(support, dtype=bool), clauses)
-    return {"covered": mm.covered_clauses, "all_covered": mm.all_covered, "collisions": mm.collisions}
+    return {"covered": mm.covered, "all_covered": mm.all_covered, "collisions": mm.collisions}

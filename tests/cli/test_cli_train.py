@@ -29,7 +29,7 @@ def test_json_output(capsys):
             assert set(v[key]) == {"mean", "sem", "values"} and len(v[key]["values"]) == 2
         assert v["nonzero_params"] == 16 * 4 + 4
         assert v["best_test_accuracy"] == max(v["test_accuracy"]["values"])
-        assert set(v["coverage"]) == {"mask", "learned"} and set(v["collisions"]) == {"mask", "learned"}
+        assert set(v["covered"]) == {"mask", "learned"} and set(v["collisions"]) == {"mask", "learned"}
         assert v["capacity"]["mean"] is not None and "cosine" in v
     rel = doc["variants"]["random"]["relative_improvement"]["values"]
     dense, rnd = (

@@ -59,7 +59,7 @@ def test_measure_supports_hand_built():
     clauses = [(0, 1), (2, 3), (4, 5)]
     supports = [range(6), (0, 1, 2), (2, 3, 4, 5), ()]
     got = measure_supports(supports, clauses)
-    assert got.all_covered and got.covered_clauses == 3
+    assert got.all_covered and got.covered == 3
     assert got.collisions == 3 + 0 + 1 == _brute_collisions([list(s) for s in supports], clauses)
     assert (got.neurons_cover_ge1, got.neurons_cover_ge2) == (3, 2)
     assert covers((5, 4), (4, 5)) and not covers((4,), (4, 5))
