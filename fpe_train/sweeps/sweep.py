@@ -12,7 +12,7 @@ Format (experiments/README.md has the full story; every shipped file is an examp
     clauses = 8
 
     [grid]                            # axes; configs = their product, first axis slowest
-    neurons = [4, 8, 16]
+    r = [4, 8, 16]
     alpha = [2, 4]
     schedule = [{warmup_epochs = 5, epochs = 45}, {warmup_epochs = 25, epochs = 25}]
                                       # ^ a name that is no field + a list of tables: a coupled axis
@@ -20,7 +20,7 @@ Format (experiments/README.md has the full story; every shipped file is an examp
     [sizes.quick]                     # overrides of [base] for --size quick ...
     epochs = 30
     [sizes.quick.grid]                # ... and of [grid] (replaces or adds axes)
-    neurons = [4, 8]
+    r = [4, 8]
 
 Precedence, last wins: ``[base]``, then the axes (``[sizes.S.grid]`` replaces a ``[grid]`` axis
 of the same name, or adds one), then the ``[sizes.S]`` scalars, then ``--set`` overrides. A
