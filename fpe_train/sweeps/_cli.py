@@ -108,6 +108,8 @@ def run(file, store_path, size, executor, scheduler, workers, threads, retry_fai
 
     sw = load_sweep(find_sweep(file), size, _overrides(sets))
     check_store(store_path)
+    if os.path.isfile(store_path) and os.path.getsize(store_path) > 0:  # ours and intact, before anything starts
+        ResultsStore(store_path, readonly=True).close()
     check_sweep_data(sw)
     click.echo(
         f"sweep {sw.name} ({sw.size}): {len(sw.configs)} configs, "
