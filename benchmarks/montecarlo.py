@@ -1,6 +1,6 @@
 """Monte Carlo speed: the numba engine (2 threads and 1) beside the plain numpy oracle.
 
-Reference point (issue 3): m=128, k=4, alpha=4, r=8, family partition; target >= 1,000,000
+Reference point: m=128, k=4, alpha=4, r=8, family random (partition); target >= 1,000,000
 trials/s on 2 cores and >= 60x the numpy oracle. JIT compilation happens before the
 timed region (and is cached on disk across runs). Prints one table; asserts nothing.
 

@@ -1,4 +1,4 @@
-"""Speed of the exact theory, printed beside its targets (issue 2). Not asserted: timings are noisy.
+"""Speed of the exact theory, printed beside its targets. Not asserted: timings are noisy.
 
 Run: python benchmarks/theory.py
 """

@@ -1,4 +1,4 @@
-"""The random number helpers of both numba kernels (``kernels.py``, ``bitsets.py``), in one place.
+"""The random number functions of both numba kernels (``kernels.py``, ``bitsets.py``), in one place.
 
 The names keep their leading underscore: they are internals of the kernels, imported by them only.
 
