@@ -1,11 +1,16 @@
-"""Statistics on stored rows: relative improvement, fold changes, Welch t-tests, SEM, OLS.
+"""Statistics on stored rows: paired differences, relative improvement, fold changes, Holm, cluster-robust OLS.
 
 Definitions (paper, Fig. 3 caption and docs/interfaces.md): for each (config, trial),
 relative improvement RI = FPE test accuracy / dense test accuracy of the same trial;
-capacity and cosine fold changes are FPE / dense of the same trial likewise. Per
-configuration and variant: mean, SEM = s/sqrt(n), and a Welch t-test of FPE vs dense
-test accuracies (``scipy.stats.ttest_ind(equal_var=False)``), starred at p < 0.05.
-Regressions (Fig. 4c) are statsmodels OLS of RI on a fold change, with an intercept.
+capacity fold change is FPE / dense of the same trial likewise; cosine similarity is
+compared as a difference FPE - dense (signed and |cos|), never as a ratio of near-zero means.
+Per configuration and variant: n, means and SEM = s/sqrt(n) over trials, the paired
+difference FPE - dense with its 95 % t-interval, the paired t-test
+(``scipy.stats.ttest_rel``) and Wilcoxon signed-rank test, the fraction of trials improved,
+Holm-adjusted p over every comparison of the table (``reports.stats.holm``) and a marker
+that says the direction (gain / loss) at adjusted p < 0.05 (docs/statistics.md).
+Regressions (Fig. 4c) are statsmodels OLS of RI on capacity fold / |cos| difference, one
+point per FPE model, standard errors clustered by dense trial (``cov_type="cluster"``).
 
 >>> import pandas as pd
 >>> rows = [dict(config_hash="h", trial=t, variant=v, test_accuracy=a, capacity=1.0, cosine=0.5)
@@ -26,7 +31,7 @@ import pandas as pd
 # Columns that describe a configuration (kept beside per-configuration statistics when present).
 CONFIG_COLUMNS = (
     "sweep", "task", "clauses", "k", "r", "alpha", "depth", "warmup_epochs", "epochs", "trials",
-    "rewire_every", "splits", "n_train", "n_test",
+    "rewire_every", "rewire_fraction", "splits", "n_train", "n_test",
 )  # fmt: skip
 REQUIRED_COLUMNS = ("config_hash", "trial", "variant", "test_accuracy")
 METRICS = ("test_accuracy", "capacity", "cosine", "abs_cosine", "nonzero_params")
@@ -84,6 +89,12 @@ def paired(frame: pd.DataFrame) -> pd.DataFrame:
             num = pd.to_numeric(out[name], errors="coerce")
             den = pd.to_numeric(out[f"{name}_dense"], errors="coerce")
             out[f"{name}_fold"] = num / den.where(den != 0)
+    for name in ("cosine", "abs_cosine"):
+        if name in metrics:
+            out[f"{name}_diff"] = pd.to_numeric(out[name], errors="coerce") - pd.to_numeric(
+                out[f"{name}_dense"], errors="coerce"
+            )
+    out["cluster"] = out["config_hash"].astype(str) + ":" + out["trial"].astype(str)  # the dense trial
     return out.reset_index(drop=True)
 
 
@@ -115,20 +126,64 @@ def star(p: float, level: float = 0.05) -> str:
     return "*" if isinstance(p, float) and not math.isnan(p) and p < level else ""
 
 
-def summarize(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Per (config, variant): n, means and SEMs of accuracies, RI and folds; Welch t and p (FPE vs dense)."""
+SUMMARY_METRICS = ("test_accuracy", "test_accuracy_dense", "relative_improvement", "capacity_fold", "cosine_diff",
+                   "abs_cosine_diff")  # fmt: skip
+
+
+def reference_effect(g: pd.DataFrame) -> float:
+    """The paper's effect for a comparison, in accuracy (fraction), for power (docs/statistics.md).
+
+    Boolean: the case study's RI of that split (random 12.7 %, clause 26.3 %) x our dense mean;
+    vision: Table A5's random RI (14.9 %) x our dense mean; otherwise ``claims.FALLBACK_EFFECT``.
+    """
+    from reports import paper_numbers as P
+    from reports.claims import FALLBACK_EFFECT
+
+    variant = g["variant"].iloc[0]
+    dense = float(pd.to_numeric(g["test_accuracy_dense"], errors="coerce").mean())
+    task = g["task"].iloc[0] if "task" in g else "boolean"
+    if task == "boolean" and variant in P.CASE_STUDY:
+        return (P.CASE_STUDY[variant].value / P.CASE_STUDY["dense"].value - 1) * dense
+    if task != "boolean" and variant in ("random", "gram", "structured_2_4"):
+        return P.TABLE_A5["random_ri"].value * dense
+    return FALLBACK_EFFECT
+
+
+def summarize(pairs: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Per (config, variant): n, means/SEMs, the paired effect (t and BCa CIs, paired t, Wilcoxon), Holm, marker."""
+    from reports import stats as S
+
     rows = []
     for (h, variant), g in pairs.groupby(["config_hash", "variant"], sort=False):
-        t, p = welch(g["test_accuracy"], g["test_accuracy_dense"])
+        e = S.paired_effect(g["test_accuracy"], g["test_accuracy_dense"], seed=seed, reference=reference_effect(g))
         row = {"config_hash": h, "variant": variant, **_config_values(g), "n": len(g)}
-        for name in ("test_accuracy", "test_accuracy_dense", "relative_improvement", "capacity_fold", "cosine_fold"):
+        for name in SUMMARY_METRICS:
             if name in g.columns:
                 x = pd.to_numeric(g[name], errors="coerce")
                 row[f"{name}_mean"] = float(x.mean())
                 row[f"{name}_sem"] = sem(x)
-        row.update(t=t, p=p, star=star(p))
+        row.update(
+            diff=e.mean_diff,
+            diff_lo=e.t_ci[0],
+            diff_hi=e.t_ci[1],
+            bca_lo=e.bca_ci[0],
+            bca_hi=e.bca_ci[1],
+            t=e.t,
+            p=e.p,
+            wilcoxon_p=e.wilcoxon_p,
+            frac_improved=e.frac_improved,
+            ri_pct=e.ri_pct,
+            ri_lo=e.ri_ci[0],
+            ri_hi=e.ri_ci[1],
+            reference=e.reference,
+            power=e.power,
+            n_needed=e.n_needed,
+        )
         rows.append(row)
-    return pd.DataFrame(rows, columns=None if rows else ["config_hash", "variant", *CONFIG_COLUMNS, "n"])
+    out = pd.DataFrame(rows, columns=None if rows else ["config_hash", "variant", *CONFIG_COLUMNS, "n", "p"])
+    out["p_holm"] = S.holm(out["p"]) if len(out) else pd.Series(dtype=float)
+    out["star"] = [S.marker(pa, d) for pa, d in zip(out["p_holm"], out.get("diff", []), strict=False)]
+    return out
 
 
 def variant_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -147,6 +202,9 @@ def variant_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=None if rows else ["config_hash", "variant", *CONFIG_COLUMNS, "n"])
 
 
+REGRESSORS = ("capacity_fold", "abs_cosine_diff")  # Fig. 4c's x axes (cosine as a difference, not a ratio)
+
+
 @dataclass(frozen=True)
 class Regression:
     """An OLS fit y = const + slope * x; every number read from the statsmodels results."""
@@ -163,16 +221,33 @@ class Regression:
     rsquared: float
     xs: tuple[float, ...]
     ys: tuple[float, ...]
+    clusters: int = 0  # dense-trial clusters of the robust standard errors (0: plain OLS errors)
 
 
 def regress(data: pd.DataFrame, x: str, y: str = "relative_improvement", label: str = "", alpha: float = 0.05):
-    """statsmodels OLS of ``y`` on ``x`` (with intercept); None with < 3 points or constant x."""
+    """statsmodels OLS of ``y`` on ``x`` (with intercept); None with < 3 points or constant x.
+
+    With a ``cluster`` column (the dense trial, from ``paired``) and >= 3 clusters the standard errors
+    are cluster-robust (``cov_type="cluster"``, t with G-1 degrees of freedom), else the plain OLS ones.
+    """
     import statsmodels.api as sm
 
-    d = data[[x, y]].apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan).dropna()
+    cols = [x, y]
+    d = data[cols].apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan)
+    if "cluster" in data:
+        d["cluster"] = data["cluster"]
+    d = d.dropna()
     if len(d) < 3 or d[x].nunique() < 2:
         return None
-    res = sm.OLS(d[y].to_numpy(float), sm.add_constant(d[x].to_numpy(float))).fit()
+    model = sm.OLS(d[y].to_numpy(float), sm.add_constant(d[x].to_numpy(float)))
+    groups = pd.factorize(d["cluster"])[0] if "cluster" in d else None
+    clusters = int(len(set(groups))) if groups is not None else 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if clusters >= 3:
+            res = model.fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
+        else:
+            res = model.fit()
     ci = np.asarray(res.conf_int(alpha=alpha))  # (2, 2): rows const, slope
     return Regression(
         label=label,
@@ -187,13 +262,14 @@ def regress(data: pd.DataFrame, x: str, y: str = "relative_improvement", label: 
         rsquared=float(res.rsquared),
         xs=tuple(d[x].to_numpy(float)),
         ys=tuple(d[y].to_numpy(float)),
+        clusters=clusters if clusters >= 3 else 0,
     )
 
 
 def regressions(pairs: pd.DataFrame, group: tuple[str, ...] = ("variant", "alpha")) -> list[Regression]:
-    """Fig. 4c: RI on capacity fold and on cosine fold, per (variant, alpha) and pooled."""
+    """Fig. 4c: RI on capacity fold and on the |cos| difference, per (variant, alpha) and pooled."""
     out = []
-    for x in ("capacity_fold", "cosine_fold"):
+    for x in REGRESSORS:
         if x not in pairs.columns:
             continue
         groups = [g for g in group if g in pairs.columns]

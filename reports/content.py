@@ -88,7 +88,15 @@ def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, mc=None):
         regression_table=sections.regression_table(regs) if regs else "",
         paper_table=sections.paper_vs_ours(vtable, summary), **theory_tables,
     )  # fmt: skip
+    context.update(findings_context(frame, preset))
     return context, drawn, skipped
+
+
+def findings_context(frame: pd.DataFrame, preset) -> dict:
+    """The first page: the claims ledger (reports.claims) as a verdict table and a paragraph (reports.findings)."""
+    from reports import claims, findings
+
+    return findings.context(frame, preset, claims.ledger(frame, preset, seed=preset.seed))
 
 
 def _notes(frame: pd.DataFrame, ok: pd.DataFrame) -> list[str]:

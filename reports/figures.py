@@ -74,16 +74,24 @@ def select(table: pd.DataFrame, sweeps, **fixed) -> pd.DataFrame:
     return table.iloc[0:0]
 
 
-def _source(rows: pd.DataFrame) -> str:
-    """' Rows of sweep(s) ...' naming the stored sweeps a figure was drawn from."""
+ERRORBARS = (" Error bars: $\\pm 1$ SEM over trials (each trial its own initialisation, masks and data order);"
+             " $\\blacktriangle$/$\\blacktriangledown$: gain/loss vs dense at Holm-adjusted $p < 0.05$"
+             " (paired $t$).")  # fmt: skip
+
+
+def _source(rows: pd.DataFrame, bars: bool = False) -> str:
+    """' Rows of sweep(s) ...' naming the stored sweeps a figure was drawn from (and what its error bars are)."""
     from reports.latex import escape
 
     names = sorted({n for v in rows["sweep"].dropna() for n in str(v).split(",")})
-    return f" Rows of sweep(s) {escape(', '.join(names))}." if names else ""
+    return (f" Rows of sweep(s) {escape(', '.join(names))}." if names else "") + (ERRORBARS if bars else "")
+
+
+MARKS = {"gain": "▲", "loss": "▼"}  # Holm-adjusted p < 0.05, by direction (analysis.summarize's ``star``)
 
 
 def _lines(ax, s: pd.DataFrame, axis: str, y: str, star_alpha=None, pct=False):
-    """One line per (variant, alpha): mean +- SEM of ``y`` vs ``axis``; '*' where p < 0.05 (for star_alpha)."""
+    """One line per (variant, alpha): mean +- SEM of ``y`` vs ``axis``; ▲ gain / ▼ loss at Holm p < 0.05."""
     scale = 100.0 if pct else 1.0
     for (variant, alpha), g in s.groupby(["variant", "alpha"], sort=True):
         g = g.groupby(axis, as_index=False).agg(m=(f"{y}_mean", "mean"), e=(f"{y}_sem", "mean"), st=("star", "max"))
@@ -93,8 +101,9 @@ def _lines(ax, s: pd.DataFrame, axis: str, y: str, star_alpha=None, pct=False):
                     capsize=2, label=f"{variant}, α={alpha}")  # fmt: skip
         if alpha == star_alpha:
             for xv, yv, st in zip(g[axis], yy, g["st"], strict=True):
-                if st:
-                    ax.annotate("*", (xv, yv), textcoords="offset points", xytext=(0, 4), ha="center")
+                if st in MARKS:
+                    ax.annotate(MARKS[st], (xv, yv), textcoords="offset points", xytext=(0, 4), ha="center",
+                                fontsize=7)  # fmt: skip
     ax.set_xlabel(axis)
 
 
@@ -123,7 +132,7 @@ def fig_scan(summary, vtable, folder, name, axis, sweeps, fixed, caption):
     if "nonzero_params_mean" in v.columns:
         _per_param(a2, v, axis)
     _save(fig, folder, name)
-    return Drawn(name, caption + _source(s), name)
+    return Drawn(name, caption + _source(s, bars=True), name)
 
 
 def fig_heatmap(summary, folder, name="fig3c", sweeps=FIGURE_SWEEPS["heatmap"]):
@@ -138,12 +147,13 @@ def fig_heatmap(summary, folder, name="fig3c", sweeps=FIGURE_SWEEPS["heatmap"]):
         g = s[(s["variant"] == variant) & (s["alpha"] == alpha)]
         grid = g.pivot_table(index="clauses", columns="r", values="relative_improvement_mean", aggfunc="mean")
         data = (grid.to_numpy(float) - 1) * 100
-        im = ax.imshow(data, origin="lower", cmap="viridis", aspect="auto")
+        lim = float(np.nanmax(np.abs(data))) if np.isfinite(data).any() else 1.0
+        im = ax.imshow(data, origin="lower", cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")  # diverging, 0 = white
         ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns])
         ax.set_yticks(range(grid.shape[0]), [str(c) for c in grid.index])
         for (i, j), val in np.ndenumerate(data):
             if not math.isnan(val):
-                ax.text(j, i, f"{val:.1f}", ha="center", va="center", fontsize=7, color="w")
+                ax.text(j, i, f"{val:.1f}", ha="center", va="center", fontsize=7, color="k")
         ax.set_title(f"{variant}-split, α={alpha}: relative improvement (%)", fontsize=9)
         ax.set_xlabel("r")
         ax.set_ylabel("clauses")
@@ -161,13 +171,17 @@ def fig_folds(summary, folder, name, axis, sweeps, fixed, caption):
     plt = _plt()
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(4.6, 5.6), sharex=True)
     _lines(a1, s, axis, "capacity_fold", star_alpha=None)
-    _lines(a2, s, axis, "cosine_fold", star_alpha=None)
-    for ax, lab in ((a1, "feature capacity fold change"), (a2, "cosine similarity fold change")):
-        ax.axhline(1.0, color="k", ls="--", lw=0.8)
-        ax.set_ylabel(lab)
+    cos = (
+        "abs_cosine_diff" if "abs_cosine_diff_mean" in s and s["abs_cosine_diff_mean"].notna().any() else "cosine_diff"
+    )
+    _lines(a2, s, axis, cos, star_alpha=None)
+    a1.axhline(1.0, color="k", ls="--", lw=0.8)
+    a2.axhline(0.0, color="k", ls="--", lw=0.8)
+    a1.set_ylabel("feature capacity fold change")
+    a2.set_ylabel(("|cos|" if cos == "abs_cosine_diff" else "cos") + " difference, FPE − dense")
     a1.legend(fontsize=7)
     _save(fig, folder, name)
-    return Drawn(name, caption + _source(s), name)
+    return Drawn(name, caption + _source(s, bars=True), name)
 
 
 def fig_regressions(regs, folder, name="fig4c"):
@@ -177,7 +191,7 @@ def fig_regressions(regs, folder, name="fig4c"):
         return Skipped(name, "no regression had >= 3 points with varying fold change")
     plt = _plt()
     fig, axes = plt.subplots(2, 1, figsize=(4.6, 5.6))
-    for ax, x in zip(axes, ("capacity_fold", "cosine_fold"), strict=True):
+    for ax, x in zip(axes, ("capacity_fold", "abs_cosine_diff"), strict=True):
         for reg in (r for r in regs if r.x == x):
             variant = reg.label.split(",")[0]
             color = STYLE.get(variant)
@@ -189,8 +203,9 @@ def fig_regressions(regs, folder, name="fig4c"):
         ax.set_ylabel("relative improvement")
         ax.legend(fontsize=6)
     _save(fig, folder, name)
-    return Drawn(name, "Relative improvement vs feature capacity fold change (top) and cosine similarity fold "
-                       "change (bottom), statsmodels OLS per split and $\\alpha$ (paper Fig.~4c).", name)  # fmt: skip
+    return Drawn(name, "Relative improvement vs feature capacity fold change (top) and the $|\\cos|$ difference "
+                       "FPE $-$ dense (bottom), one point per FPE model, statsmodels OLS per split and $\\alpha$ "
+                       "(dotted $\\alpha=2$, solid $\\alpha=4$; paper Fig.~4c).", name)  # fmt: skip
 
 
 def fig_vision(summary, vtable, folder, name="fig5", sweeps=FIGURE_SWEEPS["vision"]):
@@ -212,7 +227,7 @@ def fig_vision(summary, vtable, folder, name="fig5", sweeps=FIGURE_SWEEPS["visio
     axes[0, 0].legend(fontsize=7)
     _save(fig, folder, name)
     return Drawn(name, "Vision tasks: relative improvement (\\%) and test accuracy per parameter vs neurons "
-                       "(paper Fig.~5)." + _source(s), name)  # fmt: skip
+                       "(paper Fig.~5)." + _source(s, bars=True), name)  # fmt: skip
 
 
 def dense_equivalent(v_dense: pd.DataFrame, acc: float) -> float:
@@ -263,7 +278,7 @@ def fig_alpha(summary, vtable, folder, name="fig6", sweeps=FIGURE_SWEEPS["alpha"
     return Drawn(name, "(a) test accuracy vs width, dense and random-split FPE at the largest $\\alpha$, annotated "
                        "with the dense parameter factor that matches it; (c) cosine similarity; (d) relative "
                        "improvement per $\\alpha$ (paper Fig.~6a, c, d). Task: " + task.replace("_", "\\_") + "."
-                 + _source(s), name)  # fmt: skip
+                 + _source(s, bars=True), name)  # fmt: skip
 
 
 def fig_timing(vtable, folder, name="fig6b", sweeps=FIGURE_SWEEPS["timing"]):

@@ -93,30 +93,57 @@ def prediction_latex(pred: pd.DataFrame) -> str:
     return "{\\scriptsize\n" + table(head, rows, align="lrrrrll" + "r" * 9) + "}\n"
 
 
+def _config_cells(r) -> list[str]:
+    """The fields that tell configurations apart: sweep, task, C, r, alpha, depth, warm-up+epochs, rewiring."""
+    g = r.get if isinstance(r, dict) else (lambda k, d=None: getattr(r, k, d))
+    boolean = g("task") == "boolean"
+    rewire = g("rewire_every")
+    rw = (
+        "--"
+        if rewire is None or pd.isna(rewire) or int(rewire) == 0
+        else f"{int(rewire)}/{fmt(g('rewire_fraction'), 2)}"
+    )
+    return [escape(g("sweep") or ""), escape(g("task") or ""), _int(g("clauses")) if boolean else "--", _int(g("r")),
+            _int(g("alpha")), _int(g("depth")), f"{_int(g('warmup_epochs'))}+{_int(g('epochs'))}", rw]  # fmt: skip
+
+
+CONFIG_HEAD = ["sweep", "task", "$C$", "$r$", r"$\alpha$", "depth", "$W$+$E$", "rewire"]
+
+
 def accuracy_table(vtable: pd.DataFrame) -> str:
-    """Absolute test accuracy (mean +- SEM) per configuration and variant."""
+    """Absolute test accuracy (mean +- SEM, %) per configuration and variant, with every distinguishing field."""
     rows = []
     for r in vtable.itertuples():
-        rows.append([escape(r.sweep), escape(r.task), _int(r.clauses) if r.task == "boolean" else "--",
-                     _int(r.r), _int(r.alpha), escape(r.variant), str(r.n),
+        rows.append([*_config_cells(r), escape(r.variant), str(r.n),
                      pm(100 * r.test_accuracy_mean, 100 * r.test_accuracy_sem, 2),
                      fmt(getattr(r, "nonzero_params_mean", math.nan), 0)])  # fmt: skip
-    return table(["sweep", "task", "$C$", "$r$", r"$\alpha$", "variant", "$n$", r"test acc. (\%)", "nonzero params"],
-                 rows,
-                 align="llrrrlrrr")  # fmt: skip
+    head = [*CONFIG_HEAD, "variant", "$n$", r"test acc. (\%)", "nonzero params"]
+    return "{\\scriptsize\n" + table(head, rows, align="llrrrrrlrrrr") + "}\n"
+
+
+def _p(x) -> str:
+    return "--" if x is None or pd.isna(x) else (f"{x:.2g}" if x < 0.001 else f"{x:.3f}")
+
+
+def _need(x) -> str:
+    if x is None or pd.isna(x):
+        return "--"
+    return "$>$10000" if math.isinf(x) else str(int(x))
 
 
 def improvement_table(summary: pd.DataFrame) -> str:
-    """Relative improvement (mean +- SEM), Welch t and p (FPE vs dense), the paper's star."""
+    """Paired FPE - dense per configuration: difference (pts) with 95 % t-CI, RI (%), share improved,
+    paired t and Wilcoxon p, Holm-adjusted p over the table, gain/loss mark, trials for 80 % power."""
     rows = []
     for r in summary.itertuples():
-        ri = (r.relative_improvement_mean - 1) * 100
-        rows.append([escape(r.sweep), escape(r.task), _int(r.clauses) if r.task == "boolean" else "--",
-                     _int(r.r), _int(r.alpha), escape(r.variant), str(r.n),
-                     pm(ri, 100 * r.relative_improvement_sem, 2),
-                     "--" if pd.isna(r.t) else f"{r.t:.2f}", fmt(r.p, 4), r.star])  # fmt: skip
-    head = ["sweep", "task", "$C$", "$r$", r"$\alpha$", "split", "$n$", r"RI$-1$ (\%)", "Welch $t$", "$p$", "$p<0.05$"]
-    return table(head, rows, align="llrrrlrrrrc")
+        ci = f"[{100 * r.diff_lo:+.1f}, {100 * r.diff_hi:+.1f}]" if pd.notna(r.diff_lo) else "--"
+        rows.append([*_config_cells(r), escape(r.variant), str(r.n), f"{100 * r.diff:+.2f}", ci,
+                     "--" if pd.isna(r.ri_pct) else f"{r.ri_pct:+.1f}",
+                     "--" if pd.isna(r.frac_improved) else f"{100 * r.frac_improved:.0f}",
+                     _p(r.p), _p(r.wilcoxon_p), _p(r.p_holm), r.star or "", _need(r.n_needed)])  # fmt: skip
+    head = [*CONFIG_HEAD, "split", "$n$", r"$\Delta$ (pts)", r"95\% CI", r"RI (\%)", r"impr.\ (\%)",
+            "$p$ (paired $t$)", "$p$ (Wilcoxon)", "$p$ (Holm)", "mark", r"$n$ for 80\%"]  # fmt: skip
+    return "{\\scriptsize\n" + table(head, rows, align="llrrrrrl" + "lrrrrrrrrlr") + "}\n"
 
 
 def a1_a2_rows(vtable: pd.DataFrame, neurons: int = 8) -> pd.DataFrame:
@@ -143,14 +170,16 @@ def metric_table(vtable: pd.DataFrame, metric: str, neurons: int = 8) -> str:
 
 
 def regression_table(regs) -> str:
-    """OLS of relative improvement on fold changes: coefficients with 95% CI, p of the slope, R^2, n."""
+    """OLS of relative improvement on capacity fold / |cos| difference: coefficients with 95% CI (standard errors
+    clustered by dense trial), p of the slope, R^2, n models and the number of clusters."""
     rows = [
-        [escape(r.x.replace("_", " ")), escape(r.label), str(r.nobs), fmt(r.const, sci=False), _ci(*r.const_ci),
-         fmt(r.slope, sci=False), _ci(*r.slope_ci), fmt(r.slope_p, 4), fmt(r.rsquared, sci=False)]
+        [escape(r.x.replace("_", " ")), escape(r.label), str(r.nobs), str(r.clusters or "--"),
+         fmt(r.const, sci=False), _ci(*r.const_ci), fmt(r.slope, sci=False), _ci(*r.slope_ci), fmt(r.slope_p, 4),
+         fmt(r.rsquared, sci=False)]
         for r in regs
     ]  # fmt: skip
-    head = ["$x$", "group", "$n$", "intercept", r"95\% CI", "slope", r"95\% CI", "$p$ (slope)", "$R^2$"]
-    return "{\\small\n" + table(head, rows, align="llrrrrrrr") + "}\n"
+    head = ["$x$", "group", "$n$", "clusters", "intercept", r"95\% CI", "slope", r"95\% CI", "$p$ (slope)", "$R^2$"]
+    return "{\\small\n" + table(head, rows, align="llrrrrrrrr") + "}\n"
 
 
 def _diff_row(what: str, source: str, paper: float, ours: float | None, n, percent=True) -> list[str]:

@@ -20,6 +20,7 @@ def _frame(seed=0, trials=5):
                                  sweep="fig3a", test_accuracy=0.7 + shift + 0.01 * rng.standard_normal(),
                                  capacity=3 + 10 * shift + rng.random(), cosine=0.3 - shift * rng.random(),
                                  status="done", error=None))  # fmt: skip
+                rows[-1]["abs_cosine"] = abs(rows[-1]["cosine"])
     return pd.DataFrame(rows)
 
 
@@ -35,7 +36,7 @@ def test_paired_relative_improvement_and_folds_match_a_plain_loop():
         assert p.cosine_fold == pytest.approx(x.cosine / d.cosine, rel=1e-12)
 
 
-def test_summary_sem_and_welch_match_hand_formulas():
+def test_summary_sem_and_paired_t_match_hand_formulas():
     f = _frame(seed=3)
     s = analysis.summarize(analysis.paired(f))
     row = s[(s.config_hash == "b") & (s.variant == "random")].iloc[0]
@@ -44,14 +45,34 @@ def test_summary_sem_and_welch_match_hand_formulas():
     ri = a / b
     assert row.relative_improvement_mean == pytest.approx(ri.mean())
     assert row.relative_improvement_sem == pytest.approx(np.std(ri, ddof=1) / math.sqrt(5))
-    va, vb = a.var(ddof=1) / 5, b.var(ddof=1) / 5
-    t = (a.mean() - b.mean()) / math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / 4 + vb**2 / 4)  # Welch-Satterthwaite
-    p = 2 * stats.t.sf(abs(t), df)
+    d = a - b  # paired: t = mean(d) / (s_d / sqrt(n)), n - 1 degrees of freedom
+    t = d.mean() / (d.std(ddof=1) / math.sqrt(5))
+    p = 2 * stats.t.sf(abs(t), 4)
     assert row.t == pytest.approx(t, rel=1e-9)
     assert row.p == pytest.approx(p, rel=1e-6)
-    assert row.star == ("*" if p < 0.05 else "")
+    half = stats.t.ppf(0.975, 4) * d.std(ddof=1) / math.sqrt(5)
+    assert (row.diff_lo, row.diff_hi) == pytest.approx((d.mean() - half, d.mean() + half))
     assert row.n == 5
+
+
+def test_summary_holm_over_the_table_and_direction_marks():
+    from statsmodels.stats.multitest import multipletests
+
+    f = _frame(seed=4)
+    f.loc[(f.variant == "clause") & (f.config_hash == "a"), "test_accuracy"] -= 0.2  # a loss
+    s = analysis.summarize(analysis.paired(f))
+    assert s.p_holm.to_numpy() == pytest.approx(multipletests(s.p.to_numpy(), method="holm")[1])
+    loss = s[(s.config_hash == "a") & (s.variant == "clause")].iloc[0]
+    gain = s[(s.config_hash == "b") & (s.variant == "clause")].iloc[0]
+    assert loss.star == "loss" and gain.star == "gain"
+
+
+def test_dense_warmup_is_a_baseline_not_a_split():
+    f = _frame()
+    warm = f[f.variant == "dense"].assign(variant="dense_warmup", test_accuracy=0.6)
+    pairs = analysis.paired(pd.concat([f, warm]))
+    assert "dense_warmup" not in set(pairs.variant)
+    assert (pairs.test_accuracy_dense_warmup == 0.6).all()
 
 
 def test_star_and_degenerate_tests():
@@ -80,7 +101,8 @@ def test_regression_needs_three_points_with_varying_x():
     assert analysis.regress(d, "capacity_fold") is None
     regs = analysis.regressions(analysis.paired(_frame()))
     labels = {(r.x, r.label) for r in regs}
-    assert ("capacity_fold", "all pooled") in labels and ("cosine_fold", "random, alpha=2") in labels
+    assert ("capacity_fold", "all pooled") in labels and ("abs_cosine_diff", "random, alpha=2") in labels
+    assert "cosine_fold" not in {x for x, _ in labels}  # a ratio of near-zero means is not regressed on
 
 
 def test_check_frame_rejects_empty_and_incompatible():

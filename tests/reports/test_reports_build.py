@@ -9,6 +9,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from reports.build import build_report
 from reports.latex import latex_engine
@@ -68,7 +69,7 @@ def _text(out):
 
 def test_store_holds_real_rows(frame):
     assert (frame["status"] == "done").all(), frame["error"].dropna().unique()
-    assert set(frame["variant"]) == {"dense", "clause", "random"}
+    assert {"dense", "clause", "random"} <= set(frame["variant"]) <= {"dense", "dense_warmup", "clause", "random"}
     assert frame["test_accuracy"].between(0, 1).all()
 
 
@@ -100,13 +101,16 @@ def test_numbers_in_report_match_rows(built, frame):
     for (h, variant), g in ok.groupby(["config_hash", "variant"]):
         acc = g["test_accuracy"].to_numpy(float)
         assert f"{100 * acc.mean():.2f}" in text, (variant, acc)
-        if variant == "dense":
+        if variant in ("dense", "dense_warmup"):
             continue
         dense = ok[(ok.config_hash == h) & (ok.variant == "dense")].sort_values("trial")["test_accuracy"].to_numpy()
-        ri = g.sort_values("trial")["test_accuracy"].to_numpy(float) / dense
-        sem = ri.std(ddof=1) / np.sqrt(len(ri))
-        assert f"{100 * (ri.mean() - 1):.2f}" in text
-        assert f"{100 * sem:.2f}" in text
+        fpe = g.sort_values("trial")["test_accuracy"].to_numpy(float)
+        ri = fpe / dense
+        assert f"{100 * (ri.mean() - 1):+.1f}" in text  # RI - 1 in %
+        d = fpe - dense  # paired difference in points, with its 95 % t-interval
+        half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+        assert f"{100 * d.mean():+.2f}" in text
+        assert f"[{100 * (d.mean() - half):+.1f}, {100 * (d.mean() + half):+.1f}]" in text
     case = ok[ok.sweep.str.contains("case_study") & (ok.variant == "dense")]["test_accuracy"].mean()
     assert f"{100 * case:.1f}" in text  # beside the paper's 78.7 %
     assert "78.7" in text and "99.4" in text and "88.7" in text
@@ -116,7 +120,7 @@ def test_regression_slope_in_report_matches_least_squares(built, frame):
     """Pooled OLS of RI on capacity fold over the fig3a rows, recomputed with numpy, appears in the report."""
     ok = frame[(frame["status"] == "done") & frame["sweep"].str.contains("fig3a")]
     dense = ok[ok.variant == "dense"].set_index(["config_hash", "trial"])
-    fpe = ok[ok.variant != "dense"]
+    fpe = ok[~ok.variant.isin(["dense", "dense_warmup"])]
     key = list(zip(fpe.config_hash, fpe.trial, strict=True))
     ri = fpe.test_accuracy.to_numpy(float) / dense.loc[key, "test_accuracy"].to_numpy(float)
     x = fpe.capacity.to_numpy(float) / dense.loc[key, "capacity"].to_numpy(float)
@@ -146,3 +150,51 @@ def test_without_latex_writes_tex_and_figures_and_a_hint(store, built, tmp_path,
     assert (out / "report.tex").exists() and (out / "figures" / "fig3a.pdf").exists()
     assert not (out / "report.pdf").exists()  # the stale PDF is gone
     assert (out / "report.tex").read_text() == (built[0] / "report.tex").read_text()
+
+
+def _page_one(out):
+    text = subprocess.run(["pdftotext", "-f", "1", "-l", "2", str(out / "report.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+    return " ".join(text.split())
+
+
+@pytest.mark.skipif(not HAVE_PDF, reason="no LaTeX engine or pdftotext installed")
+def test_findings_page_has_the_verdict_table_with_recomputed_numbers(built, frame):
+    from math import comb
+
+    text = _page_one(built[0])
+    assert text.startswith("Fixed Parameter Expansion") and "Findings: which of the paper" in text[:300]
+    for cid in ("T1", "T2", "T3", "E1a", "E1b", "E2a", "E3", "E8", "E9"):
+        assert f" {cid} " in f" {text} ", cid
+    ok = frame[(frame["status"] == "done") & frame["sweep"].str.contains("case_study")]
+    wide = ok.pivot_table(index="trial", columns="variant", values="test_accuracy")
+    d = (wide["random"] - wide["dense"]).to_numpy()
+    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    assert f"{100 * d.mean():+.1f} [{100 * (d.mean() - half):+.1f}, {100 * (d.mean() + half):+.1f}] pts" in text
+    assert f"Ours: random {100 * wide['random'].mean():.1f}" in text
+    # T1: the worst exact / (1/alpha)^k over the test grid (m in 8, 16; k = 2; alpha = 2), by combinatorics
+    ratios = {m: comb(m - 2, m // 2 - 2) / comb(m, m // 2) * 4 for m in (8, 16)}
+    worst = max(ratios, key=lambda m: abs(ratios[m] - 1))
+    assert f"worst at m={worst}, k=2, alpha=2: exact = {ratios[worst]:.3g} x" in text
+    verdicts = [v for v in ("supported", "contradicted", "not supported", "undecided") if v in text]
+    assert verdicts and "In one paragraph." in text
+
+
+@pytest.mark.skipif(not HAVE_PDF, reason="no LaTeX engine or pdftotext installed")
+def test_quick_report_says_smoke_run_with_the_full_command_and_its_size(store, tmp_path):
+    import dataclasses
+
+    from fpe_train.sweeps.store import config_hash
+    from fpe_train.sweeps.sweep import find_sweep, load_sweep
+    from reports.presets import PAPER_SWEEPS
+
+    planned: dict[str, int] = {}
+    for name in PAPER_SWEEPS:
+        for c in load_sweep(find_sweep(name), size="paper").configs:
+            planned[config_hash(c)] = max(planned.get(config_hash(c), 0), c.trials)
+    out = tmp_path / "quick"
+    build_report(out, preset=dataclasses.replace(TINY, name="quick"), store=store, run=False, progress=False)
+    text = _page_one(out)
+    assert "This is a smoke run." in text
+    assert "fpe-theory report --preset paper" in text
+    assert f"{len(planned)} configurations and {sum(planned.values())} planned" in text
