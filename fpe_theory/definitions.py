@@ -1,4 +1,4 @@
-"""Cover and collision, defined once (DESIGN.md vocabulary).
+"""Cover and collision, defined once (docs/design.md, vocabulary).
 
 A neuron *covers* a clause when all of the clause's literals are in its support.
 A *collision* is one neuron covering a pair of clauses, counted per (neuron, pair):

@@ -1,4 +1,4 @@
-"""Mask families: how a parent's m inputs are dealt to its alpha children (DESIGN.md).
+"""Mask families: how a parent's m inputs are dealt to its alpha children (docs/design.md).
 
 The names are the training splits' names (``fpe_train.fpe.splits``), so one word means one
 mask law everywhere:

@@ -1,4 +1,4 @@
-"""The problem every part of the toolkit talks about (DESIGN.md, paper A.5).
+"""The problem every part of the toolkit talks about (docs/design.md, paper A.5).
 
 m Boolean literals, clauses of k literals (C = m/k, disjoint), expansion factor
 alpha, children of d = m/alpha inputs. Clause j is literals jk..jk+k-1 unless a

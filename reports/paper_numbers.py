@@ -1,6 +1,6 @@
 """The paper's own reported numbers, quoted as such (the only hand-typed numbers in reports/).
 
-Source: "Expand Neurons, Not Parameters" (shared/paper/expand-neurons-not-parameters.txt).
+Source: "Expand Neurons, Not Parameters" (Fixed Parameter Expansion; arXiv, October 2025; ICML 2026).
 Each entry says where it comes from. Accuracies and improvements are fractions (0.787 for
 78.7 %); table A1/A2 entries are (mean, spread) as printed ("mean +- spread", five trials).
 

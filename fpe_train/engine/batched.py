@@ -1,4 +1,4 @@
-"""A batch of E masked MLPs trained at once (DESIGN.md, "Training engine").
+"""A batch of E masked MLPs trained at once (docs/design.md, "Training engine").
 
 Every layer's weight carries a leading model dimension, ``W (E, out, in)``, beside a boolean mask of the
 same shape; the forward pass uses ``W * M``, so masked entries get exactly zero gradient. One model is
