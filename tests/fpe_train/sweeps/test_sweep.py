@@ -179,7 +179,7 @@ def test_shipped_sweeps_cover_what_the_paper_varies():
     controls = {s for c in load_sweep(EXPERIMENTS / "controls.toml", "quick").configs for s in c.splits}
     assert {"overlap", "dropconnect", "random"} <= controls
     a1 = load_sweep(EXPERIMENTS / "table_a1_a2.toml", "paper").configs
-    assert [c.m for c in a1] == [12, 24, 32, 40, 60, 80, 100, 128]
+    assert [(c.m, c.alpha) for c in a1] == [(m, a) for a in (2, 4) for m in (12, 24, 32, 40, 60, 80, 100, 128)]
     case = load_sweep(EXPERIMENTS / "case_study.toml", "paper").configs
     assert [(c.clauses, c.k, c.r, c.alpha, c.warmup_epochs, c.epochs) for c in case] == [(8, 4, 8, 2, 1000, 1000)]
 
