@@ -50,10 +50,11 @@ def resolve_device(name: str) -> torch.device:
 def load_task(config: TrainConfig):
     """(X_train, y_train, X_test, y_test, n_out, clauses) as numpy arrays; clauses None for vision tasks."""
     if config.task == "boolean":
+        from fpe_theory.problem import clause_blocks
         from fpe_train.engine.data import boolean_splits
 
         tr, te = boolean_splits(config.n_train, config.n_test, config.m, config.k, config.seed)
-        clauses = [list(range(j * config.k, (j + 1) * config.k)) for j in range(config.clauses)]
+        clauses = [list(c) for c in clause_blocks(config.m, config.k)]  # the theory's clause list
         return tr.X, tr.y, te.X, te.y, 1, clauses
     from fpe_train.engine.datasets import load_dataset
 

@@ -12,6 +12,9 @@ import os
 
 import click
 
+from fpe_train.engine.config import DEVICES
+from fpe_train.sweeps.executors import EXECUTORS
+
 
 def _overrides(pairs: tuple[str, ...]) -> dict:
     """``KEY=VALUE`` pairs; VALUE is read as TOML (``4``, ``[2, 4]``, ``"x"``), else taken as a string.
@@ -68,7 +71,7 @@ def list_(as_json):
 @click.option("--size", default="quick", show_default=True, help="Size of the sweep: quick | paper (as the file has).")
 @click.option(
     "--executor",
-    type=click.Choice(["local", "serial", "dask"]),
+    type=click.Choice(EXECUTORS),
     default="local",
     show_default=True,
     help="local: process pool here; serial: in this process; dask: a distributed cluster.",
@@ -167,7 +170,7 @@ def status(files, store_path, size, sets, as_json):
 @sweep.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("--size", default="quick", show_default=True, help="Size of the FILES: quick | paper (as they have).")
-@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
+@click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
               help="Where the ETA is timed (cuda: needs a GPU here).")  # fmt: skip
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes the run will use [default: one per core on cpu, 1 on cuda].")  # fmt: skip
