@@ -32,10 +32,11 @@ CUDA_MEMORY_FRACTION = 0.5  # ... or of the GPU's free memory
 
 
 def schedule_key(config) -> tuple:
-    """Fields that must agree for configs to step together (same steps, same data, same device)."""
+    """Fields that must agree for configs to step together: the steps (epochs, warm-up, batch size, n_train),
+    the task data (task, file, n_test, master seed; the Boolean m and k may differ: inputs are padded),
+    the depth, the device and the curve interval."""
     return (config.task, config.epochs, config.warmup_epochs, config.batch_size, config.n_train, config.n_test,
-            config.depth, config.device, config.curve_every, config.data_path,
-            config.seed if config.task != "boolean" else None)  # fmt: skip
+            config.depth, config.device, config.curve_every, config.data_path, config.seed)  # fmt: skip
 
 
 def data_key(config) -> tuple:
@@ -172,8 +173,13 @@ def _resolved_device(device: str) -> str:
     return device
 
 
-def plan_batches(items: Iterable[tuple], device: str = "cpu", budget: int | None = None) -> list[list[tuple]]:
-    """[(config, trials)] -> batches [[(config, trials)]]: by schedule, by shape bucket (CPU), by memory."""
+def plan_batches(items: Iterable[tuple], device: str | None = "cpu", budget: int | None = None,
+                 min_batches: int = 1) -> list[list[tuple]]:  # fmt: skip
+    """[(config, trials)] -> batches [[(config, trials)]]: by schedule, by shape bucket (CPU), by memory.
+
+    ``device`` None: each config's own. ``min_batches``: split the largest batches by trials until there are
+    that many (one per worker of a process pool), where trials allow.
+    """
     items = [(c, tuple(t)) for c, t in items if len(tuple(t))]
     by_schedule: dict[tuple, list[tuple]] = {}
     for c, t in items:
@@ -185,6 +191,28 @@ def plan_batches(items: Iterable[tuple], device: str = "cpu", budget: int | None
         limit = memory_budget(dev) if budget is None else budget
         for bucket in buckets:
             batches += split_by_memory(bucket, limit)
+    return _spread(batches, min_batches)
+
+
+def _spread(batches: list[list[tuple]], n: int) -> list[list[tuple]]:
+    """Halve the most expensive batch (by configs, else by trials) until there are ``n`` batches."""
+    batches = list(batches)
+    while len(batches) < n:
+        costs = [bucket_cost([(c, len(t)) for c, t in b]) for b in batches]
+        order = sorted(range(len(batches)), key=lambda i: -costs[i])
+        for i in order:
+            b = batches[i]
+            if len(b) > 1:
+                half = [b[: len(b) // 2], b[len(b) // 2 :]]
+            elif len(b[0][1]) > 1:
+                c, t = b[0]
+                half = [[(c, t[: len(t) // 2])], [(c, t[len(t) // 2 :])]]
+            else:
+                continue
+            batches[i : i + 1] = half
+            break
+        else:
+            return batches
     return batches
 
 

@@ -126,7 +126,7 @@ class TrainConfig:
     rewire_every: int = _f(0, "dynamic rewiring every T optimiser steps after the split (0 = fixed masks)")
     rewire_fraction: float = _f(0.1, "fraction of each model's active weights pruned and regrown per rewiring")
     features: str = _f("clause_sum", "feature vectors for capacity: clause_sum | clause_mean | literal")
-    record_warmup: bool = _f(False, "also return rows 'dense_warmup': the dense models at the split (after warm-up)")
+    record_warmup: bool = _f(True, "also return rows 'dense_warmup': the dense models at the split (after warm-up)")
     data_path: str | None = _f(None, "user data file (task=embeddings), read by fpe_train.engine.datasets")
     curve_every: int = _f(0, "record every model's test accuracy every N epochs (row field test_curve; 0 = off)")
 

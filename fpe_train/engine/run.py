@@ -1,39 +1,53 @@
-"""Run one TrainConfig as the paper does (3.1, A3): dense warm-up, split, fine-tune.
+"""Run configs as the paper does (3.1, A3): dense warm-up, split, fine-tune; many configs in one batch.
 
-1. ``trials`` dense models (r neurons) are trained together for ``warmup_epochs``;
-2. the batch is forked: the dense models continue unchanged (same tensors, same Adam state), and each split
-   expands a copy of every trial's warm-up weights (``fpe_train.fpe.expansion.expand_mlp``, Algorithm A1 with
-   the alternating rule of A.7); the FPE models start a fresh Adam;
-3. all of them train ``epochs`` more epochs on the same minibatches (the dense baseline trains
-   warmup + epochs in total, as every FPE model does);
-4. one flat row per (trial, variant) with the fields of ``ROW_FIELDS`` (docs/interfaces.md).
+For every (config, trial) of a batch (``run_batch``; ``run_config`` is a batch of one config):
+
+1. a dense model (r neurons) is initialised from the trial's own seed stream and trained ``warmup_epochs``;
+2. it is forked: the dense model continues unchanged (same tensors, same Adam state), and each split expands
+   a copy of its warm-up weights (``fpe_train.fpe.expansion.expand_mlp``, Algorithm A1 with the alternating
+   rule of A.7, masks from the trial's split stream); the FPE models start a fresh Adam;
+3. all of them train ``epochs`` more epochs; the dense model and its forks read the same minibatches (their
+   trial's data order), so every comparison is paired; the dense baseline trains warmup + epochs in total;
+4. one flat row per (trial, variant) with the fields of ``ROW_FIELDS`` (docs/interfaces.md): ``dense``,
+   ``dense_warmup`` (the dense model at the split, with ``record_warmup``, on by default), then the splits.
+
+Seeds (docs/training.md): trial t of a config draws everything model-specific (initial weights, data order,
+split masks, resampling/rewiring) from ``numpy.random.SeedSequence(entropy=seed_entropy(config),
+spawn_key=(t, stream, ...))``, where ``seed_entropy`` hashes the training fields of the config (not
+``trials``, ``device`` or the evaluation-only fields). So a (config, trial) gives the same row alone, inside
+any batch, with any trial count, on any executor; configs that differ (in alpha, say) get different trials.
+The dataset is part of the config: the Boolean data depends on (n_train, n_test, m, k, seed) only, and is
+shared by every trial (and every config with those values).
 
 >>> from fpe_train.engine.config import TrainConfig
 >>> rows = run_config(TrainConfig(clauses=2, k=4, r=2, splits=("random",), trials=2, epochs=1,
 ...                               warmup_epochs=1, n_train=200, n_test=100, device="cpu"))
 >>> [(r["trial"], r["variant"]) for r in rows]
-[(0, 'dense'), (0, 'random'), (1, 'dense'), (1, 'random')]
+[(0, 'dense'), (0, 'dense_warmup'), (0, 'random'), (1, 'dense'), (1, 'dense_warmup'), (1, 'random')]
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
-from fpe_train.engine.batched import BatchedMLP
-from fpe_train.engine.config import TrainConfig
-from fpe_train.engine.train import Group, LoopSettings, accuracy, train_epochs
+from fpe_train.engine.batched import BatchedMLP, init_layers
+from fpe_train.engine.config import SPLIT_NAMES, TrainConfig
+from fpe_train.engine.rows import ROW_FIELDS
+from fpe_train.engine.train import Group, accuracy, divergence_message, train_epochs
 from fpe_train.fpe import metrics
 
-ROW_FIELDS = (
-    "trial", "seed", "variant", "test_accuracy", "train_accuracy", "nonzero_params", "capacity", "cosine",
-    "abs_cosine",
-    "mask_covered", "mask_all_covered", "mask_collisions", "learned_covered", "learned_all_covered",
-    "learned_collisions", "seconds", "device", "test_curve",
-)  # fmt: skip
+__all__ = ["ROW_FIELDS", "run_batch", "run_config", "seed_entropy", "trial_generator"]
+
+SEED_VERSION = 1  # salt of seed_entropy: bump to change every stream
+NOT_SEEDED = ("trials", "device", "tau", "features", "record_warmup", "curve_every")  # no effect on training
+STREAM_INIT, STREAM_ORDER, STREAM_SPLIT, STREAM_MASK = range(4)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -45,6 +59,28 @@ def resolve_device(name: str) -> torch.device:
     if name not in ("cpu", "cuda"):
         raise ValueError(f"device={name!r}: must be auto, cpu or cuda")
     return torch.device(name)
+
+
+# ---------------------------------------------------------------- seeds
+
+
+def seed_entropy(config: TrainConfig) -> int:
+    """256-bit entropy of a config's seed streams: sha256 of its training fields that differ from the defaults
+    (canonical JSON, sorted keys), salted with ``SEED_VERSION``; ``NOT_SEEDED`` fields are left out."""
+    defaults = TrainConfig().to_dict()
+    d = {k: v for k, v in config.to_dict().items() if k not in NOT_SEEDED and defaults.get(k) != v}
+    text = json.dumps(d, sort_keys=True, separators=(",", ":"))
+    return int(hashlib.sha256(f"fpe-seed-v{SEED_VERSION}:{text}".encode()).hexdigest(), 16)
+
+
+def trial_generator(config: TrainConfig, trial: int, stream: int, sub: int = 0, entropy: int | None = None):
+    """A CPU ``torch.Generator`` for one stream of one trial: SeedSequence(entropy, spawn_key=(trial, stream, sub))."""
+    entropy = seed_entropy(config) if entropy is None else entropy
+    ss = np.random.SeedSequence(entropy, spawn_key=(int(trial), stream, sub))
+    return torch.Generator().manual_seed(int(ss.generate_state(1, np.uint64)[0] >> 1))
+
+
+# ---------------------------------------------------------------- data
 
 
 def load_task(config: TrainConfig):
@@ -62,25 +98,53 @@ def load_task(config: TrainConfig):
     return X_train, y_train, X_test, y_test, int(n_classes), None
 
 
-def expand_batch(warm: BatchedMLP, split: str, alpha: int, clauses, generator: torch.Generator) -> BatchedMLP:
-    """Apply FPE (``expand_mlp``) to each model of ``warm`` and restack them into one batch."""
-    from fpe_train.fpe.expansion import expand_mlp, widen_layernorm
+@dataclasses.dataclass
+class _Data:
+    """The distinct datasets of a batch, stacked and zero-padded to the widest input: ``X_train (D*n, m)``."""
 
-    models = []
-    for e in range(warm.E):
-        ws = [(w[e] * m[e]).detach() for w, m in zip(warm.weights, warm.masks, strict=False)]
-        bs = [b[e].detach() for b in warm.biases]
-        new_w, new_b, masks = expand_mlp(ws, bs, alpha, split, clauses=clauses, generator=generator)
-        masks = [
-            torch.ones_like(w, dtype=torch.bool) if mk is None else mk for w, mk in zip(new_w, masks, strict=False)
-        ]
-        norms = []
-        for j, (gamma, beta) in enumerate(warm.norms):
-            gb = (gamma[e].detach(), beta[e].detach())
-            norms.append(widen_layernorm(*gb, alpha) if new_w[j].shape[0] != ws[j].shape[0] else gb)
-        one = lambda ts: [t.unsqueeze(0).clone() for t in ts]  # noqa: E731 - (1, ...) per tensor
-        models.append(BatchedMLP(one(new_w), one(new_b), one(masks), [tuple(one(gb)) for gb in norms]))
-    return BatchedMLP.stack(models)
+    X_train: torch.Tensor
+    y_train: torch.Tensor
+    X_test: torch.Tensor
+    y_test: torch.Tensor
+    n_train: int
+    n_test: int
+    n_out: int
+    index: list[int]  # dataset of each item
+    n_in: list[int]  # input width of each item
+    clauses: list  # clause lists of each item (None: vision)
+
+
+def _load(configs: Sequence[TrainConfig], device: torch.device) -> _Data:
+    from fpe_train.engine.batch import data_key
+
+    keys, tasks = {}, []
+    index, n_in, clauses = [], [], []
+    for c in configs:
+        key = data_key(c)
+        if key not in keys:
+            keys[key] = len(tasks)
+            tasks.append(load_task(c))
+        d = tasks[keys[key]]
+        index.append(keys[key])
+        n_in.append(d[0].shape[1])
+        clauses.append(d[5])
+        _check_splits(c, d[0].shape[1], d[5])
+    m = max(n_in)
+    n_outs = {t[4] for t in tasks}
+    if len(n_outs) != 1:
+        raise ValueError(f"n_out={sorted(n_outs)}: configs of one batch must have one output width")
+
+    def stack(part: int) -> torch.Tensor:
+        arrays = [np.pad(np.asarray(t[part], np.float32), ((0, 0), (0, m - t[part].shape[1]))) for t in tasks]
+        return torch.as_tensor(np.concatenate(arrays), device=device)
+
+    def labels(part: int) -> torch.Tensor:
+        return torch.as_tensor(np.concatenate([np.asarray(t[part], np.float32) for t in tasks]), device=device)
+
+    n_tr, n_te = {len(t[1]) for t in tasks}, {len(t[3]) for t in tasks}
+    if len(n_tr) != 1 or len(n_te) != 1:
+        raise ValueError(f"n_train={sorted(n_tr)}, n_test={sorted(n_te)}: configs of one batch need equal set sizes")
+    return _Data(stack(0), labels(1), stack(2), labels(3), n_tr.pop(), n_te.pop(), n_outs.pop(), index, n_in, clauses)
 
 
 def _check_splits(config: TrainConfig, n_in: int, clauses) -> None:
@@ -90,51 +154,219 @@ def _check_splits(config: TrainConfig, n_in: int, clauses) -> None:
         check_split(s, config.alpha, n_in, clauses)
 
 
-def _fork(config: TrainConfig, dense: Group, clauses, generator: torch.Generator) -> list[Group]:
-    """The dense group continues; partition/overlap splits form one group, dropconnect another."""
+# ---------------------------------------------------------------- one model, padded into a batch
+
+
+@dataclasses.dataclass
+class _Model:
+    """One model's real tensors: weights (out, in), biases, masks (bool), norms [(gamma, beta)]."""
+
+    weights: list[torch.Tensor]
+    biases: list[torch.Tensor]
+    masks: list[torch.Tensor]
+    norms: list[tuple[torch.Tensor, torch.Tensor]]
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.weights[0].shape[1], *(w.shape[0] for w in self.weights)]
+
+
+def _pad(t: torch.Tensor, shape) -> torch.Tensor:
+    out = torch.zeros(shape, dtype=t.dtype, device=t.device)
+    out[tuple(slice(0, s) for s in t.shape)] = t
+    return out
+
+
+def _assemble(models: list[_Model], layer_norm: bool, device: torch.device) -> BatchedMLP:
+    """Pad every model to the largest size of each layer and stack them: one ``BatchedMLP``."""
+    sizes = [max(m.sizes[j] for m in models) for j in range(len(models[0].sizes))]
+    L = len(sizes) - 1
+    cat = lambda ts: torch.stack(ts).to(device)  # noqa: E731
+    weights = [cat([_pad(m.weights[j], (sizes[j + 1], sizes[j])) for m in models]) for j in range(L)]
+    masks = [cat([_pad(m.masks[j], (sizes[j + 1], sizes[j])) for m in models]) for j in range(L)]
+    biases = [cat([_pad(m.biases[j], (sizes[j + 1],)) for m in models]) for j in range(L)]
+    norms, valid = [], []
+    if layer_norm:
+        norms = [tuple(cat([_pad(m.norms[j][i], (sizes[j + 1],)) for m in models]) for i in (0, 1))
+                 for j in range(L - 1)]  # fmt: skip
+        if any(m.sizes != sizes for m in models):
+            valid = [cat([torch.arange(sizes[j + 1]) < m.sizes[j + 1] for m in models]) for j in range(L - 1)]
+    return BatchedMLP(weights, biases, masks, norms, valid).requires_grad_()
+
+
+def _unpad(net: BatchedMLP, e: int, sizes: list[int]) -> _Model:
+    L = len(sizes) - 1
+    W = [net.weights[j][e, : sizes[j + 1], : sizes[j]].detach().cpu().clone() for j in range(L)]
+    b = [net.biases[j][e, : sizes[j + 1]].detach().cpu().clone() for j in range(L)]
+    M = [net.masks[j][e, : sizes[j + 1], : sizes[j]].cpu().clone() for j in range(L)]
+    N = [tuple(t[e, : sizes[j + 1]].detach().cpu().clone() for t in net.norms[j]) for j in range(len(net.norms))]
+    return _Model(W, b, M, N)
+
+
+def _dense_model(config: TrainConfig, n_in: int, n_out: int, gen: torch.Generator) -> _Model:
+    sizes = [n_in] + [config.r] * config.depth + [n_out]
+    layers = init_layers(sizes, gen)
+    norms = [(torch.ones(n), torch.zeros(n)) for n in sizes[1:-1]] if config.depth > 1 else []
+    return _Model([w for w, _ in layers], [b for _, b in layers], [torch.ones_like(w, dtype=torch.bool)
+                  for w, _ in layers], norms)  # fmt: skip
+
+
+def _expand(model: _Model, split: str, alpha: int, clauses, gen: torch.Generator) -> _Model:
+    from fpe_train.fpe.expansion import expand_mlp, widen_layernorm
+
+    ws = [w * m for w, m in zip(model.weights, model.masks, strict=True)]
+    new_w, new_b, masks = expand_mlp(ws, model.biases, alpha, split, clauses=clauses, generator=gen)
+    masks = [torch.ones_like(w, dtype=torch.bool) if mk is None else mk for w, mk in zip(new_w, masks, strict=True)]
+    norms = [widen_layernorm(*gb, alpha) if new_w[j].shape[0] != ws[j].shape[0] else gb
+             for j, gb in enumerate(model.norms)]  # fmt: skip
+    return _Model(new_w, new_b, masks, norms)
+
+
+def expand_batch(warm: BatchedMLP, split: str, alpha: int, clauses, generator: torch.Generator) -> BatchedMLP:
+    """Apply FPE (``expand_mlp``) to each model of ``warm`` (one generator, in model order) and restack them."""
+    sizes = [warm.weights[0].shape[2], *(w.shape[1] for w in warm.weights)]
+    models = [_expand(_unpad(warm, e, sizes), split, alpha, clauses, generator) for e in range(warm.E)]
+    return _assemble(models, warm.layer_norm, warm.weights[0].device)
+
+
+# ---------------------------------------------------------------- the batch
+
+
+@dataclasses.dataclass
+class _Member:
+    """One (config, trial) of the batch: its item, trial and seed entropy."""
+
+    item: int
+    config: TrainConfig
+    trial: int
+    entropy: int
+
+
+def _hyper(values: list[float], device) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float32, device=device)
+
+
+def _group(models: list[_Model], labels: list, members: list[_Member], stream: list[int], order_gens, data,
+           device, resample=(), rewire=(), mask_gens=()) -> Group:  # fmt: skip
+    configs = [members[s].config for s in stream]
+    net = _assemble(models, configs[0].depth > 1, device)
+    offset = torch.tensor([data.index[m.item] * data.n_train for m in members], dtype=torch.long)
     from fpe_train.fpe.expansion import expanded_layers
 
-    dynamic = expanded_layers(len(dense.net.weights))
-    groups = [dense]
-    for names, resample in ((tuple(s for s in config.splits if s != "dropconnect"), False),
-                            (tuple(s for s in config.splits if s == "dropconnect"), True)):  # fmt: skip
-        if not names:
-            continue
-        nets = [expand_batch(dense.net, s, config.alpha, clauses, generator) for s in names]
-        labels = [(s, t) for s in names for t in range(config.trials)]
-        rewire = 0 if resample else config.rewire_every
-        groups.append(Group(BatchedMLP.stack(nets), labels, config.lr, dynamic_layers=dynamic, resample=resample,
-                            rewire_every=rewire, rewire_fraction=config.rewire_fraction))  # fmt: skip
-    return groups
+    return Group(net, labels, _hyper([c.lr for c in configs], device), _hyper([c.l1 for c in configs], device),
+                 _hyper([c.l2 for c in configs], device), torch.tensor(stream, dtype=torch.long), order_gens, offset,
+                 [m.sizes for m in models], expanded_layers(len(models[0].weights)), list(resample), list(rewire),
+                 list(mask_gens))  # fmt: skip
 
 
-def _rows_of_group(config: TrainConfig, g: Group, data, clauses, device: str) -> list[dict]:
-    X_tr, y_tr, X_te, y_te = data
-    test, train = accuracy(g.net, X_te, y_te), accuracy(g.net, X_tr, y_tr)
+def _fork(warm: Group, members: list[_Member], data: _Data, device) -> tuple[Group, list]:
+    """Dense continuations and every split's FPE models, one padded group; the dense Adam state carries over."""
+    models, labels, stream, resample, rewire, gens, dense_at = [], [], [], [], [], [], []
+    for s, mb in enumerate(members):
+        c = mb.config
+        base = _unpad(warm.net, s, warm.shapes[s])
+        dense_at.append(len(models))
+        models.append(base)
+        labels.append((mb.item, "dense", mb.trial))
+        stream.append(s)
+        gens.append(None)
+        for split in c.splits:
+            sub = SPLIT_NAMES.index(split)
+            g_split = trial_generator(c, mb.trial, STREAM_SPLIT, sub, mb.entropy)
+            models.append(_expand(base, split, c.alpha, data.clauses[mb.item], g_split))
+            labels.append((mb.item, split, mb.trial))
+            stream.append(s)
+            dynamic = split == "dropconnect" or c.rewire_every > 0
+            gens.append(trial_generator(c, mb.trial, STREAM_MASK, sub, mb.entropy) if dynamic else None)
+            if split == "dropconnect":
+                resample.append(len(models) - 1)
+            elif c.rewire_every:
+                rewire.append((len(models) - 1, c.rewire_every, c.rewire_fraction))
+    g = _group(models, labels, members, stream, warm.order_gens, data, device, resample, rewire, gens)
+    _carry_adam(warm, g, dense_at)
+    return g, labels
+
+
+@torch.no_grad()
+def _carry_adam(warm: Group, fine: Group, dense_at: list[int]) -> None:
+    """Copy each dense model's Adam moments and step count into its continuation (same real block)."""
+    for j in range(len(warm.net.parameters())):
+        src, dst = warm.optimizer.state_views(j), fine.optimizer.state_views(j)
+        for s, e in enumerate(dense_at):
+            block = tuple(slice(0, n) for n in _real_shape(warm, s, j))
+            for a, b in zip(src, dst, strict=True):
+                b[(e, *block)] = a[(s, *block)]
+    fine.optimizer.steps[torch.tensor(dense_at)] = warm.optimizer.steps
+
+
+def _real_shape(g: Group, e: int, j: int) -> tuple[int, ...]:
+    """Real shape of parameter j (weights, biases, norms in ``parameters()`` order) of model e."""
+    sizes, L = g.shapes[e], len(g.net.weights)
+    if j < L:
+        return sizes[j + 1], sizes[j]
+    if j < 2 * L:
+        return (sizes[j - L + 1],)
+    return (sizes[(j - 2 * L) // 2 + 1],)
+
+
+class Curves:
+    """Test accuracy of every model every ``every`` epochs (Fig. 6b's training curves; 0 = off).
+
+    Before the split only the dense models exist: every variant's curve starts with its trial's dense points
+    up to the split (the variants are forks of those models), then continues with its own.
+    """
+
+    def __init__(self, every: int, warmup_epochs: int, data: _Data) -> None:
+        self.every, self.data = every, data
+        self.n_warm = warmup_epochs // every if every else 0
+        self.points: dict[tuple, list[float]] = {}
+
+    def hook(self, g: Group, labels: list, rows_of, tick: Callable[[int], None] | None) -> Callable[[int], None]:
+        def on_epoch(epoch: int) -> None:
+            if self.every and epoch % self.every == 0:
+                acc = accuracy(g.net, self.data.X_test, self.data.y_test, rows_of(self.data.n_test),
+                               self.data.n_test).tolist()  # fmt: skip
+                for label, a in zip(labels, acc, strict=True):
+                    self.points.setdefault(label, []).append(a)
+            if tick is not None:
+                tick(epoch)
+
+        return on_epoch
+
+    def of(self, item: int, variant: str, trial: int) -> list[float] | None:
+        if not self.every or variant == "dense_warmup":
+            return None
+        dense = self.points.get((item, "dense", trial), [])
+        if variant == "dense":
+            return dense
+        return dense[: self.n_warm] + self.points.get((item, variant, trial), [])
+
+
+def _rows(g: Group, labels: list, members_of: dict, data: _Data, rows_of, device: str) -> dict[tuple, dict]:
+    """Rows of every model of ``g``: (item, variant, trial) -> row (without seconds and test_curve)."""
+    test = accuracy(g.net, data.X_test, data.y_test, rows_of(data.n_test), data.n_test)
+    train = accuracy(g.net, data.X_train, data.y_train, rows_of(data.n_train), data.n_train)
     nonzero = g.net.nonzero_params().cpu()
-    W1 = (g.net.weights[0] * g.net.masks[0]).detach().cpu()  # (E, h', n_in)
-    M1 = g.net.masks[0].cpu().numpy()
-    features = config.features if clauses is not None else "literal"
-    rows = []
-    for e, (variant, trial) in enumerate(g.labels):
-        row = {
-            "trial": trial,
-            "seed": config.seed,
-            "variant": variant,
-            "test_accuracy": float(test[e]),
-            "train_accuracy": float(train[e]),
-            "nonzero_params": int(nonzero[e]),
-            "capacity": metrics.capacity(W1[e], clauses, features),
-            "cosine": metrics.mean_cosine(W1[e]),
-            "abs_cosine": metrics.mean_cosine(W1[e], absolute=True),
-        }
-        for prefix, support in (("mask", M1[e]), ("learned", metrics.learned_support(W1[e], config.tau))):
+    out = {}
+    for e, label in enumerate(labels):
+        item, variant, trial = label
+        c = members_of[(item, trial)].config
+        h, n_in = g.shapes[e][1], g.shapes[e][0]
+        W1 = (g.net.weights[0][e, :h, :n_in] * g.net.masks[0][e, :h, :n_in]).detach().cpu()  # (h, n_in)
+        M1 = g.net.masks[0][e, :h, :n_in].cpu().numpy()
+        clauses = data.clauses[item]
+        features = c.features if clauses is not None else "literal"
+        row = {"trial": trial, "seed": c.seed, "variant": variant, "test_accuracy": float(test[e]),
+               "train_accuracy": float(train[e]), "nonzero_params": int(nonzero[e]),
+               "capacity": metrics.capacity(W1, clauses, features), "cosine": metrics.mean_cosine(W1),
+               "abs_cosine": metrics.mean_cosine(W1, absolute=True)}  # fmt: skip
+        for prefix, support in (("mask", M1), ("learned", metrics.learned_support(W1, c.tau))):
             cov = metrics.coverage(support, clauses) if clauses is not None else dict.fromkeys(
                 ("covered", "all_covered", "collisions"))  # fmt: skip
             row.update({f"{prefix}_{key}": value for key, value in cov.items()})
         row["device"] = device
-        rows.append(row)
-    return rows
+        out[label] = row
+    return out
 
 
 def check_budgets(rows: list[dict]) -> None:
@@ -146,88 +378,106 @@ def check_budgets(rows: list[dict]) -> None:
                                f"differs from dense={dense[r['trial']]}")  # fmt: skip
 
 
-def _generators(seed: int) -> list[torch.Generator]:
-    """Independent CPU generators for (init, batch order, split masks, resampling/rewiring) from ``seed``.
+def _check_schedule(configs: Sequence[TrainConfig]) -> None:
+    from fpe_train.engine.batch import schedule_key
 
-    Separate streams make the dense rows independent of which splits a config names.
+    keys = {schedule_key(c) for c in configs}
+    if len(keys) != 1:
+        raise ValueError(f"configs: {len(keys)} different schedules in one batch; group them with group_configs()")
+
+
+def run_batch(
+    items: Sequence[tuple[TrainConfig, Sequence[int]]],
+    progress: Callable[[int, int], None] | None = None,
+    on_error: str = "raise",
+) -> list[dict[int, list[dict] | str]]:
+    """Train the given trials of configs that share a schedule as one batch; rows per item and trial.
+
+    ``items``: ``[(config, trials)]``. Returns, per item, ``{trial: rows}`` (rows ordered dense, dense_warmup,
+    then the config's splits). A trial whose loss stops being finite raises ValueError (``on_error="raise"``,
+    at the end of that epoch) or gets the one-line message instead of rows (``on_error="record"``; the
+    other models of the batch are not affected). ``progress(epochs_done, epochs_total)`` after every epoch.
+    ``seconds`` of a row is the batch's wall time divided by its number of rows.
     """
-    states = [int(s.generate_state(1, np.uint64)[0] >> 1) for s in np.random.SeedSequence(seed).spawn(4)]
-    return [torch.Generator().manual_seed(s) for s in states]
+    t0 = time.perf_counter()
+    items = [(c, tuple(int(t) for t in trials)) for c, trials in items]
+    configs = [c for c, _ in items]
+    if not items:
+        return []
+    _check_schedule(configs)
+    c0 = configs[0]
+    device = resolve_device(c0.device)
+    data = _load(configs, device)
+    entropy = [seed_entropy(c) for c in configs]
+    members = [_Member(i, c, t, entropy[i]) for i, (c, trials) in enumerate(items) for t in trials]
+    members_of = {(mb.item, mb.trial): mb for mb in members}
+    order_gens = [trial_generator(mb.config, mb.trial, STREAM_ORDER, 0, mb.entropy) for mb in members]
+    inits = [trial_generator(mb.config, mb.trial, STREAM_INIT, 0, mb.entropy) for mb in members]
+    dense = [_dense_model(mb.config, data.n_in[mb.item], data.n_out, g) for mb, g in zip(members, inits, strict=True)]
+    warm_labels = [(mb.item, "dense", mb.trial) for mb in members]
+    warm = _group(dense, warm_labels, members, list(range(len(members))), order_gens, data, device)
+    total = c0.warmup_epochs + c0.epochs
+    tick = None if progress is None else (lambda epoch: progress(epoch, total))
+    curves = Curves(c0.curve_every, c0.warmup_epochs, data)
 
+    def rows_of(g: Group):
+        offsets = torch.tensor([data.index[members[s].item] for s in g.stream.tolist()], dtype=torch.long)
+        return lambda n: offsets * n
 
-class Curves:
-    """Test accuracy of every model every ``every`` epochs (Fig. 6b's training curves; 0 = off).
+    def run(g: Group, labels, epochs: int, first: int, step0: int) -> int:
+        hook = curves.hook(g, labels, rows_of(g), tick)
 
-    Before the split only the dense models exist: every variant's curve starts with its trial's dense
-    points up to the split (the variants are forks of those models), then continues with its own.
-    ``of(variant, trial)`` lists the accuracies at epochs every, 2*every, ... (None when off).
-    """
-
-    def __init__(self, every: int, warmup_epochs: int, X_test: torch.Tensor, y_test: torch.Tensor) -> None:
-        self.every, self.X, self.y = every, X_test, y_test
-        self.n_warm = warmup_epochs // every if every else 0
-        self.points: dict[tuple[str, int], list[float]] = {}
-
-    def hook(self, groups: list[Group], tick: Callable[[int], None] | None) -> Callable[[int], None]:
         def on_epoch(epoch: int) -> None:
-            if self.every and epoch % self.every == 0:
-                for g in groups:
-                    with torch.no_grad():
-                        acc = accuracy(g.net, self.X, self.y).tolist()  # (E,)
-                    for (variant, trial), a in zip(g.labels, acc, strict=True):
-                        self.points.setdefault((variant, trial), []).append(a)
-            if tick is not None:
-                tick(epoch)
+            if on_error == "raise" and g.diverged:
+                e = min(g.diverged)
+                raise ValueError(divergence_message(labels[e], g.diverged[e]))
+            hook(epoch)
 
-        return on_epoch
+        return train_epochs(g, data.X_train, data.y_train, data.n_train, epochs, c0.batch_size, first, on_epoch,
+                            step0)  # fmt: skip
 
-    def of(self, variant: str, trial: int) -> list[float] | None:
-        if not self.every or variant == "dense_warmup":
-            return None
-        dense = self.points.get(("dense", trial), [])
-        if variant == "dense":
-            return dense
-        return dense[: self.n_warm] + self.points.get((variant, trial), [])
+    step = run(warm, warm_labels, c0.warmup_epochs, 1, 0)
+    rows: dict[tuple, dict] = {}
+    snap = [mb for mb in members if mb.config.record_warmup]
+    if snap:
+        got = _rows(warm, warm_labels, members_of, data, rows_of(warm), device.type)
+        rows.update({(i, "dense_warmup", t): r | {"variant": "dense_warmup"} for (i, _, t), r in got.items()
+                     if members_of[(i, t)].config.record_warmup})  # fmt: skip
+    diverged = {warm_labels[e][::2]: (warm_labels[e], ep) for e, ep in warm.diverged.items()}
+    fine, labels = _fork(warm, members, data, device)
+    del warm
+    run(fine, labels, c0.epochs, c0.warmup_epochs + 1, step)
+    rows.update(_rows(fine, labels, members_of, data, rows_of(fine), device.type))
+    for e, ep in fine.diverged.items():
+        diverged.setdefault(labels[e][::2], (labels[e], ep))
+    return _collect(items, rows, curves, diverged, time.perf_counter() - t0)
+
+
+def _collect(items, rows: dict, curves: Curves, diverged: dict, seconds: float) -> list[dict[int, list[dict] | str]]:
+    per_row = seconds / max(1, len(rows))
+    out = []
+    for i, (c, trials) in enumerate(items):
+        order = ("dense", "dense_warmup", *c.splits)
+        by_trial: dict[int, list[dict] | str] = {}
+        for t in trials:
+            if (i, t) in diverged:
+                label, epoch = diverged[(i, t)]
+                by_trial[t] = divergence_message(label, epoch)
+                continue
+            got = [rows[(i, v, t)] | {"seconds": per_row, "test_curve": curves.of(i, v, t)} for v in order
+                   if (i, v, t) in rows]  # fmt: skip
+            check_budgets(got)
+            by_trial[t] = [{f: r[f] for f in ROW_FIELDS} for r in got]
+        out.append(by_trial)
+    return out
 
 
 def run_config(config: TrainConfig, progress: Callable[[int, int], None] | None = None) -> list[dict]:
     """Train every trial of ``config`` (dense + each split, shared warm-up); one row per (trial, variant).
 
-    ``progress(epochs_done, epochs_total)`` is called after every epoch. Rows are ordered by trial, then
-    variant: dense, dense_warmup (only with ``config.record_warmup``), then ``config.splits``.
-    ``seconds`` is the run's wall time divided by the number of rows (all models train together).
-    Same config, same rows (up to ``seconds``).
+    A batch of one config (``run_batch``); rows are ordered by trial, then variant: dense, dense_warmup
+    (with ``config.record_warmup``), then ``config.splits``. Same config, same rows (up to ``seconds``), and
+    trial t's rows do not depend on ``config.trials``.
     """
-    t0 = time.perf_counter()
-    device = resolve_device(config.device)
-    X_tr, y_tr, X_te, y_te, n_out, clauses = load_task(config)
-    _check_splits(config, X_tr.shape[1], clauses)
-    as_t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32), device=device)  # noqa: E731
-    data = (as_t(X_tr), as_t(y_tr), as_t(X_te), as_t(y_te))
-    gen_init, gen_order, gen_split, gen_mask = _generators(config.seed)
-    sizes = [X_tr.shape[1]] + [config.r] * config.depth + [n_out]
-    net = BatchedMLP.init(config.trials, sizes, gen_init, layer_norm=config.depth > 1, device=device)
-    dense = Group(net, [("dense", t) for t in range(config.trials)], config.lr)
-    settings = LoopSettings(config.batch_size, config.l1, config.l2, gen_order, gen_mask)
-    total = config.warmup_epochs + config.epochs
-    tick = None if progress is None else (lambda epoch: progress(epoch, total))
-    curves = Curves(config.curve_every, config.warmup_epochs, data[2], data[3])
-    train_epochs([dense], data[0], data[1], config.warmup_epochs, settings, 1, curves.hook([dense], tick))
-    rows = []
-    if config.record_warmup:  # the compact model at the split (paper 3.1 may report this one)
-        snapshot = Group(
-            dense.net.select(list(range(config.trials))), [("dense_warmup", t) for t in range(config.trials)], config.lr
-        )
-        rows += _rows_of_group(config, snapshot, data, clauses, device.type)
-    groups = _fork(config, dense, clauses, gen_split)
-    train_epochs(groups, data[0], data[1], config.epochs, settings, config.warmup_epochs + 1, curves.hook(groups, tick))
-    rows += [r for g in groups for r in _rows_of_group(config, g, data, clauses, device.type)]
-    for r in rows:
-        r["test_curve"] = curves.of(r["variant"], r["trial"])
-    check_budgets(rows)
-    order = {v: i for i, v in enumerate(("dense", "dense_warmup", *config.splits))}
-    rows.sort(key=lambda r: (r["trial"], order[r["variant"]]))
-    seconds = (time.perf_counter() - t0) / len(rows)
-    for r in rows:
-        r["seconds"] = seconds
-    return [{f: r[f] for f in ROW_FIELDS} for r in rows]
+    (by_trial,) = run_batch([(config, range(config.trials))], progress)
+    return [r for t in sorted(by_trial) for r in by_trial[t]]

@@ -1,15 +1,18 @@
-"""The training loop: groups of batched models stepping through the same minibatches.
+"""The training loop: one batch of E models, each with its own minibatches, and a batched Adam.
 
-A *group* is one ``BatchedMLP`` (E models of one shape) with its own ``torch.optim.Adam`` (its update is
-elementwise, so models in a batch never mix). Every step draws one minibatch, and every model of every
-group takes one Adam step on it (A3: loss = BCE/CE + l1 |W1|_1 + l2 sum |p|^2; the penalty gradients are
-added directly, masked like the weights). Batch order: a fresh ``torch.randperm`` of the training set each
-epoch (DataLoader ``shuffle=True``, last partial batch kept), drawn from a CPU generator so CPU and CUDA
-runs see the same order.
+A ``Group`` is one ``BatchedMLP`` (E models, padded to one shape) with per-model hyperparameters ``lr``,
+``l1``, ``l2`` as tensors (E,) and its own ``BatchedAdam``. Every step each model takes one Adam step on its
+own minibatch (A3: loss = BCE/CE + l1 |W1|_1 + l2 sum |p|^2; the penalty gradients are added directly, masked
+like the weights). Batch order: each *stream* (one per (config, trial); the dense model of a trial and its
+FPE forks share their trial's stream, so they stay paired) draws a fresh ``torch.randperm`` of its training
+set each epoch from its own CPU generator (DataLoader ``shuffle=True``, last partial batch kept); a model
+gathers its rows with an index tensor, ``X[idx] (E, B, m)``. So a model's numbers do not depend on which
+other models share its batch, and CPU and CUDA runs see the same order.
 
-Per step, groups may also change their masks: ``resample`` (DropConnect control: the expanded layers'
+Per step, models may also change their masks: ``resample`` (DropConnect control: the expanded layers'
 masks are redrawn every step, ``fpe_train.fpe.splits.resample``) and ``rewire_every`` (RigL-style dynamic
-sparsity, A.7: ``fpe_train.fpe.rewire.rewire_`` on the expanded layers every T steps).
+sparsity, A.7: ``fpe_train.fpe.rewire.rewire_`` on the expanded layers every T steps), each model from its
+own generator and only inside its own (unpadded) shape.
 """
 
 from __future__ import annotations
@@ -20,122 +23,230 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from fpe_train.engine.batched import BatchedMLP, add_penalty_grads, correct, per_model_loss
+from fpe_train.engine.batched import BatchedMLP, correct, per_model_loss
+
+BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, as a plain run would use
+
+
+class BatchedAdam:
+    """Adam (torch.optim.Adam's arithmetic, no weight decay) over every tensor of a batch at once.
+
+    All parameters live in one flat buffer (``params`` are views of it), as do their moments, so a step is
+    about twenty kernels whatever the depth. Per-model ``lr (E,)`` and per-model step counts: a model forked
+    with a fresh Adam starts at step 0 beside models that continue. The penalty gradient
+    ``2 l2 p + l1 sign(p)`` (l1 on the first layer only) is added to the masked weights inside the step.
+    """
+
+    def __init__(self, net: BatchedMLP, lr: Tensor, l1: Tensor, l2: Tensor) -> None:
+        E = net.E
+        params = net.parameters()
+        dev, dtype = params[0].device, params[0].dtype
+        sizes = [p.numel() for p in params]
+        self.flat = torch.cat([p.detach().reshape(-1) for p in params])  # (P,)
+        ones = [torch.ones(n, dtype=torch.bool, device=dev) for n in sizes[len(net.masks) :]]  # biases, norms
+        self.mask = torch.cat([m.reshape(-1) for m in net.masks] + ones)  # (P,)
+        views = list(self.flat.split(sizes))
+        mviews = list(self.mask.split(sizes))
+        n = len(net.weights)
+        net.weights = [v.view_as(p).requires_grad_() for v, p in zip(views[:n], params[:n], strict=True)]
+        net.masks = [v.view_as(p) for v, p in zip(mviews[:n], params[:n], strict=True)]
+        rest = [v.view_as(p).requires_grad_() for v, p in zip(views[n:], params[n:], strict=True)]
+        net.biases = rest[:n]
+        net.norms = [(rest[n + 2 * i], rest[n + 2 * i + 1]) for i in range(len(net.norms))]
+        self.net, self.sizes = net, sizes
+        model = torch.cat([torch.arange(E, device=dev).repeat_interleave(s // E) for s in sizes])  # (P,)
+        self.model = model
+        self.lr = lr.to(dev, dtype)
+        first = torch.zeros(sum(sizes), dtype=torch.bool, device=dev)
+        first[: sizes[0]] = True
+        self.l1 = torch.where(first, l1.to(dev, dtype)[model], 0.0)  # (P,) l1 on W1 only
+        self.l2x2 = 2.0 * l2.to(dev, dtype)[model]  # (P,)
+        self.exp_avg = torch.zeros_like(self.flat)
+        self.exp_avg_sq = torch.zeros_like(self.flat)
+        self.steps = torch.zeros(E, dtype=torch.float64)  # per model, on the CPU
+
+    def parameters(self) -> list[Tensor]:
+        return self.net.parameters()
+
+    def state_views(self, index: int) -> tuple[Tensor, Tensor]:
+        """(exp_avg, exp_avg_sq) of parameter ``index`` (views, shaped like it)."""
+        p = self.parameters()[index]
+        a, s = (t.split(self.sizes)[index].view_as(p) for t in (self.exp_avg, self.exp_avg_sq))
+        return a, s
+
+    @torch.no_grad()
+    def step(self, grads: list[Tensor]) -> None:
+        b1, b2 = BETAS
+        g = torch.cat([x.reshape(-1) for x in grads])  # (P,)
+        p = self.flat
+        pm = p * self.mask
+        g += pm * self.l2x2 + torch.sign(pm) * self.l1
+        self.exp_avg.lerp_(g, 1 - b1)
+        self.exp_avg_sq.mul_(b2).addcmul_(g, g, value=1 - b2)
+        self.steps += 1
+        bc1 = 1 - b1**self.steps  # (E,) float64, as torch's python-float bias corrections
+        bc2_sqrt = (1 - b2**self.steps).sqrt()
+        dev = p.device
+        step_size = (self.lr.double().cpu() / bc1).to(dev, p.dtype)[self.model]  # (P,)
+        denom = (self.exp_avg_sq.sqrt() / bc2_sqrt.to(dev, p.dtype)[self.model]).add_(EPS)
+        p.sub_(step_size * self.exp_avg / denom)
+
+    @torch.no_grad()
+    def reset(self, models: Tensor) -> None:
+        """Fresh state for ``models`` (bool (E,)): zero moments, step 0 (an FPE fork starts a new Adam)."""
+        where = models.to(self.model.device)[self.model]
+        self.exp_avg.masked_fill_(where, 0)
+        self.exp_avg_sq.masked_fill_(where, 0)
+        self.steps[models.cpu()] = 0
 
 
 @dataclass
 class Group:
-    """Models trained together: ``labels[e]`` = (variant, trial) of model e."""
+    """Models trained together: ``labels[e]`` names model e (for messages), ``stream[e]`` its order stream.
+
+    ``order_gens[s]``: the CPU generator of stream s; ``offset[s]``: the first row of stream s's dataset in the
+    batch's stacked training set. ``shapes[e]``: model e's real layer sizes ``[in, h1, ..., out]``;
+    ``mask_gens[e]``: its generator for resampling/rewiring (None: fixed masks).
+    """
 
     net: BatchedMLP
-    labels: list[tuple[str, int]]
-    lr: float
-    optimizer: torch.optim.Optimizer | None = None
+    labels: list
+    lr: Tensor
+    l1: Tensor
+    l2: Tensor
+    stream: Tensor
+    order_gens: list[torch.Generator]
+    offset: Tensor
+    shapes: list[list[int]]
     dynamic_layers: tuple[int, ...] = ()  # layers whose masks change (resample or rewire)
-    resample: bool = False
-    rewire_every: int = 0
-    rewire_fraction: float = 0.0
-    last_loss: Tensor | None = field(default=None, repr=False)
+    resample: list[int] = field(default_factory=list)  # models redrawing their masks every step
+    rewire: list[tuple[int, int, float]] = field(default_factory=list)  # (model, every T steps, fraction)
+    mask_gens: list[torch.Generator | None] = field(default_factory=list)
+    optimizer: BatchedAdam | None = None
+    epoch_loss: Tensor | None = field(default=None, repr=False)
+    diverged: dict[int, int] = field(default_factory=dict)  # model -> first epoch whose loss was not finite
 
     def __post_init__(self) -> None:
         if self.optimizer is None:
-            self.optimizer = make_adam(self.net, self.lr)
+            self.optimizer = BatchedAdam(self.net, self.lr, self.l1, self.l2)
 
 
-def make_adam(net: BatchedMLP, lr: float) -> torch.optim.Adam:
-    """torch.optim.Adam over the batched tensors (betas, eps: torch defaults, as a plain run would use)."""
-    return torch.optim.Adam(net.parameters(), lr=lr, foreach=True)
+def _step(g: Group, xb: Tensor, yb: Tensor, step: int) -> None:
+    for e in g.resample:
+        _resample(g, e)
+    params = g.net.parameters()
+    loss = per_model_loss(g.net(xb), yb)  # (E,)
+    grads = torch.autograd.grad(loss.sum(), params)
+    g.optimizer.step(grads)
+    g.epoch_loss = loss.detach() if g.epoch_loss is None else g.epoch_loss + loss.detach()
+    for e, every, fraction in g.rewire:
+        if (step + 1) % every == 0:
+            _rewire(g, e, fraction)
 
 
-@dataclass
-class LoopSettings:
-    batch_size: int
-    l1: float
-    l2: float
-    generator: torch.Generator  # CPU generator: batch order
-    mask_generator: torch.Generator | None = None  # resampling (dropconnect) and rewiring; default: generator
-
-    @property
-    def masks_gen(self) -> torch.Generator:
-        return self.mask_generator if self.mask_generator is not None else self.generator
+def _block(g: Group, e: int, j: int) -> tuple[slice, slice]:
+    """Model e's real (rows, columns) of layer j inside the padded weight."""
+    return slice(0, g.shapes[e][j + 1]), slice(0, g.shapes[e][j])
 
 
-def _step(groups: list[Group], xb: Tensor, yb: Tensor, s: LoopSettings, step: int) -> None:
-    total = 0.0
-    losses = []
-    for g in groups:
-        if g.resample:
-            _resample(g, s.masks_gen)
-        for p in g.net.parameters():
-            p.grad = None
-        loss = per_model_loss(g.net(xb), yb)  # (E,)
-        losses.append(loss)
-        total = total + loss.sum()
-    total.backward()
-    for g, loss in zip(groups, losses, strict=False):
-        add_penalty_grads(g.net, s.l1, s.l2)
-        g.optimizer.step()
-        g.last_loss = loss.detach() if g.last_loss is None else g.last_loss + loss.detach()
-        if g.rewire_every and (step + 1) % g.rewire_every == 0:
-            _rewire(g, s.masks_gen)
-
-
-def _resample(g: Group, generator: torch.Generator) -> None:
+@torch.no_grad()
+def _resample(g: Group, e: int) -> None:
     from fpe_train.fpe.splits import resample
 
     for j in g.dynamic_layers:
-        g.net.masks[j] = resample(g.net.masks[j], generator)
+        rows, cols = _block(g, e, j)
+        m = g.net.masks[j]
+        m[e, rows, cols] = resample(m[e, rows, cols], g.mask_gens[e])
 
 
-def _rewire(g: Group, generator: torch.Generator) -> None:
+@torch.no_grad()
+def _rewire(g: Group, e: int, fraction: float) -> None:
     from fpe_train.fpe.rewire import rewire_
 
-    with torch.no_grad():
-        for j in g.dynamic_layers:
-            rewire_(g.net.weights[j], g.net.masks[j], g.optimizer, g.rewire_fraction, generator)
+    for j in g.dynamic_layers:
+        rows, cols = _block(g, e, j)
+        w, m = g.net.weights[j], g.net.masks[j]
+        before = m[e, rows, cols].clone()
+        rewire_(w[e : e + 1, rows, cols], m[e : e + 1, rows, cols], None, fraction, g.mask_gens[e])
+        changed = before != m[e, rows, cols]
+        for state in g.optimizer.state_views(j):
+            state[e, rows, cols] = state[e, rows, cols].masked_fill(changed, 0)
 
 
-def check_finite(groups: list[Group], epoch: int) -> None:
-    """Raise a one-line ValueError naming the first model whose summed epoch loss is NaN or infinite."""
-    for g in groups:
-        bad = (~torch.isfinite(g.last_loss)).nonzero()
-        if len(bad):
-            variant, trial = g.labels[int(bad[0, 0])]
-            where = f"variant={variant}, trial={trial}, epoch={epoch}"
-            raise ValueError(f"loss is not finite: training diverged ({where}); lower --lr")
+def note_divergence(g: Group, epoch: int) -> None:
+    """Record models whose summed epoch loss is NaN or infinite (they keep training, contained, unread)."""
+    bad = (~torch.isfinite(g.epoch_loss)).nonzero()[:, 0].tolist()
+    for e in bad:
+        g.diverged.setdefault(e, epoch)
+
+
+def divergence_message(label, epoch: int) -> str:
+    variant, trial = label[-2], label[-1]
+    return f"loss is not finite: training diverged (variant={variant}, trial={trial}, epoch={epoch}); lower --lr"
 
 
 def train_epochs(
-    groups: list[Group],
+    g: Group,
     X: Tensor,
     y: Tensor,
+    n: int,
     epochs: int,
-    settings: LoopSettings,
+    batch_size: int,
     first_epoch: int = 1,
     on_epoch: Callable[[int], None] | None = None,
     step0: int = 0,
 ) -> int:
-    """Train every group ``epochs`` epochs on ``X (n, in)``, ``y (n,)``; returns the global step count."""
-    n = X.shape[0]
+    """Train ``epochs`` epochs on the stacked training sets ``X (S*n, in)``, ``y (S*n,)`` (``n`` rows each);
+    returns the global step count."""
     step = step0
+    E = g.net.E
+    stream = g.stream.to(X.device)
     for epoch in range(first_epoch, first_epoch + epochs):
-        order = torch.randperm(n, generator=settings.generator).to(X.device)  # (n,)
-        for g in groups:
-            g.last_loss = None
-        for start in range(0, n, settings.batch_size):
-            idx = order[start : start + settings.batch_size]  # (B,)
-            _step(groups, X[idx], y[idx], settings, step)
+        perms = torch.stack([torch.randperm(n, generator=gen) for gen in g.order_gens])  # (S, n)
+        perms = (perms + g.offset[:, None]).to(X.device)[stream]  # (E, n) rows of each model's set
+        g.epoch_loss = None
+        for start in range(0, n, batch_size):
+            idx = perms[:, start : start + batch_size]  # (E, B)
+            xb = X.index_select(0, idx.reshape(-1)).view(E, idx.shape[1], X.shape[1])  # (E, B, in)
+            _step(g, xb, y[idx], step)
             step += 1
-        check_finite(groups, epoch)
+        note_divergence(g, epoch)
         if on_epoch is not None:
             on_epoch(epoch)
     return step
 
 
 @torch.no_grad()
-def accuracy(net: BatchedMLP, X: Tensor, y: Tensor, chunk: int = 4096) -> Tensor:
-    """Fraction of correct predictions per model: (E,) float64 on the CPU."""
-    hits = torch.zeros(net.E, dtype=torch.long, device=X.device)
-    for start in range(0, X.shape[0], chunk):
-        hits += correct(net(X[start : start + chunk]), y[start : start + chunk])
-    return hits.cpu().double() / X.shape[0]
+def accuracy(net: BatchedMLP, X: Tensor, y: Tensor, rows: Tensor | None = None, n: int | None = None,
+             max_elements: int = 1 << 24) -> Tensor:  # fmt: skip
+    """Fraction of correct predictions per model: (E,) float64 on the CPU.
+
+    ``X (S*n, in)``, ``y (S*n,)``: the stacked sets of ``S`` datasets of ``n`` rows; model e reads rows
+    ``rows[e] .. rows[e] + n`` (default: one set, ``X`` whole, shared). Evaluated in chunks of samples
+    so that ``E x chunk x width`` stays under ``max_elements``.
+    """
+    E = net.E
+    n = X.shape[0] if n is None else n
+    rows = torch.zeros(E, dtype=torch.long) if rows is None else rows
+    width = max(X.shape[1], *(w.shape[1] for w in net.weights))
+    chunk = max(1, min(n, max_elements // max(1, E * width)))
+    hits = torch.zeros(E, dtype=torch.long, device=X.device)
+    base = rows.to(X.device)[:, None]  # (E, 1)
+    for start in range(0, n, chunk):
+        idx = base + torch.arange(start, min(n, start + chunk), device=X.device)  # (E, c)
+        xb = X.index_select(0, idx.reshape(-1)).view(E, idx.shape[1], X.shape[1])
+        hits += correct(net(xb), y[idx])
+    return hits.cpu().double() / n
+
+
+def simple_group(net: BatchedMLP, lr: float, l1: float = 0.0, l2: float = 0.0, seeds=None, **kw) -> Group:
+    """A group of ``net``'s models on one shared training set, model e ordering its data from CPU seed
+    ``seeds[e]`` (default e); ``kw`` as ``Group`` (resample, rewire, mask_gens, dynamic_layers)."""
+    E = net.E
+    seeds = list(range(E)) if seeds is None else list(seeds)
+    sizes = [net.weights[0].shape[2], *(w.shape[1] for w in net.weights)]
+    dev = net.weights[0].device
+    full = lambda x: torch.full((E,), float(x), device=dev)  # noqa: E731
+    return Group(net, [("model", e) for e in range(E)], full(lr), full(l1), full(l2), torch.arange(E),
+                 [torch.Generator().manual_seed(int(s)) for s in seeds], torch.zeros(E, dtype=torch.long),
+                 [sizes] * E, **kw)  # fmt: skip

@@ -1,9 +1,12 @@
 """Where the chunks of a sweep run: in the driver, in a local process pool, or on a Dask cluster.
 
-A **chunk** is one config with all its trials: ``run_config`` trains them together as one
-batch, so a chunk is the natural unit of work. Workers get the config as a plain dict, run
-it, and send back plain rows (a ``ChunkResult``); they never touch the store: only the
-driver writes. A failure inside a chunk comes back as data (``error``), not as an exception.
+A **chunk** is one config with the trials the store still needs (``Chunk``), and a
+**batch chunk** (``BatchChunk``) several such parts that the engine trains as one batch
+(``fpe_train.engine.run.run_batch``; ``fpe_train.engine.batch.plan_batches`` decides which):
+the unit of work. Workers get the configs as plain dicts, run them, and send back plain rows,
+one ``ChunkResult`` per part; they never touch the store: only the driver writes. A failure
+inside a chunk comes back as data (``error``, or ``trial_errors`` for a trial whose training
+diverged), not as an exception.
 
 - ``serial``: in the driver process, one chunk after another.
 - ``local``: ``concurrent.futures.ProcessPoolExecutor`` with the ``spawn`` context, ``workers``
@@ -32,7 +35,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-DEFAULT_RUN = "fpe_train.engine.run:run_config"
+DEFAULT_RUN = "fpe_train.engine.run:run_config"  # the engine: its parts are trained as one batch (run_batch)
 EXECUTORS = ("serial", "local", "dask")
 _THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 
@@ -55,8 +58,31 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class BatchChunk:
+    """Parts (``Chunk``s of configs sharing a schedule) trained as one batch; ``cost`` from the engine's model."""
+
+    parts: tuple[Chunk, ...]
+
+    @property
+    def config_hash(self) -> str:
+        return self.parts[0].config_hash
+
+    @property
+    def trials(self) -> tuple[int, ...]:
+        return tuple(t for p in self.parts for t in p.trials)
+
+    @property
+    def cost(self) -> float:
+        return sum(p.cost / max(1, p.config.get("trials", 1)) * len(p.trials) for p in self.parts)
+
+
+@dataclass(frozen=True)
 class ChunkResult:
-    """What a worker sends back: rows by trial (only the chunk's trials), or the error."""
+    """What a worker sends back for one part: rows by trial (only the part's trials), or the error.
+
+    ``trial_errors``: trials that failed alone (their loss diverged) while the rest of the batch trained;
+    ``batch_trials``: trials of the whole batch the part belonged to (the wall time is shared by them).
+    """
 
     chunk: Chunk
     rows: dict[int, list[dict]] | None
@@ -65,6 +91,8 @@ class ChunkResult:
     finished: float
     host: str
     version: str
+    trial_errors: dict[int, str] | None = None
+    batch_trials: int = 0
 
     @property
     def trials(self) -> tuple[int, ...]:
@@ -108,14 +136,52 @@ def _describe(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}{where}".split())
 
 
-def lost(chunk: Chunk, exc: BaseException) -> ChunkResult:
-    """A chunk whose worker never answered (a crashed process, a lost Dask worker): a failure, as data."""
+def lost(chunk: Chunk | BatchChunk, exc: BaseException) -> list[ChunkResult]:
+    """A chunk whose worker never answered (a crashed process, a lost Dask worker): failures, as data."""
     now = time.time()
-    return ChunkResult(chunk, None, f"worker lost: {_describe(exc)}", now, now, "unknown", "unknown")
+    return [ChunkResult(p, None, f"worker lost: {_describe(exc)}", now, now, "unknown", "unknown")
+            for p in parts_of(chunk)]  # fmt: skip
 
 
-def run_chunk(chunk: Chunk, run_fn: str = DEFAULT_RUN, threads: int | None = None) -> ChunkResult:
-    """Run one chunk with ``run_fn(config) -> rows``; keep the rows of ``chunk.trials``. Never raises."""
+def parts_of(chunk: Chunk | BatchChunk) -> tuple[Chunk, ...]:
+    return chunk.parts if isinstance(chunk, BatchChunk) else (chunk,)
+
+
+def run_chunk(chunk: Chunk | BatchChunk, run_fn: str = DEFAULT_RUN, threads: int | None = None) -> list[ChunkResult]:
+    """Run a chunk; one ``ChunkResult`` per part, with the rows of that part's trials. Never raises.
+
+    With the engine (``DEFAULT_RUN``) the parts train as one batch (``run_batch``), only the trials asked
+    for; any other ``run_fn(config) -> rows`` runs part by part and keeps the rows of the part's trials.
+    """
+    from fpe_train.sweeps.store import toolkit_version
+
+    started = time.time()
+    parts = parts_of(chunk)
+    n = sum(len(p.trials) for p in parts)
+    if run_fn != DEFAULT_RUN:
+        return [_run_part(p, run_fn, threads, len(p.trials)) for p in parts]
+    try:
+        cap_threads(threads)
+        from fpe_train.engine.config import TrainConfig
+        from fpe_train.engine.run import run_batch
+
+        configs = [TrainConfig.from_dict(p.config) for p in parts]
+        got = run_batch([(c, p.trials) for c, p in zip(configs, parts, strict=True)], on_error="record")
+    except Exception as exc:  # a failed run is recorded, not raised (the driver decides)
+        error = _describe(exc)
+        return [ChunkResult(p, None, error, started, time.time(), socket.gethostname(), toolkit_version(), None, n)
+                for p in parts]  # fmt: skip
+    finished, host, version = time.time(), socket.gethostname(), toolkit_version()
+    out = []
+    for p, by_trial in zip(parts, got, strict=True):
+        rows = {t: r for t, r in by_trial.items() if not isinstance(r, str)}
+        errors = {t: r for t, r in by_trial.items() if isinstance(r, str)} or None
+        out.append(ChunkResult(p, rows, None, started, finished, host, version, errors, n))
+    return out
+
+
+def _run_part(part: Chunk, run_fn: str, threads: int | None, n: int) -> ChunkResult:
+    """One part with a plain ``run_fn(config) -> rows`` (all of the config's trials; the part's are kept)."""
     from fpe_train.sweeps.store import toolkit_version
 
     started = time.time()
@@ -123,18 +189,21 @@ def run_chunk(chunk: Chunk, run_fn: str = DEFAULT_RUN, threads: int | None = Non
         cap_threads(threads)
         from fpe_train.engine.config import TrainConfig
 
-        rows = resolve(run_fn)(TrainConfig.from_dict(chunk.config))
-        by_trial: dict[int, list[dict]] = {t: [] for t in chunk.trials}
-        for row in rows:
-            if row["trial"] in by_trial:
-                by_trial[row["trial"]].append(row)
-        missing = [t for t, r in by_trial.items() if not r]
-        if missing:
-            raise RuntimeError(f"run function returned no rows for trials {missing}")
-        result, error = by_trial, None
+        result, error = _by_trial(resolve(run_fn)(TrainConfig.from_dict(part.config)), part.trials), None
     except Exception as exc:  # a failed run is recorded, not raised (the driver decides)
         result, error = None, _describe(exc)
-    return ChunkResult(chunk, result, error, started, time.time(), socket.gethostname(), toolkit_version())
+    return ChunkResult(part, result, error, started, time.time(), socket.gethostname(), toolkit_version(), None, n)
+
+
+def _by_trial(rows: list[dict], trials: tuple[int, ...]) -> dict[int, list[dict]]:
+    by_trial: dict[int, list[dict]] = {t: [] for t in trials}
+    for row in rows:
+        if row["trial"] in by_trial:
+            by_trial[row["trial"]].append(row)
+    missing = [t for t, r in by_trial.items() if not r]
+    if missing:
+        raise RuntimeError(f"run function returned no rows for trials {missing}")
+    return by_trial
 
 
 class SerialExecutor:
@@ -151,7 +220,7 @@ class SerialExecutor:
         before = torch.get_num_threads()
         try:
             for chunk in chunks:
-                yield run_chunk(chunk, self.run_fn, self.threads)
+                yield from run_chunk(chunk, self.run_fn, self.threads)
         finally:
             torch.set_num_threads(before)
 
@@ -213,9 +282,9 @@ class LocalExecutor:
         try:
             for f in as_completed(futures):
                 try:
-                    yield f.result()
+                    yield from f.result()
                 except Exception as exc:  # BrokenProcessPool: a worker died (killed, out of memory)
-                    yield lost(futures[f], exc)
+                    yield from lost(futures[f], exc)
         finally:
             for f in futures:
                 f.cancel()
@@ -268,9 +337,9 @@ class DaskExecutor:
         try:
             for f in as_completed(futures):
                 try:
-                    yield f.result()
+                    yield from f.result()
                 except Exception as exc:  # KilledWorker, a worker lost with its chunk, ...
-                    yield lost(futures[f], exc)
+                    yield from lost(futures[f], exc)
         finally:
             self.client.cancel(list(futures))
 

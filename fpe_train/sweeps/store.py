@@ -18,12 +18,11 @@ The config hash is ``sha256`` of the canonical JSON (sorted keys, no spaces) of 
 ``TrainConfig.to_dict()`` whose value differs from the field's default, salted with
 ``HASH_VERSION``. So a field added to ``TrainConfig`` later (with a default that keeps the old
 behaviour) leaves every stored hash valid; changing the *meaning* of an existing default must bump
-``HASH_VERSION``. ``trials`` counts like every other field: the engine trains all trials of a
-config as one batch from one generator, so trial t's numbers depend on the trial count, and a
-config run with 10 trials is a different experiment from one with 5 (its trials 0-4 differ).
-Resuming with more trials therefore starts that config afresh; resuming with the same trial
-count reuses every finished row. ``device`` counts too: a result is reused only for exactly the
-config that produced it.
+``HASH_VERSION``. ``trials`` does not count (``HASH_EXCLUDES``): trial t of a config has its
+own seed stream (``fpe_train.engine.run.seed_entropy``, spawn key t), so its row does not depend
+on how many trials were asked; a config asked with 10 trials reuses trials 0-4 of a 5-trial run
+and trains only 5-9. The ``configs`` table keeps the largest trial count asked. ``device``
+counts: a result is reused only for a config that asked for that device.
 
 Only the driver process writes. Each finished (config, trial) is committed in its own
 transaction, and a done row is never overwritten, so a driver killed at any moment loses no
@@ -60,8 +59,9 @@ from dataclasses import dataclass
 
 APPLICATION = "fpe-theory results store"
 APPLICATION_ID = 0x46504554  # "FPET", in the SQLite header at byte 68
-SCHEMA_VERSION = 1  # SQLite user_version, header byte 60
-HASH_VERSION = 1  # bump when a TrainConfig default changes meaning (invalidates every stored hash)
+SCHEMA_VERSION = 2  # SQLite user_version, header byte 60; 2: independent trials (per-trial seed streams)
+HASH_VERSION = 2  # bump when a TrainConfig default changes meaning (invalidates every stored hash)
+HASH_EXCLUDES = ("trials",)  # fields that never enter the config hash
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _SCHEMA = """
@@ -161,7 +161,8 @@ def config_defaults() -> dict:
 def config_hash(config) -> str:
     """sha256 (hex) of ``HASH_VERSION`` + the canonical JSON of the non-default fields (see module doc)."""
     defaults = config_defaults()
-    key = {k: v for k, v in config_dict(config).items() if k not in defaults or defaults[k] != v}
+    key = {k: v for k, v in config_dict(config).items()
+           if k not in HASH_EXCLUDES and (k not in defaults or defaults[k] != v)}  # fmt: skip
     return hashlib.sha256(f"fpe-config-v{HASH_VERSION}:{canonical_json(key)}".encode()).hexdigest()
 
 
@@ -415,8 +416,9 @@ class ResultsStore:
         c = self._conn
         c.execute("BEGIN IMMEDIATE")
         try:
-            c.executemany(
-                "INSERT OR IGNORE INTO configs VALUES (?, ?)",
+            c.executemany(  # one row per hash; the largest trial count asked of it wins
+                "INSERT INTO configs VALUES (?, ?) ON CONFLICT (config_hash) DO UPDATE SET config = excluded.config "
+                "WHERE json_extract(excluded.config, '$.trials') > json_extract(configs.config, '$.trials')",
                 [(h, canonical_json(d)) for h, d in zip(hashes, dicts, strict=True)],
             )
             c.executemany(

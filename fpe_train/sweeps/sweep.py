@@ -46,9 +46,8 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass
-
 import tomllib
+from dataclasses import dataclass
 
 SWEEP_KEYS = ("name", "description", "paper")
 EXPERIMENTS = "experiments"  # package-data folder of the shipped sweep files
@@ -313,14 +312,20 @@ def check_sweep_data(sweep: Sweep) -> None:
             check_dataset(c)
 
 
-def plan(sweep: Sweep, store, retry_failed: bool = False):
-    """(chunks to run, trials already done, trials failed earlier and not retried)."""
-    from fpe_train.sweeps.executors import Chunk
+def plan(sweep: Sweep, store, retry_failed: bool = False, workers: int = 1):
+    """(chunks to run, trials already done, trials failed earlier and not retried).
+
+    The trials a store lacks are grouped into batches (``fpe_train.engine.batch.plan_batches``: configs of
+    one schedule, shape buckets on CPU, memory), at least ``workers`` of them where trials allow, each a
+    ``BatchChunk``; largest first.
+    """
+    from fpe_train.engine.batch import plan_batches
+    from fpe_train.sweeps.executors import BatchChunk, Chunk
     from fpe_train.sweeps.store import config_dict, config_hash
 
     hashes = [config_hash(c) for c in sweep.configs]
     status = store.trial_status(hashes)
-    chunks, done, left = [], 0, 0
+    items, done, left = [], 0, 0
     for config, h in zip(sweep.configs, hashes, strict=True):
         todo = []
         for t in range(config.trials):
@@ -330,7 +335,10 @@ def plan(sweep: Sweep, store, retry_failed: bool = False):
             if s is None or (s == "failed" and retry_failed):
                 todo.append(t)
         if todo:
-            chunks.append(Chunk(h, config_dict(config), tuple(todo)))
+            items.append((config, tuple(todo)))
+    hash_of = {id(c): h for c, h in zip(sweep.configs, hashes, strict=True)}
+    batches = plan_batches(items, device=None, min_batches=workers)
+    chunks = [BatchChunk(tuple(Chunk(hash_of[id(c)], config_dict(c), t) for c, t in b)) for b in batches]
     chunks.sort(key=lambda c: -c.cost)  # largest first: shorter tail on many workers
     return chunks, done, left
 
@@ -358,7 +366,8 @@ def run_sweep(
     check_sweep_data(sweep)
     owned = isinstance(executor, str)
     with store.lock():
-        chunks, skipped, left = plan(sweep, store, retry_failed)
+        parallel = 1 if executor == "serial" else (workers or os.cpu_count() or 1)
+        chunks, skipped, left = plan(sweep, store, retry_failed, getattr(executor, "workers", parallel))
         if not chunks:
             store.register(sweep.name, sweep.size, sweep.configs, sweep.path, sweep.description)
             return SweepSummary(0, skipped, 0, time.perf_counter() - t0, left)
@@ -381,16 +390,17 @@ def _drive(ex, chunks, store, progress: bool, name: str) -> tuple[int, int]:
     total = sum(len(c.trials) for c in chunks)
     with tqdm(total=total, unit="trial", desc=name, file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
         for res in ex.map(chunks):
+            seconds = (res.finished - res.started) / max(1, res.batch_trials or len(res.trials))
             for t in res.trials:
-                rows = None if res.rows is None else res.rows[t]
-                seconds = (res.finished - res.started) / len(res.trials)
+                rows = None if res.rows is None else res.rows.get(t)
+                error = res.error or (res.trial_errors or {}).get(t)
                 rec = RunRecord(
                     res.chunk.config_hash,
                     t,
                     "done" if rows else "failed",
                     seed=res.chunk.config.get("seed"),
                     metrics=rows,
-                    error=res.error,
+                    error=error,
                     seconds=seconds,
                     started=res.started,
                     finished=res.finished,

@@ -88,7 +88,7 @@ def test_failed_trials_exit_1_and_are_kept(tmp_path, monkeypatch):
     def broken(config, **_):  # a failure no up-front check can see (the serial executor runs in-process)
         raise RuntimeError("trial failed")
 
-    monkeypatch.setattr(fpe_train.engine.run, "run_config", broken)
+    monkeypatch.setattr(fpe_train.engine.run, "run_batch", broken)  # the executors train batches with it
     p, db = sweep_file(tmp_path, TINY), tmp_path / "r.db"
     code, out, _ = invoke("sweep", "run", p, "--store", db, "--executor", "serial", "--no-progress")
     assert code == 1 and "0 trials done, 4 failed" in out

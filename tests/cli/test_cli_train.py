@@ -23,7 +23,7 @@ def test_json_output(capsys):
     assert err.startswith("config: ")  # resolved config on stderr in --json mode
     doc = json.loads(out)
     assert doc["config"]["r"] == 4 and doc["config"]["device"] == "cpu"
-    assert list(doc["variants"]) == ["dense", "random", "clause"]
+    assert list(doc["variants"]) == ["dense", "dense_warmup", "random", "clause"]  # record_warmup is on
     for v in doc["variants"].values():
         for key in ("test_accuracy", "train_accuracy"):
             assert set(v[key]) == {"mean", "sem", "values"} and len(v[key]["values"]) == 2
@@ -37,7 +37,7 @@ def test_json_output(capsys):
         doc["variants"]["random"]["test_accuracy"]["values"],
     )
     assert rel == pytest.approx([r / d for r, d in zip(rnd, dense, strict=False)])
-    assert len(doc["rows"]) == 6
+    assert len(doc["rows"]) == 8  # 2 trials x (dense, dense_warmup, random, clause)
 
 
 def test_table_output_and_r_alias(capsys):

@@ -5,6 +5,7 @@ import numbers
 import pytest
 import torch
 
+from fpe_train.engine import run
 from fpe_train.engine.batched import BatchedMLP
 from fpe_train.engine.config import SPLIT_NAMES, TrainConfig
 from fpe_train.engine.run import ROW_FIELDS, expand_batch, run_config
@@ -20,7 +21,8 @@ def _plain_types(row):
 @pytest.mark.parametrize("split", SPLIT_NAMES)
 def test_end_to_end_per_split(split):
     rows = run_config(TrainConfig(**TINY, splits=(split,)))
-    assert [(r["trial"], r["variant"]) for r in rows] == [(0, "dense"), (0, split), (1, "dense"), (1, split)]
+    variants = ["dense", "dense_warmup", split]
+    assert [(r["trial"], r["variant"]) for r in rows] == [(t, v) for t in (0, 1) for v in variants]
     for r in rows:
         assert tuple(r) == ROW_FIELDS and _plain_types(r)
         assert 0.0 <= r["test_accuracy"] <= 1.0 and 0.0 <= r["train_accuracy"] <= 1.0
@@ -30,14 +32,14 @@ def test_end_to_end_per_split(split):
     assert dense["mask_covered"] == 4 and dense["mask_collisions"] == 4 * 6  # all-True masks: r * C(C, 2)
 
 
-def test_same_seed_same_rows_and_dense_independent_of_splits():
+def test_same_seed_same_rows_and_configs_differing_in_alpha_get_their_own_trials():
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     a = run_config(TrainConfig(**TINY, splits=("random", "dropconnect"), seed=3))
     b = run_config(TrainConfig(**TINY, splits=("random", "dropconnect"), seed=3))
     assert strip(a) == strip(b)
-    c = run_config(TrainConfig(**TINY, splits=("clause",), seed=3))
     dense = lambda rows: [r for r in strip(rows) if r["variant"] == "dense"]  # noqa: E731
-    assert dense(a) == dense(c)
+    c = run_config(TrainConfig(**{**TINY, "alpha": 4}, splits=("random", "dropconnect"), seed=3))
+    assert all(x["capacity"] != y["capacity"] for x, y in zip(dense(a), dense(c), strict=True))
     d = run_config(TrainConfig(**TINY, splits=("random",), seed=4))
     assert strip(d) != strip(a)
 
@@ -61,8 +63,9 @@ def test_fork_children_copy_parent_on_disjoint_masks(split):
     assert torch.equal(fpe.biases[0].detach(), warm.biases[0].detach().repeat_interleave(2, dim=1))
 
 
-def test_dense_continuation_equals_uninterrupted_dense_run():
-    """The fork changes nothing for the dense models: split at epoch 1 or 3, same dense rows."""
+def test_dense_continuation_equals_uninterrupted_dense_run(monkeypatch):
+    """The fork changes nothing for the dense models: split at epoch 1 or 3, same dense rows (same streams)."""
+    monkeypatch.setattr(run, "seed_entropy", lambda config: 12345)
     base = {**TINY, "splits": ("random",)}
     a = run_config(TrainConfig(**{**base, "warmup_epochs": 1, "epochs": 3}))
     b = run_config(TrainConfig(**{**base, "warmup_epochs": 3, "epochs": 1}))
@@ -76,7 +79,7 @@ def test_depth_rewire_and_vision_task():
     pytest.importorskip("sklearn")
     rows = run_config(TrainConfig(task="digits", r=4, alpha=2, splits=("random", "gram"), trials=1, epochs=1,
                                   warmup_epochs=1, n_train=300, n_test=100, batch_size=100, device="cpu"))  # fmt: skip
-    assert [r["variant"] for r in rows] == ["dense", "random", "gram"]
+    assert [r["variant"] for r in rows] == ["dense", "dense_warmup", "random", "gram"]
     assert all(r["mask_covered"] is None and r["capacity"] is not None for r in rows)
     assert rows[0]["nonzero_params"] == rows[1]["nonzero_params"] == 64 * 4 + 10 * 4
 
@@ -93,8 +96,9 @@ def test_bad_inputs():
         TrainConfig(task="digits", splits=("clause",))
 
 
-def test_record_warmup_rows_equal_a_dense_only_run_of_warmup_epochs():
+def test_record_warmup_rows_equal_a_dense_only_run_of_warmup_epochs(monkeypatch):
     """dense_warmup rows are the dense models at the split: a run with epochs=0 gives the same numbers."""
+    monkeypatch.setattr(run, "seed_entropy", lambda config: 12345)
     a = run_config(TrainConfig(**{**TINY, "warmup_epochs": 2, "epochs": 2}, splits=("random",), record_warmup=True))
     assert [r["variant"] for r in a] == ["dense", "dense_warmup", "random"] * 2
     b = run_config(TrainConfig(**{**TINY, "warmup_epochs": 2, "epochs": 0}, splits=("random",)))
@@ -108,6 +112,8 @@ def test_training_curves_share_the_warmup_and_end_at_the_final_accuracy():
     plain = run_config(TrainConfig(**base))
     curved = run_config(TrainConfig(**base, curve_every=2))
     assert all(r["test_curve"] is None for r in plain)
+    curved = [r for r in curved if r["variant"] != "dense_warmup"]
+    plain = [r for r in plain if r["variant"] != "dense_warmup"]
     strip = lambda rows: [{k: v for k, v in r.items() if k not in ("seconds", "test_curve")} for r in rows]  # noqa: E731
     assert strip(plain) == strip(curved)  # recording curves changes no training
     dense = {r["trial"]: r["test_curve"] for r in curved if r["variant"] == "dense"}

@@ -129,7 +129,7 @@ splits = ["random", "gram"]
         summary = run_sweep(sw, store, progress=False)
         f = store.frame()
     assert (summary.done, summary.failed) == (4, 0)
-    assert len(f) == 2 * 2 + 2 * 3 and set(f.status) == {"done"}
+    assert len(f) == 2 * 3 + 2 * 4 and set(f.status)  # variants + dense_warmup == {"done"}
     direct = run_config(
         TrainConfig(
             task="boolean",
