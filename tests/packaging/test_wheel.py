@@ -79,6 +79,19 @@ def test_wheel_ships_every_package_and_the_data(installed):
     assert doc["case_study"].startswith(venv) and doc["template"]
 
 
+def test_wheel_metadata_states_the_floor_and_the_extras(installed):
+    import zipfile
+
+    (wheel,) = (installed[0].parents[1] / "dist").glob("fpe_theory-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        meta = z.read(next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+        names = z.namelist()
+    assert "Requires-Python: >=3.11" in meta
+    for extra in ("mc", "train", "report", "dask", "all", "dev"):
+        assert f"Provides-Extra: {extra}" in meta
+    assert "fpe_train/sweeps/experiments/case_study.toml" in names and not any(n.startswith("tests/") for n in names)
+
+
 def test_theory_command_from_the_wheel(installed):
     bin_dir, env, work = installed
     out = _run([bin_dir / "fpe-theory", "coverage", "--m", "16", "--k", "4", "--alpha", "2", "--r", "3", "--json"],
