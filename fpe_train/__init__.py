@@ -1,7 +1,12 @@
-"""Training side of fpe-theory: FPE expansion of torch MLPs, masked layers, rewiring (and the batched engine).
+"""The training side of fpe-theory, in three rooms (install with ``pip install 'fpe-theory[train]'``):
 
-Public API (the names load on first use, so ``import fpe_train.engine.config`` and the CLI's ``--help`` do not pay
-for torch; the API itself needs torch only, not numba or scipy)::
+- ``fpe_train.fpe``: what users import: ``MaskedLinear``, the split registry, expansion (Algorithm A1,
+  the rule of A.7), rewiring, ``expand()`` and the measurements of a network;
+- ``fpe_train.engine``: ``TrainConfig``, data and datasets, batched masked MLPs, the loop, ``run_config``;
+- ``fpe_train.sweeps``: sweep files (package data), the results store (reading it needs no torch), executors.
+
+The public names below load on first use, so ``import fpe_train.engine.config`` and the CLI's ``--help``
+do not pay for torch; the API itself needs torch only, not numba or scipy::
 
     from fpe_train import expand, MaskedLinear, Rewirer, count_nonzero
     fpe_model = expand(dense_model, alpha=2, split="random", seed=0)
