@@ -421,6 +421,10 @@ def _connect(Client, scheduler: str, timeout: float, security=None):
         ) from None
     except (ValueError, TypeError) as exc:  # distributed: unknown protocol, malformed address, TLS settings
         raise ValueError(f"scheduler={scheduler!r}: {_short(exc)}") from None
+    except Exception as exc:  # something else answered there (garbage frames: MemoryError, decode errors, ...)
+        raise ValueError(
+            f"scheduler={scheduler!r}: no Dask scheduler answered there ({type(exc).__name__}: {_short(exc)})"
+        ) from None
 
 
 def _short(exc: BaseException, limit: int = 160) -> str:

@@ -127,3 +127,32 @@ def test_bundled_certificate_and_key_in_one_file(tmp_path):
     assert sec.tls_client_cert == str(bundle) and sec.require_encryption
     with pytest.raises(ValueError, match="holds no private key; give --tls-key too"):
         make_security("tls://127.0.0.1:8786", cert, cert)
+
+
+def test_something_else_on_the_scheduler_port_is_one_line():
+    """A port that answers, but not as Dask does (a web server, a proxy): a one-line refusal, no traceback."""
+    pytest.importorskip("distributed")
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer():
+        for _ in range(8):
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" * 64)
+            conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(ValueError) as err:
+            make_executor("dask", scheduler=f"tcp://127.0.0.1:{port}", connect_timeout=2)
+        assert str(err.value).startswith(f"scheduler='tcp://127.0.0.1:{port}': ")
+        assert "\n" not in str(err.value) and time.monotonic() - t0 < 20
+    finally:
+        server.close()
