@@ -15,9 +15,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -43,13 +47,69 @@ class BuildResult:
     reused: int = 0  # trials of the preset's sweeps already in the store
 
 
+TMP_PREFIX = ".report-build-"  # + "<pid>-<random>": the building process's id, so orphans can be told apart
+
+
 def prepare_out(out: Path) -> Path:
-    """Create ``out`` and a private temporary folder in it; one-line ValueError when it cannot be written."""
+    """Create ``out`` and a private temporary folder in it; one-line ValueError when it cannot be written.
+
+    Temporary folders left by a build that was killed (its process is gone) are removed first.
+    """
     try:
         out.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=".report-build-", dir=out))
+        remove_orphans(out)
+        return Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=out))
     except OSError as exc:
         raise ValueError(f"out={str(out)!r}: cannot write there ({exc.strerror or exc})") from None
+
+
+def remove_orphans(out: Path) -> list[Path]:
+    """Remove ``out/.report-build-*`` folders whose process no longer runs (or that name none); return them."""
+    removed = []
+    for p in out.glob(f"{TMP_PREFIX}*"):
+        pid = p.name[len(TMP_PREFIX) :].split("-")[0]
+        if p.is_dir() and not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+@contextmanager
+def terminate_as_exit():
+    """While building, SIGTERM raises SystemExit (so ``finally`` removes the temporary folder); restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def stored_trials(preset, store_path: Path) -> int:
+    """Finished trials of the preset's sweeps already in the store (read only; 0 when there is no store)."""
+    from fpe_train.sweeps.store import ResultsStore
+    from reports.presets import load_sweeps
+
+    if not store_path.exists():
+        return 0
+    with ResultsStore(store_path, create=False, readonly=True) as store:
+        return sum(st.done for st in store.status(load_sweeps(preset)))
 
 
 def run_preset(preset, store_path: Path, progress: bool = True, workers: int | None = None) -> list:
@@ -120,13 +180,20 @@ def build_report(out, preset="quick", store=None, run: bool = True, progress: bo
 
     ``source``: a shipped export (``reports.shipped.open_export``) read instead of a store; nothing runs.
     """
-    from reports.content import assemble
-    from reports.montecarlo import StoredMonteCarlo, required_cases, run_monte_carlo
     from reports.presets import Preset, get_preset
 
     start = time.perf_counter()
     chosen = preset if isinstance(preset, Preset) else get_preset(preset)
     out = Path(out)
+    with terminate_as_exit():
+        return _build(out, chosen, store, run, progress, workers, source, start)
+
+
+def _build(out: Path, chosen, store, run, progress, workers, source, start) -> BuildResult:
+    """The body of ``build_report`` (inside ``terminate_as_exit``)."""
+    from reports.content import assemble
+    from reports.montecarlo import StoredMonteCarlo, required_cases, run_monte_carlo
+
     tmp = prepare_out(out)
     try:
         store_path = Path(store) if store is not None else out / "results.db"
@@ -163,7 +230,7 @@ def build_report(out, preset="quick", store=None, run: bool = True, progress: bo
         shutil.rmtree(tmp, ignore_errors=True)
     seconds = time.perf_counter() - start
     trained = sum(s.done + s.failed for s in ran)
-    reused = sum(s.skipped for s in ran)
+    reused = sum(s.skipped for s in ran) if run else (stored_trials(chosen, Path(store_path)) if source is None else 0)
     return BuildResult(result["tex"], result["pdf"], result["figures"], tuple(skipped), seconds, hint, trained, reused)
 
 

@@ -198,3 +198,45 @@ def test_quick_report_says_smoke_run_with_the_full_command_and_its_size(store, t
     assert "This is a smoke run." in text
     assert "fpe-theory report --preset paper" in text
     assert f"{len(planned)} configurations and {sum(planned.values())} planned" in text
+
+
+def test_orphaned_build_folders_are_removed_and_live_ones_kept(tmp_path):
+    import os
+
+    from reports.build import prepare_out
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that ran and is gone
+    orphans = [tmp_path / f".report-build-{dead.pid}-abc", tmp_path / ".report-build-xyz"]
+    live = tmp_path / f".report-build-{os.getppid()}-def"  # a process that runs (our parent)
+    for p in (*orphans, live):
+        p.mkdir()
+        (p / "report.tex").write_text("x")
+    mine = prepare_out(tmp_path)
+    assert not any(p.exists() for p in orphans) and live.exists() and mine.exists()
+    assert mine.name.startswith(f".report-build-{os.getpid()}-")
+
+
+def test_sigterm_during_a_build_becomes_system_exit():
+    import os
+    import signal
+
+    from reports.build import terminate_as_exit
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as exc, terminate_as_exit():
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert exc.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_no_run_counts_the_trials_already_stored(store, frame, tmp_path, monkeypatch):
+    """report --no-run on a full store says how many trials it read, not "0 already stored"."""
+    import reports.presets
+    from fpe_train.sweeps.sweep import Sweep
+
+    loaded = [Sweep(n, "quick", tuple(cs), path="") for n, cs in _configs().items()]
+    monkeypatch.setattr(reports.presets, "load_sweeps", lambda preset: loaded)
+    res = build_report(tmp_path / "o", preset=TINY, store=store, run=False, progress=False)
+    done = frame[frame.status == "done"].drop_duplicates(["config_hash", "trial"])
+    assert res.trained == 0 and res.reused == len(done) > 0
