@@ -113,7 +113,7 @@ def _open_readonly(path: str) -> sqlite3.Connection:
 
 
 def _writable(path: str) -> bool:
-    return os.access(path, os.W_OK) and os.access(os.path.dirname(os.path.abspath(path)), os.W_OK)
+    return os.access(path, os.W_OK) and os.access(os.path.dirname(os.path.realpath(path)), os.W_OK)
 
 
 def _damaged(exc: BaseException) -> bool:
@@ -258,7 +258,7 @@ class ResultsStore:
 
     def _open_writable(self) -> sqlite3.Connection:
         """A read-write connection; one-line ValueError when the file or its folder cannot be written."""
-        folder = os.path.dirname(os.path.abspath(self.path))
+        folder = os.path.dirname(os.path.realpath(self.path))  # SQLite keeps -wal/-shm beside the real file
         if not os.path.isdir(folder):
             raise ValueError(f"store={self.path!r}: folder {folder!r} does not exist")
         for what, where in (("folder", folder), ("file", self.path)):
