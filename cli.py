@@ -134,8 +134,10 @@ def environment_error(exc: BaseException | None) -> str | None:
 def _environment_error(exc: BaseException) -> str | None:
     if isinstance(exc, sqlite3.OperationalError):
         text = str(exc)
-        if "disk is full" in text or "readonly database" in text:
+        if "disk is full" in text:
             return f"{text}: free space (or use another --store) and rerun; the store keeps every committed trial"
+        if "readonly database" in text:
+            return f"{text}: the store or its folder is read-only; use another --store"
         return None
     if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
         where = f" writing {exc.filename!r}" if exc.filename else ""
