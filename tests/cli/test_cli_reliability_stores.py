@@ -285,3 +285,22 @@ def test_tls_options_need_a_tls_scheduler(made, tmp_path):
     code, _, err = invoke(*args, "--scheduler", "tls://127.0.0.1:9")
     one_line_error(code, err, "a tls:// scheduler needs --tls-ca-file")
     assert not db.exists()
+
+
+def test_environment_errors_are_found_beneath_a_librarys_own_error():
+    import errno
+
+    def nested():
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device", "/x/fig.pdf")
+        except OSError:
+            raise AttributeError("'Stream' object has no attribute 'pos'")  # noqa: B904 - as matplotlib does
+
+    with pytest.raises(AttributeError) as err:
+        nested()
+    assert cli.environment_error(err.value) == "disk full writing '/x/fig.pdf' (No space left on device)"
+    assert cli.environment_error(sqlite3.OperationalError("attempt to write a readonly database")).endswith(
+        "the store or its folder is read-only; use another --store"
+    )
+    assert cli.environment_error(KeyError("x")) is None
+    assert cli.environment_error(sqlite3.OperationalError("no such table: t")) is None
