@@ -140,7 +140,8 @@ def _environment_error(exc: BaseException) -> str | None:
             return f"{text}: the store or its folder is read-only; use another --store"
         return None
     if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
-        where = f" writing {exc.filename!r}" if exc.filename else ""
+        verb = "writing" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "at"
+        where = f" {verb} {exc.filename!r}" if exc.filename else ""
         return f"{_DISK_ERRNOS[exc.errno]}{where} ({one_line(exc.strerror or exc)})"
     return None
 
