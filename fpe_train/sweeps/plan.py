@@ -33,8 +33,9 @@ with E the group's models, W its weight entries, B the minibatch, H the hidden w
 outputs: parameters, gradients and Adam's two moments, the masked weights, activations and their
 gradients, the evaluation chunk of ``accuracy``.
 
-ETA: :func:`calibrate` times ``run_config`` on three tiny configs on this machine (a few seconds) and
-fits, by non-negative least squares, ``seconds = c x configs + s x steps x groups + flops / rate``:
+ETA: :func:`calibrate` times the engine on this machine (a few seconds: three tiny configs, then a few
+of the plan's own batches at 1 + 1 epochs, as ``run_batch`` trains them) and fits, by non-negative
+least squares, ``seconds = c x configs + s x steps x groups + flops / rate``:
 a fixed cost per config (data, metrics, rows), a cost per optimiser step of each group (kernel
 launches, what dominates tiny models) and a FLOP rate. A sweep's wall time is the largest-first
 schedule of its batches on ``workers`` processes; sweeps run one after another.
@@ -247,17 +248,18 @@ class BatchPlan:
         return int(total + BYTES * sum((m.n_train + m.n_test) * (m.n_in + 1) for m in self.members))
 
 
-def group_batches(configs, device: str = "cpu") -> tuple[list[list[tuple]], bool]:
+def group_batches(configs, device: str = "cpu", workers: int = 1) -> tuple[list[list[tuple]], bool]:
     """The engine's batches ``[[(config, n_trials)]]`` and whether it trains configs together.
 
-    From ``fpe_train.engine.batch.plan_batches`` (schedule, shape bucket, memory); where the engine has no
-    such grouping, one config per batch with all its trials, as ``run_config`` trains them.
+    From ``fpe_train.engine.batch.plan_batches`` (schedule, shape bucket, memory, at least ``workers``
+    batches where trials allow), as a sweep run groups them; where the engine has no such grouping, one
+    config per batch with all its trials, as ``run_config`` trains them.
     """
     try:
         from fpe_train.engine.batch import plan_batches
     except ImportError:
         return [[(c, c.trials)] for c in configs], False
-    batches = plan_batches([(c, range(c.trials)) for c in configs], device)
+    batches = plan_batches([(c, range(c.trials)) for c in configs], device, min_batches=workers)
     return [[(c, len(t)) for c, t in b] for b in batches], True
 
 
@@ -292,10 +294,10 @@ class SweepPlan:
         return max((b.memory_bytes for b in self.batches), default=0)
 
 
-def plan_sweep(sweep, device: str = "cpu") -> SweepPlan:
-    """Counts of a loaded ``Sweep`` (``fpe_train.sweeps.sweep.load_sweep``); trains nothing."""
+def plan_sweep(sweep, device: str = "cpu", workers: int = 1) -> SweepPlan:
+    """Counts of a loaded ``Sweep`` (``fpe_train.sweeps.sweep.load_sweep``) run by ``workers``; trains nothing."""
     by_config = {c: config_plan(c) for c in sweep.configs}
-    grouped, shared = group_batches(sweep.configs, device)
+    grouped, shared = group_batches(sweep.configs, device, workers)
     batches = tuple(BatchPlan(tuple(by_config[c] for c, _ in b), tuple(t for _, t in b), shared) for b in grouped)
     return SweepPlan(sweep.name, sweep.size, tuple(by_config.values()), batches)
 
@@ -321,6 +323,7 @@ class Calibration:
     flop_rate: float  # FLOP/s
     seconds: float = 0.0  # wall time the calibration took
     source: str = "calibration"  # or "store" (fitted to a store's own run times)
+    startup: float = 0.0  # first-use costs of a fresh process (allocator, lazy imports), paid once per run
 
     def batch_seconds(self, batch: BatchPlan) -> float:
         return (
@@ -333,7 +336,7 @@ class Calibration:
         rate = "FLOPs not limiting" if math.isinf(self.flop_rate) else f"{self.flop_rate / 1e9:.1f} GFLOP/s"
         return (
             f"{self.device}, {self.threads} thread{'s' * (self.threads != 1)}: {rate}, "
-            f"{self.per_step * 1e3:.3f} ms per step, {self.per_config:.3f} s per config "
+            f"{self.per_step * 1e3:.3f} ms per step, {self.per_config:.3f} s per config, {self.startup:.1f} s to start "
             f"({self.source}, {self.seconds:.1f} s)"
         )
 
@@ -341,7 +344,7 @@ class Calibration:
         rate = None if math.isinf(self.flop_rate) else self.flop_rate  # None: no FLOP-bound part was seen
         return dict(device=self.device, threads=self.threads, per_config_s=self.per_config,
                     per_step_s=self.per_step, flop_rate=rate, seconds=self.seconds,
-                    source=self.source)  # fmt: skip
+                    source=self.source, startup_s=self.startup)  # fmt: skip
 
 
 def fit(samples: list[tuple[BatchPlan, float]], device: str, threads: int, source: str) -> Calibration:
@@ -377,52 +380,77 @@ def _reduced(config: TrainConfig, device: str) -> TrainConfig:
     return dataclasses.replace(config, warmup_epochs=1, epochs=1, curve_every=0, device=device)
 
 
-def _representatives(plans, k: int) -> list[ConfigPlan]:
-    """Up to ``k`` configs of the plans spread over FLOPs per step (smallest, quantiles, largest)."""
-    configs = sorted({c for p in plans for c in p.configs}, key=lambda c: c.flops / max(c.steps, 1))
-    if len(configs) <= k:
-        return configs
+def _representatives(plans, k: int) -> list[BatchPlan]:
+    """Up to ``k`` batches of the plans spread over FLOPs per step (smallest, quantiles, largest)."""
+    batches = sorted({id(b): b for p in plans for b in p.batches}.values(), key=lambda b: b.flops / max(b.steps, 1))
+    if len(batches) <= k:
+        return batches
     if k <= 1:
-        return configs[-1:][:k]  # the largest per step
-    return [configs[round(i * (len(configs) - 1) / (k - 1))] for i in range(k)]
+        return batches[-1:][:k]  # the largest per step
+    return [batches[round(i * (len(batches) - 1) / (k - 1))] for i in range(k)]
+
+
+def _run(items: list[tuple[TrainConfig, int]], shared: bool) -> None:
+    """Train ``items`` = [(config, trials)] as the engine would: one batch (``run_batch``) or config by config."""
+    if shared:
+        from fpe_train.engine.run import run_batch
+
+        run_batch([(c, range(t)) for c, t in items])
+        return
+    from fpe_train.engine.run import run_config
+
+    for c, t in items:
+        run_config(dataclasses.replace(c, trials=t))
+
+
+def _time(items: list[tuple[TrainConfig, int]], shared: bool, device: str) -> tuple[BatchPlan, float]:
+    import torch
+
+    if any(c.task != "boolean" for c, _ in items):  # untimed: the datasets' first load (files, caches)
+        _run([(dataclasses.replace(c, warmup_epochs=0, epochs=0), t) for c, t in items], shared)
+    start = time.perf_counter()
+    _run(items, shared)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    return BatchPlan(tuple(config_plan(c) for c, _ in items), tuple(t for _, t in items), shared), seconds
 
 
 def calibrate(device: str = "cpu", threads: int = 1, plans=(), samples_from_plan: int = 4,
               budget_seconds: float = 6.0) -> Calibration:  # fmt: skip
-    """Time ``run_config`` here and fit :class:`Calibration` (a few seconds).
+    """Time the engine here and fit :class:`Calibration` (a few seconds).
 
     Timed: the three tiny ``CALIBRATION`` configs (after one untimed run), then up to
-    ``samples_from_plan`` configs of ``plans`` at 1 + 1 epochs (same shapes, data and steps per
-    epoch as the real run; skipped once ``budget_seconds`` are spent).
+    ``samples_from_plan`` batches of ``plans`` at 1 + 1 epochs (same configs, shapes, data, trials and
+    steps per epoch as the real run, trained as one batch as the engine will; skipped once
+    ``budget_seconds`` are spent).
     """
     import torch
 
-    from fpe_train.engine.run import run_config
-
     device = resolve_plan_device(device)
+    _, shared = group_batches([], device)
     t0 = time.perf_counter()
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        configs = [TrainConfig(splits=("random",), device=device, seed=0, **kw) for _, kw in CALIBRATION]
-        run_config(configs[0])  # untimed: first-use costs (allocator, lazy imports)
-        configs += [_reduced(c.config, device) for c in _representatives(plans, samples_from_plan)]
+        tiny = [TrainConfig(splits=("random",), device=device, seed=0, **kw) for _, kw in CALIBRATION]
+        first = time.perf_counter()
+        _run([(tiny[0], tiny[0].trials)], shared)  # first-use costs (allocator, lazy imports), then timed again
+        first = time.perf_counter() - first
+        jobs = [[(c, c.trials)] for c in tiny]
+        jobs += [
+            [(_reduced(m.config, device), t) for m, t in b.pairs] for b in _representatives(plans, samples_from_plan)
+        ]
         samples = []
-        for c in configs:
+        for items in jobs:
             if len(samples) >= len(CALIBRATION) and time.perf_counter() - t0 > budget_seconds:
                 break
-            plan = config_plan(c)
-            if c.task != "boolean":
-                run_config(dataclasses.replace(c, warmup_epochs=0, epochs=0))  # untimed: the dataset's first load
-            start = time.perf_counter()
-            run_config(c)
-            if device == "cuda":
-                torch.cuda.synchronize()
-            samples.append((BatchPlan((plan,), (c.trials,)), time.perf_counter() - start))
+            samples.append(_time(items, shared, device))
     finally:
         torch.set_num_threads(before)
-    cal = fit(samples, device, threads, f"calibration of {len(samples)} timed runs")
-    return Calibration(**{**cal.__dict__, "seconds": time.perf_counter() - t0})
+    cal = fit(samples, device, threads, f"calibration of {len(samples)} timed batches")
+    startup = max(0.0, first - samples[0][1])
+    return Calibration(**{**cal.__dict__, "seconds": time.perf_counter() - t0, "startup": startup})
 
 
 def makespan(seconds: list[float], workers: int) -> float:
@@ -469,7 +497,7 @@ def plan_dict(plans: list[SweepPlan], cal: Calibration | None, workers: int) -> 
     total = {k: sum(r[k] for r in rows) for k in keys}
     total["max_batch_memory_bytes"] = max((r["max_batch_memory_bytes"] for r in rows), default=0)
     if cal is not None:
-        total["eta_seconds"] = sum(r["eta_seconds"] for r in rows)
+        total["eta_seconds"] = cal.startup + sum(r["eta_seconds"] for r in rows)
     return dict(sweeps=rows, total=total, workers=workers, calibration=cal.to_dict() if cal else None,
                 flops_formula="6 x P x n_train per model-epoch + 2 x P x (n_train + n_test) evaluation, "
                               "P = sum out x (in + 1) at the computed (padded, unmasked) shape")  # fmt: skip
@@ -508,7 +536,7 @@ def format_plan(data: dict) -> str:
     if cal:
         rate = math.inf if cal["flop_rate"] is None else cal["flop_rate"]
         c = Calibration(cal["device"], cal["threads"], cal["per_config_s"], cal["per_step_s"], rate,
-                        cal["seconds"], cal["source"])  # fmt: skip
+                        cal["seconds"], cal["source"], cal["startup_s"])  # fmt: skip
         lines.append(f"calibration: {c.describe()}")
     lines.append(f"FLOPs: {data['flops_formula']}")
     return "\n".join(lines)
@@ -521,9 +549,10 @@ def plan_report(sweeps, device: str = "cpu", workers: int | None = None, threads
                 calibrate_eta: bool = True) -> dict:  # fmt: skip
     """The plan of loaded sweeps as :func:`plan_dict` data: counts, and an ETA timed here on ``device``."""
     dev = resolve_plan_device(device)
-    plans = [plan_sweep(s, dev) for s in sweeps]
+    workers = workers or default_workers(dev)
+    plans = [plan_sweep(s, dev, workers) for s in sweeps]
     cal = calibrate(dev, threads, plans) if calibrate_eta else None
-    return plan_dict(plans, cal, workers or default_workers(dev))
+    return plan_dict(plans, cal, workers)
 
 
 def _stored_configs(store) -> tuple[dict[str, TrainConfig], dict[tuple[str, str], list[str]]]:
