@@ -5,6 +5,8 @@ Imports only click at module level; the report machinery is imported inside the 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -41,6 +43,13 @@ import click
     help="build from a shipped export (e.g. results/paper.csv.gz) instead of a store: nothing is trained",
 )
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object: what the report did (or the plan)")
+@click.option(
+    "--export",
+    "export_to",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="after the build, ship the preset's rows as an export (e.g. results/paper.csv.gz) for --from",
+)
 def report(preset: str, out: str, store: str | None, no_run: bool, workers: int | None, progress: bool,
            **extra) -> None:  # fmt: skip
     """Theory, Monte Carlo and trained networks side by side, as report.tex and report.pdf in OUT."""
@@ -49,8 +58,9 @@ def report(preset: str, out: str, store: str | None, no_run: bool, workers: int 
 
     if extra["show_plan"]:
         return _plan(preset, workers, extra["device"], extra["as_json"])
-    if extra["from_export"] and store:
-        raise ValueError(f"from={extra['from_export']!r} and store={store!r}: give one source of rows, not both")
+    if extra["from_export"] and (store or extra["export_to"]):
+        other = f"store={store!r}" if store else f"export={extra['export_to']!r}"
+        raise ValueError(f"from={extra['from_export']!r} and {other}: --from builds from an export alone")
     source = _source(extra["from_export"])
     if source is not None and click.get_current_context().get_parameter_source("preset").name == "DEFAULT":
         preset = source.meta.get("preset") or preset  # the preset the export was made with
@@ -62,6 +72,8 @@ def report(preset: str, out: str, store: str | None, no_run: bool, workers: int 
         for line in exc.excerpt:
             click.echo(f"  {line}", err=True)
         raise SystemExit(2) from None
+    if extra["export_to"]:
+        _export(extra["export_to"], preset, store or str(Path(out) / "results.db"), res.seconds)
     if extra["as_json"]:
         return _summary(res, preset, store if source is None else source.path)
     for name, note in res.skipped:
@@ -82,6 +94,18 @@ def _plan(preset: str, workers: int | None, device: str, as_json: bool) -> int:
     data = plan_report(load_sweeps(get_preset(preset)), device, workers)
     click.echo(json.dumps({"preset": preset, **data}, indent=1) if as_json else f"preset {preset}\n{format_plan(data)}")
     return 0
+
+
+def _export(path: str, preset: str, store: str, seconds: float) -> None:
+    """``--export``: the store's rows of the preset's sweeps, with provenance (``fpe_train.sweeps.export``)."""
+    from fpe_train.sweeps.export import export_store
+    from reports.presets import get_preset, load_sweeps
+
+    meta = export_store(
+        store, path, load_sweeps(get_preset(preset)), {"preset": preset, "wall_seconds": f"{seconds:.1f}"}
+    )
+    note = f"; incomplete: {meta['sweeps_incomplete']}" if meta["sweeps_incomplete"] else ""
+    click.echo(f"exported {meta['rows']} rows -> {path}{note}", err=True)
 
 
 def _source(path: str | None):

@@ -15,7 +15,7 @@ from fpe_train.sweeps.sweep import find_sweep, load_sweep
 from reports.presets import Preset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fpe_train" / "sweeps"))
-from test_export import _store  # noqa: E402 - the synthetic two-sweep store
+from test_export import _configs, _store  # noqa: E402 - the synthetic two-sweep store
 
 TINY = Preset(name="test", sweeps=(), mc_trials=200, grid_m=(8,), grid_k=(2,), grid_alpha=(2,),
               mc_cases=((8, 2, 2, "random", 1),), r_min_problems=((8, 2, 2),))  # fmt: skip
@@ -114,9 +114,32 @@ def test_report_from_refuses_another_schema_and_a_second_source(tmp_path):
     one_line_error(*invoke("report", "--from", tmp_path / "old.csv.gz", "--out", tmp_path / "o"), "schema version")
     one_line_error(*invoke("report", "--from", tmp_path / "none.csv.gz", "--out", tmp_path / "o"), "no such export")
     one_line_error(*invoke("report", "--from", tmp_path / "e.csv.gz", "--store", tmp_path / "s.db", "--out",
-                           tmp_path / "o"), "not both")  # fmt: skip
+                           tmp_path / "o"), "builds from an export alone")  # fmt: skip
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")
 def test_report_plan_cuda_without_a_gpu():
     one_line_error(*invoke("report", "--preset", "quick", "--plan", "--device", "cuda"), "no CUDA GPU")
+
+
+def test_report_export_then_from(tmp_path, monkeypatch):
+    """`report --export` ships the preset's rows with provenance; `report --from` reads them back."""
+    import reports.build
+    from fpe_train.sweeps.export import read_export
+    from fpe_train.sweeps.sweep import Sweep
+
+    a, b = _configs()
+    sweeps = [Sweep("fig3a", "quick", (a,), ""), Sweep("fig5_vision", "quick", (b,), "")]
+    monkeypatch.setitem(reports.presets.PRESETS, "test", TINY)
+    monkeypatch.setattr(reports.presets, "load_sweeps", lambda preset: sweeps)
+    monkeypatch.setattr(reports.build, "latex_engine", lambda: None)
+    _store(tmp_path / "s.db", partial=True)
+    code, _, err = invoke("report", "--preset", "test", "--store", tmp_path / "s.db", "--no-run", "--out",
+                          tmp_path / "a", "--export", tmp_path / "e.csv.gz", "--no-progress")  # fmt: skip
+    assert code == 0, err
+    frame, meta = read_export(tmp_path / "e.csv.gz")
+    assert len(frame) == 2 * 2 + 1 * 3 and meta["preset"] == "test" and float(meta["wall_seconds"]) > 0
+    assert (meta["sweeps_complete"], meta["sweeps_incomplete"]) == ("fig3a:quick", "fig5_vision:quick")
+    code, _, err = invoke("report", "--from", tmp_path / "e.csv.gz", "--out", tmp_path / "b", "--no-progress")
+    assert code == 0, err
+    assert "Incomplete sweeps" in (tmp_path / "b" / "report.tex").read_text()

@@ -13,11 +13,17 @@ from fpe_train.sweeps import export as X
 from fpe_train.sweeps.store import SCHEMA_VERSION, ResultsStore, RunRecord, config_hash
 
 
-def _store(path, partial: bool = False):
-    """Two sweeps; ``partial``: the second holds one of its two trials."""
+def _configs():
+    """The configs of the sweeps fig3a (quick) and fig5_vision (quick) of the synthetic store."""
     a = TrainConfig(clauses=4, k=2, r=2, alpha=2, splits=("random",), trials=2, curve_every=1, epochs=2,
                     warmup_epochs=1)  # fmt: skip
     b = TrainConfig(task="digits", r=4, alpha=2, splits=("random", "gram"), trials=2, epochs=1, warmup_epochs=1)
+    return a, b
+
+
+def _store(path, partial: bool = False):
+    """Two sweeps; ``partial``: the second holds one of its two trials."""
+    a, b = _configs()
     with ResultsStore(path) as s:
         s.register("fig3a", "quick", [a])
         s.register("fig5_vision", "quick", [b])
