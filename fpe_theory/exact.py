@@ -19,9 +19,12 @@ from math import comb
 
 from fpe_theory.bigint import power
 from fpe_theory.families import check_family
-from fpe_theory.law import CoverageLaw
+from fpe_theory.law import CoverageLaw, log10_fraction
 from fpe_theory.problem import Problem
 from fpe_theory.validate import check_int
+
+EXACT_BITS = 4_000_000  # exact fractions whose denominators would pass this many bits are left to logarithms
+DECIDE_MARGIN = 1e-6  # log10 margin beyond which a comparison decided in floats is certain (float error ~1e-12)
 
 
 @dataclass(frozen=True)
@@ -47,12 +50,13 @@ class PaperApproximations:
 
     p_cover: Fraction  # (1/alpha)^k
     p_cover_binomial: Fraction  # C(m-k,d-k)/C(m,d), the paper's own exact p
-    union_bound: Fraction  # C (1-p)^(alpha r) with the binomial p
+    union_bound: Fraction | None  # C (1-p)^(alpha r) with the binomial p; None beyond EXACT_BITS (see the log10)
     union_bound_exp: float  # C exp(-r / alpha^(k-1))
     p_pair: Fraction  # (1/alpha)^(2k)
     collision_ratio: Fraction  # alpha^-(2k-1)
     r_min_paper: int | None  # smallest integer r > alpha^(k-1) ln(C/eps); None without eps
     eps: Fraction | None
+    union_bound_log10: float | None = None  # log10 of union_bound, from logarithms (any r)
 
 
 def as_fraction_eps(eps) -> Fraction:
@@ -141,15 +145,18 @@ def paper_approximations(problem: Problem, r: int, eps=None) -> PaperApproximati
     m, k, alpha, c = problem.m, problem.k, problem.alpha, problem.clauses
     p = p_cover_subset(m, k, problem.d)
     eps_f = None if eps is None else as_fraction_eps(eps)
+    n, q = alpha * r, 1 - p
+    exact = q == 0 or n * q.denominator.bit_length() <= EXACT_BITS
     return PaperApproximations(
         p_cover=Fraction(1, alpha**k),
         p_cover_binomial=p,
-        union_bound=c * (1 - p) ** (alpha * r),
+        union_bound=c * q**n if exact else None,
         union_bound_exp=c * math.exp(-r / alpha ** (k - 1)),
         p_pair=Fraction(1, alpha ** (2 * k)),
         collision_ratio=Fraction(1, alpha ** (2 * k - 1)),
         r_min_paper=None if eps_f is None else paper_r_min(problem, eps_f),
         eps=eps_f,
+        union_bound_log10=None if q == 0 else math.log10(c) + n * log10_fraction(q),
     )
 
 
@@ -259,18 +266,68 @@ def _bracket(lw: CoverageLaw, eps: Fraction) -> tuple[int, int]:
     if worst == 0:
         return 0, 1
     u = lw.units
-    lo = max(0, math.floor(math.log(float(eps)) / (u * math.log(float(worst)))) - 1)
-    while lo > 0 and worst ** (u * lo) <= eps:
-        lo -= 1
-    while worst ** (u * (lo + 1)) > eps:
-        lo += 1
-    guess = math.log(float(eps) / lw.clauses) / (u * math.log(float(worst)))
-    hi = max(lo + 1, math.ceil(guess) - 1)
-    while hi > lo + 1 and lw.union_bound(hi - 1) <= eps:
-        hi -= 1
-    while lw.union_bound(hi) > eps:
-        hi += 1
+    log_eps, log_worst = log10_fraction(eps), log10_fraction(worst)
+
+    def lo_ok(r: int) -> bool:  # certainly worst^(u r) > eps (a clause is missed w.p. > eps), or r = 0
+        bits = u * r * worst.denominator.bit_length()
+        return r == 0 or _decide(u * r * log_worst, log_eps, lambda: worst ** (u * r) > eps, bits) is True
+
+    def hi_ok(r: int) -> bool:  # certainly S1(r) <= eps
+        log_s1 = lw.union_bound_log10(r)
+        return _decide(log_s1, log_eps, lambda: lw.union_bound(r) > eps, lw.union_bound_bits(r)) is False
+
+    guess_lo = max(0, math.floor(log_eps / (u * log_worst)))
+    guess_hi = max(guess_lo + 1, math.ceil((log_eps - math.log10(lw.clauses)) / (u * log_worst)))
+    lo = _last_true(lo_ok, _gallop_down(lo_ok, guess_lo), guess_lo + 1)
+    hi = _first_true(hi_ok, lo + 1, _gallop_up(hi_ok, guess_hi))
     return _bonferroni_lo(lw, eps, lo, hi), hi
+
+
+def _gallop_down(pred, r: int) -> int:
+    """An r' <= r with pred(r') (pred(0) must hold), stepping 1, 2, 4, ... down."""
+    step = 1
+    while r > 0 and not pred(r):
+        r, step = max(0, r - step), 2 * step
+    return r
+
+
+def _gallop_up(pred, r: int) -> int:
+    """An r' >= r with pred(r'), stepping 1, 2, 4, ... up (pred holds for all large r)."""
+    step = 1
+    while not pred(r):
+        r, step = r + step, 2 * step
+    return r
+
+
+def _last_true(pred, a: int, b: int) -> int:
+    """Largest r in [a, b) with pred(r), for pred true up to a threshold (pred(a) holds)."""
+    while b - a > 1:
+        mid = (a + b) // 2
+        a, b = (mid, b) if pred(mid) else (a, mid)
+    return a
+
+
+def _first_true(pred, a: int, b: int) -> int:
+    """Smallest r in [a, b] with pred(r), for pred false up to a threshold (pred(b) holds)."""
+    if pred(a):
+        return a
+    while b - a > 1:
+        mid = (a + b) // 2
+        a, b = (a, mid) if pred(mid) else (mid, b)
+    return b
+
+
+def _decide(log_lhs: float | None, log_rhs: float, exact, bits: int) -> bool | None:
+    """lhs > rhs, from their log10s when they differ by more than DECIDE_MARGIN, else by ``exact()``.
+
+    None (undecided) for a comparison too close for floats whose exact sides would exceed EXACT_BITS;
+    the callers then keep a wider, still valid bracket.
+    """
+    if log_lhs is None:  # lhs = 0
+        return False
+    if abs(log_lhs - log_rhs) > DECIDE_MARGIN:
+        return log_lhs > log_rhs
+    return exact() if bits <= EXACT_BITS else None
 
 
 def _bonferroni_lo(lw: CoverageLaw, eps: Fraction, lo: int, hi: int) -> int:
@@ -282,12 +339,29 @@ def _bonferroni_lo(lw: CoverageLaw, eps: Fraction, lo: int, hi: int) -> int:
     if len(lw.unit_miss) != 1:
         return lo
 
-    def fails(r: int) -> bool:  # exact integers: S1 - S2 > eps, so P(all) <= 1 - S1 + S2 < 1 - eps
+    pairs = comb(lw.clauses, 2)
+    log_eps = log10_fraction(eps)
+
+    def fails_exact(r: int) -> bool:  # exact integers: S1 - S2 > eps, so P(all) <= 1 - S1 + S2 < 1 - eps
         n = lw.units * r
         a, b = power(q1.numerator, n), power(q1.denominator, n)
         c, e = power(q2.numerator, n), power(q2.denominator, n)
-        lhs = (count * a * e - comb(lw.clauses, 2) * c * b) * eps.denominator
+        lhs = (count * a * e - pairs * c * b) * eps.denominator
         return lhs > eps.numerator * b * e
+
+    def fails(r: int) -> bool:  # the same, decided in logarithms when far from the threshold
+        n = lw.units * r
+        log_s1 = math.log10(count) + n * log10_fraction(q1)
+        log_s2 = math.log10(pairs) + n * log10_fraction(q2) if q2 > 0 else None
+        if log_s2 is not None and log_s2 >= log_s1:
+            log_diff = None  # S1 - S2 <= 0 up to rounding: decide exactly (or say no)
+        else:
+            ratio = 0.0 if log_s2 is None else 10 ** (log_s2 - log_s1)
+            log_diff = log_s1 + math.log10(1 - ratio) if ratio < 1 - 1e-9 else None
+        bits = n * (q1.denominator.bit_length() + q2.denominator.bit_length())
+        if log_diff is None:
+            return fails_exact(r) if bits <= EXACT_BITS else False
+        return _decide(log_diff, log_eps, lambda: fails_exact(r), bits) is True
 
     a, b = lo, hi  # bisection on a predicate that is monotone near the threshold; the result is re-checked
     while b - a > 1:
@@ -296,11 +370,25 @@ def _bonferroni_lo(lw: CoverageLaw, eps: Fraction, lo: int, hi: int) -> int:
     return a if a > lo and fails(a) else lo
 
 
-def estimate_seconds(problem: Problem, family: str, r: int) -> float:
-    """Rough wall time of the exact P(all covered) (big-integer powers; calibrated on one CPU core)."""
+def estimate_seconds(problem: Problem, family: str, r: int, evaluations: int = 1) -> float:
+    """Rough wall time of ``evaluations`` exact P(all covered) at r, plus building the law's sums if not yet built.
+
+    Big-integer powers of n = units * r; calibrated on one CPU core.
+    """
     lw = law(problem, family)
+    if lw.never_all_covered:
+        return 0.0
     total = 0.0
-    for factor, _ in lw.all_covered_factors:
-        bits = lw.units * r * max(1, factor.denominator.bit_length())
-        total += 1.4e-3 * len(factor.numerators) * (bits / 1e5) ** 1.585
-    return total
+    for terms, den_bits in lw.shape():
+        bits = lw.units * r * max(1, den_bits)
+        total += 1.4e-3 * terms * (bits / 1e5) ** 1.585
+    return lw.build_seconds + evaluations * total
+
+
+def r_min_seconds(problem: Problem, family: str, eps) -> float:
+    """Rough wall time of ``r_min``: a gallop and a bisection between the exact bounds, at the upper bound's cost."""
+    bounds = r_min_bounds(problem, family, eps)
+    if bounds is None or bounds[0] == bounds[1]:
+        return 0.0
+    steps = 2 * max(1, math.ceil(math.log2(bounds[1] - bounds[0] + 1))) + 2
+    return estimate_seconds(problem, family, bounds[1], evaluations=steps)

@@ -12,6 +12,8 @@ A family draws ``units`` independent *units* per parent (alpha independent child
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import gcd
@@ -95,10 +97,29 @@ class CoverageLaw:
     units: int  # independent draws per parent
     unit_miss: tuple[tuple[int, Fraction], ...]  # (clause count, P(one unit misses such a clause))
     collisions_per_parent: Fraction
-    all_covered_factors: tuple[tuple[PowerSum, int], ...]  # (factor, multiplicity); empty product = 1
+    # (factor, multiplicity); empty product = 1. Or a function building them on first use (large problems:
+    # the inclusion-exclusion sums cost ~C^2 big-integer operations), described meanwhile by factor_shape.
+    all_covered_factors: tuple[tuple[PowerSum, int], ...] | Callable[[], tuple]
     never_all_covered: bool = False  # some clause can never be covered
     pair_miss: Fraction | None = None  # P(one unit misses both of a given pair), when the same for all pairs
     notes: tuple[str, ...] = field(default=())
+    factor_shape: tuple[tuple[int, int], ...] = ()  # of a lazy all_covered_factors: (terms, denominator bits)
+    build_seconds: float = 0.0  # estimated time to build a lazy all_covered_factors
+
+    def factors(self) -> tuple[tuple[PowerSum, int], ...]:
+        """``all_covered_factors``, built now if it was left lazy (then kept)."""
+        built = self.all_covered_factors
+        if callable(built):
+            built = built()
+            object.__setattr__(self, "all_covered_factors", built)
+            object.__setattr__(self, "build_seconds", 0.0)
+        return built
+
+    def shape(self) -> tuple[tuple[int, int], ...]:
+        """(number of terms, denominator bits) of each all-covered factor, without building a lazy one."""
+        if callable(self.all_covered_factors):
+            return self.factor_shape
+        return tuple((len(f.numerators), f.denominator.bit_length()) for f, _ in self.all_covered_factors)
 
     def p_all_covered(self, r: int) -> Fraction:
         """Exact P(every clause covered by at least one of the alpha*r children)."""
@@ -106,7 +127,7 @@ class CoverageLaw:
             return Fraction(0)
         n = self.units * r
         out = Fraction(1)
-        for factor, multiplicity in self.all_covered_factors:
+        for factor, multiplicity in self.factors():
             out *= factor.value(n) ** multiplicity
         return out
 
@@ -115,7 +136,7 @@ class CoverageLaw:
         if self.never_all_covered:
             return 0, 1
         num, den = 1, 1
-        for factor, multiplicity in self.all_covered_factors:
+        for factor, multiplicity in self.factors():
             a, b = factor.parts(self.units * r)
             num, den = num * a**multiplicity, den * b**multiplicity
         return num, den
@@ -124,3 +145,30 @@ class CoverageLaw:
         """Sum over clauses of P(clause missed by every neuron) (not capped at 1)."""
         n = self.units * r
         return sum((count * q**n for count, q in self.unit_miss), Fraction(0))
+
+    def union_bound_bits(self, r: int) -> int:
+        """Bits of the exact union bound's denominator, about: what ``union_bound(r)`` would build."""
+        n = self.units * r
+        return n * sum(q.denominator.bit_length() for _, q in self.unit_miss if 0 < q < 1)
+
+    def union_bound_log10(self, r: int) -> float | None:
+        """log10 of the union bound from logarithms (any r; no big integers); None when it is 0."""
+        n = self.units * r
+        logs = [math.log10(count) + n * log10_fraction(q) for count, q in self.unit_miss if q > 0]
+        return log10_sum(logs)
+
+
+def log10_fraction(x: Fraction) -> float:
+    """log10 of a positive Fraction, exact in range (big numerators and denominators alike)."""
+    num, den = x.numerator, x.denominator
+    if den < 2 * num < 4 * den:  # 1/2 < x < 2: log1p keeps the digits of x - 1 (a miss probability near 1)
+        return math.log1p((num - den) / den) / math.log(10)  # int / int is correctly rounded at any size
+    return math.log10(num) - math.log10(den)  # math.log10 takes ints of any size
+
+
+def log10_sum(logs: list[float]) -> float | None:
+    """log10(sum of 10**x) without overflow or underflow; None for an empty sum."""
+    if not logs:
+        return None
+    top = max(logs)
+    return top + math.log10(sum(10 ** (x - top) for x in logs))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from math import comb
 
 from fpe_theory.exact import (
+    EXACT_BITS,
     as_fraction_eps,
     collision_ratio,
     dense_collisions,
@@ -16,15 +18,19 @@ from fpe_theory.exact import (
     paper_approximations,
     r_min,
     r_min_bounds,
+    r_min_seconds,
 )
 from fpe_theory.families import FAMILIES, check_family, defined_families
 from fpe_theory.problem import Problem
-from fpe_theory.validate import check_int, check_open_unit
+from fpe_theory.validate import check_int, check_open_unit, check_seconds
 
 DEFAULT_RS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
 MAX_FRACTION_BITS = 12000  # exact fractions longer than ~3600 digits are left out of the output (None)
+CHEAP_BITS = 200_000  # exact Bonferroni bounds below this size; floats from logarithms above
+STRUCTURED_MAX_CLAUSES = 200_000  # structured_2_4 walks every clause (~20 us each)
+EXACT_KEYS = ("_exact", "_fraction")  # keys of exact strings: in the output only when asked (--exact)
 
 
 def _frac(x: Fraction | None) -> str | None:
@@ -42,6 +48,12 @@ def _setup(m, k, alpha, r, families, eps=None):
     rs = DEFAULT_RS if r is None else (check_int("r", r, minimum=1),)
     if eps is not None:
         check_open_unit("eps", eps)
+    bits = 2 * problem.k * max(1, problem.m.bit_length())
+    if bits > EXACT_BITS:
+        raise ValueError(
+            f"k={problem.k}: the exact p and p' are products of 2k={2 * problem.k} factors of m={problem.m} "
+            f"(about {bits} bits); this tool computes them up to {EXACT_BITS} bits"
+        )
     skipped = []
     if families:
         chosen = tuple(check_family(problem, f) for f in dict.fromkeys(families))
@@ -53,17 +65,33 @@ def _setup(m, k, alpha, r, families, eps=None):
                     check_family(problem, f)
                 except ValueError as exc:
                     skipped.append(f"{f}: skipped ({exc})")
+    if "structured_2_4" in chosen and problem.clauses > STRUCTURED_MAX_CLAUSES:
+        chosen = tuple(f for f in chosen if f != "structured_2_4")
+        skipped.append(
+            f"structured_2_4: skipped (its exact law walks every clause: C={problem.clauses} > "
+            f"{STRUCTURED_MAX_CLAUSES})"
+        )
     config = {
-        "m": m,
-        "k": k,
-        "alpha": alpha,
-        "r": r if r is not None else list(rs),
-        "eps": eps,
+        "m": problem.m,
+        "k": problem.k,
+        "alpha": problem.alpha,
+        "r": rs[0] if r is not None else list(rs),
         "clauses": problem.clauses,
         "d": problem.d,
         "families": list(chosen),
     }
+    if eps is not None:
+        config["eps"] = eps
     return problem, rs, chosen, skipped, config
+
+
+def _strip_exact(obj):
+    """The report without its exact strings (keys ending in _exact or _fraction), recursively."""
+    if isinstance(obj, dict):
+        return {k: _strip_exact(v) for k, v in obj.items() if not k.endswith(EXACT_KEYS)}
+    if isinstance(obj, list):
+        return [_strip_exact(v) for v in obj]
+    return obj
 
 
 def _log10(x: Fraction | None) -> float | None:
@@ -79,32 +107,52 @@ def _ratio(a, b) -> float | None:
 
 def _coverage_row(problem, family, r, max_seconds) -> dict:
     est = estimate_seconds(problem, family, r)
+    notes = []
     if est > max_seconds:
         fe = None
-        note = f"r={r}: exact P(all covered) skipped (estimated {est:.0f} s > --max-seconds {max_seconds:g})"
+        notes.append(f"r={r}: exact P(all covered) skipped (estimated {est:.3g} s > --max-seconds {max_seconds:g})")
     else:
-        fe, note = family_exact(problem, family, r), None
+        fe = family_exact(problem, family, r)
     lw = law(problem, family)
-    union = lw.union_bound(r)
+    c = problem.clauses
+    log_union = lw.union_bound_log10(r)
+    if lw.union_bound_bits(r) <= EXACT_BITS:
+        union = lw.union_bound(r)
+        missed, union_f, covered = float(union / c), float(union), float(c - union)
+        exact = {"p_clause_missed_exact": _frac(union / c), "union_bound_exact": _frac(union),
+                 "expected_covered_exact": _frac(c - union)}  # fmt: skip
+    else:  # floats from logarithms: the exact fractions would have millions of digits
+        union_f = 0.0 if log_union is None else 10.0**log_union
+        missed, covered = union_f / c, c - union_f
+        exact = {"p_clause_missed_exact": None, "union_bound_exact": None, "expected_covered_exact": None}
+        digits = lw.union_bound_bits(r) * math.log10(2)
+        notes.append(
+            f"r={r}: union bound and P(clause missed) from logarithms (float; the exact fractions have about "
+            f"{digits:.3g} digits)"
+        )
     row = {
         "r": r,
-        "p_clause_missed": float(union / problem.clauses),
-        "union_bound": float(union),
+        "p_clause_missed": missed,
+        "union_bound": union_f,
+        "union_bound_log10": log_union,
         "p_all_covered": _flt(fe.p_all_covered) if fe else None,
-        "expected_covered": float(problem.clauses - union),
-        "p_clause_missed_exact": _frac(union / problem.clauses),
-        "union_bound_exact": _frac(union),
+        "expected_covered": covered,
         "p_all_covered_exact": _frac(fe.p_all_covered) if fe else None,
         "p_all_covered_log10": _log10(fe.p_all_covered) if fe else None,
-        "expected_covered_exact": _frac(problem.clauses - union),
+        **exact,
     }
-    if note:
-        row["note"] = note
+    if notes:
+        row["note"] = "; ".join(notes)
     return row
 
 
-def coverage_report(m, k, alpha, r, families, eps, max_seconds=10.0) -> dict:
-    """The ``coverage`` command's report as a JSON-able dict."""
+def coverage_report(m, k, alpha, r, families, eps, max_seconds=10.0, exact: bool = False) -> dict:
+    """The ``coverage`` command's report as a JSON-able dict; exact fractions as strings only with ``exact``.
+
+    Bounded time: exact P(all covered) and exact r_min are computed only when estimated within
+    ``max_seconds``; union bounds beyond EXACT_BITS come from logarithms (stated in a note).
+    """
+    max_seconds = check_seconds("max_seconds", max_seconds)
     problem, rs, chosen, skipped, config = _setup(m, k, alpha, r, families, eps)
     paper = paper_approximations(problem, 1, eps)
     p_exact = law(problem, "overlap").p_cover
@@ -129,12 +177,18 @@ def coverage_report(m, k, alpha, r, families, eps, max_seconds=10.0) -> dict:
         },
         "r_min_paper": paper.r_min_paper,
         "paper_union_bound_exp": {str(x): paper_approximations(problem, x).union_bound_exp for x in rs},
-        "paper_union_bound": {str(x): float(paper_approximations(problem, x).union_bound) for x in rs},
+        "paper_union_bound": {str(x): _paper_union(paper_approximations(problem, x)) for x in rs},
         "families": {},
     }
     for family in chosen:
         out["families"][family] = _family_coverage(problem, family, rs, eps, paper.r_min_paper, max_seconds)
-    return out
+    return out if exact else _strip_exact(out)
+
+
+def _paper_union(pa) -> float:
+    if pa.union_bound is not None:
+        return float(pa.union_bound)
+    return 0.0 if pa.union_bound_log10 is None else 10.0**pa.union_bound_log10
 
 
 def _family_coverage(problem, family, rs, eps, r_paper, max_seconds) -> dict:
@@ -155,23 +209,23 @@ def _family_coverage(problem, family, rs, eps, r_paper, max_seconds) -> dict:
         entry["r_min_bounds"] = None if bounds is None else list(bounds)
         if bounds is None:
             entry["notes"].append(f"no r reaches P(all covered) >= 1-eps={eps:g}")
-        elif bounds[0] == bounds[1] or estimate_seconds(problem, family, bounds[1]) <= max_seconds:
+        elif bounds[0] == bounds[1] or (est := r_min_seconds(problem, family, eps)) <= max_seconds:
             entry["r_min"] = r_min(problem, family, eps)
         else:
             entry["notes"].append(
-                f"exact r_min skipped (beyond --max-seconds); exact bounds {bounds[0]} <= r_min <= {bounds[1]} "
-                "(single-clause miss <= eps; union bound <= eps)"
+                f"exact r_min skipped (estimated {est:.3g} s > --max-seconds {max_seconds:g}); exact bounds "
+                f"{bounds[0]} <= r_min <= {bounds[1]} (single-clause miss <= eps; union bound <= eps)"
             )
         at_paper, reaches = None, None
         if estimate_seconds(problem, family, r_paper) <= max_seconds:
             at_paper = family_exact(problem, family, r_paper).p_all_covered
             reaches = at_paper >= 1 - as_fraction_eps(eps)
         else:
-            low, high = p_all_covered_bounds(problem, family, r_paper)
+            low, high = _all_covered_bounds(problem, family, r_paper)
             entry["p_all_covered_at_r_min_paper_bounds"] = [float(low), float(high)]
             entry["notes"].append(
-                f"P(all covered) at the paper's r={r_paper} skipped (beyond --max-seconds); exact bounds "
-                f"[{float(low):.6g}, {float(high):.6g}] (Bonferroni)"
+                f"P(all covered) at the paper's r={r_paper} skipped (beyond --max-seconds); Bonferroni bounds "
+                f"[{float(low):.6g}, {float(high):.6g}]"
             )
             if bounds is not None:  # r_min bounds decide whether the paper's r suffices
                 reaches = True if r_paper >= bounds[1] else False if r_paper < bounds[0] else None
@@ -181,8 +235,33 @@ def _family_coverage(problem, family, rs, eps, r_paper, max_seconds) -> dict:
     return entry
 
 
-def collisions_report(m, k, alpha, r, families) -> dict:
-    """The ``collisions`` command's report as a JSON-able dict."""
+def _all_covered_bounds(problem, family, r) -> tuple[float, float]:
+    """Bonferroni bounds on P(all covered): exact where within EXACT_BITS, else from logarithms (floats)."""
+    lw = law(problem, family)
+    n = lw.units * r
+    bits = n * sum(q.denominator.bit_length() for _, q in lw.unit_miss)
+    if lw.pair_miss is not None:
+        bits += n * lw.pair_miss.denominator.bit_length()
+    if bits <= CHEAP_BITS:  # exact Fraction sums reduce by gcds, quadratic in the bits: only when small
+        return p_all_covered_bounds(problem, family, r)
+    if lw.never_all_covered:
+        return 0.0, 0.0
+    s1 = 10.0 ** lw.union_bound_log10(r) if lw.union_bound_log10(r) is not None else 0.0
+    if lw.pair_miss is not None and len(lw.unit_miss) == 1:
+        s2 = 0.0 if lw.pair_miss == 0 else 10.0 ** (math.log10(comb(lw.clauses, 2)) + n * _lg(lw.pair_miss))
+        upper = 1 - s1 + s2
+    else:
+        worst = max(q for _, q in lw.unit_miss)
+        upper = 1 - (0.0 if worst == 0 else 10.0 ** (n * _lg(worst)))
+    return max(0.0, 1 - s1), min(1.0, upper)
+
+
+def _lg(x: Fraction) -> float:
+    return math.log10(x.numerator) - math.log10(x.denominator)
+
+
+def collisions_report(m, k, alpha, r, families, exact: bool = False) -> dict:
+    """The ``collisions`` command's report as a JSON-able dict (closed forms: no time budget needed)."""
     problem, rs, chosen, skipped, config = _setup(m, k, alpha, r, families)
     paper = paper_approximations(problem, 1)
     out = {
@@ -220,11 +299,16 @@ def collisions_report(m, k, alpha, r, families) -> dict:
             }
         )
         out["families"][family] = entry
-    return out
+    return out if exact else _strip_exact(out)
 
 
 def _g(x) -> str:
     return "-" if x is None else f"{x:.6g}"
+
+
+def _fr(text: str | None) -> str:
+    """``"a/b = "`` for a short exact fraction, else nothing (the float follows)."""
+    return f"{text} = " if text and len(text) <= 60 else ""
 
 
 def _g_log(x, log10) -> str:
@@ -236,9 +320,10 @@ def _g_log(x, log10) -> str:
 
 
 def _header(rep) -> list[str]:
-    return [
-        f"m={rep['m']} k={rep['k']} alpha={rep['alpha']} clauses C={rep['clauses']} d={rep['d']} eps={rep.get('eps')}"
-    ] + [f"note: {n}" for n in rep["notes"]]
+    eps = f" eps={rep['eps']}" if rep.get("eps") is not None else ""
+    return [f"m={rep['m']} k={rep['k']} alpha={rep['alpha']} clauses C={rep['clauses']} d={rep['d']}{eps}"] + [
+        f"note: {n}" for n in rep["notes"]
+    ]
 
 
 def format_coverage(rep: dict) -> str:
@@ -246,7 +331,7 @@ def format_coverage(rep: dict) -> str:
     pc, cr = rep["p_cover"], rep["collision_ratio"]
     lines = _header(rep)
     lines.append(
-        f"p (one child covers a clause): exact {pc['exact_fraction']} = {_g(pc['exact'])}   "
+        f"p (one child covers a clause): exact {_fr(pc.get('exact_fraction'))}{_g(pc['exact'])}   "
         f"paper (1/alpha)^k = {_g(pc['paper'])}   exact/paper = {_g(pc['exact_over_paper'])}"
     )
     lines.append(
@@ -257,7 +342,7 @@ def format_coverage(rep: dict) -> str:
         lines.append(f"paper's r_min (smallest integer r > alpha^(k-1) ln(C/eps)): {rep['r_min_paper']}")
     for family, entry in rep["families"].items():
         lines.append("")
-        lines.append(f"[{family}]  p = {entry['p_cover_exact']} = {_g(entry['p_cover'])}")
+        lines.append(f"[{family}]  p = {_fr(entry.get('p_cover_exact'))}{_g(entry['p_cover'])}")
         lines += [f"  note: {n}" for n in entry["notes"]]
         lines.append(
             f"  {'r':>6} {'P(clause missed)':>17} {'union bound':>12} {'paper C e^-r/a^(k-1)':>21} "
@@ -266,8 +351,11 @@ def format_coverage(rep: dict) -> str:
         for row in entry["rows"]:
             exp_bound = rep["paper_union_bound_exp"][str(row["r"])]
             p_all = _g_log(row["p_all_covered"], row["p_all_covered_log10"])
+            log_u = row.get("union_bound_log10")
+            log_m = None if log_u is None else log_u - math.log10(rep["clauses"])
+            missed, union = _g_log(row["p_clause_missed"], log_m), _g_log(row["union_bound"], log_u)
             lines.append(
-                f"  {row['r']:>6} {_g(row['p_clause_missed']):>17} {_g(row['union_bound']):>12} "
+                f"  {row['r']:>6} {missed:>17} {union:>12} "
                 f"{_g(exp_bound):>21} {p_all:>15} {_g(row['expected_covered']):>11}"
             )
             if "note" in row:
@@ -286,12 +374,12 @@ def format_collisions(rep: dict) -> str:
     lines = _header(rep)
     lines.append(
         f"paper: p' ~ alpha^-2k = {_g(rep['p_pair_paper'])}, ratio alpha^-(2k-1) = "
-        f"{rep['collision_ratio']['paper_fraction']} = {_g(rep['collision_ratio']['paper'])}"
+        f"{_fr(rep['collision_ratio'].get('paper_fraction'))}{_g(rep['collision_ratio']['paper'])}"
     )
     for family, entry in rep["families"].items():
         lines.append("")
         lines.append(
-            f"[{family}]  p' = {entry['p_pair_exact']} = {_g(entry['p_pair'])}   exact ratio = "
+            f"[{family}]  p' = {_fr(entry.get('p_pair_exact'))}{_g(entry['p_pair'])}   exact ratio = "
             f"{_g(entry['ratio'])}   exact/paper = {_g(entry['ratio_over_paper'])}"
         )
         lines += [f"  note: {n}" for n in entry["notes"]]

@@ -43,3 +43,16 @@ def check_open_unit(name: str, value) -> float:
     if not (0.0 < x < 1.0) or math.isnan(x):
         raise ValueError(f"{name}={value!r}: must be a number in (0, 1)")
     return x
+
+
+def check_seconds(name: str, value) -> float:
+    """Return ``value`` as a finite number of seconds >= 0, or raise ValueError (NaN and inf included)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name}={value!r}: must be a finite number of seconds >= 0")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r}: must be a finite number of seconds >= 0") from None
+    if not math.isfinite(x) or x < 0:
+        raise ValueError(f"{name}={value!r}: must be a finite number of seconds >= 0")
+    return x

@@ -22,7 +22,7 @@ def run(args):
 
 
 def test_coverage_json_has_required_keys_and_exact_values():
-    code, out = run(["coverage", "--m", "16", "--k", "2", "--alpha", "2", "--r", "2", "--eps", "0.1", "--json"])
+    code, out = run(["coverage", "--m", "16", "--k", "2", "--alpha", "2", "--r", "2", "--eps", "0.1", "--json", "--exact"])
     assert code == 0
     rep = json.loads(out)
     for key in ("m", "k", "alpha", "r", "eps", "clauses", "d", "r_min_paper"):
@@ -37,7 +37,7 @@ def test_coverage_json_has_required_keys_and_exact_values():
 
 
 def test_coverage_json_matches_brute_force():
-    code, out = run(["coverage", "--m", "8", "--k", "2", "--alpha", "2", "--r", "2", "--json"])
+    code, out = run(["coverage", "--m", "8", "--k", "2", "--alpha", "2", "--r", "2", "--json", "--exact"])
     rep = json.loads(out)
     for family in ("overlap", "random", "structured_2_4", "clause"):
         brute = brute_exact(Problem(m=8, k=2, alpha=2), family, 2)
@@ -56,7 +56,7 @@ def test_structured_k4_table_says_never_covered():
 
 
 def test_collisions_json():
-    code, out = run(["collisions", "--m", "16", "--k", "2", "--alpha", "2", "--r", "3", "--json"])
+    code, out = run(["collisions", "--m", "16", "--k", "2", "--alpha", "2", "--r", "3", "--json", "--exact"])
     rep = json.loads(out)
     ind = rep["families"]["overlap"]
     assert Fraction(ind["ratio_exact"]) == 2 * Fraction(comb(12, 4), comb(16, 8))  # alpha p'
