@@ -82,6 +82,7 @@ def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, mc=None):
         sweeps=", ".join(sorted({n for s in ok["sweep"].dropna() for n in str(s).split(",")})) or "--",
         notes=_notes(frame, ok), config_table=sections.config_table(vtable),
         prediction_table=sections.prediction_latex(pred) if not pred.empty else "",
+        pruning_summary=sections.pruning_summary(pred),
         accuracy_table=sections.accuracy_table(vtable),
         improvement_table=sections.improvement_table(summary) if not summary.empty else "",
         capacity_table=sections.metric_table(vtable, "capacity"), cosine_table=sections.metric_table(vtable, "cosine"),

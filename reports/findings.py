@@ -80,7 +80,8 @@ def verdict_table(claims: list[Claim]) -> str:
             escape(c.sentence),
         ])  # fmt: skip
     head = ["id", "claim (paper)", "verdict", "effect [95\\% CI]", "$n$", "Holm $p$", "power", "in one sentence"]
-    return "{\\scriptsize\n" + table(head, rows, align="lp{4.4cm}lp{2.6cm}rrrp{10.6cm}") + "}\n"
+    return ("{\\scriptsize\\setlength{\\tabcolsep}{3pt}\n"
+            + table(head, rows, align="lp{4.8cm}lp{2.7cm}rrrp{11.2cm}") + "}\n")  # fmt: skip
 
 
 def paragraph(claims: list[Claim], preset_name: str) -> str:

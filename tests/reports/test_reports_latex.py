@@ -57,7 +57,8 @@ def _minimal_context():
                notes=[], formulas=[("p", "p")], skipped=[], theory_figures=[], prediction_figures=[],
                training_figures=[], regression_figures=[])  # fmt: skip
     ctx.update(findings_run=dict(configs=0, pairs=0, trials="--", warmup="--", epochs="--", devices="cpu",
-                                 versions="0"), verdict_table="", findings_paragraph="", smoke=False)  # fmt: skip
+                                 versions="0"), verdict_table="", findings_paragraph="", smoke=False,
+               pruning_summary="")  # fmt: skip
     return ctx
 
 
