@@ -42,7 +42,7 @@ class Preset:
 
     name: str
     sweeps: tuple[SweepChoice, ...]
-    mc_trials: int = 2000  # Monte Carlo trials per (problem, family, r) at report time
+    mc_trials: int = 2000  # Monte Carlo trials per (problem, family, r), simulated once into the store
     seed: int = 0  # Monte Carlo seed
     grid_m: tuple[int, ...] = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
     grid_k: tuple[int, ...] = (2, 3, 4)
