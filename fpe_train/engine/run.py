@@ -296,7 +296,7 @@ def _carry_adam(warm: Group, fine: Group, dense_at: list[int]) -> None:
             block = tuple(slice(0, n) for n in _real_shape(warm, s, j))
             for a, b in zip(src, dst, strict=True):
                 b[(e, *block)] = a[(s, *block)]
-    fine.optimizer.steps[torch.tensor(dense_at)] = warm.optimizer.steps
+    fine.optimizer.steps[torch.tensor(dense_at, device=fine.optimizer.steps.device)] = warm.optimizer.steps
 
 
 def _real_shape(g: Group, e: int, j: int) -> tuple[int, ...]:

@@ -21,11 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from fpe_train.engine.batched import BatchedMLP, correct, per_model_loss
 
 BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, as a plain run would use
+CHUNK_ELEMENTS = 1 << 19  # CPU: activations (floats) of one chunk of the fused step, about 2 MB (L2)
 
 
 class BatchedAdam:
@@ -61,12 +63,17 @@ class BatchedAdam:
         first[: sizes[0]] = True
         self.l1 = torch.where(first, l1.to(dev, dtype)[model], 0.0)  # (P,) l1 on W1 only
         self.l2x2 = 2.0 * l2.to(dev, dtype)[model]  # (P,)
+        self.grad = torch.zeros_like(self.flat)  # (P,) the fused step writes its gradients here
         self.exp_avg = torch.zeros_like(self.flat)
         self.exp_avg_sq = torch.zeros_like(self.flat)
-        self.steps = torch.zeros(E, dtype=torch.float64)  # per model, on the CPU
+        self.steps = torch.zeros(E, dtype=torch.float64, device=dev)  # per model
 
     def parameters(self) -> list[Tensor]:
         return self.net.parameters()
+
+    def grad_views(self) -> list[Tensor]:
+        """Views of ``grad`` shaped like each parameter (weights, biases, norms)."""
+        return [v.view_as(p) for v, p in zip(self.grad.split(self.sizes), self.parameters(), strict=True)]
 
     def state_views(self, index: int) -> tuple[Tensor, Tensor]:
         """(exp_avg, exp_avg_sq) of parameter ``index`` (views, shaped like it)."""
@@ -75,20 +82,20 @@ class BatchedAdam:
         return a, s
 
     @torch.no_grad()
-    def step(self, grads: list[Tensor]) -> None:
+    def step(self, grads: list[Tensor] | Tensor) -> None:
+        """One Adam step of every model; ``grads``: one per parameter, or flat (P,) in ``flat``'s layout."""
         b1, b2 = BETAS
-        g = torch.cat([x.reshape(-1) for x in grads])  # (P,)
+        g = grads if torch.is_tensor(grads) else torch.cat([x.reshape(-1) for x in grads])  # (P,)
         p = self.flat
         pm = p * self.mask
-        g += pm * self.l2x2 + torch.sign(pm) * self.l1
+        g = (g + pm * self.l2x2 + torch.sign(pm) * self.l1) * self.mask  # masked entries: exactly 0
         self.exp_avg.lerp_(g, 1 - b1)
         self.exp_avg_sq.mul_(b2).addcmul_(g, g, value=1 - b2)
         self.steps += 1
         bc1 = 1 - b1**self.steps  # (E,) float64, as torch's python-float bias corrections
         bc2_sqrt = (1 - b2**self.steps).sqrt()
-        dev = p.device
-        step_size = (self.lr.double().cpu() / bc1).to(dev, p.dtype)[self.model]  # (P,)
-        denom = (self.exp_avg_sq.sqrt() / bc2_sqrt.to(dev, p.dtype)[self.model]).add_(EPS)
+        step_size = (self.lr.double() / bc1).to(p.dtype)[self.model]  # (P,)
+        denom = (self.exp_avg_sq.sqrt() / bc2_sqrt.to(p.dtype)[self.model]).add_(EPS)
         p.sub_(step_size * self.exp_avg / denom)
 
     @torch.no_grad()
@@ -97,7 +104,7 @@ class BatchedAdam:
         where = models.to(self.model.device)[self.model]
         self.exp_avg.masked_fill_(where, 0)
         self.exp_avg_sq.masked_fill_(where, 0)
-        self.steps[models.cpu()] = 0
+        self.steps[models.to(self.steps.device)] = 0
 
 
 @dataclass
@@ -125,23 +132,95 @@ class Group:
     optimizer: BatchedAdam | None = None
     epoch_loss: Tensor | None = field(default=None, repr=False)
     diverged: dict[int, int] = field(default_factory=dict)  # model -> first epoch whose loss was not finite
+    buffers: dict[str, Tensor] = field(default_factory=dict, repr=False)  # scratch kept across steps
 
     def __post_init__(self) -> None:
         if self.optimizer is None:
             self.optimizer = BatchedAdam(self.net, self.lr, self.l1, self.l2)
 
 
-def _step(g: Group, xb: Tensor, yb: Tensor, step: int) -> None:
+def _step(g: Group, X: Tensor, y: Tensor, idx: Tensor, step: int) -> None:
+    """One optimiser step of every model on its minibatch ``X[idx]``, ``idx (E, B)`` rows of the stacked sets."""
     for e in g.resample:
         _resample(g, e)
-    params = g.net.parameters()
-    loss = per_model_loss(g.net(xb), yb)  # (E,)
-    grads = torch.autograd.grad(loss.sum(), params)
-    g.optimizer.step(grads)
-    g.epoch_loss = loss.detach() if g.epoch_loss is None else g.epoch_loss + loss.detach()
+    if fused_ok(g.net):
+        loss = _fused_step(g, X, y, idx)
+    else:
+        xb = F.embedding(idx, X)  # (E, B, in): each model's own rows
+        loss = per_model_loss(g.net(xb), y[idx])  # (E,)
+        g.optimizer.step(torch.autograd.grad(loss.sum(), g.net.parameters()))
+        loss = loss.detach()
+    g.epoch_loss = loss if g.epoch_loss is None else g.epoch_loss + loss
     for e, every, fraction in g.rewire:
         if (step + 1) % every == 0:
             _rewire(g, e, fraction)
+
+
+def fused_ok(net: BatchedMLP) -> bool:
+    """One hidden layer without LayerNorm (the paper's section 2.1 network): the hand-written step applies."""
+    return len(net.weights) == 2 and not net.norms
+
+
+def _chunk(E: int, B: int, width: int, device: torch.device) -> int:
+    """Models per chunk of the fused step: on CPU, so that a chunk's activations stay in cache; CUDA: all."""
+    if device.type != "cpu":
+        return E
+    return max(1, min(E, CHUNK_ELEMENTS // max(1, B * width)))
+
+
+@torch.no_grad()
+def _fused_step(g: Group, X: Tensor, y: Tensor, idx: Tensor) -> Tensor:
+    """Forward and backward of a one-hidden-layer batch written out (about ten kernels per chunk of models),
+    gradients straight into the optimiser's flat buffer, then one Adam step; returns the loss per model (E,).
+
+    Same arithmetic as autograd on ``z = W2m relu(W1m x + b1) + b2`` with the mean BCE / cross-entropy loss.
+    """
+    net, opt = g.net, g.optimizer
+    W1m, W2m = (w * m for w, m in zip(net.weights, net.masks, strict=True))  # masks applied once per step
+    b1, b2 = net.biases
+    gW1, gW2, gb1, gb2 = opt.grad_views()
+    E, B = idx.shape
+    h, n_in = W1m.shape[1:]
+    loss = torch.empty(E, dtype=W1m.dtype, device=W1m.device)
+    c = _chunk(E, B, n_in + 3 * h, W1m.device)
+    for s in range(0, E, c):
+        sl = slice(s, s + c)
+        xb = _gather(g, X, idx[sl])  # (c, B, in)
+        z = torch.bmm(xb, W1m[sl].transpose(1, 2)).add_(b1[sl].unsqueeze(1))  # (c, B, h)
+        a = torch.relu(z)
+        out = torch.bmm(a, W2m[sl].transpose(1, 2)).add_(b2[sl].unsqueeze(1))  # (c, B, out)
+        dout, loss[sl] = _loss_and_grad(out, y[idx[sl]])  # (c, B, out), (c,)
+        torch.bmm(dout.transpose(1, 2), a, out=gW2[sl])  # (c, out, h)
+        torch.sum(dout, 1, out=gb2[sl])
+        dz = torch.ops.aten.threshold_backward(torch.bmm(dout, W2m[sl]), z, 0)  # (c, B, h): ReLU'(z) = z > 0
+        torch.bmm(dz.transpose(1, 2), xb, out=gW1[sl])  # (c, h, in)
+        torch.sum(dz, 1, out=gb1[sl])
+    opt.step(opt.grad)
+    return loss
+
+
+def _gather(g: Group, X: Tensor, idx: Tensor) -> Tensor:
+    """``X[idx]`` as ``(c, B, in)``, into a buffer kept across steps (no fresh pages for the largest tensor)."""
+    need = idx.numel() * X.shape[1]
+    buf = g.buffers.get("x")
+    if buf is None or buf.numel() < need or buf.device != X.device:
+        buf = g.buffers["x"] = torch.empty(need, dtype=X.dtype, device=X.device)
+    out = buf[:need].view(idx.numel(), X.shape[1])
+    torch.index_select(X, 0, idx.reshape(-1), out=out)
+    return out.view(*idx.shape, X.shape[1])
+
+
+def _loss_and_grad(out: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean loss per model and its gradient w.r.t. the logits ``out (c, B, o)``; ``yb (c, B)``."""
+    B = out.shape[1]
+    if out.shape[-1] == 1:
+        logit = out[..., 0]
+        loss = F.binary_cross_entropy_with_logits(logit, yb, reduction="none").mean(dim=1)
+        return ((torch.sigmoid(logit) - yb) / B).unsqueeze(-1), loss
+    logp = torch.log_softmax(out, dim=-1)  # (c, B, o)
+    target = yb.long().unsqueeze(-1)
+    loss = -logp.gather(-1, target)[..., 0].mean(dim=1)
+    return logp.exp_().scatter_add_(-1, target, torch.full_like(logp[..., :1], -1.0)).div_(B), loss
 
 
 def _block(g: Group, e: int, j: int) -> tuple[slice, slice]:
@@ -199,16 +278,16 @@ def train_epochs(
     """Train ``epochs`` epochs on the stacked training sets ``X (S*n, in)``, ``y (S*n,)`` (``n`` rows each);
     returns the global step count."""
     step = step0
-    E = g.net.E
     stream = g.stream.to(X.device)
+    identity = torch.equal(g.stream, torch.arange(len(g.order_gens)))  # one model per stream (warm-up)
     for epoch in range(first_epoch, first_epoch + epochs):
         perms = torch.stack([torch.randperm(n, generator=gen) for gen in g.order_gens])  # (S, n)
-        perms = (perms + g.offset[:, None]).to(X.device)[stream]  # (E, n) rows of each model's set
+        perms = (perms + g.offset[:, None]).to(X.device)  # (S, n) rows of each stream's set
         g.epoch_loss = None
         for start in range(0, n, batch_size):
-            idx = perms[:, start : start + batch_size]  # (E, B)
-            xb = X.index_select(0, idx.reshape(-1)).view(E, idx.shape[1], X.shape[1])  # (E, B, in)
-            _step(g, xb, y[idx], step)
+            idx = perms[:, start : start + batch_size]  # (S, B)
+            idx = idx.contiguous() if identity else idx[stream]  # (E, B) rows of each model
+            _step(g, X, y, idx, step)
             step += 1
         note_divergence(g, epoch)
         if on_epoch is not None:
@@ -234,8 +313,7 @@ def accuracy(net: BatchedMLP, X: Tensor, y: Tensor, rows: Tensor | None = None, 
     base = rows.to(X.device)[:, None]  # (E, 1)
     for start in range(0, n, chunk):
         idx = base + torch.arange(start, min(n, start + chunk), device=X.device)  # (E, c)
-        xb = X.index_select(0, idx.reshape(-1)).view(E, idx.shape[1], X.shape[1])
-        hits += correct(net(xb), y[idx])
+        hits += correct(net(F.embedding(idx, X)), y[idx])
     return hits.cpu().double() / n
 
 
