@@ -87,7 +87,7 @@ def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, mc=None):
         improvement_table=sections.improvement_table(summary) if not summary.empty else "",
         capacity_table=sections.metric_table(vtable, "capacity"), cosine_table=sections.metric_table(vtable, "cosine"),
         regression_table=sections.regression_table(regs) if regs else "",
-        paper_table=sections.paper_vs_ours(vtable, summary), **theory_tables,
+        paper_table=sections.paper_vs_ours(vtable, summary, pairs), **theory_tables,
     )  # fmt: skip
     context.update(findings_context(frame, preset))
     return context, drawn, skipped
