@@ -555,35 +555,34 @@ def plan_report(sweeps, device: str = "cpu", workers: int | None = None, threads
     return plan_dict(plans, cal, workers)
 
 
-def _stored_configs(store) -> tuple[dict[str, TrainConfig], dict[tuple[str, str], list[str]]]:
-    """(hash -> config, (sweep, size) -> config hashes) from the store's ``configs`` and ``sweeps`` tables."""
+def _stored_configs(store) -> tuple[dict[str, TrainConfig], dict[tuple[str, str], list[TrainConfig]]]:
+    """(hash -> config, (sweep, size) -> its configs with their trial counts) from the store's tables."""
     import json
 
     c = store._conn
     configs = {
         h: TrainConfig.from_dict(json.loads(cfg)) for h, cfg in c.execute("SELECT config_hash, config FROM configs")
     }
-    members: dict[tuple[str, str], list[str]] = {}
-    for sweep, size, h in c.execute("SELECT sweep, size, config_hash FROM sweeps ORDER BY sweep, size, position"):
-        members.setdefault((sweep, size), []).append(h)
+    members: dict[tuple[str, str], list[TrainConfig]] = {}
+    query = "SELECT sweep, size, config_hash, trials FROM sweeps ORDER BY sweep, size, position"
+    for sweep, size, h, trials in c.execute(query):
+        members.setdefault((sweep, size), []).append(dataclasses.replace(configs[h], trials=int(trials)))
     return configs, members
 
 
 def store_calibration(frame, configs: dict[str, TrainConfig]) -> Calibration | None:
     """:class:`Calibration` fitted to a store's own run times (None when no trial is done yet).
 
-    A config's time is the mean ``seconds`` of its rows (the run's wall time divided by its rows) times
-    the rows a whole run gives (trials x variants), so a config resumed in parts still counts once.
+    A row's ``seconds`` is its batch's wall time divided by the batch's rows, so the sum over a config's
+    done rows is that config's share of the time, for the trials it holds.
     """
     if not len(frame):
         return None
     done = frame[(frame["status"] == "done") & frame["seconds"].notna() & frame["config_hash"].isin(configs)]
     samples = []
     for h, rows in done.groupby("config_hash"):
-        config = configs[h]
-        whole = config.trials * (len(config.variants) + config.record_warmup)
-        plan = BatchPlan((config_plan(config),), (config.trials,))
-        samples.append((plan, float(rows["seconds"].astype(float).mean()) * whole))
+        plan = BatchPlan((config_plan(configs[h]),), (int(rows["trial"].nunique()),))
+        samples.append((plan, float(rows["seconds"].astype(float).sum())))
     if not samples:
         return None
     devices = sorted({str(d) for d in done["device"].dropna()})
@@ -593,25 +592,23 @@ def store_calibration(frame, configs: dict[str, TrainConfig]) -> Calibration | N
 def remaining(store, sweeps=None) -> dict[tuple[str, str], float | None]:
     """(sweep, size) -> estimated seconds of one worker for its pending trials (None: nothing timed yet).
 
-    A config with any trial pending is trained again as a whole (its trials share one batch); the
-    time per config comes from :func:`store_calibration`.
+    Pending: neither done nor failed. The time of a config's pending trials comes from
+    :func:`store_calibration`: the speed of the runs stored so far.
     """
     from fpe_train.sweeps.store import config_hash
 
     stored, members = _stored_configs(store)
-    if sweeps:
-        groups = {(s.name, s.size): list(s.configs) for s in sweeps}
-    else:
-        groups = {key: [stored[h] for h in hashes] for key, hashes in members.items()}
+    groups = {(s.name, s.size): list(s.configs) for s in sweeps} if sweeps else members
     cal = store_calibration(store.frame(), stored)
     out = {}
     for key, configs in groups.items():
         status = store.trial_status(config_hash(c) for c in configs)
-        pending = [c for c in configs if any((config_hash(c), t) not in status for t in range(c.trials))]
+        pending = [(c, sum((config_hash(c), t) not in status for t in range(c.trials))) for c in configs]
+        pending = [(c, n) for c, n in pending if n]
         if not pending:
             out[key] = 0.0
         elif cal is None:
             out[key] = None
         else:
-            out[key] = sum(cal.batch_seconds(BatchPlan((config_plan(c),), (c.trials,))) for c in pending)
+            out[key] = sum(cal.batch_seconds(BatchPlan((config_plan(c),), (n,))) for c, n in pending)
     return out

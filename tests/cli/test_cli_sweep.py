@@ -62,13 +62,16 @@ def test_run_status_export(tmp_path):
     code, out, _ = invoke("sweep", "run", p, "--store", db, "--executor", "serial", "--no-progress")
     assert code == 0 and "0 trials done, 0 failed, 4 already done" in out
     code, out, _ = invoke("sweep", "status", "--store", db)
-    assert code == 0 and out.splitlines()[1].split() == ["tiny", "quick", "2", "4", "4", "0", "0"]
+    assert code == 0 and out.splitlines()[1].split() == ["tiny", "quick", "2", "4", "4", "0", "0", "0.0", "s"]
     code, out, _ = invoke("sweep", "status", "--store", db, "--json")
     assert code == 0 and json.loads(out) == [
-        {"sweep": "tiny", "size": "quick", "configs": 2, "trials": 4, "done": 4, "failed": 0, "pending": 0}
-    ]
+        {"sweep": "tiny", "size": "quick", "configs": 2, "trials": 4, "done": 4, "failed": 0, "pending": 0,
+         "remaining_seconds": 0.0}
+    ]  # fmt: skip
     code, out, _ = invoke("sweep", "status", p, "--store", db, "--size", "paper")
-    assert code == 0 and out.splitlines()[1].split() == ["tiny", "paper", "2", "6", "0", "0", "6"]
+    # trials 0-1 of the quick size are reused (trials are not part of the config hash)
+    assert code == 0 and out.splitlines()[1].split()[:7] == ["tiny", "paper", "2", "6", "4", "0", "2"]
+    assert out.splitlines()[1].split()[7] != "?"  # estimated from the quick size's stored run times
     code, out, _ = invoke("sweep", "export", "--store", db, "--out", tmp_path / "r.csv")
     assert code == 0 and "8 rows" in out
     csv = pd.read_csv(tmp_path / "r.csv")
