@@ -9,6 +9,7 @@ from fpe_train.sweeps.store import ResultsStore, config_dict, config_hash
 from fpe_train.sweeps.sweep import Sweep, run_sweep
 
 pytest.importorskip("distributed")
+FLOATS = ("test_accuracy", "train_accuracy", "capacity", "cosine", "abs_cosine")  # compared within 1e-6
 
 
 def tiny_configs():
@@ -104,3 +105,36 @@ def test_unreachable_scheduler_is_one_line_error():
         make_executor("dask", scheduler="127.0.0.1:9")
     with pytest.raises(ValueError, match="only with executor='dask'"):
         make_executor("local", scheduler="tcp://127.0.0.1:9")
+
+
+def test_a_batch_chunk_gives_each_trial_its_alone_rows_on_every_executor():
+    """Configs of one schedule in one BatchChunk (trials subsets too) = each (config, trial) trained alone (E = 1)."""
+    from fpe_train.engine.config import TrainConfig
+    from fpe_train.engine.run import run_batch
+    from fpe_train.sweeps.executors import BatchChunk
+
+    base = dict(k=2, splits=("random", "clause"), trials=3, warmup_epochs=2, epochs=2, n_train=64, n_test=32,
+                batch_size=32, device="cpu")  # fmt: skip
+    configs = [TrainConfig(clauses=3, r=2, **base), TrainConfig(clauses=4, r=3, alpha=4, lr=3e-3, **base)]
+    parts = (Chunk(config_hash(configs[0]), config_dict(configs[0]), (0, 2)),
+             Chunk(config_hash(configs[1]), config_dict(configs[1]), (1,)))  # fmt: skip
+    alone = {}
+    for c, p in zip(configs, parts, strict=True):
+        for t in p.trials:
+            (rows,) = run_batch([(c, (t,))])[0].values()  # E = 1 in the warm-up
+            alone[(p.config_hash, t)] = rows
+    batch = BatchChunk(parts)
+    local = LocalExecutor(workers=1, threads=1)
+    dask = DaskExecutor(workers=1, threads=1, processes=False)
+    try:
+        for ex in (SerialExecutor(threads=1), local, dask):
+            got = strip(ex.map([batch]))
+            assert got.keys() == alone.keys()
+            for key, rows in got.items():
+                for a, b in zip(rows, alone[key], strict=True):
+                    assert {k: v for k, v in a.items() if k not in ("seconds", *FLOATS)} == {
+                        k: v for k, v in b.items() if k not in ("seconds", *FLOATS)}  # fmt: skip
+                    assert all(a[k] == pytest.approx(b[k], abs=1e-6) for k in FLOATS)
+    finally:
+        local.close()
+        dask.close()

@@ -1,0 +1,137 @@
+"""One batch across configs and independent trials: a batch equals each config trained alone."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from fpe_train.engine import batch as B
+from fpe_train.engine.config import TrainConfig
+from fpe_train.engine.run import run_batch, run_config, seed_entropy
+
+SCHEDULE = dict(k=4, epochs=3, warmup_epochs=3, n_train=300, n_test=200, batch_size=100, device="cpu")
+FLOATS = ("test_accuracy", "train_accuracy", "capacity", "cosine", "abs_cosine")
+EXACT = ("trial", "seed", "variant", "nonzero_params", "mask_covered", "mask_all_covered", "mask_collisions", "device")
+
+
+def mixed(depth: int = 1) -> list[TrainConfig]:
+    """Different widths r, alpha, input counts m, splits, lr, l1 and trial counts; one schedule."""
+    return [
+        TrainConfig(clauses=2, r=2, alpha=2, splits=("random",), trials=2, depth=depth, **SCHEDULE),
+        TrainConfig(
+            clauses=4, r=4, alpha=4, splits=("random", "clause"), trials=3, lr=2e-3, l1=1e-3, depth=depth, **SCHEDULE
+        ),  # fmt: skip
+        TrainConfig(
+            clauses=3,
+            r=3,
+            alpha=2,
+            splits=("dropconnect", "overlap"),
+            trials=2,
+            rewire_every=2,
+            l2=1e-3,
+            depth=depth,
+            **SCHEDULE,
+        ),  # fmt: skip
+    ]
+
+
+def flat(by_trial: dict) -> list[dict]:
+    return [r for t in sorted(by_trial) for r in by_trial[t]]
+
+
+def assert_same_rows(got: list[dict], want: list[dict], tol: float) -> None:
+    assert len(got) == len(want)
+    for a, b in zip(got, want, strict=True):
+        assert {k: a[k] for k in EXACT} == {k: b[k] for k in EXACT}
+        for k in FLOATS:
+            assert a[k] == pytest.approx(b[k], abs=tol), (k, a["variant"], a["trial"])
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_a_mixed_batch_equals_each_config_alone(depth):
+    configs = mixed(depth)
+    together = run_batch([(c, range(c.trials)) for c in configs])
+    for c, by_trial in zip(configs, together, strict=True):
+        assert_same_rows(flat(by_trial), run_config(c), tol=1e-6)
+
+
+def test_a_trial_does_not_depend_on_the_trial_count_or_its_neighbours():
+    c = mixed()[1]
+    full = run_config(c)
+    alone = run_batch([(dataclasses.replace(c, trials=7), (2,))])[0][2]  # trial 2 alone, of a 7-trial config
+    assert_same_rows(alone, [r for r in full if r["trial"] == 2], tol=1e-6)
+    reordered = run_batch([(c, (2, 0))])[0]
+    assert_same_rows(flat(reordered), [r for r in full if r["trial"] in (0, 2)], tol=1e-6)
+
+
+def test_configs_differing_only_in_alpha_get_different_dense_trials():
+    a = TrainConfig(clauses=4, r=4, alpha=2, splits=("random",), trials=2, **SCHEDULE)
+    b = dataclasses.replace(a, alpha=4)
+    assert seed_entropy(a) != seed_entropy(b)
+    assert seed_entropy(a) == seed_entropy(dataclasses.replace(a, trials=9, device="auto", tau=0.3))
+    dense = lambda rows: [r["capacity"] for r in rows if r["variant"] == "dense"]  # noqa: E731
+    da, db = dense(run_config(a)), dense(run_config(b))
+    assert da[0] != da[1] and all(x != y for x, y in zip(da, db, strict=True))
+
+
+def test_a_diverging_config_fails_alone_inside_a_batch():
+    good = mixed()[0]
+    bad = dataclasses.replace(good, clauses=4, lr=1e30)
+    got = run_batch([(good, range(good.trials)), (bad, range(bad.trials))], on_error="record")
+    assert all(isinstance(v, str) and "diverged" in v for v in got[1].values())
+    assert_same_rows(flat(got[0]), run_config(good), tol=1e-6)
+    with pytest.raises(ValueError, match="loss is not finite"):
+        run_batch([(bad, (0,))])
+
+
+def test_padding_is_never_counted():
+    c = mixed()[0]
+    small = flat(run_batch([(c, range(c.trials)), (mixed()[1], (0,))])[0])
+    assert {r["nonzero_params"] for r in small} == {c.m * c.r + c.r}  # the dense budget of the small config
+
+
+def test_group_configs_by_schedule_and_bucket():
+    a, b, c = mixed()
+    other = dataclasses.replace(a, epochs=5)
+    groups = B.group_configs([a, other, b, c], device="cpu")
+    assert groups == [[b, c, a], [other]]  # tiny shapes: padding is cheaper than a second batch; largest first
+    assert [other] in groups  # another schedule never joins
+    assert sorted(map(len, B.group_configs([a, other, b, c], device="cuda"))) == [1, 3]  # CUDA: one per schedule
+    big = dataclasses.replace(a, clauses=64, r=64, trials=1, n_train=10000, batch_size=500)
+    tiny = dataclasses.replace(big, clauses=2, r=2, trials=50)
+    assert len(B.group_configs([big, tiny])) == 2  # padding 50 tiny models to the big shape would not pay
+
+
+def test_group_cost_model_against_a_plain_count():
+    a, b, _ = mixed()
+    steps = 3 * 3  # 3 steps per epoch (300 / 100)
+    per = lambda m, h: 6 * (m * h + h * 1)  # noqa: E731 - forward+backward FLOPs per sample
+    m, hw, hf = 16, 4, 16  # padded to b: m = 16, warm-up r = 4, FPE alpha*r = 16
+    want = steps * (B.STEP_OVERHEAD_FLOP + 5 * 100 * per(m, hw)) + steps * (
+        B.STEP_OVERHEAD_FLOP + (2 * 2 + 3 * 3) * 100 * per(m, hf))  # fmt: skip
+    assert B.bucket_cost([(a, 2), (b, 3)]) == pytest.approx(want)
+
+
+def test_a_batch_too_big_for_memory_is_split_by_trials_and_still_equal():
+    c = mixed()[1]
+    one = B.batch_bytes([(c, 1)])
+    batches = B.plan_batches([(c, range(c.trials))], budget=int(one * 1.5))
+    assert [len(t) for b in batches for _, t in b] == [1, 1, 1]
+    rows = [r for b in batches for (cfg, t) in b for r in flat(run_batch([(cfg, t)])[0])]
+    assert_same_rows(rows, run_config(c), tol=1e-6)
+
+
+def test_memory_estimate_covers_the_real_tensors():
+    c = mixed()[1]
+    from fpe_train.engine.run import _assemble, _dense_model
+
+    models = [_dense_model(c, c.m, 1, torch.Generator().manual_seed(0)) for _ in range(c.trials * 4)]
+    net = _assemble(models, False, torch.device("cpu"))
+    real = sum(4 * p.numel() * p.element_size() for p in net.parameters()) + sum(m.numel() for m in net.masks)
+    assert real <= B.batch_bytes([(c, c.trials)])
+
+
+def test_spread_gives_one_batch_per_worker():
+    c = mixed()[1]
+    assert len(B.plan_batches([(c, range(c.trials))], min_batches=3)) == 3
+    assert len(B.plan_batches([(c, (0,))], min_batches=3)) == 1  # one trial cannot be split
