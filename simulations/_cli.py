@@ -30,8 +30,15 @@ import click
 @click.option("--threads", type=int, default=None, help="Numba threads (default: all cores).")
 @click.option("--no-exact", is_flag=True, help="Skip the exact theory (Monte Carlo only).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bars on stderr.")
+@click.option(
+    "--max-seconds",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Refuse a run estimated to take longer (per family; from m x r first, then from the measured rate).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
-def simulate(m, k, alpha, r, families, trials, seed, threads, no_exact, progress, as_json):
+def simulate(m, k, alpha, r, families, trials, seed, threads, no_exact, progress, max_seconds, as_json):
     """Monte Carlo estimates of coverage and collisions beside the exact values, with z-scores.
 
     z = (estimate - exact) / stderr; for p_all_covered the stderr is sqrt(p(1-p)/n) at the
@@ -39,12 +46,14 @@ def simulate(m, k, alpha, r, families, trials, seed, threads, no_exact, progress
     """
     from fpe_theory.families import FAMILIES, canonical_family, check_family
     from fpe_theory.problem import Problem
-    from fpe_theory.validate import check_int
+    from fpe_theory.validate import check_int, check_seconds
+    from simulations.montecarlo import MAX_TRIALS
 
     problem = Problem(m=m, k=k, alpha=alpha)
     r = check_int("r", r, minimum=1)
-    check_int("trials", trials, minimum=1)
+    check_int("trials", trials, minimum=1, maximum=MAX_TRIALS)
     check_int("seed", seed, minimum=0)
+    max_seconds = check_seconds("max_seconds", max_seconds)
     if not families:
         families, undefined = [], {}
         for name in FAMILIES:
@@ -55,23 +64,26 @@ def simulate(m, k, alpha, r, families, trials, seed, threads, no_exact, progress
     else:
         names = dict.fromkeys(canonical_family(f) for f in families)
         families, undefined = [check_family(problem, name) for name in names], {}
-    report = run_report(problem, r, families, trials, seed, threads, not no_exact, progress)
+    report = run_report(problem, r, families, trials, seed, threads, not no_exact, progress, max_seconds)
     report["undefined"] = undefined
     for line in warnings(report):
         click.echo(line, err=True)
     click.echo(json.dumps(report) if as_json else format_report(report))
 
 
-def run_report(problem, r, families, trials, seed, threads, with_exact, progress=False) -> dict:
-    """Simulate each family and compare with the exact theory; plain-JSON dict."""
-    from fpe_theory.exact import family_exact
+def run_report(problem, r, families, trials, seed, threads, with_exact, progress=False, max_seconds=None) -> dict:
+    """Simulate each family and compare with the exact theory; plain-JSON dict.
+
+    ``max_seconds`` (per family) refuses a Monte Carlo estimated to take longer and leaves out (exact: null)
+    an exact value estimated to take longer.
+    """
     from simulations.montecarlo import compare, simulate
 
     out = {"m": problem.m, "k": problem.k, "alpha": problem.alpha, "r": r, "trials": trials, "seed": seed}
     out.update({"threads": None, "seconds": 0.0, "families": {}})
     for name in families:
-        res = simulate(problem, name, r, trials, seed, threads, progress=progress)
-        exact = family_exact(problem, name, r) if with_exact else None
+        res = simulate(problem, name, r, trials, seed, threads, progress=progress, max_seconds=max_seconds)
+        exact = _exact_within(problem, name, r, max_seconds) if with_exact else None
         fam = {c.quantity: _row(c) for c in compare(res, exact)}
         fam["collision_histogram"] = list(res.collision_histogram)
         fam["collision_bin_width"] = res.collision_bin_width
@@ -80,6 +92,15 @@ def run_report(problem, r, families, trials, seed, threads, with_exact, progress
         out["seconds"] += res.seconds
         out["threads"] = res.threads
     return out
+
+
+def _exact_within(problem, family, r, max_seconds):
+    """``family_exact`` when its estimated time fits ``max_seconds``, else None (the report's exact is null)."""
+    from fpe_theory.exact import estimate_seconds, family_exact
+
+    if max_seconds is not None and estimate_seconds(problem, family, r) > max_seconds:
+        return None
+    return family_exact(problem, family, r)
 
 
 def _row(c) -> dict:

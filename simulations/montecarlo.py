@@ -25,11 +25,13 @@ import numpy as np
 
 from fpe_theory.families import check_family
 from fpe_theory.problem import Problem
-from fpe_theory.validate import check_int
-from simulations.stats import Estimate, mean_estimate, proportion_estimate
+from fpe_theory.validate import check_int, check_seconds
+from simulations.stats import Estimate, MeanAccumulator, proportion_estimate
 
 BLOCK_TRIALS = 1024  # trials per seed; fixed, so results do not depend on the thread count
-CHUNK_BLOCKS = 64  # blocks per kernel call (progress granularity)
+CHUNK_BLOCKS = 64  # blocks per kernel call at most (progress granularity); the first calls are smaller
+MAX_TRIALS = 1 << 53  # counts stay exact in float64
+A_PRIORI_RATE = 4e8  # literal-parents per second per thread assumed before measuring (measured: 1.4e8 .. 8e8)
 HIST_BINS = 4096  # collision histogram: exact bins up to this many values, wider bins beyond
 QUANTITIES = ("p_all_covered", "expected_covered", "expected_collisions", "neurons_cover_ge1", "neurons_cover_ge2")
 
@@ -86,46 +88,95 @@ Z_FLAG = 4.0
 
 
 def simulate(
-    problem: Problem, family: str, r: int, trials: int, seed: int, threads: int | None = None, *, progress=False
+    problem: Problem,
+    family: str,
+    r: int,
+    trials: int,
+    seed: int,
+    threads: int | None = None,
+    *,
+    progress=False,
+    max_seconds: float | None = None,
 ) -> SimulationResult:
     """Sample ``trials`` mask sets of ``family`` (r parents, alpha*r children) and estimate every quantity.
 
     ``threads``: numba threads (default: all). ``progress``: a tqdm bar on stderr for runs over ~2 s.
+    Blocks stream through exact running sums: memory does not grow with ``trials``. ``max_seconds``:
+    refuse (ValueError with the estimate) a run estimated to take longer, first from the problem's size,
+    then from the rate measured on the first blocks.
     """
     from simulations import kernels
 
     problem, family, r, trials, seed = check_args(problem, family, r, trials, seed)
+    if max_seconds is not None:
+        max_seconds = check_seconds("max_seconds", max_seconds)
     plan = _plan(problem, family, r)
     n_blocks = -(-trials // BLOCK_TRIALS)
-    counts = np.full(n_blocks, BLOCK_TRIALS, np.int64)
-    counts[-1] = trials - BLOCK_TRIALS * (n_blocks - 1)
-    ints = np.zeros((n_blocks, 1 + kernels.N_MEANS), np.int64)
-    shifts = np.zeros((n_blocks, kernels.N_MEANS), np.int64)
-    sq = np.zeros((n_blocks, kernels.N_MEANS), np.float64)
+    all_covered, means = 0, [MeanAccumulator() for _ in range(kernels.N_MEANS)]
     hist = np.zeros(plan["bins"], np.int64)
-    start = time.perf_counter()
     with _threads(threads) as n_threads, _bar(trials, progress) as bar:
-        for lo in range(0, n_blocks, CHUNK_BLOCKS):
-            hi = min(n_blocks, lo + CHUNK_BLOCKS)
-            chunk_hist = np.zeros((hi - lo, plan["bins"]), np.int64)
-            plan["kernel"](
-                *plan["args"], block_seeds(seed, lo, hi), counts[lo:hi], plan["width"],
-                ints[lo:hi], shifts[lo:hi], sq[lo:hi], chunk_hist,
-            )  # fmt: skip
-            hist += chunk_hist.sum(axis=0)  # integer counts: order does not matter
-            bar.update(int(counts[lo:hi].sum()))
+        a_priori = problem.m * r / (A_PRIORI_RATE * n_threads)  # seconds per trial, before measuring
+        _check_estimate(trials, trials, a_priori, max_seconds, "estimated from m x r")
+        _run_chunk(plan, seed, 0, 0, 0)  # compiles (or loads) the kernel outside the timing
+        start, lo, size = time.perf_counter(), 0, n_threads
+        while lo < n_blocks:
+            hi = min(n_blocks, lo + size)
+            counts, ints, shifts, sq, chunk_hist = _run_chunk(plan, seed, lo, hi, trials)
+            all_covered += int(ints[:, 0].sum())
+            for q in range(kernels.N_MEANS):
+                means[q].add(counts, shifts[:, q], ints[:, 1 + q], sq[:, q])
+            hist += chunk_hist  # integer counts: order does not matter
+            bar.update(int(counts.sum()))
+            lo, size = hi, min(CHUNK_BLOCKS, 2 * size)
+            elapsed = time.perf_counter() - start
+            left = trials - min(trials, lo * BLOCK_TRIALS)
+            if left:
+                per_trial = elapsed / (lo * BLOCK_TRIALS)
+                how = f"at the measured {1 / per_trial:.3g} trials/s"
+                _check_estimate(trials, left, per_trial, max_seconds, how, elapsed)
     seconds = time.perf_counter() - start
     nonzero = np.flatnonzero(hist)
     hist_tuple = tuple(int(x) for x in hist[: nonzero[-1] + 1]) if nonzero.size else ()
-    means = [mean_estimate(counts, shifts[:, q], ints[:, 1 + q], sq[:, q]) for q in range(kernels.N_MEANS)]
+    means = [acc.estimate() for acc in means]
     return SimulationResult(
         problem=problem, family=family, r=r, trials=trials, seed=seed,
-        p_all_covered=proportion_estimate(int(ints[:, 0].sum()), trials),
+        p_all_covered=proportion_estimate(all_covered, trials),
         expected_covered=means[0], expected_collisions=means[1],
         neurons_cover_ge1=means[2], neurons_cover_ge2=means[3],
         collision_histogram=hist_tuple, collision_bin_width=plan["width"],
         threads=n_threads, seconds=seconds,
     )  # fmt: skip
+
+
+def _run_chunk(plan: dict, seed: int, lo: int, hi: int, trials: int):
+    """Blocks lo..hi-1 through the kernel: (counts, ints, shifts, sq, histogram summed over the blocks).
+
+    ``lo == hi``: one empty block, which only compiles the kernel.
+    """
+    from simulations import kernels
+
+    n = max(1, hi - lo)
+    counts = np.zeros(n, np.int64)
+    if hi > lo:
+        counts[:] = np.minimum(BLOCK_TRIALS, trials - BLOCK_TRIALS * np.arange(lo, hi))
+    ints = np.zeros((n, 1 + kernels.N_MEANS), np.int64)
+    shifts = np.zeros((n, kernels.N_MEANS), np.int64)
+    sq = np.zeros((n, kernels.N_MEANS), np.float64)
+    chunk_hist = np.zeros((n, plan["bins"]), np.int64)
+    plan["kernel"](*plan["args"], block_seeds(seed, lo, lo + n), counts, plan["width"], ints, shifts, sq, chunk_hist)
+    return counts, ints, shifts, sq, chunk_hist.sum(axis=0)
+
+
+def _check_estimate(trials: int, left: int, per_trial: float, max_seconds, how: str, elapsed: float = 0.0) -> None:
+    """Raise a one-line ValueError when ``left`` more trials at ``per_trial`` seconds pass ``max_seconds``."""
+    if max_seconds is None:
+        return
+    total = elapsed + left * per_trial
+    if total > max_seconds:
+        raise ValueError(
+            f"trials={trials}: about {total:.3g} s ({how}) > max_seconds={max_seconds:g}; "
+            "lower --trials or raise --max-seconds"
+        )
 
 
 def check_args(problem, family, r, trials, seed):
@@ -134,7 +185,7 @@ def check_args(problem, family, r, trials, seed):
         raise ValueError(f"problem={problem!r}: must be a fpe_theory.Problem")
     check_family(problem, family)
     r = check_int("r", r, minimum=1)
-    trials = check_int("trials", trials, minimum=1)
+    trials = check_int("trials", trials, minimum=1, maximum=MAX_TRIALS)
     seed = check_int("seed", seed, minimum=0)
     if problem.m > 1 << 24:
         raise ValueError(f"m={problem.m}: must be <= 2^24 for the Monte Carlo kernels")

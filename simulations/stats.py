@@ -57,3 +57,37 @@ def mean_estimate(counts: np.ndarray, shifts: np.ndarray, sum_dev: np.ndarray, s
     stderr = math.sqrt(m2 / (n - 1) / n)
     half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * stderr
     return Estimate(mean, stderr, mean - half, mean + half)
+
+
+class MeanAccumulator:
+    """Exact running sums of x and x^2 over blocks, merged in block order: a mean and t interval without per-trial
+    or per-block arrays (Monte Carlo of any length streams through it).
+
+    The kernels give per block the sums of x - shift and of (x - shift)^2 (integers; the square sums are
+    floats, exact below 2^53); sum x = n_b shift + S1 and sum x^2 = S2 + 2 shift S1 + n_b shift^2, kept
+    as Python integers, so the variance sum x^2 - (sum x)^2 / n is exact (no cancellation).
+    """
+
+    def __init__(self) -> None:
+        self.n, self.total, self.total_sq = 0, 0, Fraction(0)
+
+    def add(self, counts: np.ndarray, shifts: np.ndarray, sum_dev: np.ndarray, sum_sq_dev: np.ndarray) -> None:
+        """Add the sums of some blocks (arrays over blocks, as the kernels fill them)."""
+        for c, s, x, q in zip(counts.tolist(), shifts.tolist(), sum_dev.tolist(), sum_sq_dev.tolist(), strict=True):
+            q = int(q) if float(q).is_integer() else Fraction(q)  # an integer unless past 2^53
+            self.n += c
+            self.total += c * s + x
+            self.total_sq += q + 2 * s * x + c * s * s
+
+    def estimate(self) -> Estimate:
+        """Mean, stderr and the Student t 95% interval of everything added."""
+        from scipy import stats
+
+        n = self.n
+        mean = float(Fraction(self.total, n))
+        if n < 2:
+            return Estimate(mean, math.nan, math.nan, math.nan)
+        m2 = max(Fraction(0), self.total_sq - Fraction(self.total * self.total, n))
+        stderr = math.sqrt(float(m2 / (n - 1) / n))
+        half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * stderr
+        return Estimate(mean, stderr, mean - half, mean + half)
