@@ -454,6 +454,8 @@ def make_executor(
         raise ValueError(f"scheduler={scheduler!r}: only with executor='dask' (got executor={name!r})")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers={workers!r}: must be an integer >= 1")
+    if name == "serial" and workers is not None:
+        raise ValueError(f"workers={workers}: serial runs in this process; --workers is for local and dask")
     if name == "serial":
         return SerialExecutor(run_fn, threads or 1)
     if name == "local":
