@@ -1,0 +1,206 @@
+"""Whatever a user types: exit 2, one ``Error:`` line naming the parameter, no traceback, within seconds,
+and no store created when a sweep is refused.
+
+Dataset files (truncated, corrupt, one class, ...) are in tests/fpe_train/engine/test_datasets_validation.py,
+the theory's bounded time in tests/fpe_theory/test_theory_bounded.py and the Monte Carlo's in
+tests/simulations/test_sim_bounded.py.
+"""
+
+import math
+import time
+
+import pytest
+from click.testing import CliRunner
+
+import cli
+from fpe_train.engine.config import TrainConfig
+from fpe_train.engine.summary import format_table, summarize
+
+TINY = """[base]
+task = "boolean"
+clauses = 2
+k = 2
+r = 2
+alpha = 2
+splits = ["random"]
+trials = 1
+warmup_epochs = 1
+epochs = 1
+n_train = 16
+n_test = 8
+"""
+
+
+def run(*args):
+    start = time.perf_counter()
+    result = CliRunner().invoke(cli.main, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr, time.perf_counter() - start
+
+
+def refused(args, names):
+    """Exit 2, exactly one Error line that names each of ``names``, no traceback, within seconds."""
+    code, out, err, seconds = run(*args)
+    lines = [x for x in err.splitlines() if x.startswith("Error:")]
+    assert code == 2, (code, out, err)
+    assert len(lines) == 1 and all(n in lines[0] for n in names), err
+    assert "Traceback" not in err + out and seconds < 10
+    return lines[0]
+
+
+@pytest.fixture
+def sweep_file(tmp_path):
+    p = tmp_path / "tiny.toml"
+    p.write_text(TINY)
+    return p
+
+
+# ---------------------------------------------------------------- 1. bounded time: a sweep plans nothing huge
+
+
+def test_sweep_trials_1e12_refused_before_the_store(sweep_file, tmp_path):
+    store = tmp_path / "r.db"
+    args = ["sweep", "run", sweep_file, "--store", store, "--executor", "serial", "--set", "trials=1e12"]
+    refused(args, ["trials=1000000000000", "<= 100000"])
+    assert not store.exists()
+
+
+def test_sweep_total_trials_refused_before_the_store(tmp_path):
+    p = tmp_path / "many.toml"
+    p.write_text(TINY.replace("r = 2\n", "") + "[grid]\nr = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]\n")
+    store = tmp_path / "r.db"
+    args = ["sweep", "run", p, "--store", store, "--executor", "serial", "--set", "trials=100000"]
+    refused(args, ["trials: 11 configs hold 1100000 trials", "1000000"])
+    assert not store.exists()
+
+
+def test_grid_too_large_refused(tmp_path):
+    p = tmp_path / "big.toml"
+    axes = "\n".join(f"{name} = [{', '.join(str(v) for v in values)}]" for name, values in
+                     [("r", range(1, 101)), ("seed", range(100)), ("trials", range(1, 12))])  # fmt: skip
+    p.write_text('[base]\ntask = "boolean"\nsplits = ["random"]\n[grid]\n' + axes + "\n")
+    store = tmp_path / "r.db"
+    line = refused(["sweep", "run", p, "--store", store, "--executor", "serial"], ["110000 configs", "100000"])
+    assert "grid" in line and not store.exists()
+
+
+# ---------------------------------------------------------------- 2. huge sizes refused before allocating
+
+
+@pytest.mark.parametrize(
+    "flag, name",
+    [("--trials", "trials"), ("--n-train", "n_train"), ("--neurons", "r"), ("--n-test", "n_test")],
+)
+def test_train_huge_sizes_refused(flag, name):
+    refused(["train", flag, 10**12, "--epochs", 1, "--warmup-epochs", 1], [f"{name}=1000000000000"])
+
+
+def test_memory_estimate_refused_naming_sizes():
+    line = refused(["train", "--neurons", 2**19, "--clauses", 2**12, "--epochs", 1, "--warmup-epochs", 1], ["GiB"])
+    assert "r=524288" in line and "the limit is 256 GiB" in line
+
+
+def test_memory_estimate_is_what_the_shapes_say():
+    """bytes = 4 (n_train + n_test) m + models (20 weights + 4 B h depth): checked by hand for one config."""
+    c = TrainConfig(clauses=8, k=4, r=8, alpha=2, splits=("random",), trials=3, n_train=100, n_test=50, batch_size=10)
+    m, h = 32, 16
+    weights = h * m + h * 2 + 8 * m  # expanded first layer, head (2 classes), dense first layer
+    models = 3 * 2
+    assert c.cost_estimate[0] == 4 * 150 * m + models * (20 * weights + 4 * 10 * h)
+
+
+# ---------------------------------------------------------------- 3. 0 % dense accuracy
+
+
+def rows(dense_acc, fpe_acc):
+    base = {"nonzero_params": 10, "train_accuracy": 0.5, "capacity": 1.0, "cosine": 0.1, "abs_cosine": 0.1,
+            "mask_covered": None, "learned_covered": None, "mask_all_covered": None, "learned_all_covered": None,
+            "mask_collisions": None, "learned_collisions": None}  # fmt: skip
+    out = []
+    for t, (d, f) in enumerate(zip(dense_acc, fpe_acc, strict=True)):
+        out += [{**base, "trial": t, "variant": "dense", "test_accuracy": d},
+                {**base, "trial": t, "variant": "random", "test_accuracy": f}]  # fmt: skip
+    return out
+
+
+def test_zero_dense_accuracy_is_undefined_never_divided():
+    s = summarize(rows([0.0, 0.0], [0.25, 0.5]), ["dense", "random"])
+    assert s["random"]["relative_improvement"]["mean"] is None
+    assert s["random"]["relative_improvement_undefined"] == 2
+    assert "undefined (dense 0 %)" in format_table(s)
+
+
+def test_partly_zero_dense_accuracy_uses_the_defined_trials():
+    s = summarize(rows([0.0, 0.5, 0.25], [0.25, 0.75, 0.5]), ["dense", "random"])
+    ri = s["random"]["relative_improvement"]
+    assert ri["mean"] == pytest.approx((0.75 / 0.5 + 0.5 / 0.25) / 2) and ri["values"][0] is None
+    assert s["random"]["relative_improvement_undefined"] == 1 and "(1 undefined: dense 0 %)" in format_table(s)
+
+
+# ---------------------------------------------------------------- 5. --set and config values
+
+
+@pytest.mark.parametrize(
+    "setting, names",
+    [
+        ("lr=true", ["lr=True", "must be a number"]),
+        ("lr=abc", ["lr='abc'", "must be a number"]),
+        ("lr=nan", ["lr=nan", "finite"]),
+        ("l1=inf", ["l1=inf", "finite"]),
+        ("splits=5", ["splits=5"]),
+        ("data_path=5", ["data_path='5'", "task='boolean'"]),
+        ("alpha=8", ["alpha=8", "m=4"]),
+        ("record_warmup=1", ["record_warmup=1", "true or false"]),
+        ("seed=true", ["seed=True"]),
+        ("trials=2.5", ["trials=2.5", "integer"]),
+        ("device=5", ["device=5", "string"]),
+    ],
+)
+def test_set_values_refused_naming_the_field(sweep_file, tmp_path, setting, names):
+    store = tmp_path / "r.db"
+    refused(["sweep", "run", sweep_file, "--store", store, "--executor", "serial", "--set", setting], names)
+    assert not store.exists()
+
+
+def test_data_path_taken_as_written(sweep_file, tmp_path):
+    args = [
+        "sweep",
+        "run",
+        sweep_file,
+        "--store",
+        tmp_path / "r.db",
+        "--set",
+        "task=embeddings",
+        "--set",
+        "data_path=5",
+    ]
+    refused(args, ["data_path='5'", "no such file"])
+
+
+def test_size_on_a_file_without_sizes_refused(sweep_file, tmp_path):
+    store = tmp_path / "r.db"
+    refused(["sweep", "run", sweep_file, "--store", store, "--size", "paepr"], ["size='paepr'", "no [sizes]"])
+    assert not store.exists()
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("lr", True), ("r", True), ("lr", math.inf), ("tau", math.nan), ("data_path", 5), ("task", 3), ("splits", [1])],
+)
+def test_config_fields_are_type_checked(field, value):
+    with pytest.raises(ValueError, match=f"^{field}="):
+        TrainConfig(**{field: value, **({} if field == "splits" else {"splits": ("random",)})})
+
+
+# ---------------------------------------------------------------- 14. minor
+
+
+def test_empty_split_list_refused():
+    refused(["train", "--split", "", "--epochs", 1, "--warmup-epochs", 1], ["split"])
+    with pytest.raises(ValueError, match=r"^splits=\(\): name at least one split"):
+        TrainConfig(splits=())
+
+
+def test_serial_with_workers_refused(sweep_file, tmp_path):
+    store = tmp_path / "r.db"
+    refused(["sweep", "run", sweep_file, "--store", store, "--executor", "serial", "--workers", 4], ["workers=4"])
+    assert not store.exists()
