@@ -9,6 +9,7 @@ a boolean field a ``--x/--no-x`` switch. ``--r`` keeps its alias ``--neurons``.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 
 import click
@@ -35,8 +36,16 @@ def _option_for(f: dataclasses.Field):
     if f.name in CHOICES:
         kind = click.Choice(CHOICES[f.name])
     else:
-        kind = {int: int, float: float}.get(hint, str)
+        kind = {int: int, float: float}.get(_unoptional(hint), str)
     return click.option(*names, type=kind, default=f.default, show_default=f.default is not None, help=help_text)
+
+
+def _unoptional(hint):
+    """``X | None`` -> X (an optional field takes the type of its value)."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return args[0] if len(args) == 1 else hint
+    return hint
 
 
 def config_options(fn):
