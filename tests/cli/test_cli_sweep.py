@@ -73,16 +73,16 @@ def test_run_status_export(tmp_path):
     assert code == 0 and out.splitlines()[1].split()[:7] == ["tiny", "paper", "2", "6", "4", "0", "2"]
     assert out.splitlines()[1].split()[7] != "?"  # estimated from the quick size's stored run times
     code, out, _ = invoke("sweep", "export", "--store", db, "--out", tmp_path / "r.csv")
-    assert code == 0 and "8 rows" in out
+    assert code == 0 and "12 rows" in out  # 2 configs x 2 trials x (dense, dense_warmup, random)
     csv = pd.read_csv(tmp_path / "r.csv")
     with ResultsStore(db, create=False) as s:
         frame = s.frame()
-    assert len(csv) == 8 and list(csv.columns) == list(frame.columns)
+    assert len(csv) == 12 and list(csv.columns) == list(frame.columns)
     np.testing.assert_allclose(csv.test_accuracy, frame.test_accuracy.astype(float))
     code, out, _ = invoke("sweep", "export", "--store", db, "--out", tmp_path / "r.parquet", "--sweep", "tiny")
     assert code == 0
     pq = pd.read_parquet(tmp_path / "r.parquet")
-    assert len(pq) == 8 and list(pq.test_accuracy) == list(frame.test_accuracy)
+    assert len(pq) == 12 and list(pq.test_accuracy) == list(frame.test_accuracy)
 
 
 def test_failed_trials_exit_1_and_are_kept(tmp_path, monkeypatch):
