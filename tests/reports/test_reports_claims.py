@@ -126,3 +126,30 @@ def test_theory_entries_from_exact_numbers():
     assert t1.verdict == "contradicted" and t1.kind == "theory"
     assert t2.verdict in ("supported", "contradicted") and "worst at" in t2.sentence
     assert t3.kind == "theory" and 0 <= t3.effect <= 1
+
+
+def test_trend_and_controls_entries(tmp_path):
+    """E2c: RI falling with r (cluster-robust slope < 0); E8: FPE beats both controls, p = the larger p."""
+    from fpe_train.engine.config import TrainConfig
+    from fpe_train.sweeps.store import ResultsStore, RunRecord
+
+    rng = np.random.default_rng(5)
+    ctrl = {}
+    with ResultsStore(tmp_path / "r.db") as s:
+        for r in (4, 8, 16, 32):
+            cfg = TrainConfig(clauses=8, k=4, r=r, alpha=2, splits=("random", "overlap", "dropconnect"), trials=6)
+            (h,) = s.register("fig3a", "quick", [cfg])
+            for t in range(6):
+                dense = 0.7 + 0.01 * rng.standard_normal()
+                acc = {"dense": dense, "random": dense * (1 + 0.4 / r + 0.005 * rng.standard_normal()),
+                       "overlap": dense + 0.01 * rng.standard_normal(), "dropconnect": dense - 0.05}  # fmt: skip
+                ctrl[(r, t)] = acc
+                rows = [{"trial": t, "variant": v, "test_accuracy": a} for v, a in acc.items()]
+                s.record(RunRecord(h, t, "done", seed=t, metrics=rows))
+        frame = s.frame()
+    got = {c.id: c for c in C.ledger(frame, TINY)}
+    assert got["E2c"].verdict == "supported" and got["E2c"].effect < 0 and got["E2c"].kind == "regression"
+    p_ov = ss.ttest_rel([a["random"] for a in ctrl.values()], [a["overlap"] for a in ctrl.values()]).pvalue
+    p_dc = ss.ttest_rel([a["random"] for a in ctrl.values()], [a["dropconnect"] for a in ctrl.values()]).pvalue
+    assert got["E8"].p == pytest.approx(max(p_ov, p_dc))
+    assert got["E8"].verdict == "supported"

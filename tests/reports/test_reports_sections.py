@@ -47,3 +47,20 @@ def test_improvement_rows_show_every_distinguishing_field():
     firsts = {tuple(c.strip() for c in line.split("&")[:9]) for line in body}
     assert len(firsts) == len(body)  # no two rows look alike in their configuration cells
     assert any("10/0.20" in line for line in body)
+
+
+def test_pruning_summary_says_how_much_pruning_moves_each_quantity():
+    pred = pd.DataFrame(dict(exact_covered=[4.0, 8.0, 2.0], mask_covered=[3.0, 8.0, 2.5],
+                             exact_collisions=[1.0, 2.0, 0.5], mask_collisions=[0.5, 1.0, 0.5],
+                             exact_all_covered=[0.9, 0.5, 0.99], mask_all_covered=[0.8, 0.5, 1.0]))  # fmt: skip
+    text = sections.pruning_summary(pred)
+    cov = np.median([(3 - 4) / 4, 0.0, (2.5 - 2) / 2])  # 0 %
+    col = np.median([-0.5, -0.5, 0.0])  # -50 %
+    assert f"expected covered clauses by {100 * cov:+.0f}" in text and "range -25\\% to +25\\%" in text
+    assert f"expected collisions by {100 * col:+.0f}" in text
+    assert "P(all covered) by +0.000 (median; range -0.100 to +0.010)" in text
+    table = sections.prediction_latex(pred.assign(sweep="s", clauses=8, k=4, r=8, alpha=2, variant="random", n=5,
+                                                  mc_all_covered=0.9, mc_collisions=1.0, mask_collisions_se=0.1,
+                                                  learned_all_covered=1.0, learned_collisions=0.2,
+                                                  learned_collisions_se=0.05, dense_collisions=224))  # fmt: skip
+    assert "-25\\%" in table and "-50\\%" in table and "224" in table
