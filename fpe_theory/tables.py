@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from fractions import Fraction
 from math import comb
 
@@ -105,12 +106,28 @@ def _ratio(a, b) -> float | None:
     return None if a is None or b is None or b == 0 else float(Fraction(a) / Fraction(b))
 
 
-def _coverage_row(problem, family, r, max_seconds) -> dict:
+class _Budget:
+    """What is left of --max-seconds for the whole report (a deadline, not a per-item limit)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.deadline = seconds, time.perf_counter() + seconds
+
+    def left(self) -> float:
+        return max(0.0, self.deadline - time.perf_counter())
+
+    def fits(self, estimate: float) -> bool:
+        return estimate <= self.left()
+
+    def why(self, estimate: float) -> str:
+        return f"estimated {estimate:.3g} s > {self.left():.3g} s left of --max-seconds {self.seconds:g}"
+
+
+def _coverage_row(problem, family, r, budget) -> dict:
     est = estimate_seconds(problem, family, r)
     notes = []
-    if est > max_seconds:
+    if not budget.fits(est):
         fe = None
-        notes.append(f"r={r}: exact P(all covered) skipped (estimated {est:.3g} s > --max-seconds {max_seconds:g})")
+        notes.append(f"r={r}: exact P(all covered) skipped ({budget.why(est)})")
     else:
         fe = family_exact(problem, family, r)
     lw = law(problem, family)
@@ -152,7 +169,7 @@ def coverage_report(m, k, alpha, r, families, eps, max_seconds=10.0, exact: bool
     Bounded time: exact P(all covered) and exact r_min are computed only when estimated within
     ``max_seconds``; union bounds beyond EXACT_BITS come from logarithms (stated in a note).
     """
-    max_seconds = check_seconds("max_seconds", max_seconds)
+    budget = _Budget(check_seconds("max_seconds", max_seconds))
     problem, rs, chosen, skipped, config = _setup(m, k, alpha, r, families, eps)
     paper = paper_approximations(problem, 1, eps)
     p_exact = law(problem, "overlap").p_cover
@@ -181,7 +198,7 @@ def coverage_report(m, k, alpha, r, families, eps, max_seconds=10.0, exact: bool
         "families": {},
     }
     for family in chosen:
-        out["families"][family] = _family_coverage(problem, family, rs, eps, paper.r_min_paper, max_seconds)
+        out["families"][family] = _family_coverage(problem, family, rs, eps, paper.r_min_paper, budget)
     return out if exact else _strip_exact(out)
 
 
@@ -191,9 +208,9 @@ def _paper_union(pa) -> float:
     return 0.0 if pa.union_bound_log10 is None else 10.0**pa.union_bound_log10
 
 
-def _family_coverage(problem, family, rs, eps, r_paper, max_seconds) -> dict:
+def _family_coverage(problem, family, rs, eps, r_paper, budget) -> dict:
     lw = law(problem, family)
-    rows = [_coverage_row(problem, family, x, max_seconds) for x in rs]
+    rows = [_coverage_row(problem, family, x, budget) for x in rs]
     entry = dict(rows[0]) if len(rows) == 1 else {}
     entry.update(
         {
@@ -209,15 +226,15 @@ def _family_coverage(problem, family, rs, eps, r_paper, max_seconds) -> dict:
         entry["r_min_bounds"] = None if bounds is None else list(bounds)
         if bounds is None:
             entry["notes"].append(f"no r reaches P(all covered) >= 1-eps={eps:g}")
-        elif bounds[0] == bounds[1] or (est := r_min_seconds(problem, family, eps)) <= max_seconds:
+        elif bounds[0] == bounds[1] or budget.fits(est := r_min_seconds(problem, family, eps)):
             entry["r_min"] = r_min(problem, family, eps)
         else:
             entry["notes"].append(
-                f"exact r_min skipped (estimated {est:.3g} s > --max-seconds {max_seconds:g}); exact bounds "
+                f"exact r_min skipped ({budget.why(est)}); exact bounds "
                 f"{bounds[0]} <= r_min <= {bounds[1]} (single-clause miss <= eps; union bound <= eps)"
             )
         at_paper, reaches = None, None
-        if estimate_seconds(problem, family, r_paper) <= max_seconds:
+        if budget.fits(estimate_seconds(problem, family, r_paper)):
             at_paper = family_exact(problem, family, r_paper).p_all_covered
             reaches = at_paper >= 1 - as_fraction_eps(eps)
         else:
