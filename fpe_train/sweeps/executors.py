@@ -111,16 +111,16 @@ def cap_threads(threads: int | None, env: bool = False) -> None:
     if env:
         for name in _THREAD_ENV:
             os.environ[name] = str(threads)
-    import torch
-
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
     import sys
 
-    if "numba" in sys.modules:
+    import torch
+
+    if "numba" in sys.modules:  # first: starting numba's OpenMP pool resets the process's OpenMP thread count
         import numba
 
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 def resolve(run_fn: str):
