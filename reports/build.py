@@ -102,14 +102,18 @@ def terminate_as_exit():
 
 
 def stored_trials(preset, store_path: Path) -> int:
-    """Finished trials of the preset's sweeps already in the store (read only; 0 when there is no store)."""
-    from fpe_train.sweeps.store import ResultsStore
+    """Distinct finished (config, trial) pairs of the preset's sweeps in the store (read only; 0 without a store).
+
+    A config that two sweeps share counts once (``run_preset``'s "already stored" counts per sweep)."""
+    from fpe_train.sweeps.store import ResultsStore, config_hash
     from reports.presets import load_sweeps
 
     if not store_path.exists():
         return 0
+    wanted = {(config_hash(c), t) for s in load_sweeps(preset) for c in s.configs for t in range(c.trials)}
     with ResultsStore(store_path, create=False, readonly=True) as store:
-        return sum(st.done for st in store.status(load_sweeps(preset)))
+        status = store.trial_status({h for h, _ in wanted})
+    return sum(status.get(key) == "done" for key in wanted)
 
 
 def run_preset(preset, store_path: Path, progress: bool = True, workers: int | None = None) -> list:
