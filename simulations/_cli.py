@@ -96,8 +96,10 @@ def run_report(problem, r, families, trials, seed, threads, with_exact, progress
 
 def _exact_within(problem, family, r, max_seconds):
     """``family_exact`` when its estimated time fits ``max_seconds``, else None (the report's exact is null)."""
-    from fpe_theory.exact import estimate_seconds, family_exact
+    from fpe_theory.exact import EXACT_BITS, estimate_seconds, family_exact, law
 
+    if law(problem, family).union_bound_bits(r) > EXACT_BITS:  # exact fractions of millions of digits
+        return None
     if max_seconds is not None and estimate_seconds(problem, family, r) > max_seconds:
         return None
     return family_exact(problem, family, r)
