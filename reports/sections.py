@@ -107,7 +107,7 @@ def prediction_latex(pred: pd.DataFrame) -> str:
             "cov.\\ exact", "masks", "moved",
             "P(all) exact", "MC", "masks", "learned",
             "coll.\\ exact", "MC", "masks", "moved", "learned", "dense"]  # fmt: skip
-    return "{\\scriptsize\n" + table(head, rows, align="lrrrrlr" + "r" * 13) + "}\n"
+    return "{\\scriptsize\\setlength{\\tabcolsep}{2.5pt}\n" + table(head, rows, align="lrrrrlr" + "r" * 13) + "}\n"
 
 
 def pruning_summary(pred: pd.DataFrame) -> str:
@@ -179,8 +179,10 @@ def improvement_table(summary: pd.DataFrame) -> str:
                      "--" if pd.isna(r.frac_improved) else f"{100 * r.frac_improved:.0f}",
                      _p(r.p), _p(r.wilcoxon_p), _p(r.p_holm), r.star or "", _need(r.n_needed)])  # fmt: skip
     head = [*CONFIG_HEAD, "split", "$n$", r"$\Delta$ (pts)", r"95\% CI", r"RI (\%)", r"impr.\ (\%)",
-            "$p$ (paired $t$)", "$p$ (Wilcoxon)", "$p$ (Holm)", "mark", r"$n$ for 80\%"]  # fmt: skip
-    return "{\\scriptsize\n" + table(head, rows, align="llrrrrrl" + "lrrrrrrrrlr") + "}\n"
+            "$p_t$", "$p_W$", r"$p_{\mathrm{Holm}}$", "mark", r"$n$ for 80\%"]  # fmt: skip
+    return (
+        "{\\scriptsize\\setlength{\\tabcolsep}{2.5pt}\n" + table(head, rows, align="llrrrrrl" + "lrrrrrrrrlr") + "}\n"
+    )
 
 
 def a1_a2_rows(vtable: pd.DataFrame, neurons: int = 8) -> pd.DataFrame:
