@@ -20,6 +20,7 @@ import numpy as np
 
 from fpe_theory.problem import Problem
 
+MAX_CHUNK_BYTES = 1 << 33  # 8 GiB: one chunk of the oracle's explicit masks
 MEASURES = ("all_covered", "covered", "collisions", "neurons_cover_ge1", "neurons_cover_ge2")
 SPLITS_2_4 = np.array([[i in pair for i in range(4)] for pair in itertools.combinations(range(4), 2)])  # (6, 4)
 
@@ -78,6 +79,13 @@ def simulate_numpy(
     problem: Problem, family: str, r: int, trials: int, seed: int, chunk: int = 4096
 ) -> dict[str, np.ndarray]:
     """Per-trial measurements (arrays of length ``trials``) from ``np.random.default_rng(seed)``."""
+    per_trial = 24 * problem.alpha * r * problem.m  # bytes: float keys, int64 order, boolean masks per trial
+    n = min(chunk, trials)
+    if n * per_trial > MAX_CHUNK_BYTES:
+        raise ValueError(
+            f"r={r}: the numpy oracle builds (trials, alpha r, m) arrays, about {n * per_trial / 2**30:.3g} GiB "
+            f"per chunk of {n} trials (limit {MAX_CHUNK_BYTES / 2**30:g} GiB); lower chunk or r"
+        )
     rng = np.random.default_rng(seed)
     clauses = problem.clause_list()
     parts = []
