@@ -27,6 +27,7 @@ import os
 from collections.abc import Iterable, Sequence
 
 STEP_OVERHEAD_FLOP = 2e7  # per optimiser step of one batch on CPU: ~1 ms of launches at ~20 GFLOP/s
+ADAM_FLOP_PER_PARAM = 100.0  # the Adam step's ~20 memory passes per (padded) parameter, in FLOP-equivalents
 CPU_MEMORY_FRACTION = 0.25  # a batch may use this share of the machine's RAM
 CUDA_MEMORY_FRACTION = 0.5  # ... or of the GPU's free memory
 
@@ -88,15 +89,24 @@ def _steps(config) -> tuple[int, int]:
 
 
 def bucket_cost(items: Sequence[tuple]) -> float:
-    """Estimated FLOP-equivalents to train ``items`` = [(config, n_trials)] as one padded batch."""
+    """Estimated FLOP-equivalents to train ``items`` = [(config, n_trials)] as one padded batch.
+
+    Per step: ``STEP_OVERHEAD_FLOP`` + per model ``6 B W`` (forward and backward of the W padded weights on a
+    minibatch of B) + ``ADAM_FLOP_PER_PARAM W`` (the optimiser); warm-up with the dense models, then
+    every variant at the widest (FPE) shape.
+    """
     configs = [c for c, _ in items]
     m, warm, fine, n_out = _shape(configs)
     B = configs[0].batch_size
     warm_steps, fine_steps = _steps(configs[0])
     e_warm = sum(t for _, t in items)
     e_fine = sum(t * (1 + len(c.splits)) for c, t in items)
-    return (warm_steps * (STEP_OVERHEAD_FLOP + e_warm * B * _flops_per_sample(m, warm, n_out))
-            + fine_steps * (STEP_OVERHEAD_FLOP + e_fine * B * _flops_per_sample(m, fine, n_out)))  # fmt: skip
+
+    def per_step(E: int, widths: list[int]) -> float:
+        params = _flops_per_sample(m, widths, n_out) / 6.0  # weights (biases and norms are few)
+        return STEP_OVERHEAD_FLOP + E * (B * 6.0 * params + ADAM_FLOP_PER_PARAM * params)
+
+    return warm_steps * per_step(e_warm, warm) + fine_steps * per_step(e_fine, fine)
 
 
 def batch_bytes(items: Sequence[tuple]) -> int:

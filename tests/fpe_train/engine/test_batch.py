@@ -105,10 +105,10 @@ def test_group_configs_by_schedule_and_bucket():
 def test_group_cost_model_against_a_plain_count():
     a, b, _ = mixed()
     steps = 3 * 3  # 3 steps per epoch (300 / 100)
-    per = lambda m, h: 6 * (m * h + h * 1)  # noqa: E731 - forward+backward FLOPs per sample
+    weights = lambda m, h: m * h + h * 1  # noqa: E731 - padded weight entries of one model
+    per = lambda E, w: B.STEP_OVERHEAD_FLOP + E * (100 * 6 * w + B.ADAM_FLOP_PER_PARAM * w)  # noqa: E731
     m, hw, hf = 16, 4, 16  # padded to b: m = 16, warm-up r = 4, FPE alpha*r = 16
-    want = steps * (B.STEP_OVERHEAD_FLOP + 5 * 100 * per(m, hw)) + steps * (
-        B.STEP_OVERHEAD_FLOP + (2 * 2 + 3 * 3) * 100 * per(m, hf))  # fmt: skip
+    want = steps * per(5, weights(m, hw)) + steps * per(2 * 2 + 3 * 3, weights(m, hf))
     assert B.bucket_cost([(a, 2), (b, 3)]) == pytest.approx(want)
 
 

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The GPU checks in one script (under 8 minutes on one H100/H200): the CUDA tests, the training benchmark on
+# CUDA, CPU vs CUDA agreement on a small sweep, the paper's Boolean grid (fig3a + fig3c, paper size) timed.
+#
+#   bash benchmarks/gpu.sh [OUT_DIR]        # output also written to OUT_DIR/gpu.txt (default: $OUT or .)
+#
+# Every step has its own time limit; a failing step is reported and the script goes on.
+set -u
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+OUT_DIR=${1:-${OUT:-.}}
+mkdir -p "$OUT_DIR"
+LOG="$OUT_DIR/gpu.txt"
+: > "$LOG"
+status=0
+
+step() {  # step NAME SECONDS COMMAND...
+    local name=$1 limit=$2
+    shift 2
+    echo "=== $name (limit ${limit} s): $*" | tee -a "$LOG"
+    local t0=$SECONDS
+    timeout "$limit" "$@" 2>&1 | tee -a "$LOG"
+    local rc=${PIPESTATUS[0]}
+    echo "=== $name: exit $rc after $((SECONDS - t0)) s" | tee -a "$LOG"
+    [ "$rc" -eq 0 ] || status=1
+}
+
+step device 30 "$PY" -c "import torch; print(torch.__version__, torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_device_name(0))"
+step cuda-tests 90 "$PY" -m pytest -q -p no:cacheprovider tests/fpe_train/engine/test_cuda.py tests/fpe_train/fpe/test_api.py -k "cuda"
+step benchmark 150 "$PY" benchmarks/training.py --device cuda --sizes 1024,4096 --seconds 2 --skip before,threads
+step agree 90 "$PY" benchmarks/gpu.py agree --devices cpu,cuda --epochs 20
+step grid 200 "$PY" benchmarks/gpu.py grid --device cuda --sweeps fig3a,fig3c --size paper
+echo "gpu.sh: $([ $status -eq 0 ] && echo all steps passed || echo some steps failed)" | tee -a "$LOG"
+exit $status
