@@ -234,14 +234,14 @@ def _family_coverage(problem, family, rs, eps, r_paper, budget) -> dict:
                 f"{bounds[0]} <= r_min <= {bounds[1]} (single-clause miss <= eps; union bound <= eps)"
             )
         at_paper, reaches = None, None
-        if budget.fits(estimate_seconds(problem, family, r_paper)):
+        if budget.fits(est := estimate_seconds(problem, family, r_paper)):
             at_paper = family_exact(problem, family, r_paper).p_all_covered
             reaches = at_paper >= 1 - as_fraction_eps(eps)
         else:
             low, high = _all_covered_bounds(problem, family, r_paper)
             entry["p_all_covered_at_r_min_paper_bounds"] = [float(low), float(high)]
             entry["notes"].append(
-                f"P(all covered) at the paper's r={r_paper} skipped (beyond --max-seconds); Bonferroni bounds "
+                f"P(all covered) at the paper's r={r_paper} skipped ({budget.why(est)}); Bonferroni bounds "
                 f"[{float(low):.6g}, {float(high):.6g}]"
             )
             if bounds is not None:  # r_min bounds decide whether the paper's r suffices
