@@ -154,7 +154,7 @@ def load_sweep(path, size: str = "quick", overrides: dict | None = None, config_
     _check_axis_overlap(axes, where)
     _check_keys(overrides or {}, fields, where, "--set")
     late = {**{k: v for k, v in layer.items() if k != "grid"}, **(overrides or {})}
-    configs = _expand(base, axes, late, config_cls, where, fields)
+    configs = _expand(base, axes, late, config_cls, where, fields, set(overrides or ()))
     name = head.get("name", os.path.splitext(os.path.basename(path))[0])
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise ValueError(where.at("name", "sweep", f"name={name!r}: use letters, digits, _ . -"))
@@ -217,7 +217,7 @@ def _check_axis_overlap(axes: dict, where) -> None:
             seen[f] = name
 
 
-def _expand(base: dict, axes: dict, late: dict, config_cls, where, fields: set) -> tuple:
+def _expand(base: dict, axes: dict, late: dict, config_cls, where, fields: set, from_set: set = frozenset()) -> tuple:
     """Product of the axes over ``base``; ``late`` (size scalars, overrides) set last; duplicates dropped."""
     points = math.prod(len(v) for v in axes.values())
     if points > MAX_CONFIGS:
@@ -235,6 +235,8 @@ def _expand(base: dict, axes: dict, late: dict, config_cls, where, fields: set) 
             key = re.match(r"\s*'?(\w+)", str(exc))
             key = key.group(1) if key else ""
             key = key if key in fields else next((f for f in sorted(fields) if key and f.startswith(key)), key)
+            if key in from_set:  # the value came from the command line, not from a line of the file
+                raise ValueError(f"{where.path}: --set {exc}") from None
             raise ValueError(where.at(key, None, str(exc))) from None
         if config not in seen:
             seen.add(config)
