@@ -227,7 +227,7 @@ def main() -> None:
     if "sweep" not in skip:
         wall = sweep_case(device, args.threads)
         model_epochs = 9 * 3 * (40 + 2 * 20)
-        rate2k = loop_rate(models=2, epochs=10, device=device, n=2000)[0]
+        rate2k = loop_rate(models=3, epochs=10, device=device, n=2000)[0]
         print(f"sweep   9 configs through `fpe-theory sweep run` (end to end): {wall:6.2f} s; the loop would take "
               f"{model_epochs / rate2k:6.1f} s ({model_epochs} model-epochs at {rate2k:.1f}/s) = "
               f"{model_epochs / rate2k / wall:5.1f}x (target >= 30x)")  # fmt: skip
