@@ -255,6 +255,14 @@ def _t3(preset, eps_values=(0.05, 0.01), families=("overlap", "random")) -> Clai
                 f"r={int(worst.r)} ({worst.family}): {worst.p_all:.4f} < {1 - worst.eps:g}." if len(short) else
                 f"At the paper's r the exact P(all covered) >= 1-eps in all {len(d)} cases (min margin "
                 f"{(d['p_all'] - (1 - d['eps'])).min():.2g}).")  # fmt: skip
+    case = d[(d["m"] == 32) & (d["k"] == 4) & (d["alpha"] == 2) & (d["family"] == "random")]
+    if len(case):
+        from fpe_theory.exact import r_min
+
+        c = case.iloc[0]
+        exact_r = r_min(Problem(m=32, k=4, alpha=2), "random", float(c.eps))
+        sentence += (f" Case study (m=32, k=4, alpha=2, random masks, eps={c.eps:g}): {c.p_all:.4f} at the paper's "
+                     f"r={int(c.r)}; the exact smallest r is {exact_r}.")  # fmt: skip
     return replace(base, verdict="contradicted" if len(short) else "supported", effect=len(short) / len(d),
                    unit="fraction short", n=len(d), kind="theory", sentence=sentence)  # fmt: skip
 
@@ -465,7 +473,9 @@ def e6(pairs: pd.DataFrame) -> list[Claim]:
                            s[s["warmup_epochs"] == late]["test_accuracy"], FALLBACK_EFFECT)  # fmt: skip
         out.append(replace(base, kind="two-sample", effect=e.mean_diff, ci=e.ci, n=e.n, p=e.p, power=e.power,
                            n_needed=e.n_needed, sentence=f"Split at epoch {int(early)} minus at {int(late)}: "
-                           f"{_pts(e.mean_diff)} pts {_ci_pts(e.ci)}."))  # fmt: skip
+                           f"{_pts(e.mean_diff)} pts {_ci_pts(e.ci)}. FPE accuracy by split epoch: " + ", ".join(
+                               f"{int(w)}: {100 * a:.1f}" for w, a in s.groupby("warmup_epochs")["test_accuracy"]
+                               .mean().items()) + "."))  # fmt: skip
     return out
 
 
