@@ -108,7 +108,7 @@ def _raw_arrays(config):
         return _mnist1d()
     path = os.fspath(config.data_path)
     stamp = (os.stat(path).st_mtime_ns, os.stat(path).st_size) if os.path.exists(path) else None
-    return _cached_file(task, path, stamp, config.seed)
+    return _cached_file(task, path, stamp, config.seed if task == "embeddings" else 0)  # IDX files: no split
 
 
 @functools.lru_cache(maxsize=2)
