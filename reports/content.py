@@ -86,6 +86,7 @@ def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, mc=None):
         accuracy_table=sections.accuracy_table(vtable),
         improvement_table=sections.improvement_table(summary) if not summary.empty else "",
         capacity_table=sections.metric_table(vtable, "capacity"), cosine_table=sections.metric_table(vtable, "cosine"),
+        cosine_diff_table=sections.cosine_difference_table(summary),
         regression_table=sections.regression_table(regs) if regs else "",
         paper_table=sections.paper_vs_ours(vtable, summary, pairs), **theory_tables,
     )  # fmt: skip

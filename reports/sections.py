@@ -208,6 +208,22 @@ def metric_table(vtable: pd.DataFrame, metric: str, neurons: int = 8) -> str:
     return table(["literals $m$", r"$\alpha$", "dense", "clause-split", "random-split"], rows)
 
 
+def cosine_difference_table(summary: pd.DataFrame, neurons: int = 8) -> str:
+    """Per (m, alpha, split) of the A2 rows: FPE - dense of the signed cosine and of |cos|, mean +- SEM over trials."""
+    if summary.empty or "abs_cosine_diff_mean" not in summary:
+        return ""
+    b = a1_a2_rows(summary, neurons)
+    if b.empty:
+        return ""
+    rows = []
+    for r in b.assign(m=b["clauses"] * b["k"]).sort_values(["m", "alpha", "variant"]).itertuples():
+        rows.append([str(r.m), str(r.alpha), escape(r.variant), str(r.n),
+                     pm(getattr(r, "cosine_diff_mean", math.nan), getattr(r, "cosine_diff_sem", math.nan)),
+                     pm(r.abs_cosine_diff_mean, r.abs_cosine_diff_sem)])  # fmt: skip
+    return table(["literals $m$", r"$\alpha$", "split", "$n$", r"$\cos$: FPE $-$ dense", r"$|\cos|$: FPE $-$ dense"],
+                 rows, align="rrlrrr")  # fmt: skip
+
+
 def regression_table(regs) -> str:
     """OLS of relative improvement on capacity fold / |cos| difference: coefficients with 95% CI (standard errors
     clustered by dense trial), p of the slope, R^2, n models and the number of clusters."""

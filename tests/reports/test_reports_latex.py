@@ -58,7 +58,7 @@ def _minimal_context():
                training_figures=[], regression_figures=[])  # fmt: skip
     ctx.update(findings_run=dict(configs=0, pairs=0, trials="--", warmup="--", epochs="--", devices="cpu",
                                  versions="0"), verdict_table="", findings_paragraph="", smoke=False,
-               pruning_summary="")  # fmt: skip
+               pruning_summary="", cosine_diff_table="")  # fmt: skip
     return ctx
 
 

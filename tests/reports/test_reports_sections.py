@@ -64,3 +64,20 @@ def test_pruning_summary_says_how_much_pruning_moves_each_quantity():
                                                   learned_all_covered=1.0, learned_collisions=0.2,
                                                   learned_collisions_se=0.05, dense_collisions=224))  # fmt: skip
     assert "-25\\%" in table and "-50\\%" in table and "224" in table
+
+
+def test_cosine_difference_table_is_a_per_trial_difference():
+    rng = np.random.default_rng(2)
+    rows = []
+    for t in range(5):
+        for v, c in (("dense", 0.05), ("random", -0.02)):
+            cos = c + 0.05 * rng.standard_normal()
+            rows.append(dict(config_hash="a", trial=t, variant=v, test_accuracy=0.8, cosine=cos, abs_cosine=abs(cos),
+                             sweep="table_a1_a2", task="boolean", clauses=8, k=4, r=8, alpha=2, depth=1,
+                             status="done", error=None))  # fmt: skip
+    f = pd.DataFrame(rows)
+    text = sections.cosine_difference_table(analysis.summarize(analysis.paired(f)))
+    d = f[f.variant == "random"].cosine.to_numpy() - f[f.variant == "dense"].cosine.to_numpy()
+    a = f[f.variant == "random"].abs_cosine.to_numpy() - f[f.variant == "dense"].abs_cosine.to_numpy()
+    for x in (d, a):
+        assert f"{x.mean():.3f} $\\pm$ {x.std(ddof=1) / np.sqrt(5):.3f}" in text
