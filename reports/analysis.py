@@ -83,7 +83,8 @@ def paired(frame: pd.DataFrame) -> pd.DataFrame:
     out = fpe.merge(dense, on=keys, suffixes=("", "_dense"))
     warm = ok[ok["variant"] == "dense_warmup"][[*keys, "test_accuracy"]].drop_duplicates(keys)
     out = out.merge(warm.rename(columns={"test_accuracy": "test_accuracy_dense_warmup"}), on=keys, how="left")
-    out["relative_improvement"] = out["test_accuracy"] / out["test_accuracy_dense"]
+    dense = pd.to_numeric(out["test_accuracy_dense"], errors="coerce")
+    out["relative_improvement"] = out["test_accuracy"] / dense.where(dense > 0)  # over 0 % dense: undefined (NaN)
     for name in ("capacity", "cosine"):
         if name in metrics:
             num = pd.to_numeric(out[name], errors="coerce")
