@@ -87,19 +87,25 @@ def _source(rows: pd.DataFrame, bars: bool = False) -> str:
     return (f" Rows of sweep(s) {escape(', '.join(names))}." if names else "") + (ERRORBARS if bars else "")
 
 
+def _agreed(marks: pd.Series) -> str:
+    """The mark of configs drawn at one point: theirs when they all agree, else none."""
+    return marks.iloc[0] if marks.nunique() == 1 else ""
+
+
 MARKS = {"gain": "▲", "loss": "▼"}  # Holm-adjusted p < 0.05, by direction (analysis.summarize's ``star``)
 
 
 def _lines(ax, s: pd.DataFrame, axis: str, y: str, star_alpha=None, pct=False):
-    """One line per (variant, alpha): mean +- SEM of ``y`` vs ``axis``; ▲ gain / ▼ loss at Holm p < 0.05."""
+    """One line per (variant, alpha): mean +- SEM of ``y`` vs ``axis``; ▲ gain / ▼ loss at Holm p < 0.05
+    (on every line with ``star_alpha="all"``, else on the lines of that alpha)."""
     scale = 100.0 if pct else 1.0
     for (variant, alpha), g in s.groupby(["variant", "alpha"], sort=True):
-        g = g.groupby(axis, as_index=False).agg(m=(f"{y}_mean", "mean"), e=(f"{y}_sem", "mean"), st=("star", "max"))
+        g = g.groupby(axis, as_index=False).agg(m=(f"{y}_mean", "mean"), e=(f"{y}_sem", "mean"), st=("star", _agreed))
         ls = ":" if alpha == 2 else "-"
         yy = (g["m"] - (1.0 if pct else 0.0)) * scale
         ax.errorbar(g[axis], yy, yerr=g["e"] * scale, color=STYLE.get(variant), ls=ls, marker="o", ms=3,
                     capsize=2, label=f"{variant}, α={alpha}")  # fmt: skip
-        if alpha == star_alpha:
+        if star_alpha == "all" or alpha == star_alpha:
             for xv, yv, st in zip(g[axis], yy, g["st"], strict=True):
                 if st in MARKS:
                     ax.annotate(MARKS[st], (xv, yv), textcoords="offset points", xytext=(0, 4), ha="center",
@@ -108,6 +114,8 @@ def _lines(ax, s: pd.DataFrame, axis: str, y: str, star_alpha=None, pct=False):
 
 
 def _per_param(ax, v: pd.DataFrame, axis: str):
+    """Accuracy per nonzero parameter per (variant, alpha); the dense model after warm-up only is left out."""
+    v = v[v["variant"] != "dense_warmup"]
     v = v.assign(acc_per_param=v["test_accuracy_mean"] / v["nonzero_params_mean"])
     for (variant, alpha), g in v.groupby(["variant", "alpha"], sort=True):
         g = g.groupby(axis, as_index=False)["acc_per_param"].mean()
@@ -115,6 +123,7 @@ def _per_param(ax, v: pd.DataFrame, axis: str):
                 label=f"{variant}, α={alpha}")  # fmt: skip
     ax.set_ylabel("test accuracy / nonzero params")
     ax.set_xlabel(axis)
+    ax.legend(fontsize=6)
 
 
 def fig_scan(summary, vtable, folder, name, axis, sweeps, fixed, caption):
@@ -125,7 +134,7 @@ def fig_scan(summary, vtable, folder, name, axis, sweeps, fixed, caption):
         return Skipped(name, f"no stored rows of sweep {'/'.join(sweeps)}")
     plt = _plt()
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(4.6, 5.6), sharex=True)
-    _lines(a1, s, axis, "relative_improvement", star_alpha=s["alpha"].max(), pct=True)
+    _lines(a1, s, axis, "relative_improvement", star_alpha="all", pct=True)
     a1.axhline(0, color="k", ls="--", lw=0.8)
     a1.set_ylabel("relative improvement (%)")
     a1.legend(fontsize=7)
@@ -219,7 +228,7 @@ def fig_vision(summary, vtable, folder, name="fig5", sweeps=FIGURE_SWEEPS["visio
     plt = _plt()
     fig, axes = plt.subplots(2, len(tasks), figsize=(4.2 * len(tasks), 5.6), squeeze=False)
     for j, task in enumerate(tasks):
-        _lines(axes[0, j], s[s["task"] == task], "r", "relative_improvement", star_alpha=s["alpha"].max(), pct=True)
+        _lines(axes[0, j], s[s["task"] == task], "r", "relative_improvement", star_alpha="all", pct=True)
         axes[0, j].axhline(0, color="k", ls="--", lw=0.8)
         axes[0, j].set_title(task, fontsize=9)
         axes[0, j].set_ylabel("relative improvement (%)")
