@@ -153,3 +153,33 @@ def test_second_driver_is_refused(tmp_path):
                 b.acquire()
         with b.lock():  # free again once the first let go
             pass
+
+
+def test_a_store_of_the_shared_batch_order_scheme_is_refused(tmp_path):
+    """Schema 1 stores hold trials that depended on their trial count: refused in one line, never mixed."""
+    p = tmp_path / "old.db"
+    with ResultsStore(p) as s:
+        s.register("x", "quick", [CFG])
+    con = sqlite3.connect(p)
+    con.execute("PRAGMA user_version = 1")
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    assert SCHEMA_VERSION == 2
+    with pytest.raises(ValueError, match="schema version 1") as err:
+        ResultsStore(p)
+    assert "\n" not in str(err.value) and "schema version 2" in str(err.value)
+
+
+def test_more_trials_reuse_the_stored_ones(tmp_path):
+    """trials is not in the hash: a 4-trial config finds the 2-trial config's rows; the config keeps the max."""
+    import dataclasses
+
+    more = dataclasses.replace(CFG, trials=4)
+    with ResultsStore(tmp_path / "r.db") as s:
+        s.register("a", "quick", [CFG])
+        for t in range(CFG.trials):
+            s.record(RunRecord(config_hash(CFG), t, "done", seed=0, metrics=rows(t)))
+        s.register("b", "quick", [more])
+        assert s.trial_status([config_hash(more)]) == {(config_hash(CFG), t): "done" for t in range(CFG.trials)}
+        assert set(s.frame()["trials"]) == {4}
