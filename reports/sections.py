@@ -34,10 +34,13 @@ def config_table(vtable: pd.DataFrame) -> str:
         if not boolean:
             cells[2] = cells[3] = "--"
         n = int(vtable[vtable["config_hash"] == c["config_hash"]]["n"].max())
-        rows.append([*cells, escape(",".join(vtable[vtable["config_hash"] == c["config_hash"]]["variant"])), str(n)])
-    head = ["sweep", "task", "$C$", "$k$", "$r$", r"$\alpha$", "depth", "warm-up", "epochs", "$n$ train", "variants",
-            "trials"]  # fmt: skip
-    return table(head, rows, align="llrrrrrrrrlr")
+        rw = c.get("rewire_every")
+        rewire = "--" if rw is None or pd.isna(rw) or int(rw) == 0 else f"{int(rw)}/{fmt(c.get('rewire_fraction'), 2)}"
+        rows.append([*cells, rewire, escape(",".join(vtable[vtable["config_hash"] == c["config_hash"]]["variant"])),
+                     str(n)])  # fmt: skip
+    head = ["sweep", "task", "$C$", "$k$", "$r$", r"$\alpha$", "depth", "warm-up", "epochs", "$n$ train", "rewire",
+            "variants", "trials"]  # fmt: skip
+    return "{\\small\n" + table(head, rows, align="llrrrrrrrrllr") + "}\n"
 
 
 def grid_table(grid: pd.DataFrame, families=("overlap",)) -> str:
