@@ -402,8 +402,8 @@ def run_batch(
     t0 = time.perf_counter()
     items = [(c, tuple(int(t) for t in trials)) for c, trials in items]
     configs = [c for c, _ in items]
-    if not items:
-        return []
+    if not any(trials for _, trials in items):
+        return [{} for _ in items]
     _check_schedule(configs)
     c0 = configs[0]
     device = resolve_device(c0.device)
