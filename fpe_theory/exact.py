@@ -64,7 +64,7 @@ def as_fraction_eps(eps) -> Fraction:
     if isinstance(eps, bool):
         raise ValueError(f"eps={eps!r}: must be a number in (0, 1)")
     try:
-        value = eps if isinstance(eps, Fraction) else Fraction(repr(eps) if isinstance(eps, float) else eps)
+        value = eps if isinstance(eps, Fraction) else Fraction(repr(float(eps)) if isinstance(eps, float) else eps)
     except (TypeError, ValueError, ZeroDivisionError):
         raise ValueError(f"eps={eps!r}: must be a number in (0, 1)") from None
     if not 0 < value < 1:

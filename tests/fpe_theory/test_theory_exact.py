@@ -179,3 +179,12 @@ def test_r_min_bounds_contain_r_min(m, k, alpha, family):
     for eps in (Fraction(1, 2), Fraction(1, 20), Fraction(1, 1000)):
         low, high = r_min_bounds(problem, family, eps)
         assert low <= r_min(problem, family, eps) <= high
+
+
+def test_eps_as_numpy_float_is_its_shortest_decimal():
+    """numpy floats are floats: np.float64(0.05) is read as 5/100, like the Python float 0.05."""
+    import numpy as np
+
+    from fpe_theory.exact import as_fraction_eps
+
+    assert as_fraction_eps(np.float64(0.05)) == Fraction(1, 20) == as_fraction_eps(0.05)
