@@ -281,8 +281,7 @@ def train_epochs(
     stream = g.stream.to(X.device)
     identity = torch.equal(g.stream, torch.arange(len(g.order_gens)))  # one model per stream (warm-up)
     for epoch in range(first_epoch, first_epoch + epochs):
-        perms = torch.stack([torch.randperm(n, generator=gen) for gen in g.order_gens])  # (S, n)
-        perms = (perms + g.offset[:, None]).to(X.device)  # (S, n) rows of each stream's set
+        perms = _permutations(g, n).to(X.device)  # (S, n) rows of each stream's set, this epoch's order
         g.epoch_loss = None
         for start in range(0, n, batch_size):
             idx = perms[:, start : start + batch_size]  # (S, B)
@@ -293,6 +292,18 @@ def train_epochs(
         if on_epoch is not None:
             on_epoch(epoch)
     return step
+
+
+def _permutations(g: Group, n: int) -> Tensor:
+    """A fresh ``randperm(n)`` from each stream's generator, shifted to its dataset's rows: (S, n) int64 (CPU)."""
+    buf = g.buffers.get("perms")
+    if buf is None or buf.shape != (len(g.order_gens), n):
+        buf = g.buffers["perms"] = torch.empty(len(g.order_gens), n, dtype=torch.long)
+    for row, gen in zip(buf, g.order_gens, strict=True):
+        torch.randperm(n, generator=gen, out=row)
+    if g.offset.any():
+        buf += g.offset[:, None]
+    return buf
 
 
 @torch.no_grad()
