@@ -188,16 +188,16 @@ def improvement_table(summary: pd.DataFrame) -> str:
     )
 
 
-def a1_a2_rows(vtable: pd.DataFrame, neurons: int = 8) -> pd.DataFrame:
+def a1_a2_rows(vtable: pd.DataFrame, r: int = 8) -> pd.DataFrame:
     """Boolean one-layer rows with 8 neurons: of sweep table_a1_a2 when stored, else of any sweep."""
-    b = vtable[(vtable["task"] == "boolean") & (vtable["r"] == neurons) & (vtable["depth"].fillna(1) == 1)]
+    b = vtable[(vtable["task"] == "boolean") & (vtable["r"] == r) & (vtable["depth"].fillna(1) == 1)]
     own = b[in_sweep(b, ["table_a1_a2"])]
     return own if not own.empty else b
 
 
-def metric_table(vtable: pd.DataFrame, metric: str, neurons: int = 8) -> str:
+def metric_table(vtable: pd.DataFrame, metric: str, r: int = 8) -> str:
     """Like the paper's A1/A2: rows = literals m, columns = dense / clause / random, mean +- SD."""
-    b = a1_a2_rows(vtable, neurons)
+    b = a1_a2_rows(vtable, r)
     if b.empty or f"{metric}_mean" not in b.columns:
         return ""
     b = b.assign(m=b["clauses"] * b["k"])
@@ -211,11 +211,11 @@ def metric_table(vtable: pd.DataFrame, metric: str, neurons: int = 8) -> str:
     return table(["literals $m$", r"$\alpha$", "dense", "clause-split", "random-split"], rows)
 
 
-def cosine_difference_table(summary: pd.DataFrame, neurons: int = 8) -> str:
+def cosine_difference_table(summary: pd.DataFrame, r: int = 8) -> str:
     """Per (m, alpha, split) of the A2 rows: FPE - dense of the signed cosine and of |cos|, mean +- SEM over trials."""
     if summary.empty or "abs_cosine_diff_mean" not in summary:
         return ""
-    b = a1_a2_rows(summary, neurons)
+    b = a1_a2_rows(summary, r)
     if b.empty:
         return ""
     rows = []
