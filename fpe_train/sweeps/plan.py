@@ -498,9 +498,25 @@ def plan_dict(plans: list[SweepPlan], cal: Calibration | None, workers: int) -> 
     total["max_batch_memory_bytes"] = max((r["max_batch_memory_bytes"] for r in rows), default=0)
     if cal is not None:
         total["eta_seconds"] = cal.startup + sum(r["eta_seconds"] for r in rows)
-    return dict(sweeps=rows, total=total, workers=workers, calibration=cal.to_dict() if cal else None,
+    return dict(sweeps=rows, total=total, distinct=distinct_counts(plans), workers=workers,
+                calibration=cal.to_dict() if cal else None,
                 flops_formula="6 x P x n_train per model-epoch + 2 x P x (n_train + n_test) evaluation, "
                               "P = sum out x (in + 1) at the computed (padded, unmasked) shape")  # fmt: skip
+
+
+def distinct_counts(plans) -> dict:
+    """Configs and trials counted once where sweeps share a config (it trains once, for every sweep).
+
+    The total row of a plan sums the sweeps, so it is an upper bound when they share configs.
+    """
+    from fpe_train.sweeps.store import config_hash
+
+    trials: dict[str, int] = {}
+    for p in plans:
+        for c in (cp.config for cp in p.configs):
+            h = config_hash(c)
+            trials[h] = max(trials.get(h, 0), c.trials)
+    return {"configs": len(trials), "trials": sum(trials.values())}
 
 
 def duration(seconds: float) -> str:
@@ -538,6 +554,12 @@ def format_plan(data: dict) -> str:
         c = Calibration(cal["device"], cal["threads"], cal["per_config_s"], cal["per_step_s"], rate,
                         cal["seconds"], cal["source"], cal["startup_s"])  # fmt: skip
         lines.append(f"calibration: {c.describe()}")
+    d = data.get("distinct")
+    if d and (d["configs"], d["trials"]) != (data["total"]["configs"], data["total"]["trials"]):
+        lines.append(
+            f"distinct: {d['configs']} configs, {d['trials']} trials (sweeps share configs, which "
+            "train once: the total row is an upper bound)"
+        )
     lines.append(f"FLOPs: {data['flops_formula']}")
     return "\n".join(lines)
 

@@ -80,6 +80,21 @@ def test_paper_preset_counts():
     assert sum(p.trials for p in plans) == sum(c.trials for s in sweeps for c in s.configs)
 
 
+def test_distinct_counts_count_a_shared_config_once():
+    """Configs that two sweeps share count once: a set over (config fields but trials), the largest trial count."""
+    from reports.presets import get_preset, load_sweeps
+
+    sweeps = load_sweeps(get_preset("paper"))
+    by_key = {}
+    for s in sweeps:
+        for c in s.configs:
+            key = tuple(sorted((k, str(v)) for k, v in dataclasses.asdict(c).items() if k != "trials"))
+            by_key[key] = max(by_key.get(key, 0), c.trials)
+    got = P.distinct_counts([P.plan_sweep(s) for s in sweeps])
+    assert got == {"configs": len(by_key), "trials": sum(by_key.values())}
+    assert got["configs"] < sum(len(s.configs) for s in sweeps)  # fig3a/fig3b/fig3c share configs
+
+
 def test_padded_batch_is_at_least_the_sum_of_its_configs():
     a = P.config_plan(TrainConfig(clauses=4, k=2, r=4, splits=("random",), trials=2, epochs=3, warmup_epochs=2,
                                   n_train=100, n_test=50))  # fmt: skip
