@@ -119,23 +119,6 @@ def test_report_no_run_on_an_empty_file_leaves_it_empty(tmp_path):
     assert empty.read_bytes() == b""
 
 
-@pytest.fixture
-def immutable():
-    done = []
-
-    def make(path):
-        if shutil.which("chattr") is None:
-            pytest.skip("chattr not available")
-        proc = subprocess.run(["chattr", "+i", str(path)], capture_output=True)
-        if proc.returncode:
-            pytest.skip(f"chattr +i does not work here: {proc.stderr.decode().strip()}")
-        done.append(path)
-
-    yield make
-    for path in reversed(done):
-        subprocess.run(["chattr", "-i", str(path)], check=True)
-
-
 def test_read_only_folder_reads_and_refuses_writing(made, tmp_path, immutable):
     sweep, real = made
     ro = tmp_path / "ro"

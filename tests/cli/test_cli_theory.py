@@ -22,7 +22,9 @@ def run(args):
 
 
 def test_coverage_json_has_required_keys_and_exact_values():
-    code, out = run(["coverage", "--m", "16", "--k", "2", "--alpha", "2", "--r", "2", "--eps", "0.1", "--json", "--exact"])
+    code, out = run(
+        ["coverage", "--m", "16", "--k", "2", "--alpha", "2", "--r", "2", "--eps", "0.1", "--json", "--exact"]
+    )
     assert code == 0
     rep = json.loads(out)
     for key in ("m", "k", "alpha", "r", "eps", "clauses", "d", "r_min_paper"):

@@ -7,9 +7,7 @@ stop); where ``chattr`` is unavailable those tests are skipped.
 
 import hashlib
 import os
-import shutil
 import sqlite3
-import subprocess
 
 import pytest
 
@@ -112,24 +110,6 @@ def test_store_in_a_missing_folder(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         ResultsStore(tmp_path / "no" / "r.db")
     assert not (tmp_path / "no").exists()
-
-
-@pytest.fixture
-def immutable():
-    """chattr +i on paths (undone after the test); skips where chattr does not work."""
-    done = []
-
-    def make(path):
-        if shutil.which("chattr") is None:
-            pytest.skip("chattr not available")
-        proc = subprocess.run(["chattr", "+i", str(path)], capture_output=True)
-        if proc.returncode:
-            pytest.skip(f"chattr +i does not work here: {proc.stderr.decode().strip()}")
-        done.append(path)
-
-    yield make
-    for path in reversed(done):
-        subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
 def test_read_only_store_file_and_folder_read_fine_and_refuse_writing(tmp_path, immutable):
