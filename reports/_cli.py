@@ -78,7 +78,9 @@ def report(preset: str, out: str, store: str | None, no_run: bool, workers: int 
         return _summary(res, preset, store if source is None else source.path)
     for name, note in res.skipped:
         click.echo(f"skipped figure {name}: {note}", err=True)
-    click.echo(f"trained {res.trained} trials ({res.reused} already stored); wrote {res.tex}"
+    did = (f"read the rows of {source.path}" if source is not None
+           else f"trained {res.trained} trials ({res.reused} already stored)")  # fmt: skip
+    click.echo(f"{did}; wrote {res.tex}"
                + (f" and {res.pdf}" if res.pdf else "") + f" in {res.seconds:.1f} s")  # fmt: skip
     if res.hint:
         click.echo(res.hint)

@@ -257,34 +257,18 @@ def _check_selection(store_path: str, known, sweep_name: str | None, size: str |
 
 def _write_atomically(out: str, fmt: str, frame, meta: dict) -> None:
     """Write under a temporary name beside ``out``, then ``os.replace``: ``out`` is whole or untouched."""
-    import tempfile
+    from fpe_train.sweeps.export import atomic_write, write_export
 
     if fmt == "csv.gz":
-        from fpe_train.sweeps.export import write_export
-
         return _oserror_as_value(out, lambda: write_export(frame, out, meta))
-    folder = os.path.dirname(os.path.abspath(out))
 
-    def write() -> None:
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(out) + ".", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                if fmt == "parquet":
-                    frame.to_parquet(f, index=False)
-                else:
-                    frame.to_csv(f, index=False)
-                f.flush()
-                os.fsync(f.fileno())
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file (mkstemp makes it 0600)
-            os.replace(tmp, out)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+    def table(f) -> None:
+        if fmt == "parquet":
+            frame.to_parquet(f, index=False)
+        else:
+            frame.to_csv(f, index=False)
 
-    _oserror_as_value(out, write)
+    _oserror_as_value(out, lambda: atomic_write(out, table))
 
 
 def _oserror_as_value(out: str, write) -> None:

@@ -70,6 +70,27 @@ def _cell(v):
     return v
 
 
+def atomic_write(path: str, write) -> None:
+    """``write(binary_file)`` into a temporary file beside ``path``, then ``os.replace``: readers see the old
+    file or the whole new one, never a part; on any error the temporary file is removed and the old file kept.
+    The new file gets an ordinary new file's mode (``0o666`` less the umask; ``mkstemp`` makes ``0o600``)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def write_export(frame, path, meta: dict | None = None) -> dict:
     """Write ``frame`` with ``# key=value`` metadata to ``path`` (gzip when it ends ``.gz``); the metadata.
 
@@ -90,21 +111,19 @@ def write_export(frame, path, meta: dict | None = None) -> dict:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ValueError(f"path={path!r}: folder {folder!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            stream = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.endswith(".gz") else raw
-            with io.TextIOWrapper(stream, encoding="utf-8", newline="") as text:
-                for key, value in full.items():
-                    text.write(f"# {key}={value}\n")
-                body.to_csv(text, index=False)
-            if stream is not raw:
-                stream.close()
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    def write(raw) -> None:
+        stream = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.endswith(".gz") else raw
+        text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+        for key, value in full.items():
+            text.write(f"# {key}={value}\n")
+        body.to_csv(text, index=False)
+        text.flush()
+        text.detach()  # leave ``raw`` open: atomic_write syncs and closes it
+        if stream is not raw:
+            stream.close()
+
+    atomic_write(path, write)
     return {k: str(v) for k, v in full.items()}
 
 

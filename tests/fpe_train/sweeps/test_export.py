@@ -144,3 +144,27 @@ def test_bad_meta_and_folder(tmp_path):
         X.write_export(frame, tmp_path / "x.csv", {"note": "two\nlines"})
     with pytest.raises(ValueError, match="does not exist"):
         X.write_export(frame, tmp_path / "no" / "x.csv", {})
+
+
+def test_an_export_has_an_ordinary_file_mode(tmp_path):
+    """Not mkstemp's 0600: a shipped export is readable like any new file (0666 less the umask)."""
+    path = tmp_path / "rows.csv.gz"
+    X.write_export(_store(tmp_path / "s.db"), path, {"device": "cpu"})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
+
+
+SHIPPED = os.path.join(os.path.dirname(__file__), "..", "..", "..", "results", "paper.csv.gz")
+
+
+@pytest.mark.skipif(not os.path.exists(SHIPPED), reason="no shipped export in this checkout")
+def test_the_shipped_paper_export_reads_with_this_schema():
+    """results/paper.csv.gz is of this store schema, whole, and says which sweeps are complete."""
+    from reports.presets import PAPER_SWEEPS
+
+    frame, meta = X.read_export(SHIPPED)
+    assert meta["schema_version"] == str(SCHEMA_VERSION) and int(meta["rows"]) == len(frame)
+    done = {s.split(":")[0] for s in meta["sweeps_complete"].split(",") if s}
+    assert done | {s.split(":")[0] for s in meta["sweeps_incomplete"].split(",") if s} == set(PAPER_SWEEPS)
+    assert set(frame["variant"].dropna()) >= {"dense", "dense_warmup", "random", "clause"}
