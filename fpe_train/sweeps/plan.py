@@ -475,10 +475,14 @@ def default_workers(device: str) -> int:
 # ---------------------------------------------------------------- output
 
 
-def plan_dict(plans: list[SweepPlan], cal: Calibration | None, workers: int) -> dict:
-    """The plan as plain JSON-able data (what ``--json`` prints)."""
+def plan_dict(plans: list[SweepPlan], cal: Calibration | None, workers: int, to_train=None) -> dict:
+    """The plan as plain JSON-able data (what ``--json`` prints).
+
+    ``to_train``: per sweep, the plan of what it will train when the sweeps run in this order into one store
+    (:func:`unshared`); the ETA is of those (a config an earlier sweep trained costs nothing again).
+    """
     rows = []
-    for p in plans:
+    for p, q in zip(plans, to_train or plans, strict=True):
         row = dict(
             sweep=p.name,
             size=p.size,
@@ -491,7 +495,7 @@ def plan_dict(plans: list[SweepPlan], cal: Calibration | None, workers: int) -> 
             max_batch_memory_bytes=p.memory_bytes,
         )
         if cal is not None:
-            row["eta_seconds"] = sweep_eta(p, cal, workers)
+            row["eta_seconds"] = sweep_eta(q, cal, workers)
         rows.append(row)  # fmt: skip
     keys = ("configs", "trials", "batches", "models", "model_epochs", "flops")
     total = {k: sum(r[k] for r in rows) for k in keys}
@@ -502,6 +506,24 @@ def plan_dict(plans: list[SweepPlan], cal: Calibration | None, workers: int) -> 
                 calibration=cal.to_dict() if cal else None,
                 flops_formula="6 x P x n_train per model-epoch + 2 x P x (n_train + n_test) evaluation, "
                               "P = sum out x (in + 1) at the computed (padded, unmasked) shape")  # fmt: skip
+
+
+def unshared(sweeps) -> list:
+    """Each sweep with only the configs (and trials) no earlier sweep of the list holds: what it trains when
+    the sweeps run one after another into one store (trials are keyed by config hash without ``trials``)."""
+    from fpe_train.sweeps.store import config_hash
+
+    seen: dict[str, int] = {}
+    out = []
+    for s in sweeps:
+        fresh = []
+        for c in s.configs:
+            h, before = config_hash(c), seen.get(config_hash(c), 0)
+            if c.trials > before:  # trials before..c.trials-1 are new; plan them as that many trials
+                fresh.append(dataclasses.replace(c, trials=c.trials - before))
+                seen[h] = c.trials
+        out.append(dataclasses.replace(s, configs=tuple(fresh)))
+    return out
 
 
 def distinct_counts(plans) -> dict:
@@ -573,8 +595,9 @@ def plan_report(sweeps, device: str = "cpu", workers: int | None = None, threads
     dev = resolve_plan_device(device)
     workers = workers or default_workers(dev)
     plans = [plan_sweep(s, dev, workers) for s in sweeps]
+    to_train = [plan_sweep(s, dev, workers) for s in unshared(sweeps)]
     cal = calibrate(dev, threads, plans) if calibrate_eta else None
-    return plan_dict(plans, cal, workers)
+    return plan_dict(plans, cal, workers, to_train)
 
 
 def _stored_configs(store) -> tuple[dict[str, TrainConfig], dict[tuple[str, str], list[TrainConfig]]]:

@@ -191,3 +191,20 @@ def test_remaining_from_the_stores_own_times(tmp_path):
             s.record(RunRecord(config_hash(a), t, "done", seed=0, metrics=rows))
         left = P.remaining(s)
     assert left[("demo", "quick")] == pytest.approx(3.0, rel=1e-6)
+
+
+def test_eta_counts_only_what_each_sweep_adds_to_the_store():
+    """Sweeps run one after another into one store: a config an earlier sweep trained is not trained again."""
+    from reports.presets import get_preset, load_sweeps
+
+    sweeps = load_sweeps(get_preset("paper"))
+    fresh = P.unshared(sweeps)
+    new_trials = [sum(c.trials for c in s.configs) for s in fresh]
+    assert sum(new_trials) == P.distinct_counts([P.plan_sweep(s) for s in sweeps])["trials"]
+    names = [s.name for s in sweeps]
+    assert new_trials[names.index("fig3b")] < sum(c.trials for c in sweeps[names.index("fig3b")].configs)
+    cal = P.Calibration("cpu", 1, per_config=1.0, per_step=0.0, flop_rate=math.inf)
+    data = P.plan_dict([P.plan_sweep(s) for s in sweeps], cal, 1, [P.plan_sweep(s) for s in fresh])
+    etas = {r["sweep"]: r["eta_seconds"] for r in data["sweeps"]}
+    # one second per config of a batch, one worker: the ETA is the number of new configs
+    assert etas == {s.name: float(len(s.configs)) for s in fresh}
