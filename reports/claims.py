@@ -429,10 +429,12 @@ def e5(pairs: pd.DataFrame, seed: int) -> Claim:
 
 
 def e6(pairs: pd.DataFrame) -> list[Claim]:
-    """alpha sweet spot (interior alpha beats both ends, intersection-union) and early vs late split (Welch)."""
+    """alpha sweet spot (interior alpha beats both ends, intersection-union) and early vs late split; both compare
+    different configurations within strata of task and width (``_within_strata``)."""
     out = []
-    base = Claim("E6a", "alpha has a sweet spot", "Fig. 6a/d", "Welch on per-trial RI: best interior alpha vs the "
-                 "smallest and the largest alpha, pooled over widths; p = max of the two (intersection-union)",
+    base = Claim("E6a", "alpha has a sweet spot", "Fig. 6a/d", "per-trial RI: best interior alpha vs the smallest "
+                 "and the largest alpha, within task and width (OLS with stratum intercepts); p = max of the two "
+                 "(intersection-union)",
                  unit="RI pts")  # fmt: skip
     a = _sweep(pairs, ["fig6ad_alpha"])
     a = a[a["variant"] == "random"].assign(ri=lambda d: d["test_accuracy"] / d["test_accuracy_dense"] - 1)
@@ -442,8 +444,8 @@ def e6(pairs: pd.DataFrame) -> list[Claim]:
     else:
         means = a.groupby("alpha")["ri"].mean()
         mid = max(alphas[1:-1], key=lambda x: means[x])
-        lo = S.welch_effect(a[a["alpha"] == mid]["ri"], a[a["alpha"] == alphas[0]]["ri"], FALLBACK_EFFECT)
-        hi = S.welch_effect(a[a["alpha"] == mid]["ri"], a[a["alpha"] == alphas[-1]]["ri"], FALLBACK_EFFECT)
+        lo, hi = (_within_strata(a, a["alpha"] == mid, a["alpha"] == end, "ri", compared="alpha")
+                  for end in (alphas[0], alphas[-1]))  # fmt: skip
         worse = lo if lo.mean_diff <= hi.mean_diff else hi
         p = max(lo.p, hi.p) if np.isfinite(lo.p) and np.isfinite(hi.p) else NAN
         out.append(
@@ -461,22 +463,33 @@ def e6(pairs: pd.DataFrame) -> list[Claim]:
                 + f"; alpha={int(mid)} minus the closer end {_pts(worse.mean_diff)} RI pts.",
             )
         )
-    base = Claim("E6b", "an early split beats a late one", "Fig. 6b", "Welch: FPE accuracy at the earliest vs the "
-                 "latest split epoch (same total epochs)")  # fmt: skip
+    base = Claim("E6b", "an early split beats a late one", "Fig. 6b", "FPE accuracy at the earliest vs the latest "
+                 "split epoch (same total epochs), within task and width (OLS with stratum intercepts)")  # fmt: skip
     s = _sweep(pairs, ["fig6b_split_timing"])
     s = s[s["variant"] == "random"]
     if s.empty or s["warmup_epochs"].nunique() < 2:
         out.append(_missing(base, "fig6b_split_timing with two split epochs not stored"))
     else:
         early, late = s["warmup_epochs"].min(), s["warmup_epochs"].max()
-        e = S.welch_effect(s[s["warmup_epochs"] == early]["test_accuracy"],
-                           s[s["warmup_epochs"] == late]["test_accuracy"], FALLBACK_EFFECT)  # fmt: skip
+        e = _within_strata(s, s["warmup_epochs"] == early, s["warmup_epochs"] == late, "test_accuracy")
         out.append(replace(base, kind="two-sample", effect=e.mean_diff, ci=e.ci, n=e.n, p=e.p, power=e.power,
                            n_needed=e.n_needed, sentence=f"Split at epoch {int(early)} minus at {int(late)}: "
                            f"{_pts(e.mean_diff)} pts {_ci_pts(e.ci)}. FPE accuracy by split epoch: " + ", ".join(
                                f"{int(w)}: {100 * a:.1f}" for w, a in s.groupby("warmup_epochs")["test_accuracy"]
                                .mean().items()) + "."))  # fmt: skip
     return out
+
+
+STRATA = ("task", "clauses", "k", "r", "alpha", "depth")  # what may differ between configs besides the compared field
+
+
+def _within_strata(frame: pd.DataFrame, a: pd.Series, b: pd.Series, column: str,
+                   reference: float = FALLBACK_EFFECT, compared: str = "") -> S.TwoSampleEffect:  # fmt: skip
+    """Group a minus group b of ``column``, compared within strata of equal STRATA fields (tasks differ by
+    tens of points: pooled, their spread would swamp any difference)."""
+    rows = frame[a | b]
+    strata = rows[[c for c in STRATA if c in rows.columns and c != compared]].astype(str).agg("|".join, axis=1)
+    return S.stratified_effect(rows[column], a[a | b], strata, reference)
 
 
 def e7(pairs: pd.DataFrame, seed: int) -> list[Claim]:
@@ -510,8 +523,8 @@ def e7(pairs: pd.DataFrame, seed: int) -> list[Claim]:
                 f"paper {_pts(P.TABLE_A5['structured_2_4'].value - P.TABLE_A5['random'].value)} pts.",
             )
         )
-    base = Claim("E7c", "rewiring improves on one-shot FPE", "A.7", "Welch: rewired vs one-shot random FPE "
-                 "accuracy, pooled over widths (different configurations)")  # fmt: skip
+    base = Claim("E7c", "rewiring improves on one-shot FPE", "A.7", "rewired vs one-shot random FPE accuracy "
+                 "(different configurations), within task and width (OLS with stratum intercepts)")  # fmt: skip
     rw = _sweep(pairs, ["rewiring"])
     rw = rw[rw["variant"] == "random"]
     on, off = rw[rw["rewire_every"].fillna(0) > 0], rw[rw["rewire_every"].fillna(0) == 0]
@@ -520,7 +533,8 @@ def e7(pairs: pd.DataFrame, seed: int) -> list[Claim]:
     else:
         ref = float(np.mean([P.REWIRING_GAIN[h].value for h in on["r"].unique() if h in P.REWIRING_GAIN] or
                             [FALLBACK_EFFECT]))  # fmt: skip
-        e = S.welch_effect(on["test_accuracy"], off["test_accuracy"], ref)
+        on_ = rw["rewire_every"].fillna(0) > 0
+        e = _within_strata(rw, on_, ~on_, "test_accuracy", ref)
         out.append(replace(base, kind="two-sample", effect=e.mean_diff, ci=e.ci, n=e.n, p=e.p, power=e.power,
                            n_needed=e.n_needed, sentence=f"Rewired - one-shot {_pts(e.mean_diff)} pts "
                            f"{_ci_pts(e.ci)}; paper {_pts(ref)} pts."))  # fmt: skip

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from math import comb
 
 import numpy as np
+import pandas as pd
 
 CONFIDENCE = 0.95  # every confidence interval of the report
 LEVEL = 0.05  # significance level, applied to Holm-adjusted p
@@ -230,6 +231,37 @@ def welch_effect(a, b, reference: float = NAN) -> TwoSampleEffect:
             power = float(ana.power(es, nobs1=min(len(a), len(b)), alpha=LEVEL, ratio=1.0))
             needed = _smallest_n(lambda n: ana.power(es, nobs1=n, alpha=LEVEL, ratio=1.0), POWER_TARGET)
     return TwoSampleEffect(min(len(a), len(b)), len(a), len(b), diff, ci, t, p, reference, power, needed)
+
+
+def stratified_effect(y, in_a, strata, reference: float = NAN) -> TwoSampleEffect:
+    """Difference of group a minus group b within strata: OLS ``y ~ C(stratum) + a`` (statsmodels).
+
+    Independent groups measured in several strata (e.g. tasks whose accuracies differ by 50 points):
+    the strata get their own intercepts, so only within-stratum differences enter the effect and its
+    residual variance. With one stratum this is the pooled-variance two-sample t-test. Power for the
+    ``reference`` effect: TTestIndPower at the residual SD and the smaller group's size. Strata that hold
+    only one of the groups are left out; with none left the effect is NaN.
+    """
+    import statsmodels.formula.api as smf
+    from statsmodels.stats.power import TTestIndPower
+
+    data = pd.DataFrame({"y": _arr(y), "a": np.asarray(in_a, dtype=float), "s": [str(x) for x in strata]})
+    both = data.groupby("s")["a"].transform(lambda g: g.nunique() == 2).astype(bool)
+    data = data[both]  # a stratum holding one group says nothing about the difference
+    n_a, n_b = int((data["a"] == 1).sum()), int((data["a"] == 0).sum())
+    if min(n_a, n_b) < 2 or data["y"].std() == 0:
+        return TwoSampleEffect(min(n_a, n_b), n_a, n_b, NAN, (NAN, NAN), NAN, NAN, reference, NAN, NAN)
+    formula = "y ~ C(s) + a" if data["s"].nunique() > 1 else "y ~ a"
+    fit = smf.ols(formula, data).fit()
+    low, high = fit.conf_int(alpha=1 - CONFIDENCE).loc["a"]
+    power = needed = NAN
+    sd = math.sqrt(fit.scale)
+    if np.isfinite(reference) and reference != 0 and sd > 0:
+        es, ana = abs(reference) / sd, TTestIndPower()
+        power = float(ana.power(es, nobs1=min(n_a, n_b), alpha=LEVEL, ratio=1.0))
+        needed = _smallest_n(lambda n: ana.power(es, nobs1=n, alpha=LEVEL, ratio=1.0), POWER_TARGET)
+    return TwoSampleEffect(min(n_a, n_b), n_a, n_b, float(fit.params["a"]), (float(low), float(high)),
+                           float(fit.tvalues["a"]), float(fit.pvalues["a"]), reference, power, needed)  # fmt: skip
 
 
 def holm(pvalues) -> np.ndarray:

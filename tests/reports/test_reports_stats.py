@@ -131,3 +131,43 @@ def test_welch_effect_matches_scipy():
 def test_paired_effect_refuses_unequal_lengths():
     with pytest.raises(ValueError, match="paired"):
         S.paired_effect([1, 2], [1])
+
+
+def test_stratified_effect_with_one_stratum_is_the_pooled_t_test():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(0.9, 0.02, 7), rng.normal(0.88, 0.03, 6)
+    got = S.stratified_effect(np.r_[a, b], [1] * 7 + [0] * 6, ["x"] * 13)
+    ref = ss.ttest_ind(a, b, equal_var=True)
+    ci = ref.confidence_interval(0.95)
+    assert got.mean_diff == pytest.approx(a.mean() - b.mean(), abs=1e-12)
+    assert got.p == pytest.approx(ref.pvalue, rel=1e-9) and got.t == pytest.approx(ref.statistic, rel=1e-9)
+    assert got.ci == pytest.approx((ci.low, ci.high), rel=1e-9)
+
+
+def test_stratified_effect_removes_a_level_difference_between_strata():
+    """Two tasks 50 points apart, the same +1 point in each: the stratified effect is +1 with a tight CI
+    (the within-task difference of means), where pooling would drown it."""
+    rng = np.random.default_rng(4)
+    y, grp, strata = [], [], []
+    for level in (0.96, 0.46):
+        for g in (1, 0):
+            y += list(level + 0.01 * g + rng.normal(0, 0.005, 5))
+            grp += [g] * 5
+            strata += [str(level)] * 5
+    got = S.stratified_effect(y, grp, strata)
+    y, grp = np.array(y), np.array(grp)
+    within = np.mean([y[(grp == 1) & (np.array(strata) == s)].mean() - y[(grp == 0) & (np.array(strata) == s)].mean()
+                      for s in set(strata)])  # fmt: skip
+    assert got.mean_diff == pytest.approx(within, abs=1e-12)  # balanced strata: the mean of within-stratum diffs
+    assert got.ci[0] > 0 and got.ci[1] - got.ci[0] < 0.02
+    pooled = ss.ttest_ind(y[grp == 1], y[grp == 0], equal_var=False)
+    assert pooled.pvalue > 0.5 > got.p  # pooled over tasks: lost
+
+
+def test_stratified_effect_ignores_strata_holding_one_group():
+    """A stratum with only group a (or only b) cannot inform a - b: left out; none left -> NaN, never a number."""
+    got = S.stratified_effect([0.9, 0.91, 0.5, 0.52], [1, 1, 0, 0], ["x", "x", "y", "y"])
+    assert math.isnan(got.mean_diff) and math.isnan(got.p) and got.n == 0
+    mixed = S.stratified_effect([0.9, 0.92, 0.88, 0.86, 0.1, 0.2], [1, 1, 0, 0, 1, 1], ["x"] * 4 + ["z"] * 2)
+    ref = ss.ttest_ind([0.9, 0.92], [0.88, 0.86], equal_var=True)
+    assert mixed.mean_diff == pytest.approx(0.04) and mixed.p == pytest.approx(ref.pvalue, rel=1e-9)
