@@ -120,13 +120,17 @@ def run_preset(preset, store_path: Path, progress: bool = True, workers: int | N
     """Run the preset's sweeps into the store (only configurations it lacks).
 
     One executor serves every sweep: ``local`` (a process pool, one torch thread per worker,
-    ``workers`` processes, default all cores) when more than one worker, else ``serial``.
+    ``workers`` processes, default all cores) when more than one worker, else ``serial``. With
+    ``progress``, one bar with an ETA over every trial the preset still needs sits above each sweep's bar.
     """
     import os
+    import sys
+
+    from tqdm import tqdm
 
     from fpe_train.sweeps.executors import make_executor
     from fpe_train.sweeps.store import ResultsStore
-    from fpe_train.sweeps.sweep import run_sweep
+    from fpe_train.sweeps.sweep import pending_trials, run_sweep
     from reports.presets import load_sweeps
 
     sweeps = load_sweeps(preset)  # parse every file before training anything
@@ -139,8 +143,11 @@ def run_preset(preset, store_path: Path, progress: bool = True, workers: int | N
         if not pending:  # nothing to train: no process pool
             return [run_sweep(s, store, executor="serial", progress=False) for s in sweeps]
         ex = make_executor("local" if workers > 1 else "serial", workers=workers if workers > 1 else None, threads=1)
+        total = pending_trials(sweeps, store)
         try:
-            return [run_sweep(s, store, executor=ex, progress=progress) for s in sweeps]
+            with tqdm(total=total, unit="trial", desc=f"preset {preset.name}", file=sys.stderr, position=0,
+                      disable=not progress, dynamic_ncols=True) as overall:  # fmt: skip
+                return [run_sweep(s, store, executor=ex, progress=progress, overall=overall) for s in sweeps]
         finally:
             ex.close()
 

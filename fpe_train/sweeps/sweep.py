@@ -355,8 +355,12 @@ def run_sweep(
     retry_failed: bool = False,
     threads: int | None = None,
     run_fn: str | None = None,
+    overall=None,
 ) -> SweepSummary:
     """Run the trials of ``sweep`` that ``store`` lacks; write each finished trial as it arrives.
+
+    ``overall``: a progress bar across several sweeps (anything with ``update(n)``, e.g. ``tqdm``), told of
+    every trial this sweep records, beside the sweep's own bar.
 
     ``executor`` is a name (``serial | local | dask``) or an executor object from
     ``fpe_train.sweeps.executors``. Datasets are checked and the executor is started before anything
@@ -376,14 +380,27 @@ def run_sweep(
         ex = make_executor(executor, scheduler, workers, run_fn or DEFAULT_RUN, threads) if owned else executor
         try:
             store.register(sweep.name, sweep.size, sweep.configs, sweep.path, sweep.description)
-            done, failed = _drive(ex, chunks, store, progress, sweep.name)
+            done, failed = _drive(ex, chunks, store, progress, sweep.name, overall)
         finally:
             if owned:
                 ex.close()
     return SweepSummary(done, skipped, failed, time.perf_counter() - t0, left)
 
 
-def _drive(ex, chunks, store, progress: bool, name: str) -> tuple[int, int]:
+def pending_trials(sweeps, store) -> int:
+    """(config, trial) pairs of ``sweeps`` the store holds no row for, each counted once (sweeps share configs)."""
+    from fpe_train.sweeps.store import config_hash
+
+    wanted = {}
+    for s in sweeps:
+        for c in s.configs:
+            h = config_hash(c)
+            wanted[h] = max(wanted.get(h, 0), c.trials)
+    status = store.trial_status(wanted)
+    return sum((h, t) not in status for h, n in wanted.items() for t in range(n))
+
+
+def _drive(ex, chunks, store, progress: bool, name: str, overall=None) -> tuple[int, int]:
     from tqdm import tqdm
 
     from fpe_train.sweeps.store import RunRecord
@@ -413,6 +430,8 @@ def _drive(ex, chunks, store, progress: bool, name: str) -> tuple[int, int]:
                 store.record(rec)
                 done, failed = done + bool(rows), failed + (not rows)
                 bar.update(1)
+                if overall is not None:
+                    overall.update(1)
             if failed:
                 bar.set_postfix(failed=failed)
     return done, failed

@@ -152,3 +152,33 @@ splits = ["random", "gram"]
         for key in ("test_accuracy", "train_accuracy", "nonzero_params", "capacity", "cosine", "mask_collisions"):
             assert got[key] == row[key], key
     assert f.loc[f.task == "digits", "mask_covered"].isna().all()  # coverage does not apply to vision
+
+
+class Counter:
+    def __init__(self):
+        self.n = 0
+
+    def update(self, n):
+        self.n += n
+
+
+def test_overall_progress_counts_each_pending_trial_once(tmp_path, sweep):
+    """Two sweeps sharing configs: the overall bar's total is the distinct pending (config, trial) pairs, and
+    every trial recorded (done or failed) moves it once."""
+    from fpe_train.sweeps.sweep import pending_trials
+
+    other = load_sweep(write_other(tmp_path), "quick")  # r = 2 (shared) and r = 5 (new), 2 trials each
+    with ResultsStore(tmp_path / "r.db") as store:
+        expected = len({(config_hash(c), t) for s in (sweep, other) for c in s.configs for t in range(c.trials)})
+        assert pending_trials([sweep, other], store) == expected == 8
+        bar = Counter()
+        for s in (sweep, other):
+            run_sweep(s, store, executor="serial", progress=False, run_fn=FAKE, overall=bar)
+        assert bar.n == expected  # r = 3 fails: a recorded failure is progress too
+        assert pending_trials([sweep, other], store) == 0
+
+
+def write_other(tmp_path):
+    p = tmp_path / "other.toml"
+    p.write_text(SWEEP.replace("r = [2, 3, 4]", "r = [2, 5]"))
+    return p
