@@ -314,7 +314,12 @@ CALIBRATION = (  # (what it measures, TrainConfig fields); all boolean, one spli
 
 @dataclass(frozen=True)
 class Calibration:
-    """``seconds = per_config x configs + per_step x steps x groups + flops / flop_rate`` on ``device``."""
+    """``seconds = per_config x configs + per_model x models + per_step x steps x groups + flops / flop_rate``.
+
+    ``per_model``: what every model costs once whatever its epochs (the split's expansion, the end's
+    measurements); without it a short calibration run books that cost as FLOPs and the ETA of long runs
+    errs long.
+    """
 
     device: str
     threads: int
@@ -324,10 +329,12 @@ class Calibration:
     seconds: float = 0.0  # wall time the calibration took
     source: str = "calibration"  # or "store" (fitted to a store's own run times)
     startup: float = 0.0  # first-use costs of a fresh process (allocator, lazy imports), paid once per run
+    per_model: float = 0.0  # seconds per model, once (expansion at the split, measurements at the end)
 
     def batch_seconds(self, batch: BatchPlan) -> float:
         return (
             self.per_config * len(batch.members)
+            + self.per_model * batch.models
             + self.per_step * batch.steps * batch.groups
             + batch.flops / self.flop_rate
         )
@@ -336,7 +343,8 @@ class Calibration:
         rate = "FLOPs not limiting" if math.isinf(self.flop_rate) else f"{self.flop_rate / 1e9:.1f} GFLOP/s"
         return (
             f"{self.device}, {self.threads} thread{'s' * (self.threads != 1)}: {rate}, "
-            f"{self.per_step * 1e3:.3f} ms per step, {self.per_config:.3f} s per config, {self.startup:.1f} s to start "
+            f"{self.per_step * 1e3:.3f} ms per step, {self.per_config:.3f} s per config, {self.per_model * 1e3:.1f} ms "
+            f"per model, {self.startup:.1f} s to start "
             f"({self.source}, {self.seconds:.1f} s)"
         )
 
@@ -344,24 +352,24 @@ class Calibration:
         rate = None if math.isinf(self.flop_rate) else self.flop_rate  # None: no FLOP-bound part was seen
         return dict(device=self.device, threads=self.threads, per_config_s=self.per_config,
                     per_step_s=self.per_step, flop_rate=rate, seconds=self.seconds,
-                    source=self.source, startup_s=self.startup)  # fmt: skip
+                    source=self.source, startup_s=self.startup, per_model_s=self.per_model)  # fmt: skip
 
 
 def fit(samples: list[tuple[BatchPlan, float]], device: str, threads: int, source: str) -> Calibration:
-    """Non-negative least squares of measured seconds on (configs, steps x groups, flops) per batch."""
+    """Non-negative least squares of measured seconds on (configs, models, steps x groups, flops) per batch."""
     import numpy as np
     from scipy.optimize import nnls
 
     if not samples:
         raise ValueError("samples=[]: nothing timed to fit an ETA to")
-    A = np.array([[len(b.members), b.steps * b.groups, b.flops] for b, _ in samples], dtype=float)
+    A = np.array([[len(b.members), b.models, b.steps * b.groups, b.flops] for b, _ in samples], dtype=float)
     y = np.array([s for _, s in samples], dtype=float)
     scale = A.max(axis=0)
     scale[scale == 0] = 1.0
     x, _ = nnls(A / scale, y)
     x = x / scale
-    rate = 1.0 / x[2] if x[2] > 0 else math.inf  # the timings show no FLOP-bound part
-    return Calibration(device, threads, float(x[0]), float(x[1]), float(rate), source=source)
+    rate = 1.0 / x[3] if x[3] > 0 else math.inf  # the timings show no FLOP-bound part
+    return Calibration(device, threads, float(x[0]), float(x[2]), float(rate), source=source, per_model=float(x[1]))
 
 
 def resolve_plan_device(device: str) -> str:
@@ -375,9 +383,9 @@ def resolve_plan_device(device: str) -> str:
     return "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
 
 
-def _reduced(config: TrainConfig, device: str) -> TrainConfig:
-    """The config at 1 + 1 epochs on ``device`` (same shapes, data and steps per epoch)."""
-    return dataclasses.replace(config, warmup_epochs=1, epochs=1, curve_every=0, device=device)
+def _reduced(config: TrainConfig, device: str, epochs: int = 1) -> TrainConfig:
+    """The config at ``epochs`` + ``epochs`` epochs on ``device`` (same shapes, data and steps per epoch)."""
+    return dataclasses.replace(config, warmup_epochs=epochs, epochs=epochs, curve_every=0, device=device)
 
 
 def _representatives(plans, k: int) -> list[BatchPlan]:
@@ -417,13 +425,14 @@ def _time(items: list[tuple[TrainConfig, int]], shared: bool, device: str) -> tu
 
 
 def calibrate(device: str = "cpu", threads: int = 1, plans=(), samples_from_plan: int = 4,
-              budget_seconds: float = 6.0) -> Calibration:  # fmt: skip
+              budget_seconds: float = 12.0) -> Calibration:  # fmt: skip
     """Time the engine here and fit :class:`Calibration` (a few seconds).
 
     Timed: the three tiny ``CALIBRATION`` configs (after one untimed run), then up to
-    ``samples_from_plan`` batches of ``plans`` at 1 + 1 epochs (same configs, shapes, data, trials and
-    steps per epoch as the real run, trained as one batch as the engine will; skipped once
-    ``budget_seconds`` are spent).
+    ``samples_from_plan`` batches of ``plans`` at 1 + 1 and at 3 + 3 epochs (same configs, shapes, data,
+    trials and steps per epoch as the real run, trained as one batch as the engine will; skipped once
+    ``budget_seconds`` are spent). The two epoch counts separate what a model costs once from what each
+    epoch costs.
     """
     import torch
 
@@ -439,7 +448,9 @@ def calibrate(device: str = "cpu", threads: int = 1, plans=(), samples_from_plan
         first = time.perf_counter() - first
         jobs = [[(c, c.trials)] for c in tiny]
         jobs += [
-            [(_reduced(m.config, device), t) for m, t in b.pairs] for b in _representatives(plans, samples_from_plan)
+            [(_reduced(m.config, device, epochs), t) for m, t in b.pairs]
+            for b in _representatives(plans, samples_from_plan)
+            for epochs in (1, 3)
         ]
         samples = []
         for items in jobs:
@@ -574,7 +585,7 @@ def format_plan(data: dict) -> str:
     if cal:
         rate = math.inf if cal["flop_rate"] is None else cal["flop_rate"]
         c = Calibration(cal["device"], cal["threads"], cal["per_config_s"], cal["per_step_s"], rate,
-                        cal["seconds"], cal["source"], cal["startup_s"])  # fmt: skip
+                        cal["seconds"], cal["source"], cal["startup_s"], cal.get("per_model_s", 0.0))  # fmt: skip
         lines.append(f"calibration: {c.describe()}")
     d = data.get("distinct")
     if d and (d["configs"], d["trials"]) != (data["total"]["configs"], data["total"]["trials"]):

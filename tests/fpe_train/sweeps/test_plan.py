@@ -144,16 +144,18 @@ def test_makespan_is_within_grahams_bound_of_the_optimum(seed):
 
 
 def test_fit_recovers_known_coefficients():
-    truth = P.Calibration("cpu", 1, per_config=0.05, per_step=2e-4, flop_rate=2e10)
+    truth = P.Calibration("cpu", 1, per_config=0.05, per_step=2e-4, flop_rate=2e10, per_model=0.01)
     base = TrainConfig(clauses=4, k=2, r=4, splits=("random",), trials=2, epochs=3, warmup_epochs=2, n_train=400)
     configs = [base, dataclasses.replace(base, r=64, trials=8), dataclasses.replace(base, epochs=40, batch_size=10),
-               dataclasses.replace(base, clauses=16, r=32, n_train=4000)]  # fmt: skip
+               dataclasses.replace(base, clauses=16, r=32, n_train=4000),
+               dataclasses.replace(base, trials=30, epochs=1, warmup_epochs=1)]  # fmt: skip
     samples = [(P.BatchPlan((P.config_plan(c),), (c.trials,)),) for c in configs]
     samples = [(b, truth.batch_seconds(b)) for (b,) in samples]
     fit = P.fit(samples, "cpu", 1, "test")
     assert math.isclose(fit.per_config, truth.per_config, rel_tol=1e-6)
     assert math.isclose(fit.per_step, truth.per_step, rel_tol=1e-6)
     assert math.isclose(fit.flop_rate, truth.flop_rate, rel_tol=1e-6)
+    assert math.isclose(fit.per_model, truth.per_model, rel_tol=1e-6)
 
 
 def test_calibrate_gives_positive_rates_and_an_eta():
