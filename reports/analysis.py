@@ -22,7 +22,6 @@ point per FPE model, standard errors clustered by dense trial (``cov_type="clust
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,25 +105,6 @@ def sem(values) -> float:
     x = pd.to_numeric(pd.Series(values), errors="coerce").dropna().tolist()
     s = stat(x)["sem"]
     return math.nan if s is None else float(s)
-
-
-def welch(a, b) -> tuple[float, float]:
-    """Welch's t-test of a vs b: (t, p); NaN when either side has < 2 values or no variance."""
-    from scipy import stats
-
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    if len(a) < 2 or len(b) < 2:
-        return math.nan, math.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = stats.ttest_ind(a, b, equal_var=False)
-    return float(res.statistic), float(res.pvalue)
-
-
-def star(p: float, level: float = 0.05) -> str:
-    """The paper's mark: '*' when p < 0.05."""
-    return "*" if isinstance(p, float) and not math.isnan(p) and p < level else ""
 
 
 SUMMARY_METRICS = ("test_accuracy", "test_accuracy_dense", "relative_improvement", "capacity_fold", "cosine_diff",
@@ -231,7 +211,7 @@ def regress(data: pd.DataFrame, x: str, y: str = "relative_improvement", label: 
     With a ``cluster`` column (the dense trial, from ``paired``) and >= 3 clusters the standard errors
     are cluster-robust (``cov_type="cluster"``, t with G-1 degrees of freedom), else the plain OLS ones.
     """
-    import statsmodels.api as sm
+    from reports.stats import ols
 
     cols = [x, y]
     d = data[cols].apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan)
@@ -240,15 +220,7 @@ def regress(data: pd.DataFrame, x: str, y: str = "relative_improvement", label: 
     d = d.dropna()
     if len(d) < 3 or d[x].nunique() < 2:
         return None
-    model = sm.OLS(d[y].to_numpy(float), sm.add_constant(d[x].to_numpy(float)))
-    groups = pd.factorize(d["cluster"])[0] if "cluster" in d else None
-    clusters = int(len(set(groups))) if groups is not None else 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if clusters >= 3:
-            res = model.fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
-        else:
-            res = model.fit()
+    res, clusters = ols(d[y], d[x], d["cluster"] if "cluster" in d else None)
     ci = np.asarray(res.conf_int(alpha=alpha))  # (2, 2): rows const, slope
     return Regression(
         label=label,
@@ -263,7 +235,7 @@ def regress(data: pd.DataFrame, x: str, y: str = "relative_improvement", label: 
         rsquared=float(res.rsquared),
         xs=tuple(d[x].to_numpy(float)),
         ys=tuple(d[y].to_numpy(float)),
-        clusters=clusters if clusters >= 3 else 0,
+        clusters=clusters,
     )
 
 

@@ -321,25 +321,33 @@ class ClusterFit:
         return asdict(self)
 
 
-def cluster_ols(y, x, groups, xname: str = "x", yname: str = "y", label: str = "") -> ClusterFit | None:
-    """statsmodels OLS with ``cov_type="cluster"`` (groups = the dense trial); None with < 3 points or clusters."""
-    import pandas as pd
+def ols(y, x, groups=None):
+    """(statsmodels OLS results of ``y`` on ``x`` with an intercept, clusters used): standard errors
+    cluster-robust (``cov_type="cluster"``, t with G-1 degrees of freedom) when ``groups`` has >= 3
+    clusters, else the plain OLS ones (clusters 0)."""
     import statsmodels.api as sm
 
+    model = sm.OLS(np.asarray(y, dtype=float), sm.add_constant(np.asarray(x, dtype=float)))
+    codes = pd.factorize(pd.Series(list(groups)))[0] if groups is not None else None
+    clusters = len(set(codes)) if codes is not None else 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if clusters >= 3:
+            return model.fit(cov_type="cluster", cov_kwds={"groups": codes}, use_t=True), clusters
+        return model.fit(), 0
+
+
+def cluster_ols(y, x, groups, xname: str = "x", yname: str = "y", label: str = "") -> ClusterFit | None:
+    """OLS with standard errors clustered by ``groups`` (the dense trial); None with < 3 points or clusters."""
     d = pd.DataFrame({"y": pd.to_numeric(pd.Series(list(y)), errors="coerce"),
                       "x": pd.to_numeric(pd.Series(list(x)), errors="coerce"), "g": list(groups)})  # fmt: skip
     d = d[np.isfinite(d["y"]) & np.isfinite(d["x"])]
-    codes = pd.factorize(d["g"])[0]
-    if len(d) < 3 or d["x"].nunique() < 2 or len(set(codes)) < 3:
+    if len(d) < 3 or d["x"].nunique() < 2 or d["g"].nunique() < 3:
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = sm.OLS(d["y"].to_numpy(float), sm.add_constant(d["x"].to_numpy(float))).fit(
-            cov_type="cluster", cov_kwds={"groups": codes}, use_t=True
-        )
+    fit, clusters = ols(d["y"], d["x"], d["g"])
     ci = fit.conf_int(alpha=1 - CONFIDENCE)
     return ClusterFit(
-        x=xname, y=yname, label=label, nobs=int(fit.nobs), clusters=len(set(codes)), const=float(fit.params[0]),
+        x=xname, y=yname, label=label, nobs=int(fit.nobs), clusters=clusters, const=float(fit.params[0]),
         slope=float(fit.params[1]), slope_se=float(fit.bse[1]), slope_ci=(float(ci[1][0]), float(ci[1][1])),
         slope_p=float(fit.pvalues[1]), rsquared=float(fit.rsquared),
     )  # fmt: skip

@@ -75,10 +75,13 @@ def test_dense_warmup_is_a_baseline_not_a_split():
     assert (pairs.test_accuracy_dense_warmup == 0.6).all()
 
 
-def test_star_and_degenerate_tests():
-    assert analysis.star(0.049) == "*" and analysis.star(0.05) == "" and analysis.star(math.nan) == ""
-    t, p = analysis.welch([0.5], [0.4, 0.3])
-    assert math.isnan(t) and math.isnan(p)
+def test_marks_and_degenerate_tests():
+    from reports import stats
+
+    assert stats.marker(0.049, 0.01) == "gain" and stats.marker(0.049, -0.01) == "loss"
+    assert stats.marker(0.05, 0.01) == "" and stats.marker(math.nan, 0.01) == ""
+    e = stats.welch_effect([0.5], [0.4, 0.3])
+    assert math.isnan(e.t) and math.isnan(e.p)
     assert math.isnan(analysis.sem([1.0]))
 
 
