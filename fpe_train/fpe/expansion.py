@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from fpe_theory.validate import check_int
+from fpe_train.fpe.names import expanded_layers  # noqa: F401 - the rule, importable without torch
 from fpe_train.fpe.splits import check_split, split_masks
 
 
@@ -92,19 +93,6 @@ def expand_pair(
             raise ValueError(f"masks1 ones={int(M1.sum())}: budget h*n_in + n_out*h = {budget} cannot be met")
         M1, M2 = prune_jointly(W1x, M1, W2x, M2, count - budget)
     return ExpandedPair(W1=W1x * M1, b1=b1x, W2=W2x * M2, M1=M1, M2=M2)
-
-
-def expanded_layers(n_layers: int) -> tuple[int, ...]:
-    """Indices of the Linear layers the alternating rule of A.7 expands: 0, 2, 4, ... (never the head).
-
-    Layer ``j`` expanded widens the input of layer ``j+1``, which is re-sparsified but not expanded.
-    ``n_layers`` counts every Linear layer, the head included (hidden layers = n_layers - 1).
-
-    >>> expanded_layers(2), expanded_layers(3), expanded_layers(5)
-    ((0,), (0,), (0, 2))
-    """
-    n_layers = check_int("n_layers", n_layers, 2)
-    return tuple(range(0, n_layers - 1, 2))
 
 
 def check_layers(layers, n_layers: int) -> tuple[int, ...]:

@@ -105,7 +105,7 @@ def layer_weights(sizes) -> int:
 
 def fpe_sizes(dense_sizes, alpha: int) -> tuple[int, ...]:
     """Widths after FPE with the alternating rule of A.7: hidden layers 0, 2, 4, ... widened alpha-fold."""
-    from fpe_train.fpe.expansion import expanded_layers
+    from fpe_train.fpe.names import expanded_layers
 
     widened = set(expanded_layers(len(dense_sizes) - 1))
     return tuple(s * alpha if j - 1 in widened else s for j, s in enumerate(dense_sizes))
