@@ -22,6 +22,8 @@ class Quoted:
     spread: float | None = None  # the "+-" part, where the paper prints one
 
 
+CASE_STUDY_TRIALS = 5  # Section 3.1 / Fig. 3 caption: "Results collected over five trials"
+
 _CS = "Section 3.1 (case study: 8 clauses, k=4, 8 neurons, alpha=2)"
 CASE_STUDY: dict[str, Quoted] = {
     "dense": Quoted(0.787, _CS),
