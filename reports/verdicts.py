@@ -23,7 +23,7 @@ import numpy as np
 
 from reports import verdict_axes as A
 from reports.paper_claims import BEYOND_PAPER, PAPER_CLAIMS
-from reports.stats import LEVEL, holm
+from reports.stats import LEVEL
 
 NAN = math.nan
 FAMILY_PAPER = "Holm over the paper's experimental claims"
@@ -135,6 +135,7 @@ class Verdict:
     sentence: str = ""
     details: tuple[str, ...] = ()
     plan: dict = field(default_factory=dict)
+    claimed: int = 1  # +1: the claim says effect > 0; -1: < 0; 0: about equal (theory: 1)
 
     @property
     def kind(self) -> str:
@@ -164,6 +165,21 @@ def _plain(v):
 
 def info(claim_id: str):
     return PAPER_CLAIMS.get(claim_id) or BEYOND_PAPER[claim_id]
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm's step-down adjusted p (as ``multipletests(method="holm")``, which the tests compare with; this
+    one skips its garbage collection, which costs more than the ledger when decided a dozen times); NaN stays."""
+    p = np.asarray(list(pvalues), dtype=float)
+    out = np.full(p.shape, NAN)
+    idx = np.flatnonzero(np.isfinite(p))
+    order = idx[np.argsort(p[idx], kind="stable")]
+    m = len(order)
+    running = 0.0
+    for i, j in enumerate(order):
+        running = max(running, min(1.0, (m - i) * p[j]))
+        out[j] = running
+    return out
 
 
 def _family(p: Pending, c: Constants) -> str:
