@@ -188,7 +188,7 @@ _CLAIMS = (
     _c(
         "E9",
         "fpe_raises_feature_capacity",
-        "FPE raises feature capacity (Table A1)",
+        "FPE raises feature capacity",
         "Section 3.2, Table A1",
         "The top panels of Figure 4a and b demonstrate that FPE consistently increases feature capacity, thus "
         "reducing interference, compared to dense baseline models",

@@ -22,12 +22,27 @@ def case_frame(gain: float, sd: float, trials: int = 20, seed: int = 0, clause_g
     """The case-study config: dense ~ 0.80, random = dense + gain + noise, clause = dense + clause_gain + noise."""
     rng = np.random.default_rng(seed)
     rows = []
-    cfg = dict(config_hash="case", sweep="case_study", task="boolean", clauses=8, k=4, r=8, alpha=2, depth=1,
-               rewire_every=0, warmup_epochs=1000, n_train=10000, n_test=2000)  # fmt: skip
+    cfg = dict(
+        config_hash="case",
+        sweep="case_study",
+        task="boolean",
+        clauses=8,
+        k=4,
+        r=8,
+        alpha=2,
+        depth=1,
+        rewire_every=0,
+        warmup_epochs=1000,
+        n_train=10000,
+        n_test=2000,
+    )
     for t in range(trials):
         dense = 0.80 + rng.normal(0, 0.02)
-        for variant, acc in (("dense", dense), ("random", dense + gain + rng.normal(0, sd)),
-                             ("clause", dense + clause_gain + rng.normal(0, sd))):  # fmt: skip
+        for variant, acc in (
+            ("dense", dense),
+            ("random", dense + gain + rng.normal(0, sd)),
+            ("clause", dense + clause_gain + rng.normal(0, sd)),
+        ):
             rows.append(dict(cfg, trial=t, variant=variant, test_accuracy=acc))
     return pd.DataFrame(rows)
 
@@ -81,9 +96,21 @@ def _config_means_pending(sd: float, n: int) -> Pending:
     x = np.random.default_rng(1).normal(0, 1, size=n)
     x = (x - x.mean()) / x.std(ddof=1) * sd + 0.0005
     test = OneSample(x)
-    return Pending("E2a", "hand-built", "pts", 100.0, "configuration", 1, "paper's setting", effect=test.mean,
-                   n=test.n, n_of="configs", p_of=lambda c: test.p, ci_of=test.ci,
-                   power_of=lambda c: test.power(*_fallback(c)))  # fmt: skip
+    return Pending(
+        "E2a",
+        "hand-built",
+        "pts",
+        100.0,
+        "configuration",
+        1,
+        "paper's setting",
+        effect=test.mean,
+        n=test.n,
+        n_of="configs",
+        p_of=lambda c: test.p,
+        ci_of=test.ci,
+        power_of=lambda c: test.power(*_fallback(c)),
+    )
 
 
 def test_a_verdict_that_flips_with_the_fallback_effect():
