@@ -484,6 +484,8 @@ def every_alpha_gains(pairs: pd.DataFrame) -> Pending:
         ["fig6ad_alpha"],
         "task x alpha",
     )
+    if not small.empty and not p.missing:
+        p.plan["only"] = {"r": int(small["r"].min())}
     if not a.empty and not p.missing:  # per alpha and width, for the details
         d = _diff_by_config(a, "random")
         per = [f"alpha={int(al)}, r={int(r)}: {_pts(g['diff'].mean())} pts" for (al, r), g in d.groupby(["alpha", "r"])]
@@ -517,15 +519,21 @@ def _equivalence(claim_id, evidence, unit_of_analysis, scope, values, n_of, swee
 
         if not (np.isfinite(test.sd) and test.sd > 0 and test.n >= 2):
             return Power(source=f"equivalence margin {100 * c.equivalence_margin:g} pts", constant="")
-        # TOST power at a true difference of 0: both one-sided tests at level a, so ~ 1 - 2 * beta(one-sided)
-        es = c.equivalence_margin / test.sd
+        # TOST power at the observed difference delta: both one-sided tests must reject,
+        # power ~ P(lower rejects) + P(upper rejects) - 1 (noncentral t, TTestPower); 0 when |delta| >= margin
+        m, delta = c.equivalence_margin, abs(test.mean)
+        if delta >= m:
+            return Power(0.0, math.inf, m, f"equivalence margin {100 * m:g} pts at our difference", "")
 
-        def one(n):
-            return float(TTestPower().power(es, nobs=n, alpha=S.LEVEL, alternative="larger"))
+        def tost(n):
+            one = TTestPower()
+            lo = one.power((m - delta) / test.sd, nobs=n, alpha=S.LEVEL, alternative="larger")
+            hi = one.power((m + delta) / test.sd, nobs=n, alpha=S.LEVEL, alternative="larger")
+            return max(0.0, float(lo + hi - 1))
 
-        pw = max(0.0, 2 * one(test.n) - 1)
-        need = S._smallest_n(lambda n: max(0.0, 2 * one(n) - 1), S.POWER_TARGET)
-        return Power(pw, need, c.equivalence_margin, f"equivalence margin {100 * c.equivalence_margin:g} pts", "")
+        pw = tost(test.n)
+        need = S._smallest_n(tost, S.POWER_TARGET)
+        return Power(pw, need, m, f"equivalence margin {100 * m:g} pts at our difference", "")
 
     return Pending(
         claim_id,
@@ -639,6 +647,8 @@ def early_split_beats_late(pairs: pd.DataFrame) -> Pending:
         _fallback,
         ["fig6b_split_timing"],
     )
+    if not out.missing:
+        out.plan["only"] = {"warmup_epochs": [int(early), int(late)]}
     return out
 
 

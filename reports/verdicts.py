@@ -303,6 +303,10 @@ def _verdict(p: Pending, c: Constants, adj, by_constant) -> Verdict:
     ci_u = (ci[0] * s, ci[1] * s)
     size = A.size(p.paper * s, ci_u) if not p.scope.startswith("stand-in") else A.NO_SIZE
     plan = dict(p.plan, effect=pw.reference * s, unit=p.unit, needed=_needed(pw.needed), per=p.n_of)
+    strict = _strictest(p, c)
+    if strict is not None:  # the most demanding plausible value of the constant the power uses
+        key, value, spw = strict
+        plan["strictest"] = dict(constant=key, value=value, effect=spw.reference * s, needed=_needed(spw.needed))
     return Verdict(
         **{**base, "plan": plan},
         direction=d,
@@ -322,6 +326,20 @@ def _verdict(p: Pending, c: Constants, adj, by_constant) -> Verdict:
         reference_source=pw.source,
         sentence=_ending(p, d, pw, conf, s),
     )
+
+
+_DEMANDING = {"fallback effect": min, "fallback slope": min, "fallback correlation": min, "equivalence margin": min}
+
+
+def _strictest(p: Pending, c: Constants):
+    """(constant, value, Power) at the most demanding value of the constant this entry's power uses; or None."""
+    keys = [k for k in _uses(p, c) if k in _DEMANDING]
+    if not keys:
+        return None
+    key = keys[0]
+    attr, values, fmt = RANGES[key]
+    v = _DEMANDING[key](values)
+    return key, fmt(v), _power(p, replace(c, **{attr: v}))
 
 
 def _needed(n: float):
