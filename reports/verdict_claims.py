@@ -68,6 +68,24 @@ def scope_of(frame: pd.DataFrame) -> str:
     return f"stand-in data: {', '.join(parts)} for {PAPER_DATA}"
 
 
+def data_used(frame: pd.DataFrame | None) -> list[str]:
+    """Per task in the rows: its name and the train / test sizes actually used (stand-ins named as such)."""
+    if frame is None or not len(frame) or "task" not in frame:
+        return []
+    out = []
+    for task, g in frame.groupby("task", sort=True):
+        tr = int(pd.to_numeric(g.get("n_train"), errors="coerce").max()) if "n_train" in g else 0
+        te = int(pd.to_numeric(g.get("n_test"), errors="coerce").max()) if "n_test" in g else 0
+        if task in STAND_INS:
+            name, n_train, n_test = STAND_INS[task]
+            out.append(f"{name} ({min(tr or n_train, n_train):,} train / {min(te or n_test, n_test):,} test; stand-in)")
+        elif task == "boolean":
+            out.append(f"Boolean DNF ({tr:,} train / {te:,} test samples)")
+        else:
+            out.append(f"{task} ({tr:,} / {te:,} at most)")
+    return out
+
+
 def _missing(claim_id: str, evidence: str, unit: str, scope: str, why: str) -> Pending:
     return Pending(claim_id, evidence, unit, 100.0, "--", 1, scope, missing=why)
 
