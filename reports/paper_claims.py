@@ -36,22 +36,22 @@ _CLAIMS = (
     _c(
         "T1",
         "single_child_covers_clause_about_alpha_to_minus_k",
-        "one child covers a clause with probability about (1/alpha)^k",
+        "a child covers a clause w.p. about (1/alpha)^k",
         "A.5",
         "For large m and d, p is well approximated by p = C(m-k, d-k)/C(m, d) ~ (d/m)^k = (1/alpha)^k",
     ),
     _c(
         "T2",
         "collisions cut by about alpha_to_minus_2k_minus_1",
-        "FPE cuts expected clause collisions by about alpha^-(2k-1)",
-        "Section 2.5, A.5",
+        "collisions cut by about alpha^-(2k-1)",
+        "Sec. 2.5, A.5",
         "We find that it preserves clause coverage with high probability while cutting expected clause "
         "collisions by ~ alpha^-(2k-1)",
     ),
     _c(
         "T3",
         "paper_r_covers_every_clause_with_prob_1_minus_eps",
-        "r > alpha^(k-1) ln(C/eps) neurons cover every clause with probability >= 1-eps",
+        "r > alpha^(k-1) ln(C/eps) covers all clauses",
         "A.5",
         "Solving for r yields r > alpha^(k-1) ln(C/eps). This provides a concrete requirement on the network's "
         "dimensions to guarantee clause coverage with high probability.",
@@ -60,7 +60,7 @@ _CLAIMS = (
         "E1a",
         "case_study_random_split_beats_dense",
         "case study: random split beats dense",
-        "Section 3.1",
+        "Sec. 3.1",
         "our initial dense model achieves a test accuracy of 78.7% on the Boolean dataset, while our clause-split "
         "and random-split models achieve 99.4% and 88.7% respectively",
     ),
@@ -68,7 +68,7 @@ _CLAIMS = (
         "E1b",
         "case_study_clause_split_beats_dense",
         "case study: clause split beats dense",
-        "Section 3.1",
+        "Sec. 3.1",
         "our initial dense model achieves a test accuracy of 78.7% on the Boolean dataset, while our clause-split "
         "and random-split models achieve 99.4% and 88.7% respectively",
     ),
@@ -76,7 +76,7 @@ _CLAIMS = (
         "E2a",
         "boolean_grid_random_split_gains",
         "random split gains over the Boolean grid",
-        "Section 3.2, Fig. 3c",
+        "Sec. 3.2, Fig. 3c",
         "Interestingly, we observe that randomly splitting provides a modest increase in performance across many "
         "configurations.",
     ),
@@ -84,23 +84,23 @@ _CLAIMS = (
         "E2b",
         "boolean_grid_clause_split_gains",
         "clause split gains over the Boolean grid",
-        "Section 3.2, Fig. 3c",
+        "Sec. 3.2, Fig. 3c",
         "While clause-based splitting consistently achieves the best results, randomly splitting still enhances "
         "performance in these theoretical settings",
     ),
     _c(
         "E2c",
         "gain_falls_with_more_neurons",
-        "the gain falls as neurons increase (8 clauses)",
-        "Section 3.2, Fig. 3a",
+        "the gain falls as neurons increase",
+        "Sec. 3.2, Fig. 3a",
         "Increasing the number of neurons leads to diminishing returns in relative improvement for learning 8 "
         "clauses (Figure 3a).",
     ),
     _c(
         "E2d",
         "gain_rises_with_clauses_up_to_16",
-        "the gain rises with clauses, up to about 16 (8 neurons)",
-        "Section 3.2, Fig. 3b",
+        "the gain rises with clauses (up to 16)",
+        "Sec. 3.2, Fig. 3b",
         "As the number of clauses increases, performance gains from FPE initially rise [...] However, beyond "
         "roughly 16 clauses, the benefit of splitting begins to plateau or decline.",
     ),
@@ -108,60 +108,60 @@ _CLAIMS = (
         "E3",
         "clause_split_beats_random_split",
         "clause split beats random split",
-        "Section 3.2",
+        "Sec. 3.2",
         "Clause splitting consistently outperforms random splitting, confirming that targeted disentanglement is "
         "more effective than naive expansion",
     ),
     _c(
         "E4a",
         "gain_tracks_capacity_fold",
-        "relative improvement rises with the capacity fold change",
-        "Section 3.2, Fig. 4c",
+        "RI rises with the capacity fold change",
+        "Sec. 3.2, Fig. 4c",
         "The regression lines fitted to the empirical data in Figure 4c reveal strong correlations between relative "
         "improvement and interference metrics for the trained models when varying the number of neurons.",
     ),
     _c(
         "E4b",
         "gain_tracks_lower_cosine",
-        "relative improvement rises as |cos| falls",
-        "Section 3.2, Fig. 4c",
+        "RI rises as |cos| falls",
+        "Sec. 3.2, Fig. 4c",
         "The regression lines fitted to the empirical data in Figure 4c reveal strong correlations between relative "
         "improvement and interference metrics for the trained models when varying the number of neurons.",
     ),
     _c(
         "E5a",
         "vision_gram_split_beats_dense",
-        "vision: the Gram (feature-based) split beats dense",
-        "Section 3.3, Fig. 5",
+        "vision: Gram split beats dense",
+        "Sec. 3.3, Fig. 5",
         "First, feature-based splitting consistently outperforms the dense baseline across various hidden sizes",
     ),
     _c(
         "E5b",
         "vision_gram_split_about_equal_to_random",
-        "vision: Gram split about equal to random split",
-        "Section 3.3, Fig. 5",
+        "vision: Gram split about equal to random",
+        "Sec. 3.3, Fig. 5",
         "we find that our feature-based splitting method performs only comparably to random splitting in practice, "
         "even though both improve over the dense baseline",
     ),
     _c(
         "E5c",
         "vision_random_gain_largest_at_small_width",
-        "vision: the random-split gain is largest at few neurons",
-        "Section 3.3, Fig. 5",
+        "vision: the gain is largest at few neurons",
+        "Sec. 3.3, Fig. 5",
         "Additionally, the relative improvement of FPE is most pronounced when there are fewer neurons.",
     ),
     _c(
         "E6a",
         "every_alpha_gains_at_small_width",
-        "every alpha in {2, 4, 8} gains at small width",
-        "Section 3.4, Fig. 6d",
+        "every alpha gains at small width",
+        "Sec. 3.4, Fig. 6d",
         "All expansion factors [...] yield strong gains when the base model is small",
     ),
     _c(
         "E6b",
         "early_split_beats_late_split",
         "an early split beats a late one",
-        "Section 3.4, Fig. 6b",
+        "Sec. 3.4, Fig. 6b",
         "Performing FPE splitting earlier consistently leads to higher final test accuracy than later splits.",
     ),
     _c(
@@ -174,14 +174,14 @@ _CLAIMS = (
     _c(
         "E7b",
         "structured_2_4_about_equal_to_random",
-        "2:4 structured FPE about equal to random FPE",
+        "2:4 FPE about equal to random FPE",
         "A.7, Table A5",
         "this structured approach achieves performance that is highly competitive with unstructured random sparsity",
     ),
     _c(
         "E7c",
         "rewiring_beats_one_shot",
-        "dynamic rewiring improves on one-shot FPE",
+        "rewiring beats one-shot FPE",
         "A.7",
         "This learnable approach yields consistent gains over our one-shot FPE.",
     ),
@@ -189,7 +189,7 @@ _CLAIMS = (
         "E9",
         "fpe_raises_feature_capacity",
         "FPE raises feature capacity",
-        "Section 3.2, Table A1",
+        "Sec. 3.2, Table A1",
         "The top panels of Figure 4a and b demonstrate that FPE consistently increases feature capacity, thus "
         "reducing interference, compared to dense baseline models",
     ),

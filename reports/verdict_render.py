@@ -106,6 +106,7 @@ _MATH = {  # escaped text -> LaTeX maths, matched in one pass (longest forms fir
     "\\textless{}=": "$\\le$",
     "\\textgreater{}": "$>$",
     "1 - eps": "$1-\\varepsilon$",
+    "eps = ": "$\\varepsilon$ = ",
     "1-eps": "$1-\\varepsilon$",
     "\\textbar{}cos\\textbar{}": "$|\\cos|$",
     "alpha": "$\\alpha$",
@@ -120,34 +121,80 @@ def tex(text) -> str:
     return _MATH_RE.sub(lambda m: _MATH[m.group(0)], escape(text))
 
 
-def latex_table(verdicts: list[Verdict], caption: str = "") -> str:
-    """Page 1's verdict table (body-size type): id and source, claim, the four axes, effect beside the paper, n."""
-    head = ["id", "claim (source)", "direction", "size", "scope", "robust", "ours [interval]", "level", "paper", "$n$"]
+SIZE_SHORT = {"reproduced": "reproduced", "smaller than reported": "smaller", "larger than reported": "larger"}
+MARK = {"stand-in": "$^\\dagger$", "beyond": "", "paper": ""}
+
+
+UNIT_SHORT = {
+    "pts": "",
+    "RI pts": "RI",
+    "RI pts per doubling": "RI/dbl",
+    "RI pts per unit": "RI/unit",
+    "capacity": "cap.",
+    "exact / approximation": "ratio",
+}
+ROBUST_SHORT = {
+    "fallback effect": "fallback",
+    "fallback slope": "slope",
+    "fallback correlation": "correlation",
+    "equivalence margin": "margin",
+    "correction family": "family",
+}
+LEGEND = (
+    "Units: pts unless named; RI = relative-improvement points; RI/dbl per doubling; RI/unit per unit of the "
+    "regressor; cap. = feature capacity; ratio = exact / approximation."
+)
+
+
+def _effect_cell(v: Verdict) -> str:
+    """The effect and interval with a short unit (none for accuracy points, which the header names)."""
+    if v.kind != "test" or not math.isfinite(v.effect):
+        text = effect_text(v, with_level=False)
+        return text.replace(f"({v.unit})", f"({UNIT_SHORT.get(v.unit, v.unit)})")
+    dg = _digits(v)
+    lo, hi = v.ci
+    ci = f" [{signed(lo, dg)}, {signed(hi, dg)}]" if math.isfinite(lo) else ""
+    unit = UNIT_SHORT.get(v.unit, v.unit)
+    return f"{signed(v.effect, dg)}{ci}" + (f" {unit}" if unit else "")
+
+
+def _minus(cell: str) -> str:
+    """A minus sign, not a hyphen, before a number."""
+    return re.sub(r"(?<![\w$])-(?=\d)", "$-$", cell)
+
+
+def _robust_cell(v: Verdict) -> str:
+    short = robustness_short(v)
+    if not short.startswith("on "):
+        return short
+    return ", ".join(ROBUST_SHORT.get(x, x) for x in short[3:].split(", "))
+
+
+def latex_table(verdicts: list[Verdict]) -> str:
+    """The verdict table (body-size type): id (dagger: stand-in data), claim, source, the four axes, our effect
+    with its interval at the adjusted level (column 'level', %) beside the paper's number, n."""
+    head = ["id", "claim", "source", "direction", "size", "robust", "ours [interval]", "level", "paper", "$n$"]
     lines = [
-        "\\begin{tabular}{@{}l p{6.4cm} l l l l l r r r@{}}",
+        "{\\setlength{\\tabcolsep}{4pt}\\begin{tabular}{@{}llllllrrrr@{}}",
         "\\toprule",
         " & ".join(head) + " \\\\",
         "\\midrule",
     ]
     for v in verdicts:
-        lines.append(
-            " & ".join(
-                [
-                    tex(v.id),
-                    f"{tex(v.claim)} \\emph{{({tex(v.source)})}}",
-                    f"\\textbf{{{tex(v.direction)}}}",
-                    tex(v.size),
-                    tex(scope_short(v)),
-                    tex(robustness_short(v)),
-                    tex(effect_text(v, with_level=False)),
-                    _level(v),
-                    tex(paper_text(v)),
-                    tex(_n(v)),
-                ]
-            )
-            + " \\\\"
-        )
-    lines += ["\\bottomrule", "\\end{tabular}"]
+        cells = [
+            tex(v.id) + MARK[scope_short(v)],
+            tex(v.claim),
+            tex(v.source),
+            f"\\textbf{{{tex(v.direction)}}}",
+            tex(SIZE_SHORT.get(v.size, v.size)),
+            tex(_robust_cell(v)),
+            _minus(tex(_effect_cell(v))),
+            _level(v),
+            _minus(tex(paper_text(v))),
+            tex(_n(v)),
+        ]
+        lines.append(" & ".join(cells) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}}"]
     return "\n".join(lines) + "\n"
 
 
@@ -171,7 +218,8 @@ def paragraph(verdicts: list[Verdict], smoke: bool = False) -> str:
             parts.append(f"{d.capitalize()}: {', '.join(ids)}.")
     t3 = next((v for v in paper if v.id == "T3"), None)
     if t3 is not None and t3.direction == "contradicted":
-        parts.append(f"The coverage guarantee fails: {t3.sentence.split(' Short of')[0]}")
+        first = t3.sentence.split(" Short of")[0]
+        parts.append(f"The coverage guarantee fails: {first[0].lower() + first[1:]}")
     smaller = [v.id for v in paper if v.size == "smaller than reported"]
     if smaller:
         parts.append(f"Smaller than the paper reports: {', '.join(smaller)}.")

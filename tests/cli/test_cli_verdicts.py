@@ -72,7 +72,7 @@ def test_claims_markdown_is_a_github_table(tmp_path):
     res = _invoke("--store", tmp_path / "r.db", "--format", "md")
     assert res.exit_code == 0, res.output
     assert "| id | claim (source) | direction | size | scope | robustness |" in res.output
-    assert "| E1a | case study: random split beats dense (Section 3.1) | **supported** |" in res.output
+    assert "| E1a | case study: random split beats dense (Sec. 3.1) | **supported** |" in res.output
 
 
 def test_claims_plan_names_what_decides_each_open_claim(tmp_path):
