@@ -290,15 +290,28 @@ def _trend(
     sweeps,
     strata=None,
     what="",
+    groups=None,
 ) -> Pending:
-    """OLS of configuration means ``y`` on ``x`` (plus stratum intercepts); the slope decides."""
+    """OLS of configuration means ``y`` on ``x`` (plus stratum intercepts); the slope decides. With ``groups``
+    (several points per configuration, e.g. its two splits) statsmodels MixedLM with a random intercept per
+    configuration instead, so a configuration's points are not counted as independent."""
     import statsmodels.formula.api as smf
 
     m = means.dropna(subset=[y, x])
     if len(m) < 3 or m[x].nunique() < 2:
         return _missing(claim_id, evidence, unit, scope, f"fewer than three configurations with two values of {x}")
     formula = f"{y} ~ {x}" + (f" + C({strata})" if strata and m[strata].nunique() > 1 else "")
-    fit = smf.ols(formula, m).fit()
+    n_units = int(m[groups].nunique()) if groups else len(m)
+    if groups and n_units >= 3:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # boundary / convergence notes of a near-zero group variance
+            fit = smf.mixedlm(formula, m, groups=m[groups]).fit(reml=True)
+        fitted = "MixedLM, random intercept per configuration"
+    else:
+        fit = smf.ols(formula, m).fit()
+        fitted = f"R^2 {fit.rsquared:.2f}"
     slope, p = float(fit.params[x]), float(fit.pvalues[x])
     resid = math.sqrt(fit.scale)
 
@@ -306,7 +319,7 @@ def _trend(
         lo, hi = fit.conf_int(alpha=1 - conf).loc[x]
         return float(lo), float(hi)
 
-    sentence = f"Slope {slope * scale:+.3g} {unit} over {len(m)} configs{what}, R^2 {fit.rsquared:.2f}."
+    sentence = f"Slope {slope * scale:+.3g} {unit} over {n_units} configs ({len(m)} points){what}, {fitted}."
     return Pending(
         claim_id,
         evidence,
@@ -316,7 +329,7 @@ def _trend(
         claimed,
         scope,
         effect=slope,
-        n=len(m),
+        n=n_units,
         n_of="configs",
         p_of=lambda c: p,
         ci_of=ci,
@@ -341,7 +354,8 @@ def _correlation_power(c: Constants, x, resid, m) -> Power:
     """Power for |rho| = fallback correlation (Fisher z): Phi(atanh(rho) sqrt(n - 3) - z_{1 - a/2})."""
     from scipy import stats
 
-    n, rho = len(x), c.fallback_correlation
+    n = int(m["config_hash"].nunique()) if "config_hash" in m else len(x)  # configurations, not points
+    rho = c.fallback_correlation
     z = math.atanh(rho)
     crit = stats.norm.ppf(1 - S.LEVEL / 2)
     power = float(stats.norm.cdf(z * math.sqrt(max(n - 3, 0)) - crit)) if n > 3 else NAN
@@ -383,7 +397,10 @@ def interference_trend(pairs: pd.DataFrame, metric: str) -> Pending:
     claim_id, claimed, label = (
         ("E4a", 1, "capacity fold change") if metric == "capacity_fold" else ("E4b", -1, "|cos| difference FPE - dense")
     )
-    evidence = f"OLS of configuration-mean RI on configuration-mean {label} (neuron scan, Fig. 4c)"
+    evidence = (
+        f"MixedLM of (configuration, split)-mean RI on the mean {label}, random intercept per "
+        "configuration (neuron scan, Fig. 4c)"
+    )
     g = boolean(sweep(pairs, ["fig3a"]))
     g = g[g["variant"].isin(["random", "clause"])] if not g.empty else g
     if g.empty or metric not in g:
@@ -403,6 +420,7 @@ def interference_trend(pairs: pd.DataFrame, metric: str) -> Pending:
         100.0,
         _correlation_power,
         ["fig3a"],
+        groups="config_hash",
     )
 
 
