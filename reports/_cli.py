@@ -15,7 +15,7 @@ import click
     "--preset", default="quick", show_default=True, help="quick (< 5 min on 2 cores) or paper (the paper's sizes)"
 )
 @click.option("--out", "out", default="report", show_default=True, type=click.Path(file_okay=False),
-              help="output folder: report.tex, report.pdf, figures/, summary.csv (results.db by default)")  # fmt: skip
+              help="output folder: report.tex/.pdf, figures/, summary.csv/.md (results.db by default)")  # fmt: skip
 @click.option(
     "--store", default=None, type=click.Path(dir_okay=False), help="results store to use (default <out>/results.db)"
 )

@@ -115,10 +115,10 @@ def reference_effect(g: pd.DataFrame) -> float:
     """The paper's effect for a comparison, in accuracy (fraction), for power (docs/statistics.md).
 
     Boolean: the case study's RI of that split (random 12.7 %, clause 26.3 %) x our dense mean;
-    vision: Table A5's random RI (14.9 %) x our dense mean; otherwise ``claims.FALLBACK_EFFECT``.
+    vision: Table A5's random RI (14.9 %) x our dense mean; otherwise the ledger's fallback effect (2 points).
     """
     from reports import paper_numbers as P
-    from reports.claims import FALLBACK_EFFECT
+    from reports.verdicts import DEFAULTS
 
     variant = g["variant"].iloc[0]
     dense = float(pd.to_numeric(g["test_accuracy_dense"], errors="coerce").mean())
@@ -127,7 +127,7 @@ def reference_effect(g: pd.DataFrame) -> float:
         return (P.CASE_STUDY[variant].value / P.CASE_STUDY["dense"].value - 1) * dense
     if task != "boolean" and variant in ("random", "gram", "structured_2_4"):
         return P.TABLE_A5["random_ri"].value * dense
-    return FALLBACK_EFFECT
+    return DEFAULTS.fallback_effect
 
 
 def summarize(pairs: pd.DataFrame, seed: int = 0) -> pd.DataFrame:

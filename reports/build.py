@@ -270,7 +270,7 @@ def publish(tmp: Path, out: Path, has_pdf: bool) -> dict:
         if figures.exists():
             figures.replace(old)
         (tmp / "figures").replace(figures)
-    for name in ("summary.csv", "report.tex") + (("report.pdf",) if has_pdf else ()):
+    for name in ("summary.csv", "summary.md", "report.tex") + (("report.pdf",) if has_pdf else ()):
         if (tmp / name).exists():
             (tmp / name).replace(out / name)
     for name in ("report.failed.log", "report.failed.tex"):

@@ -90,15 +90,25 @@ def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, mc=None):
         regression_table=sections.regression_table(regs) if regs else "",
         paper_table=sections.paper_vs_ours(vtable, summary, pairs), **theory_tables,
     )  # fmt: skip
-    context.update(findings_context(frame, preset))
+    context.update(findings_context(frame, preset, folder))
     return context, drawn, skipped
 
 
-def findings_context(frame: pd.DataFrame, preset) -> dict:
-    """The first page: the claims ledger (reports.claims) as a verdict table and a paragraph (reports.findings)."""
-    from reports import claims, findings
+def findings_context(frame: pd.DataFrame, preset, folder: Path | None = None) -> dict:
+    """Page 1 and the page after it, from the claims ledger (``reports.ledger``); ``summary.md`` beside."""
+    from reports import page_one
+    from reports.build import _version
+    from reports.ledger import ledger
+    from reports.verdict_render import markdown_table
 
-    return findings.context(frame, preset, claims.ledger(frame, preset, seed=preset.seed))
+    verdicts = ledger(frame, preset)
+    if folder is not None:
+        (folder.parent / "summary.md").write_text(markdown_table(verdicts) + "\n")
+    version = _version()
+    return dict(
+        page_one=page_one.page_one(verdicts, frame, preset.name, version, page_one.smoke_note(preset.name)),
+        page_two=page_one.page_two(verdicts),
+    )
 
 
 def _notes(frame: pd.DataFrame, ok: pd.DataFrame) -> list[str]:

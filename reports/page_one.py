@@ -45,6 +45,35 @@ def run_summary(frame: pd.DataFrame | None) -> dict:
     )
 
 
+FULL_COMMAND = "fpe-theory report --preset paper --out report-paper --store results-paper.db"
+
+
+def planned_trials(preset_name: str = "paper") -> tuple[int, int]:
+    """(distinct configurations, (config, trial) pairs) a preset's sweeps plan, configs shared by sweeps once."""
+    from fpe_train.sweeps.store import config_hash
+    from reports.presets import get_preset, load_sweeps
+
+    trials: dict[str, int] = {}
+    for sweep in load_sweeps(get_preset(preset_name)):
+        for c in sweep.configs:
+            h = config_hash(c)
+            trials[h] = max(trials.get(h, 0), int(c.trials))
+    return len(trials), sum(trials.values())
+
+
+def smoke_note(preset_name: str) -> str:
+    """For the quick preset: it is a smoke run, and the full run's command and size; else ''."""
+    if preset_name != "quick":
+        return ""
+    configs, pairs = planned_trials("paper")
+    return (
+        "\\textbf{This is a smoke run.} The quick preset trains few trials for few epochs on small data sets: "
+        "its verdicts rest on that, many are \\emph{undecided}, and its effects need not match the paper's sizes. "
+        f"The full run is \\texttt{{{tex(FULL_COMMAND)}}}: {configs} configurations and {pairs} planned "
+        "(configuration, trial) pairs."
+    )
+
+
 def page_one(verdicts, frame: pd.DataFrame | None, preset: str, version: str, smoke_note: str = "") -> str:
     """The LaTeX of page 1 (what was run, the verdict table, the paragraph); body-size type."""
     run = run_summary(frame)

@@ -56,9 +56,7 @@ def _minimal_context():
     ctx.update(version="0", preset="quick", store="s_1.db", n_rows=0, n_configs=0, sweeps="", seed=0, mc_trials=1,
                notes=[], formulas=[("p", "p")], skipped=[], theory_figures=[], prediction_figures=[],
                training_figures=[], regression_figures=[])  # fmt: skip
-    ctx.update(findings_run=dict(configs=0, pairs=0, trials="--", warmup="--", epochs="--", devices="cpu",
-                                 versions="0"), verdict_table="", findings_paragraph="", smoke=False,
-               pruning_summary="", cosine_diff_table="")  # fmt: skip
+    ctx.update(page_one="", page_two="", pruning_summary="", cosine_diff_table="")
     return ctx
 
 
