@@ -175,7 +175,7 @@ def latex_table(verdicts: list[Verdict]) -> str:
     with its interval at the adjusted level (column 'level', %) beside the paper's number, n."""
     head = ["id", "claim", "source", "direction", "size", "robust", "ours [interval]", "level", "paper", "$n$"]
     lines = [
-        "{\\setlength{\\tabcolsep}{4pt}\\begin{tabular}{@{}llllllrrrr@{}}",
+        "{\\setlength{\\tabcolsep}{3.5pt}\\begin{tabular}{@{}llllllrrrr@{}}",
         "\\toprule",
         " & ".join(head) + " \\\\",
         "\\midrule",
