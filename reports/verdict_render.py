@@ -110,6 +110,11 @@ _MATH = {  # escaped text -> LaTeX maths, matched in one pass (longest forms fir
     "1-eps": "$1-\\varepsilon$",
     "\\textbar{}cos\\textbar{}": "$|\\cos|$",
     "alpha": "$\\alpha$",
+    "\\textasciitilde{}": "$\\approx$",
+    "(d/m)\\textasciicircum{}k": "$(d/m)^k$",
+    "C(m-k, d-k)/C(m, d)": "$\\binom{m-k}{d-k}/\\binom{m}{d}$",
+    "E\\_FPE/E\\_dense": "$E_\\mathrm{FPE}/E_\\mathrm{dense}$",
+    "alpha p'": "$\\alpha p'$",
     "rho": "$\\rho$",
     "R\\textasciicircum{}2": "$R^2$",
 }
