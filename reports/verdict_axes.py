@@ -21,8 +21,8 @@ t-based interval at confidence 1 - that level excludes 0 exactly when p~ < LEVEL
 'supported'
 >>> direction(0.30, +0.01, claimed=1, power=0.9)
 'no effect detected'
->>> size(0.10, (0.02, 0.05))
-'larger than reported'
+>>> size(0.10, (0.02, 0.05))  # our interval lies below the paper's number
+'smaller than reported'
 """
 
 from __future__ import annotations
