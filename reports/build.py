@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from reports.latex import LatexBuildError, build_pdf, latex_engine, render
+from reports.render.latex import LatexBuildError, build_pdf, latex_engine, render
 
 NO_LATEX_HINT = (
     "no LaTeX engine (latexmk + pdflatex) on PATH: wrote report.tex; get the PDF with "
@@ -202,7 +202,7 @@ def build_report(out, preset="quick", store=None, run: bool = True, progress: bo
 
 def _build(out: Path, chosen, store, run, progress, workers, source, start) -> BuildResult:
     """The body of ``build_report`` (inside ``terminate_as_exit``)."""
-    from reports.content import assemble
+    from reports.assemble import assemble
     from reports.montecarlo import StoredMonteCarlo, required_cases, run_monte_carlo
 
     tmp = prepare_out(out)

@@ -84,14 +84,15 @@ def _estimate_tuple(e) -> tuple[float, float, float, float]:
 
 def required_cases(preset, frame) -> list[Case]:
     """Every case the report of ``preset`` reads for this stored ``frame``, each once, in a fixed order."""
-    from reports import analysis, theory
+    from reports.compute.frame import variant_table
+    from reports.compute.theory import SPLIT_FAMILY, prediction_cases
 
     cases = [Case(m, k, alpha, family, r, preset.mc_trials, preset.seed) for m, k, alpha, family, r in preset.mc_cases]
-    vtable = analysis.variant_table(frame) if frame is not None and not frame.empty else None
+    vtable = variant_table(frame) if frame is not None and not frame.empty else None
     if vtable is not None:
-        for clauses, k, r, alpha, variant in theory.prediction_cases(vtable):
+        for clauses, k, r, alpha, variant in prediction_cases(vtable):
             m = clauses * k
-            cases.append(Case(m, k, alpha, theory.SPLIT_FAMILY[variant], r, preset.mc_trials, preset.seed))
+            cases.append(Case(m, k, alpha, SPLIT_FAMILY[variant], r, preset.mc_trials, preset.seed))
     return list(dict.fromkeys(cases))
 
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from reports import paper_numbers as P
+
 # Columns that describe a configuration (kept beside per-configuration statistics when present).
 CONFIG_COLUMNS = (
     "sweep", "task", "clauses", "k", "r", "alpha", "depth", "warmup_epochs", "epochs", "trials",
@@ -34,6 +36,7 @@ CONFIG_COLUMNS = (
 )  # fmt: skip
 REQUIRED_COLUMNS = ("config_hash", "trial", "variant", "test_accuracy")
 METRICS = ("test_accuracy", "capacity", "cosine", "abs_cosine", "nonzero_params")
+FALLBACK_EFFECT = 0.02  # effect (accuracy, 2 points) used for power where the paper prints no number
 BASELINES = ("dense", "dense_warmup")  # dense readings: warm-up + continued training, and after warm-up only
 VARIANT_METRICS = (
     "test_accuracy", "capacity", "cosine", "abs_cosine", "nonzero_params", "mask_covered", "mask_collisions",
@@ -115,11 +118,8 @@ def reference_effect(g: pd.DataFrame) -> float:
     """The paper's effect for a comparison, in accuracy (fraction), for power (docs/statistics.md).
 
     Boolean: the case study's RI of that split (random 12.7 %, clause 26.3 %) x our dense mean;
-    vision: Table A5's random RI (14.9 %) x our dense mean; otherwise ``claims.FALLBACK_EFFECT``.
+    vision: Table A5's random RI (14.9 %) x our dense mean; otherwise ``FALLBACK_EFFECT``.
     """
-    from reports import paper_numbers as P
-    from reports.claims import FALLBACK_EFFECT
-
     variant = g["variant"].iloc[0]
     dense = float(pd.to_numeric(g["test_accuracy_dense"], errors="coerce").mean())
     task = g["task"].iloc[0] if "task" in g else "boolean"

@@ -1,6 +1,6 @@
 """The report's tables as LaTeX strings, each built from stored rows or exact theory.
 
-Every cell is formatted here (``reports.latex``); text from data is escaped. The paper's
+Every cell is formatted here (``reports.render.latex``); text from data is escaped. The paper's
 numbers come only from ``reports.paper_numbers``.
 """
 
@@ -11,8 +11,8 @@ import math
 import pandas as pd
 
 from reports import paper_numbers as P
-from reports.analysis import in_sweep
-from reports.latex import escape, fmt, frac, pct, pm, table
+from reports.compute.frame import in_sweep
+from reports.render.latex import escape, fmt, frac, pct, pm, table
 
 
 def _int(x) -> str:

@@ -14,17 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-# Which stored sweeps feed which paper figure (names of experiments/*.toml), in order of
-# preference: the first sweep with rows is used (e.g. Fig. 3b falls back to the clause scan of
-# Tables A1/A2, Fig. 6 to the digits runs of Fig. 5), and the caption names it.
-FIGURE_SWEEPS = {
-    "r": ("fig3a",),
-    "clauses": ("fig3b", "fig3c", "table_a1_a2"),
-    "heatmap": ("fig3c",),
-    "vision": ("fig5_vision",),
-    "alpha": ("fig6ad_alpha", "fig5_vision"),
-    "timing": ("fig6b_split_timing",),
-}
+from reports.compute.selection import FIGURE_SWEEPS, dense_equivalent, select
+from reports.render.latex import escape
+
 STYLE = {"clause": "tab:green", "random": "tab:orange", "gram": "tab:purple", "structured_2_4": "tab:brown",
          "overlap": "tab:gray", "dropconnect": "tab:pink", "dense": "black"}  # fmt: skip
 
@@ -59,21 +51,6 @@ def _save(fig, folder: Path, stem: str) -> None:
     _plt().close(fig)
 
 
-def select(table: pd.DataFrame, sweeps, **fixed) -> pd.DataFrame:
-    """Rows of ``table`` from the first of the named sweeps that has rows with the given column values."""
-    from reports.analysis import in_sweep
-
-    if table.empty or "sweep" not in table.columns:
-        return table.iloc[0:0]
-    for sweep in sweeps:
-        out = table[in_sweep(table, [sweep])]
-        for col, val in fixed.items():
-            out = out[out[col] == val]
-        if not out.empty:
-            return out
-    return table.iloc[0:0]
-
-
 ERRORBARS = (" Error bars: $\\pm 1$ SEM over trials (each trial its own initialisation, masks and data order);"
              " $\\blacktriangle$/$\\blacktriangledown$: gain/loss vs dense at Holm-adjusted $p < 0.05$"
              " (paired $t$).")  # fmt: skip
@@ -81,8 +58,6 @@ ERRORBARS = (" Error bars: $\\pm 1$ SEM over trials (each trial its own initiali
 
 def _source(rows: pd.DataFrame, bars: bool = False) -> str:
     """' Rows of sweep(s) ...' naming the stored sweeps a figure was drawn from (and what its error bars are)."""
-    from reports.latex import escape
-
     names = sorted({n for v in rows["sweep"].dropna() for n in str(v).split(",")})
     return (f" Rows of sweep(s) {escape(', '.join(names))}." if names else "") + (ERRORBARS if bars else "")
 
@@ -237,15 +212,6 @@ def fig_vision(summary, vtable, folder, name="fig5", sweeps=FIGURE_SWEEPS["visio
     _save(fig, folder, name)
     return Drawn(name, "Vision tasks: relative improvement (\\%) and test accuracy per parameter vs neurons "
                        "(paper Fig.~5)." + _source(s, bars=True), name)  # fmt: skip
-
-
-def dense_equivalent(v_dense: pd.DataFrame, acc: float) -> float:
-    """Nonzero parameters a dense model needs for accuracy ``acc`` (linear interpolation in log params)."""
-    d = v_dense.sort_values("nonzero_params_mean")
-    xs, ys = np.log(d["nonzero_params_mean"].to_numpy(float)), d["test_accuracy_mean"].to_numpy(float)
-    if len(xs) < 2 or not np.all(np.diff(ys) > 0) or acc < ys[0] or acc > ys[-1]:
-        return math.nan
-    return float(np.exp(np.interp(acc, ys, xs)))
 
 
 def fig_alpha(summary, vtable, folder, name="fig6", sweeps=FIGURE_SWEEPS["alpha"]):

@@ -29,12 +29,13 @@ import pandas as pd
 
 from reports import paper_numbers as P
 from reports import stats as S
-from reports.analysis import in_sweep, paired, usable
+from reports.compute import theory
+from reports.compute.frame import FALLBACK_EFFECT, in_sweep, paired, usable
+from reports.compute.selection import regression_pairs
 
 VERDICTS = ("supported", "contradicted", "not supported", "undecided")
 THEORY_TOLERANCE = 0.05  # an approximation "holds" where exact / approximate is within 1 +- 5 %
 EQUIVALENCE_MARGIN = 0.01  # "about equal" accuracies: the 95 % CI of the difference inside +-1 point
-FALLBACK_EFFECT = 0.02  # effect (accuracy, 2 points) used for power where the paper prints no number
 BEST_OF_T = 5  # the paper's trials per case-study number (Section 3.1: five trials)
 
 NAN = math.nan
@@ -179,8 +180,6 @@ def _missing(base: Claim, what: str) -> Claim:
 
 def theory_claims(preset) -> list[Claim]:
     """T1-T3 from exact numbers over the preset's theory grid."""
-    from reports import theory
-
     grid = theory.approximation_grid(preset.grid_m, preset.grid_k, preset.grid_alpha, families=("overlap",))
     return [_t1(grid), _t2(grid), _t3(preset)]
 
@@ -375,8 +374,6 @@ def e3(pairs: pd.DataFrame, seed: int) -> Claim:
 
 def e4(pairs: pd.DataFrame) -> list[Claim]:
     """Fig. 4c: RI on capacity fold (slope > 0) and on the |cos| difference (slope < 0), clustered by dense trial."""
-    from reports.content import regression_pairs
-
     g = regression_pairs(pairs) if not pairs.empty else pairs
     out = []
     specs = (("a", "capacity_fold", 1, "feature capacity fold change"),

@@ -1,4 +1,5 @@
-"""Assemble the report's content: analysis tables, theory, Monte Carlo, figures -> template context.
+"""Assemble the report: the computing layer's data (``reports.compute``) handed to the rendering layer
+(``reports.render``) -> the template context, the drawn figures and the skipped ones.
 
 Everything here reads the stored frame and the stored Monte Carlo results, or computes exact theory.
 """
@@ -9,9 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import analysis, figures, sections, theory
-
-FIGS = figures.FIGURE_SWEEPS
+from reports.compute import claims, theory
+from reports.compute import frame as analysis
+from reports.compute.run_summary import planned_trials, run_summary
+from reports.compute.selection import FIGURE_SWEEPS as FIGS
+from reports.compute.selection import regression_pairs
+from reports.render import figures, findings, formulas
+from reports.render import tables as sections
 
 
 def _theory(preset, folder: Path, source=None):
@@ -20,7 +25,7 @@ def _theory(preset, folder: Path, source=None):
     drawn = [figures.fig_theory_ratios(grid, folder), figures.fig_r_min(rmin, folder)]
     mc = theory.monte_carlo_table(preset.mc_cases, mc_trials=preset.mc_trials, seed=preset.seed, simulate=source)
     tables = dict(
-        formulas=theory.formulas(),
+        formulas=formulas.formulas(),
         grid_table=sections.grid_table(grid[grid["k"].isin((2, 4))]),
         r_min_table=sections.r_min_latex(rmin),
         mc_table=sections.mc_table(mc),
@@ -46,12 +51,6 @@ def _training_figures(summary, vtable, regs, rows, folder: Path):
         figures.fig_curves(rows, vtable, folder),
     ]  # fmt: skip
     return training, [figures.fig_regressions(regs, folder)]
-
-
-def regression_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Trial-level pairs of the neuron scan (Fig. 4c); all Boolean pairs when no neuron-scan sweep is stored."""
-    scan = figures.select(pairs, FIGS["r"])
-    return scan if not scan.empty else pairs[pairs.get("task", pd.Series("boolean", index=pairs.index)) == "boolean"]
 
 
 def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, mc=None):
@@ -95,10 +94,10 @@ def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, mc=None):
 
 
 def findings_context(frame: pd.DataFrame, preset) -> dict:
-    """The first page: the claims ledger (reports.claims) as a verdict table and a paragraph (reports.findings)."""
-    from reports import claims, findings
-
-    return findings.context(frame, preset, claims.ledger(frame, preset, seed=preset.seed))
+    """The first page: the claims ledger and the run summary (reports.compute) as text (reports.render.findings)."""
+    planned = planned_trials("paper") if preset.name == "quick" else None
+    ledger = claims.ledger(frame, preset, seed=preset.seed)
+    return findings.context(run_summary(frame), preset.name, ledger, planned)
 
 
 def _notes(frame: pd.DataFrame, ok: pd.DataFrame) -> list[str]:
