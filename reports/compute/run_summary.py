@@ -8,14 +8,14 @@ from dataclasses import dataclass
 import pandas as pd
 
 from fpe_train.sweeps.store import config_hash
+from reports import presets
 from reports.compute.frame import usable
-from reports.presets import get_preset, load_sweeps
 
 
 def planned_trials(preset_name: str = "paper") -> tuple[int, int]:
     """(distinct configurations, (config, trial) pairs) a preset's sweeps plan, configs shared by sweeps once."""
     trials: dict[str, int] = {}
-    for sweep in load_sweeps(get_preset(preset_name)):
+    for sweep in presets.load_sweeps(presets.get_preset(preset_name)):
         for c in sweep.configs:
             h = config_hash(c)
             trials[h] = max(trials.get(h, 0), int(c.trials))

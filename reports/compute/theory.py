@@ -21,26 +21,24 @@ from fractions import Fraction
 
 import pandas as pd
 
+from fpe_theory import Problem
+from fpe_theory.exact import collision_ratio, dense_collisions, family_exact, paper_r_min, r_min
+from simulations import compare, simulate
+
 SPLIT_FAMILY = {"random": "random", "clause": "clause", "structured_2_4": "structured_2_4"}
 
 
 def _monte_carlo():
     """(simulate, compare) from ``simulations`` (docs/interfaces.md)."""
-    from simulations import compare, simulate
-
     return simulate, compare
 
 
 def _problem(m: int, k: int, alpha: int):
-    from fpe_theory import Problem
-
     return Problem(m=m, k=k, alpha=alpha)
 
 
 def approximation_grid(ms, ks, alphas, families=("overlap", "random")) -> pd.DataFrame:
     """Exact p and collision ratio vs the paper's alpha^-k and alpha^-(2k-1), over a grid of (m, k, alpha)."""
-    from fpe_theory.exact import collision_ratio, family_exact
-
     rows = []
     for k in ks:
         for alpha in alphas:
@@ -66,8 +64,6 @@ def approximation_grid(ms, ks, alphas, families=("overlap", "random")) -> pd.Dat
 
 def r_min_table(problems, eps_values=(0.05, 0.01), families=("overlap", "random")) -> pd.DataFrame:
     """The paper's r > alpha^(k-1) ln(C/eps) beside the exact smallest r, per family."""
-    from fpe_theory.exact import paper_r_min, r_min
-
     rows = []
     for m, k, alpha in problems:
         problem = _problem(m, k, alpha)
@@ -109,8 +105,6 @@ def prediction_table(vtable: pd.DataFrame, mc_trials: int = 2000, seed: int = 0,
     ``simulate``: where Monte Carlo results come from (``simulations.simulate``'s signature; the report
     passes ``reports.montecarlo.StoredMonteCarlo``, which answers None for a case not stored: NaN columns).
     """
-    from fpe_theory.exact import dense_collisions, family_exact
-
     simulate = simulate or _monte_carlo()[0]
     nan = float("nan")
     rows = []
@@ -154,8 +148,6 @@ def monte_carlo_table(cases, mc_trials: int = 4000, seed: int = 0, simulate=None
 
     ``simulate`` as in ``prediction_table``; a case it answers None for (not stored) is left out.
     """
-    from fpe_theory.exact import family_exact
-
     live, compare = _monte_carlo()
     simulate = simulate or live
 

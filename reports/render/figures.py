@@ -67,7 +67,7 @@ def _agreed(marks: pd.Series) -> str:
     return marks.iloc[0] if marks.nunique() == 1 else ""
 
 
-MARKS = {"gain": "▲", "loss": "▼"}  # Holm-adjusted p < 0.05, by direction (analysis.summarize's ``star``)
+MARKS = {"gain": "▲", "loss": "▼"}  # Holm-adjusted p < 0.05, by direction (frame.summarize's ``star``)
 
 
 def _lines(ax, s: pd.DataFrame, axis: str, y: str, star_alpha=None, pct=False):

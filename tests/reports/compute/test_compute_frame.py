@@ -1,4 +1,4 @@
-"""Statistics of reports.analysis against independent references (numpy, scipy's t law, closed forms)."""
+"""Statistics of reports.compute.frame against independent references (numpy, scipy's t law, closed forms)."""
 
 import math
 
