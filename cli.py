@@ -24,7 +24,7 @@ COMMANDS = {
     "train": "fpe_train.engine._cli:train",
     "sweep": "fpe_train.sweeps._cli:sweep",
     "report": "reports._cli:report",
-    "claims": "reports._verdicts_cli:claims",
+    "claims": "reports._claims_cli:claims",
 }
 
 

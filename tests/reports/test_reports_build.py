@@ -12,8 +12,8 @@ import pytest
 from scipy import stats
 
 from reports.build import build_report
-from reports.latex import latex_engine
 from reports.presets import Preset
+from reports.render.latex import latex_engine
 
 TINY = Preset(
     name="test", sweeps=(), mc_trials=300, grid_m=(8, 16), grid_k=(2,), grid_alpha=(2,),
@@ -160,7 +160,7 @@ def _page_one(out, last: int = 1):
 
 @pytest.mark.skipif(not HAVE_PDF, reason="no LaTeX engine or pdftotext installed")
 def test_page_one_holds_every_claim_and_none_of_the_rule(built, frame):
-    from reports.paper_claims import PAPER_CLAIMS
+    from reports.compute.paper_claims import PAPER_CLAIMS
 
     text = _page_one(built[0])
     assert text.startswith("Fixed Parameter Expansion") and "Which of the paper" in text[:300]

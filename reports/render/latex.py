@@ -1,0 +1,181 @@
+"""LaTeX text: escaping, number formatting, booktabs tables, template rendering, the PDF build.
+
+Numbers are formatted here in Python (no siunitx); any text that comes from data goes
+through ``escape``. The build runs ``latexmk -pdf`` in a given folder and, on failure,
+raises a ValueError whose first line says what failed and whose next lines quote the
+log's ``!`` lines (and the line after each).
+
+>>> escape("a_b & 50%")
+'a\\\\_b \\\\& 50\\\\%'
+>>> fmt(0.12345, 3), pct(0.787)
+('0.123', '78.7\\\\%')
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",  # OT1 fonts would print these three as ¡, ¿ and an em dash
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+}
+
+
+# Characters beyond ASCII that pdflatex typesets with the report's preamble (utf8 input, OT1 fonts):
+# Latin-1 and Latin Extended-A less those OT1 lacks (guillemets, eth, thorn, ogoneks, ...), found by
+# compiling each one (tests/reports/test_latex_unicode.py builds them all). The soft hyphen is invisible.
+_NOT_IN_OT1 = (0xAB, 0xBB, 0xD0, 0xDE, 0xF0, 0xFE, 0x104, 0x105, 0x110, 0x111, 0x118, 0x119, 0x126, 0x127,
+               0x12E, 0x12F, 0x138, 0x13F, 0x140, 0x149, 0x14A, 0x14B, 0x166, 0x167, 0x172, 0x173, 0x17F)  # fmt: skip
+_TYPESET = frozenset(chr(c) for c in range(0xA1, 0x180)) - frozenset(chr(c) for c in (0xAD, *_NOT_IN_OT1))
+
+
+def escape(text) -> str:
+    """Escape LaTeX's special characters in ``text`` (any object, via str); spell out what pdflatex cannot typeset.
+
+    A character outside printable ASCII and ``_TYPESET`` (CJK, emoji, Greek, a control character)
+    becomes ``<U+XXXX>``, so a store path such as ``/data/結果.db`` neither breaks the build nor
+    silently loses characters (lualatex/xelatex without a CJK font would drop them).
+    """
+    return "".join(
+        _SPECIAL.get(ch) or (ch if " " <= ch <= "~" or ch in _TYPESET else _codepoint(ch)) for ch in str(text)
+    )
+
+
+def _codepoint(ch: str) -> str:
+    return f"\\textless{{}}U+{ord(ch):04X}\\textgreater{{}}"
+
+
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def fmt(x, digits: int = 3, sci: bool = True) -> str:
+    """A number with ``digits`` decimals; scientific for tiny/huge values (unless ``sci`` is False); '--' if missing."""
+    if _missing(x):
+        return "--"
+    if isinstance(x, (int, bool)) and not isinstance(x, Fraction):
+        return str(int(x))
+    x = float(x)
+    if sci and x != 0 and (abs(x) < 10 ** (-digits) or abs(x) >= 1e7):
+        mant, exp = f"{x:.{max(digits - 1, 1)}e}".split("e")
+        return f"${mant}\\times 10^{{{int(exp)}}}$"
+    return f"{x:.{digits}f}"
+
+
+def pct(x, digits: int = 1) -> str:
+    """A fraction as a percentage: 0.787 -> '78.7\\%'."""
+    return "--" if _missing(x) else f"{100 * float(x):.{digits}f}\\%"
+
+
+def pm(mean, spread, digits: int = 3) -> str:
+    """'mean $\\pm$ spread'."""
+    if _missing(spread):
+        return fmt(mean, digits, sci=False)
+    return f"{fmt(mean, digits, sci=False)} $\\pm$ {fmt(spread, digits, sci=False)}"
+
+
+def frac(x: Fraction, digits: int = 4) -> str:
+    """An exact Fraction: as a fraction when short, else as a decimal."""
+    if _missing(x):
+        return "--"
+    x = Fraction(x)
+    if x.denominator == 1:
+        return str(x.numerator)
+    if len(str(x.denominator)) <= 6 and len(str(abs(x.numerator))) <= 6:
+        return f"${x.numerator}/{x.denominator}$"
+    return fmt(float(x), digits)
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str | None = None, caption: str = "") -> str:
+    """A booktabs longtable. Cells and header are LaTeX already (format and escape them before)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    head = " & ".join(header) + r" \\"
+    body = "\n".join(" & ".join(str(c) for c in row) + r" \\" for row in rows)
+    cap = f"\\caption{{{caption}}}\\\\\n" if caption else ""
+    return (
+        f"\\begin{{longtable}}{{{align}}}\n{cap}\\toprule\n{head}\n\\midrule\n\\endhead\n"
+        f"{body}\n\\bottomrule\n\\end{{longtable}}\n"
+    )
+
+
+def render(template: str, **context) -> str:
+    """Render ``reports/render/templates/<template>`` with Jinja2 using LaTeX-friendly delimiters."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("reports.render", "templates"),
+        block_start_string="((*",
+        block_end_string="*))",
+        variable_start_string="(((",
+        variable_end_string=")))",
+        comment_start_string="((=",
+        comment_end_string="=))",
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+    env.filters["e"] = escape
+    return env.get_template(template).render(**context)
+
+
+def latex_engine() -> str | None:
+    """Path of latexmk when both it and pdflatex are on PATH, else None."""
+    mk = shutil.which("latexmk")
+    return mk if mk and shutil.which("pdflatex") else None
+
+
+class LatexBuildError(ValueError):
+    """LaTeX failed: ``str(self)`` is one line; ``excerpt`` holds the log's '!' lines (and the next)."""
+
+    def __init__(self, message: str, excerpt: tuple[str, ...]):
+        super().__init__(message)
+        self.excerpt = excerpt
+
+
+def log_excerpt(log: str, limit: int = 8) -> tuple[str, ...]:
+    """The lines starting with '!' and the line following each (at most ``limit`` pairs)."""
+    lines = log.splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if line.startswith("!"):
+            out.append(line)
+            if i + 1 < len(lines):
+                out.append(lines[i + 1])
+            if len(out) >= 2 * limit:
+                break
+    return tuple(out)
+
+
+def build_pdf(folder: Path, stem: str = "report", timeout: float = 300) -> Path:
+    """Run ``latexmk -pdf`` on ``folder/stem.tex``; return the PDF path or raise ValueError with the log's errors."""
+    engine = latex_engine()
+    if engine is None:
+        raise ValueError("latexmk/pdflatex: not on PATH")
+    cmd = [engine, "-pdf", "-interaction=nonstopmode", "-halt-on-error", f"{stem}.tex"]
+    proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=timeout)
+    pdf = folder / f"{stem}.pdf"
+    if proc.returncode != 0 or not pdf.exists():
+        log_path = folder / f"{stem}.log"
+        log = log_path.read_text(errors="replace") if log_path.exists() else proc.stdout + proc.stderr
+        excerpt = log_excerpt(log) or tuple(log.splitlines()[-6:])
+        raise LatexBuildError(
+            f"latex: building {stem}.pdf failed (latexmk exit {proc.returncode}; log excerpt follows)", excerpt
+        )
+    return pdf

@@ -1,0 +1,251 @@
+"""The report's tables as LaTeX strings, each built from stored rows or exact theory.
+
+Every cell is formatted here (``reports.render.latex``); text from data is escaped. The paper's
+numbers come only from ``reports.paper_numbers``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from reports import paper_numbers
+from reports.compute.paper_comparison import PaperRow, a1_a2_rows, paper_rows
+from reports.render.latex import escape, fmt, frac, pct, pm, table
+
+
+def _int(x) -> str:
+    return "--" if x is None or pd.isna(x) else str(int(x))
+
+
+def _ci(lo: float, hi: float, digits: int = 3) -> str:
+    return f"[{fmt(lo, digits, sci=False)}, {fmt(hi, digits, sci=False)}]"
+
+
+def config_table(vtable: pd.DataFrame) -> str:
+    """One line per stored configuration: sweep, task, C, k, r, alpha, depth, warm-up, epochs, trials."""
+    cols = ["sweep", "task", "clauses", "k", "r", "alpha", "depth", "warmup_epochs", "epochs", "n_train"]
+    cfg = vtable.drop_duplicates("config_hash")
+    rows = []
+    for _, c in cfg.iterrows():
+        boolean = c.get("task") == "boolean"
+        cells = [escape(c.get(col, "")) if col in ("sweep", "task") else escape(c.get(col, "--")) for col in cols]
+        if not boolean:
+            cells[2] = cells[3] = "--"
+        n = int(vtable[vtable["config_hash"] == c["config_hash"]]["n"].max())
+        rw = c.get("rewire_every")
+        rewire = "--" if rw is None or pd.isna(rw) or int(rw) == 0 else f"{int(rw)}/{fmt(c.get('rewire_fraction'), 2)}"
+        rows.append([*cells, rewire, escape(",".join(vtable[vtable["config_hash"] == c["config_hash"]]["variant"])),
+                     str(n)])  # fmt: skip
+    head = ["sweep", "task", "$C$", "$k$", "$r$", r"$\alpha$", "depth", "warm-up", "epochs", "$n$ train", "rewire",
+            "variants", "trials"]  # fmt: skip
+    return "{\\small\n" + table(head, rows, align="llrrrrrrrrllr") + "}\n"
+
+
+def grid_table(grid: pd.DataFrame, families=("overlap",)) -> str:
+    """Exact p and collision ratio beside alpha^-k and alpha^-(2k-1)."""
+    g = grid[grid["family"].isin(families)]
+    rows = [
+        [str(r.m), str(r.k), str(r.alpha), frac(r.p_exact), frac(r.p_paper), fmt(r.p_ratio),
+         frac(r.ratio_exact, 6) if r.ratio_exact is not None else "--", frac(r.ratio_paper, 6), fmt(r.ratio_ratio)]
+        for r in g.itertuples()
+    ]  # fmt: skip
+    head = ["$m$", "$k$", r"$\alpha$", "exact $p$", r"$\alpha^{-k}$", "ratio",
+            r"exact $E_{\mathrm{FPE}}/E_{\mathrm{dense}}$",
+            r"$\alpha^{-(2k-1)}$", "ratio"]  # fmt: skip
+    return table(head, rows)
+
+
+def r_min_latex(rmin: pd.DataFrame) -> str:
+    """Paper's minimal r vs the exact one (overlap and random families)."""
+    rows = [
+        [str(r.m), str(r.k), str(r.alpha), str(r.clauses), fmt(r.eps, 2), str(r.paper),
+         _int(r.overlap), _int(r.random)]
+        for r in rmin.itertuples()
+    ]  # fmt: skip
+    return table(["$m$", "$k$", r"$\alpha$", "$C$", r"$\epsilon$", "paper $r$", "exact (overlap)",
+                  "exact (random)"],
+                 rows)  # fmt: skip
+
+
+def mc_table(mc: pd.DataFrame) -> str:
+    """Exact vs Monte Carlo estimate, stderr and z."""
+    rows = [
+        [str(r.m), str(r.k), str(r.alpha), escape(r.family), str(r.r), escape(r.quantity), fmt(r.exact, 4),
+         fmt(r.estimate, 4), fmt(r.stderr, 4), "--" if r.z is None or pd.isna(r.z) else f"{r.z:.2f}"]
+        for r in mc.itertuples()
+    ]  # fmt: skip
+    return table(["$m$", "$k$", r"$\alpha$", "family", "$r$", "quantity", "exact", "estimate", "stderr", "$z$"], rows)
+
+
+def _moved(after, before) -> float:
+    """Relative change (after - before) / before, NaN where undefined."""
+    try:
+        a, b = float(after), float(before)
+    except (TypeError, ValueError):
+        return math.nan
+    return (a - b) / b if b and not (math.isnan(a) or math.isnan(b)) else math.nan
+
+
+def _pct_moved(x: float) -> str:
+    return "--" if x is None or math.isnan(x) else f"{100 * x:+.0f}\\%"
+
+
+def prediction_latex(pred: pd.DataFrame) -> str:
+    """Per Boolean config and split: exact before A1's pruning, masks after it (stored), how much pruning moved
+    each quantity, the Monte Carlo of masks before pruning, and the learned supports."""
+    rows = []
+    for r in pred.itertuples():
+        rows.append([
+            escape(r.sweep or ""), str(r.clauses), str(r.k), str(r.r), str(r.alpha), escape(r.variant), str(r.n),
+            fmt(r.exact_covered, 2), fmt(r.mask_covered, 2), _pct_moved(_moved(r.mask_covered, r.exact_covered)),
+            fmt(r.exact_all_covered, 3), fmt(r.mc_all_covered, 3), fmt(r.mask_all_covered, 3),
+            fmt(r.learned_all_covered, 3),
+            fmt(r.exact_collisions, 2), fmt(r.mc_collisions, 2), pm(r.mask_collisions, r.mask_collisions_se, 2),
+            _pct_moved(_moved(r.mask_collisions, r.exact_collisions)),
+            pm(r.learned_collisions, r.learned_collisions_se, 2), str(r.dense_collisions),
+        ])  # fmt: skip
+    head = ["sweep", "$C$", "$k$", "$r$", r"$\alpha$", "split", "$n$",
+            "cov.\\ exact", "masks", "moved",
+            "P(all) exact", "MC", "masks", "learned",
+            "coll.\\ exact", "MC", "masks", "moved", "learned", "dense"]  # fmt: skip
+    return "{\\scriptsize\\setlength{\\tabcolsep}{2.5pt}\n" + table(head, rows, align="lrrrrlr" + "r" * 13) + "}\n"
+
+
+def pruning_summary(pred: pd.DataFrame) -> str:
+    """One sentence (LaTeX) on how much A1's pruning moves expected coverage, P(all covered) and collisions."""
+    if pred.empty:
+        return ""
+    parts = []
+    for what, after, before in (("expected covered clauses", "mask_covered", "exact_covered"),
+                                ("expected collisions", "mask_collisions", "exact_collisions")):  # fmt: skip
+        moved = pd.Series([_moved(a, b) for a, b in zip(pred[after], pred[before], strict=True)]).dropna()
+        if len(moved):
+            parts.append(f"{what} by {100 * moved.median():+.0f}\\% (median over {len(moved)} rows; range "
+                         f"{100 * moved.min():+.0f}\\% to {100 * moved.max():+.0f}\\%)")  # fmt: skip
+    d = (pd.to_numeric(pred["mask_all_covered"], errors="coerce") - pred["exact_all_covered"]).dropna()
+    if len(d):
+        parts.append(f"P(all covered) by {d.median():+.3f} (median; range {d.min():+.3f} to {d.max():+.3f})")
+    if not parts:
+        return ""
+    return ("Measured on the stored masks, A1's pruning moves " + "; ".join(parts) + ", relative to the exact "
+            "values of the masks before pruning.")  # fmt: skip
+
+
+def _config_cells(r) -> list[str]:
+    """The fields that tell configurations apart: sweep, task, C, r, alpha, depth, warm-up+epochs, rewiring."""
+    g = r.get if isinstance(r, dict) else (lambda k, d=None: getattr(r, k, d))
+    boolean = g("task") == "boolean"
+    rewire = g("rewire_every")
+    rw = (
+        "--"
+        if rewire is None or pd.isna(rewire) or int(rewire) == 0
+        else f"{int(rewire)}/{fmt(g('rewire_fraction'), 2)}"
+    )
+    return [escape(g("sweep") or ""), escape(g("task") or ""), _int(g("clauses")) if boolean else "--", _int(g("r")),
+            _int(g("alpha")), _int(g("depth")), f"{_int(g('warmup_epochs'))}+{_int(g('epochs'))}", rw]  # fmt: skip
+
+
+CONFIG_HEAD = ["sweep", "task", "$C$", "$r$", r"$\alpha$", "depth", "$W$+$E$", "rewire"]
+
+
+def accuracy_table(vtable: pd.DataFrame) -> str:
+    """Absolute test accuracy (mean +- SEM, %) per configuration and variant, with every distinguishing field."""
+    rows = []
+    for r in vtable.itertuples():
+        rows.append([*_config_cells(r), escape(r.variant), str(r.n),
+                     pm(100 * r.test_accuracy_mean, 100 * r.test_accuracy_sem, 2),
+                     fmt(getattr(r, "nonzero_params_mean", math.nan), 0)])  # fmt: skip
+    head = [*CONFIG_HEAD, "variant", "$n$", r"test acc. (\%)", "nonzero params"]
+    return "{\\scriptsize\n" + table(head, rows, align="llrrrrrlrrrr") + "}\n"
+
+
+def _p(x) -> str:
+    return "--" if x is None or pd.isna(x) else (f"{x:.2g}" if x < 0.001 else f"{x:.3f}")
+
+
+def _need(x) -> str:
+    if x is None or pd.isna(x):
+        return "--"
+    return "$>$10000" if math.isinf(x) else str(int(x))
+
+
+def improvement_table(summary: pd.DataFrame) -> str:
+    """Paired FPE - dense per configuration: difference (pts) with 95 % t-CI, RI (%), share improved,
+    paired t and Wilcoxon p, Holm-adjusted p over the table, gain/loss mark, trials for 80 % power."""
+    rows = []
+    for r in summary.itertuples():
+        ci = f"[{100 * r.diff_lo:+.1f}, {100 * r.diff_hi:+.1f}]" if pd.notna(r.diff_lo) else "--"
+        rows.append([*_config_cells(r), escape(r.variant), str(r.n), f"{100 * r.diff:+.2f}", ci,
+                     "--" if pd.isna(r.ri_pct) else f"{r.ri_pct:+.1f}",
+                     "--" if pd.isna(r.frac_improved) else f"{100 * r.frac_improved:.0f}",
+                     _p(r.p), _p(r.wilcoxon_p), _p(r.p_holm), r.star or "", _need(r.n_needed)])  # fmt: skip
+    head = [*CONFIG_HEAD, "split", "$n$", r"$\Delta$ (pts)", r"95\% CI", r"RI (\%)", r"impr.\ (\%)",
+            "$p_t$", "$p_W$", r"$p_{\mathrm{Holm}}$", "mark", r"$n$ for 80\%"]  # fmt: skip
+    return (
+        "{\\scriptsize\\setlength{\\tabcolsep}{2.5pt}\n" + table(head, rows, align="llrrrrrl" + "lrrrrrrrrlr") + "}\n"
+    )
+
+
+def metric_table(vtable: pd.DataFrame, metric: str, r: int = 8) -> str:
+    """Like the paper's A1/A2: rows = literals m, columns = dense / clause / random, mean +- SD."""
+    b = a1_a2_rows(vtable, r)
+    if b.empty or f"{metric}_mean" not in b.columns:
+        return ""
+    b = b.assign(m=b["clauses"] * b["k"])
+    rows = []
+    for (m, alpha), g in b.groupby(["m", "alpha"], sort=True):
+        cells = [str(m), str(alpha)]
+        for v in paper_numbers.VARIANTS_A1_A2:
+            h = g[g["variant"] == v]
+            cells.append(pm(h[f"{metric}_mean"].mean(), h[f"{metric}_sd"].mean()) if len(h) else "--")
+        rows.append(cells)
+    return table(["literals $m$", r"$\alpha$", "dense", "clause-split", "random-split"], rows)
+
+
+def cosine_difference_table(summary: pd.DataFrame, r: int = 8) -> str:
+    """Per (m, alpha, split) of the A2 rows: FPE - dense of the signed cosine and of |cos|, mean +- SEM over trials."""
+    if summary.empty or "abs_cosine_diff_mean" not in summary:
+        return ""
+    b = a1_a2_rows(summary, r)
+    if b.empty:
+        return ""
+    rows = []
+    for r in b.assign(m=b["clauses"] * b["k"]).sort_values(["m", "alpha", "variant"]).itertuples():
+        rows.append([str(r.m), str(r.alpha), escape(r.variant), str(r.n),
+                     pm(getattr(r, "cosine_diff_mean", math.nan), getattr(r, "cosine_diff_sem", math.nan)),
+                     pm(r.abs_cosine_diff_mean, r.abs_cosine_diff_sem)])  # fmt: skip
+    return table(["literals $m$", r"$\alpha$", "split", "$n$", r"$\cos$: FPE $-$ dense", r"$|\cos|$: FPE $-$ dense"],
+                 rows, align="rrlrrr")  # fmt: skip
+
+
+def regression_table(regs) -> str:
+    """OLS of relative improvement on capacity fold / |cos| difference: coefficients with 95% CI (standard errors
+    clustered by dense trial), p of the slope, R^2, n models and the number of clusters."""
+    rows = [
+        [escape(r.x.replace("_", " ")), escape(r.label), str(r.nobs), str(r.clusters or "--"),
+         fmt(r.const, sci=False), _ci(*r.const_ci), fmt(r.slope, sci=False), _ci(*r.slope_ci), fmt(r.slope_p, 4),
+         fmt(r.rsquared, sci=False)]
+        for r in regs
+    ]  # fmt: skip
+    head = ["$x$", "group", "$n$", "clusters", "intercept", r"95\% CI", "slope", r"95\% CI", "$p$ (slope)", "$R^2$"]
+    return "{\\small\n" + table(head, rows, align="llrrrrrrrr") + "}\n"
+
+
+def _paper_cells(row: PaperRow) -> list[str]:
+    """[quantity, source, paper, ours (mean), ours best-of-T, T, ours - paper, n]."""
+    f = pct if row.percent else fmt
+    ours, best = row.ours, row.best
+    diff = "--" if ours is None or pd.isna(ours) else (pct(ours - row.paper) if row.percent else fmt(ours - row.paper))
+    b = "--" if best is None or pd.isna(best) else f(best)
+    return [escape(row.quantity), escape(row.source), f(row.paper), "--" if ours is None else f(ours), b,
+            str(row.T or "--"), diff, str(row.n or "--")]  # fmt: skip
+
+
+def paper_vs_ours(vtable: pd.DataFrame, summary: pd.DataFrame, pairs: pd.DataFrame | None = None) -> str:
+    """The paper's numbers beside ours (``reports.compute.paper_comparison.paper_rows``): our mean, the expected
+    best of the paper's T of our trials ("--" when we have fewer than T), ours - paper (of the mean), n."""
+    rows = [_paper_cells(r) for r in paper_rows(vtable, summary, pairs)]
+    head = ["quantity", "paper source", "paper", "ours (mean)", "ours, best of $T$", "$T$", "ours $-$ paper", "$n$"]
+    return "{\\small\n" + table(head, rows, align="p{4.6cm}p{5.6cm}rrrrrr") + "}\n"
