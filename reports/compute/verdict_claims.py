@@ -105,7 +105,7 @@ class OneSample:
     """Mean of ``values`` (per-trial paired differences, or configuration means) against 0."""
 
     def __init__(self, values):
-        from scipy import stats
+        from scipy import stats as scipy_stats
 
         a = np.asarray(values, dtype=float)
         self.x = a[np.isfinite(a)]
@@ -114,7 +114,7 @@ class OneSample:
         self.sd = float(self.x.std(ddof=1)) if self.n >= 2 else NAN
         self.p = NAN
         if self.n >= 2 and self.sd > 0:
-            self.p = float(stats.ttest_1samp(self.x, 0.0).pvalue)
+            self.p = float(scipy_stats.ttest_1samp(self.x, 0.0).pvalue)
         elif self.n >= 2 and self.mean != 0:
             self.p = 0.0
 
@@ -356,14 +356,14 @@ def _slope_power(c: Constants, x, resid, m) -> Power:
 
 def _correlation_power(c: Constants, x, resid, m) -> Power:
     """Power for |rho| = fallback correlation (Fisher z): Phi(atanh(rho) sqrt(n - 3) - z_{1 - a/2})."""
-    from scipy import stats
+    from scipy.stats import norm
 
     n = int(m["config_hash"].nunique()) if "config_hash" in m else len(x)  # configurations, not points
     rho = c.fallback_correlation
     z = math.atanh(rho)
-    crit = stats.norm.ppf(1 - stats.LEVEL / 2)
-    power = float(stats.norm.cdf(z * math.sqrt(max(n - 3, 0)) - crit)) if n > 3 else NAN
-    needed = float(math.ceil(((crit + stats.norm.ppf(stats.POWER_TARGET)) / z) ** 2 + 3))
+    crit = norm.ppf(1 - stats.LEVEL / 2)
+    power = float(norm.cdf(z * math.sqrt(max(n - 3, 0)) - crit)) if n > 3 else NAN
+    needed = float(math.ceil(((crit + norm.ppf(stats.POWER_TARGET)) / z) ** 2 + 3))
     # the reference is a correlation, not a slope in the entry's unit: NaN there, the source names it
     return Power(power, needed, NAN, f"correlation |rho| = {rho:g} (a 'strong correlation')", "fallback correlation")
 
