@@ -29,9 +29,10 @@ FORMAT_VERSION = 1
 def embed(source, weights, out, *, label: str = "fine", batch_size: int = 64, device: str = "auto",
           limit: int | None = None, progress: bool = False) -> dict:  # fmt: skip
     """Embed ``source`` with the checkpoint ``weights`` into ``out`` (.npz); returns the recorded ``meta``."""
-    from fpe_train.embed.encoder import load_encoder
+    from fpe_train.embed.encoder import load_encoder, transformers_offline
     from fpe_train.embed.images import open_source
 
+    transformers_offline()  # a missing extra is named before anything else
     out = _check_out(out)
     if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r}: must be a positive integer")

@@ -48,6 +48,18 @@ class Encoder:
             return self.model(pixel_values=x).image_embeds.float().cpu().numpy()
 
 
+def transformers_offline():
+    """Import transformers with the hub's offline switches on (the library reads them at import), quietly."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    import transformers
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    return transformers
+
+
 def checkpoint_folder(weights) -> str:
     """The folder holding ``config.json`` and the weights; a one-line error says where the weights go."""
     if weights is None or str(weights) == "":
@@ -92,16 +104,14 @@ def load_encoder(weights, device: str = "auto") -> Encoder:
     folder = checkpoint_folder(weights)
     torch_device = resolve_device(device)
     config = _read_config(folder)
-    os.environ["HF_HUB_OFFLINE"] = "1"  # the library's own switches: never reach for the hub
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    from transformers import CLIPVisionModelWithProjection
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    hf = transformers_offline()
     try:
-        model, loading = CLIPVisionModelWithProjection.from_pretrained(
-            folder, local_files_only=True, output_loading_info=True
+        vision_config = None
+        if config["model_type"] == "clip":  # a full CLIP: its vision tower, with the model's projection width
+            sub = {**config.get("vision_config", {}), "projection_dim": config.get("projection_dim", 512)}
+            vision_config = hf.CLIPVisionConfig(**{k: v for k, v in sub.items() if k != "model_type"})
+        model, loading = hf.CLIPVisionModelWithProjection.from_pretrained(
+            folder, config=vision_config, local_files_only=True, output_loading_info=True
         )
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise ValueError(f"weights={folder!r}: not a loadable CLIP checkpoint ({_short(exc)})") from None
