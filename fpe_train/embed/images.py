@@ -6,7 +6,8 @@ No torch here: a source is a list of splits, each a list of labelled images read
   each a sequence of 3074-byte records: 1 coarse label byte (0..19), 1 fine label byte (0..99), then
   3072 pixel bytes, the red, green and blue 32x32 planes in row-major order. Parsed from bytes with numpy
   (never unpickled). ``SOURCE`` is the folder holding them (or its ``cifar-100-binary/``), or one ``.bin``
-  file (a single pool, split later by the sweeps).
+  file (a single pool, split later by the sweeps). The class names come from the distribution's
+  ``fine_label_names.txt`` / ``coarse_label_names.txt`` beside them, when present.
 - **A folder of images**, one subfolder per class (``ROOT/CLASS/*.png``; class names sorted, label = rank);
   or ``ROOT/train/CLASS/...`` and ``ROOT/test/CLASS/...`` for a given split (the classes are the union,
   so a class seen only in one split keeps one label). Any size and mode Pillow reads: every image is
@@ -115,10 +116,20 @@ def _cifar_source(path: str, files: dict, label: str, limit) -> Source:
         if limit is not None:
             pixels, labels = pixels[:limit], labels[:limit]
         splits.append(Split(name, labels, pixels=pixels))
-    n_classes = LABELS[label][1]
     details = {"label": label, "files": {k: os.path.abspath(v) for k, v in files.items()}, "image_size": [32, 32]}
-    return Source("cifar100", "cifar100", os.path.abspath(path), tuple(str(c) for c in range(n_classes)),
+    names = os.path.join(os.path.dirname(next(iter(files.values()))), f"{label}_label_names.txt")
+    return Source("cifar100", "cifar100", os.path.abspath(path), _class_names(names, LABELS[label][1]),
                   tuple(splits), details)  # fmt: skip
+
+
+def _class_names(path: str, n_classes: int) -> tuple[str, ...]:
+    """The names in CIFAR-100's ``fine_label_names.txt`` / ``coarse_label_names.txt`` (else "0", "1", ...)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            names = tuple(line.strip() for line in f if line.strip())
+    except (OSError, UnicodeDecodeError):
+        names = ()
+    return names if len(names) == n_classes else tuple(str(c) for c in range(n_classes))
 
 
 # ---------------------------------------------------------------- image folders

@@ -36,7 +36,10 @@ def test_cifar_folder_gives_train_and_test(tmp_path):
     assert src.splits[1].labels.tolist() == cifar_records(3, seed=2)[:, 1].tolist()
     image = src.splits[0].image(4)
     assert image.size == (32, 32) and np.asarray(image).tolist() == _plain_record(cifar_records(6, 1)[4].tobytes())[2]
+    assert src.classes[:3] == ("0", "1", "2")  # no label names file: the numbers
+    (folder / "coarse_label_names.txt").write_text("".join(f"superclass_{i}\n" for i in range(20)))
     limited = open_source(folder / "train.bin", label="coarse", limit=2)
+    assert limited.classes[19] == "superclass_19"
     assert [(s.name, len(s)) for s in limited.splits] == [("all", 2)] and len(limited.classes) == 20
 
 
