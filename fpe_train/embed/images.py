@@ -49,7 +49,7 @@ class Split:
         from PIL import Image
 
         if self.pixels is not None:
-            return Image.fromarray(self.pixels[i], "RGB")
+            return Image.fromarray(self.pixels[i])  # (32, 32, 3) uint8: RGB
         return _open_rgb(self.files[i])
 
 
