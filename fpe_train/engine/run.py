@@ -39,6 +39,7 @@ import torch
 
 from fpe_train.engine.batched import BatchedMLP, init_layers
 from fpe_train.engine.config import SPLIT_NAMES, TrainConfig
+from fpe_train.engine.datasets import dataset_name
 from fpe_train.engine.rows import ROW_FIELDS
 from fpe_train.engine.train import Group, accuracy, divergence_message, train_epochs
 from fpe_train.fpe import metrics
@@ -365,6 +366,7 @@ def _rows(g: Group, labels: list, members_of: dict, data: _Data, rows_of, device
                 ("covered", "all_covered", "collisions"))  # fmt: skip
             row.update({f"{prefix}_{key}": value for key, value in cov.items()})
         row["device"] = device
+        row.update(dataset=dataset_name(c), n_train_used=data.n_train, n_test_used=data.n_test)  # as really used
         out[label] = row
     return out
 
