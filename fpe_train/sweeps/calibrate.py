@@ -2,22 +2,24 @@
 
 The model (``fpe_train.sweeps.plan`` counts each term of a batch)::
 
-    seconds = per_config x configs + per_model x models + per_step x steps + flops / flop_rate
+    seconds = per_config x configs + per_model x models + per_step x steps + per_deep_step x deep_steps
+              + flops / flop_rate
 
 a fixed cost per config (data, rows), a cost per model once (expansion at the split, measurements at the
-end), a cost per optimiser step of the batch (what dominates tiny models) and a FLOP rate.
+end), a cost per optimiser step of the batch (what dominates tiny models), a cost per step of each hidden
+layer beyond the first (LayerNorm and the general path of deeper networks) and a FLOP rate.
 
 What makes it survive a busy machine:
 
-- **the suite is fixed** (``SUITE``: five Boolean runs, each dominated by one term), so the fit never
+- **the suite is fixed** (``SUITE``: six Boolean runs, each dominated by one term), so the fit never
   depends on which sweeps are planned: the same batch gets the same seconds from ``sweep plan`` and from
   ``report --plan`` (timing a plan's own batches made the fit, and the ETA, depend on the plan);
 - **repeated short timings, robust statistic**: every run of the suite is timed ``repeats`` times,
   interleaved, in CPU seconds of this process (``time.process_time``; wall time on CUDA or with more than
   one thread), and the smallest is kept: other jobs on the machine add wall time, not CPU time;
-- **rates a core can reach**: a float32 GEMM is timed first (:func:`peak_flop_rate`, the best of a few
-  1024^3 products); the fitted FLOP rate is ``1 / (1 / (peak x threads) + x)`` with x >= 0, so it is never
-  above the peak nor infinite;
+- **rates the hardware can reach**: a float32 GEMM is timed first (:func:`peak_flop_rate`, the best of a
+  few 1024^3 products, at the calibration's thread count; on CUDA the GPU's); the fitted FLOP rate is
+  ``1 / (1 / peak + x)`` with x >= 0, so it is never above the peak nor infinite;
 - **a fit that cannot go degenerate**: non-negative least squares of the *relative* errors (each run
   counts alike, whatever its length), on a suite whose design matrix has full rank.
 
@@ -46,6 +48,8 @@ SUITE = (  # (the term it isolates, TrainConfig fields); all Boolean, one split,
                    batch_size=500)),
     ("flops-wide", dict(clauses=32, k=4, r=32, trials=4, warmup_epochs=1, epochs=1, n_train=10000, n_test=500,
                         batch_size=500)),
+    ("deep", dict(clauses=4, k=4, r=8, depth=4, trials=4, warmup_epochs=2, epochs=2, n_train=2000, n_test=200,
+                  batch_size=100)),
 )  # fmt: skip
 REPEATS = 3
 GEMM_N = 1024  # the peak's product: (n x n) @ (n x n), float32
@@ -69,6 +73,7 @@ class Calibration:
     seconds: float = 0.0  # wall time the calibration took
     source: str = "calibration"  # or "store" (fitted to a store's own run times)
     per_model: float = 0.0  # seconds per model, once (expansion at the split, measurements at the end)
+    per_deep_step: float = 0.0  # seconds per step and hidden layer beyond the first
     peak_flop_rate: float = 0.0
     cores: int = 1
     load: tuple[float, float] = (0.0, 0.0)
@@ -80,6 +85,7 @@ class Calibration:
             self.per_config * len(batch.members)
             + self.per_model * batch.models
             + self.per_step * batch.steps
+            + self.per_deep_step * batch.deep_steps
             + batch.flops / self.flop_rate
         )
 
@@ -99,15 +105,17 @@ class Calibration:
             rate += f" (GEMM peak {self.peak_flop_rate * self.threads / 1e9:.1f})"
         return (
             f"{self.device}, {self.threads} thread{'s' * (self.threads != 1)}: {rate}, "
-            f"{self.per_step * 1e3:.3f} ms per step, {self.per_config:.3f} s per config, {self.per_model * 1e3:.1f} ms "
-            f"per model ({self.source}, {self.seconds:.1f} s)"
+            f"{self.per_step * 1e3:.3f} ms per step (+{self.per_deep_step * 1e3:.3f} per deeper layer), "
+            f"{self.per_config:.3f} s per config, {self.per_model * 1e3:.1f} ms per model "
+            f"({self.source}, {self.seconds:.1f} s)"
         )
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["flop_rate"] = None if math.isinf(self.flop_rate) else self.flop_rate  # None: no FLOP-bound part seen
         d["load"] = list(self.load)
-        return {(f"{k}_s" if k in ("per_config", "per_step", "per_model") else k): v for k, v in d.items()}
+        timed = ("per_config", "per_step", "per_model", "per_deep_step")
+        return {(f"{k}_s" if k in timed else k): v for k, v in d.items()}
 
     @classmethod
     def from_dict(cls, d: dict) -> Calibration:
@@ -119,7 +127,7 @@ class Calibration:
 
 
 def _terms(batch: BatchPlan) -> list[float]:
-    return [len(batch.members), batch.models, batch.steps, batch.flops]
+    return [len(batch.members), batch.models, batch.steps, batch.deep_steps, batch.flops]
 
 
 def fit(samples: list[tuple[BatchPlan, float]], device: str, threads: int, source: str,
@@ -135,17 +143,17 @@ def fit(samples: list[tuple[BatchPlan, float]], device: str, threads: int, sourc
         raise ValueError("samples=[]: nothing timed to fit an ETA to")
     A = np.array([_terms(b) for b, _ in samples], dtype=float)
     y = np.array([s for _, s in samples], dtype=float)
-    floor = A[:, 3] / peak if peak > 0 else np.zeros(len(y))
+    floor = A[:, 4] / peak if peak > 0 else np.zeros(len(y))
     weight = 1.0 / np.maximum(y, 1e-9)  # relative errors: a 0.05 s run counts like a 5 s run
     Aw = A * weight[:, None]
     scale = Aw.max(axis=0)
     scale[scale == 0] = 1.0
     x, _ = nnls(Aw / scale, np.maximum(y - floor, 0.0) * weight)
     x = x / scale
-    inverse = (1.0 / peak if peak > 0 else 0.0) + x[3]  # seconds per FLOP
+    inverse = (1.0 / peak if peak > 0 else 0.0) + x[4]  # seconds per FLOP
     rate = 1.0 / inverse if inverse > 0 else math.inf
-    return Calibration(device, threads, float(x[0]), float(x[2]), float(rate), source=source,
-                       per_model=float(x[1]), peak_flop_rate=peak / max(threads, 1) if peak else 0.0)  # fmt: skip
+    return Calibration(device, threads, float(x[0]), float(x[2]), float(rate), source=source, per_model=float(x[1]),
+                       per_deep_step=float(x[3]), peak_flop_rate=peak / max(threads, 1) if peak else 0.0)  # fmt: skip
 
 
 def resolve_plan_device(device: str) -> str:
@@ -214,7 +222,7 @@ def calibrate(device: str = "cpu", threads: int = 1, repeats: int = REPEATS, fre
     cap_threads(threads)
     clock, name = _timer(device, threads)
     try:
-        peak = peak_flop_rate(device) if device == "cpu" else 0.0
+        peak = peak_flop_rate(device)
         batches = _suite(device)
         _run(batches[0])  # first-use costs (allocator, lazy imports, compiled kernels) stay out of the timings
         best = [math.inf] * len(batches)

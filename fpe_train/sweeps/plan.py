@@ -12,7 +12,8 @@ Counts, per sweep:
 - ``batches``: the configs trained as one batch, as a sweep run groups them
   (``fpe_train.engine.batch.plan_batches``: by schedule, shape bucket and memory);
 - ``steps`` of a batch: its optimiser steps, (warmup_epochs + epochs) x ceil(n_train / batch_size) (the
-  warm-up batch, then the forked batch, each steps all its models at once).
+  warm-up batch, then the forked batch, each steps all its models at once); ``deep_steps``: steps x the
+  hidden layers beyond the first.
 
 FLOPs (fp32, forward + backward of the batched MLP; biases counted like weights)::
 
@@ -195,6 +196,11 @@ class BatchPlan:
     @property
     def models(self) -> int:
         return sum(t * len(m.config.variants) for m, t in self.pairs)
+
+    @property
+    def deep_steps(self) -> int:
+        """Steps x hidden layers beyond the first (LayerNorm and one more layer each): 0 at depth 1."""
+        return self.steps * max(m.config.depth - 1 for m in self.members)
 
     def _shapes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         ms = self.members

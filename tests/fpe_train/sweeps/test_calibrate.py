@@ -19,16 +19,17 @@ def _batches():
     base = TrainConfig(clauses=4, k=2, r=4, splits=("random",), trials=2, epochs=3, warmup_epochs=2, n_train=400)
     configs = [base, dataclasses.replace(base, r=64, trials=8), dataclasses.replace(base, epochs=40, batch_size=10),
                dataclasses.replace(base, clauses=16, r=32, n_train=4000),
-               dataclasses.replace(base, trials=30, epochs=1, warmup_epochs=1)]  # fmt: skip
+               dataclasses.replace(base, trials=30, epochs=1, warmup_epochs=1),
+               dataclasses.replace(base, depth=4, batch_size=20), dataclasses.replace(base, depth=2, r=16)]  # fmt: skip
     return [P.BatchPlan((P.config_plan(c),), (c.trials,)) for c in configs]
 
 
 @pytest.mark.parametrize("peak", [0.0, 1e11])
 def test_fit_recovers_known_coefficients(peak):
-    truth = C.Calibration("cpu", 1, per_config=0.05, per_step=2e-4, flop_rate=2e10, per_model=0.01)
+    truth = C.Calibration("cpu", 1, per_config=0.05, per_step=2e-4, flop_rate=2e10, per_model=0.01, per_deep_step=3e-4)
     samples = [(b, truth.batch_seconds(b)) for b in _batches()]
     got = C.fit(samples, "cpu", 1, "test", peak=peak)
-    for name in ("per_config", "per_step", "flop_rate", "per_model"):
+    for name in ("per_config", "per_step", "flop_rate", "per_model", "per_deep_step"):
         assert math.isclose(getattr(got, name), getattr(truth, name), rel_tol=1e-6), name
 
 
@@ -40,7 +41,7 @@ def test_the_rate_never_exceeds_the_peak_and_is_never_infinite():
     for samples in (flat, fast):
         got = C.fit(samples, "cpu", 1, "test", peak=5e10)
         assert math.isfinite(got.flop_rate) and got.flop_rate <= 5e10 * (1 + 1e-12)
-        assert min(got.per_config, got.per_step, got.per_model) >= 0
+        assert min(got.per_config, got.per_step, got.per_model, got.per_deep_step) >= 0
 
 
 def test_peak_is_a_plausible_gemm_rate():
