@@ -93,8 +93,9 @@ class Calibration:
         """What an ETA from this calibration takes for granted, in one sentence."""
         share = "one core to itself" if workers <= self.cores else f"{self.cores}/{workers} of a core"
         clock = "CPU seconds" if self.clock == "cpu" else "wall seconds"
+        who = "the worker gets" if workers == 1 else f"each of {workers} workers gets"
         return (
-            f"each of {workers} worker{'s' * (workers != 1)} gets {share} ({self.cores} here), "
+            f"{who} {share} ({self.cores} cores here), "
             f"{self.threads} thread{'s' * (self.threads != 1)} each; rates in {clock}, best of {self.repeats}; "
             f"load average {self.load[0]:.1f} -> {self.load[1]:.1f} while timing"
         )
