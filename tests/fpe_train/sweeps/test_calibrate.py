@@ -44,6 +44,20 @@ def test_the_rate_never_exceeds_the_peak_and_is_never_infinite():
         assert min(got.per_config, got.per_step, got.per_model, got.per_deep_step) >= 0
 
 
+def test_the_suite_pins_every_term():
+    """The suite's design (configs, models, steps, deeper-layer steps, FLOPs per run) has full column rank, so no
+    term of the fit is left free to absorb another's time."""
+    import numpy as np
+
+    A = np.array([C._terms(b) for b in C._suite("cpu")], dtype=float)
+    A = A / A.max(axis=0)
+    assert np.linalg.matrix_rank(A) == A.shape[1] == 5
+    truth = C.Calibration("cpu", 1, per_config=0.02, per_step=1e-4, flop_rate=3e10, per_model=1e-3, per_deep_step=5e-4)
+    got = C.fit([(b, truth.batch_seconds(b)) for b in C._suite("cpu")], "cpu", 1, "test", peak=1e11)
+    assert math.isclose(got.flop_rate, truth.flop_rate, rel_tol=1e-6)
+    assert math.isclose(got.per_deep_step, truth.per_deep_step, rel_tol=1e-6)
+
+
 def test_peak_is_a_plausible_gemm_rate():
     peak = C.peak_flop_rate("cpu", n=256, repeats=3)
     assert 1e8 < peak < 1e13  # between a slow core and more than any single core reaches
