@@ -38,7 +38,8 @@ CONFIG_COLUMNS = (
 REQUIRED_COLUMNS = ("config_hash", "trial", "variant", "test_accuracy")
 METRICS = ("test_accuracy", "capacity", "cosine", "abs_cosine", "nonzero_params")
 FALLBACK_EFFECT = 0.02  # effect (accuracy, 2 points) used for power where the paper prints no number
-BASELINES = ("dense", "dense_warmup")  # dense readings: warm-up + continued training, and after warm-up only
+BASELINES = ("dense", "dense_warmup", "dense_fresh")  # dense readings: warm-up + continued training (its Adam
+# state kept), after warm-up only, and continued with a fresh Adam at the split (as the FPE forks)
 VARIANT_METRICS = (
     "test_accuracy", "capacity", "cosine", "abs_cosine", "nonzero_params", "mask_covered", "mask_collisions",
     "learned_covered", "learned_collisions", "mask_all_covered", "learned_all_covered", "seconds",
@@ -86,6 +87,8 @@ def paired(frame: pd.DataFrame) -> pd.DataFrame:
     out = fpe.merge(dense, on=keys, suffixes=("", "_dense"))
     warm = ok[ok["variant"] == "dense_warmup"][[*keys, "test_accuracy"]].drop_duplicates(keys)
     out = out.merge(warm.rename(columns={"test_accuracy": "test_accuracy_dense_warmup"}), on=keys, how="left")
+    fresh = ok[ok["variant"] == "dense_fresh"][[*keys, "test_accuracy"]].drop_duplicates(keys)
+    out = out.merge(fresh.rename(columns={"test_accuracy": "test_accuracy_dense_fresh"}), on=keys, how="left")
     dense = pd.to_numeric(out["test_accuracy_dense"], errors="coerce")
     out["relative_improvement"] = out["test_accuracy"] / dense.where(dense > 0)  # over 0 % dense: undefined (NaN)
     for name in ("capacity", "cosine"):
