@@ -52,6 +52,20 @@ def boolean(pairs: pd.DataFrame) -> pd.DataFrame:
     return b[b["rewire_every"].fillna(0) == 0] if "rewire_every" in b else b
 
 
+def _sizes(g: pd.DataFrame, n_train: int, n_test: int) -> tuple[int, int]:
+    """Train / test sizes the rows used: the recorded ``n_*_used`` where present, else the config's cap of the
+    data's own sizes (``n_train`` / ``n_test`` of the data)."""
+    out = []
+    for used, cap, full in (("n_train_used", "n_train", n_train), ("n_test_used", "n_test", n_test)):
+        recorded = pd.to_numeric(g[used], errors="coerce").max() if used in g else math.nan
+        if np.isfinite(recorded):
+            out.append(int(recorded))
+            continue
+        capped = pd.to_numeric(g[cap], errors="coerce").max() if cap in g else math.nan
+        out.append(int(min(full, capped)) if np.isfinite(capped) else full)
+    return out[0], out[1]
+
+
 def scope_of(frame: pd.DataFrame) -> str:
     """The paper's setting for Boolean rows; stand-in data named with the sizes actually used."""
     tasks = sorted(set(frame["task"].dropna())) if "task" in frame and len(frame) else []
@@ -61,28 +75,26 @@ def scope_of(frame: pd.DataFrame) -> str:
     parts = []
     for t in stand:
         name, n_train, n_test = STAND_INS[t]
-        g = frame[frame["task"] == t]
-        tr = int(min(n_train, pd.to_numeric(g["n_train"], errors="coerce").max())) if "n_train" in g else n_train
-        te = int(min(n_test, pd.to_numeric(g["n_test"], errors="coerce").max())) if "n_test" in g else n_test
+        tr, te = _sizes(frame[frame["task"] == t], n_train, n_test)
         parts.append(f"{name} ({tr:,} train / {te:,} test)")
     return f"stand-in data: {', '.join(parts)} for {PAPER_DATA}"
 
 
 def data_used(frame: pd.DataFrame | None) -> list[str]:
-    """Per task in the rows: its name and the train / test sizes actually used (stand-ins named as such)."""
+    """Per task (or recorded ``dataset``) in the rows: its name and the train / test sizes actually used."""
     if frame is None or not len(frame) or "task" not in frame:
         return []
     out = []
     for task, g in frame.groupby("task", sort=True):
-        tr = int(pd.to_numeric(g.get("n_train"), errors="coerce").max()) if "n_train" in g else 0
-        te = int(pd.to_numeric(g.get("n_test"), errors="coerce").max()) if "n_test" in g else 0
         if task in STAND_INS:
             name, n_train, n_test = STAND_INS[task]
-            out.append(f"{name} ({min(tr or n_train, n_train):,} train / {min(te or n_test, n_test):,} test; stand-in)")
-        elif task == "boolean":
-            out.append(f"Boolean DNF ({tr:,} train / {te:,} test samples)")
-        else:
-            out.append(f"{task} ({tr:,} / {te:,} at most)")
+            tr, te = _sizes(g, n_train, n_test)
+            out.append(f"{name} ({tr:,} train / {te:,} test; stand-in)")
+            continue
+        names = sorted(set(g["dataset"].dropna().astype(str))) if "dataset" in g else []
+        tr, te = _sizes(g, 10**12, 10**12)
+        label = "Boolean DNF" if task == "boolean" else (", ".join(names) or str(task))
+        out.append(f"{label} ({tr:,} train / {te:,} test samples)")
     return out
 
 

@@ -193,3 +193,19 @@ def test_same_seed_same_ledger():
     b = [v.as_dict() for v in ledger(f, QUICK)]
     assert a == b
     assert not math.isnan(entry(ledger(f, QUICK), "E1a").effect)
+
+
+def test_scope_names_the_stand_ins_with_the_sizes_actually_used():
+    from reports.compute.verdict_claims import data_used, scope_of
+
+    rows = pd.DataFrame(
+        [
+            dict(task="digits", n_train=60000, n_test=10000),  # capped by the data: 1437 / 360
+            dict(task="mnist1d", n_train=500, n_test=100, n_train_used=500, n_test_used=100),
+        ]
+    )
+    scope = scope_of(rows)
+    assert scope.startswith("stand-in data: scikit-learn digits 8x8 (1,437 train / 360 test)")
+    assert "MNIST-1D (500 train / 100 test)" in scope and "FashionMNIST" in scope
+    assert scope_of(pd.DataFrame([dict(task="boolean")])) == "paper's setting"
+    assert data_used(rows)[0] == "scikit-learn digits 8x8 (1,437 train / 360 test; stand-in)"
