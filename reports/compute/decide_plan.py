@@ -156,7 +156,7 @@ def _calibration(frame, configs_of):
     """The planner's calibration fitted to the rows' own run times (None without timed rows)."""
     if frame is None or "seconds" not in frame or "status" not in frame:
         return None
-    from fpe_train.sweeps.plan import store_calibration
+    from fpe_train.sweeps.eta import store_calibration
     from fpe_train.sweeps.store import config_hash
 
     configs = {config_hash(c): c for cs in configs_of.values() for c in cs}
@@ -183,7 +183,7 @@ def _cost(extra, cal) -> tuple[int, float]:
 
 def format_plan(planned: list[PlannedClaim]) -> str:
     """Plain text: one block per claim."""
-    from fpe_train.sweeps.plan import duration
+    from fpe_train.sweeps.eta import duration
 
     if not planned:
         return "Every claim of the paper is decided and robust: nothing to plan."

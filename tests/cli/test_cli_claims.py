@@ -10,13 +10,13 @@ from scipy import stats
 import cli
 
 
-def _store(path, trials=6):
+def _store(path, trials=6, gap=0.08, noise=0.01):
     from fpe_train.engine.config import TrainConfig
     from fpe_train.sweeps.store import ResultsStore, RunRecord
 
     rng = np.random.default_rng(1)
     dense = 0.8 + 0.01 * rng.standard_normal(trials)
-    random = dense + 0.08 + 0.01 * rng.standard_normal(trials)
+    random = dense + gap + noise * rng.standard_normal(trials)
     config = TrainConfig(clauses=8, k=4, r=8, alpha=2, splits=("random",), trials=trials, device="cpu")
     with ResultsStore(path) as s:
         (h,) = s.register("case_study", "quick", [config])
@@ -76,11 +76,15 @@ def test_claims_markdown_is_a_github_table(tmp_path):
 
 
 def test_claims_plan_names_what_decides_each_open_claim(tmp_path):
-    _store(tmp_path / "r.db", trials=3)
+    _store(tmp_path / "r.db", trials=3, gap=0.0, noise=0.1)  # the case study underpowered: undecided
     res = _invoke("--store", tmp_path / "r.db", "--plan", "--json")
     assert res.exit_code == 0, res.output
     plan = {p["id"]: p for p in json.loads(res.output)["plan"]}
     assert all(p["comparison"] for p in plan.values())
+    assert plan["E1a"]["status"] == "planned" and plan["E1a"]["trials_per_config"] > 3
+    text = _invoke("--store", tmp_path / "r.db", "--plan")  # as text, with the ETA from the rows' own times
+    assert text.exit_code == 0, text.output
+    assert "decided by:" in text.output
 
 
 def test_a_store_given_as_an_export_and_the_reverse_are_one_line(tmp_path):
