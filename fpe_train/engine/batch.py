@@ -40,12 +40,15 @@ def schedule_key(config) -> tuple:
             config.depth, config.device, config.curve_every, config.data_path, config.seed)  # fmt: skip
 
 
-def data_key(config) -> tuple:
-    """What a config's dataset depends on: the Boolean data on (n_train, n_test, m, k, seed), a vision set on
-    (task, data_path, n_train, n_test, seed). Models of configs with equal keys share one dataset tensor."""
+def data_key(config, trial: int | None = None) -> tuple:
+    """What a trial's dataset depends on: the Boolean data on (n_train, n_test, m, k, seed), a vision set on
+    (task, data_path, n_train, n_test, seed), and, with ``config.data_per_trial``, the trial. Models with equal
+    keys share one dataset (trial t of configs that differ only in r, alpha or the splits read one sample)."""
     if config.task == "boolean":
-        return ("boolean", config.n_train, config.n_test, config.m, config.k, config.seed)
-    return (config.task, config.data_path, config.n_train, config.n_test, config.seed)
+        key = ("boolean", config.n_train, config.n_test, config.m, config.k, config.seed)
+    else:
+        key = (config.task, config.data_path, config.n_train, config.n_test, config.seed)
+    return (*key, int(trial)) if trial is not None and config.data_per_trial else key
 
 
 def n_inputs(config) -> int:
@@ -114,7 +117,8 @@ def batch_bytes(items: Sequence[tuple]) -> int:
 
     Per model: parameters x (weight, gradient, 2 Adam moments, mask, a masked copy) in float32 (masks 1 byte),
     activations E*B*h x ~8 live float32 tensors per hidden layer (pre-activation, ReLU, gradients, norm),
-    the gathered minibatch E*B*m twice (it and its gradient-side reuse), plus each dataset once.
+    the gathered minibatch E*B*m twice (it and its gradient-side reuse), plus each dataset once (one per
+    trial with ``data_per_trial``: trials 0 .. n-1 of each item counted).
     """
     configs = [c for c, _ in items]
     m, _, fine, n_out = _shape(configs)
@@ -123,7 +127,8 @@ def batch_bytes(items: Sequence[tuple]) -> int:
     sizes = [m, *fine, n_out]
     params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
     per_model = params * (5 * 4 + 1) + B * (8 * 4 * sum(fine) + 2 * 4 * m + 4 * 4 * n_out)
-    data = sum((c.n_train + c.n_test) * n_inputs(c) * 4 for c in {data_key(c): c for c in configs}.values())
+    keys = {data_key(c, t): c for c, n in items for t in range(n)}
+    data = sum((c.n_train + c.n_test) * n_inputs(c) * 4 for c in keys.values())
     return int(e * per_model + data)
 
 

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -125,7 +126,7 @@ def test_memory_estimate_covers_the_real_tensors():
     c = mixed()[1]
     from fpe_train.engine.run import _assemble, _dense_model
 
-    models = [_dense_model(c, c.m, 1, torch.Generator().manual_seed(0)) for _ in range(c.trials * 4)]
+    models = [_dense_model(c, c.m, 1, np.random.default_rng(0)) for _ in range(c.trials * 4)]
     net = _assemble(models, False, torch.device("cpu"))
     real = sum(4 * p.numel() * p.element_size() for p in net.parameters()) + sum(m.numel() for m in net.masks)
     assert real <= B.batch_bytes([(c, c.trials)])
