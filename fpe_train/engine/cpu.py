@@ -146,15 +146,24 @@ class _Models:
         return int(self.mask1(e).sum() + self.M2[e].sum())
 
 
-def _shares(models: _Models, threads: int) -> list[np.ndarray]:
-    """Model indices per thread, balanced by their arithmetic (largest first into the lightest share)."""
+def _shares(models: _Models, threads: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per thread, the (order, bounds) of its groups of models (one group per stream), balanced by arithmetic:
+    the heaviest stream first into the lightest share."""
     cost = models.n_in * models.h + models.h * models.n_out
+    streams = np.unique(models.stream)
+    members = {s: np.flatnonzero(models.stream == s) for s in streams.tolist()}
     load, shares = np.zeros(threads), [[] for _ in range(threads)]
-    for e in np.argsort(-cost, kind="stable"):
+    for s in sorted(members, key=lambda s: -cost[members[s]].sum()):
         t = int(np.argmin(load))
-        shares[t].append(e)
-        load[t] += cost[e]
-    return [np.array(sorted(s), dtype=np.int64) for s in shares if s]
+        shares[t].append(s)
+        load[t] += cost[members[s]].sum()
+    out = []
+    for share in shares:
+        if share:
+            groups = [members[s] for s in sorted(share)]
+            bounds = np.cumsum([0] + [len(g) for g in groups]).astype(np.int64)
+            out.append((np.concatenate(groups).astype(np.int64), bounds))
+    return out
 
 
 def kernel_threads() -> int:
@@ -173,9 +182,9 @@ class _Trainer:
         self.shares = _shares(models, pool._max_workers if pool is not None else 1)
         self.diverged: dict[int, int] = {}
 
-    def _run(self, share: np.ndarray) -> None:
+    def _run(self, share: tuple[np.ndarray, np.ndarray]) -> None:
         m, d = self.m, self.data
-        kernel.train_epoch(share, m.P, m.Mk, m.A1, m.A2, m.steps, m.n_in, m.h, m.p_off, m.stream, m.ds, m.n_out,
+        kernel.train_epoch(*share, m.P, m.Mk, m.A1, m.A2, m.steps, m.n_in, m.h, m.p_off, m.stream, m.ds, m.n_out,
                            d.X_train, d.x_off, d.y_train, d.n_train, self.perms, self.B, m.lr, m.l1, m.l2,
                            m.sums)  # fmt: skip
 

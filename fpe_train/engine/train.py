@@ -114,8 +114,8 @@ class Group:
     """Models trained together: ``labels[e]`` names model e (for messages), ``stream[e]`` its order stream.
 
     ``order_keys[s]``: the 64-bit order key of stream s (``kernel.permutations``); ``offset[s]``: the first row
-    of stream s's dataset in the batch's stacked training set. ``shapes[e]``: model e's real layer sizes ``[in, h1, ..., out]``;
-    ``mask_gens[e]``: its generator for resampling/rewiring (None: fixed masks).
+    of stream s's dataset in the batch's stacked training set. ``shapes[e]``: model e's real layer sizes
+    ``[in, h1, ..., out]``; ``mask_gens[e]``: its generator for resampling/rewiring (None: fixed masks).
     """
 
     net: BatchedMLP
