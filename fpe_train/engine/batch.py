@@ -8,8 +8,10 @@ masks (padded inputs and neurons are exactly zero and never counted). Per-model 
 Grouping (``group_configs``):
 
 - on CUDA every schedule is one batch (kernel launches, not FLOPs, dominate tiny models there);
-- on CPU a schedule is split into *shape buckets*, greedily: a config joins the bucket whose estimated time
-  grows least, unless training it alone is cheaper than the padding it would add
+- configs the compiled CPU kernel trains (``fpe_train.engine.cpu.supports``) are one batch per schedule: the
+  kernel trains each model at its own shape, so a mixed batch costs the sum of its models;
+- on CPU a schedule of the torch path is split into *shape buckets*, greedily: a config joins the bucket whose
+  estimated time grows least, unless training it alone is cheaper than the padding it would add
   (time ~ steps * (``STEP_OVERHEAD_FLOP`` + padded FLOPs per step), see :func:`bucket_cost`);
 - a batch whose memory estimate (:func:`batch_bytes`: weights, gradients, masks, Adam state, activations
   E*B*h, the gathered minibatch E*B*m) exceeds the budget is split (:func:`split_by_memory`), by trials if
@@ -182,9 +184,9 @@ def split_by_memory(items: list[tuple], budget: int) -> list[list[tuple]]:
 
 def _resolved_device(device: str) -> str:
     if device == "auto":
-        import torch
+        from fpe_train.engine.cpu import cuda_present
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return "cuda" if cuda_present() else "cpu"
     return device
 
 
@@ -195,14 +197,17 @@ def plan_batches(items: Iterable[tuple], device: str | None = "cpu", budget: int
     ``device`` None: each config's own. ``min_batches``: split the largest batches by trials until there are
     that many (one per worker of a process pool), where trials allow.
     """
+    from fpe_train.engine.cpu import supports
+
     items = [(c, tuple(t)) for c, t in items if len(tuple(t))]
     by_schedule: dict[tuple, list[tuple]] = {}
     for c, t in items:
-        by_schedule.setdefault(schedule_key(c), []).append((c, t))
+        by_schedule.setdefault((schedule_key(c), supports([c])), []).append((c, t))
     batches = []
-    for group in by_schedule.values():
+    for (_, on_kernel), group in by_schedule.items():
         dev = _resolved_device(group[0][0].device if device is None else device)
-        buckets = [group] if dev.startswith("cuda") else _buckets(group)
+        ragged = on_kernel and not dev.startswith("cuda")  # the CPU kernel: no padding, a batch costs its sum
+        buckets = [group] if dev.startswith("cuda") or ragged else _buckets(group)
         limit = memory_budget(dev) if budget is None else budget
         for bucket in buckets:
             batches += split_by_memory(bucket, limit)
