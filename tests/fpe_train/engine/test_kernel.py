@@ -200,3 +200,12 @@ def test_a_boolean_cpu_sweep_never_imports_torch(tmp_path):
     if cpu.cuda_present():
         pytest.skip("device auto resolves to CUDA here")
     assert _fresh(code).strip().splitlines()[-1] == "False"
+
+
+def test_the_gpu_script_passes_its_dry_run_without_a_gpu(tmp_path):
+    """benchmarks/gpu.sh with DRY=1: valid bash, and every sweep it would time (grid, preset) loads."""
+    env = {**os.environ, "DRY": "1", "PY": sys.executable, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(["bash", "benchmarks/gpu.sh", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                          env=env)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "grid fig3c (paper, cuda): 36 configs" in done.stdout and "gpu.sh (dry): all steps passed" in done.stdout
