@@ -48,6 +48,7 @@ from fpe_train.engine.draws import (
     trial_rng,
     trial_seed,
 )
+from fpe_train.engine.measure import coverage
 from fpe_train.engine.rows import ROW_FIELDS
 from fpe_train.engine.tasks import load_datasets, load_task, task_clauses  # noqa: F401 - load_task: interface
 from fpe_train.engine.train import Group, accuracy, divergence_message, train_epochs
@@ -328,7 +329,7 @@ def _rows(g: Group, labels: list, members_of: dict, data: _Data, rows_of, device
                "capacity": metrics.capacity(W1, clauses, features), "cosine": metrics.mean_cosine(W1),
                "abs_cosine": metrics.mean_cosine(W1, absolute=True)}  # fmt: skip
         for prefix, support in (("mask", M1), ("learned", metrics.learned_support(W1, c.tau))):
-            cov = metrics.coverage(support, clauses) if clauses is not None else dict.fromkeys(
+            cov = coverage(support, clauses) if clauses is not None else dict.fromkeys(
                 ("covered", "all_covered", "collisions"))  # fmt: skip
             row.update({f"{prefix}_{key}": value for key, value in cov.items()})
         row["device"] = device
