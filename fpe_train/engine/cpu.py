@@ -114,10 +114,10 @@ class _Models:
         self.p_off = np.cumsum([0] + sizes[:-1]).astype(np.int64)
         self.P = np.concatenate([np.concatenate([b[0].ravel(), b[1], b[2].ravel(), b[3]]) for b in blocks])
         self.P = self.P.astype(np.float32)
-        ones = [np.ones(b[1].size + b[2].size + b[3].size, np.float32) for b in blocks]
-        masks = [np.concatenate([b[4].ravel().astype(np.float32), o]) for b, o in zip(blocks, ones, strict=True)]
-        self.Mk = np.concatenate(masks)
-        self.M2 = [b[5] for b in blocks]  # second-layer masks (counted, not folded: always all on in A1's sense)
+        masks = [np.concatenate([b[4].ravel(), np.ones(b[1].size, bool), b[5].ravel(), np.ones(b[3].size, bool)])
+                 for b in blocks]  # fmt: skip
+        self.Mk = np.concatenate(masks).astype(np.float32)  # W1 and W2 masked (A1 prunes both), biases free
+        self.M2 = [b[5] for b in blocks]
         self.A1, self.A2 = np.zeros_like(self.P), np.zeros_like(self.P)
         self.steps = np.zeros(len(blocks), dtype=np.int64)
         self.stream = np.array(stream, dtype=np.int64)

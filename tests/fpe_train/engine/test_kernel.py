@@ -209,3 +209,21 @@ def test_the_gpu_script_passes_its_dry_run_without_a_gpu(tmp_path):
                           env=env)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "grid fig3c (paper, cuda): 36 configs" in done.stdout and "gpu.sh (dry): all steps passed" in done.stdout
+
+
+def test_weights_a1_prunes_in_the_second_layer_stay_exactly_zero():
+    """A1 prunes W1 and W2 jointly: small output weights are pruned, and stay 0 (weights and Adam state)."""
+    rng = np.random.default_rng(1)
+    (W1, W2), (b1, b2) = draws.init_layers([8, 4, 1], rng)
+    W2[0, :2] = 1e-6  # the smallest magnitudes: A1 prunes their copies in W2'
+    ws, bs, (K1, K2) = draws.expand_model([W1, W2], [b1, b2], 2, "random", None, rng)
+    assert not K2.all() and int(K1.sum() + K2.sum()) == 8 * 4 + 4  # the dense budget, some of it taken from W2
+    X = rng.random((64, 8), dtype=np.float32) * 3
+    y = (rng.random(64) < 0.5).astype(np.float32)
+    models = cpu._Models([(ws[0], bs[0], ws[1], bs[1], K1, K2)], [0], [0], [TrainConfig(lr=LR, l1=L1, l2=L2)])
+    data = cpu._Data(X.ravel(), np.zeros(1, np.int64), y, X.ravel(), np.zeros(1, np.int64), y, 64, 64, 1, [0], [8])
+    cpu._Trainer(models, data, np.array([3], np.uint64), BATCH, None).epochs(1, 5, lambda epoch: None)
+    W2_after = models.block(0)[2]
+    o = models.p_off[0] + K1.size + K1.shape[0]
+    assert (W2_after[~K2] == 0).all() and (models.A2[o : o + K2.size][~K2.ravel()] == 0).all()
+    assert (W2_after[K2] != ws[1][K2]).all()  # the others trained
