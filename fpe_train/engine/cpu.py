@@ -104,24 +104,18 @@ def _flat_data(members) -> _Data:
 
 
 class _Models:
-    """Models of one phase as flat buffers (``kernel`` layout: every W1 first, in model order, then per model
-    b1, W2, b2), with their Adam state and hyperparameters; the models of a stream must be consecutive."""
+    """Models of one phase as flat buffers (``kernel`` layout), with their Adam state and hyperparameters."""
 
     def __init__(self, blocks: list[tuple], stream: list[int], ds: list[int], configs: list) -> None:
         self.n_in = np.array([b[0].shape[1] for b in blocks], dtype=np.int64)
         self.h = np.array([b[0].shape[0] for b in blocks], dtype=np.int64)
         self.n_out = int(blocks[0][2].shape[0])
-        n1 = [b[0].size for b in blocks]
-        n2 = [b[1].size + b[2].size + b[3].size for b in blocks]
-        self.p1 = np.cumsum([0] + n1[:-1]).astype(np.int64)
-        self.p2 = (sum(n1) + np.cumsum([0] + n2[:-1])).astype(np.int64)
-        self.n1, self.n2 = n1, n2
-        first = [b[0].ravel() for b in blocks]
-        rest = [np.concatenate([b[1], b[2].ravel(), b[3]]) for b in blocks]
-        self.P = np.concatenate(first + rest).astype(np.float32)
-        masks = [b[4].ravel() for b in blocks] + [
-            np.concatenate([np.ones(b[1].size, bool), b[5].ravel(), np.ones(b[3].size, bool)]) for b in blocks
-        ]
+        sizes = [b[0].size + b[1].size + b[2].size + b[3].size for b in blocks]
+        self.p_off = np.cumsum([0] + sizes[:-1]).astype(np.int64)
+        self.P = np.concatenate([np.concatenate([b[0].ravel(), b[1], b[2].ravel(), b[3]]) for b in blocks])
+        self.P = self.P.astype(np.float32)
+        masks = [np.concatenate([b[4].ravel(), np.ones(b[1].size, bool), b[5].ravel(), np.ones(b[3].size, bool)])
+                 for b in blocks]  # fmt: skip
         self.Mk = np.concatenate(masks).astype(np.float32)  # W1 and W2 masked (A1 prunes both), biases free
         self.M2 = [b[5] for b in blocks]
         self.A1, self.A2 = np.zeros_like(self.P), np.zeros_like(self.P)
@@ -130,20 +124,23 @@ class _Models:
         self.ds = np.array(ds, dtype=np.int64)
         self.lr, self.l1, self.l2 = (np.array([getattr(c, f) for c in configs], np.float64) for f in ("lr", "l1", "l2"))
         self.sums = np.zeros(len(blocks))
+        self.size = sizes
 
     def __len__(self) -> int:
         return len(self.h)
 
-    def block(self, e: int, buf: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-        """Model e's (W1, b1, W2, b2) views at its shape, of ``P`` or of a buffer of its layout (``A1``, ``A2``)."""
-        buf = self.P if buf is None else buf
-        ni, h, no = self.n_in[e], self.h[e], self.n_out
-        W1 = buf[self.p1[e] : self.p1[e] + h * ni].reshape(h, ni)
-        rest = buf[self.p2[e] : self.p2[e] + self.n2[e]]
-        return W1, rest[:h], rest[h : h + no * h].reshape(no, h), rest[h + no * h :]
+    def block(self, e: int) -> tuple[np.ndarray, ...]:
+        """Model e's (W1, b1, W2, b2) views at its shape."""
+        o, ni, h, no = self.p_off[e], self.n_in[e], self.h[e], self.n_out
+        P = self.P
+        W1 = P[o : o + h * ni].reshape(h, ni)
+        b1 = P[o + h * ni : o + h * ni + h]
+        W2 = P[o + h * ni + h : o + h * ni + h + no * h].reshape(no, h)
+        return W1, b1, W2, P[o + h * ni + h + no * h : o + self.size[e]]
 
     def mask1(self, e: int) -> np.ndarray:
-        return self.block(e, self.Mk)[0] > 0
+        o, ni, h = self.p_off[e], self.n_in[e], self.h[e]
+        return self.Mk[o : o + h * ni].reshape(h, ni) > 0
 
     def nonzero(self, e: int) -> int:
         return int(self.mask1(e).sum() + self.M2[e].sum())
@@ -187,7 +184,7 @@ class _Trainer:
 
     def _run(self, share: tuple[np.ndarray, np.ndarray]) -> None:
         m, d = self.m, self.data
-        kernel.train_epoch(*share, m.P, m.Mk, m.A1, m.A2, m.steps, m.n_in, m.h, m.p1, m.p2, m.stream, m.ds, m.n_out,
+        kernel.train_epoch(*share, m.P, m.Mk, m.A1, m.A2, m.steps, m.n_in, m.h, m.p_off, m.stream, m.ds, m.n_out,
                            d.X_train, d.x_off, d.y_train, d.n_train, self.perms, self.B, m.lr, m.l1, m.l2,
                            m.sums)  # fmt: skip
 
@@ -208,7 +205,7 @@ class _Trainer:
 def accuracy(models: _Models, X: np.ndarray, x_off: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
     """Fraction of correct predictions of every model on its dataset's ``n`` rows: (E,) float64."""
     hits = np.zeros(len(models), dtype=np.int64)
-    kernel.correct(np.arange(len(models), dtype=np.int64), models.P, models.n_in, models.h, models.p1, models.p2,
+    kernel.correct(np.arange(len(models), dtype=np.int64), models.P, models.n_in, models.h, models.p_off,
                    models.ds, models.n_out, X, x_off, y, n, hits)  # fmt: skip
     return hits / n
 
@@ -315,9 +312,11 @@ def _fork(warm: _Models, members, entropy) -> tuple[_Models, list, list[int]]:
         owner += [s] * (1 + len(c.splits))
     fine = _Models(blocks, stream, [warm.ds[s] for s in stream], configs)
     for s, e in enumerate(dense_at):  # the dense continuation keeps its Adam state
-        for moments in ("A1", "A2"):
-            for a, b in zip(fine.block(e, getattr(fine, moments)), warm.block(s, getattr(warm, moments)), strict=True):
-                a[...] = b
+        src, dst = (
+            slice(warm.p_off[s], warm.p_off[s] + warm.size[s]),
+            slice(fine.p_off[e], fine.p_off[e] + fine.size[e]),
+        )
+        fine.A1[dst], fine.A2[dst] = warm.A1[src], warm.A2[src]
         fine.steps[e] = warm.steps[s]
     return fine, labels, owner
 

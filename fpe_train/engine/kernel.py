@@ -1,18 +1,16 @@
 """The compiled CPU step of a one-hidden-layer batch (numba; no torch): ``z = W2 relu(W1 x + b1) + b2``.
 
-Layout: every model's parameters lie in one flat float32 buffer ``P`` at the model's own shape (ragged: no
-padding, a mixed batch costs the sum of its models): first every model's ``W1 (h, n_in)`` in model order
-(model e's at ``p1[e]``, so the first layers of consecutive models lie side by side), then per model
-``b1 (h,)``, ``W2 (n_out, h)``, ``b2 (n_out,)`` (at ``p2[e]``). ``Mk`` is the mask in the same layout
-(1.0 / 0.0; biases 1.0), ``A1``, ``A2`` the Adam moments. Masks are folded into the weights: a masked
-weight is exactly 0 and its gradient is multiplied by 0 inside the fused Adam step, so its moments and the
-weight stay exactly 0 and the forward pass uses ``W`` as it is (no ``W * M`` per step).
+Layout: every model's parameters lie in one flat float32 buffer ``P``, model e's block at ``p_off[e]`` holding
+``W1 (h, n_in)``, ``b1 (h,)``, ``W2 (n_out, h)``, ``b2 (n_out,)`` at the model's own shape (ragged: no padding,
+a mixed batch costs the sum of its models). ``Mk`` is the mask in the same layout (1.0 / 0.0; biases 1.0),
+``A1``, ``A2`` the Adam moments. Masks are folded into the weights: a masked weight is exactly 0 and its
+gradient is multiplied by 0 inside the fused Adam step, so its moments and the weight stay exactly 0 and
+the forward pass uses ``W`` as it is (no ``W * M`` per step).
 
 One call of :func:`train_epoch` runs one epoch of the given models, stream-outer: the models of one stream
 (a trial's dense model and its FPE forks) go through the epoch together, each minibatch gathered once for
-all of them (their weights stay in cache), the two products ``x W1^T`` and ``dz^T x`` through BLAS
-(``np.dot``) once for the group's stacked first layers, and every model takes its step: the rest fused in
-one pass over the rows (bias, ReLU, the second layer,
+all of them (their weights stay in cache), and every model takes its step: the two products ``x W1^T`` and
+``dz^T x`` through BLAS (``np.dot``), the rest fused in one pass over the rows (bias, ReLU, the second layer,
 the loss gradient: mean BCE with logits for one output; softmax cross-entropy through BLAS otherwise), then
 Adam (torch.optim.Adam's arithmetic, no weight decay) fused
 with the penalties (``2 l2 p`` on every parameter, ``l1 sign(p)`` on W1) and the mask. The loss itself is
@@ -194,26 +192,42 @@ def _general_step(xb, yb, W1, b1, W2, b2, z, a, out, dout, G, n1, hh, n_out) -> 
 
 
 @njit(cache=True, nogil=True)
-def _views(P, e, n_in, h, p1, p2, n_out):
-    """Model e's (W1, b1, W2, b2) views of the flat buffer ``P`` (or of a moment buffer of its layout)."""
-    ni, hh = n_in[e], h[e]
-    W1 = P[p1[e] : p1[e] + hh * ni].reshape((hh, ni))
-    o = p2[e]
-    return (
-        W1,
-        P[o : o + hh],
-        P[o + hh : o + hh + n_out * hh].reshape((n_out, hh)),
-        P[o + hh + n_out * hh : o + hh + n_out * hh + n_out],
-    )
+def _model_step(e, xb, yb, P, Mk, A1, A2, steps, n_in, h, p_off, n_out, lr, l1, l2, G, zbuf, abuf, obuf, dbuf):
+    """One Adam step of model e on the gathered minibatch ``xb (Bc, n_in)``; returns the sum of its logits."""
+    Bc = xb.shape[0]
+    ni, hh, o = n_in[e], h[e], p_off[e]
+    n1, n2 = hh * ni, n_out * hh
+    size = n1 + hh + n2 + n_out
+    W1 = P[o : o + n1].reshape((hh, ni))
+    b1 = P[o + n1 : o + n1 + hh]
+    W2 = P[o + n1 + hh : o + n1 + hh + n2].reshape((n_out, hh))
+    b2 = P[o + n1 + hh + n2 : o + size]
+    z = zbuf[: Bc * hh].reshape((Bc, hh))
+    np.dot(xb, W1.T, z)  # (Bc, h)
+    if n_out == 1:
+        total = _binary_step(xb, yb, W1, b1, W2[0], b2[0], z, G, n1, hh)
+    else:
+        a = abuf[: Bc * hh].reshape((Bc, hh))
+        out = obuf[: Bc * n_out].reshape((Bc, n_out))
+        dout = dbuf[: Bc * n_out].reshape((Bc, n_out))
+        total = _general_step(xb, yb, W1, b1, W2, b2, z, a, out, dout, G, n1, hh, n_out)
+    np.dot(z.T, xb, G[:n1].reshape((hh, ni)))  # (h, n_in): dz^T x
+    steps[e] += 1
+    t = np.float64(steps[e])
+    step_size = np.float32(np.float64(np.float32(lr[e])) / (1.0 - B1**t))
+    bc2 = np.float32(np.sqrt(1.0 - B2**t))
+    l1f, l2x2 = np.float32(l1[e]), np.float32(2.0) * np.float32(l2[e])
+    _adam(P, G, A1, A2, Mk, o, o + n1, l1f, l2x2, step_size, bc2, True)
+    _adam(P, G[n1:], A1, A2, Mk, o + n1, o + size, l1f, l2x2, step_size, bc2, False)
+    return total
 
 
 @njit(cache=True, nogil=True)
-def train_epoch(order, bounds, P, Mk, A1, A2, steps, n_in, h, p1, p2, stream, ds, n_out, X, x_off, y, n, perms,
+def train_epoch(order, bounds, P, Mk, A1, A2, steps, n_in, h, p_off, stream, ds, n_out, X, x_off, y, n, perms,
                 batch, lr, l1, l2, sums) -> None:  # fmt: skip
-    """One epoch of the models ``order[bounds[g] : bounds[g + 1]]`` of each group g (the models of one stream,
-    consecutive, so their first layers lie side by side in ``P``): each minibatch of ``batch`` rows (the last
-    one may be shorter) is gathered once per group; one product ``x W1^T`` and one ``dz^T x`` serve the whole
-    group (its first layers stacked); each model's row pass and Adam step follow.
+    """One epoch of the models ``order[bounds[g] : bounds[g + 1]]`` of each group g (the models of one stream:
+    a trial's dense model and its forks, which read the same minibatches): each minibatch of ``batch`` rows (the
+    last one may be shorter) is gathered once per group, then every model of the group takes its Adam step.
     ``sums[e]`` += the sum of model e's logits over the epoch."""
     for g in range(bounds.shape[0] - 1):
         first, last = bounds[g], bounds[g + 1]
@@ -221,72 +235,46 @@ def train_epoch(order, bounds, P, Mk, A1, A2, steps, n_in, h, p1, p2, stream, ds
         ni, d, perm = n_in[e0], ds[e0], perms[stream[e0]]
         Xd = X[x_off[d] : x_off[d] + n * ni].reshape((n, ni))
         yd = y[d * n : (d + 1) * n]
-        H, rest_max = 0, 0
+        h_max, size_max = 0, 0
         for q in range(first, last):
-            H += h[order[q]]
-            rest_max = max(rest_max, h[order[q]] * (1 + n_out) + n_out)
-        W1g = P[p1[e0] : p1[e0] + H * ni].reshape((H, ni))  # the group's first layers, stacked (H, n_in)
+            e = order[q]
+            h_max = max(h_max, h[e])
+            size_max = max(size_max, h[e] * ni + h[e] + n_out * h[e] + n_out)
         Bc = min(batch, n)
-        Zfull = np.empty((Bc, H), dtype=np.float32)
-        G1 = np.empty(H * ni, dtype=np.float32)
-        G2 = np.empty(rest_max, dtype=np.float32)
-        abuf = np.empty(Bc * H, dtype=np.float32)
+        G = np.empty(size_max, dtype=np.float32)
+        zbuf = np.empty(Bc * h_max, dtype=np.float32)
+        abuf = np.empty(Bc * h_max, dtype=np.float32)
         obuf = np.empty(Bc * n_out, dtype=np.float32)
         dbuf = np.empty(Bc * n_out, dtype=np.float32)
         xfull = np.empty((Bc, ni), dtype=np.float32)
         yfull = np.empty(Bc, dtype=np.float32)
         totals = np.zeros(last - first)
-        sizes = np.empty(last - first, dtype=np.float32)
-        bcs = np.empty(last - first, dtype=np.float32)
         for start in range(0, n, batch):
             Bc = min(batch, n - start)
-            xb, yb, Z = xfull[:Bc], yfull[:Bc], Zfull[:Bc]
+            xb, yb = xfull[:Bc], yfull[:Bc]
             for i in range(Bc):
                 r = perm[start + i]
                 for k in range(ni):
                     xb[i, k] = Xd[r, k]
                 yb[i] = yd[r]
-            np.dot(xb, W1g.T, Z)  # (Bc, H)
-            c0 = 0
             for q in range(first, last):
-                e = order[q]
-                hh = h[e]
-                W1, b1, W2, b2 = _views(P, e, n_in, h, p1, p2, n_out)
-                z = Z[:, c0 : c0 + hh]
-                if n_out == 1:
-                    totals[q - first] += _binary_step(xb, yb, W1, b1, W2[0], b2[0], z, G2, 0, hh)
-                else:
-                    a = abuf[: Bc * hh].reshape((Bc, hh))
-                    out = obuf[: Bc * n_out].reshape((Bc, n_out))
-                    dout = dbuf[: Bc * n_out].reshape((Bc, n_out))
-                    totals[q - first] += _general_step(xb, yb, W1, b1, W2, b2, z, a, out, dout, G2, 0, hh, n_out)
-                steps[e] += 1
-                t = np.float64(steps[e])
-                sizes[q - first] = np.float32(np.float64(np.float32(lr[e])) / (1.0 - B1**t))
-                bcs[q - first] = np.float32(np.sqrt(1.0 - B2**t))
-                n2 = hh * (1 + n_out) + n_out
-                _adam(P, G2, A1, A2, Mk, p2[e], p2[e] + n2, np.float32(l1[e]), np.float32(2.0) * np.float32(l2[e]),
-                      sizes[q - first], bcs[q - first], False)  # fmt: skip
-                c0 += hh
-            np.dot(Z.T, xb, G1.reshape((H, ni)))  # (H, n_in): dz^T x of every model of the group
-            c0 = 0
-            for q in range(first, last):
-                e = order[q]
-                n1 = h[e] * ni
-                _adam(P, G1[c0 : c0 + n1], A1, A2, Mk, p1[e], p1[e] + n1, np.float32(l1[e]),
-                      np.float32(2.0) * np.float32(l2[e]), sizes[q - first], bcs[q - first], True)  # fmt: skip
-                c0 += n1
+                totals[q - first] += _model_step(order[q], xb, yb, P, Mk, A1, A2, steps, n_in, h, p_off, n_out, lr,
+                                                 l1, l2, G, zbuf, abuf, obuf, dbuf)  # fmt: skip
         for q in range(first, last):
             sums[order[q]] += totals[q - first]
 
 
 @njit(cache=True, nogil=True)
-def correct(models, P, n_in, h, p1, p2, ds, n_out, X, x_off, y, n, hits) -> None:
+def correct(models, P, n_in, h, p_off, ds, n_out, X, x_off, y, n, hits) -> None:
     """``hits[e]`` <- correct predictions of model e on its dataset's ``n`` rows (binary: logit > 0;
     multiclass: argmax), in chunks of 1024 rows."""
     for e in models:
-        ni, hh = n_in[e], h[e]
-        W1, b1, W2, b2 = _views(P, e, n_in, h, p1, p2, n_out)
+        ni, hh, o = n_in[e], h[e], p_off[e]
+        n1, n2 = hh * ni, n_out * hh
+        W1 = P[o : o + n1].reshape((hh, ni))
+        b1 = P[o + n1 : o + n1 + hh]
+        W2 = P[o + n1 + hh : o + n1 + hh + n2].reshape((n_out, hh))
+        b2 = P[o + n1 + hh + n2 : o + n1 + hh + n2 + n_out]
         d = ds[e]
         Xd = X[x_off[d] : x_off[d] + n * ni].reshape((n, ni))
         count = 0

@@ -77,9 +77,10 @@ def test_kernel_equals_a_plain_loop_per_model(n_out):
         got = models.block(e)
         for a, b in zip(got, want, strict=True):
             np.testing.assert_allclose(a, b, atol=2e-5, rtol=1e-4)
-        m1, v1 = models.block(e, models.A1)[0], models.block(e, models.A2)[0]
-        np.testing.assert_allclose(m1, moments[0], atol=1e-6, rtol=1e-4)
-        assert (got[0][~M1] == 0).all() and (m1[~M1] == 0).all() and (v1[~M1] == 0).all()  # exactly 0
+        o = models.p_off[e]
+        np.testing.assert_allclose(models.A1[o : o + W1.size].reshape(W1.shape), moments[0], atol=1e-6, rtol=1e-4)
+        assert (got[0][~M1] == 0).all() and (models.A1[o : o + W1.size][~M1.ravel()] == 0).all()  # exactly 0
+        assert (models.A2[o : o + W1.size][~M1.ravel()] == 0).all()
         out = np.maximum(X @ want[0].T + want[1], 0) @ want[2].T + want[3]
         pred = (out[:, 0] > 0) if n_out == 1 else out.argmax(axis=1)
         assert hits[e] == pytest.approx(np.mean(pred == (y > 0.5 if n_out == 1 else y)), abs=1.5 / n)
@@ -223,5 +224,6 @@ def test_weights_a1_prunes_in_the_second_layer_stay_exactly_zero():
     data = cpu._Data(X.ravel(), np.zeros(1, np.int64), y, X.ravel(), np.zeros(1, np.int64), y, 64, 64, 1, [0], [8])
     cpu._Trainer(models, data, np.array([3], np.uint64), BATCH, None).epochs(1, 5, lambda epoch: None)
     W2_after = models.block(0)[2]
-    assert (W2_after[~K2] == 0).all() and (models.block(0, models.A2)[2][~K2] == 0).all()
+    o = models.p_off[0] + K1.size + K1.shape[0]
+    assert (W2_after[~K2] == 0).all() and (models.A2[o : o + K2.size][~K2.ravel()] == 0).all()
     assert (W2_after[K2] != ws[1][K2]).all()  # the others trained
