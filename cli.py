@@ -25,6 +25,7 @@ COMMANDS = {
     "sweep": "fpe_train.sweeps._cli:sweep",
     "report": "reports._cli:report",
     "claims": "reports._claims_cli:claims",
+    "embed": "fpe_train.embed._cli:embed",
 }
 
 
@@ -43,6 +44,9 @@ EXTRAS = {
     "dask": "dask",
     "distributed": "dask",
     "pyarrow": "parquet",
+    "transformers": "embed",
+    "safetensors": "embed",
+    "PIL": "embed",
 }
 
 

@@ -37,7 +37,7 @@ def _rows(device: str, epochs: int) -> tuple[list[dict], float]:
     t0 = time.perf_counter()
     rows = []
     for batch in plan_batches([(c, range(c.trials)) for c in sweep.configs], device):
-        for (c, _), by_trial in zip(batch, run_batch(batch), strict=True):
+        for (c, _), by_trial in zip(batch, run_batch(batch).rows, strict=True):
             rows += [{**r, "clauses": c.clauses, "r": c.r} for t in sorted(by_trial) for r in by_trial[t]]
     rows.sort(key=lambda r: (r["clauses"], r["r"], r["trial"], r["variant"]))
     return rows, time.perf_counter() - t0

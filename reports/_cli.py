@@ -54,7 +54,7 @@ def report(preset: str, out: str, store: str | None, no_run: bool, workers: int 
            **extra) -> None:  # fmt: skip
     """Theory, Monte Carlo and trained networks side by side, as report.tex and report.pdf in OUT."""
     from reports.build import build_report
-    from reports.latex import LatexBuildError
+    from reports.render.latex import LatexBuildError
 
     if extra["show_plan"]:
         return _plan(preset, workers, extra["device"], extra["as_json"])
@@ -87,10 +87,10 @@ def report(preset: str, out: str, store: str | None, no_run: bool, workers: int 
 
 
 def _plan(preset: str, workers: int | None, device: str, as_json: bool) -> int:
-    """``--plan``: the preset's sweeps counted and timed (``fpe_train.sweeps.plan``); nothing is trained."""
+    """``--plan``: the preset's sweeps counted and timed (``fpe_train.sweeps.eta``); nothing is trained."""
     import json
 
-    from fpe_train.sweeps.plan import format_plan, plan_report
+    from fpe_train.sweeps.eta import format_plan, plan_report
     from reports.presets import get_preset, load_sweeps
 
     data = plan_report(load_sweeps(get_preset(preset)), device, workers)

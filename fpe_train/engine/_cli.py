@@ -82,7 +82,9 @@ def train(as_json: bool, threads: int, progress: bool, **options) -> None:
     total = config.warmup_epochs + config.epochs
     with tqdm(total=total, unit="epoch", file=sys.stderr, disable=None if progress else True, desc="train") as bar:
         rows = run_config(config, progress=lambda done, _total: bar.update(done - bar.n))
-    variants = [v for v in ("dense", "dense_warmup", *config.splits) if any(r["variant"] == v for r in rows)]
+    variants = [
+        v for v in ("dense", "dense_warmup", "dense_fresh", *config.splits) if any(r["variant"] == v for r in rows)
+    ]
     summary = summarize(rows, variants)
     if as_json:
         click.echo(json.dumps({"config": resolved, "variants": summary, "rows": rows}))

@@ -127,6 +127,11 @@ class TrainConfig:
     rewire_fraction: float = _f(0.1, "fraction of each model's active weights pruned and regrown per rewiring")
     features: str = _f("clause_sum", "feature vectors for capacity: clause_sum | clause_mean | literal")
     record_warmup: bool = _f(True, "also return rows 'dense_warmup': the dense models at the split (after warm-up)")
+    dense_fresh: bool = _f(
+        False,
+        "also train and return 'dense_fresh': the dense model continued from the split "
+        "with a fresh Adam, as the FPE forks start (measures the Adam-state asymmetry)",
+    )
     data_path: str | None = _f(None, "user data file (task=embeddings), read by fpe_train.engine.datasets")
     curve_every: int = _f(0, "record every model's test accuracy every N epochs (row field test_curve; 0 = off)")
     data_per_trial: bool = _f(
@@ -211,8 +216,8 @@ class TrainConfig:
 
     @property
     def variants(self) -> tuple[str, ...]:
-        """``dense`` followed by each split name."""
-        return ("dense", *self.splits)
+        """The models trained per trial: ``dense``, ``dense_fresh`` (with ``dense_fresh``), then each split."""
+        return ("dense", *(("dense_fresh",) if self.dense_fresh else ()), *self.splits)
 
     @property
     def total_epochs(self) -> int:

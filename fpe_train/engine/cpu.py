@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fpe_train.engine import draws, kernel
+from fpe_train.engine.datasets import dataset_name
 from fpe_train.engine.draws import SPLIT_NAMES, STREAM_INIT, STREAM_SPLIT, order_key, trial_rng
 from fpe_train.engine.measure import measure
 from fpe_train.engine.rows import ROW_FIELDS
@@ -47,12 +48,25 @@ def supports(configs: Sequence) -> bool:
                and (c.device == "cpu" or (c.device == "auto" and not cuda_present())) for c in configs)  # fmt: skip
 
 
-def run_any(items, progress=None, on_error: str = "raise"):
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batch trained, per item of its ``items``: ``rows[i]`` maps each trial that finished to its rows,
+    ``failed[i]`` each trial whose loss stopped being finite to its one-line message; ``seconds``: the batch's
+    wall time (``fpe_train.engine.run.BatchResult`` has the same fields)."""
+
+    rows: list[dict[int, list[dict]]]
+    failed: list[dict[int, str]]
+    seconds: float
+
+
+def run_any(items, progress=None, on_error: str = "raise") -> BatchResult:
     """``run_batch`` of ``items`` [(config, trials)]: the configs :func:`supports` accepts on the kernel, the others
     on the torch path (two sub-batches, one after the other), so a config takes the same path in any batch."""
+    t0 = time.perf_counter()
     items = list(items)
     ours = [supports([c]) for c, _ in items]
-    out: list = [None] * len(items)
+    rows: list = [{} for _ in items]
+    failed: list = [{} for _ in items]
     for on_kernel in (True, False):
         at = [i for i, k in enumerate(ours) if k == on_kernel]
         if not at:
@@ -63,9 +77,9 @@ def run_any(items, progress=None, on_error: str = "raise"):
             from fpe_train.engine.run import run_batch as run_torch
 
             got = run_torch([items[i] for i in at], progress, on_error, path="torch")
-        for i, g in zip(at, got, strict=True):
-            out[i] = g
-    return out
+        for j, i in enumerate(at):
+            rows[i], failed[i] = got.rows[j], got.failed[j]
+    return BatchResult(rows, failed, time.perf_counter() - t0)
 
 
 # ---------------------------------------------------------------- data and models as flat buffers
@@ -228,7 +242,7 @@ def run_batch(items, progress: Callable[[int, int], None] | None = None, on_erro
     t0 = time.perf_counter()
     items = [(c, tuple(int(t) for t in trials)) for c, trials in items]
     if not any(trials for _, trials in items):
-        return [{} for _ in items]
+        return BatchResult([{} for _ in items], [{} for _ in items], time.perf_counter() - t0)
     _check_schedule([c for c, _ in items])
     threads = kernel_threads()
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) if threads > 1 else _null() as pool:
@@ -301,15 +315,19 @@ def _fork(warm: _Models, members, entropy) -> tuple[_Models, list, list[int]]:
         dense_at.append(len(blocks))
         blocks.append((W1, b1, W2, b2, warm.mask1(s), warm.M2[s]))
         labels.append((i, "dense", t))
+        if c.dense_fresh:  # the same weights, a fresh Adam: the asymmetry the forks have
+            blocks.append((W1.copy(), b1.copy(), W2.copy(), b2.copy(), warm.mask1(s), warm.M2[s]))
+            labels.append((i, "dense_fresh", t))
         for split in c.splits:
             rng = trial_rng(c, t, STREAM_SPLIT, SPLIT_NAMES.index(split), entropy[i])
             (V1, V2), (a1, a2), (K1, K2) = draws.expand_model([W1, W2], [b1, b2], c.alpha, split, task_clauses(c),
                                                                rng)  # fmt: skip
             blocks.append((V1, a1, V2, a2, K1, K2))
             labels.append((i, split, t))
-        stream += [s] * (1 + len(c.splits))
-        configs += [c] * (1 + len(c.splits))
-        owner += [s] * (1 + len(c.splits))
+        n_models = len(c.variants)  # dense, dense_fresh, the splits
+        stream += [s] * n_models
+        configs += [c] * n_models
+        owner += [s] * n_models
     fine = _Models(blocks, stream, [warm.ds[s] for s in stream], configs)
     for s, e in enumerate(dense_at):  # the dense continuation keeps its Adam state
         src, dst = (
@@ -332,7 +350,7 @@ def _rows(models: _Models, labels: list, members, data: _Data, owner: list[int])
         row = {"trial": trial, "seed": c.seed, "variant": variant, "test_accuracy": float(test[e]),
                "train_accuracy": float(train[e]), "nonzero_params": models.nonzero(e)}  # fmt: skip
         row.update(measure(W1, models.mask1(e), task_clauses(c), c))
-        row["device"] = "cpu"
+        row.update(device="cpu", dataset=dataset_name(c), n_train_used=data.n_train, n_test_used=data.n_test)
         out[label] = row
     return out
 
@@ -360,20 +378,21 @@ def _curve(curves, item: int, variant: str, trial: int) -> list[float] | None:
     return dense[:n_warm] + points.get((item, variant, trial), [])
 
 
-def _collect(items, rows: dict, curves, diverged: dict, seconds: float):
+def _collect(items, rows: dict, curves, diverged: dict, seconds: float) -> BatchResult:
     per_row = seconds / max(1, len(rows))
-    out = []
+    done, failed = [], []
     for i, (c, trials) in enumerate(items):
-        order = ("dense", "dense_warmup", *c.splits)
-        by_trial: dict[int, list[dict] | str] = {}
+        order = ("dense", "dense_warmup", "dense_fresh", *c.splits)
+        by_trial: dict[int, list[dict]] = {}
+        messages: dict[int, str] = {}
         for t in trials:
             if (i, t) in diverged:
-                label, epoch = diverged[(i, t)]
-                by_trial[t] = _divergence_message(label, epoch)
+                messages[t] = _divergence_message(*diverged[(i, t)])
                 continue
             got = [rows[(i, v, t)] | {"seconds": per_row, "test_curve": _curve(curves, i, v, t)} for v in order
                    if (i, v, t) in rows]  # fmt: skip
             _check_budgets(got)
             by_trial[t] = [{f: r[f] for f in ROW_FIELDS} for r in got]
-        out.append(by_trial)
-    return out
+        done.append(by_trial)
+        failed.append(messages)
+    return BatchResult(done, failed, seconds)

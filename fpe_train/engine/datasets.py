@@ -81,6 +81,37 @@ def _resplit(X_train, y_train, X_test, y_test, rng):
     return X[train], y[train], X[test], y[test]
 
 
+def dataset_name(config) -> str:
+    """What a row records as its data: the task for generated and shipped data (``boolean``, ``digits``,
+    ``mnist1d``), ``fashion_mnist`` with its folder, and for an embeddings file the dataset, model and
+    weights hash that ``fpe-theory embed`` recorded in it (else the file's name)."""
+    if config.task in ("boolean", "digits", "mnist1d"):
+        return config.task
+    path = os.fspath(config.data_path or "")
+    if config.task == "fashion_mnist":
+        return f"fashion_mnist ({os.path.basename(os.path.normpath(path))})"
+    stamp = (os.stat(path).st_mtime_ns, os.stat(path).st_size) if os.path.isfile(path) else None
+    return _embeddings_name(path, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _embeddings_name(path: str, stamp) -> str:
+    import json
+
+    name = f"embeddings ({os.path.basename(path)})"
+    if stamp is None or not path.endswith(".npz"):
+        return name
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "meta" not in f.files:
+                return name
+            meta = json.loads(str(f["meta"][()]))
+        model = meta["model"]
+        return f"{meta['dataset']} embeddings ({model['name']}, weights sha256 {model['weights_sha256'][:12]})"
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+        return name
+
+
 def check_dataset(config) -> None:
     """Validate a config's data before anything runs: every rule ``load_dataset`` applies, one line each.
 

@@ -35,7 +35,8 @@ import numpy as np
 from fpe_train.fpe.names import SPLIT_NAMES, expanded_layers
 
 SEED_VERSION = 2  # salt of seed_entropy: bump to change every stream (2: numpy draws on both paths)
-NOT_SEEDED = ("trials", "device", "tau", "features", "record_warmup", "curve_every")  # no effect on training
+NOT_SEEDED = ("trials", "device", "tau", "features", "record_warmup", "curve_every", "dense_fresh")  # no effect on
+# the training of the other models
 STREAM_INIT, STREAM_ORDER, STREAM_SPLIT, STREAM_MASK = range(4)
 
 

@@ -5,11 +5,13 @@ For every (config, trial) of a batch (``run_batch``; ``run_config`` is a batch o
 1. a dense model (r neurons) is initialised from the trial's own seed stream and trained ``warmup_epochs``;
 2. it is forked: the dense model continues unchanged (same tensors, same Adam state), and each split expands
    a copy of its warm-up weights (``fpe_train.fpe.expansion.expand_mlp``, Algorithm A1 with the alternating
-   rule of A.7, masks from the trial's split stream); the FPE models start a fresh Adam;
+   rule of A.7, masks from the trial's split stream); the FPE models start a fresh Adam; with
+   ``dense_fresh`` a second copy of the dense model continues with a fresh Adam too (variant ``dense_fresh``);
 3. all of them train ``epochs`` more epochs; the dense model and its forks read the same minibatches (their
    trial's data order), so every comparison is paired; the dense baseline trains warmup + epochs in total;
 4. one flat row per (trial, variant) with the fields of ``ROW_FIELDS`` (docs/interfaces.md): ``dense``,
-   ``dense_warmup`` (the dense model at the split, with ``record_warmup``, on by default), then the splits.
+   ``dense_warmup`` (the dense model at the split, with ``record_warmup``, on by default), ``dense_fresh``,
+   then the splits.
 
 Seeds (docs/training.md): trial t of a config draws everything model-specific (initial weights, data order,
 split masks, resampling/rewiring) from ``numpy.random.SeedSequence(entropy=seed_entropy(config),
@@ -29,6 +31,7 @@ trial t of every config with those values; with ``data_per_trial=False`` every t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
@@ -39,6 +42,7 @@ import torch
 from fpe_train.engine import draws
 from fpe_train.engine.batched import BatchedMLP
 from fpe_train.engine.config import SPLIT_NAMES, TrainConfig
+from fpe_train.engine.datasets import dataset_name
 from fpe_train.engine.draws import (
     STREAM_INIT,
     STREAM_MASK,
@@ -51,10 +55,10 @@ from fpe_train.engine.draws import (
 from fpe_train.engine.measure import coverage
 from fpe_train.engine.rows import ROW_FIELDS
 from fpe_train.engine.tasks import load_datasets, load_task, task_clauses  # noqa: F401 - load_task: interface
-from fpe_train.engine.train import Group, accuracy, divergence_message, train_epochs
+from fpe_train.engine.train import Group, _block, accuracy, divergence_message, train_epochs
 from fpe_train.fpe import metrics
 
-__all__ = ["ROW_FIELDS", "run_batch", "run_config", "seed_entropy", "trial_generator"]
+__all__ = ["ROW_FIELDS", "BatchResult", "run_batch", "run_config", "seed_entropy", "trial_generator"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -238,10 +242,16 @@ def _fork(warm: Group, members: list[_Member], data: _Data, device) -> tuple[Gro
         labels.append((mb.item, "dense", mb.trial))
         stream.append(s)
         gens.append(None)
+        if c.dense_fresh:  # the same weights, a fresh Adam (not in dense_at): the asymmetry the forks have
+            models.append(base)
+            labels.append((mb.item, "dense_fresh", mb.trial))
+            stream.append(s)
+            gens.append(None)
         for split in c.splits:
             sub = SPLIT_NAMES.index(split)
             rng = trial_rng(c, mb.trial, STREAM_SPLIT, sub, mb.entropy)
-            models.append(_expand_np(base, split, c.alpha, task_clauses(c), rng))
+            model = _expand_np(base, split, c.alpha, task_clauses(c), rng)
+            models.append(_inverted(model) if split == "dropconnect" else model)
             labels.append((mb.item, split, mb.trial))
             stream.append(s)
             dynamic = split == "dropconnect" or c.rewire_every > 0
@@ -252,7 +262,70 @@ def _fork(warm: Group, members: list[_Member], data: _Data, device) -> tuple[Gro
                 rewire.append((len(models) - 1, c.rewire_every, c.rewire_fraction))
     g = _group(models, labels, members, stream, warm.order_keys, data, device, resample, rewire, gens)
     _carry_adam(warm, g, dense_at)
+    _dropconnect_rates(g)
     return g, labels
+
+
+# ---------------------------------------------------------------- DropConnect (Wan et al. 2013)
+# A DropConnect layer computes (M * W) / q while training, M redrawn every step with row i keeping a fraction
+# q_i of its inputs (``splits.resample`` keeps each row's count, so E[M_ij] = q_i), and uses W itself at test
+# time. The engine stores U = W / q (rows rescaled at the fork), so its usual ``U * M`` forward is the
+# training-time layer; lr / q, l1 q and l2 q^2 on U give W the step Adam would give it (up to eps / q in
+# place of eps); evaluation multiplies U by q and opens the mask (``_expectation``).
+
+
+def _keep(mask: torch.Tensor) -> torch.Tensor:
+    """Keep fraction q_i of every row of a mask (..., out, in): (..., out, 1) float32."""
+    return mask.sum(dim=-1, keepdim=True).to(torch.float32) / mask.shape[-1]
+
+
+def _inverted(model: _Model) -> _Model:
+    """A DropConnect model as the engine stores it: the resampled layers' rows divided by their keep fraction."""
+    from fpe_train.fpe.expansion import expanded_layers
+
+    weights = list(model.weights)
+    for j in expanded_layers(len(weights)):
+        q = _keep(model.masks[j])  # (out, 1)
+        weights[j] = torch.where(q > 0, weights[j] / q.clamp_min(1e-30), weights[j])
+    return dataclasses.replace(model, weights=weights)
+
+
+def _dropconnect_rates(g: Group) -> None:
+    """Per-entry lr, l1 and l2 of the stored (rescaled) rows of ``g.resample``'s models (see above)."""
+    if not g.resample:
+        return
+    opt = g.optimizer
+    opt.lr_scale = torch.ones_like(opt.flat)
+    views = lambda t, j: t.split(opt.sizes)[j].view_as(opt.parameters()[j])  # noqa: E731
+    for e in g.resample:
+        for j in g.dynamic_layers:
+            rows, cols = _block(g, e, j)
+            q = _keep(g.net.masks[j][e, rows, cols])  # (out, 1)
+            q = torch.where(q > 0, q, torch.ones_like(q))  # a row never active keeps its zeros
+            views(opt.lr_scale, j)[e, rows, cols] = (1 / q).expand(-1, cols.stop)
+            views(opt.l1, j)[e, rows, cols] *= q
+            views(opt.l2x2, j)[e, rows, cols] *= q * q
+
+
+@contextlib.contextmanager
+def _expectation(g: Group):
+    """Inside: every DropConnect model of ``g`` at its test-time weights (q U = W, mask open); restored after."""
+    saved = []
+    with torch.no_grad():
+        for e in g.resample:
+            for j in g.dynamic_layers:
+                rows, cols = _block(g, e, j)
+                w, m = g.net.weights[j], g.net.masks[j]
+                saved.append((j, e, rows, cols, w[e, rows, cols].clone(), m[e, rows, cols].clone()))
+                w[e, rows, cols] *= _keep(m[e, rows, cols]).to(w.dtype)
+                m[e, rows, cols] = True
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for j, e, rows, cols, w, m in saved:
+                g.net.weights[j][e, rows, cols] = w
+                g.net.masks[j][e, rows, cols] = m
 
 
 @torch.no_grad()
@@ -292,8 +365,9 @@ class Curves:
     def hook(self, g: Group, labels: list, rows_of, tick: Callable[[int], None] | None) -> Callable[[int], None]:
         def on_epoch(epoch: int) -> None:
             if self.every and epoch % self.every == 0:
-                acc = accuracy(g.net, self.data.X_test, self.data.y_test, rows_of(self.data.n_test),
-                               self.data.n_test).tolist()  # fmt: skip
+                with _expectation(g):
+                    acc = accuracy(g.net, self.data.X_test, self.data.y_test, rows_of(self.data.n_test),
+                                   self.data.n_test).tolist()  # fmt: skip
                 for label, a in zip(labels, acc, strict=True):
                     self.points.setdefault(label, []).append(a)
             if tick is not None:
@@ -312,16 +386,18 @@ class Curves:
 
 def _rows(g: Group, labels: list, members_of: dict, data: _Data, rows_of, device: str) -> dict[tuple, dict]:
     """Rows of every model of ``g``: (item, variant, trial) -> row (without seconds and test_curve)."""
-    test = accuracy(g.net, data.X_test, data.y_test, rows_of(data.n_test), data.n_test)
-    train = accuracy(g.net, data.X_train, data.y_train, rows_of(data.n_train), data.n_train)
-    nonzero = g.net.nonzero_params().cpu()
+    nonzero = g.net.nonzero_params().cpu()  # DropConnect: the budget of a training step (its current mask)
+    M1s = [g.net.masks[0][e, : s[1], : s[0]].cpu().numpy() for e, s in enumerate(g.shapes)]
+    with _expectation(g):  # DropConnect models at their test-time weights
+        test = accuracy(g.net, data.X_test, data.y_test, rows_of(data.n_test), data.n_test)
+        train = accuracy(g.net, data.X_train, data.y_train, rows_of(data.n_train), data.n_train)
+        W1s = [(g.net.weights[0][e, : s[1], : s[0]] * g.net.masks[0][e, : s[1], : s[0]]).detach().cpu()
+               for e, s in enumerate(g.shapes)]  # (h, n_in) each  # fmt: skip
     out = {}
     for e, label in enumerate(labels):
         item, variant, trial = label
         c = members_of[(item, trial)].config
-        h, n_in = g.shapes[e][1], g.shapes[e][0]
-        W1 = (g.net.weights[0][e, :h, :n_in] * g.net.masks[0][e, :h, :n_in]).detach().cpu()  # (h, n_in)
-        M1 = g.net.masks[0][e, :h, :n_in].cpu().numpy()
+        W1, M1 = W1s[e], M1s[e]
         clauses = task_clauses(c)
         features = c.features if clauses is not None else "literal"
         row = {"trial": trial, "seed": c.seed, "variant": variant, "test_accuracy": float(test[e]),
@@ -333,6 +409,7 @@ def _rows(g: Group, labels: list, members_of: dict, data: _Data, rows_of, device
                 ("covered", "all_covered", "collisions"))  # fmt: skip
             row.update({f"{prefix}_{key}": value for key, value in cov.items()})
         row["device"] = device
+        row.update(dataset=dataset_name(c), n_train_used=data.n_train, n_test_used=data.n_test)  # as really used
         out[label] = row
     return out
 
@@ -354,19 +431,30 @@ def _check_schedule(configs: Sequence[TrainConfig]) -> None:
         raise ValueError(f"configs: {len(keys)} different schedules in one batch; group them with group_configs()")
 
 
+@dataclasses.dataclass(frozen=True)
+class BatchResult:
+    """What :func:`run_batch` trained, per item of its ``items``: ``rows[i]`` maps each trial that finished to
+    its rows, ``failed[i]`` each trial whose loss stopped being finite to its one-line message; ``seconds``:
+    the batch's wall time."""
+
+    rows: list[dict[int, list[dict]]]
+    failed: list[dict[int, str]]
+    seconds: float
+
+
 def run_batch(
     items: Sequence[tuple[TrainConfig, Sequence[int]]],
     progress: Callable[[int, int], None] | None = None,
     on_error: str = "raise",
     path: str = "auto",
-) -> list[dict[int, list[dict] | str]]:
-    """Train the given trials of configs that share a schedule as one batch; rows per item and trial.
+) -> BatchResult:
+    """Train the given trials of configs that share a schedule as one batch; a :class:`BatchResult`.
 
-    ``items``: ``[(config, trials)]``. Returns, per item, ``{trial: rows}`` (rows ordered dense, dense_warmup,
-    then the config's splits). A trial whose loss stops being finite raises ValueError (``on_error="raise"``,
-    at the end of that epoch) or gets the one-line message instead of rows (``on_error="record"``; the
-    other models of the batch are not affected). ``progress(epochs_done, epochs_total)`` after every epoch.
-    ``seconds`` of a row is the batch's wall time divided by its number of rows.
+    ``items``: ``[(config, trials)]``. Rows of a trial are ordered dense, dense_warmup, dense_fresh, then the
+    config's splits. A trial whose loss stops being finite raises ValueError (``on_error="raise"``, at the end
+    of that epoch) or lands in ``failed`` with its message (``on_error="record"``; the other models of the
+    batch are not affected). ``progress(epochs_done, epochs_total)`` after every epoch. ``seconds`` of a row
+    is the batch's wall time divided by its number of rows.
 
     ``path``: ``auto`` trains on the compiled CPU kernel (``fpe_train.engine.cpu``) the configs it supports
     (one hidden layer, CPU, fixed masks) and on torch everything else; ``torch`` forces the torch path.
@@ -381,7 +469,7 @@ def run_batch(
     items = [(c, tuple(int(t) for t in trials)) for c, trials in items]
     configs = [c for c, _ in items]
     if not any(trials for _, trials in items):
-        return [{} for _ in items]
+        return BatchResult([{} for _ in items], [{} for _ in items], time.perf_counter() - t0)
     _check_schedule(configs)
     c0 = configs[0]
     device = resolve_device(c0.device)
@@ -432,23 +520,24 @@ def run_batch(
     return _collect(items, rows, curves, diverged, time.perf_counter() - t0)
 
 
-def _collect(items, rows: dict, curves: Curves, diverged: dict, seconds: float) -> list[dict[int, list[dict] | str]]:
+def _collect(items, rows: dict, curves: Curves, diverged: dict, seconds: float) -> BatchResult:
     per_row = seconds / max(1, len(rows))
-    out = []
+    done, failed = [], []
     for i, (c, trials) in enumerate(items):
-        order = ("dense", "dense_warmup", *c.splits)
-        by_trial: dict[int, list[dict] | str] = {}
+        order = ("dense", "dense_warmup", "dense_fresh", *c.splits)
+        by_trial: dict[int, list[dict]] = {}
+        messages: dict[int, str] = {}
         for t in trials:
             if (i, t) in diverged:
-                label, epoch = diverged[(i, t)]
-                by_trial[t] = divergence_message(label, epoch)
+                messages[t] = divergence_message(*diverged[(i, t)])
                 continue
             got = [rows[(i, v, t)] | {"seconds": per_row, "test_curve": curves.of(i, v, t)} for v in order
                    if (i, v, t) in rows]  # fmt: skip
             check_budgets(got)
             by_trial[t] = [{f: r[f] for f in ROW_FIELDS} for r in got]
-        out.append(by_trial)
-    return out
+        done.append(by_trial)
+        failed.append(messages)
+    return BatchResult(done, failed, seconds)
 
 
 def run_config(config: TrainConfig, progress: Callable[[int, int], None] | None = None, path: str = "auto"
@@ -459,5 +548,5 @@ def run_config(config: TrainConfig, progress: Callable[[int, int], None] | None 
     (with ``config.record_warmup``), then ``config.splits``. Same config, same rows (up to ``seconds``), and
     trial t's rows do not depend on ``config.trials``.
     """
-    (by_trial,) = run_batch([(config, range(config.trials))], progress, path=path)
+    (by_trial,) = run_batch([(config, range(config.trials))], progress, path=path).rows
     return [r for t in sorted(by_trial) for r in by_trial[t]]

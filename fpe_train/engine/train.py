@@ -11,7 +11,8 @@ gathers its rows with an index tensor, ``X[idx] (E, B, m)``. So a model's number
 other models share its batch, and CPU and CUDA runs see the same order.
 
 Per step, models may also change their masks: ``resample`` (DropConnect control: the expanded layers'
-masks are redrawn every step, ``fpe_train.fpe.splits.resample``) and ``rewire_every`` (RigL-style dynamic
+masks are redrawn every step, ``fpe_train.fpe.splits.resample``; its rows are stored rescaled, see
+``fpe_train.engine.run``) and ``rewire_every`` (RigL-style dynamic
 sparsity, A.7: ``fpe_train.fpe.rewire.rewire_`` on the expanded layers every T steps), each model from its
 own generator and only inside its own (unpadded) shape.
 """
@@ -69,6 +70,7 @@ class BatchedAdam:
         self.exp_avg = torch.zeros_like(self.flat)
         self.exp_avg_sq = torch.zeros_like(self.flat)
         self.steps = torch.zeros(E, dtype=torch.float64, device=dev)  # per model
+        self.lr_scale: Tensor | None = None  # (P,) per-entry factor on lr (DropConnect's rescaled rows), or None
 
     def parameters(self) -> list[Tensor]:
         return self.net.parameters()
@@ -97,6 +99,8 @@ class BatchedAdam:
         bc1 = 1 - b1**self.steps  # (E,) float64, as torch's python-float bias corrections
         bc2_sqrt = (1 - b2**self.steps).sqrt()
         step_size = (self.lr.double() / bc1).to(p.dtype)[self.model]  # (P,)
+        if self.lr_scale is not None:
+            step_size = step_size * self.lr_scale
         denom = (self.exp_avg_sq.sqrt() / bc2_sqrt.to(p.dtype)[self.model]).add_(EPS)
         p.sub_(step_size * self.exp_avg / denom)
 

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from fpe_train.fpe.expansion import expand_mlp, widen_layernorm
-from fpe_train.fpe.masked import MaskedLinear
+from fpe_train.fpe.masked import DropConnectLinear, MaskedLinear
 
 # Leaf modules without parameters that may sit between Linear layers (activations, dropout, reshapes).
 _PARAMETER_FREE = "any leaf module without parameters (activations, Dropout, Flatten, Identity, ...)"
@@ -98,7 +98,9 @@ def expand(
     Linear are re-sparsified jointly to their original weight count ``h*n_in + n_out*h`` (biases, which
     FPE copies to every child, and LayerNorm parameters are not counted). A LayerNorm after an expanded
     layer is widened, each child getting its parent's gain and shift. ``seed`` or ``generator`` fix the
-    masks. The copy lives on the model's device and dtype.
+    masks. The copy lives on the model's device and dtype. With ``split="dropconnect"`` the expanded layers
+    are :class:`DropConnectLinear`: they redraw their masks themselves at every training forward pass (from
+    the same generator, continued), rescaled by 1/q, and use the full weights in eval mode.
 
     >>> net = nn.Sequential(nn.Linear(4, 2), nn.ReLU(), nn.Linear(2, 1))
     >>> fpe = expand(net, 2, "structured_2_4", seed=0)
@@ -115,7 +117,9 @@ def expand(
     for j, (name, lin) in enumerate(linears):
         if masks[j] is None:
             continue
-        layer = MaskedLinear.from_weights(w[j], b[j], masks[j])
+        resampled = split == "dropconnect" and w[j].shape[0] != lin.out_features  # an expanded layer
+        layer = (DropConnectLinear.from_weights(w[j], b[j], masks[j], g) if resampled
+                 else MaskedLinear.from_weights(w[j], b[j], masks[j]))  # fmt: skip
         layer.weight.requires_grad_(lin.weight.requires_grad)
         new = _replace(new, name, layer)
         if w[j].shape[0] != lin.out_features:  # expanded: widen the LayerNorms that follow

@@ -173,10 +173,8 @@ def run_chunk(chunk: Chunk | BatchChunk, run_fn: str = DEFAULT_RUN, threads: int
                 for p in parts]  # fmt: skip
     finished, host, version = time.time(), socket.gethostname(), toolkit_version()
     out = []
-    for p, by_trial in zip(parts, got, strict=True):
-        rows = {t: r for t, r in by_trial.items() if not isinstance(r, str)}
-        errors = {t: r for t, r in by_trial.items() if isinstance(r, str)} or None
-        out.append(ChunkResult(p, rows, None, started, finished, host, version, errors, n))
+    for p, rows, errors in zip(parts, got.rows, got.failed, strict=True):
+        out.append(ChunkResult(p, rows, None, started, finished, host, version, errors or None, n))
     return out
 
 

@@ -50,6 +50,25 @@ def test_sweep_plan_table_with_eta():
     code, out, _ = invoke("sweep", "plan", "case_study", "--size", "quick", "--workers", "2")
     assert code == 0
     assert "ETA (2 workers)" in out and "calibration: cpu, 1 thread" in out and "case_study" in out
+    assert "the ETA assumes: each of 2 workers" in out and "load average" in out
+
+
+def test_sweep_plan_and_report_plan_give_the_same_figure_for_the_same_work():
+    """One calibration per process: a sweep's ETA is the same from `sweep plan` and from `report --plan`
+    (counted alone; the report also times only what earlier sweeps of the preset leave to train)."""
+    quick = {c.name: c for c in reports.presets.get_preset("quick").sweeps}
+    code, out, _ = invoke("report", "--preset", "quick", "--plan", "--json", "--workers", "2")
+    assert code == 0
+    report = {r["sweep"]: r for r in json.loads(out)["sweeps"]}
+    for name in ("case_study", "fig3c"):
+        assert not quick[name].keep and not quick[name].overrides  # the preset runs the sweep file as it is
+        code, out, _ = invoke("sweep", "plan", name, "--size", "quick", "--json", "--workers", "2")
+        assert code == 0
+        (row,) = json.loads(out)["sweeps"]
+        for key in ("configs", "trials", "batches", "model_epochs", "flops", "eta_seconds"):
+            assert row[key] == report[name][key if key != "eta_seconds" else "eta_alone_seconds"], key
+    assert report["case_study"]["eta_seconds"] == report["case_study"]["eta_alone_seconds"]  # first: trains all
+    assert report["fig3c"]["eta_seconds"] <= report["fig3c"]["eta_alone_seconds"]
 
 
 def test_sweep_plan_bad_input():

@@ -78,3 +78,14 @@ def test_wide_collision_distribution_is_summarised_by_quantiles():
     assert code == 0, out
     line = [x for x in out.splitlines() if x.startswith("collisions per trial:")][0]
     assert "median" in line and "95%" in line and "histogram in --json" in line
+
+
+def test_an_estimate_of_zero_gets_the_exact_interval_from_zero():
+    """No trial covers every clause: the interval is [0, exact upper bound], never one that excludes 0."""
+    from scipy.stats import binomtest
+
+    code, out = run(["--family", "random", "--trials", "2000", "--threads", "1", "--json"])
+    assert code == 0, out
+    row = json.loads(out)["families"]["random"]["p_all_covered"]
+    assert row["estimate"] == 0.0 and row["ci_low"] == 0.0
+    assert row["ci_high"] == pytest.approx(binomtest(0, 2000).proportion_ci(method="exact").high, rel=1e-9)

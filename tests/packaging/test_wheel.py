@@ -72,7 +72,7 @@ def test_wheel_ships_every_package_and_the_data(installed):
             "from fpe_train.sweeps.sweep import find_sweep; from importlib import resources; "
             "print(json.dumps({'files': [m.__file__ for m in (cli, fpe_theory, simulations, reports.build)], "
             "'case_study': str(find_sweep('case_study')), "
-            "'template': resources.files('reports').joinpath('templates').is_dir()}))")  # fmt: skip
+            "'template': resources.files('reports.render').joinpath('templates').is_dir()}))")  # fmt: skip
     doc = json.loads(_run([bin_dir / "python", "-c", code], work, env).stdout)
     venv = str(bin_dir.parent)
     assert all(f.startswith(venv) for f in doc["files"]), doc["files"]  # the wheel's copy, not the checkout
@@ -87,8 +87,9 @@ def test_wheel_metadata_states_the_floor_and_the_extras(installed):
         meta = z.read(next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))).decode()
         names = z.namelist()
     assert "Requires-Python: >=3.11" in meta
-    for extra in ("mc", "train", "report", "dask", "all", "dev"):
+    for extra in ("mc", "train", "report", "dask", "embed", "all", "dev"):
         assert f"Provides-Extra: {extra}" in meta
+    assert "fpe_train/embed/_cli.py" in names
     assert "fpe_train/sweeps/experiments/case_study.toml" in names and not any(n.startswith("tests/") for n in names)
 
 

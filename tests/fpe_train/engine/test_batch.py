@@ -52,16 +52,16 @@ def assert_same_rows(got: list[dict], want: list[dict], tol: float) -> None:
 def test_a_mixed_batch_equals_each_config_alone(depth):
     configs = mixed(depth)
     together = run_batch([(c, range(c.trials)) for c in configs])
-    for c, by_trial in zip(configs, together, strict=True):
+    for c, by_trial in zip(configs, together.rows, strict=True):
         assert_same_rows(flat(by_trial), run_config(c), tol=1e-6)
 
 
 def test_a_trial_does_not_depend_on_the_trial_count_or_its_neighbours():
     c = mixed()[1]
     full = run_config(c)
-    alone = run_batch([(dataclasses.replace(c, trials=7), (2,))])[0][2]  # trial 2 alone, of a 7-trial config
+    alone = run_batch([(dataclasses.replace(c, trials=7), (2,))]).rows[0][2]  # trial 2 alone, of a 7-trial config
     assert_same_rows(alone, [r for r in full if r["trial"] == 2], tol=1e-6)
-    reordered = run_batch([(c, (2, 0))])[0]
+    reordered = run_batch([(c, (2, 0))]).rows[0]
     assert_same_rows(flat(reordered), [r for r in full if r["trial"] in (0, 2)], tol=1e-6)
 
 
@@ -79,15 +79,16 @@ def test_a_diverging_config_fails_alone_inside_a_batch():
     good = mixed()[0]
     bad = dataclasses.replace(good, clauses=4, lr=1e30)
     got = run_batch([(good, range(good.trials)), (bad, range(bad.trials))], on_error="record")
-    assert all(isinstance(v, str) and "diverged" in v for v in got[1].values())
-    assert_same_rows(flat(got[0]), run_config(good), tol=1e-6)
+    assert got.rows[1] == {} and set(got.failed[1]) == set(range(bad.trials))
+    assert all("diverged" in v for v in got.failed[1].values()) and got.failed[0] == {}
+    assert_same_rows(flat(got.rows[0]), run_config(good), tol=1e-6)
     with pytest.raises(ValueError, match="loss is not finite"):
         run_batch([(bad, (0,))])
 
 
 def test_padding_is_never_counted():
     c = mixed()[0]
-    small = flat(run_batch([(c, range(c.trials)), (mixed()[1], (0,))])[0])
+    small = flat(run_batch([(c, range(c.trials)), (mixed()[1], (0,))]).rows[0])
     assert {r["nonzero_params"] for r in small} == {c.m * c.r + c.r}  # the dense budget of the small config
 
 
@@ -122,7 +123,7 @@ def test_a_batch_too_big_for_memory_is_split_by_trials_and_still_equal():
     one = B.batch_bytes([(c, 1)])
     batches = B.plan_batches([(c, range(c.trials))], budget=int(one * 1.5))
     assert [len(t) for b in batches for _, t in b] == [1, 1, 1]
-    rows = [r for b in batches for (cfg, t) in b for r in flat(run_batch([(cfg, t)])[0])]
+    rows = [r for b in batches for (cfg, t) in b for r in flat(run_batch([(cfg, t)]).rows[0])]
     assert_same_rows(rows, run_config(c), tol=1e-6)
 
 

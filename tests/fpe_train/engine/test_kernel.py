@@ -133,7 +133,7 @@ def test_a_ragged_kernel_batch_equals_each_config_alone():
                TrainConfig(clauses=4, r=4, alpha=4, splits=("random", "clause"), trials=3, lr=2e-3, l1=1e-3,
                            **SCHEDULE)]  # fmt: skip
     assert cpu.supports(configs)
-    together = run_batch([(c, range(c.trials)) for c in configs])
+    together = run_batch([(c, range(c.trials)) for c in configs]).rows
     for c, by_trial in zip(configs, together, strict=True):
         alone = run_config(c)
         got = [r for t in sorted(by_trial) for r in by_trial[t]]
@@ -150,10 +150,10 @@ def test_per_trial_data():
     assert np.array_equal(load_task(one, 0)[0], load_task(one, 2)[0])  # the paper's protocol: one dataset
     tasks, index = load_datasets([(c, 2), (dataclasses.replace(c, r=4), 2), (c, 0)])
     assert index == [0, 0, 1] and np.array_equal(tasks[0][0], load_task(c, 2)[0])  # same trial, same sample
-    rows_alone = run_batch([(c, (1,))])[0][1]
-    rows_in_batch = run_batch([(c, (0, 1, 2)), (dataclasses.replace(c, r=4), (1,))])[0][1]
+    rows_alone = run_batch([(c, (1,))]).rows[0][1]
+    rows_in_batch = run_batch([(c, (0, 1, 2)), (dataclasses.replace(c, r=4), (1,))]).rows[0][1]
     assert [r["test_accuracy"] for r in rows_alone] == [r["test_accuracy"] for r in rows_in_batch]
-    assert len({r["test_accuracy"] for t, rows in run_batch([(c, (0, 1, 2))])[0].items() for r in rows[:1]}) > 1
+    assert len({r["test_accuracy"] for t, rows in run_batch([(c, (0, 1, 2))]).rows[0].items() for r in rows[:1]}) > 1
 
 
 def test_per_trial_vision_data_is_a_resample():
@@ -227,3 +227,21 @@ def test_weights_a1_prunes_in_the_second_layer_stay_exactly_zero():
     o = models.p_off[0] + K1.size + K1.shape[0]
     assert (W2_after[~K2] == 0).all() and (models.A2[o : o + K2.size][~K2.ravel()] == 0).all()
     assert (W2_after[K2] != ws[1][K2]).all()  # the others trained
+
+
+def test_dense_fresh_on_the_kernel():
+    """The dense arm with a fresh Adam at the split: the other rows unchanged, close to the torch path's arm."""
+    c = TrainConfig(clauses=3, r=4, alpha=2, splits=("random",), trials=2, lr=1e-2, **SCHEDULE)
+    without, with_fresh = run_config(c), run_config(dataclasses.replace(c, dense_fresh=True))
+    others = [r for r in with_fresh if r["variant"] != "dense_fresh"]
+    drop = ("seconds",)
+    assert [{k: v for k, v in r.items() if k not in drop} for r in without] == [
+        {k: v for k, v in r.items() if k not in drop} for r in others
+    ]
+    torch_rows = run_config(dataclasses.replace(c, dense_fresh=True), path="torch")
+    fresh = [(r["test_accuracy"], r["nonzero_params"]) for r in with_fresh if r["variant"] == "dense_fresh"]
+    want = [(r["test_accuracy"], r["nonzero_params"]) for r in torch_rows if r["variant"] == "dense_fresh"]
+    assert len(fresh) == 2 and [n for _, n in fresh] == [n for _, n in want]
+    assert all(a == pytest.approx(b, abs=0.011) for (a, _), (b, _) in zip(fresh, want, strict=True))
+    dense = [r["test_accuracy"] for r in with_fresh if r["variant"] == "dense"]
+    assert [a for a, _ in fresh] != dense  # a fresh Adam really changes the continuation
