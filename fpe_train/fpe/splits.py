@@ -36,9 +36,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from fpe_theory.families import check_structured_2_4_alpha
 from fpe_theory.validate import check_int
-from fpe_train.fpe.names import CONTROL_SPLITS, PARTITION_SPLITS  # noqa: F401 - the registry's names
+from fpe_train.fpe.names import CONTROL_SPLITS, PARTITION_SPLITS, check_split  # noqa: F401 - names and rules
 
 
 def _generator(generator: torch.Generator | None) -> torch.Generator:
@@ -223,21 +222,6 @@ SPLITS: dict[str, Callable[..., Tensor]] = _Registry(
     overlap=_overlap,
     dropconnect=_dropconnect,
 )
-
-
-def check_split(name: str, alpha: int, n_in: int, clauses=None) -> None:
-    """Raise a one-line ValueError if split ``name`` cannot expand ``n_in`` inputs by ``alpha``."""
-    if name not in SPLITS:
-        raise ValueError(f"split={name!r}: unknown split; valid names: {', '.join(SPLITS)}")
-    check_int("alpha", alpha, 2)
-    if alpha > n_in:
-        raise ValueError(f"alpha={alpha}: must be <= n_in={n_in} (every child needs an input)")
-    if name == "structured_2_4":
-        check_structured_2_4_alpha(alpha)
-    if name == "structured_2_4" and n_in % 4:
-        raise ValueError(f"n_in={n_in}: structured_2_4 needs a multiple of 4 inputs")
-    if name == "clause" and clauses is None:
-        raise ValueError("clauses=None: the clause split needs a clause list")
 
 
 def split_masks(

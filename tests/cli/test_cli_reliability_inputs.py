@@ -6,6 +6,7 @@ the theory's bounded time in tests/fpe_theory/test_theory_bounded.py and the Mon
 tests/simulations/test_sim_bounded.py.
 """
 
+import dataclasses
 import math
 import time
 
@@ -100,12 +101,15 @@ def test_memory_estimate_refused_naming_sizes():
 
 
 def test_memory_estimate_is_what_the_shapes_say():
-    """bytes = 4 (n_train + n_test) m + models (20 weights + 4 B h depth): checked by hand for one config."""
+    """bytes = 4 datasets (n_train + n_test) m + models (20 weights + 4 B h depth): checked by hand for one config
+    (one dataset per trial by default, one in all with data_per_trial=False)."""
     c = TrainConfig(clauses=8, k=4, r=8, alpha=2, splits=("random",), trials=3, n_train=100, n_test=50, batch_size=10)
     m, h = 32, 16
     weights = h * m + h * 2 + 8 * m  # expanded first layer, head (2 classes), dense first layer
     models = 3 * 2
-    assert c.cost_estimate[0] == 4 * 150 * m + models * (20 * weights + 4 * 10 * h)
+    assert c.cost_estimate[0] == 4 * 3 * 150 * m + models * (20 * weights + 4 * 10 * h)
+    one = dataclasses.replace(c, data_per_trial=False)
+    assert one.cost_estimate[0] == 4 * 150 * m + models * (20 * weights + 4 * 10 * h)
 
 
 # ---------------------------------------------------------------- 3. 0 % dense accuracy

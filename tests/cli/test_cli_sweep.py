@@ -86,12 +86,12 @@ def test_run_status_export(tmp_path):
 
 
 def test_failed_trials_exit_1_and_are_kept(tmp_path, monkeypatch):
-    import fpe_train.engine.run
+    import fpe_train.engine.cpu
 
     def broken(config, **_):  # a failure no up-front check can see (the serial executor runs in-process)
         raise RuntimeError("trial failed")
 
-    monkeypatch.setattr(fpe_train.engine.run, "run_batch", broken)  # the executors train batches with it
+    monkeypatch.setattr(fpe_train.engine.cpu, "run_any", broken)  # the executors train batches with it
     p, db = sweep_file(tmp_path, TINY), tmp_path / "r.db"
     code, out, _ = invoke("sweep", "run", p, "--store", db, "--executor", "serial", "--no-progress")
     assert code == 1 and "0 trials done, 4 failed" in out

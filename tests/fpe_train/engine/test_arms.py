@@ -8,23 +8,16 @@ layers, one model at a time, fed the engine's own seed streams (initial weights,
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from fpe_train.engine.batched import init_layers
+from fpe_train.engine import draws
 from fpe_train.engine.config import SPLIT_NAMES, TrainConfig
-from fpe_train.engine.run import (
-    STREAM_INIT,
-    STREAM_MASK,
-    STREAM_ORDER,
-    STREAM_SPLIT,
-    load_task,
-    run_config,
-    seed_entropy,
-    trial_generator,
-)
-from fpe_train.fpe.expansion import expand_mlp
+from fpe_train.engine.draws import STREAM_INIT, STREAM_MASK, STREAM_SPLIT, order_key, seed_entropy, trial_rng
+from fpe_train.engine.kernel import permutation
+from fpe_train.engine.run import load_task, run_config, trial_generator
 from fpe_train.fpe.splits import resample
 
 BASE = dict(clauses=3, k=3, r=4, alpha=2, trials=2, warmup_epochs=3, epochs=4, n_train=400, n_test=300,
@@ -37,17 +30,20 @@ def _accuracy(logit: torch.Tensor, y: torch.Tensor) -> float:
 
 def plain_loop(c: TrainConfig, trial: int, variant: str) -> tuple[float, float]:
     """(test, train) accuracy of one model of ``variant``, trained step by step with torch.optim.Adam."""
-    X_tr, y_tr, X_te, y_te, _, clauses = load_task(c)
+    X_tr, y_tr, X_te, y_te, _, clauses = load_task(c, trial)
     X, y = torch.tensor(X_tr, dtype=torch.float32), torch.tensor(y_tr, dtype=torch.float32)
     Xt, yt = torch.tensor(X_te, dtype=torch.float32), torch.tensor(y_te, dtype=torch.float32)
     ent = seed_entropy(c)
-    (W1, b1), (W2, b2) = init_layers([c.m, c.r, 1], trial_generator(c, trial, STREAM_INIT, 0, ent))
-    params = [t.clone().requires_grad_() for t in (W1, b1, W2, b2)]
-    order = trial_generator(c, trial, STREAM_ORDER, 0, ent)
+    (W1, W2), (b1, b2) = draws.init_layers([c.m, c.r, 1], trial_rng(c, trial, STREAM_INIT, 0, ent))
+    params = [torch.from_numpy(t).clone().requires_grad_() for t in (W1, b1, W2, b2)]
+    key, epoch = np.uint64(order_key(c, trial, ent)), [0]
 
     def train(params, epochs, opt, forward):
         for _ in range(epochs):
-            perm = torch.randperm(c.n_train, generator=order)
+            epoch[0] += 1
+            perm = np.empty(c.n_train, dtype=np.int64)
+            permutation(key, epoch[0], perm)  # the trial's data order of this epoch
+            perm = torch.from_numpy(perm)
             for start in range(0, c.n_train, c.batch_size):
                 idx = perm[start : start + c.batch_size]
                 loss = F.binary_cross_entropy_with_logits(forward(X[idx])[:, 0], y[idx])
@@ -68,10 +64,14 @@ def plain_loop(c: TrainConfig, trial: int, variant: str) -> tuple[float, float]:
     assert variant == "dropconnect"
     sub = SPLIT_NAMES.index("dropconnect")
     with torch.no_grad():
-        w, b, (M1, M2) = expand_mlp([params[0].detach(), params[2].detach()], [params[1].detach(), params[3].detach()],
-                                    c.alpha, "dropconnect", clauses=clauses,
-                                    generator=trial_generator(c, trial, STREAM_SPLIT, sub, ent))  # fmt: skip
-    fpe = [t.clone().requires_grad_() for t in (w[0], b[0], w[1], b[1])]
+        ws, bs = (
+            [params[0].detach().numpy(), params[2].detach().numpy()],
+            [params[1].detach().numpy(), params[3].detach().numpy()],
+        )
+        rng = trial_rng(c, trial, STREAM_SPLIT, sub, ent)
+        w, b, (M1, M2) = draws.expand_model(ws, [x.copy() for x in bs], c.alpha, "dropconnect", clauses, rng)
+    M1, M2 = torch.from_numpy(M1), torch.from_numpy(M2)
+    fpe = [torch.from_numpy(t).clone().requires_grad_() for t in (w[0], b[0], w[1], b[1])]
     q = M1.sum(dim=1, keepdim=True).float() / c.m  # (h, 1) keep fraction of each row
     masks = trial_generator(c, trial, STREAM_MASK, sub, ent)
     state = {"M1": M1}

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -91,16 +92,20 @@ def test_padding_is_never_counted():
     assert {r["nonzero_params"] for r in small} == {c.m * c.r + c.r}  # the dense budget of the small config
 
 
-def test_group_configs_by_schedule_and_bucket():
+def test_group_configs_by_schedule_path_and_bucket():
     a, b, c = mixed()
     other = dataclasses.replace(a, epochs=5)
     groups = B.group_configs([a, other, b, c], device="cpu")
+    assert groups == [[a, b], [other], [c]]  # the kernel's configs (ragged: one batch), another schedule, torch
+    assert sorted(map(len, B.group_configs([a, other, b, c], device="cuda"))) == [1, 1, 2]
+    a, b, c = mixed(depth=2)  # the torch path on CPU: shape buckets
+    other = dataclasses.replace(a, epochs=5)
+    groups = B.group_configs([a, other, b, c], device="cpu")
     assert groups == [[b, c, a], [other]]  # tiny shapes: padding is cheaper than a second batch; largest first
-    assert [other] in groups  # another schedule never joins
-    assert sorted(map(len, B.group_configs([a, other, b, c], device="cuda"))) == [1, 3]  # CUDA: one per schedule
     big = dataclasses.replace(a, clauses=64, r=64, trials=1, n_train=10000, batch_size=500)
     tiny = dataclasses.replace(big, clauses=2, r=2, trials=50)
     assert len(B.group_configs([big, tiny])) == 2  # padding 50 tiny models to the big shape would not pay
+    assert len(B.group_configs([dataclasses.replace(x, depth=1) for x in (big, tiny)])) == 1  # the kernel: ragged
 
 
 def test_group_cost_model_against_a_plain_count():
@@ -126,7 +131,7 @@ def test_memory_estimate_covers_the_real_tensors():
     c = mixed()[1]
     from fpe_train.engine.run import _assemble, _dense_model
 
-    models = [_dense_model(c, c.m, 1, torch.Generator().manual_seed(0)) for _ in range(c.trials * 4)]
+    models = [_dense_model(c, c.m, 1, np.random.default_rng(0)) for _ in range(c.trials * 4)]
     net = _assemble(models, False, torch.device("cpu"))
     real = sum(4 * p.numel() * p.element_size() for p in net.parameters()) + sum(m.numel() for m in net.masks)
     assert real <= B.batch_bytes([(c, c.trials)])

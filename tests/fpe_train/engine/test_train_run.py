@@ -5,7 +5,7 @@ import numbers
 import pytest
 import torch
 
-from fpe_train.engine import run
+from fpe_train.engine import draws, run  # noqa: F401
 from fpe_train.engine.batched import BatchedMLP
 from fpe_train.engine.config import SPLIT_NAMES, TrainConfig
 from fpe_train.engine.run import ROW_FIELDS, expand_batch, run_config
@@ -65,7 +65,7 @@ def test_fork_children_copy_parent_on_disjoint_masks(split):
 
 def test_dense_continuation_equals_uninterrupted_dense_run(monkeypatch):
     """The fork changes nothing for the dense models: split at epoch 1 or 3, same dense rows (same streams)."""
-    monkeypatch.setattr(run, "seed_entropy", lambda config: 12345)
+    monkeypatch.setattr(draws, "seed_entropy", lambda config: 12345)
     base = {**TINY, "splits": ("random",)}
     a = run_config(TrainConfig(**{**base, "warmup_epochs": 1, "epochs": 3}))
     b = run_config(TrainConfig(**{**base, "warmup_epochs": 3, "epochs": 1}))
@@ -98,7 +98,7 @@ def test_bad_inputs():
 
 def test_record_warmup_rows_equal_a_dense_only_run_of_warmup_epochs(monkeypatch):
     """dense_warmup rows are the dense models at the split: a run with epochs=0 gives the same numbers."""
-    monkeypatch.setattr(run, "seed_entropy", lambda config: 12345)
+    monkeypatch.setattr(draws, "seed_entropy", lambda config: 12345)
     a = run_config(TrainConfig(**{**TINY, "warmup_epochs": 2, "epochs": 2}, splits=("random",), record_warmup=True))
     assert [r["variant"] for r in a] == ["dense", "dense_warmup", "random"] * 2
     b = run_config(TrainConfig(**{**TINY, "warmup_epochs": 2, "epochs": 0}, splits=("random",)))
