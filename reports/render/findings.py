@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from reports.compute.claim_tests import data_used
 from reports.compute.run_summary import RunSummary
-from reports.compute.verdict_claims import data_used
 from reports.compute.verdicts import FAMILY_BEYOND, FAMILY_PAPER, counts
 from reports.render.verdicts import LEGEND, latex_table, paragraph, tex
 

@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 
 from reports.compute import verdict_axes
+from reports.compute.claim_tests import OneSample, fallback
 from reports.compute.ledger import ledger
-from reports.compute.verdict_claims import OneSample, _fallback
 from reports.compute.verdict_theory import t1, t2
 from reports.compute.verdicts import Constants, Pending, decide
 from reports.presets import get_preset
@@ -109,7 +109,7 @@ def _config_means_pending(sd: float, n: int) -> Pending:
         n_of="configs",
         p_of=lambda c: test.p,
         ci_of=test.ci,
-        power_of=lambda c: test.power(*_fallback(c)),
+        power_of=lambda c: test.power(*fallback(c)),
     )
 
 
@@ -196,7 +196,7 @@ def test_same_seed_same_ledger():
 
 
 def test_scope_names_the_stand_ins_with_the_sizes_actually_used():
-    from reports.compute.verdict_claims import data_used, scope_of
+    from reports.compute.claim_tests import data_used, scope_of
 
     rows = pd.DataFrame(
         [
