@@ -14,6 +14,7 @@ from reports.compute import claims, theory
 from reports.compute.frame import check_frame, paired, regressions, summarize, usable, variant_table
 from reports.compute.run_summary import planned_trials, run_summary
 from reports.compute.selection import FIGURE_SWEEPS, regression_pairs
+from reports.compute.table_rows import config_overview, metric_cells
 from reports.render import figures, findings, formulas, tables
 
 
@@ -77,12 +78,13 @@ def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, mc=None):
         preset=preset.name, store=store, seed=preset.seed, mc_trials=preset.mc_trials,
         n_rows=len(ok), n_configs=ok["config_hash"].nunique(),
         sweeps=", ".join(sorted({n for s in ok["sweep"].dropna() for n in str(s).split(",")})) or "--",
-        notes=_notes(frame, ok), config_table=tables.config_table(vtable),
+        notes=_notes(frame, ok), config_table=tables.config_table(config_overview(vtable)),
         prediction_table=tables.prediction_latex(pred) if not pred.empty else "",
-        pruning_summary=tables.pruning_summary(pred),
+        pruning_summary=tables.pruning_summary(theory.pruning_moves(pred)),
         accuracy_table=tables.accuracy_table(vtable),
         improvement_table=tables.improvement_table(summary) if not summary.empty else "",
-        capacity_table=tables.metric_table(vtable, "capacity"), cosine_table=tables.metric_table(vtable, "cosine"),
+        capacity_table=tables.metric_table(metric_cells(vtable, "capacity")),
+        cosine_table=tables.metric_table(metric_cells(vtable, "cosine")),
         cosine_diff_table=tables.cosine_difference_table(summary),
         regression_table=tables.regression_table(regs) if regs else "",
         paper_table=tables.paper_vs_ours(vtable, summary, pairs), **theory_tables,

@@ -163,10 +163,14 @@ def load_frame(store_path: Path):
         ) from None
 
 
-def figure_tex(drawn) -> str:
-    """A LaTeX figure environment for a drawn figure."""
+HEADED = ("training_figures",)  # figure groups that open with their own heading in the template
+
+
+def figure_tex(drawn, here: bool = False) -> str:
+    """A LaTeX figure environment for a drawn figure; ``here``: placed exactly here (float's [H]), for the first
+    figure under a heading, so that the heading never stands alone on a page while its figures float away."""
     return (
-        "\\begin{figure}[htbp]\\centering\n"
+        f"\\begin{{figure}}[{'H' if here else 'htbp'}]\\centering\n"
         f"\\includegraphics[width=0.9\\linewidth,height=0.7\\textheight,keepaspectratio]{{figures/{drawn.stem}.pdf}}\n"
         f"\\caption{{{drawn.caption}}}\n\\end{{figure}}\n"
     )
@@ -236,7 +240,8 @@ def _build(out: Path, chosen, store, run, progress, workers, source, start) -> B
 
 def figure_blocks(drawn: dict) -> dict:
     """Template lists of figure environments by section."""
-    return {key: [figure_tex(d) for d in items] for key, items in drawn.items()}
+    return {key: [figure_tex(d, here=i == 0 and key in HEADED) for i, d in enumerate(items)]
+            for key, items in drawn.items()}  # fmt: skip
 
 
 def _remove_stale(out: Path) -> None:
@@ -250,16 +255,18 @@ def _keep_log(tmp: Path, out: Path) -> None:
 
 
 def publish(tmp: Path, out: Path, has_pdf: bool) -> dict:
-    """Move figures, report.tex and report.pdf from ``tmp`` into ``out`` (each by an atomic rename)."""
+    """Move figures, report.tex, report.pdf and LaTeX's report.log from ``tmp`` into ``out`` (each by an atomic
+    rename)."""
     if not has_pdf:
         _remove_stale(out)
+        (out / "report.log").unlink(missing_ok=True)
     figures = out / "figures"
     if (tmp / "figures").exists():
         old = tmp / "old-figures"
         if figures.exists():
             figures.replace(old)
         (tmp / "figures").replace(figures)
-    for name in ("summary.csv", "report.tex") + (("report.pdf",) if has_pdf else ()):
+    for name in ("summary.csv", "report.tex") + (("report.pdf", "report.log") if has_pdf else ()):
         if (tmp / name).exists():
             (tmp / name).replace(out / name)
     for name in ("report.failed.log", "report.failed.tex"):

@@ -4,6 +4,7 @@ Expected numbers are recomputed here from the store's rows with numpy and looked
 formatted, in the PDF's text (pdftotext) or, without TeX, in report.tex.
 """
 
+import re
 import shutil
 import subprocess
 
@@ -88,6 +89,14 @@ def test_report_files_exist(built):
 
 
 @pytest.mark.skipif(not HAVE_PDF, reason="no LaTeX engine or pdftotext installed")
+def test_latex_log_has_no_overfull_box_wider_than_1pt(built):
+    log = (built[0] / "report.log").read_text(errors="replace")
+    widths = [float(w) for w in re.findall(r"^Overfull \\[hv]box \(([\d.]+)pt too", log, flags=re.MULTILINE)]
+    assert "Output written on report.pdf" in log  # the log of this build, not an empty file
+    assert [w for w in widths if w > 1.0] == [], widths
+
+
+@pytest.mark.skipif(not HAVE_PDF, reason="no LaTeX engine or pdftotext installed")
 def test_pdf_has_sections(built):
     text = _text(built[0])
     for section in ("Setup and configuration", "Theory", "Monte Carlo agreement", "Prediction versus reality",
@@ -117,17 +126,17 @@ def test_numbers_in_report_match_rows(built, frame):
 
 
 def test_regression_slope_in_report_matches_least_squares(built, frame):
-    """Pooled OLS of RI on capacity fold over the fig3a rows, recomputed with numpy, appears in the report."""
+    """Pooled OLS of RI - 1 (%) on capacity fold over the fig3a rows, recomputed with numpy, appears in the report."""
     ok = frame[(frame["status"] == "done") & frame["sweep"].str.contains("fig3a")]
     dense = ok[ok.variant == "dense"].set_index(["config_hash", "trial"])
     fpe = ok[~ok.variant.isin(["dense", "dense_warmup"])]
     key = list(zip(fpe.config_hash, fpe.trial, strict=True))
-    ri = fpe.test_accuracy.to_numpy(float) / dense.loc[key, "test_accuracy"].to_numpy(float)
+    ri = 100 * (fpe.test_accuracy.to_numpy(float) / dense.loc[key, "test_accuracy"].to_numpy(float) - 1)  # in %
     x = fpe.capacity.to_numpy(float) / dense.loc[key, "capacity"].to_numpy(float)
     const, slope = np.linalg.lstsq(np.c_[np.ones_like(x), x], ri, rcond=None)[0]
     text = _text(built[0])
     line = next(line for line in text.splitlines() if "capacity fold" in line and "all pooled" in line)
-    assert f"{slope:.3f}" in line and f"{const:.3f}" in line and str(len(x)) in line
+    assert f"{slope:+.2f}" in line and f"{const:+.1f}" in line and str(len(x)) in line
 
 
 def test_without_latex_writes_tex_and_figures_and_a_hint(store, built, tmp_path, monkeypatch):

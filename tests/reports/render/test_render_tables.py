@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from reports.compute import frame
+from reports.compute import frame, theory
 from reports.render import tables
 
 
@@ -54,12 +54,13 @@ def test_pruning_summary_says_how_much_pruning_moves_each_quantity():
     pred = pd.DataFrame(dict(exact_covered=[4.0, 8.0, 2.0], mask_covered=[3.0, 8.0, 2.5],
                              exact_collisions=[1.0, 2.0, 0.5], mask_collisions=[0.5, 1.0, 0.5],
                              exact_all_covered=[0.9, 0.5, 0.99], mask_all_covered=[0.8, 0.5, 1.0]))  # fmt: skip
-    text = tables.pruning_summary(pred)
-    cov = np.median([(3 - 4) / 4, 0.0, (2.5 - 2) / 2])  # 0 %
+    text = tables.pruning_summary(theory.pruning_moves(pred))
+    cov = np.median([(3 - 4) / 4, 0.0, (2.5 - 2) / 2])  # 0 %: printed without a sign
     col = np.median([-0.5, -0.5, 0.0])  # -50 %
-    assert f"expected covered clauses by {100 * cov:+.0f}" in text and "range -25\\% to +25\\%" in text
+    assert cov == 0 and "expected covered clauses by 0\\%" in text and "range -25\\% to +25\\%" in text
     assert f"expected collisions by {100 * col:+.0f}" in text
-    assert "P(all covered) by +0.000 (median; range -0.100 to +0.010)" in text
+    assert "P(all covered) by 0.000 (median; range -0.100 to +0.010)" in text
+    pred = theory.with_moves(pred)
     table = tables.prediction_latex(pred.assign(sweep="s", clauses=8, k=4, r=8, alpha=2, variant="random", n=5,
                                                   mc_all_covered=0.9, mc_collisions=1.0, mask_collisions_se=0.1,
                                                   learned_all_covered=1.0, learned_collisions=0.2,
