@@ -36,15 +36,19 @@ def _training_figures(summary, vtable, regs, rows, folder: Path):
     neurons = dict(axis="r", sweeps=FIGURE_SWEEPS["r"], fixed={"task": "boolean"})
     clauses = dict(axis="clauses", sweeps=FIGURE_SWEEPS["clauses"], fixed={"task": "boolean", "r": 8})
     training = [
-        figures.fig_scan(summary, vtable, folder, "fig3a", caption="Relative improvement (\\%) and accuracy per "
-                         "parameter vs neurons (Boolean, paper Fig.~3a).", **neurons),
-        figures.fig_scan(summary, vtable, folder, "fig3b", caption="Relative improvement (\\%) and accuracy per "
-                         "parameter vs clauses (Boolean, paper Fig.~3b).", **clauses),
+        figures.fig_scan(summary, vtable, folder, "fig3a", caption="Relative improvement (\\%, top) and test "
+                         "accuracy (\\%) per nonzero parameter (bottom) vs neurons (Boolean, paper Fig.~3a).",
+                         **neurons),
+        figures.fig_scan(summary, vtable, folder, "fig3b", caption="Relative improvement (\\%, top) and test "
+                         "accuracy (\\%) per nonzero parameter (bottom) vs clauses (Boolean, paper Fig.~3b).",
+                         **clauses),
         figures.fig_heatmap(summary, folder),
-        figures.fig_folds(summary, folder, "fig4a", caption="Feature capacity and cosine similarity fold change vs "
-                          "neurons (paper Fig.~4a).", **neurons),
-        figures.fig_folds(summary, folder, "fig4b", caption="Feature capacity and cosine similarity fold change vs "
-                          "clauses (paper Fig.~4b).", **clauses),
+        figures.fig_folds(summary, folder, "fig4a", caption="Feature capacity fold change FPE / dense "
+                          "(top) and the {cos} difference FPE $-$ dense (bottom) vs neurons (paper Fig.~4a, which "
+                          "shows a cosine fold change: a ratio of near-zero means).", **neurons),
+        figures.fig_folds(summary, folder, "fig4b", caption="Feature capacity fold change FPE / dense "
+                          "(top) and the {cos} difference FPE $-$ dense (bottom) vs clauses (paper Fig.~4b, which "
+                          "shows a cosine fold change: a ratio of near-zero means).", **clauses),
         figures.fig_vision(summary, vtable, folder),
         figures.fig_alpha(summary, vtable, folder),
         figures.fig_curves(rows, vtable, folder),
