@@ -66,3 +66,20 @@ def invoke():
         return Invoked(res.exit_code, res.stdout, res.stderr, res.output)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_preset():
+    """The smallest report preset: no sweeps, a two-point theory grid, one Monte Carlo case of 300 trials.
+    A test that needs other cases takes ``dataclasses.replace`` of it."""
+    from reports.presets import Preset
+
+    return Preset(name="test", sweeps=(), mc_trials=300, grid_m=(8, 16), grid_k=(2,), grid_alpha=(2,),
+                  mc_cases=((16, 2, 2, "random", 2),), r_min_problems=((8, 2, 2), (16, 2, 2)))  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_train() -> dict:
+    """TrainConfig fields of the smallest real training run (2 trials of 2 + 2 epochs on CPU): a test adds the
+    problem's fields and overrides what it needs, ``TrainConfig(**{**tiny_train, "trials": 3}, ...)``."""
+    return dict(trials=2, epochs=2, warmup_epochs=2, n_train=300, n_test=200, batch_size=100, device="cpu")

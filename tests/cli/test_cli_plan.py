@@ -10,13 +10,9 @@ import torch
 
 import reports.presets
 from fpe_train.sweeps.sweep import find_sweep, load_sweep
-from reports.presets import Preset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fpe_train" / "sweeps"))
 from test_export import _configs, _store  # noqa: E402 - the synthetic two-sweep store
-
-TINY = Preset(name="test", sweeps=(), mc_trials=200, grid_m=(8,), grid_k=(2,), grid_alpha=(2,),
-              mc_cases=((8, 2, 2, "random", 1),), r_min_problems=((8, 2, 2),))  # fmt: skip
 
 
 def one_line_error(code, out, err, *needles):
@@ -72,11 +68,11 @@ def test_report_plan_json(invoke):
     assert data["total"]["eta_seconds"] > 0 and data["calibration"]["device"] == "cpu"
 
 
-def test_report_from_an_export_equals_the_report_from_its_store(invoke, tmp_path, monkeypatch):
+def test_report_from_an_export_equals_the_report_from_its_store(tiny_preset, invoke, tmp_path, monkeypatch):
     import reports.build
     from fpe_train.sweeps.export import export_store
 
-    monkeypatch.setitem(reports.presets.PRESETS, "test", TINY)
+    monkeypatch.setitem(reports.presets.PRESETS, "test", tiny_preset)
     monkeypatch.setattr(reports.build, "latex_engine", lambda: None)  # report.tex only: the PDF adds nothing here
     _store(tmp_path / "s.db", partial=True)
     export_store(tmp_path / "s.db", tmp_path / "e.csv.gz", meta={"preset": "test"})
@@ -115,7 +111,7 @@ def test_report_plan_cuda_without_a_gpu(invoke):
     one_line_error(*invoke("report", "--preset", "quick", "--plan", "--device", "cuda"), "no CUDA GPU")
 
 
-def test_report_export_then_from(invoke, tmp_path, monkeypatch):
+def test_report_export_then_from(tiny_preset, invoke, tmp_path, monkeypatch):
     """`report --export` ships the preset's rows with provenance; `report --from` reads them back."""
     import reports.build
     from fpe_train.sweeps.export import read_export
@@ -123,7 +119,7 @@ def test_report_export_then_from(invoke, tmp_path, monkeypatch):
 
     a, b = _configs()
     sweeps = [Sweep("fig3a", "quick", (a,), ""), Sweep("fig5_vision", "quick", (b,), "")]
-    monkeypatch.setitem(reports.presets.PRESETS, "test", TINY)
+    monkeypatch.setitem(reports.presets.PRESETS, "test", tiny_preset)
     monkeypatch.setattr(reports.presets, "load_sweeps", lambda preset: sweeps)
     monkeypatch.setattr(reports.build, "latex_engine", lambda: None)
     _store(tmp_path / "s.db", partial=True)

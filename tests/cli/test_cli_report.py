@@ -6,11 +6,7 @@ import pandas as pd
 import pytest
 
 import reports.build
-from reports.presets import Preset
 from reports.render.latex import latex_engine
-
-TINY = Preset(name="test", sweeps=(), mc_trials=200, grid_m=(8,), grid_k=(2,), grid_alpha=(2,),
-              mc_cases=((8, 2, 2, "random", 1),), r_min_problems=((8, 2, 2),))  # fmt: skip
 
 
 def _one_line_error(res, *needles):
@@ -85,10 +81,10 @@ def test_output_folder_not_writable(invoke, tmp_path):
 
 
 @pytest.mark.skipif(latex_engine() is None, reason="no LaTeX engine (latexmk + pdflatex) installed")
-def test_latex_error_shows_log_lines_and_leaves_no_stale_pdf(invoke, tmp_path, monkeypatch):
+def test_latex_error_shows_log_lines_and_leaves_no_stale_pdf(tiny_preset, invoke, tmp_path, monkeypatch):
     import reports.presets
 
-    monkeypatch.setitem(reports.presets.PRESETS, "test", TINY)
+    monkeypatch.setitem(reports.presets.PRESETS, "test", tiny_preset)
     store = _synthetic_store(tmp_path / "s.db")
     out = tmp_path / "o"
     out.mkdir()
