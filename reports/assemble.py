@@ -18,16 +18,18 @@ from reports.compute.table_rows import config_overview, metric_cells
 from reports.render import figures, findings, formulas, tables
 
 
-def _theory(preset, folder: Path, source=None):
+def _theory(preset, folder: Path, monte_carlo=None):
     grid = theory.approximation_grid(preset.grid_m, preset.grid_k, preset.grid_alpha)
     rmin = theory.r_min_table(preset.r_min_problems, eps_values=(0.05, 0.01))
     drawn = [figures.fig_theory_ratios(grid, folder), figures.fig_r_min(rmin, folder)]
-    mc = theory.monte_carlo_table(preset.mc_cases, mc_trials=preset.mc_trials, seed=preset.seed, simulate=source)
+    mc_rows = theory.monte_carlo_table(
+        preset.mc_cases, mc_trials=preset.mc_trials, seed=preset.seed, simulate=monte_carlo
+    )
     theory_tables = dict(
         formulas=formulas.formulas(),
         grid_table=tables.grid_table(grid[grid["k"].isin((2, 4))]),
         r_min_table=tables.r_min_latex(rmin),
-        mc_table=tables.mc_table(mc),
+        mc_table=tables.mc_table(mc_rows),
     )
     return theory_tables, drawn
 
@@ -56,10 +58,11 @@ def _training_figures(summary, vtable, regs, rows, folder: Path):
     return training, [figures.fig_regressions(regs, folder)]
 
 
-def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, mc=None):
+def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, monte_carlo=None):
     """(template context, drawn figures by section, skipped (name, note) list).
 
-    ``mc``: the Monte Carlo source (``reports.montecarlo.StoredMonteCarlo``; None simulates live).
+    ``monte_carlo``: where Monte Carlo results come from, with ``simulations.simulate``'s signature
+    (``reports.montecarlo.StoredMonteCarlo``; None simulates live).
     """
     check_frame(frame, where=f"store={store!r}")
     folder.mkdir(parents=True, exist_ok=True)
@@ -67,16 +70,16 @@ def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, mc=None):
     summary = summarize(pairs)
     vtable = variant_table(frame)
     regs = regressions(regression_pairs(pairs)) if not pairs.empty else []
-    theory_tables, theory_figs = _theory(preset, folder, mc)
-    pred = theory.prediction_table(vtable, mc_trials=preset.mc_trials, seed=preset.seed, simulate=mc)
+    theory_tables, theory_figs = _theory(preset, folder, monte_carlo)
+    pred = theory.prediction_table(vtable, mc_trials=preset.mc_trials, seed=preset.seed, simulate=monte_carlo)
     pred_figs = [figures.fig_predicted_collisions(pred, folder)]
     training_figs, reg_figs = _training_figures(summary, vtable, regs, usable(frame), folder)
     if not summary.empty:
         summary.to_csv(folder.parent / "summary.csv", index=False)
-    groups = dict(theory_figures=theory_figs, prediction_figures=pred_figs, training_figures=training_figs,
+    by_section = dict(theory_figures=theory_figs, prediction_figures=pred_figs, training_figures=training_figs,
                   regression_figures=reg_figs)  # fmt: skip
-    drawn = {k: [f for f in v if isinstance(f, figures.Drawn)] for k, v in groups.items()}
-    skipped = [(f.name, f.note) for v in groups.values() for f in v if isinstance(f, figures.Skipped)]
+    drawn = {k: [f for f in v if isinstance(f, figures.Drawn)] for k, v in by_section.items()}
+    skipped = [(f.name, f.note) for v in by_section.values() for f in v if isinstance(f, figures.Skipped)]
     ok = usable(frame)
     context = dict(
         preset=preset.name, store=store, seed=preset.seed, mc_trials=preset.mc_trials,

@@ -153,14 +153,14 @@ def timing_lines(v: pd.DataFrame) -> list[Line]:
 
 
 @dataclass(frozen=True)
-class CurveGroup:
+class SplitTimeCurves:
     """The curves of one split time (warm-up epochs): mean test accuracy per epoch over trials, per variant."""
 
     warm: int
     curves: tuple[Line, ...]
 
 
-def split_time_curves(r: pd.DataFrame) -> list[CurveGroup]:
+def split_time_curves(r: pd.DataFrame) -> list[SplitTimeCurves]:
     """Per split time, the mean curve (test accuracy in %) of each variant (the dense model once: it is the same
     for every split time, same seed and same total epochs), x in epochs."""
     out = []
@@ -173,7 +173,7 @@ def split_time_curves(r: pd.DataFrame) -> list[CurveGroup]:
             per_trial = np.array([list(c) for c in h["test_curve"]], dtype=float)  # (trials, points)
             x = every * np.arange(1, per_trial.shape[1] + 1)
             curves.append(Line(variant, 0, tuple(x), tuple(100 * per_trial.mean(axis=0))))
-        out.append(CurveGroup(warm, tuple(curves)))
+        out.append(SplitTimeCurves(warm, tuple(curves)))
     return out
 
 

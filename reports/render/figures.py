@@ -70,7 +70,7 @@ ERRORBARS = (" Error bars: $\\pm 1$ SEM over trials (each trial its own initiali
 MARKS_TEXT = " $\\blacktriangle$/$\\blacktriangledown$: gain/loss vs dense at Holm-adjusted $p < 0.05$ (paired $t$)."
 
 
-def _source(rows: pd.DataFrame, bars: bool = False, marks: bool = False) -> str:
+def _provenance(rows: pd.DataFrame, bars: bool = False, marks: bool = False) -> str:
     """' Rows of sweep(s) ...' naming the stored sweeps a figure was drawn from, then what its error bars capture
     (``bars``) and what its triangles mark (``marks``)."""
     names = sorted({n for v in rows["sweep"].dropna() for n in str(v).split(",")})
@@ -131,7 +131,7 @@ def fig_scan(summary, vtable, folder, name, axis, sweeps, fixed, caption):
     if "nonzero_params_mean" in v.columns:
         _per_param(a2, per_param_lines(v, axis), axis)
     _save(fig, folder, name)
-    return Drawn(name, caption + _source(s, bars=True, marks=True), name)
+    return Drawn(name, caption + _provenance(s, bars=True, marks=True), name)
 
 
 def fig_heatmap(summary, folder, name="fig3c", sweeps=FIGURE_SWEEPS["heatmap"]):
@@ -157,7 +157,7 @@ def fig_heatmap(summary, folder, name="fig3c", sweeps=FIGURE_SWEEPS["heatmap"]):
         fig.colorbar(im, ax=ax)
     _save(fig, folder, name)
     return Drawn(name, "Relative improvement (\\%) of FPE over dense, clauses $\\times$ neurons (paper Fig.~3c)."
-                 + _source(s), name)  # fmt: skip
+                 + _provenance(s), name)  # fmt: skip
 
 
 def fig_folds(summary, folder, name, axis, sweeps, fixed, caption):
@@ -180,7 +180,7 @@ def fig_folds(summary, folder, name, axis, sweeps, fixed, caption):
     _legend(a1)
     _save(fig, folder, name)
     cos_tex = "$|\\cos|$" if cos == "abs_cosine_diff" else "$\\cos$"
-    return Drawn(name, caption.format(cos=cos_tex) + _source(s, bars=True), name)
+    return Drawn(name, caption.format(cos=cos_tex) + _provenance(s, bars=True), name)
 
 
 def fig_regressions(regs, folder, name="fig4c"):
@@ -225,7 +225,7 @@ def fig_vision(summary, vtable, folder, name="fig5", sweeps=FIGURE_SWEEPS["visio
     _legend(axes[0, -1])
     _save(fig, folder, name)
     return Drawn(name, "Vision tasks: relative improvement (\\%, top) and test accuracy (\\%) per nonzero parameter "
-                       "(bottom) vs neurons (paper Fig.~5)." + _source(s, bars=True, marks=True), name)  # fmt: skip
+                       "(bottom) vs neurons (paper Fig.~5)." + _provenance(s, bars=True, marks=True), name)  # fmt: skip
 
 
 def fig_alpha(summary, vtable, folder, name="fig6", sweeps=FIGURE_SWEEPS["alpha"]):
@@ -262,7 +262,7 @@ def fig_alpha(summary, vtable, folder, name="fig6", sweeps=FIGURE_SWEEPS["alpha"
     return Drawn(name, "(a) Test accuracy (\\%) vs width, dense and random-split FPE at the largest $\\alpha$, "
                        "annotated with the dense parameter factor that matches it (paper Fig.~6a); (b) cosine "
                        "similarity (paper Fig.~6c); (c) relative improvement (\\%) per $\\alpha$ (paper Fig.~6d). "
-                       "Task: " + task.replace("_", "\\_") + "." + _source(s, bars=True), name)  # fmt: skip
+                       "Task: " + task.replace("_", "\\_") + "." + _provenance(s, bars=True), name)  # fmt: skip
 
 
 def fig_timing(vtable, folder, name="fig6b", sweeps=FIGURE_SWEEPS["timing"]):
@@ -279,7 +279,7 @@ def fig_timing(vtable, folder, name="fig6b", sweeps=FIGURE_SWEEPS["timing"]):
     _legend(ax)
     _save(fig, folder, name)
     return Drawn(name, "Split timing: final test accuracy (\\%) vs warm-up epochs before the split (paper Fig.~6b "
-                       "shows training curves; rows store final accuracies only)." + _source(v, bars=True),
+                       "shows training curves; rows store final accuracies only)." + _provenance(v, bars=True),
                  name)  # fmt: skip
 
 
@@ -297,21 +297,21 @@ def fig_curves(rows: pd.DataFrame, vtable, folder, name="fig6b", sweeps=FIGURE_S
     r = r[r["task"] == task]
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7.0, 3.6))
-    groups = split_time_curves(r)
-    colors = plt.get_cmap("viridis")(np.linspace(0, 0.85, len(groups)))
-    for color, group in zip(colors, groups, strict=True):
-        for line in group.curves:
+    split_times = split_time_curves(r)
+    colors = plt.get_cmap("viridis")(np.linspace(0, 0.85, len(split_times)))
+    for color, split in zip(colors, split_times, strict=True):
+        for line in split.curves:
             dense = line.variant == "dense"
-            label = "dense" if dense else f"{line.variant}, split at {group.warm}"
+            label = "dense" if dense else f"{line.variant}, split at {split.warm}"
             ax.plot(line.x, line.y, color="black" if dense else color, ls="--" if dense else "-", lw=1.2, label=label)
-        ax.axvline(group.warm, color=color, ls=":", lw=0.8)
+        ax.axvline(split.warm, color=color, ls=":", lw=0.8)
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy (%, mean over trials)")
     _legend(ax)
     _save(fig, folder, name)
     return Drawn(name, "Training curves for different split times (paper Fig.~6b): dense (dashed) and FPE "
                        "test accuracy (\\%, mean over trials; no error bars) per epoch, dotted lines at the splits. "
-                       "Task: " + str(task).replace("_", "\\_") + "." + _source(r), name)  # fmt: skip
+                       "Task: " + str(task).replace("_", "\\_") + "." + _provenance(r), name)  # fmt: skip
 
 
 def fig_theory_ratios(grid: pd.DataFrame, folder, name="theory_ratios"):

@@ -222,7 +222,7 @@ def regression_table(regs) -> str:
          fmt(r.slope_p, 4), fmt(r.rsquared, sci=False)]
         for r in regs
     ]  # fmt: skip
-    head = ["$x$", "group", "$n$", "clusters", r"intercept (\%)", r"95\% CI", r"slope (\% per unit $x$)",
+    head = ["$x$", "fit", "$n$", "clusters", r"intercept (\%)", r"95\% CI", r"slope (\% per unit $x$)",
             r"95\% CI", "$p$ (slope)", "$R^2$"]  # fmt: skip
     return "{\\small\n" + table(head, rows, align="llrrrrrrrr") + "}\n"
 
