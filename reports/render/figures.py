@@ -29,7 +29,7 @@ from reports.compute.series import (
     timing_lines,
     width_scan,
 )
-from reports.render.latex import escape
+from reports.render.latex import escape, fmt
 
 STYLE = {"clause": "tab:green", "random": "tab:orange", "gram": "tab:purple", "structured_2_4": "tab:brown",
          "overlap": "tab:gray", "dropconnect": "tab:pink", "dense": "black"}  # fmt: skip
@@ -150,7 +150,7 @@ def fig_heatmap(summary, folder, name="fig3c", sweeps=FIGURE_SWEEPS["heatmap"]):
         ax.set_yticks(range(len(panel.rows)), [str(c) for c in panel.rows])
         for (i, j), val in np.ndenumerate(data):
             if not math.isnan(val):
-                ax.text(j, i, f"{val:.1f}", ha="center", va="center", fontsize=7, color="k")
+                ax.text(j, i, fmt(val, 1, sci=False), ha="center", va="center", fontsize=7, color="k")
         ax.set_title(f"{panel.variant}-split, α={panel.alpha}: relative improvement (%)", fontsize=9)
         ax.set_xlabel("r")
         ax.set_ylabel("clauses")
