@@ -75,7 +75,7 @@ def mc_table(mc: pd.DataFrame) -> str:
     """Exact vs Monte Carlo estimate, stderr and z."""
     rows = [
         [str(r.m), str(r.k), str(r.alpha), escape(r.family), str(r.r), escape(r.quantity), fmt(r.exact, 4),
-         fmt(r.estimate, 4), fmt(r.stderr, 4), "--" if r.z is None or pd.isna(r.z) else f"{r.z:.2f}"]
+         fmt(r.estimate, 4), fmt(r.stderr, 4), "--" if r.z is None or pd.isna(r.z) else signed(r.z, 2)]
         for r in mc.itertuples()
     ]  # fmt: skip
     return table(["$m$", "$k$", r"$\alpha$", "family", "$r$", "quantity", "exact", "estimate", "stderr", "$z$"], rows)
