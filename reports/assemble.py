@@ -12,9 +12,10 @@ import pandas as pd
 
 from reports.compute import claims, theory
 from reports.compute.frame import check_frame, paired, regressions, summarize, usable, variant_table
+from reports.compute.paper_comparison import paper_rows
 from reports.compute.run_summary import planned_trials, run_summary
 from reports.compute.selection import FIGURE_SWEEPS, regression_pairs
-from reports.compute.table_rows import config_overview, metric_cells
+from reports.compute.table_rows import config_overview, cosine_difference_rows, metric_cells
 from reports.render import figures, findings, formulas, tables
 
 
@@ -92,9 +93,9 @@ def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, monte_carlo=
         improvement_table=tables.improvement_table(summary) if not summary.empty else "",
         capacity_table=tables.metric_table(metric_cells(vtable, "capacity")),
         cosine_table=tables.metric_table(metric_cells(vtable, "cosine")),
-        cosine_diff_table=tables.cosine_difference_table(summary),
+        cosine_diff_table=tables.cosine_difference_table(cosine_difference_rows(summary)),
         regression_table=tables.regression_table(regs) if regs else "",
-        paper_table=tables.paper_vs_ours(vtable, summary, pairs), **theory_tables,
+        paper_table=tables.paper_vs_ours(paper_rows(vtable, summary, pairs)), **theory_tables,
     )  # fmt: skip
     context.update(findings_context(frame, preset))
     return context, drawn, skipped

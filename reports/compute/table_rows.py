@@ -45,3 +45,14 @@ def metric_cells(vtable: pd.DataFrame, metric: str, r: int = 8) -> pd.DataFrame:
             row[f"{v}_sd"] = h[f"{metric}_sd"].mean() if len(h) else float("nan")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def cosine_difference_rows(summary: pd.DataFrame, r: int = 8) -> pd.DataFrame:
+    """The A2 rows of the paired summary (8 neurons, one layer) that carry the |cos| difference, with literals
+    ``m``, in (m, alpha, split) order; empty without them."""
+    if summary.empty or "abs_cosine_diff_mean" not in summary:
+        return pd.DataFrame()
+    b = a1_a2_rows(summary, r)
+    if b.empty:
+        return pd.DataFrame()
+    return b.assign(m=b["clauses"] * b["k"]).sort_values(["m", "alpha", "variant"])

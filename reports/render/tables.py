@@ -11,7 +11,7 @@ import math
 import pandas as pd
 
 from reports import paper_numbers
-from reports.compute.paper_comparison import PaperRow, a1_a2_rows, paper_rows
+from reports.compute.paper_comparison import PaperRow
 from reports.compute.theory import PruningMove
 from reports.render.latex import RAGGED, escape, fmt, frac, interval, pct, pm, prose, signed, table
 
@@ -196,15 +196,13 @@ def metric_table(cells: pd.DataFrame) -> str:
     return table(["literals $m$", r"$\alpha$", "dense", "clause-split", "random-split"], rows)
 
 
-def cosine_difference_table(summary: pd.DataFrame, r: int = 8) -> str:
-    """Per (m, alpha, split) of the A2 rows: FPE - dense of the signed cosine and of |cos|, mean +- SEM over trials."""
-    if summary.empty or "abs_cosine_diff_mean" not in summary:
-        return ""
-    b = a1_a2_rows(summary, r)
-    if b.empty:
+def cosine_difference_table(rows_in: pd.DataFrame) -> str:
+    """Per (m, alpha, split) of the A2 rows (``reports.compute.table_rows.cosine_difference_rows``): FPE - dense
+    of the signed cosine and of |cos|, mean +- SEM over trials."""
+    if rows_in.empty:
         return ""
     rows = []
-    for r in b.assign(m=b["clauses"] * b["k"]).sort_values(["m", "alpha", "variant"]).itertuples():
+    for r in rows_in.itertuples():
         rows.append([str(r.m), str(r.alpha), escape(r.variant), str(r.n),
                      pm(getattr(r, "cosine_diff_mean", math.nan), getattr(r, "cosine_diff_sem", math.nan)),
                      pm(r.abs_cosine_diff_mean, r.abs_cosine_diff_sem)])  # fmt: skip
@@ -237,9 +235,9 @@ def _paper_cells(row: PaperRow) -> list[str]:
             str(row.T or "--"), diff, str(row.n or "--")]  # fmt: skip
 
 
-def paper_vs_ours(vtable: pd.DataFrame, summary: pd.DataFrame, pairs: pd.DataFrame | None = None) -> str:
+def paper_vs_ours(paper: list[PaperRow]) -> str:
     """The paper's numbers beside ours (``reports.compute.paper_comparison.paper_rows``): our mean, the expected
     best of the paper's T of our trials ("--" when we have fewer than T), ours - paper (of the mean), n."""
-    rows = [_paper_cells(r) for r in paper_rows(vtable, summary, pairs)]
+    rows = [_paper_cells(r) for r in paper]
     head = ["quantity", "paper source", "paper", "ours (mean)", "ours, best of $T$", "$T$", "ours $-$ paper", "$n$"]
     return "{\\small\n" + table(head, rows, align="p{4.6cm}p{5.6cm}rrrrrr") + "}\n"
