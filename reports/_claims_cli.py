@@ -95,6 +95,8 @@ def claims(store, from_export, preset, as_json, fmt, plan) -> None:
     from reports.compute.ledger import ledger
     from reports.presets import get_preset
 
+    if preset:
+        get_preset(preset)  # a bad name is one line before any file is read
     frame, meta, label = load_rows(store, from_export)
     name = preset or meta.get("preset") or "quick"
     chosen = get_preset(name)

@@ -66,7 +66,7 @@ def report(preset: str, out: str, store: str | None, no_run: bool, workers: int 
         preset = source.meta.get("preset") or preset  # the preset the export was made with
     try:
         res = build_report(out, preset=preset, store=store, run=not no_run, progress=progress, workers=workers,
-                           source=source)  # fmt: skip
+                           export=source)  # fmt: skip
     except LatexBuildError as exc:
         click.echo(f"Error: {exc}", err=True)
         for line in exc.excerpt:

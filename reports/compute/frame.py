@@ -237,8 +237,14 @@ def regress(data: pd.DataFrame, x: str, y: str = "relative_improvement", label: 
     )
 
 
+RI_PCT = "relative_improvement_pct"  # (RI - 1) x 100: relative improvement in %, the report's one unit for it
+
+
 def regressions(pairs: pd.DataFrame, group: tuple[str, ...] = ("variant", "alpha")) -> list[Regression]:
-    """Fig. 4c: RI on capacity fold and on the |cos| difference, per (variant, alpha) and pooled."""
+    """Fig. 4c: relative improvement (RI - 1, in %) on capacity fold and on the |cos| difference, per (variant,
+    alpha) and pooled: intercept in %, slope in % per unit of x."""
+    if "relative_improvement" in pairs.columns:
+        pairs = pairs.assign(**{RI_PCT: 100 * (pd.to_numeric(pairs["relative_improvement"], errors="coerce") - 1)})
     out = []
     for x in REGRESSORS:
         if x not in pairs.columns:
@@ -247,10 +253,10 @@ def regressions(pairs: pd.DataFrame, group: tuple[str, ...] = ("variant", "alpha
         for key, g in pairs.groupby(groups, sort=True) if groups else []:
             key = key if isinstance(key, tuple) else (key,)
             label = ", ".join(f"{n}={v}" if n != "variant" else str(v) for n, v in zip(groups, key, strict=True))
-            fit = regress(g, x, label=label)
+            fit = regress(g, x, y=RI_PCT, label=label)
             if fit is not None:
                 out.append(fit)
-        fit = regress(pairs, x, label="all pooled")
+        fit = regress(pairs, x, y=RI_PCT, label="all pooled")
         if fit is not None:
             out.append(fit)
     return out

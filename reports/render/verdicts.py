@@ -176,11 +176,12 @@ def _robust_cell(v: Verdict) -> str:
 
 
 def latex_table(verdicts: list[Verdict]) -> str:
-    """The verdict table (body-size type): id (dagger: stand-in data), claim, source, the four axes, our effect
-    with its interval at the adjusted level (column 'level', %) beside the paper's number, n."""
+    """The verdict table (body-size type, ``tabularx`` of the line's width: the claim column takes what the
+    others leave and wraps): id (dagger: stand-in data), claim, source, the four axes, our effect with its
+    interval at the adjusted level (column 'level', %) beside the paper's number, n."""
     head = ["id", "claim", "source", "direction", "size", "robust", "ours [interval]", "level", "paper", "$n$"]
     lines = [
-        "{\\setlength{\\tabcolsep}{3.5pt}\\begin{tabular}{@{}llllllrrrr@{}}",
+        "{\\setlength{\\tabcolsep}{3.5pt}\\begin{tabularx}{\\linewidth}{@{}l>{\\raggedright\\arraybackslash}Xllllrrrr@{}}",
         "\\toprule",
         " & ".join(head) + " \\\\",
         "\\midrule",
@@ -199,7 +200,7 @@ def latex_table(verdicts: list[Verdict]) -> str:
             tex(_n(v)),
         ]
         lines.append(" & ".join(cells) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}}"]
+    lines += ["\\bottomrule", "\\end{tabularx}}"]
     return "\n".join(lines) + "\n"
 
 

@@ -4,10 +4,7 @@ Markdown, the plan; a store given as an export (and the reverse) is one line, ex
 import json
 
 import numpy as np
-from click.testing import CliRunner
 from scipy import stats
-
-import cli
 
 
 def _store(path, trials=6, gap=0.08, noise=0.01):
@@ -37,13 +34,9 @@ def _export(tmp_path):
     return dense, random
 
 
-def _invoke(*args):
-    return CliRunner().invoke(cli.main, ["claims", *map(str, args)])
-
-
-def test_claims_from_an_export_json_effects_in_points(tmp_path):
+def test_claims_from_an_export_json_effects_in_points(invoke, tmp_path):
     dense, random = _export(tmp_path)
-    res = _invoke("--from", tmp_path / "r.csv.gz", "--json")
+    res = invoke("claims", "--from", tmp_path / "r.csv.gz", "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     by_id = {c["id"]: c for c in out["claims"]}
@@ -60,41 +53,43 @@ def test_claims_from_an_export_json_effects_in_points(tmp_path):
     assert by_id["E2a"]["p"] is None and by_id["E2a"]["direction"] == "undecided"  # no data: null
 
 
-def test_claims_store_and_export_read_the_same(tmp_path):
+def test_claims_store_and_export_read_the_same(invoke, tmp_path):
     _export(tmp_path)
-    a = json.loads(_invoke("--from", tmp_path / "r.csv.gz", "--json").output)
-    b = json.loads(_invoke("--store", tmp_path / "r.db", "--json").output)
+    a = json.loads(invoke("claims", "--from", tmp_path / "r.csv.gz", "--json").output)
+    b = json.loads(invoke("claims", "--store", tmp_path / "r.db", "--json").output)
     assert a["claims"] == b["claims"]
 
 
-def test_claims_markdown_is_a_github_table(tmp_path):
+def test_claims_markdown_is_a_github_table(invoke, tmp_path):
     _store(tmp_path / "r.db")
-    res = _invoke("--store", tmp_path / "r.db", "--format", "md")
+    res = invoke("claims", "--store", tmp_path / "r.db", "--format", "md")
     assert res.exit_code == 0, res.output
     assert "| id | claim (source) | direction | size | scope | robustness |" in res.output
     assert "| E1a | case study: random split beats dense (Sec. 3.1) | **supported** |" in res.output
 
 
-def test_claims_plan_names_what_decides_each_open_claim(tmp_path):
+def test_claims_plan_names_what_decides_each_open_claim(invoke, tmp_path):
     _store(tmp_path / "r.db", trials=3, gap=0.0, noise=0.1)  # the case study underpowered: undecided
-    res = _invoke("--store", tmp_path / "r.db", "--plan", "--json")
+    res = invoke("claims", "--store", tmp_path / "r.db", "--plan", "--json")
     assert res.exit_code == 0, res.output
     plan = {p["id"]: p for p in json.loads(res.output)["plan"]}
     assert all(p["comparison"] for p in plan.values())
     assert plan["E1a"]["status"] == "planned" and plan["E1a"]["trials_per_config"] > 3
-    text = _invoke("--store", tmp_path / "r.db", "--plan")  # as text, with the ETA from the rows' own times
+    text = invoke("claims", "--store", tmp_path / "r.db", "--plan")  # as text, with the ETA from the rows' own times
     assert text.exit_code == 0, text.output
     assert "decided by:" in text.output
 
 
-def test_a_store_given_as_an_export_and_the_reverse_are_one_line(tmp_path):
+def test_a_store_given_as_an_export_and_the_reverse_are_one_line(invoke, tmp_path):
     _export(tmp_path)
-    res = _invoke("--store", tmp_path / "r.csv.gz")
+    res = invoke("claims", "--store", tmp_path / "r.csv.gz")
     assert res.exit_code == 2 and res.output.count("\n") == 1
     assert "is a results export, not a store: use --from" in res.output
-    res = _invoke("--from", tmp_path / "r.db")
+    res = invoke("claims", "--from", tmp_path / "r.db")
     assert res.exit_code == 2 and "use --store" in res.output
-    res = _invoke()
+    res = invoke("claims")
     assert res.exit_code == 2 and "exactly one of --store" in res.output
-    res = _invoke("--store", tmp_path / "none.db")
+    res = invoke("claims", "--store", tmp_path / "none.db")
     assert res.exit_code == 2 and res.output.startswith("Error: store=")
+    res = invoke("claims", "--store", tmp_path / "none.db", "--preset", "huge")
+    assert res.exit_code == 2 and "preset='huge'" in res.output
