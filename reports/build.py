@@ -158,9 +158,11 @@ def load_frame(store_path: Path):
 
     if not store_path.exists():
         raise ValueError(f"store={str(store_path)!r}: no such results store (run without --no-run to create it)")
+    from fpe_train.sweeps.checks import check_rows
+
     try:
         with ResultsStore(store_path, create=False, readonly=True) as store:
-            return store.frame()
+            return check_rows(store.frame(), f"store={str(store_path)!r}")  # ranges, keys, configs
     except ValueError:
         raise
     except Exception as exc:  # sqlite3.DatabaseError and friends: not our store

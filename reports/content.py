@@ -70,7 +70,9 @@ def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, mc=None):
     pred_figs = [figures.fig_predicted_collisions(pred, folder)]
     training_figs, reg_figs = _training_figures(summary, vtable, regs, analysis.usable(frame), folder)
     if not summary.empty:
-        summary.to_csv(folder.parent / "summary.csv", index=False)
+        from fpe_train.sweeps.files import spreadsheet_safe  # text cells a spreadsheet would run: quoted
+
+        spreadsheet_safe(summary).to_csv(folder.parent / "summary.csv", index=False)
     groups = dict(theory_figures=theory_figs, prediction_figures=pred_figs, training_figures=training_figs,
                   regression_figures=reg_figs)  # fmt: skip
     drawn = {k: [f for f in v if isinstance(f, figures.Drawn)] for k, v in groups.items()}

@@ -24,15 +24,18 @@ def _overrides(pairs: tuple[str, ...]) -> dict:
     """
     import tomllib
 
+    from fpe_train.sweeps.sweep import check_toml_shape
+
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         key = key.strip()
         if not sep or not key:
             raise click.BadParameter(f"{pair!r}: must look like KEY=VALUE", param_hint="--set")
+        check_toml_shape(f"v = {value}", f"--set {key[:40]}")  # bounded work first (nesting, dotted keys)
         try:
             parsed = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
+        except (tomllib.TOMLDecodeError, ValueError):  # also a 4300-digit integer
             parsed = value
         if key in _PATH_FIELDS and not isinstance(parsed, str):
             parsed = value.strip()
@@ -97,10 +100,12 @@ def list_(as_json):
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar with ETA on stderr.")
 def run(file, store_path, size, executor, scheduler, workers, threads, retry_failed, sets, connect_timeout, **opts):
     """Run what the store does not hold yet of the sweep FILE."""
-    from fpe_train.sweeps.executors import check_connect_timeout, make_security
+    from fpe_train.sweeps.executors import check_connect_timeout, check_scheduler, make_security
 
     tls = {k: opts[k] for k in ("tls_ca_file", "tls_cert", "tls_key")}
     check_connect_timeout(connect_timeout)  # every option checked before anything is read or started
+    if scheduler is not None:
+        check_scheduler(scheduler)
     make_security(scheduler, **{"ca_file": tls["tls_ca_file"], "cert": tls["tls_cert"], "key": tls["tls_key"]})
     if scheduler and scheduler.startswith("tcp://") and not _loopback(scheduler):
         click.echo(f"note: {scheduler} is plain TCP: unauthenticated, results come back pickled (docs/scaleout.md)",
@@ -191,9 +196,6 @@ def plan(files, size, device, workers, threads, sets, no_eta, as_json):
     return 0
 
 
-_SUFFIXES = {".csv": "csv", ".csv.gz": "csv.gz", ".parquet": "parquet", ".pq": "parquet"}
-
-
 @sweep.command()
 @click.option("--store", "store_path", default="results.db", show_default=True, help="SQLite results store.")
 @click.option(
@@ -208,13 +210,14 @@ _SUFFIXES = {".csv": "csv", ".csv.gz": "csv.gz", ".parquet": "parquet", ".pq": "
 @click.option("--size", default=None, help="Only this size.")
 def export(store_path, fmt, out, sweep_name, size):
     """Write one row per (config, trial, variant) of the store to a CSV, gzip CSV or Parquet file."""
+    from fpe_train.sweeps.checks import check_rows
     from fpe_train.sweeps.store import ResultsStore
 
-    fmt = _export_format(out, fmt)
+    fmt = _export_format(out, fmt, store_path)
     with ResultsStore(store_path, create=False, readonly=True) as store:
         known = store.sweeps()
         _check_selection(store_path, known, sweep_name, size)
-        frame = store.frame(sweep_name, size)
+        frame = check_rows(store.frame(sweep_name, size), f"store={store_path!r}")  # no tampered row passes on
     if fmt == "parquet":
         try:
             import pyarrow  # noqa: F401
@@ -225,23 +228,23 @@ def export(store_path, fmt, out, sweep_name, size):
     return 0
 
 
-def _export_format(out: str, fmt: str | None) -> str:
-    """The format: ``--format``, else from the suffix of ``out``; a one-line ValueError for anything else."""
-    if not out or not out.strip() or out.endswith(("/", os.sep)):
-        raise ValueError(f"out={out!r}: must be a file path (e.g. --out results.csv)")
-    if os.path.isdir(out):
-        raise ValueError(f"out={out!r}: is a folder; give a file path (e.g. {os.path.join(out, 'results.csv')})")
-    folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        raise ValueError(f"out={out!r}: folder {folder!r} does not exist")
-    if fmt is not None:
+def _export_format(out: str, fmt: str | None, store_path: str) -> str:
+    """The format of ``out`` (its suffix; ``--format`` where the suffix names none); a one-line ValueError
+    for an output that is the store (any link to it), a folder, a device or FIFO, or a suffix that disagrees."""
+    from fpe_train.sweeps.files import OUTPUT_FORMATS, check_output, output_format, store_files
+
+    check_output(out, "out", inputs={"store": store_files(store_path)})
+    try:
+        named = output_format(out, "out")
+    except ValueError:
+        if fmt is None:
+            raise ValueError(
+                f"out={out!r}: cannot tell the format from its suffix; use {', '.join(OUTPUT_FORMATS)} or give --format"
+            ) from None
         return fmt
-    for suffix, name in sorted(_SUFFIXES.items(), key=lambda kv: -len(kv[0])):
-        if out.lower().endswith(suffix):
-            return name
-    raise ValueError(
-        f"out={out!r}: cannot tell the format from its suffix; use {', '.join(_SUFFIXES)} or give --format"
-    )
+    if fmt is not None and fmt != named:
+        raise ValueError(f"format={fmt!r}: out={out!r} names format {named!r}; the format follows the suffix")
+    return named
 
 
 def _check_selection(store_path: str, known, sweep_name: str | None, size: str | None) -> None:
@@ -257,7 +260,8 @@ def _check_selection(store_path: str, known, sweep_name: str | None, size: str |
 
 def _write_atomically(out: str, fmt: str, frame, meta: dict) -> None:
     """Write under a temporary name beside ``out``, then ``os.replace``: ``out`` is whole or untouched."""
-    from fpe_train.sweeps.export import atomic_write, write_export
+    from fpe_train.sweeps.export import write_export
+    from fpe_train.sweeps.files import atomic_write, spreadsheet_safe
 
     if fmt == "csv.gz":
         return _oserror_as_value(out, lambda: write_export(frame, out, meta))
@@ -265,8 +269,8 @@ def _write_atomically(out: str, fmt: str, frame, meta: dict) -> None:
     def table(f) -> None:
         if fmt == "parquet":
             frame.to_parquet(f, index=False)
-        else:
-            frame.to_csv(f, index=False)
+        else:  # text cells a spreadsheet would run as formulas are quoted (fpe_train.sweeps.files)
+            spreadsheet_safe(frame).to_csv(f, index=False)
 
     _oserror_as_value(out, lambda: atomic_write(out, table))
 

@@ -410,11 +410,44 @@ def _bundled(cert) -> bool:
         return False
 
 
-def _connect(Client, scheduler: str, timeout: float, security=None):
+def check_scheduler(scheduler: str) -> None:
+    """``tcp://host:port`` or ``tls://host:port`` with a port in 1..65535; a one-line ValueError at once otherwise."""
     if "://" not in scheduler:
         raise ValueError(f"scheduler={scheduler!r}: must look like tcp://host:port or tls://host:port")
+    host, sep, port = scheduler.split("://", 1)[1].rpartition(":")
+    if sep and host and port.isdigit() and not 1 <= int(port) <= 65535:
+        raise ValueError(f"scheduler={scheduler!r}: port {int(port)} is out of range (1-65535)")
+
+
+def _connect(Client, scheduler: str, timeout: float, security=None):
+    """``Client(scheduler)`` within ``timeout`` seconds, also when something there accepts and never answers.
+
+    distributed's own timeout covers the connection, not every step after it; the client is made in a
+    daemon thread and given up (one line) when it is not back in ``timeout`` seconds plus a grace of 2 s.
+    """
+    import threading
+
+    check_scheduler(scheduler)
+    box: dict = {}
+
+    def make() -> None:
+        try:
+            box["client"] = Client(scheduler, timeout=f"{timeout}s", security=security)
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=make, name="fpe-dask-connect", daemon=True)
+    worker.start()
+    worker.join(timeout + 2.0)
+    if worker.is_alive():
+        raise ValueError(
+            f"scheduler={scheduler!r}: no Dask scheduler answered within {timeout:g} s "
+            "(something accepts connections there but does not speak the Dask protocol)"
+        )
+    if "client" in box:
+        return box["client"]
     try:
-        return Client(scheduler, timeout=f"{timeout}s", security=security)
+        raise box["error"]
     except (OSError, TimeoutError) as exc:
         raise ValueError(
             f"scheduler={scheduler!r}: cannot connect within {timeout:g} s ({type(exc).__name__}: {_short(exc)})"
