@@ -611,7 +611,9 @@ def check_store(path) -> None:
     if not header:
         return
     if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
-        raise ValueError(f"store={path!r}: not an fpe-theory results store (not an SQLite database)")
+        export = header.startswith((b"\x1f\x8b", b"# format=fpe-theory results export"))
+        hint = "; it looks like an export: read it with --from (report) instead" if export else ""
+        raise ValueError(f"store={path!r}: not an fpe-theory results store (not an SQLite database){hint}")
     app_id = int.from_bytes(header[68:72], "big")
     user_version = int.from_bytes(header[60:64], "big")
     if app_id != APPLICATION_ID:

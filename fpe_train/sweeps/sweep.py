@@ -99,8 +99,10 @@ def find_sweep(name_or_path) -> str:
     ``case_study`` and ``case_study.toml`` both name the shipped file; anything else is a ValueError
     listing the shipped names.
     """
+    from fpe_train.sweeps.files import check_input
+
     text = os.fspath(name_or_path)
-    if os.path.isfile(text):
+    if check_input(text, "sweep"):  # a folder, FIFO or device: refused without opening it
         return text
     shipped = shipped_sweeps()
     stem = text[:-5] if text.endswith(".toml") else text

@@ -138,3 +138,34 @@ def reseal(lines: list[bytes]) -> list[bytes]:
             x = b"# body_sha256=" + hashlib.sha256(body).hexdigest().encode() + b"\n"
         fixed.append(x)
     return fixed + [body]
+
+
+def tamper(path, edit, header=None, seal=True) -> None:
+    """Edit the rows of an export as text (``edit(frame of str) -> frame``), keep its header lines (or
+    ``header(lines) -> lines``), and reseal rows and body_sha256 unless ``seal`` is False."""
+    import pandas as pd
+
+    lines = read_lines(path)
+    head = [x for x in lines if x.startswith(b"# ")]
+    body = b"".join(x for x in lines if not x.startswith(b"# "))
+    frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False)
+    new_body = edit(frame).to_csv(index=False, lineterminator="\n").encode() if edit else body
+    head = header(head) if header else head
+    out = head + [new_body]
+    write_lines(path, reseal(out) if seal else out)
+
+
+def rehash(frame, **changes):
+    """Set config columns of every row and put the matching config_hash (a careful tamperer's edit)."""
+    import json
+
+    from fpe_train.engine.config import TrainConfig
+
+    for k, v in changes.items():
+        frame[k] = str(v)
+    d = CONFIG.to_dict()
+    d.update({k: v for k, v in changes.items()})
+    d.pop("device")
+    settings = {**json.loads(json.dumps(d)), "device": "cpu"}
+    frame["config_hash"] = config_hash(TrainConfig(**{**settings, "splits": tuple(settings["splits"])}))
+    return frame
