@@ -60,8 +60,8 @@ def list_(as_json):
     from fpe_train.sweeps.sweep import read_header, shipped_sweeps
 
     heads = [read_header(path) for path in shipped_sweeps().values()]
-    if as_json:
-        click.echo(json.dumps(heads, indent=1))
+    if as_json:  # one object, as every --json
+        click.echo(json.dumps({"sweeps": heads}, indent=1))
         return 0
     for h in heads:
         click.echo(f"{h['name']:<20}{','.join(h['sizes']):<14}{h['paper']}")
@@ -112,9 +112,11 @@ def run(file, store_path, size, executor, scheduler, workers, threads, retry_fai
                    err=True)  # fmt: skip
     from fpe_train.sweeps.executors import make_executor
     from fpe_train.sweeps.store import ResultsStore, check_store
-    from fpe_train.sweeps.sweep import check_sweep_data, find_sweep, load_sweep, run_sweep
+    from fpe_train.sweeps.sweep import check_sweep_data, check_sweep_device, find_sweep, load_sweep, run_sweep
 
     sw = load_sweep(find_sweep(file), size, _overrides(sets))
+    if executor != "dask" or scheduler is None:  # the trials run on this machine
+        check_sweep_device(sw)
     check_store(store_path)
     if os.path.isfile(store_path) and os.path.getsize(store_path) > 0:  # ours and intact, before anything starts
         ResultsStore(store_path, readonly=True).close()
@@ -157,9 +159,10 @@ def status(files, store_path, size, sets, as_json):
     with ResultsStore(store_path, create=False, readonly=True) as store:
         rows = store.status(sweeps)
         left = remaining(store, sweeps)  # seconds of one worker, fitted to the store's own run times
-    if as_json:
-        click.echo(json.dumps([{**r.__dict__, "pending": r.pending, "remaining_seconds": left.get((r.sweep, r.size))}
-                               for r in rows], indent=1))  # fmt: skip
+    if as_json:  # one object, as every --json
+        click.echo(json.dumps({"store": store_path, "sweeps": [
+            {**r.__dict__, "pending": r.pending, "remaining_seconds": left.get((r.sweep, r.size))} for r in rows]},
+            indent=1))  # fmt: skip
         return 0
     click.echo(f"{'sweep':<22}{'size':<8}{'configs':>8}{'trials':>8}{'done':>8}{'failed':>8}{'pending':>8}"
                f"{'remaining':>14}")  # fmt: skip
@@ -183,7 +186,9 @@ def status(files, store_path, size, sets, as_json):
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Overrides, as given to `sweep run`.")
 @click.option("--no-eta", is_flag=True, help="Counts only: time nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def plan(files, size, device, workers, threads, sets, no_eta, as_json):
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Accepted as by every command; the plan draws no progress bar.")  # fmt: skip
+def plan(files, size, device, workers, threads, sets, no_eta, as_json, progress):
     """Without training: configs, trials, batches, model-epochs, FLOPs, memory and an ETA for FILES."""
     import json
 

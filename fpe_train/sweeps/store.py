@@ -99,7 +99,7 @@ def _open_readonly(path: str) -> sqlite3.Connection:
     opened ``immutable=1``: no ``-shm``/``-wal`` files appear next to a foreign file, and a store
     in a read-only folder reads fine. Otherwise it is opened ``mode=ro``.
     """
-    uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+    uri = "file:" + urllib.parse.quote(os.fsencode(os.path.abspath(path))) + "?mode=ro"  # bytes: any file name
     if not os.path.exists(path + "-wal"):
         uri += "&immutable=1"
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
@@ -238,7 +238,7 @@ class ResultsStore:
             if readonly:
                 if _writable(self.path):  # ours and intact: read through an ordinary connection (sees a live driver)
                     self._conn.close()
-                    self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+                    self._conn = sqlite3.connect(os.fsencode(self.path), isolation_level=None, timeout=30)
                     self._conn.execute("PRAGMA query_only = 1")
                 return
             self._conn.close()
@@ -271,7 +271,7 @@ class ResultsStore:
                     "(reading works: sweep status, sweep export, report --no-run); use another --store"
                 )
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            conn = sqlite3.connect(os.fsencode(self.path), isolation_level=None, timeout=30)
             conn.execute("BEGIN IMMEDIATE")  # proves the file can be written (read-only file systems, locks)
             conn.execute("ROLLBACK")
         except sqlite3.OperationalError as exc:

@@ -392,6 +392,20 @@ def check_sweep_data(sweep: Sweep) -> None:
             check_dataset(c)
 
 
+def check_sweep_device(sweep: Sweep) -> None:
+    """Refuse (one line, before any store is made) configs asking for ``device = "cuda"`` where no GPU is."""
+    wanted = [c for c in sweep.configs if c.device == "cuda"]
+    if not wanted:
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ValueError(
+            f"{sweep.path}: device='cuda' ({len(wanted)} of {len(sweep.configs)} configs): no CUDA GPU is available "
+            "here; use --set device=cpu (or auto), or --executor dask with GPU workers"
+        )
+
+
 def plan(sweep: Sweep, store, retry_failed: bool = False, workers: int = 1):
     """(chunks to run, trials already done, trials failed earlier and not retried).
 
