@@ -43,7 +43,15 @@ class Skipped:
 
 
 def _plt():
-    import matplotlib
+    import logging
+
+    log = logging.getLogger("matplotlib")  # an unwritable HOME: matplotlib uses a temporary cache, and says so
+    level = log.level  # in two lines at import; the report needs no cache, so the import is kept quiet
+    log.setLevel(logging.ERROR)
+    try:
+        import matplotlib
+    finally:
+        log.setLevel(level)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -567,11 +567,15 @@ class ResultsStore:
             if (sweep is not None or size is not None) and h not in members:
                 continue
             names = members.get(h, ((), ()))
-            stored = {**defaults, **json.loads(cfg)}  # a field added since: its default, as in the hash
+            stored = {**defaults, **self._json(cfg, dict, "configs", h, None)}  # a field added since: its default
             base = {k: (json.dumps(v) if isinstance(v, list | dict) else v) for k, v in stored.items()}
             base.update(config_hash=h, sweep=",".join(names[0]) or None, size=",".join(names[1]) or None)
             tail = {"status": status, "error": error, "version": version}
-            for r in json.loads(metrics) if metrics else [{"trial": trial, "seed": seed, "variant": None}]:
+            rows = self._json(metrics, list, "runs", h, trial) if metrics else None
+            for r in rows or [{"trial": trial, "seed": seed, "variant": None}]:
+                if not isinstance(r, dict):
+                    raise ValueError(f"store={self.path!r}: runs (config_hash={h[:12]}..., trial={trial}): "
+                                     "metrics must be a list of objects (an edited store?)")  # fmt: skip
                 records.append({**dict.fromkeys(row_fields), **base, **r, **tail})
         columns = list(
             dict.fromkeys([*fields, "config_hash", "sweep", "size", *row_fields, "status", "error", "version"])
@@ -581,6 +585,17 @@ class ResultsStore:
             if col not in frame:
                 frame[col] = pd.Series(dtype=object)
         return frame[columns + [c for c in frame.columns if c not in columns]]
+
+    def _json(self, text, kind, table: str, h, trial):
+        """A JSON cell of ``table`` as ``kind``; a one-line ValueError naming the store, table and row."""
+        where = f"config_hash={str(h)[:12]}..." + ("" if trial is None else f", trial={trial}")
+        try:
+            value = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"store={self.path!r}: {table} ({where}): not JSON ({exc}; an edited store?)") from None
+        if not isinstance(value, kind):
+            raise ValueError(f"store={self.path!r}: {table} ({where}): must be a JSON {kind.__name__}")
+        return value
 
     def _members(self, sweep, size) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
         names: dict[str, tuple[set, set]] = {}

@@ -198,3 +198,39 @@ def test_sweep_list_and_status_json_are_one_object(store):
 def test_sweep_plan_accepts_no_progress():
     code, out, err = run_cli("sweep", "plan", "case_study", "--no-eta", "--no-progress", "--json")
     assert code == 0 and json.loads(out)["total"]["configs"] >= 1, err
+
+
+# ---------------------------------------------------------------- messages
+
+
+def test_a_broken_latexmk_is_one_line(store, tmp_path):
+    import shutil
+
+    if shutil.which("pdflatex") is None:
+        pytest.skip("no pdflatex here")
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    fake = bin_ / "latexmk"
+    fake.write_text(
+        "#!/bin/sh\necho 'Rc files read:'\necho '  none'\necho \"Can't locate Foo.pm in @INC\" >&2\nexit 2\n"
+    )
+    fake.chmod(0o755)
+    env = {"PATH": f"{bin_}{os.pathsep}{os.environ['PATH']}"}
+    line = refused(run_cli("report", "--no-run", "--store", store, "--out", tmp_path / "D", "--no-progress", env=env),
+                   "latexmk", "before LaTeX wrote a log", "Foo.pm")  # fmt: skip
+    assert "exit 2" in line
+
+
+def test_an_unwritable_home_lets_no_matplotlib_line_through(store, tmp_path):
+    env = {"HOME": "/dev/null", "MPLCONFIGDIR": "", "XDG_CONFIG_HOME": "", "XDG_CACHE_HOME": "", "PATH": "/nonexistent"}
+    code, out, err = run_cli("report", "--no-run", "--store", store, "--out", tmp_path / "D", "--no-progress", env=env)
+    assert code == 0, err
+    assert "matplotlib" not in err.lower() and "MPLCONFIGDIR" not in err
+
+
+def test_an_edited_store_with_broken_json_names_the_store_and_row(store):
+    conn = sqlite3.connect(store)
+    conn.execute("UPDATE runs SET metrics = '[{\"trial\": 0,' WHERE trial = 0")
+    conn.commit()
+    conn.close()  # the last connection: the WAL is checkpointed into the file
+    refused(run_cli("claims", "--store", store), f"store={str(store)!r}", "runs (config_hash=", "trial=0", "not JSON")
