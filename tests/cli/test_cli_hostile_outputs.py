@@ -189,3 +189,38 @@ def test_a_formula_from_the_store_is_quoted_in_csv_and_round_trips_in_an_export(
     frame, _ = read_export(tmp_path / "rows.csv.gz")
     assert set(frame["sweep"]) == {",".join(sorted([FORMULA, "tiny"]))}
     assert digest(store)  # still readable
+
+
+def test_a_second_driver_through_a_hard_link_is_refused(store, tmp_path):
+    from fpe_train.sweeps.store import ResultsStore
+
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    link = other / "L.db"
+    os.link(store, link)  # another name in another folder: the same file
+    sweep = tmp_path / "tiny.toml"
+    sweep.write_text('[base]\ntask = "boolean"\nclauses = 2\nk = 2\nr = 2\nsplits = ["random"]\ntrials = 3\n'
+                     "warmup_epochs = 1\nepochs = 1\nn_train = 16\nn_test = 8\n")  # fmt: skip
+    with ResultsStore(link) as holder, holder.lock():
+        snap = Snapshot(store)
+        refused(
+            run_cli("sweep", "run", sweep, "--store", store, "--executor", "serial"), "busy", "another sweep driver"
+        )
+        assert snap.unchanged()
+    code, _, err = run_cli("sweep", "run", sweep, "--store", store, "--executor", "serial", "--no-progress")
+    assert code == 0, err  # released with the holder
+
+
+def test_a_formula_reaching_summary_csv_is_quoted(tmp_path):
+    from fpe_train.sweeps.store import ResultsStore
+
+    store = make_store(tmp_path / "S.db")
+    with ResultsStore(store) as s:
+        s.register(FORMULA, "quick", [CONFIG])
+    env = {"PATH": "/nonexistent"}  # no LaTeX: report.tex only
+    code, _, err = run_cli("report", "--no-run", "--store", store, "--out", tmp_path / "D", "--no-progress", env=env)
+    assert code == 0, err
+    text = (tmp_path / "D" / "summary.csv").read_text()
+    assert FORMULA in text and ",=" not in text and not any(line.startswith("=") for line in text.splitlines())
+    cells = pd.read_csv(tmp_path / "D" / "summary.csv", dtype=str)["sweep"]
+    assert all(c.startswith("'") for c in cells)
