@@ -20,7 +20,7 @@ def _num(x, digits: int = 3) -> str:
 
 def format_ledger(claims) -> str:
     """The ledger as plain text: one block per claim."""
-    from reports.findings import effect_text
+    from reports.render.findings import effect_text
 
     lines = []
     for c in claims:
@@ -42,7 +42,7 @@ def claims(store: str, preset: str, seed: int, as_json: bool) -> None:
     from pathlib import Path
 
     from reports.build import load_frame
-    from reports.claims import counts, ledger
+    from reports.compute.claims import counts, ledger
     from reports.presets import get_preset
 
     chosen = get_preset(preset)

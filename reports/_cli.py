@@ -54,7 +54,7 @@ def report(preset: str, out: str, store: str | None, no_run: bool, workers: int 
            **extra) -> None:  # fmt: skip
     """Theory, Monte Carlo and trained networks side by side, as report.tex and report.pdf in OUT."""
     from reports.build import build_report
-    from reports.latex import LatexBuildError
+    from reports.render.latex import LatexBuildError
 
     if extra["show_plan"]:
         return _plan(preset, workers, extra["device"], extra["as_json"])

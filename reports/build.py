@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -26,7 +27,16 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from reports.latex import LatexBuildError, build_pdf, latex_engine, render
+from tqdm import tqdm
+
+from fpe_train.sweeps.checks import check_rows
+from fpe_train.sweeps.executors import make_executor
+from fpe_train.sweeps.store import ResultsStore, config_hash
+from fpe_train.sweeps.sweep import pending_trials, run_sweep
+from reports import presets
+from reports.assemble import assemble
+from reports.montecarlo import StoredMonteCarlo, required_cases, run_monte_carlo
+from reports.render.latex import LatexBuildError, build_pdf, latex_engine, render
 
 NO_LATEX_HINT = (
     "no LaTeX engine (latexmk + pdflatex) on PATH: wrote report.tex; get the PDF with "
@@ -105,12 +115,9 @@ def stored_trials(preset, store_path: Path) -> int:
     """Distinct finished (config, trial) pairs of the preset's sweeps in the store (read only; 0 without a store).
 
     A config that two sweeps share counts once (``run_preset``'s "already stored" counts per sweep)."""
-    from fpe_train.sweeps.store import ResultsStore, config_hash
-    from reports.presets import load_sweeps
-
     if not store_path.exists():
         return 0
-    wanted = {(config_hash(c), t) for s in load_sweeps(preset) for c in s.configs for t in range(c.trials)}
+    wanted = {(config_hash(c), t) for s in presets.load_sweeps(preset) for c in s.configs for t in range(c.trials)}
     with ResultsStore(store_path, create=False, readonly=True) as store:
         status = store.trial_status({h for h, _ in wanted})
     return sum(status.get(key) == "done" for key in wanted)
@@ -123,17 +130,7 @@ def run_preset(preset, store_path: Path, progress: bool = True, workers: int | N
     ``workers`` processes, default all cores) when more than one worker, else ``serial``. With
     ``progress``, one bar with an ETA over every trial the preset still needs sits above each sweep's bar.
     """
-    import os
-    import sys
-
-    from tqdm import tqdm
-
-    from fpe_train.sweeps.executors import make_executor
-    from fpe_train.sweeps.store import ResultsStore
-    from fpe_train.sweeps.sweep import pending_trials, run_sweep
-    from reports.presets import load_sweeps
-
-    sweeps = load_sweeps(preset)  # parse every file before training anything
+    sweeps = presets.load_sweeps(preset)  # parse every file before training anything
     workers = workers or os.cpu_count() or 1
     with ResultsStore(store_path) as store:
         with store.lock():  # name every sweep in the store, also one whose configs other sweeps already ran
@@ -154,12 +151,8 @@ def run_preset(preset, store_path: Path, progress: bool = True, workers: int | N
 
 def load_frame(store_path: Path):
     """The store's long-format DataFrame; one-line ValueError when it is missing or not a results store."""
-    from fpe_train.sweeps.store import ResultsStore
-
     if not store_path.exists():
         raise ValueError(f"store={str(store_path)!r}: no such results store (run without --no-run to create it)")
-    from fpe_train.sweeps.checks import check_rows
-
     try:
         with ResultsStore(store_path, create=False, readonly=True) as store:
             return check_rows(store.frame(), f"store={str(store_path)!r}")  # ranges, keys, configs
@@ -193,10 +186,8 @@ def build_report(out, preset="quick", store=None, run: bool = True, progress: bo
 
     ``source``: a shipped export (``reports.shipped.open_export``) read instead of a store; nothing runs.
     """
-    from reports.presets import Preset, get_preset
-
     start = time.perf_counter()
-    chosen = preset if isinstance(preset, Preset) else get_preset(preset)
+    chosen = preset if isinstance(preset, presets.Preset) else presets.get_preset(preset)
     out = Path(out)
     with terminate_as_exit():
         return _build(out, chosen, store, run, progress, workers, source, start)
@@ -204,9 +195,6 @@ def build_report(out, preset="quick", store=None, run: bool = True, progress: bo
 
 def _build(out: Path, chosen, store, run, progress, workers, source, start) -> BuildResult:
     """The body of ``build_report`` (inside ``terminate_as_exit``)."""
-    from reports.content import assemble
-    from reports.montecarlo import StoredMonteCarlo, required_cases, run_monte_carlo
-
     tmp = prepare_out(out)
     try:
         store_path = Path(store) if store is not None else out / "results.db"

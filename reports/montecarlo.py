@@ -21,6 +21,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from fpe_theory import Problem
+from fpe_train.sweeps.store import ResultsStore
+from reports.compute.frame import variant_table
+from reports.compute.theory import SPLIT_FAMILY, prediction_cases
+from simulations import simulate
+from simulations.montecarlo import QUANTITIES, SimulationResult
+from simulations.stats import Estimate
+
 MC_HASH_VERSION = 1  # bump when the meaning of a stored result changes (kernels, estimators)
 
 
@@ -37,8 +45,6 @@ class Case:
     seed: int
 
     def problem(self):
-        from fpe_theory import Problem
-
         return Problem(m=self.m, k=self.k, alpha=self.alpha)
 
     def fields(self) -> dict:
@@ -57,8 +63,6 @@ def mc_key(problem, family: str, r: int, trials: int, seed: int) -> str:
 
 def to_record(res) -> dict:
     """A ``SimulationResult`` as plain JSON types (every estimate, the histogram, threads and seconds)."""
-    from simulations.montecarlo import QUANTITIES
-
     out = {q: list(_estimate_tuple(getattr(res, q))) for q in QUANTITIES}
     out.update(collision_histogram=list(res.collision_histogram), collision_bin_width=res.collision_bin_width,
                threads=res.threads, seconds=res.seconds)  # fmt: skip
@@ -67,9 +71,6 @@ def to_record(res) -> dict:
 
 def from_record(problem, family: str, r: int, trials: int, seed: int, record: dict):
     """The ``SimulationResult`` that ``to_record`` stored (equal to the original: same fields, same floats)."""
-    from simulations.montecarlo import QUANTITIES, SimulationResult
-    from simulations.stats import Estimate
-
     estimates = {q: Estimate(*(float(x) for x in record[q])) for q in QUANTITIES}
     return SimulationResult(
         problem=problem, family=family, r=r, trials=trials, seed=seed, **estimates,
@@ -84,14 +85,12 @@ def _estimate_tuple(e) -> tuple[float, float, float, float]:
 
 def required_cases(preset, frame) -> list[Case]:
     """Every case the report of ``preset`` reads for this stored ``frame``, each once, in a fixed order."""
-    from reports import analysis, theory
-
     cases = [Case(m, k, alpha, family, r, preset.mc_trials, preset.seed) for m, k, alpha, family, r in preset.mc_cases]
-    vtable = analysis.variant_table(frame) if frame is not None and not frame.empty else None
+    vtable = variant_table(frame) if frame is not None and not frame.empty else None
     if vtable is not None:
-        for clauses, k, r, alpha, variant in theory.prediction_cases(vtable):
+        for clauses, k, r, alpha, variant in prediction_cases(vtable):
             m = clauses * k
-            cases.append(Case(m, k, alpha, theory.SPLIT_FAMILY[variant], r, preset.mc_trials, preset.seed))
+            cases.append(Case(m, k, alpha, SPLIT_FAMILY[variant], r, preset.mc_trials, preset.seed))
     return list(dict.fromkeys(cases))
 
 
@@ -101,9 +100,6 @@ def run_monte_carlo(cases, store_path, progress: bool = False) -> int:
     Cases undefined for their problem (e.g. structured_2_4 with alpha != 2) are left out. Returns the
     number of results simulated.
     """
-    from fpe_train.sweeps.store import ResultsStore
-    from simulations import simulate
-
     with ResultsStore(store_path) as store, store.lock():
         stored = store.monte_carlo()
         done = 0
@@ -133,8 +129,6 @@ class StoredMonteCarlo:
     """
 
     def __init__(self, store_path) -> None:
-        from fpe_train.sweeps.store import ResultsStore
-
         self.records: dict[str, dict] = {}
         if Path(store_path).exists():
             with ResultsStore(store_path, create=False, readonly=True) as store:

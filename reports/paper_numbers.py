@@ -113,3 +113,7 @@ REWIRING_GAIN: dict[int, Quoted] = {
 
 # Figure 6a: random-split FPE (alpha=4) matches a dense model with >= 1.2x the parameters.
 FIG6A_PARAM_FACTOR = Quoted(1.2, "Figure 6a caption (>= 1.2x parameters)")
+
+# Trials behind each of the paper's numbers (its captions), the T of "expected best of T" beside our mean.
+PAPER_TRIALS = {"case": 5, "A1": 5, "A3": 30, "A4": 10, "A5": 10, "rewiring": 10}
+BEST_OF_T = PAPER_TRIALS["case"]  # the paper's trials per case-study number (Section 3.1: five trials)

@@ -20,6 +20,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fpe_train.sweeps.sweep import find_sweep, load_sweep
+
 PAPER_SWEEPS = (
     "case_study", "fig3a", "fig3b", "fig3c", "table_a1_a2", "fig5_vision", "fig6ad_alpha", "fig6b_split_timing",
     "table_a3_depth", "table_a5_2_4", "rewiring", "controls",
@@ -91,8 +93,6 @@ def _kept(config, keep) -> bool:
 
 def load_sweeps(preset: Preset) -> list:
     """The preset's sweeps, loaded with ``fpe_train.sweeps.sweep.load_sweep`` and reduced as the preset says."""
-    from fpe_train.sweeps.sweep import find_sweep, load_sweep
-
     out = []
     for choice in preset.sweeps:
         path = Path(preset.root) / f"{choice.name}.toml" if preset.root else Path(find_sweep(choice.name))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from fpe_train.sweeps.export import read_export, split_names
 from reports.montecarlo import StoredMonteCarlo
 
 
@@ -32,8 +33,6 @@ class Shipped:
 
     @property
     def incomplete(self) -> list[str]:
-        from fpe_train.sweeps.export import split_names
-
         return split_names(self.meta.get("sweeps_incomplete"))
 
     def monte_carlo(self) -> ShippedMonteCarlo:
@@ -56,7 +55,5 @@ class Shipped:
 
 def open_export(path) -> Shipped:
     """Read an export for a report; see the module docstring."""
-    from fpe_train.sweeps.export import read_export
-
     frame, meta = read_export(path)
     return Shipped(str(path), frame, meta)

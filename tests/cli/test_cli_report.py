@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 import cli
 import reports.build
-from reports.latex import latex_engine
 from reports.presets import Preset
+from reports.render.latex import latex_engine
 
 TINY = Preset(name="test", sweeps=(), mc_trials=200, grid_m=(8,), grid_k=(2,), grid_alpha=(2,),
               mc_cases=((8, 2, 2, "random", 1),), r_min_problems=((8, 2, 2),))  # fmt: skip

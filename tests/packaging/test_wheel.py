@@ -72,7 +72,7 @@ def test_wheel_ships_every_package_and_the_data(installed):
             "from fpe_train.sweeps.sweep import find_sweep; from importlib import resources; "
             "print(json.dumps({'files': [m.__file__ for m in (cli, fpe_theory, simulations, reports.build)], "
             "'case_study': str(find_sweep('case_study')), "
-            "'template': resources.files('reports').joinpath('templates').is_dir()}))")  # fmt: skip
+            "'template': resources.files('reports.render').joinpath('templates').is_dir()}))")  # fmt: skip
     doc = json.loads(_run([bin_dir / "python", "-c", code], work, env).stdout)
     venv = str(bin_dir.parent)
     assert all(f.startswith(venv) for f in doc["files"]), doc["files"]  # the wheel's copy, not the checkout

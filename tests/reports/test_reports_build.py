@@ -12,8 +12,8 @@ import pytest
 from scipy import stats
 
 from reports.build import build_report
-from reports.latex import latex_engine
 from reports.presets import Preset
+from reports.render.latex import latex_engine
 
 TINY = Preset(
     name="test", sweeps=(), mc_trials=300, grid_m=(8, 16), grid_k=(2,), grid_alpha=(2,),

@@ -62,7 +62,7 @@ def _trained_store(path):
 
 
 def test_no_run_reads_the_store_and_simulates_nothing(tmp_path, monkeypatch):
-    from reports import theory
+    from reports.compute import theory
 
     out, store = tmp_path / "out", _trained_store(tmp_path / "results.db")
     with ResultsStore(store) as s:

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats as ss
 from statsmodels.stats.multitest import multipletests
 
-from reports import claims as C
+from reports.compute import claims
 from reports.presets import Preset
 
 TINY = Preset(name="test", sweeps=(), grid_m=(8, 16, 32, 64), grid_k=(2, 4), grid_alpha=(2,),
@@ -31,7 +31,7 @@ def _store(path, dense, random, clause=None, sweep="case_study"):
 
 def _e1a(tmp_path, dense, random, clause=None):
     frame = _store(tmp_path / "r.db", dense, random, clause)
-    ledger = C.ledger(frame, TINY, seed=0)
+    ledger = claims.ledger(frame, TINY, seed=0)
     return {c.id: c for c in ledger}, frame
 
 
@@ -97,25 +97,25 @@ def test_best_of_five_in_the_sentence(tmp_path):
 def test_missing_sweeps_are_undecided_with_a_reason(tmp_path):
     got, _ = _e1a(tmp_path, DENSE10, DENSE10 + 0.1)
     assert got["E8"].verdict == "undecided" and "No data" in got["E8"].sentence
-    assert all(c.verdict in C.VERDICTS for c in got.values())
+    assert all(c.verdict in claims.VERDICTS for c in got.values())
 
 
 def test_verdict_rule_table():
-    assert C.verdict(0.01, 0.1, 1, math.nan) == "supported"
-    assert C.verdict(0.01, -0.1, 1, math.nan) == "contradicted"
-    assert C.verdict(0.01, -0.1, -1, 0.1) == "supported"
-    assert C.verdict(0.2, 0.1, 1, 0.85) == "not supported"
-    assert C.verdict(0.2, 0.1, 1, 0.5) == "undecided"
-    assert C.equivalence_verdict(0.5, (-0.004, 0.006)) == "supported"
-    assert C.equivalence_verdict(0.01, (0.001, 0.02)) == "contradicted"
-    assert C.equivalence_verdict(0.5, (-0.03, 0.02)) == "undecided"
+    assert claims.verdict(0.01, 0.1, 1, math.nan) == "supported"
+    assert claims.verdict(0.01, -0.1, 1, math.nan) == "contradicted"
+    assert claims.verdict(0.01, -0.1, -1, 0.1) == "supported"
+    assert claims.verdict(0.2, 0.1, 1, 0.85) == "not supported"
+    assert claims.verdict(0.2, 0.1, 1, 0.5) == "undecided"
+    assert claims.equivalence_verdict(0.5, (-0.004, 0.006)) == "supported"
+    assert claims.equivalence_verdict(0.01, (0.001, 0.02)) == "contradicted"
+    assert claims.equivalence_verdict(0.5, (-0.03, 0.02)) == "undecided"
 
 
 def test_theory_entries_from_exact_numbers():
     from fractions import Fraction
     from math import comb
 
-    t1, t2, t3 = C.theory_claims(TINY)
+    t1, t2, t3 = claims.theory_claims(TINY)
     # independent reference for T1's worst point: p = C(m-k, d-k) / C(m, d) vs alpha^-k over the grid (d >= k)
     worst = min(
         (Fraction(comb(m - k, m // 2 - k), comb(m, m // 2)) * 2**k for m in (8, 16, 32, 64) for k in (2, 4)
@@ -147,7 +147,7 @@ def test_trend_and_controls_entries(tmp_path):
                 rows = [{"trial": t, "variant": v, "test_accuracy": a} for v, a in acc.items()]
                 s.record(RunRecord(h, t, "done", seed=t, metrics=rows))
         frame = s.frame()
-    got = {c.id: c for c in C.ledger(frame, TINY)}
+    got = {c.id: c for c in claims.ledger(frame, TINY)}
     assert got["E2c"].verdict == "supported" and got["E2c"].effect < 0 and got["E2c"].kind == "regression"
     p_ov = ss.ttest_rel([a["random"] for a in ctrl.values()], [a["overlap"] for a in ctrl.values()]).pvalue
     p_dc = ss.ttest_rel([a["random"] for a in ctrl.values()], [a["dropconnect"] for a in ctrl.values()]).pvalue

@@ -17,30 +17,29 @@ Prediction vs reality for a Boolean configuration (clauses, k, r = neurons, alph
 from __future__ import annotations
 
 import math
+import time
 from fractions import Fraction
 
 import pandas as pd
+
+from fpe_theory import Problem
+from fpe_theory.exact import collision_ratio, dense_collisions, estimate_seconds, family_exact, paper_r_min, r_min
+from simulations import compare, simulate
 
 SPLIT_FAMILY = {"random": "random", "clause": "clause", "structured_2_4": "structured_2_4"}
 
 
 def _monte_carlo():
     """(simulate, compare) from ``simulations`` (docs/interfaces.md)."""
-    from simulations import compare, simulate
-
     return simulate, compare
 
 
 def _problem(m: int, k: int, alpha: int):
-    from fpe_theory import Problem
-
     return Problem(m=m, k=k, alpha=alpha)
 
 
 def approximation_grid(ms, ks, alphas, families=("overlap", "random")) -> pd.DataFrame:
     """Exact p and collision ratio vs the paper's alpha^-k and alpha^-(2k-1), over a grid of (m, k, alpha)."""
-    from fpe_theory.exact import collision_ratio, family_exact
-
     rows = []
     for k in ks:
         for alpha in alphas:
@@ -66,8 +65,6 @@ def approximation_grid(ms, ks, alphas, families=("overlap", "random")) -> pd.Dat
 
 def r_min_table(problems, eps_values=(0.05, 0.01), families=("overlap", "random")) -> pd.DataFrame:
     """The paper's r > alpha^(k-1) ln(C/eps) beside the exact smallest r, per family."""
-    from fpe_theory.exact import paper_r_min, r_min
-
     rows = []
     for m, k, alpha in problems:
         problem = _problem(m, k, alpha)
@@ -111,12 +108,7 @@ def prediction_table(vtable: pd.DataFrame, mc_trials: int = 2000, seed: int = 0,
     ``max_seconds``: the time budget of exact theory for all cases together, as ``coverage --max-seconds``
     (the values come from stored rows): a case estimated beyond what is left gets NaN exact columns.
     """
-    import time
-
-    from fpe_theory.exact import dense_collisions, estimate_seconds, family_exact
-
     deadline = time.perf_counter() + max_seconds
-
     simulate = simulate or _monte_carlo()[0]
     nan = float("nan")
     rows = []
@@ -163,8 +155,6 @@ def monte_carlo_table(cases, mc_trials: int = 4000, seed: int = 0, simulate=None
 
     ``simulate`` as in ``prediction_table``; a case it answers None for (not stored) is left out.
     """
-    from fpe_theory.exact import family_exact
-
     live, compare = _monte_carlo()
     simulate = simulate or live
 
@@ -186,39 +176,6 @@ def monte_carlo_table(cases, mc_trials: int = 4000, seed: int = 0, simulate=None
                      estimate=cmp.estimate, stderr=cmp.stderr, z=cmp.z, trials=mc_trials)
             )  # fmt: skip
     return pd.DataFrame(rows)
-
-
-SYMBOLIC = (
-    ("p_cover_binomial", "$p$, one child covers a given clause (A.5)"),
-    ("p_cover", "the same as falling factorials, $d = m/\\alpha$"),
-    ("p_cover_expansion", "large-$m$ expansion of $p$ (the paper keeps the leading term $\\alpha^{-k}$)"),
-    ("p_pair_binomial", "$p'$, one child covers a given pair of clauses"),
-    ("collision_ratio", "collision ratio $E_{\\mathrm{FPE}}/E_{\\mathrm{dense}} = \\alpha p'$"),
-    ("collision_ratio_expansion", "its large-$m$ expansion (the paper keeps $\\alpha^{-(2k-1)}$)"),
-)
-
-
-def formulas() -> list[tuple[str, str]]:
-    """(description (LaTeX), formula (LaTeX)) of the A.5 formulas, each typeset by sympy.
-
-    Closed forms and expansions come from ``fpe_theory.symbolic.latex_forms``; the paper's
-    union bound, its exponential form, its minimal r and the dense collision count are built here.
-    """
-    import sympy as sp
-
-    from fpe_theory.symbolic import latex_forms
-
-    forms = latex_forms()
-    out = [(text, forms[key]) for key, text in SYMBOLIC if key in forms]
-    m, k, alpha, r, c, eps = sp.symbols("m k alpha r C epsilon", positive=True)
-    p = sp.Symbol("p")
-    out += [
-        ("union bound, $P(\\text{some clause missed}) \\le$", sp.latex(c * (1 - p) ** (alpha * r))),
-        ("the paper's exponential form of it", sp.latex(c * sp.exp(-r / alpha ** (k - 1)))),
-        ("the paper's minimal $r$", sp.latex(sp.StrictGreaterThan(r, alpha ** (k - 1) * sp.log(c / eps)))),
-        ("dense collisions $E_{\\mathrm{dense}}$", sp.latex(r * sp.binomial(c, 2))),
-    ]
-    return out
 
 
 def safe_float(x) -> float:

@@ -115,11 +115,11 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str | Non
 
 
 def render(template: str, **context) -> str:
-    """Render ``reports/templates/<template>`` with Jinja2 using LaTeX-friendly delimiters."""
+    """Render ``reports/render/templates/<template>`` with Jinja2 using LaTeX-friendly delimiters."""
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("reports", "templates"),
+        loader=jinja2.PackageLoader("reports.render", "templates"),
         block_start_string="((*",
         block_end_string="*))",
         variable_start_string="(((",

@@ -1,4 +1,4 @@
-"""Statistics of reports.analysis against independent references (numpy, scipy's t law, closed forms)."""
+"""Statistics of reports.compute.frame against independent references (numpy, scipy's t law, closed forms)."""
 
 import math
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from reports import analysis
+from reports.compute import frame
 
 
 def _frame(seed=0, trials=5):
@@ -26,7 +26,7 @@ def _frame(seed=0, trials=5):
 
 def test_paired_relative_improvement_and_folds_match_a_plain_loop():
     f = _frame()
-    pairs = analysis.paired(f)
+    pairs = frame.paired(f)
     assert len(pairs) == 2 * 5 * 2
     for _, p in pairs.iterrows():
         d = f[(f.config_hash == p.config_hash) & (f.trial == p.trial) & (f.variant == "dense")].iloc[0]
@@ -38,7 +38,7 @@ def test_paired_relative_improvement_and_folds_match_a_plain_loop():
 
 def test_summary_sem_and_paired_t_match_hand_formulas():
     f = _frame(seed=3)
-    s = analysis.summarize(analysis.paired(f))
+    s = frame.summarize(frame.paired(f))
     row = s[(s.config_hash == "b") & (s.variant == "random")].iloc[0]
     a = f[(f.config_hash == "b") & (f.variant == "random")].sort_values("trial").test_accuracy.to_numpy()
     b = f[(f.config_hash == "b") & (f.variant == "dense")].sort_values("trial").test_accuracy.to_numpy()
@@ -60,7 +60,7 @@ def test_summary_holm_over_the_table_and_direction_marks():
 
     f = _frame(seed=4)
     f.loc[(f.variant == "clause") & (f.config_hash == "a"), "test_accuracy"] -= 0.2  # a loss
-    s = analysis.summarize(analysis.paired(f))
+    s = frame.summarize(frame.paired(f))
     assert s.p_holm.to_numpy() == pytest.approx(multipletests(s.p.to_numpy(), method="holm")[1])
     loss = s[(s.config_hash == "a") & (s.variant == "clause")].iloc[0]
     gain = s[(s.config_hash == "b") & (s.variant == "clause")].iloc[0]
@@ -70,7 +70,7 @@ def test_summary_holm_over_the_table_and_direction_marks():
 def test_dense_warmup_is_a_baseline_not_a_split():
     f = _frame()
     warm = f[f.variant == "dense"].assign(variant="dense_warmup", test_accuracy=0.6)
-    pairs = analysis.paired(pd.concat([f, warm]))
+    pairs = frame.paired(pd.concat([f, warm]))
     assert "dense_warmup" not in set(pairs.variant)
     assert (pairs.test_accuracy_dense_warmup == 0.6).all()
 
@@ -82,14 +82,14 @@ def test_marks_and_degenerate_tests():
     assert stats.marker(0.05, 0.01) == "" and stats.marker(math.nan, 0.01) == ""
     e = stats.welch_effect([0.5], [0.4, 0.3])
     assert math.isnan(e.t) and math.isnan(e.p)
-    assert math.isnan(analysis.sem([1.0]))
+    assert math.isnan(frame.sem([1.0]))
 
 
 def test_regression_recovers_known_slope_within_its_confidence_interval():
     rng = np.random.default_rng(7)
     x = rng.uniform(1, 3, 200)
     y = 0.8 + 0.25 * x + rng.normal(0, 0.05, 200)
-    fit = analysis.regress(pd.DataFrame({"capacity_fold": x, "relative_improvement": y}), "capacity_fold")
+    fit = frame.regress(pd.DataFrame({"capacity_fold": x, "relative_improvement": y}), "capacity_fold")
     assert fit.slope_ci[0] < 0.25 < fit.slope_ci[1]
     assert fit.const_ci[0] < 0.8 < fit.const_ci[1]
     coef = np.linalg.lstsq(np.c_[np.ones_like(x), x], y, rcond=None)[0]  # independent least squares
@@ -101,8 +101,8 @@ def test_regression_recovers_known_slope_within_its_confidence_interval():
 
 def test_regression_needs_three_points_with_varying_x():
     d = pd.DataFrame({"capacity_fold": [1.0, 1.0, 1.0], "relative_improvement": [1.0, 1.1, 1.2]})
-    assert analysis.regress(d, "capacity_fold") is None
-    regs = analysis.regressions(analysis.paired(_frame()))
+    assert frame.regress(d, "capacity_fold") is None
+    regs = frame.regressions(frame.paired(_frame()))
     labels = {(r.x, r.label) for r in regs}
     assert ("capacity_fold", "all pooled") in labels and ("abs_cosine_diff", "random, alpha=2") in labels
     assert "cosine_fold" not in {x for x, _ in labels}  # a ratio of near-zero means is not regressed on
@@ -110,13 +110,13 @@ def test_regression_needs_three_points_with_varying_x():
 
 def test_check_frame_rejects_empty_and_incompatible():
     with pytest.raises(ValueError, match="missing columns"):
-        analysis.check_frame(pd.DataFrame({"x": [1]}))
-    empty = pd.DataFrame(columns=list(analysis.REQUIRED_COLUMNS))
+        frame.check_frame(pd.DataFrame({"x": [1]}))
+    empty = pd.DataFrame(columns=list(frame.REQUIRED_COLUMNS))
     with pytest.raises(ValueError, match="no finished result rows"):
-        analysis.check_frame(empty)
+        frame.check_frame(empty)
 
 
 def test_failed_rows_are_left_out():
     f = _frame()
     f.loc[0, "status"] = "failed"
-    assert len(analysis.usable(f)) == len(f) - 1
+    assert len(frame.usable(f)) == len(f) - 1

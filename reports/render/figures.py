@@ -7,6 +7,7 @@ No figure trains or simulates: the data come in as DataFrames.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,17 +15,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-# Which stored sweeps feed which paper figure (names of experiments/*.toml), in order of
-# preference: the first sweep with rows is used (e.g. Fig. 3b falls back to the clause scan of
-# Tables A1/A2, Fig. 6 to the digits runs of Fig. 5), and the caption names it.
-FIGURE_SWEEPS = {
-    "r": ("fig3a",),
-    "clauses": ("fig3b", "fig3c", "table_a1_a2"),
-    "heatmap": ("fig3c",),
-    "vision": ("fig5_vision",),
-    "alpha": ("fig6ad_alpha", "fig5_vision"),
-    "timing": ("fig6b_split_timing",),
-}
+from reports.compute.selection import FIGURE_SWEEPS, select
+from reports.compute.series import (
+    Line,
+    heatmaps,
+    main_task,
+    mean_lines,
+    per_param_lines,
+    split_time_curves,
+    timing_lines,
+    width_scan,
+)
+from reports.render.latex import escape
+
 STYLE = {"clause": "tab:green", "random": "tab:orange", "gram": "tab:purple", "structured_2_4": "tab:brown",
          "overlap": "tab:gray", "dropconnect": "tab:pink", "dense": "black"}  # fmt: skip
 
@@ -43,8 +46,6 @@ class Skipped:
 
 
 def _plt():
-    import logging
-
     log = logging.getLogger("matplotlib")  # an unwritable HOME: matplotlib uses a temporary cache, and says so
     level = log.level  # in two lines at import; the report needs no cache, so the import is kept quiet
     log.setLevel(logging.ERROR)
@@ -67,21 +68,6 @@ def _save(fig, folder: Path, stem: str) -> None:
     _plt().close(fig)
 
 
-def select(table: pd.DataFrame, sweeps, **fixed) -> pd.DataFrame:
-    """Rows of ``table`` from the first of the named sweeps that has rows with the given column values."""
-    from reports.analysis import in_sweep
-
-    if table.empty or "sweep" not in table.columns:
-        return table.iloc[0:0]
-    for sweep in sweeps:
-        out = table[in_sweep(table, [sweep])]
-        for col, val in fixed.items():
-            out = out[out[col] == val]
-        if not out.empty:
-            return out
-    return table.iloc[0:0]
-
-
 ERRORBARS = (" Error bars: $\\pm 1$ SEM over trials (each trial its own initialisation, masks and data order);"
              " $\\blacktriangle$/$\\blacktriangledown$: gain/loss vs dense at Holm-adjusted $p < 0.05$"
              " (paired $t$).")  # fmt: skip
@@ -89,46 +75,33 @@ ERRORBARS = (" Error bars: $\\pm 1$ SEM over trials (each trial its own initiali
 
 def _source(rows: pd.DataFrame, bars: bool = False) -> str:
     """' Rows of sweep(s) ...' naming the stored sweeps a figure was drawn from (and what its error bars are)."""
-    from reports.latex import escape
-
     names = sorted({n for v in rows["sweep"].dropna() for n in str(v).split(",")})
     return (f" Rows of sweep(s) {escape(', '.join(names))}." if names else "") + (ERRORBARS if bars else "")
 
 
-def _agreed(marks: pd.Series) -> str:
-    """The mark of configs drawn at one point: theirs when they all agree, else none."""
-    return marks.iloc[0] if marks.nunique() == 1 else ""
+MARKS = {"gain": "▲", "loss": "▼"}  # Holm-adjusted p < 0.05, by direction (frame.summarize's ``star``)
 
 
-MARKS = {"gain": "▲", "loss": "▼"}  # Holm-adjusted p < 0.05, by direction (analysis.summarize's ``star``)
-
-
-def _lines(ax, s: pd.DataFrame, axis: str, y: str, star_alpha=None, pct=False):
-    """One line per (variant, alpha): mean +- SEM of ``y`` vs ``axis``; ▲ gain / ▼ loss at Holm p < 0.05
-    (on every line with ``star_alpha="all"``, else on the lines of that alpha)."""
-    scale = 100.0 if pct else 1.0
-    for (variant, alpha), g in s.groupby(["variant", "alpha"], sort=True):
-        g = g.groupby(axis, as_index=False).agg(m=(f"{y}_mean", "mean"), e=(f"{y}_sem", "mean"), st=("star", _agreed))
-        ls = ":" if alpha == 2 else "-"
-        yy = (g["m"] - (1.0 if pct else 0.0)) * scale
-        ax.errorbar(g[axis], yy, yerr=g["e"] * scale, color=STYLE.get(variant), ls=ls, marker="o", ms=3,
-                    capsize=2, label=f"{variant}, α={alpha}")  # fmt: skip
-        if star_alpha == "all" or alpha == star_alpha:
-            for xv, yv, st in zip(g[axis], yy, g["st"], strict=True):
+def _lines(ax, lines: list[Line], axis: str, star_alpha=None):
+    """Draw each ``Line`` with its error bars; ▲ gain / ▼ loss at Holm p < 0.05 (on every line with
+    ``star_alpha="all"``, else on the lines of that alpha)."""
+    for line in lines:
+        ls = ":" if line.alpha == 2 else "-"
+        ax.errorbar(line.x, line.y, yerr=line.err, color=STYLE.get(line.variant), ls=ls, marker="o", ms=3,
+                    capsize=2, label=f"{line.variant}, α={line.alpha}")  # fmt: skip
+        if star_alpha == "all" or line.alpha == star_alpha:
+            for xv, yv, st in zip(line.x, line.y, line.marks, strict=True):
                 if st in MARKS:
                     ax.annotate(MARKS[st], (xv, yv), textcoords="offset points", xytext=(0, 4), ha="center",
                                 fontsize=7)  # fmt: skip
     ax.set_xlabel(axis)
 
 
-def _per_param(ax, v: pd.DataFrame, axis: str):
-    """Accuracy per nonzero parameter per (variant, alpha); the dense model after warm-up only is left out."""
-    v = v[v["variant"] != "dense_warmup"]
-    v = v.assign(acc_per_param=v["test_accuracy_mean"] / v["nonzero_params_mean"])
-    for (variant, alpha), g in v.groupby(["variant", "alpha"], sort=True):
-        g = g.groupby(axis, as_index=False)["acc_per_param"].mean()
-        ax.plot(g[axis], g["acc_per_param"], color=STYLE.get(variant), marker="o", ms=3, ls=":" if alpha == 2 else "-",
-                label=f"{variant}, α={alpha}")  # fmt: skip
+def _per_param(ax, lines: list[Line], axis: str):
+    """Accuracy per nonzero parameter per (variant, alpha) (``series.per_param_lines``)."""
+    for line in lines:
+        ax.plot(line.x, line.y, color=STYLE.get(line.variant), marker="o", ms=3, ls=":" if line.alpha == 2 else "-",
+                label=f"{line.variant}, α={line.alpha}")  # fmt: skip
     ax.set_ylabel("test accuracy / nonzero params")
     ax.set_xlabel(axis)
     ax.legend(fontsize=6)
@@ -142,12 +115,12 @@ def fig_scan(summary, vtable, folder, name, axis, sweeps, fixed, caption):
         return Skipped(name, f"no stored rows of sweep {'/'.join(sweeps)}")
     plt = _plt()
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(4.6, 5.6), sharex=True)
-    _lines(a1, s, axis, "relative_improvement", star_alpha="all", pct=True)
+    _lines(a1, mean_lines(s, axis, "relative_improvement", pct=True), axis, star_alpha="all")
     a1.axhline(0, color="k", ls="--", lw=0.8)
     a1.set_ylabel("relative improvement (%)")
     a1.legend(fontsize=7)
     if "nonzero_params_mean" in v.columns:
-        _per_param(a2, v, axis)
+        _per_param(a2, per_param_lines(v, axis), axis)
     _save(fig, folder, name)
     return Drawn(name, caption + _source(s, bars=True), name)
 
@@ -158,20 +131,18 @@ def fig_heatmap(summary, folder, name="fig3c", sweeps=FIGURE_SWEEPS["heatmap"]):
     if s.empty:
         return Skipped(name, f"no stored rows of sweep {'/'.join(sweeps)}")
     plt = _plt()
-    panels = sorted(s.groupby(["variant", "alpha"]).groups)
+    panels = heatmaps(s)
     fig, axes = plt.subplots(len(panels), 1, figsize=(5, 2.8 * len(panels)), squeeze=False, constrained_layout=True)
-    for ax, (variant, alpha) in zip(axes[:, 0], panels, strict=True):
-        g = s[(s["variant"] == variant) & (s["alpha"] == alpha)]
-        grid = g.pivot_table(index="clauses", columns="r", values="relative_improvement_mean", aggfunc="mean")
-        data = (grid.to_numpy(float) - 1) * 100
+    for ax, panel in zip(axes[:, 0], panels, strict=True):
+        data = np.array(panel.values, dtype=float)
         lim = float(np.nanmax(np.abs(data))) if np.isfinite(data).any() else 1.0
         im = ax.imshow(data, origin="lower", cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")  # diverging, 0 = white
-        ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns])
-        ax.set_yticks(range(grid.shape[0]), [str(c) for c in grid.index])
+        ax.set_xticks(range(len(panel.cols)), [str(c) for c in panel.cols])
+        ax.set_yticks(range(len(panel.rows)), [str(c) for c in panel.rows])
         for (i, j), val in np.ndenumerate(data):
             if not math.isnan(val):
                 ax.text(j, i, f"{val:.1f}", ha="center", va="center", fontsize=7, color="k")
-        ax.set_title(f"{variant}-split, α={alpha}: relative improvement (%)", fontsize=9)
+        ax.set_title(f"{panel.variant}-split, α={panel.alpha}: relative improvement (%)", fontsize=9)
         ax.set_xlabel("r")
         ax.set_ylabel("clauses")
         fig.colorbar(im, ax=ax)
@@ -187,11 +158,11 @@ def fig_folds(summary, folder, name, axis, sweeps, fixed, caption):
         return Skipped(name, f"no capacity/cosine rows of sweep {'/'.join(sweeps)}")
     plt = _plt()
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(4.6, 5.6), sharex=True)
-    _lines(a1, s, axis, "capacity_fold", star_alpha=None)
+    _lines(a1, mean_lines(s, axis, "capacity_fold"), axis, star_alpha=None)
     cos = (
         "abs_cosine_diff" if "abs_cosine_diff_mean" in s and s["abs_cosine_diff_mean"].notna().any() else "cosine_diff"
     )
-    _lines(a2, s, axis, cos, star_alpha=None)
+    _lines(a2, mean_lines(s, axis, cos), axis, star_alpha=None)
     a1.axhline(1.0, color="k", ls="--", lw=0.8)
     a2.axhline(0.0, color="k", ls="--", lw=0.8)
     a1.set_ylabel("feature capacity fold change")
@@ -236,24 +207,17 @@ def fig_vision(summary, vtable, folder, name="fig5", sweeps=FIGURE_SWEEPS["visio
     plt = _plt()
     fig, axes = plt.subplots(2, len(tasks), figsize=(4.2 * len(tasks), 5.6), squeeze=False)
     for j, task in enumerate(tasks):
-        _lines(axes[0, j], s[s["task"] == task], "r", "relative_improvement", star_alpha="all", pct=True)
+        _lines(
+            axes[0, j], mean_lines(s[s["task"] == task], "r", "relative_improvement", pct=True), "r", star_alpha="all"
+        )
         axes[0, j].axhline(0, color="k", ls="--", lw=0.8)
         axes[0, j].set_title(task, fontsize=9)
         axes[0, j].set_ylabel("relative improvement (%)")
-        _per_param(axes[1, j], v[v["task"] == task], "r")
+        _per_param(axes[1, j], per_param_lines(v[v["task"] == task], "r"), "r")
     axes[0, 0].legend(fontsize=7)
     _save(fig, folder, name)
     return Drawn(name, "Vision tasks: relative improvement (\\%) and test accuracy per parameter vs neurons "
                        "(paper Fig.~5)." + _source(s, bars=True), name)  # fmt: skip
-
-
-def dense_equivalent(v_dense: pd.DataFrame, acc: float) -> float:
-    """Nonzero parameters a dense model needs for accuracy ``acc`` (linear interpolation in log params)."""
-    d = v_dense.sort_values("nonzero_params_mean")
-    xs, ys = np.log(d["nonzero_params_mean"].to_numpy(float)), d["test_accuracy_mean"].to_numpy(float)
-    if len(xs) < 2 or not np.all(np.diff(ys) > 0) or acc < ys[0] or acc > ys[-1]:
-        return math.nan
-    return float(np.exp(np.interp(acc, ys, xs)))
 
 
 def fig_alpha(summary, vtable, folder, name="fig6", sweeps=FIGURE_SWEEPS["alpha"]):
@@ -261,34 +225,27 @@ def fig_alpha(summary, vtable, folder, name="fig6", sweeps=FIGURE_SWEEPS["alpha"
     s, v = select(summary, sweeps), select(vtable, sweeps)
     if s.empty:
         return Skipped(name, f"no stored rows of sweep {'/'.join(sweeps)}")
-    task = s["task"].value_counts().idxmax()  # one task per figure
-    s, v = s[s["task"] == task], v[v["task"] == task]
+    task = main_task(s)
+    scan = width_scan(s, v, task)
+    s = s[s["task"] == task]  # the caption names the sweeps of the drawn task
     plt = _plt()
     fig, (a, c, d) = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
     for ax, title in ((a, "(a) accuracy vs width"), (c, "(c) cosine similarity"), (d, "(d) relative improvement")):
         ax.set_title(title, fontsize=9)
-    dense = v[v["variant"] == "dense"].groupby("r", as_index=False).mean(numeric_only=True)
-    amax = int(s["alpha"].max())
-    fpe = v[(v["variant"] == "random") & (v["alpha"] == amax)].groupby("r", as_index=False).mean(numeric_only=True)
-    a.errorbar(dense["r"], dense["test_accuracy_mean"], yerr=dense["test_accuracy_sem"], color="k", label="dense")
-    a.errorbar(fpe["r"], fpe["test_accuracy_mean"], yerr=fpe["test_accuracy_sem"], color="tab:orange",
-               label=f"random, α={amax}")  # fmt: skip
-    for _, row in fpe.iterrows():
-        eq = dense_equivalent(dense, row["test_accuracy_mean"])
-        if not math.isnan(eq):
-            a.annotate(f"{eq / row['nonzero_params_mean']:.2f}x", (row["r"], row["test_accuracy_mean"]),
-                       textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)  # fmt: skip
+    a.errorbar(scan.dense.x, scan.dense.y, yerr=scan.dense.err, color="k", label="dense")
+    a.errorbar(scan.fpe.x, scan.fpe.y, yerr=scan.fpe.err, color="tab:orange", label=f"random, α={scan.alpha}")
+    for f in scan.factors:
+        a.annotate(f"{f.factor:.2f}x", (f.x, f.y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
     a.set_xlabel("r")
     a.set_ylabel("test accuracy")
     a.legend(fontsize=7)
-    for (variant, alpha), g in v[v["variant"] != "dense"].groupby(["variant", "alpha"]):
-        g = g.groupby("r", as_index=False).mean(numeric_only=True)
-        c.plot(g["r"], g["cosine_mean"], marker="o", ms=3, label=f"{variant}, α={alpha}")
-    c.plot(dense["r"], dense["cosine_mean"], "k--", label="dense")
+    for line in scan.cosine:
+        c.plot(line.x, line.y, marker="o", ms=3, label=f"{line.variant}, α={line.alpha}")
+    c.plot(scan.dense_cosine.x, scan.dense_cosine.y, "k--", label="dense")
     c.set_xlabel("r")
     c.set_ylabel("cosine similarity")
     c.legend(fontsize=7)
-    _lines(d, s, "r", "relative_improvement", pct=True)
+    _lines(d, list(scan.improvement), "r")
     d.set_ylabel("relative improvement (%)")
     d.legend(fontsize=7)
     _save(fig, folder, name)
@@ -305,10 +262,8 @@ def fig_timing(vtable, folder, name="fig6b", sweeps=FIGURE_SWEEPS["timing"]):
         return Skipped(name, f"no stored rows of sweep {'/'.join(sweeps)}")
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.6, 3.4))
-    for variant, g in v.groupby("variant"):
-        g = g.groupby("warmup_epochs", as_index=False).mean(numeric_only=True)
-        ax.errorbar(g["warmup_epochs"], g["test_accuracy_mean"], yerr=g["test_accuracy_sem"], marker="o", ms=3,
-                    color=STYLE.get(variant), label=variant)  # fmt: skip
+    for line in timing_lines(v):
+        ax.errorbar(line.x, line.y, yerr=line.err, marker="o", ms=3, color=STYLE.get(line.variant), label=line.variant)
     ax.set_xlabel("dense warm-up epochs before the split")
     ax.set_ylabel("final test accuracy")
     ax.legend(fontsize=7)
@@ -331,18 +286,14 @@ def fig_curves(rows: pd.DataFrame, vtable, folder, name="fig6b", sweeps=FIGURE_S
     r = r[r["task"] == task]
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
-    colors = plt.get_cmap("viridis")(np.linspace(0, 0.85, r["warmup_epochs"].nunique()))
-    for color, (warm, g) in zip(colors, r.groupby("warmup_epochs"), strict=True):
-        every = int(g["curve_every"].iloc[0])
-        for variant, h in g.groupby("variant"):
-            if variant == "dense" and warm != r["warmup_epochs"].min():
-                continue  # the dense model is the same for every split time (same seed, same total epochs)
-            curves = np.array([list(c) for c in h["test_curve"]], dtype=float)  # (trials, points)
-            x = every * np.arange(1, curves.shape[1] + 1)
-            label = "dense" if variant == "dense" else f"{variant}, split at {warm}"
-            ax.plot(x, curves.mean(axis=0), color="black" if variant == "dense" else color,
-                    ls="--" if variant == "dense" else "-", lw=1.2, label=label)  # fmt: skip
-        ax.axvline(warm, color=color, ls=":", lw=0.8)
+    groups = split_time_curves(r)
+    colors = plt.get_cmap("viridis")(np.linspace(0, 0.85, len(groups)))
+    for color, group in zip(colors, groups, strict=True):
+        for line in group.curves:
+            dense = line.variant == "dense"
+            label = "dense" if dense else f"{line.variant}, split at {group.warm}"
+            ax.plot(line.x, line.y, color="black" if dense else color, ls="--" if dense else "-", lw=1.2, label=label)
+        ax.axvline(group.warm, color=color, ls=":", lw=0.8)
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy (mean over trials)")
     ax.legend(fontsize=7)

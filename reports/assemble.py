@@ -1,4 +1,5 @@
-"""Assemble the report's content: analysis tables, theory, Monte Carlo, figures -> template context.
+"""Assemble the report: the computing layer's data (``reports.compute``) handed to the rendering layer
+(``reports.render``) -> the template context, the drawn figures and the skipped ones.
 
 Everything here reads the stored frame and the stored Monte Carlo results, or computes exact theory.
 """
@@ -9,9 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import analysis, figures, sections, theory
-
-FIGS = figures.FIGURE_SWEEPS
+from fpe_train.sweeps.files import spreadsheet_safe
+from reports.compute import claims, theory
+from reports.compute.frame import check_frame, paired, regressions, summarize, usable, variant_table
+from reports.compute.run_summary import planned_trials, run_summary
+from reports.compute.selection import FIGURE_SWEEPS, regression_pairs
+from reports.render import figures, findings, formulas, tables
 
 
 def _theory(preset, folder: Path, source=None):
@@ -19,18 +23,18 @@ def _theory(preset, folder: Path, source=None):
     rmin = theory.r_min_table(preset.r_min_problems, eps_values=(0.05, 0.01))
     drawn = [figures.fig_theory_ratios(grid, folder), figures.fig_r_min(rmin, folder)]
     mc = theory.monte_carlo_table(preset.mc_cases, mc_trials=preset.mc_trials, seed=preset.seed, simulate=source)
-    tables = dict(
-        formulas=theory.formulas(),
-        grid_table=sections.grid_table(grid[grid["k"].isin((2, 4))]),
-        r_min_table=sections.r_min_latex(rmin),
-        mc_table=sections.mc_table(mc),
+    theory_tables = dict(
+        formulas=formulas.formulas(),
+        grid_table=tables.grid_table(grid[grid["k"].isin((2, 4))]),
+        r_min_table=tables.r_min_latex(rmin),
+        mc_table=tables.mc_table(mc),
     )
-    return tables, drawn
+    return theory_tables, drawn
 
 
 def _training_figures(summary, vtable, regs, rows, folder: Path):
-    neurons = dict(axis="r", sweeps=FIGS["r"], fixed={"task": "boolean"})
-    clauses = dict(axis="clauses", sweeps=FIGS["clauses"], fixed={"task": "boolean", "r": 8})
+    neurons = dict(axis="r", sweeps=FIGURE_SWEEPS["r"], fixed={"task": "boolean"})
+    clauses = dict(axis="clauses", sweeps=FIGURE_SWEEPS["clauses"], fixed={"task": "boolean", "r": 8})
     training = [
         figures.fig_scan(summary, vtable, folder, "fig3a", caption="Relative improvement (\\%) and accuracy per "
                          "parameter vs neurons (Boolean, paper Fig.~3a).", **neurons),
@@ -48,59 +52,51 @@ def _training_figures(summary, vtable, regs, rows, folder: Path):
     return training, [figures.fig_regressions(regs, folder)]
 
 
-def regression_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Trial-level pairs of the neuron scan (Fig. 4c); all Boolean pairs when no neuron-scan sweep is stored."""
-    scan = figures.select(pairs, FIGS["r"])
-    return scan if not scan.empty else pairs[pairs.get("task", pd.Series("boolean", index=pairs.index)) == "boolean"]
-
-
 def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, mc=None):
     """(template context, drawn figures by section, skipped (name, note) list).
 
     ``mc``: the Monte Carlo source (``reports.montecarlo.StoredMonteCarlo``; None simulates live).
     """
-    analysis.check_frame(frame, where=f"store={store!r}")
+    check_frame(frame, where=f"store={store!r}")
     folder.mkdir(parents=True, exist_ok=True)
-    pairs = analysis.paired(frame)
-    summary = analysis.summarize(pairs)
-    vtable = analysis.variant_table(frame)
-    regs = analysis.regressions(regression_pairs(pairs)) if not pairs.empty else []
+    pairs = paired(frame)
+    summary = summarize(pairs)
+    vtable = variant_table(frame)
+    regs = regressions(regression_pairs(pairs)) if not pairs.empty else []
     theory_tables, theory_figs = _theory(preset, folder, mc)
     pred = theory.prediction_table(vtable, mc_trials=preset.mc_trials, seed=preset.seed, simulate=mc)
     pred_figs = [figures.fig_predicted_collisions(pred, folder)]
-    training_figs, reg_figs = _training_figures(summary, vtable, regs, analysis.usable(frame), folder)
+    training_figs, reg_figs = _training_figures(summary, vtable, regs, usable(frame), folder)
     if not summary.empty:
-        from fpe_train.sweeps.files import spreadsheet_safe  # text cells a spreadsheet would run: quoted
-
-        spreadsheet_safe(summary).to_csv(folder.parent / "summary.csv", index=False)
+        spreadsheet_safe(summary).to_csv(folder.parent / "summary.csv", index=False)  # formulas quoted as text
     groups = dict(theory_figures=theory_figs, prediction_figures=pred_figs, training_figures=training_figs,
                   regression_figures=reg_figs)  # fmt: skip
     drawn = {k: [f for f in v if isinstance(f, figures.Drawn)] for k, v in groups.items()}
     skipped = [(f.name, f.note) for v in groups.values() for f in v if isinstance(f, figures.Skipped)]
-    ok = analysis.usable(frame)
+    ok = usable(frame)
     context = dict(
         preset=preset.name, store=store, seed=preset.seed, mc_trials=preset.mc_trials,
         n_rows=len(ok), n_configs=ok["config_hash"].nunique(),
         sweeps=", ".join(sorted({n for s in ok["sweep"].dropna() for n in str(s).split(",")})) or "--",
-        notes=_notes(frame, ok), config_table=sections.config_table(vtable),
-        prediction_table=sections.prediction_latex(pred) if not pred.empty else "",
-        pruning_summary=sections.pruning_summary(pred),
-        accuracy_table=sections.accuracy_table(vtable),
-        improvement_table=sections.improvement_table(summary) if not summary.empty else "",
-        capacity_table=sections.metric_table(vtable, "capacity"), cosine_table=sections.metric_table(vtable, "cosine"),
-        cosine_diff_table=sections.cosine_difference_table(summary),
-        regression_table=sections.regression_table(regs) if regs else "",
-        paper_table=sections.paper_vs_ours(vtable, summary, pairs), **theory_tables,
+        notes=_notes(frame, ok), config_table=tables.config_table(vtable),
+        prediction_table=tables.prediction_latex(pred) if not pred.empty else "",
+        pruning_summary=tables.pruning_summary(pred),
+        accuracy_table=tables.accuracy_table(vtable),
+        improvement_table=tables.improvement_table(summary) if not summary.empty else "",
+        capacity_table=tables.metric_table(vtable, "capacity"), cosine_table=tables.metric_table(vtable, "cosine"),
+        cosine_diff_table=tables.cosine_difference_table(summary),
+        regression_table=tables.regression_table(regs) if regs else "",
+        paper_table=tables.paper_vs_ours(vtable, summary, pairs), **theory_tables,
     )  # fmt: skip
     context.update(findings_context(frame, preset))
     return context, drawn, skipped
 
 
 def findings_context(frame: pd.DataFrame, preset) -> dict:
-    """The first page: the claims ledger (reports.claims) as a verdict table and a paragraph (reports.findings)."""
-    from reports import claims, findings
-
-    return findings.context(frame, preset, claims.ledger(frame, preset, seed=preset.seed))
+    """The first page: the claims ledger and the run summary (reports.compute) as text (reports.render.findings)."""
+    planned = planned_trials("paper") if preset.name == "quick" else None
+    ledger = claims.ledger(frame, preset, seed=preset.seed)
+    return findings.context(run_summary(frame), preset.name, ledger, planned)
 
 
 def _notes(frame: pd.DataFrame, ok: pd.DataFrame) -> list[str]:

@@ -27,6 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from fpe_train.engine.summary import stat  # the one SEM of the toolkit (the train CLI prints the same)
+from reports import paper_numbers, stats
+
 # Columns that describe a configuration (kept beside per-configuration statistics when present).
 CONFIG_COLUMNS = (
     "sweep", "task", "clauses", "k", "r", "alpha", "depth", "warmup_epochs", "epochs", "trials",
@@ -34,6 +37,7 @@ CONFIG_COLUMNS = (
 )  # fmt: skip
 REQUIRED_COLUMNS = ("config_hash", "trial", "variant", "test_accuracy")
 METRICS = ("test_accuracy", "capacity", "cosine", "abs_cosine", "nonzero_params")
+FALLBACK_EFFECT = 0.02  # effect (accuracy, 2 points) used for power where the paper prints no number
 BASELINES = ("dense", "dense_warmup")  # dense readings: warm-up + continued training, and after warm-up only
 VARIANT_METRICS = (
     "test_accuracy", "capacity", "cosine", "abs_cosine", "nonzero_params", "mask_covered", "mask_collisions",
@@ -100,8 +104,6 @@ def paired(frame: pd.DataFrame) -> pd.DataFrame:
 
 def sem(values) -> float:
     """Standard error of the mean, s / sqrt(n) with ddof=1; NaN when n < 2."""
-    from fpe_train.engine.summary import stat  # the one SEM of the toolkit (the train CLI prints the same)
-
     x = pd.to_numeric(pd.Series(values), errors="coerce").dropna().tolist()
     s = stat(x)["sem"]
     return math.nan if s is None else float(s)
@@ -115,28 +117,23 @@ def reference_effect(g: pd.DataFrame) -> float:
     """The paper's effect for a comparison, in accuracy (fraction), for power (docs/statistics.md).
 
     Boolean: the case study's RI of that split (random 12.7 %, clause 26.3 %) x our dense mean;
-    vision: Table A5's random RI (14.9 %) x our dense mean; otherwise ``claims.FALLBACK_EFFECT``.
+    vision: Table A5's random RI (14.9 %) x our dense mean; otherwise ``FALLBACK_EFFECT``.
     """
-    from reports import paper_numbers as P
-    from reports.claims import FALLBACK_EFFECT
-
     variant = g["variant"].iloc[0]
     dense = float(pd.to_numeric(g["test_accuracy_dense"], errors="coerce").mean())
     task = g["task"].iloc[0] if "task" in g else "boolean"
-    if task == "boolean" and variant in P.CASE_STUDY:
-        return (P.CASE_STUDY[variant].value / P.CASE_STUDY["dense"].value - 1) * dense
+    if task == "boolean" and variant in paper_numbers.CASE_STUDY:
+        return (paper_numbers.CASE_STUDY[variant].value / paper_numbers.CASE_STUDY["dense"].value - 1) * dense
     if task != "boolean" and variant in ("random", "gram", "structured_2_4"):
-        return P.TABLE_A5["random_ri"].value * dense
+        return paper_numbers.TABLE_A5["random_ri"].value * dense
     return FALLBACK_EFFECT
 
 
 def summarize(pairs: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """Per (config, variant): n, means/SEMs, the paired effect (t and BCa CIs, paired t, Wilcoxon), Holm, marker."""
-    from reports import stats as S
-
     rows = []
     for (h, variant), g in pairs.groupby(["config_hash", "variant"], sort=False):
-        e = S.paired_effect(g["test_accuracy"], g["test_accuracy_dense"], seed=seed, reference=reference_effect(g))
+        e = stats.paired_effect(g["test_accuracy"], g["test_accuracy_dense"], seed=seed, reference=reference_effect(g))
         row = {"config_hash": h, "variant": variant, **_config_values(g), "n": len(g)}
         for name in SUMMARY_METRICS:
             if name in g.columns:
@@ -162,8 +159,8 @@ def summarize(pairs: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
         )
         rows.append(row)
     out = pd.DataFrame(rows, columns=None if rows else ["config_hash", "variant", *CONFIG_COLUMNS, "n", "p"])
-    out["p_holm"] = S.holm(out["p"]) if len(out) else pd.Series(dtype=float)
-    out["star"] = [S.marker(pa, d) for pa, d in zip(out["p_holm"], out.get("diff", []), strict=False)]
+    out["p_holm"] = stats.holm(out["p"]) if len(out) else pd.Series(dtype=float)
+    out["star"] = [stats.marker(pa, d) for pa, d in zip(out["p_holm"], out.get("diff", []), strict=False)]
     return out
 
 
@@ -211,8 +208,6 @@ def regress(data: pd.DataFrame, x: str, y: str = "relative_improvement", label: 
     With a ``cluster`` column (the dense trial, from ``paired``) and >= 3 clusters the standard errors
     are cluster-robust (``cov_type="cluster"``, t with G-1 degrees of freedom), else the plain OLS ones.
     """
-    from reports.stats import ols
-
     cols = [x, y]
     d = data[cols].apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan)
     if "cluster" in data:
@@ -220,7 +215,7 @@ def regress(data: pd.DataFrame, x: str, y: str = "relative_improvement", label: 
     d = d.dropna()
     if len(d) < 3 or d[x].nunique() < 2:
         return None
-    res, clusters = ols(d[y], d[x], d["cluster"] if "cluster" in d else None)
+    res, clusters = stats.ols(d[y], d[x], d["cluster"] if "cluster" in d else None)
     ci = np.asarray(res.conf_int(alpha=alpha))  # (2, 2): rows const, slope
     return Regression(
         label=label,

@@ -1,54 +1,34 @@
 """The report's first page: what was run, the verdict table, and a paragraph a reader can quote.
 
-Everything comes from the claims ledger (``reports.claims``) and the stored rows; a quick-preset
-report also says it is a smoke run and gives the exact command and planned size of the full run
-(counted from ``reports.presets.load_sweeps`` of the ``paper`` preset).
+Everything comes from the claims ledger (``reports.compute.claims``) and the run summary
+(``reports.compute.run_summary``); a quick-preset report also says it is a smoke run and gives the
+exact command and planned size of the full run (``run_summary.planned_trials`` of the ``paper`` preset).
 """
 
 from __future__ import annotations
 
 import math
 
-import pandas as pd
-
-from reports.claims import VERDICTS, Claim, counts
-from reports.latex import escape, table
+from reports.compute.claims import VERDICTS, Claim, counts
+from reports.compute.run_summary import RunSummary
+from reports.render.latex import escape, table
 
 FULL_COMMAND = "fpe-theory report --preset paper --out report-paper --store results-paper.db"
 
 
-def planned_trials(preset_name: str = "paper") -> tuple[int, int]:
-    """(distinct configurations, (config, trial) pairs) a preset's sweeps plan, configs shared by sweeps once."""
-    from fpe_train.sweeps.store import config_hash
-    from reports.presets import get_preset, load_sweeps
-
-    trials: dict[str, int] = {}
-    for sweep in load_sweeps(get_preset(preset_name)):
-        for c in sweep.configs:
-            h = config_hash(c)
-            trials[h] = max(trials.get(h, 0), int(c.trials))
-    return len(trials), sum(trials.values())
-
-
 def _span(values) -> str:
-    v = sorted({int(x) for x in values if x is not None and not pd.isna(x)})
-    if not v:
+    """'--' for none, 'a' for one value, 'a--b' for the smallest and the largest."""
+    if not values:
         return "--"
-    return str(v[0]) if len(v) == 1 else f"{v[0]}--{v[-1]}"
+    return str(values[0]) if len(values) == 1 else f"{values[0]}--{values[-1]}"
 
 
-def run_summary(frame: pd.DataFrame) -> dict:
-    """Trials per configuration, warm-up / fine-tune epochs, devices, toolkit versions of the finished rows."""
-    from reports.analysis import usable
-
-    ok = usable(frame)
-    per_config = ok.groupby("config_hash")["trial"].nunique()
-    devices = sorted({str(d) for d in ok.get("device", pd.Series(dtype=object)).dropna()})
-    versions = sorted({str(v) for v in ok.get("version", pd.Series(dtype=object)).dropna()})
+def run_cells(run: RunSummary) -> dict:
+    """The run summary as the template's text: spans of trials and epochs, devices and versions joined."""
     return dict(
-        trials=_span(per_config), warmup=_span(ok["warmup_epochs"]), epochs=_span(ok["epochs"]),
-        devices=", ".join(devices) or "--", versions=", ".join(versions) or "--",
-        configs=int(ok["config_hash"].nunique()), pairs=int(len(ok.drop_duplicates(["config_hash", "trial"]))),
+        trials=_span(run.trials), warmup=_span(run.warmup), epochs=_span(run.epochs),
+        devices=", ".join(run.devices) or "--", versions=", ".join(run.versions) or "--",
+        configs=run.configs, pairs=run.pairs,
     )  # fmt: skip
 
 
@@ -103,13 +83,11 @@ def paragraph(claims: list[Claim], preset_name: str) -> str:
     return " ".join(parts)
 
 
-def context(frame: pd.DataFrame, preset, claims: list[Claim]) -> dict:
-    """Template variables of the findings page."""
-    smoke = preset.name == "quick"
-    planned = planned_trials("paper") if smoke else None
+def context(run: RunSummary, preset_name: str, claims: list[Claim], planned: tuple[int, int] | None) -> dict:
+    """Template variables of the findings page; ``planned``: the full run's (configs, trials) for a smoke run."""
     return dict(
-        findings_run=run_summary(frame), verdict_table=verdict_table(claims),
-        findings_paragraph=escape(paragraph(claims, preset.name)), smoke=smoke,
+        findings_run=run_cells(run), verdict_table=verdict_table(claims),
+        findings_paragraph=escape(paragraph(claims, preset_name)), smoke=preset_name == "quick",
         full_command=escape(FULL_COMMAND), planned_configs=planned[0] if planned else None,
         planned_trials=planned[1] if planned else None, verdict_counts=counts(claims),
     )  # fmt: skip

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from reports.latex import _TYPESET, build_pdf, escape, latex_engine
+from reports.render.latex import _TYPESET, build_pdf, escape, latex_engine
 
 HAVE_TEX = latex_engine() is not None and shutil.which("pdftotext") is not None
-TEMPLATE = Path(__file__).parents[2] / "reports" / "templates" / "report.tex.j2"
+TEMPLATE = Path(__file__).parents[3] / "reports" / "render" / "templates" / "report.tex.j2"
 
 
 def preamble() -> str:

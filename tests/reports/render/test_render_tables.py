@@ -1,11 +1,12 @@
-"""reports.sections tables against numbers recomputed here (brute force, numpy)."""
+"""reports.render.tables against numbers recomputed here (brute force, numpy)."""
 
 import itertools
 
 import numpy as np
 import pandas as pd
 
-from reports import analysis, sections
+from reports.compute import frame
+from reports.render import tables
 
 
 def _case_frame(trials=7, seed=0):
@@ -21,8 +22,8 @@ def _case_frame(trials=7, seed=0):
 
 def test_paper_table_has_expected_best_of_five_by_brute_force():
     f = _case_frame()
-    pairs = analysis.paired(f)
-    text = sections.paper_vs_ours(analysis.variant_table(f), analysis.summarize(pairs), pairs)
+    pairs = frame.paired(f)
+    text = tables.paper_vs_ours(frame.variant_table(f), frame.summarize(pairs), pairs)
     for v in ("random", "clause", "dense"):
         x = f[f.variant == v].test_accuracy.to_numpy()
         best = np.mean([max(c) for c in itertools.combinations(x, 5)])
@@ -34,16 +35,16 @@ def test_paper_table_has_expected_best_of_five_by_brute_force():
 
 def test_paper_table_best_of_t_needs_t_trials():
     f = _case_frame(trials=3)
-    pairs = analysis.paired(f)
-    text = sections.paper_vs_ours(analysis.variant_table(f), analysis.summarize(pairs), pairs)
+    pairs = frame.paired(f)
+    text = tables.paper_vs_ours(frame.variant_table(f), frame.summarize(pairs), pairs)
     line = next(line for line in text.splitlines() if line.startswith("case study, random "))
     assert [c.strip() for c in line.split("&")][4] == "--"
 
 
 def test_improvement_rows_show_every_distinguishing_field():
     f = pd.concat([_case_frame(), _case_frame(seed=1).assign(config_hash="d", rewire_every=10, rewire_fraction=0.2)])
-    s = analysis.summarize(analysis.paired(f))
-    body = [line for line in sections.improvement_table(s).splitlines() if "&" in line and "sweep" not in line]
+    s = frame.summarize(frame.paired(f))
+    body = [line for line in tables.improvement_table(s).splitlines() if "&" in line and "sweep" not in line]
     firsts = {tuple(c.strip() for c in line.split("&")[:9]) for line in body}
     assert len(firsts) == len(body)  # no two rows look alike in their configuration cells
     assert any("10/0.20" in line for line in body)
@@ -53,13 +54,13 @@ def test_pruning_summary_says_how_much_pruning_moves_each_quantity():
     pred = pd.DataFrame(dict(exact_covered=[4.0, 8.0, 2.0], mask_covered=[3.0, 8.0, 2.5],
                              exact_collisions=[1.0, 2.0, 0.5], mask_collisions=[0.5, 1.0, 0.5],
                              exact_all_covered=[0.9, 0.5, 0.99], mask_all_covered=[0.8, 0.5, 1.0]))  # fmt: skip
-    text = sections.pruning_summary(pred)
+    text = tables.pruning_summary(pred)
     cov = np.median([(3 - 4) / 4, 0.0, (2.5 - 2) / 2])  # 0 %
     col = np.median([-0.5, -0.5, 0.0])  # -50 %
     assert f"expected covered clauses by {100 * cov:+.0f}" in text and "range -25\\% to +25\\%" in text
     assert f"expected collisions by {100 * col:+.0f}" in text
     assert "P(all covered) by +0.000 (median; range -0.100 to +0.010)" in text
-    table = sections.prediction_latex(pred.assign(sweep="s", clauses=8, k=4, r=8, alpha=2, variant="random", n=5,
+    table = tables.prediction_latex(pred.assign(sweep="s", clauses=8, k=4, r=8, alpha=2, variant="random", n=5,
                                                   mc_all_covered=0.9, mc_collisions=1.0, mask_collisions_se=0.1,
                                                   learned_all_covered=1.0, learned_collisions=0.2,
                                                   learned_collisions_se=0.05, dense_collisions=224))  # fmt: skip
@@ -76,7 +77,7 @@ def test_cosine_difference_table_is_a_per_trial_difference():
                              sweep="table_a1_a2", task="boolean", clauses=8, k=4, r=8, alpha=2, depth=1,
                              status="done", error=None))  # fmt: skip
     f = pd.DataFrame(rows)
-    text = sections.cosine_difference_table(analysis.summarize(analysis.paired(f)))
+    text = tables.cosine_difference_table(frame.summarize(frame.paired(f)))
     d = f[f.variant == "random"].cosine.to_numpy() - f[f.variant == "dense"].cosine.to_numpy()
     a = f[f.variant == "random"].abs_cosine.to_numpy() - f[f.variant == "dense"].abs_cosine.to_numpy()
     for x in (d, a):

@@ -5,7 +5,7 @@ from fractions import Fraction
 
 import pytest
 
-from reports import latex
+from reports.render import latex
 
 
 def test_escape_every_special_character():

@@ -4,7 +4,7 @@ import itertools
 import math
 from fractions import Fraction
 
-from reports import theory
+from reports.compute import theory
 
 
 def _brute_p(m, k, d):
@@ -42,9 +42,3 @@ def test_monte_carlo_table_is_seeded_and_near_exact():
     assert a.equals(b)
     assert (a["z"].abs() < 5).all()
     assert set(a["quantity"]) >= {"p_all_covered", "expected_collisions"}
-
-
-def test_formulas_are_sympy_latex():
-    items = dict(theory.formulas())
-    assert "binom" in items["$p$, one child covers a given clause (A.5)"]
-    assert "\\alpha" in items["the paper's minimal $r$"] and "\\log" in items["the paper's minimal $r$"]
