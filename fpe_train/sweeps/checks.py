@@ -84,7 +84,7 @@ def check_rows(frame, where: str, configs: bool = True):
         bad = raw.notna() & values.isna()
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise _fail(where, f"column {col}, row {i + 1}: {raw.iloc[i]!r} is not a number")
+            raise _fail(where, f"column {col}, row {i + 1}: {_show(raw.iloc[i])} is not a number")
         v = values.to_numpy(dtype=float)
         out = ~np.isfinite(v) & ~np.isnan(v)
         if lo is not None:
@@ -96,21 +96,30 @@ def check_rows(frame, where: str, configs: bool = True):
         if out.any():
             i = int(np.flatnonzero(out)[0])
             rule = f"[{'-inf' if lo is None else f'{lo:g}'}, {'inf' if hi is None else f'{hi:g}'}]"
-            raise _fail(where, f"column {col}, row {i + 1}: {raw.iloc[i]!r} is out of range {rule}")
+            raise _fail(where, f"column {col}, row {i + 1}: {_show(raw.iloc[i])} is out of range {rule}")
     trial = pd.to_numeric(frame["trial"], errors="coerce")
     if (trial != trial.round()).any():
         i = int(np.flatnonzero((trial != trial.round()).to_numpy())[0])
-        raise _fail(where, f"column trial, row {i + 1}: {frame['trial'].iloc[i]!r} is not a whole number")
+        raise _fail(where, f"column trial, row {i + 1}: {_show(frame['trial'].iloc[i])} is not a whole number")
     keys = frame[list(KEY)].astype(str)
     dup = keys.duplicated(keep="first")
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
         first = int(np.flatnonzero((keys == keys.iloc[i]).all(axis=1).to_numpy())[0])
-        key = ", ".join(f"{k}={frame[k].iloc[i]!r}" for k in KEY)
+        key = ", ".join(f"{k}={_show(frame[k].iloc[i])}" for k in KEY)
         raise _fail(where, f"rows {first + 1} and {i + 1} hold the same ({key}); each key must appear once")
     if configs:
         _check_configs(frame, where)
     return frame
+
+
+def _show(value) -> str:
+    """A cell for a message: plain Python repr (no numpy type names), a long hash cut to 12 characters."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, str) and len(value) == 64:
+        return repr(value[:12] + "...")
+    return _short(value)
 
 
 def _no_error(frame):
@@ -143,15 +152,15 @@ def _check_configs(frame, where: str) -> None:
         if len(group) > 1:
             differs = [c for c in cols if not all(_same(v, first[c]) for v in group[c])]
             if differs:
-                raise _fail(where, f"config_hash={h!r}: rows disagree on {differs[0]} (conflicting rows)")
+                raise _fail(where, f"config_hash={_show(h)}: rows disagree on {differs[0]} (conflicting rows)")
         settings = {c: _plain(first[c]) for c in cols}
         try:
             config = TrainConfig.from_dict(settings)
         except (ValueError, TypeError) as exc:
-            raise _fail(where, f"config_hash={h!r}: {' '.join(str(exc).split())}") from None
+            raise _fail(where, f"config_hash={_show(h)}: {' '.join(str(exc).split())}") from None
         asked = config_dict(config)
         if all(config_hash({**asked, "device": d}) != h for d in DEVICES):
-            raise _fail(where, f"config_hash={h!r}: is not the hash of the row's config fields (edited rows?)")
+            raise _fail(where, f"config_hash={_show(h)}: is not the hash of the row's config fields (edited rows?)")
 
 
 def _same(a, b) -> bool:

@@ -15,7 +15,9 @@ a file of another format, format version or store schema.
 
 >>> import os, tempfile, pandas as pd
 >>> path = os.path.join(tempfile.mkdtemp(), "rows.csv.gz")
->>> _ = write_export(pd.DataFrame({"trial": [0, 1], "test_curve": [[0.5, 0.75], None]}), path, {"device": "cpu"})
+>>> rows = pd.DataFrame({"config_hash": ["h", "h"], "trial": [0, 1], "variant": ["dense", "dense"],
+...                      "test_accuracy": [0.5, 0.75], "test_curve": [[0.5, 0.75], None]})
+>>> _ = write_export(rows, path, {"device": "cpu"})
 >>> frame, meta = read_export(path)
 >>> (frame["test_curve"][0], meta["device"], meta["rows"])
 ([0.5, 0.75], 'cpu', '2')
