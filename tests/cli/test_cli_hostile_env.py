@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from conftest import HANG_GUARD, Snapshot, refused, run_cli
+from hostile import HANG_GUARD, Snapshot, refused, run_cli
 
 TINY = """[sweep]
 name = "tiny"

@@ -11,7 +11,7 @@ import stat
 import zlib
 
 import pytest
-from conftest import MC_RECORD, Snapshot, read_lines, refused, rehash, reseal, run_cli, tamper, write_lines
+from hostile import MC_RECORD, Snapshot, read_lines, refused, rehash, reseal, run_cli, tamper, write_lines
 
 TINY = """[sweep]
 name = "tiny"

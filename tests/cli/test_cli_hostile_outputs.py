@@ -10,7 +10,7 @@ import sys
 
 import pandas as pd
 import pytest
-from conftest import CONFIG, Snapshot, digest, make_store, refused, run_cli
+from hostile import CONFIG, Snapshot, digest, make_store, refused, run_cli
 
 from fpe_train.sweeps.export import read_export
 from fpe_train.sweeps.files import atomic_write, check_output, spreadsheet_text, spreadsheet_value

@@ -1,16 +1,14 @@
-"""Shared by the hostile-input tests (test_cli_hostile_*.py): the command line in a fresh process with a
-hang guard, the one-line refusal check, byte snapshots of inputs, and a small valid store and export made
-without training (rows of a real ``TrainConfig``, metrics in range)."""
+"""Helpers of the hostile-input tests (test_cli_hostile_*.py; their fixtures are in tests/conftest.py): the command
+line in a fresh process with a hang guard, the one-line refusal check, byte snapshots of inputs, a small
+valid store made without training (rows of a real ``TrainConfig``, metrics in range), and the edits of a
+careful tamperer (rows changed, header resealed)."""
 
 import gzip
 import hashlib
 import io
 import os
-import shutil
 import subprocess
 import sys
-
-import pytest
 
 from fpe_train.engine.config import TrainConfig
 from fpe_train.engine.rows import ROW_FIELDS
@@ -88,27 +86,6 @@ def make_store(path, config=CONFIG, rows=None, monte_carlo=True):
                                seconds=0.5, device="cpu"))  # fmt: skip
         if monte_carlo:
             s.put_monte_carlo("a" * 64, dict(m=4, k=2, alpha=2, family="random", r=2, trials=10, seed=0), MC_RECORD)
-    return path
-
-
-@pytest.fixture(scope="session")
-def master_store(tmp_path_factory):
-    return make_store(tmp_path_factory.mktemp("master") / "S.db")
-
-
-@pytest.fixture
-def store(master_store, tmp_path):
-    """A fresh copy of the valid store, ``tmp_path/S.db``."""
-    return shutil.copy(master_store, tmp_path / "S.db")
-
-
-@pytest.fixture
-def export(store, tmp_path):
-    """A valid export ``tmp_path/E.csv.gz`` of the store (the store stays beside it)."""
-    from fpe_train.sweeps.export import export_store
-
-    path = tmp_path / "E.csv.gz"
-    export_store(store, path, meta={"preset": "quick"})
     return path
 
 
