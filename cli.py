@@ -25,6 +25,7 @@ COMMANDS = {
     "sweep": "fpe_train.sweeps._cli:sweep",
     "report": "reports._cli:report",
     "claims": "reports._claims_cli:claims",
+    "embed": "fpe_train.embed._cli:embed",
 }
 
 
@@ -43,6 +44,9 @@ EXTRAS = {
     "dask": "dask",
     "distributed": "dask",
     "pyarrow": "parquet",
+    "transformers": "embed",
+    "safetensors": "embed",
+    "PIL": "embed",
 }
 
 
@@ -54,8 +58,10 @@ EXTRA_MODULES = {
     "parquet": {"pyarrow"},
 }
 EXTRA_MODULES["report"] = EXTRA_MODULES["mc"] | EXTRA_MODULES["train"] | {"matplotlib", "jinja2"}
+EXTRA_MODULES["embed"] = EXTRA_MODULES["train"] | {"transformers", "safetensors", "PIL"}
 # command -> the extra the README tells its users to install
-COMMAND_EXTRAS = {"simulate": "mc", "train": "train", "sweep": "train", "report": "report", "claims": "report"}
+COMMAND_EXTRAS = {"simulate": "mc", "train": "train", "sweep": "train", "report": "report", "claims": "report",
+                  "embed": "embed"}  # fmt: skip
 
 
 def optional_module(exc: ImportError) -> str | None:

@@ -1,7 +1,11 @@
 """CPU vs CUDA agreement on a small sweep, and the paper's Boolean grid timed end to end (benchmarks/gpu.sh).
 
     python benchmarks/gpu.py agree [--devices cpu,cuda] [--epochs 20]   # same masks and counts, accuracies close
-    python benchmarks/gpu.py grid [--device cuda] [--sweeps fig3a,fig3c] [--size paper]
+    python benchmarks/gpu.py grid [--device cuda] [--sweeps fig3a,fig3c] [--size paper] [--dry]
+    python benchmarks/gpu.py grid --preset paper [--device cuda] [--dry]   # every sweep of a report preset
+
+``--dry`` loads the sweeps and prints what would run (configs, models, trials) without training: the check
+that runs on a machine without a GPU.
 
 ``agree`` trains the fig3c quick grid (9 configs, 3 trials, both splits) at ``--epochs`` + ``--epochs`` epochs
 once per device (one batch per device, as the engine plans it) and compares row by row: the non-zero counts
@@ -33,7 +37,7 @@ def _rows(device: str, epochs: int) -> tuple[list[dict], float]:
     t0 = time.perf_counter()
     rows = []
     for batch in plan_batches([(c, range(c.trials)) for c in sweep.configs], device):
-        for (c, _), by_trial in zip(batch, run_batch(batch), strict=True):
+        for (c, _), by_trial in zip(batch, run_batch(batch).rows, strict=True):
             rows += [{**r, "clauses": c.clauses, "r": c.r} for t in sorted(by_trial) for r in by_trial[t]]
     rows.sort(key=lambda r: (r["clauses"], r["r"], r["trial"], r["variant"]))
     return rows, time.perf_counter() - t0
@@ -54,24 +58,46 @@ def agree(devices: list[str], epochs: int) -> int:
     return 0 if ok else 1
 
 
-def grid(device: str, sweeps: list[str], size: str) -> int:
-    """``fpe-theory sweep run`` of each sweep into a fresh store, timed (in this process: no import cost)."""
+def _sweeps(names: list[str], size: str, preset: str | None, device: str) -> list:
+    """The sweeps to time, each config on ``device``: named sweeps at ``size``, or a report preset's."""
+    import dataclasses
+
+    from fpe_train.sweeps.sweep import find_sweep, load_sweep
+
+    if preset is None:
+        return [load_sweep(find_sweep(name), size, {"device": device}) for name in names]
+    from reports.presets import get_preset, load_sweeps
+
+    return [dataclasses.replace(s, configs=[dataclasses.replace(c, device=device) for c in s.configs])
+            for s in load_sweeps(get_preset(preset))]  # fmt: skip
+
+
+def grid(device: str, sweeps: list[str], size: str, preset: str | None = None, dry: bool = False) -> int:
+    """``fpe-theory sweep run`` of each sweep into one fresh store, timed (in this process: no import cost)."""
     from fpe_train.sweeps.store import ResultsStore
-    from fpe_train.sweeps.sweep import find_sweep, load_sweep, run_sweep
+    from fpe_train.sweeps.sweep import run_sweep
 
     total = 0.0
+    loaded = _sweeps(sweeps, size, preset, device)
+    if dry:
+        for sweep in loaded:
+            models = sum(c.trials * (1 + len(c.splits)) for c in sweep.configs)
+            print(f"grid {sweep.name} ({sweep.size}, {device}): {len(sweep.configs)} configs, {models} models, "
+                  f"{sum(c.trials for c in sweep.configs)} trials (dry run: nothing trained)")  # fmt: skip
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
-        for name in sweeps:
-            sweep = load_sweep(find_sweep(name), size, {"device": device})
+        for sweep in loaded:
+            name = sweep.name
             with ResultsStore(Path(tmp) / "grid.db") as store:
                 t0 = time.perf_counter()
                 summary = run_sweep(sweep, store, executor="serial", progress=False, threads=1)
                 wall = time.perf_counter() - t0
             total += wall
             models = sum(c.trials * (1 + len(c.splits)) for c in sweep.configs)
-            print(f"grid {name} ({size}, {device}): {len(sweep.configs)} configs, {models} models, "
+            print(f"grid {name} ({sweep.size}, {device}): {len(sweep.configs)} configs, {models} models, "
                   f"{summary.done} trials done, {summary.failed} failed, {wall:.1f} s", flush=True)  # fmt: skip
-    print(f"grid total {total:.1f} s (goal: the paper's Boolean grid under 60 s on one H100/H200)")
+    goal = "the preset under 5 minutes" if preset else "the paper's Boolean grid under 60 s"
+    print(f"grid total {total:.1f} s (goal: {goal} on one H100/H200)")
     return 0
 
 
@@ -83,10 +109,12 @@ def main() -> int:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--sweeps", default="fig3a,fig3c")
     parser.add_argument("--size", default="paper")
+    parser.add_argument("--preset", default=None, help="time every sweep of this report preset instead")
+    parser.add_argument("--dry", action="store_true", help="load and list the sweeps, train nothing")
     args = parser.parse_args()
     if args.what == "agree":
         return agree(args.devices.split(","), args.epochs)
-    return grid(args.device, args.sweeps.split(","), args.size)
+    return grid(args.device, args.sweeps.split(","), args.size, args.preset, args.dry)
 
 
 if __name__ == "__main__":

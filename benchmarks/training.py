@@ -1,30 +1,32 @@
-"""Speed of the batched engine vs a paper-style loop (one torch.nn model at a time, DataLoader, batch 500).
+"""Speed of the engine vs a paper-style loop (one torch.nn model at a time, DataLoader, batch 500), in one run.
 
-Cases, all in one run (ratios are only comparable within a run), one thread unless ``--threads``:
+Cases (ratios are only comparable within a run; one thread unless ``--threads``):
 
-- ``loop``: the paper's A3 loop, a fresh nn.Sequential + Adam per model (section 3.1 case study: 8 clauses
-  of 4 literals, m = 32, r = 8, 10,000 samples): the reference, model-epochs per second;
+- ``loop``: the paper's A3 loop, a fresh nn.Sequential + Adam per model (section 3.1 case study: 8 clauses of
+  4 literals, m = 32, r = 8, 10,000 samples): the reference, model-epochs per second;
 - ``dense`` / ``masked``: E models of r = 8 (dense) or 16 neurons with half of W1 masked off (FPE alpha = 2),
-  each model its own minibatches (the engine); target >= 150x the loop at E >= 256;
-- ``before``: the same batches with the engine of commit ``BEFORE`` (all models one shared batch order),
-  loaded from git: the cost (or gain) of independent trials, before/after;
-- ``mixed``: the fig3c grid (36 configs, 5 trials, both splits) at 2 + 2 epochs, config by config
-  (``run_config``) vs the engine's batches (``plan_batches``) vs one batch; target >= 10x;
+  each model its own minibatches: the compiled CPU kernel (``fpe_train.engine.cpu``; "after") beside the
+  torch engine on the same models ("before"); target >= 150x the loop at E = 256;
+- ``profile``: the kernel's step taken apart (gather, the two BLAS products, the fused row pass, Adam),
+  each timed alone on the shapes of the dense and masked cases;
 - ``sweep``: the 9-config sweep (clauses 4/8/16 x r 4/8/16, random + clause, 3 trials, 20 + 20 epochs,
   2,000 samples) through ``fpe-theory sweep run`` in a subprocess (process start, data, metrics, store),
   beside the loop's time for the same model-epochs (dense 40 epochs, each FPE model 20; the loop timed at
-  2,000 samples); target >= 30x.
+  2,000 samples); target >= 20x;
+- ``grid``: the paper's Boolean grid (fig3a + fig3c at paper size) on the kernel at two short epoch counts,
+  extrapolated linearly to its 1000 + 1000 epochs, beside its FLOP floor: the grid's useful arithmetic
+  (6 flops per non-zero weight per sample) at this machine's measured single-thread sgemm rate; goal within
+  2.5x of the floor.
 
 Figures are per wall second and per CPU second of this process (on a shared machine the CPU-second figure
 with one thread is the better estimate of an idle core).
 
-    python benchmarks/training.py [--device cpu|cuda|auto] [--threads 1] [--sizes 256,1024] [--skip before]
+    python benchmarks/training.py [--threads 1] [--sizes 256] [--seconds 3] [--skip profile,sweep,grid]
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import subprocess
 import sys
@@ -32,17 +34,21 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
+from numba import njit
+from threadpoolctl import threadpool_limits
 from torch import nn
 
+from fpe_train.engine import cpu, kernel
 from fpe_train.engine.batched import BatchedMLP
+from fpe_train.engine.config import TrainConfig
 from fpe_train.engine.data import boolean_data
-from fpe_train.engine.run import resolve_device
 from fpe_train.engine.train import simple_group, train_epochs
 
 M, K, R, N_TRAIN, BATCH, LR, L1, L2 = 32, 4, 8, 10_000, 500, 1e-3, 1e-7, 1e-5
-BEFORE = "c70641e"  # the engine before independent trials and cross-config batches
 ROOT = Path(__file__).resolve().parents[1]
+FLOOR_FLOP = 6.2e13  # the paper's Boolean grid, useful arithmetic (the planner's count; printed beside ours)
 SWEEP9 = """
 [sweep]
 name = "bench9"
@@ -55,98 +61,81 @@ trials = 3
 warmup_epochs = 20
 epochs = 20
 n_train = 2000
-device = "{device}"
+n_test = 2000
+device = "cpu"
 [grid]
 clauses = [4, 8, 16]
 r = [4, 8, 16]
 """
 
 
-def _data(device, n=N_TRAIN):
-    d = boolean_data(n, M, K, seed=0)
-    return torch.as_tensor(d.X, device=device), torch.as_tensor(d.y, device=device)
-
-
-def _timed(fn, device) -> tuple[float, float]:
+def _timed(fn) -> tuple[float, float]:
     """(wall, CPU) seconds of fn()."""
-    if device.type == "cuda":
-        torch.cuda.synchronize()
     t0, c0 = time.perf_counter(), time.process_time()
     fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
     return time.perf_counter() - t0, time.process_time() - c0
 
 
-def _net(E, width, masked, device):
-    g = torch.Generator().manual_seed(0)
-    net = BatchedMLP.init(E, [M, width, 1], g, device=device)
-    if masked:
-        net.masks[0] = (torch.rand(net.masks[0].shape, generator=g) < 0.5).to(device)
-        with torch.no_grad():
-            net.weights[0].mul_(net.masks[0])
-    return net
+def _start(E: int, width: int, masked: bool):
+    """E models' initial (W1, b1, W2, b2, M1), seeded."""
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(E):
+        W1 = ((rng.random((width, M), dtype=np.float32) * 2 - 1) / np.sqrt(M)).astype(np.float32)
+        M1 = rng.random(W1.shape) < 0.5 if masked else np.ones(W1.shape, bool)
+        b1 = ((rng.random(width, dtype=np.float32) * 2 - 1) / np.sqrt(M)).astype(np.float32)
+        W2 = ((rng.random((1, width), dtype=np.float32) * 2 - 1) / np.sqrt(width)).astype(np.float32)
+        out.append((W1 * M1, b1, W2, np.zeros(1, np.float32), M1))
+    return out
 
 
-def batched_rate(E, seconds, device, width=R, masked=False) -> tuple[float, float]:
-    """Model-epochs/s (wall, CPU) of E models of the engine, each with its own minibatches."""
-    X, y = _data(device)
-    group = simple_group(_net(E, width, masked, device), LR, L1, L2)
-    train_epochs(group, X, y, N_TRAIN, 1, BATCH)  # untimed: allocations, first kernels
-    epochs = max(2, int(seconds / max(1e-3, _timed(lambda: train_epochs(group, X, y, N_TRAIN, 1, BATCH), device)[0])))
-    wall, cpu = _timed(lambda: train_epochs(group, X, y, N_TRAIN, epochs, BATCH), device)
-    return E * epochs / wall, E * epochs / cpu
+def kernel_rate(E: int, seconds: float, width: int, masked: bool) -> tuple[float, float]:
+    """Model-epochs/s (wall, CPU) of E models on the kernel, each with its own stream (minibatches)."""
+    d = boolean_data(N_TRAIN, M, K, seed=0)
+    blocks = [(W1, b1, W2, b2, M1, np.ones(W2.shape, bool)) for W1, b1, W2, b2, M1 in _start(E, width, masked)]
+    models = cpu._Models(blocks, list(range(E)), [0] * E, [TrainConfig(lr=LR, l1=L1, l2=L2)] * E)
+    data = cpu._Data(d.X.ravel(), np.zeros(1, np.int64), d.y, d.X.ravel(), np.zeros(1, np.int64), d.y, N_TRAIN,
+                     N_TRAIN, 1, [0] * E, [M] * E)  # fmt: skip
+    threads = cpu.kernel_threads()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
+        trainer = cpu._Trainer(models, data, np.arange(E, dtype=np.uint64), BATCH, pool if threads > 1 else None)
+        trainer.epochs(1, 1, lambda e: None)  # untimed: first use
+        one = _timed(lambda: trainer.epochs(2, 1, lambda e: None))[0]
+        epochs = max(2, int(seconds / max(1e-3, one)))
+        wall, cpu_s = _timed(lambda: trainer.epochs(3, epochs, lambda e: None))
+    return E * epochs / wall, E * epochs / cpu_s
 
 
-def _before_modules():
-    """The engine of commit BEFORE (batched.py, train.py) as modules, or None where git cannot show it."""
-    tmp = Path(tempfile.mkdtemp(prefix="fpe-before-"))
-    try:
-        for name in ("batched", "train"):
-            text = subprocess.run(["git", "show", f"{BEFORE}:fpe_train/engine/{name}.py"], cwd=ROOT, check=True,
-                                  capture_output=True, text=True).stdout  # fmt: skip
-            (tmp / f"before_{name}.py").write_text(text.replace("fpe_train.engine.batched", "before_batched"))
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    mods = []
-    for name in ("batched", "train"):
-        spec = importlib.util.spec_from_file_location(f"before_{name}", tmp / f"before_{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = mod
-        spec.loader.exec_module(mod)
-        mods.append(mod)
-    return mods
-
-
-def before_rate(mods, E, seconds, device, width=R, masked=False) -> tuple[float, float]:
-    """Model-epochs/s of the engine before independent trials: one shared batch order for all E models."""
-    old_batched, old_train = mods
-    X, y = _data(device)
-    g = torch.Generator().manual_seed(0)
-    net = old_batched.BatchedMLP.init(E, [M, width, 1], g, device=device)
-    if masked:
-        net.masks[0] = (torch.rand(net.masks[0].shape, generator=g) < 0.5).to(device)
-    group = old_train.Group(net, [("dense", e) for e in range(E)], LR)
-    settings = old_train.LoopSettings(BATCH, L1, L2, torch.Generator().manual_seed(1))
-    old_train.train_epochs([group], X, y, 1, settings)
-    one = _timed(lambda: old_train.train_epochs([group], X, y, 1, settings), device)[0]
+def torch_rate(E: int, seconds: float, width: int, masked: bool) -> tuple[float, float]:
+    """Model-epochs/s (wall, CPU) of the same E models on the torch engine."""
+    d = boolean_data(N_TRAIN, M, K, seed=0)
+    X, y = torch.from_numpy(d.X), torch.from_numpy(d.y)
+    start = _start(E, width, masked)
+    stack = lambda i: torch.from_numpy(np.stack([s[i] for s in start]))  # noqa: E731
+    net = BatchedMLP([stack(0), stack(2)], [stack(1), stack(3)], [stack(4), torch.ones(E, 1, width, dtype=torch.bool)])
+    group = simple_group(net.requires_grad_(), LR, L1, L2)
+    train_epochs(group, X, y, N_TRAIN, 1, BATCH)
+    one = _timed(lambda: train_epochs(group, X, y, N_TRAIN, 1, BATCH))[0]
     epochs = max(2, int(seconds / max(1e-3, one)))
-    wall, cpu = _timed(lambda: old_train.train_epochs([group], X, y, epochs, settings), device)
-    return E * epochs / wall, E * epochs / cpu
+    wall, cpu_s = _timed(lambda: train_epochs(group, X, y, N_TRAIN, epochs, BATCH))
+    return E * epochs / wall, E * epochs / cpu_s
 
 
-def loop_rate(models: int, epochs: int, device, n=N_TRAIN) -> tuple[float, float]:
+def loop_rate(models: int, epochs: int, n=N_TRAIN) -> tuple[float, float]:
     """Model-epochs/s of the paper's A3 loop: a fresh nn.Sequential, Adam, DataLoader(batch 500, shuffle)."""
-    X, y = _data(device, n)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=BATCH, shuffle=True)
-    _loop_models(1, 1, loader, device)  # untimed: first-use costs (Adam's lazy imports, allocator)
-    wall, cpu = _timed(lambda: _loop_models(models, epochs, loader, device), device)
-    return models * epochs / wall, models * epochs / cpu
+    d = boolean_data(n, M, K, seed=0)
+    ds = torch.utils.data.TensorDataset(torch.from_numpy(d.X), torch.from_numpy(d.y))
+    loader = torch.utils.data.DataLoader(ds, batch_size=BATCH, shuffle=True)
+    _loop_models(1, 1, loader)  # untimed: first-use costs (Adam's lazy imports, allocator)
+    wall, cpu_s = _timed(lambda: _loop_models(models, epochs, loader))
+    return models * epochs / wall, models * epochs / cpu_s
 
 
-def _loop_models(models: int, epochs: int, loader, device) -> None:
+def _loop_models(models: int, epochs: int, loader) -> None:
     for _ in range(models):
-        model = nn.Sequential(nn.Linear(M, R), nn.ReLU(), nn.Linear(R, 1)).to(device)
+        model = nn.Sequential(nn.Linear(M, R), nn.ReLU(), nn.Linear(R, 1))
         opt = torch.optim.Adam(model.parameters(), lr=LR)
         for _ in range(epochs):
             for xb, yb in loader:
@@ -157,80 +146,156 @@ def _loop_models(models: int, epochs: int, loader, device) -> None:
                 opt.step()
 
 
-def mixed_case(device) -> dict[str, float]:
-    """Wall seconds of the fig3c grid at 2 + 2 epochs: config by config, the engine's batches, one batch."""
-    from fpe_train.engine.batch import plan_batches
-    from fpe_train.engine.run import run_batch, run_config
-    from fpe_train.sweeps.sweep import find_sweep, load_sweep
-
-    sweep = load_sweep(find_sweep("fig3c"), "paper", {"warmup_epochs": 2, "epochs": 2, "device": device.type})
-    items = [(c, range(c.trials)) for c in sweep.configs]
-    out = {"configs": len(items), "models": sum(c.trials * (1 + len(c.splits)) for c in sweep.configs)}
-    out["config by config"] = _timed(lambda: [run_config(c) for c in sweep.configs], device)[0]
-    batches = plan_batches(items, device.type)
-    out["batches"] = len(batches)
-    out["engine batches"] = _timed(lambda: [run_batch(b) for b in batches], device)[0]
-    out["one batch"] = _timed(lambda: run_batch(items), device)[0]
-    return out
+# ---------------------------------------------------------------- profile of the step
 
 
-def sweep_case(device, threads: int) -> float:
+@njit(nogil=True)
+def _gather(Xd, yd, perm, xb, yb, reps):
+    for rep in range(reps):
+        start = (rep * xb.shape[0]) % (perm.shape[0] - xb.shape[0])
+        for i in range(xb.shape[0]):
+            r = perm[start + i]
+            for k in range(xb.shape[1]):
+                xb[i, k] = Xd[r, k]
+            yb[i] = yd[r]
+
+
+@njit(nogil=True)
+def _products(xb, W1, z, G1, reps):
+    for _ in range(reps):
+        np.dot(xb, W1.T, z)
+        np.dot(z.T, xb, G1)
+
+
+@njit(nogil=True)
+def _rows(xb, yb, W1, b1, w2, z, G, n1, hh, reps):
+    for _ in range(reps):
+        kernel._binary_step(xb, yb, W1, b1, w2, np.float32(0.1), z, G, n1, hh)
+
+
+@njit(nogil=True)
+def _adam(P, G, A1, A2, Mk, n1, size, reps):
+    for _ in range(reps):
+        kernel._adam(P, G, A1, A2, Mk, 0, n1, np.float32(1e-7), np.float32(2e-5), np.float32(1e-3), np.float32(0.5),
+                     True)  # fmt: skip
+        kernel._adam(P, G[n1:], A1, A2, Mk, n1, size, np.float32(1e-7), np.float32(2e-5), np.float32(1e-3),
+                     np.float32(0.5), False)  # fmt: skip
+
+
+def _best(fn, reps=400) -> float:
+    """Microseconds per repetition: the best CPU time of 5 runs."""
+    fn(1)
+    best = min(_timed(lambda: fn(reps))[1] for _ in range(5))
+    return best / reps * 1e6
+
+
+def profile(width: int, masked: bool) -> str:
+    d = boolean_data(N_TRAIN, M, K, seed=0)
+    W1, b1, W2, _, M1 = _start(1, width, masked)[0]
+    perm = np.random.default_rng(0).permutation(N_TRAIN)
+    xb, yb = np.empty((BATCH, M), np.float32), np.empty(BATCH, np.float32)
+    n1, size = width * M, width * M + 2 * width + 1
+    z, G = np.empty((BATCH, width), np.float32), np.zeros(size, np.float32)
+    P = np.concatenate([W1.ravel(), b1, W2.ravel(), [0.0]]).astype(np.float32)
+    Mk = np.concatenate([M1.ravel(), np.ones(2 * width + 1)]).astype(np.float32)
+    with threadpool_limits(1, user_api="blas"):
+        _gather(d.X, d.y, perm, xb, yb, 1)
+        parts = {
+            "gather": _best(lambda n: _gather(d.X, d.y, perm, xb, yb, n)),
+            "x W1^T + dz^T x (BLAS)": _best(lambda n: _products(xb, W1, z, G[:n1].reshape(width, M), n)),
+            "fused row pass": _best(lambda n: _rows(xb, yb, W1, b1, W2[0], z.copy(), G, n1, width, n)),
+            "Adam (fused, masked)": _best(lambda n: _adam(P, G, np.zeros_like(P), np.zeros_like(P), Mk, n1, size, n)),
+        }
+    total = sum(parts.values())
+    return ", ".join(f"{k} {v:.1f} us ({v / total:.0%})" for k, v in parts.items()) + f"; sum {total:.1f} us/step"
+
+
+# ---------------------------------------------------------------- end to end
+
+
+def sweep_case(threads: int) -> float:
     """Wall seconds of ``fpe-theory sweep run`` on the 9-config sweep, in a fresh process."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench9.toml"
-        path.write_text(SWEEP9.format(device=device.type))
+        path.write_text(SWEEP9)
         cmd = [sys.executable, "-m", "cli", "sweep", "run", str(path), "--store", str(Path(tmp) / "r.db"),
                "--executor", "serial", "--threads", str(threads), "--no-progress"]  # fmt: skip
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
         t0 = time.perf_counter()
-        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env=env)
+        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
         return time.perf_counter() - t0
+
+
+def sgemm_rate() -> float:
+    """FLOP per CPU second of one thread's 1024^3 float32 product (the best of 5)."""
+    a = np.random.default_rng(0).random((1024, 1024), dtype=np.float32)
+    with threadpool_limits(1, user_api="blas"):
+        a @ a
+        best = min(_timed(lambda: a @ a)[1] for _ in range(5))
+    return 2 * 1024**3 / best
+
+
+def grid_case(epoch_counts=(2, 4)) -> tuple[float, float, float]:
+    """(useful FLOP of the paper's Boolean grid, seconds per extra warm-up + fine-tune epoch pair, fixed seconds):
+    fig3a + fig3c at paper size on the kernel, one thread, at two short epoch counts."""
+    from fpe_train.engine.cpu import run_batch
+    from fpe_train.sweeps.sweep import find_sweep, load_sweep
+
+    configs = {}
+    for name in ("fig3a", "fig3c"):
+        for c in load_sweep(find_sweep(name), "paper").configs:
+            configs[c] = None  # configs shared by the two sweeps count once
+    useful = sum(6.0 * c.n_train * c.trials * (c.m * c.r + c.r) * (c.warmup_epochs + c.epochs * (1 + len(c.splits)))
+                 for c in configs)  # fmt: skip
+    times = []
+    for e in epoch_counts:
+        short = [TrainConfig.from_dict({**c.to_dict(), "warmup_epochs": e, "epochs": e}) for c in configs]
+        times.append(_timed(lambda short=short: [run_batch([(c, range(c.trials))]) for c in short])[1])
+    per_pair = (times[1] - times[0]) / (epoch_counts[1] - epoch_counts[0])
+    return useful, per_pair, times[0] - per_pair * epoch_counts[0]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--sizes", default="256,1024")
+    parser.add_argument("--sizes", default="256")
     parser.add_argument("--seconds", type=float, default=3.0, help="rough time per measurement")
-    parser.add_argument("--skip", default="", help="comma list of cases to skip: before,mixed,sweep,threads")
+    parser.add_argument("--skip", default="", help="comma list of cases to skip: profile,sweep,grid")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    print(f"device={device.type} threads={torch.get_num_threads()} m={M} r={R} n_train={N_TRAIN} batch={BATCH}")
-    loop, loop_cpu = loop_rate(models=2, epochs=5, device=device)
+    import numba
+
+    numba.set_num_threads(args.threads)
+    print(f"cpu threads={args.threads} m={M} r={R} n_train={N_TRAIN} batch={BATCH}; load {os.getloadavg()[0]:.2f}")
+    loop, loop_cpu = loop_rate(models=2, epochs=5)
     print(f"loop    paper-style (one nn.Sequential at a time, DataLoader): {loop:8.1f} model-epochs/s wall, "
           f"{loop_cpu:8.1f} per CPU second")  # fmt: skip
-    mods = None if "before" in skip else _before_modules()
     for E in [int(s) for s in args.sizes.split(",")]:
-        for label, width, masked in (("dense   r=8", R, False), ("masked  FPE alpha=2 (16, half W1)", 2 * R, True)):
-            rate, rate_cpu = batched_rate(E, args.seconds, device, width, masked)
-            line = (f"E={E:5d} {label:34s}: {rate:8.1f} model-epochs/s = {rate / loop:6.1f}x the loop; "
-                    f"per CPU s {rate_cpu:8.1f} = {rate_cpu / loop_cpu:6.1f}x (target >= 150x)")  # fmt: skip
-            if mods is not None:
-                old, old_cpu = before_rate(mods, E, args.seconds, device, width, masked)
-                line += f"; before (shared order) {old:8.1f} = {old / loop:6.1f}x, independent/before {rate / old:.2f}"
-            print(line, flush=True)
-    if "threads" not in skip and device.type == "cpu" and args.threads == 1:
-        torch.set_num_threads(2)
-        rate2 = batched_rate(int(args.sizes.split(",")[-1]), args.seconds, device, 2 * R, True)[0]
-        torch.set_num_threads(1)
-        print(f"threads 2 instead of 1, masked, largest E: {rate2:8.1f} model-epochs/s = {rate2 / loop:6.1f}x")
-    if "mixed" not in skip:
-        mx = mixed_case(device)
-        ref = mx["config by config"]
-        print(f"mixed   fig3c grid, {mx['configs']} configs, {mx['models']} models, 2+2 epochs: config by config "
-              f"{ref:6.2f} s; engine batches ({mx['batches']}) {mx['engine batches']:6.2f} s = "
-              f"{ref / mx['engine batches']:5.1f}x; one batch {mx['one batch']:6.2f} s = "
-              f"{ref / mx['one batch']:5.1f}x (target >= 10x)")  # fmt: skip
+        for label, width, masked in (("dense   r=8", R, False), ("masked  FPE 16 neurons, half W1", 2 * R, True)):
+            rate, rate_cpu = kernel_rate(E, args.seconds, width, masked)
+            old, old_cpu = torch_rate(E, args.seconds, width, masked)
+            print(f"E={E:5d} {label:32s}: kernel {rate:8.1f} model-epochs/s = {rate / loop:6.1f}x the loop, "
+                  f"per CPU s {rate_cpu / loop_cpu:6.1f}x (target >= 150x); before (torch engine) "
+                  f"{old / loop:6.1f}x, per CPU s {old_cpu / loop_cpu:6.1f}x; after/before {rate_cpu / old_cpu:.2f} "
+                  "per CPU s", flush=True)  # fmt: skip
+    if "profile" not in skip:
+        for label, width, masked in (("dense r=8", R, False), ("masked 16", 2 * R, True)):
+            print(f"profile {label}, one step (B = {BATCH}, m = {M}): {profile(width, masked)}", flush=True)
     if "sweep" not in skip:
-        wall = sweep_case(device, args.threads)
+        wall = sweep_case(args.threads)
         model_epochs = 9 * 3 * (40 + 2 * 20)
-        rate2k = loop_rate(models=3, epochs=10, device=device, n=2000)[0]
+        rate2k = loop_rate(models=3, epochs=10, n=2000)[0]
         print(f"sweep   9 configs through `fpe-theory sweep run` (end to end): {wall:6.2f} s; the loop would take "
               f"{model_epochs / rate2k:6.1f} s ({model_epochs} model-epochs at {rate2k:.1f}/s) = "
-              f"{model_epochs / rate2k / wall:5.1f}x (target >= 30x)")  # fmt: skip
+              f"{model_epochs / rate2k / wall:5.1f}x (target >= 20x)", flush=True)  # fmt: skip
+    if "grid" not in skip:
+        rate = sgemm_rate()
+        useful, per_pair, fixed = grid_case()
+        total = fixed + 1000 * per_pair
+        print(f"grid    fig3a + fig3c paper size, one thread: {useful:.3g} useful FLOP (floor {FLOOR_FLOP:.2g}); "
+              f"{per_pair:.2f} CPU s per epoch pair + {fixed:.1f} s -> {total / 60:.1f} CPU min at 1000 + 1000; "
+              f"floor at the sgemm rate ({rate / 1e9:.0f} GFLOP/s): {FLOOR_FLOP / rate / 60:.1f} min; "
+              f"{total / (FLOOR_FLOP / rate):.2f}x the floor (goal <= 2.5x)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def report(preset: str, out: str, store: str | None, no_run: bool, workers: int 
         preset = source.meta.get("preset") or preset  # the preset the export was made with
     try:
         res = build_report(out, preset=preset, store=store, run=not no_run, progress=progress, workers=workers,
-                           source=source)  # fmt: skip
+                           export=source)  # fmt: skip
     except LatexBuildError as exc:
         click.echo(f"Error: {exc}", err=True)
         for line in exc.excerpt:
@@ -88,10 +88,10 @@ def report(preset: str, out: str, store: str | None, no_run: bool, workers: int 
 
 
 def _plan(preset: str, workers: int | None, device: str, as_json: bool) -> int:
-    """``--plan``: the preset's sweeps counted and timed (``fpe_train.sweeps.plan``); nothing is trained."""
+    """``--plan``: the preset's sweeps counted and timed (``fpe_train.sweeps.eta``); nothing is trained."""
     import json
 
-    from fpe_train.sweeps.plan import format_plan, plan_report
+    from fpe_train.sweeps.eta import format_plan, plan_report
     from reports.presets import get_preset, load_sweeps
 
     data = plan_report(load_sweeps(get_preset(preset)), device, workers)

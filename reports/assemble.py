@@ -13,21 +13,25 @@ import pandas as pd
 from fpe_train.sweeps.files import spreadsheet_safe
 from reports.compute import claims, theory
 from reports.compute.frame import check_frame, paired, regressions, summarize, usable, variant_table
+from reports.compute.paper_comparison import paper_rows
 from reports.compute.run_summary import planned_trials, run_summary
 from reports.compute.selection import FIGURE_SWEEPS, regression_pairs
+from reports.compute.table_rows import config_overview, cosine_difference_rows, metric_cells
 from reports.render import figures, findings, formulas, tables
 
 
-def _theory(preset, folder: Path, source=None):
+def _theory(preset, folder: Path, monte_carlo=None):
     grid = theory.approximation_grid(preset.grid_m, preset.grid_k, preset.grid_alpha)
     rmin = theory.r_min_table(preset.r_min_problems, eps_values=(0.05, 0.01))
     drawn = [figures.fig_theory_ratios(grid, folder), figures.fig_r_min(rmin, folder)]
-    mc = theory.monte_carlo_table(preset.mc_cases, mc_trials=preset.mc_trials, seed=preset.seed, simulate=source)
+    mc_rows = theory.monte_carlo_table(
+        preset.mc_cases, mc_trials=preset.mc_trials, seed=preset.seed, simulate=monte_carlo
+    )
     theory_tables = dict(
         formulas=formulas.formulas(),
         grid_table=tables.grid_table(grid[grid["k"].isin((2, 4))]),
         r_min_table=tables.r_min_latex(rmin),
-        mc_table=tables.mc_table(mc),
+        mc_table=tables.mc_table(mc_rows),
     )
     return theory_tables, drawn
 
@@ -36,15 +40,19 @@ def _training_figures(summary, vtable, regs, rows, folder: Path):
     neurons = dict(axis="r", sweeps=FIGURE_SWEEPS["r"], fixed={"task": "boolean"})
     clauses = dict(axis="clauses", sweeps=FIGURE_SWEEPS["clauses"], fixed={"task": "boolean", "r": 8})
     training = [
-        figures.fig_scan(summary, vtable, folder, "fig3a", caption="Relative improvement (\\%) and accuracy per "
-                         "parameter vs neurons (Boolean, paper Fig.~3a).", **neurons),
-        figures.fig_scan(summary, vtable, folder, "fig3b", caption="Relative improvement (\\%) and accuracy per "
-                         "parameter vs clauses (Boolean, paper Fig.~3b).", **clauses),
+        figures.fig_scan(summary, vtable, folder, "fig3a", caption="Relative improvement (\\%, top) and test "
+                         "accuracy (\\%) per nonzero parameter (bottom) vs neurons (Boolean, paper Fig.~3a).",
+                         **neurons),
+        figures.fig_scan(summary, vtable, folder, "fig3b", caption="Relative improvement (\\%, top) and test "
+                         "accuracy (\\%) per nonzero parameter (bottom) vs clauses (Boolean, paper Fig.~3b).",
+                         **clauses),
         figures.fig_heatmap(summary, folder),
-        figures.fig_folds(summary, folder, "fig4a", caption="Feature capacity and cosine similarity fold change vs "
-                          "neurons (paper Fig.~4a).", **neurons),
-        figures.fig_folds(summary, folder, "fig4b", caption="Feature capacity and cosine similarity fold change vs "
-                          "clauses (paper Fig.~4b).", **clauses),
+        figures.fig_folds(summary, folder, "fig4a", caption="Feature capacity fold change FPE / dense "
+                          "(top) and the {cos} difference FPE $-$ dense (bottom) vs neurons (paper Fig.~4a, which "
+                          "shows a cosine fold change: a ratio of near-zero means).", **neurons),
+        figures.fig_folds(summary, folder, "fig4b", caption="Feature capacity fold change FPE / dense "
+                          "(top) and the {cos} difference FPE $-$ dense (bottom) vs clauses (paper Fig.~4b, which "
+                          "shows a cosine fold change: a ratio of near-zero means).", **clauses),
         figures.fig_vision(summary, vtable, folder),
         figures.fig_alpha(summary, vtable, folder),
         figures.fig_curves(rows, vtable, folder),
@@ -52,10 +60,11 @@ def _training_figures(summary, vtable, regs, rows, folder: Path):
     return training, [figures.fig_regressions(regs, folder)]
 
 
-def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, mc=None):
+def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, monte_carlo=None):
     """(template context, drawn figures by section, skipped (name, note) list).
 
-    ``mc``: the Monte Carlo source (``reports.montecarlo.StoredMonteCarlo``; None simulates live).
+    ``monte_carlo``: where Monte Carlo results come from, with ``simulations.simulate``'s signature
+    (``reports.montecarlo.StoredMonteCarlo``; None simulates live).
     """
     check_frame(frame, where=f"store={store!r}")
     folder.mkdir(parents=True, exist_ok=True)
@@ -63,30 +72,31 @@ def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, mc=None):
     summary = summarize(pairs)
     vtable = variant_table(frame)
     regs = regressions(regression_pairs(pairs)) if not pairs.empty else []
-    theory_tables, theory_figs = _theory(preset, folder, mc)
-    pred = theory.prediction_table(vtable, mc_trials=preset.mc_trials, seed=preset.seed, simulate=mc)
+    theory_tables, theory_figs = _theory(preset, folder, monte_carlo)
+    pred = theory.prediction_table(vtable, mc_trials=preset.mc_trials, seed=preset.seed, simulate=monte_carlo)
     pred_figs = [figures.fig_predicted_collisions(pred, folder)]
     training_figs, reg_figs = _training_figures(summary, vtable, regs, usable(frame), folder)
     if not summary.empty:
         spreadsheet_safe(summary).to_csv(folder.parent / "summary.csv", index=False)  # formulas quoted as text
-    groups = dict(theory_figures=theory_figs, prediction_figures=pred_figs, training_figures=training_figs,
+    by_section = dict(theory_figures=theory_figs, prediction_figures=pred_figs, training_figures=training_figs,
                   regression_figures=reg_figs)  # fmt: skip
-    drawn = {k: [f for f in v if isinstance(f, figures.Drawn)] for k, v in groups.items()}
-    skipped = [(f.name, f.note) for v in groups.values() for f in v if isinstance(f, figures.Skipped)]
+    drawn = {k: [f for f in v if isinstance(f, figures.Drawn)] for k, v in by_section.items()}
+    skipped = [(f.name, f.note) for v in by_section.values() for f in v if isinstance(f, figures.Skipped)]
     ok = usable(frame)
     context = dict(
         preset=preset.name, store=store, seed=preset.seed, mc_trials=preset.mc_trials,
         n_rows=len(ok), n_configs=ok["config_hash"].nunique(),
         sweeps=", ".join(sorted({n for s in ok["sweep"].dropna() for n in str(s).split(",")})) or "--",
-        notes=_notes(frame, ok), config_table=tables.config_table(vtable),
+        notes=_notes(frame, ok), config_table=tables.config_table(config_overview(vtable)),
         prediction_table=tables.prediction_latex(pred) if not pred.empty else "",
-        pruning_summary=tables.pruning_summary(pred),
+        pruning_summary=tables.pruning_summary(theory.pruning_moves(pred)),
         accuracy_table=tables.accuracy_table(vtable),
         improvement_table=tables.improvement_table(summary) if not summary.empty else "",
-        capacity_table=tables.metric_table(vtable, "capacity"), cosine_table=tables.metric_table(vtable, "cosine"),
-        cosine_diff_table=tables.cosine_difference_table(summary),
+        capacity_table=tables.metric_table(metric_cells(vtable, "capacity")),
+        cosine_table=tables.metric_table(metric_cells(vtable, "cosine")),
+        cosine_diff_table=tables.cosine_difference_table(cosine_difference_rows(summary)),
         regression_table=tables.regression_table(regs) if regs else "",
-        paper_table=tables.paper_vs_ours(vtable, summary, pairs), **theory_tables,
+        paper_table=tables.paper_vs_ours(paper_rows(vtable, summary, pairs)), **theory_tables,
     )  # fmt: skip
     context.update(findings_context(frame, preset))
     return context, drawn, skipped

@@ -164,10 +164,14 @@ def load_frame(store_path: Path):
         ) from None
 
 
-def figure_tex(drawn) -> str:
-    """A LaTeX figure environment for a drawn figure."""
+HEADED = ("training_figures",)  # figure groups that open with their own heading in the template
+
+
+def figure_tex(drawn, here: bool = False) -> str:
+    """A LaTeX figure environment for a drawn figure; ``here``: placed exactly here (float's [H]), for the first
+    figure under a heading, so that the heading never stands alone on a page while its figures float away."""
     return (
-        "\\begin{figure}[htbp]\\centering\n"
+        f"\\begin{{figure}}[{'H' if here else 'htbp'}]\\centering\n"
         f"\\includegraphics[width=0.9\\linewidth,height=0.7\\textheight,keepaspectratio]{{figures/{drawn.stem}.pdf}}\n"
         f"\\caption{{{drawn.caption}}}\n\\end{{figure}}\n"
     )
@@ -181,37 +185,37 @@ def _version() -> str:
 
 
 def build_report(out, preset="quick", store=None, run: bool = True, progress: bool = True,
-                 workers: int | None = None, source=None) -> BuildResult:  # fmt: skip
+                 workers: int | None = None, export=None) -> BuildResult:  # fmt: skip
     """Run (unless ``run`` is False), analyse and write the report into ``out``; see the module docstring.
 
-    ``source``: a shipped export (``reports.shipped.open_export``) read instead of a store; nothing runs.
+    ``export``: a shipped export (``reports.shipped.open_export``) read instead of a store; nothing runs.
     """
     start = time.perf_counter()
     chosen = preset if isinstance(preset, presets.Preset) else presets.get_preset(preset)
     out = Path(out)
     with terminate_as_exit():
-        return _build(out, chosen, store, run, progress, workers, source, start)
+        return _build(out, chosen, store, run, progress, workers, export, start)
 
 
-def _build(out: Path, chosen, store, run, progress, workers, source, start) -> BuildResult:
+def _build(out: Path, chosen, store, run, progress, workers, export, start) -> BuildResult:
     """The body of ``build_report`` (inside ``terminate_as_exit``)."""
     tmp = prepare_out(out)
     try:
         store_path = Path(store) if store is not None else out / "results.db"
-        run = run and source is None
+        run = run and export is None
         ran = run_preset(chosen, store_path, progress=progress, workers=workers) if run else []
-        frame = load_frame(store_path) if source is None else source.frame
+        frame = load_frame(store_path) if export is None else export.frame
         if run:  # the Monte Carlo the report reads, into the store (only what it lacks)
             run_monte_carlo(required_cases(chosen, frame), store_path, progress=progress)
-        mc = StoredMonteCarlo(store_path) if source is None else source.monte_carlo()
-        where = str(store_path) if source is None else source.path
-        context, drawn, skipped = assemble(frame, chosen, tmp / "figures", store=where, mc=mc)
-        if source is not None:
-            context["notes"] = [*source.notes(), *context.get("notes", [])]
-        if mc.missing:
-            note = f"{mc.missing} Monte Carlo results not in the store (run without --no-run)"
-            if source is not None:
-                note = f"{mc.missing} Monte Carlo results not shipped in the export {source.path}"
+        monte_carlo = StoredMonteCarlo(store_path) if export is None else export.monte_carlo()
+        where = str(store_path) if export is None else export.path
+        context, drawn, skipped = assemble(frame, chosen, tmp / "figures", store=where, monte_carlo=monte_carlo)
+        if export is not None:
+            context["notes"] = [*export.notes(), *context.get("notes", [])]
+        if monte_carlo.missing:
+            note = f"{monte_carlo.missing} Monte Carlo results not in the store (run without --no-run)"
+            if export is not None:
+                note = f"{monte_carlo.missing} Monte Carlo results not shipped in the export {export.path}"
             skipped = [*skipped, ("monte_carlo", note)]
         context.update(figure_blocks(drawn), version=_version(), skipped=skipped)
         (tmp / "report.tex").write_text(render("report.tex.j2", **context))
@@ -231,13 +235,14 @@ def _build(out: Path, chosen, store, run, progress, workers, source, start) -> B
         shutil.rmtree(tmp, ignore_errors=True)
     seconds = time.perf_counter() - start
     trained = sum(s.done + s.failed for s in ran)
-    reused = sum(s.skipped for s in ran) if run else (stored_trials(chosen, Path(store_path)) if source is None else 0)
+    reused = sum(s.skipped for s in ran) if run else (stored_trials(chosen, Path(store_path)) if export is None else 0)
     return BuildResult(result["tex"], result["pdf"], result["figures"], tuple(skipped), seconds, hint, trained, reused)
 
 
 def figure_blocks(drawn: dict) -> dict:
     """Template lists of figure environments by section."""
-    return {key: [figure_tex(d) for d in items] for key, items in drawn.items()}
+    return {key: [figure_tex(d, here=i == 0 and key in HEADED) for i, d in enumerate(items)]
+            for key, items in drawn.items()}  # fmt: skip
 
 
 def _remove_stale(out: Path) -> None:
@@ -251,16 +256,18 @@ def _keep_log(tmp: Path, out: Path) -> None:
 
 
 def publish(tmp: Path, out: Path, has_pdf: bool) -> dict:
-    """Move figures, report.tex and report.pdf from ``tmp`` into ``out`` (each by an atomic rename)."""
+    """Move figures, report.tex, report.pdf and LaTeX's report.log from ``tmp`` into ``out`` (each by an atomic
+    rename)."""
     if not has_pdf:
         _remove_stale(out)
+        (out / "report.log").unlink(missing_ok=True)
     figures = out / "figures"
     if (tmp / "figures").exists():
         old = tmp / "old-figures"
         if figures.exists():
             figures.replace(old)
         (tmp / "figures").replace(figures)
-    for name in ("summary.csv", "report.tex") + (("report.pdf",) if has_pdf else ()):
+    for name in ("summary.csv", "report.tex") + (("report.pdf", "report.log") if has_pdf else ()):
         if (tmp / name).exists():
             (tmp / name).replace(out / name)
     for name in ("report.failed.log", "report.failed.tex"):

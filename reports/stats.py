@@ -31,6 +31,11 @@ from math import comb
 
 import numpy as np
 import pandas as pd
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
+from scipy import integrate, stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestIndPower, TTestPower
 
 CONFIDENCE = 0.95  # every confidence interval of the report
 LEVEL = 0.05  # significance level, applied to Holm-adjusted p
@@ -48,7 +53,6 @@ def _arr(x) -> np.ndarray:
 
 def t_interval(x, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """t-interval of the mean of ``x`` (``scipy.stats.t.interval``); NaNs when n < 2 or no spread."""
-    from scipy import stats
 
     a = _arr(x)
     if len(a) < 2:
@@ -62,7 +66,6 @@ def t_interval(x, confidence: float = CONFIDENCE) -> tuple[float, float]:
 
 def bca_interval(x, seed: int = 0, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """BCa bootstrap interval of the mean of ``x`` (``scipy.stats.bootstrap``, seeded); NaNs when n < 3."""
-    from scipy import stats
 
     a = _arr(x)
     if len(a) < 3:
@@ -112,7 +115,6 @@ def power_at(effect: float, sd: float, n: int, level: float = LEVEL) -> float:
 def _paired_power(dz: float, n: float, level: float = LEVEL) -> float:
     """Two-sided paired t-test power: statsmodels TTestPower; where its noncentral t gives NaN (large d_z),
     the same probability P(|T'| > t_crit) integrated over the chi-square law of the variance (scipy quad)."""
-    from statsmodels.stats.power import TTestPower
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -122,7 +124,6 @@ def _paired_power(dz: float, n: float, level: float = LEVEL) -> float:
 
 def power_by_integration(dz: float, n: float, level: float = LEVEL) -> float:
     """P(|T'| > t_crit) for T' = (Z + d_z sqrt(n)) / sqrt(V/(n-1)), V ~ chi2(n-1): one quad over V."""
-    from scipy import integrate, stats
 
     df, nc = n - 1, dz * math.sqrt(n)
     crit = stats.t.ppf(1 - level / 2, df)
@@ -160,7 +161,6 @@ class PairedEffect:
 
 def paired_effect(fpe, dense, seed: int = 0, reference: float = NAN) -> PairedEffect:
     """Paired statistics of ``fpe`` vs ``dense`` (same length, trial by trial); see the module docstring."""
-    from scipy import stats
 
     a = np.asarray(fpe, dtype=float)
     b = np.asarray(dense, dtype=float)
@@ -211,8 +211,6 @@ class TwoSampleEffect:
 
 def welch_effect(a, b, reference: float = NAN) -> TwoSampleEffect:
     """Welch's t-test of mean(a) - mean(b) with its CI (``ttest_ind(equal_var=False)``); power by TTestIndPower."""
-    from scipy import stats
-    from statsmodels.stats.power import TTestIndPower
 
     a, b = _arr(a), _arr(b)
     diff = float(a.mean() - b.mean()) if len(a) and len(b) else NAN
@@ -242,8 +240,6 @@ def stratified_effect(y, in_a, strata, reference: float = NAN) -> TwoSampleEffec
     ``reference`` effect: TTestIndPower at the residual SD and the smaller group's size. Strata that hold
     only one of the groups are left out; with none left the effect is NaN.
     """
-    import statsmodels.formula.api as smf
-    from statsmodels.stats.power import TTestIndPower
 
     data = pd.DataFrame({"y": _arr(y), "a": np.asarray(in_a, dtype=float), "s": [str(x) for x in strata]})
     both = data.groupby("s")["a"].transform(lambda g: g.nunique() == 2).astype(bool)
@@ -266,7 +262,6 @@ def stratified_effect(y, in_a, strata, reference: float = NAN) -> TwoSampleEffec
 
 def holm(pvalues) -> np.ndarray:
     """Holm-adjusted p (``multipletests(method="holm")``) over the finite entries; NaN stays NaN."""
-    from statsmodels.stats.multitest import multipletests
 
     p = np.asarray(list(pvalues), dtype=float)
     out = np.full(p.shape, NAN)
@@ -325,7 +320,6 @@ def ols(y, x, groups=None):
     """(statsmodels OLS results of ``y`` on ``x`` with an intercept, clusters used): standard errors
     cluster-robust (``cov_type="cluster"``, t with G-1 degrees of freedom) when ``groups`` has >= 3
     clusters, else the plain OLS ones (clusters 0)."""
-    import statsmodels.api as sm
 
     model = sm.OLS(np.asarray(y, dtype=float), sm.add_constant(np.asarray(x, dtype=float)))
     codes = pd.factorize(pd.Series(list(groups)))[0] if groups is not None else None

@@ -1,6 +1,7 @@
 """Estimates with standard errors and 95% confidence intervals.
 
-Proportions: Wilson score interval (``statsmodels.stats.proportion.proportion_confint``).
+Proportions: the exact (Clopper-Pearson) interval, from beta quantiles; it always contains its estimate,
+its lower bound is exactly 0 for zero successes and its upper bound exactly 1 for all successes.
 Means: Student t interval, mean +- t_{0.975, n-1} s / sqrt(n), with the sample variance
 merged from per-block sums (Chan et al.'s parallel formula, blocks in a fixed order).
 
@@ -30,12 +31,23 @@ class Estimate:
 
 
 def proportion_estimate(count: int, n: int) -> Estimate:
-    """p = count / n, stderr sqrt(p (1-p) / n), Wilson 95% interval."""
-    from statsmodels.stats.proportion import proportion_confint
+    """p = count / n, stderr sqrt(p (1-p) / n), exact (Clopper-Pearson) 95% interval.
 
+    low = Beta_{a/2}(count, n - count + 1), high = Beta_{1-a/2}(count + 1, n - count), a = 1 - CONFIDENCE;
+    low = 0 when count = 0 and high = 1 when count = n (Clopper and Pearson 1934).
+
+    >>> proportion_estimate(0, 1000).ci_low, proportion_estimate(1000, 1000).ci_high
+    (0.0, 1.0)
+    """
+    from scipy.stats import beta
+
+    if not 0 <= count <= n or n < 1:
+        raise ValueError(f"count={count}, n={n}: need 0 <= count <= n and n >= 1")
+    a = 1 - CONFIDENCE
     p = count / n
-    low, high = proportion_confint(count, n, alpha=1 - CONFIDENCE, method="wilson")
-    return Estimate(p, math.sqrt(p * (1 - p) / n), float(low), float(high))
+    low = 0.0 if count == 0 else float(beta.ppf(a / 2, count, n - count + 1))
+    high = 1.0 if count == n else float(beta.ppf(1 - a / 2, count + 1, n - count))
+    return Estimate(p, math.sqrt(p * (1 - p) / n), min(low, p), max(high, p))
 
 
 def mean_estimate(counts: np.ndarray, shifts: np.ndarray, sum_dev: np.ndarray, sum_sq_dev: np.ndarray) -> Estimate:

@@ -1,8 +1,13 @@
-"""Test-wide settings and fixtures: with `pytest -n 2` each worker gets one BLAS/OpenMP thread (2 cores in all)."""
+"""Test-wide settings and the fixtures every test folder shares.
+
+With `pytest -n 2` each worker gets one BLAS/OpenMP thread (2 cores in all). ``invoke`` runs the command line
+in-process; ``immutable`` makes a path read-only even for root.
+"""
 
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 
 import pytest
 
@@ -27,6 +32,57 @@ def immutable():
     yield make
     for path in reversed(done):
         subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@dataclass(frozen=True)
+class Invoked:
+    """What one in-process run of the ``fpe-theory`` command line gave: unpacks as (code, stdout, stderr)."""
+
+    code: int
+    stdout: str
+    stderr: str
+    output: str  # stdout and stderr as the terminal shows them, interleaved
+
+    @property
+    def exit_code(self) -> int:
+        return self.code
+
+    def __iter__(self):
+        return iter((self.code, self.stdout, self.stderr))
+
+
+@pytest.fixture(scope="session")
+def invoke():
+    """Run ``fpe-theory`` in-process (click's CliRunner): ``invoke("coverage", "--m", 16)`` or
+    ``invoke(["coverage", "--m", "16"])``; arguments are turned into strings."""
+    from click.testing import CliRunner
+
+    import cli
+
+    def run(*args) -> Invoked:
+        if len(args) == 1 and isinstance(args[0], (list, tuple)):
+            args = tuple(args[0])
+        res = CliRunner().invoke(cli.main, [str(a) for a in args])
+        return Invoked(res.exit_code, res.stdout, res.stderr, res.output)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def tiny_preset():
+    """The smallest report preset: no sweeps, a two-point theory grid, one Monte Carlo case of 300 trials.
+    A test that needs other cases takes ``dataclasses.replace`` of it."""
+    from reports.presets import Preset
+
+    return Preset(name="test", sweeps=(), mc_trials=300, grid_m=(8, 16), grid_k=(2,), grid_alpha=(2,),
+                  mc_cases=((16, 2, 2, "random", 2),), r_min_problems=((8, 2, 2), (16, 2, 2)))  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_train() -> dict:
+    """TrainConfig fields of the smallest real training run (2 trials of 2 + 2 epochs on CPU): a test adds the
+    problem's fields and overrides what it needs, ``TrainConfig(**{**tiny_train, "trials": 3}, ...)``."""
+    return dict(trials=2, epochs=2, warmup_epochs=2, n_train=300, n_test=200, batch_size=100, device="cpu")
 
 
 # ---------------------------------------------------------------- tests/cli/test_cli_hostile_*.py

@@ -58,7 +58,7 @@ def config_options(fn):
 @click.command("train")
 @config_options
 @click.option("--threads", type=int, default=1, show_default=True,
-              help="torch CPU threads (1 is fastest for small batches of models on a busy machine)")  # fmt: skip
+              help="CPU threads: the kernel's threads over models, torch's intra-op threads")  # fmt: skip
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bars on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 def train(as_json: bool, threads: int, progress: bool, **options) -> None:
@@ -74,15 +74,17 @@ def train(as_json: bool, threads: int, progress: bool, **options) -> None:
     config = TrainConfig.from_dict(options)
     if threads < 1:
         raise ValueError(f"threads={threads}: must be an integer >= 1")
-    import torch
+    from fpe_train.sweeps.executors import cap_threads
 
-    torch.set_num_threads(threads)
+    cap_threads(threads)
     resolved = {**config.to_dict(), "device": resolve_device(config.device).type}
     click.echo("config: " + json.dumps(resolved), err=as_json)
     total = config.warmup_epochs + config.epochs
     with tqdm(total=total, unit="epoch", file=sys.stderr, disable=None if progress else True, desc="train") as bar:
         rows = run_config(config, progress=lambda done, _total: bar.update(done - bar.n))
-    variants = [v for v in ("dense", "dense_warmup", *config.splits) if any(r["variant"] == v for r in rows)]
+    variants = [
+        v for v in ("dense", "dense_warmup", "dense_fresh", *config.splits) if any(r["variant"] == v for r in rows)
+    ]
     summary = summarize(rows, variants)
     if as_json:
         click.echo(json.dumps({"config": resolved, "variants": summary, "rows": rows}))

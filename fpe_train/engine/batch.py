@@ -8,8 +8,10 @@ masks (padded inputs and neurons are exactly zero and never counted). Per-model 
 Grouping (``group_configs``):
 
 - on CUDA every schedule is one batch (kernel launches, not FLOPs, dominate tiny models there);
-- on CPU a schedule is split into *shape buckets*, greedily: a config joins the bucket whose estimated time
-  grows least, unless training it alone is cheaper than the padding it would add
+- configs the compiled CPU kernel trains (``fpe_train.engine.cpu.supports``) are one batch per schedule: the
+  kernel trains each model at its own shape, so a mixed batch costs the sum of its models;
+- on CPU a schedule of the torch path is split into *shape buckets*, greedily: a config joins the bucket whose
+  estimated time grows least, unless training it alone is cheaper than the padding it would add
   (time ~ steps * (``STEP_OVERHEAD_FLOP`` + padded FLOPs per step), see :func:`bucket_cost`);
 - a batch whose memory estimate (:func:`batch_bytes`: weights, gradients, masks, Adam state, activations
   E*B*h, the gathered minibatch E*B*m) exceeds the budget is split (:func:`split_by_memory`), by trials if
@@ -40,12 +42,15 @@ def schedule_key(config) -> tuple:
             config.depth, config.device, config.curve_every, config.data_path, config.seed)  # fmt: skip
 
 
-def data_key(config) -> tuple:
-    """What a config's dataset depends on: the Boolean data on (n_train, n_test, m, k, seed), a vision set on
-    (task, data_path, n_train, n_test, seed). Models of configs with equal keys share one dataset tensor."""
+def data_key(config, trial: int | None = None) -> tuple:
+    """What a trial's dataset depends on: the Boolean data on (n_train, n_test, m, k, seed), a vision set on
+    (task, data_path, n_train, n_test, seed), and, with ``config.data_per_trial``, the trial. Models with equal
+    keys share one dataset (trial t of configs that differ only in r, alpha or the splits read one sample)."""
     if config.task == "boolean":
-        return ("boolean", config.n_train, config.n_test, config.m, config.k, config.seed)
-    return (config.task, config.data_path, config.n_train, config.n_test, config.seed)
+        key = ("boolean", config.n_train, config.n_test, config.m, config.k, config.seed)
+    else:
+        key = (config.task, config.data_path, config.n_train, config.n_test, config.seed)
+    return (*key, int(trial)) if trial is not None and config.data_per_trial else key
 
 
 def n_inputs(config) -> int:
@@ -114,7 +119,8 @@ def batch_bytes(items: Sequence[tuple]) -> int:
 
     Per model: parameters x (weight, gradient, 2 Adam moments, mask, a masked copy) in float32 (masks 1 byte),
     activations E*B*h x ~8 live float32 tensors per hidden layer (pre-activation, ReLU, gradients, norm),
-    the gathered minibatch E*B*m twice (it and its gradient-side reuse), plus each dataset once.
+    the gathered minibatch E*B*m twice (it and its gradient-side reuse), plus each dataset once (one per
+    trial with ``data_per_trial``: trials 0 .. n-1 of each item counted).
     """
     configs = [c for c, _ in items]
     m, _, fine, n_out = _shape(configs)
@@ -123,7 +129,8 @@ def batch_bytes(items: Sequence[tuple]) -> int:
     sizes = [m, *fine, n_out]
     params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
     per_model = params * (5 * 4 + 1) + B * (8 * 4 * sum(fine) + 2 * 4 * m + 4 * 4 * n_out)
-    data = sum((c.n_train + c.n_test) * n_inputs(c) * 4 for c in {data_key(c): c for c in configs}.values())
+    keys = {data_key(c, t): c for c, n in items for t in range(n)}
+    data = sum((c.n_train + c.n_test) * n_inputs(c) * 4 for c in keys.values())
     return int(e * per_model + data)
 
 
@@ -177,9 +184,9 @@ def split_by_memory(items: list[tuple], budget: int) -> list[list[tuple]]:
 
 def _resolved_device(device: str) -> str:
     if device == "auto":
-        import torch
+        from fpe_train.engine.cpu import cuda_present
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return "cuda" if cuda_present() else "cpu"
     return device
 
 
@@ -190,14 +197,17 @@ def plan_batches(items: Iterable[tuple], device: str | None = "cpu", budget: int
     ``device`` None: each config's own. ``min_batches``: split the largest batches by trials until there are
     that many (one per worker of a process pool), where trials allow.
     """
+    from fpe_train.engine.cpu import supports
+
     items = [(c, tuple(t)) for c, t in items if len(tuple(t))]
     by_schedule: dict[tuple, list[tuple]] = {}
     for c, t in items:
-        by_schedule.setdefault(schedule_key(c), []).append((c, t))
+        by_schedule.setdefault((schedule_key(c), supports([c])), []).append((c, t))
     batches = []
-    for group in by_schedule.values():
+    for (_, on_kernel), group in by_schedule.items():
         dev = _resolved_device(group[0][0].device if device is None else device)
-        buckets = [group] if dev.startswith("cuda") else _buckets(group)
+        ragged = on_kernel and not dev.startswith("cuda")  # the CPU kernel: no padding, a batch costs its sum
+        buckets = [group] if dev.startswith("cuda") or ragged else _buckets(group)
         limit = memory_budget(dev) if budget is None else budget
         for bucket in buckets:
             batches += split_by_memory(bucket, limit)

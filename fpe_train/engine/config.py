@@ -115,7 +115,7 @@ class TrainConfig:
     warmup_epochs: int = _f(1000, "dense epochs before the split (paper: W = 1000); dense trains warmup+epochs")
     depth: int = _f(1, "hidden layers (1 = section 2.1; >1 adds LayerNorm before each activation, A.7)")
     n_train: int = _f(10000, "training samples (boolean; the paper does not say; our choice)")
-    n_test: int = _f(2000, "test samples (boolean; drawn independently of the training set)")
+    n_test: int = _f(10000, "test samples (boolean; drawn independently of the training set)")
     batch_size: int = _f(500, "minibatch size B (paper A.3.1: 500)")
     lr: float = _f(1e-3, "Adam learning rate (paper A.3.1: 1e-3)")
     l1: float = _f(1e-7, "L1 penalty on the first layer's (masked) weights (paper: 1e-7)")
@@ -127,8 +127,17 @@ class TrainConfig:
     rewire_fraction: float = _f(0.1, "fraction of each model's active weights pruned and regrown per rewiring")
     features: str = _f("clause_sum", "feature vectors for capacity: clause_sum | clause_mean | literal")
     record_warmup: bool = _f(True, "also return rows 'dense_warmup': the dense models at the split (after warm-up)")
+    dense_fresh: bool = _f(
+        False,
+        "also train and return 'dense_fresh': the dense model continued from the split "
+        "with a fresh Adam, as the FPE forks start (measures the Adam-state asymmetry)",
+    )
     data_path: str | None = _f(None, "user data file (task=embeddings), read by fpe_train.engine.datasets")
     curve_every: int = _f(0, "record every model's test accuracy every N epochs (row field test_curve; 0 = off)")
+    data_per_trial: bool = _f(
+        True,
+        "each trial draws its own training and test sample (false: one dataset for every trial, the paper's protocol)",
+    )
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -189,7 +198,8 @@ class TrainConfig:
     def cost_estimate(self) -> tuple[float, float]:
         """(bytes, flops): rough memory and training arithmetic of this config (what the limits check).
 
-        Memory: float32 data (n_train + n_test) x inputs, plus per model 5 floats per weight
+        Memory: float32 data (n_train + n_test) x inputs (once per trial with ``data_per_trial``), plus per
+        model 5 floats per weight
         (weight, mask, gradient, two Adam moments) and one batch of activations. Arithmetic:
         6 flops per weight per sample per epoch (forward and backward).
         """
@@ -197,7 +207,8 @@ class TrainConfig:
         h, n_out = self.alpha * self.r, N_CLASSES.get(self.task, 100)
         weights = h * width + (self.depth - 1) * h * h + h * n_out + self.r * width  # dense and expanded
         models = self.trials * (1 + len(self.splits))
-        n_bytes = 4.0 * (self.n_train + self.n_test) * width + models * (
+        datasets = self.trials if self.data_per_trial else 1
+        n_bytes = 4.0 * datasets * (self.n_train + self.n_test) * width + models * (
             20.0 * weights + 4.0 * self.batch_size * h * self.depth
         )
         flops = 6.0 * models * weights * float(self.n_train) * (self.warmup_epochs + self.epochs)
@@ -205,8 +216,8 @@ class TrainConfig:
 
     @property
     def variants(self) -> tuple[str, ...]:
-        """``dense`` followed by each split name."""
-        return ("dense", *self.splits)
+        """The models trained per trial: ``dense``, ``dense_fresh`` (with ``dense_fresh``), then each split."""
+        return ("dense", *(("dense_fresh",) if self.dense_fresh else ()), *self.splits)
 
     @property
     def total_epochs(self) -> int:

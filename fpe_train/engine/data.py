@@ -60,8 +60,10 @@ def _pick(rng: np.random.Generator, s: np.ndarray, m: int, first: np.ndarray | N
     keys = rng.random((len(s), m))  # (n, m)
     if first is not None:
         keys[first] -= 2.0  # flagged literals sort before all others
-    rank = np.argsort(np.argsort(keys, axis=1), axis=1)  # (n, m) rank of each literal
-    return rank < s[:, None]
+    order = np.argsort(keys, axis=1)  # (n, m) literals by key: the first s[i] are on
+    bits = np.empty((len(s), m), dtype=bool)
+    np.put_along_axis(bits, order, np.arange(m)[None, :] < s[:, None], axis=1)
+    return bits
 
 
 def _clause_rows(rng: np.random.Generator, n: int, m: int, k: int, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,9 +130,12 @@ def boolean_data(n: int, m: int, k: int, seed=None) -> BooleanData:
     return BooleanData(X=X.astype(np.float32), bits=bits, y=y, kind=kind)
 
 
-def boolean_splits(n_train: int, n_test: int, m: int, k: int, seed: int) -> tuple[BooleanData, BooleanData]:
-    """Train and test sets drawn independently, from two child streams of ``seed``."""
-    s_train, s_test = np.random.SeedSequence([int(seed), 0xDA7A]).spawn(2)
+def boolean_splits(n_train: int, n_test: int, m: int, k: int, seed: int, trial: int | None = None
+                   ) -> tuple[BooleanData, BooleanData]:  # fmt: skip
+    """Train and test sets drawn independently, from two child streams of ``seed`` (and of ``trial``: trial t's
+    own sample, ``SeedSequence([seed, 0xDA7A], spawn_key=(1, t))``; None: the one dataset of the seed)."""
+    root = np.random.SeedSequence([int(seed), 0xDA7A], spawn_key=() if trial is None else (1, int(trial)))
+    s_train, s_test = root.spawn(2)
     return boolean_data(n_train, m, k, np.random.default_rng(s_train)), boolean_data(
         n_test, m, k, np.random.default_rng(s_test)
     )

@@ -22,7 +22,13 @@ Then, for every task: ``n_train`` / ``n_test`` of the config cap the sizes (a se
 subsample when the data hold more; all of it otherwise), labels are encoded 0..K-1 over
 the classes of the whole dataset, and features are standardised per column with the mean
 and standard deviation of the training set (a constant column is only centred).
-The seed of every split and subsample is ``config.seed``, so all trials of a config see
+
+Which samples a trial sees: with ``config.data_per_trial`` (the default) and a ``trial`` given, trial t
+pools every sample the data hold (training and test parts of a given split together) and re-splits the
+pool at random into a test part of the given split's test size (20 % of a single pool) and a training part,
+then caps both by seeded subsamples, all from ``SeedSequence([seed, 0xDA7A], spawn_key=(2, t))``: each trial
+its own resample, the same for every config of that task and seed. Without (``data_per_trial=False`` or
+``trial`` None) the split is the data's own (or the seeded 80/20 of ``config.seed``) and every trial sees
 the same data. Returns float32 features and int64 labels.
 
 >>> from fpe_train.engine.config import TrainConfig
@@ -55,11 +61,55 @@ IDX_FILES = {
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def load_dataset(config):
-    """``(X_train, y_train, X_test, y_test, n_classes)`` for a vision ``config`` (see module doc)."""
+def load_dataset(config, trial: int | None = None):
+    """``(X_train, y_train, X_test, y_test, n_classes)`` for a vision ``config``; ``trial``: that trial's own
+    resample when ``config.data_per_trial`` (see module doc)."""
     raw = _raw_arrays(config)
     where = config.data_path or config.task
-    return _finish(*raw, n_train=config.n_train, n_test=config.n_test, seed=config.seed, where=where)
+    if trial is None or not getattr(config, "data_per_trial", False):
+        return _finish(*raw, n_train=config.n_train, n_test=config.n_test, seed=config.seed, where=where)
+    rng = np.random.default_rng(np.random.SeedSequence([int(config.seed), 0xDA7A], spawn_key=(2, int(trial))))
+    return _finish(*_resplit(*raw, rng), n_train=config.n_train, n_test=config.n_test, seed=rng, where=where)
+
+
+def _resplit(X_train, y_train, X_test, y_test, rng):
+    """The pooled samples re-split at random: a test part of ``len(y_test)`` samples, the rest for training."""
+    X = np.concatenate([np.asarray(X_train), np.asarray(X_test)])  # (N, D)
+    y = np.concatenate([np.asarray(y_train).ravel(), np.asarray(y_test).ravel()])  # (N,)
+    perm = rng.permutation(len(y))
+    test, train = perm[: len(y_test)], perm[len(y_test) :]
+    return X[train], y[train], X[test], y[test]
+
+
+def dataset_name(config) -> str:
+    """What a row records as its data: the task for generated and shipped data (``boolean``, ``digits``,
+    ``mnist1d``), ``fashion_mnist`` with its folder, and for an embeddings file the dataset, model and
+    weights hash that ``fpe-theory embed`` recorded in it (else the file's name)."""
+    if config.task in ("boolean", "digits", "mnist1d"):
+        return config.task
+    path = os.fspath(config.data_path or "")
+    if config.task == "fashion_mnist":
+        return f"fashion_mnist ({os.path.basename(os.path.normpath(path))})"
+    stamp = (os.stat(path).st_mtime_ns, os.stat(path).st_size) if os.path.isfile(path) else None
+    return _embeddings_name(path, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _embeddings_name(path: str, stamp) -> str:
+    import json
+
+    name = f"embeddings ({os.path.basename(path)})"
+    if stamp is None or not path.endswith(".npz"):
+        return name
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "meta" not in f.files:
+                return name
+            meta = json.loads(str(f["meta"][()]))
+        model = meta["model"]
+        return f"{meta['dataset']} embeddings ({model['name']}, weights sha256 {model['weights_sha256'][:12]})"
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+        return name
 
 
 def check_dataset(config) -> None:
@@ -202,12 +252,13 @@ def _pooled_split(X, y, seed: int):
     return X[train], y[train], X[test], y[test]
 
 
-def _finish(X_train, y_train, X_test, y_test, *, n_train: int, n_test: int, seed: int, where="data"):
-    """Encode labels over all classes, cap sizes by seeded subsamples, standardise on train."""
+def _finish(X_train, y_train, X_test, y_test, *, n_train: int, n_test: int, seed, where="data"):
+    """Encode labels over all classes, cap sizes by seeded subsamples (``seed`` an int or a Generator),
+    standardise on train."""
     classes = np.unique(np.concatenate([np.asarray(y_train).ravel(), np.asarray(y_test).ravel()]))
     if len(classes) < 2:
         raise ValueError(f"labels in {where!s}: {len(classes)} class(es); a classification task needs at least 2")
-    rng = np.random.default_rng([seed, 2])
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng([seed, 2])
     keep_train = _subsample(len(y_train), n_train, rng)
     keep_test = _subsample(len(y_test), n_test, rng)
     if len(keep_train) < 2 or len(keep_test) < 1:

@@ -5,19 +5,22 @@ For every (config, trial) of a batch (``run_batch``; ``run_config`` is a batch o
 1. a dense model (r neurons) is initialised from the trial's own seed stream and trained ``warmup_epochs``;
 2. it is forked: the dense model continues unchanged (same tensors, same Adam state), and each split expands
    a copy of its warm-up weights (``fpe_train.fpe.expansion.expand_mlp``, Algorithm A1 with the alternating
-   rule of A.7, masks from the trial's split stream); the FPE models start a fresh Adam;
+   rule of A.7, masks from the trial's split stream); the FPE models start a fresh Adam; with
+   ``dense_fresh`` a second copy of the dense model continues with a fresh Adam too (variant ``dense_fresh``);
 3. all of them train ``epochs`` more epochs; the dense model and its forks read the same minibatches (their
    trial's data order), so every comparison is paired; the dense baseline trains warmup + epochs in total;
 4. one flat row per (trial, variant) with the fields of ``ROW_FIELDS`` (docs/interfaces.md): ``dense``,
-   ``dense_warmup`` (the dense model at the split, with ``record_warmup``, on by default), then the splits.
+   ``dense_warmup`` (the dense model at the split, with ``record_warmup``, on by default), ``dense_fresh``,
+   then the splits.
 
 Seeds (docs/training.md): trial t of a config draws everything model-specific (initial weights, data order,
 split masks, resampling/rewiring) from ``numpy.random.SeedSequence(entropy=seed_entropy(config),
 spawn_key=(t, stream, ...))``, where ``seed_entropy`` hashes the training fields of the config (not
 ``trials``, ``device`` or the evaluation-only fields). So a (config, trial) gives the same row alone, inside
 any batch, with any trial count, on any executor; configs that differ (in alpha, say) get different trials.
-The dataset is part of the config: the Boolean data depends on (n_train, n_test, m, k, seed) only, and is
-shared by every trial (and every config with those values).
+Data (``data_per_trial``, on by default): trial t draws its own training and test sample of the task law
+(``fpe_train.engine.batch.data_key``: the Boolean data depends on (n_train, n_test, m, k, seed, t)), shared by
+trial t of every config with those values; with ``data_per_trial=False`` every trial reads one dataset.
 
 >>> from fpe_train.engine.config import TrainConfig
 >>> rows = run_config(TrainConfig(clauses=2, k=4, r=2, splits=("random",), trials=2, epochs=1,
@@ -28,26 +31,34 @@ shared by every trial (and every config with those values).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import hashlib
-import json
 import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
-from fpe_train.engine.batched import BatchedMLP, init_layers
+from fpe_train.engine import draws
+from fpe_train.engine.batched import BatchedMLP
 from fpe_train.engine.config import SPLIT_NAMES, TrainConfig
+from fpe_train.engine.datasets import dataset_name
+from fpe_train.engine.draws import (
+    STREAM_INIT,
+    STREAM_MASK,
+    STREAM_SPLIT,
+    order_key,
+    seed_entropy,
+    trial_rng,
+    trial_seed,
+)
+from fpe_train.engine.measure import coverage
 from fpe_train.engine.rows import ROW_FIELDS
-from fpe_train.engine.train import Group, accuracy, divergence_message, train_epochs
+from fpe_train.engine.tasks import load_datasets, load_task, task_clauses  # noqa: F401 - load_task: interface
+from fpe_train.engine.train import Group, _block, accuracy, divergence_message, train_epochs
 from fpe_train.fpe import metrics
 
-__all__ = ["ROW_FIELDS", "run_batch", "run_config", "seed_entropy", "trial_generator"]
-
-SEED_VERSION = 1  # salt of seed_entropy: bump to change every stream
-NOT_SEEDED = ("trials", "device", "tau", "features", "record_warmup", "curve_every")  # no effect on training
-STREAM_INIT, STREAM_ORDER, STREAM_SPLIT, STREAM_MASK = range(4)
+__all__ = ["ROW_FIELDS", "BatchResult", "run_batch", "run_config", "seed_entropy", "trial_generator"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -61,41 +72,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-# ---------------------------------------------------------------- seeds
-
-
-def seed_entropy(config: TrainConfig) -> int:
-    """256-bit entropy of a config's seed streams: sha256 of its training fields that differ from the defaults
-    (canonical JSON, sorted keys), salted with ``SEED_VERSION``; ``NOT_SEEDED`` fields are left out."""
-    defaults = TrainConfig().to_dict()
-    d = {k: v for k, v in config.to_dict().items() if k not in NOT_SEEDED and defaults.get(k) != v}
-    text = json.dumps(d, sort_keys=True, separators=(",", ":"))
-    return int(hashlib.sha256(f"fpe-seed-v{SEED_VERSION}:{text}".encode()).hexdigest(), 16)
+# ---------------------------------------------------------------- seeds (fpe_train.engine.draws)
 
 
 def trial_generator(config: TrainConfig, trial: int, stream: int, sub: int = 0, entropy: int | None = None):
-    """A CPU ``torch.Generator`` for one stream of one trial: SeedSequence(entropy, spawn_key=(trial, stream, sub))."""
-    entropy = seed_entropy(config) if entropy is None else entropy
-    ss = np.random.SeedSequence(entropy, spawn_key=(int(trial), stream, sub))
+    """A CPU ``torch.Generator`` for one stream of one trial (masks redrawn during training: DropConnect,
+    rewiring): seeded from ``draws.trial_seed(config, trial, stream, sub)``."""
+    ss = trial_seed(config, trial, stream, sub, entropy)
     return torch.Generator().manual_seed(int(ss.generate_state(1, np.uint64)[0] >> 1))
 
 
 # ---------------------------------------------------------------- data
-
-
-def load_task(config: TrainConfig):
-    """(X_train, y_train, X_test, y_test, n_out, clauses) as numpy arrays; clauses None for vision tasks."""
-    if config.task == "boolean":
-        from fpe_theory.problem import clause_blocks
-        from fpe_train.engine.data import boolean_splits
-
-        tr, te = boolean_splits(config.n_train, config.n_test, config.m, config.k, config.seed)
-        clauses = [list(c) for c in clause_blocks(config.m, config.k)]  # the theory's clause list
-        return tr.X, tr.y, te.X, te.y, 1, clauses
-    from fpe_train.engine.datasets import load_dataset
-
-    X_train, y_train, X_test, y_test, n_classes = load_dataset(config)
-    return X_train, y_train, X_test, y_test, int(n_classes), None
 
 
 @dataclasses.dataclass
@@ -109,30 +96,14 @@ class _Data:
     n_train: int
     n_test: int
     n_out: int
-    index: list[int]  # dataset of each item
-    n_in: list[int]  # input width of each item
-    clauses: list  # clause lists of each item (None: vision)
+    index: list[int]  # dataset of each member (config, trial)
+    n_in: list[int]  # input width of each member
 
 
-def _load(configs: Sequence[TrainConfig], device: torch.device) -> _Data:
-    from fpe_train.engine.batch import data_key
-
-    keys, tasks = {}, []
-    index, n_in, clauses = [], [], []
-    for c in configs:
-        key = data_key(c)
-        if key not in keys:
-            keys[key] = len(tasks)
-            tasks.append(load_task(c))
-        d = tasks[keys[key]]
-        index.append(keys[key])
-        n_in.append(d[0].shape[1])
-        clauses.append(d[5])
-        _check_splits(c, d[0].shape[1], d[5])
+def _load(members: Sequence[tuple[TrainConfig, int]], device: torch.device) -> _Data:
+    tasks, index = load_datasets(members)
+    n_in = [tasks[i][0].shape[1] for i in index]
     m = max(n_in)
-    n_outs = {t[4] for t in tasks}
-    if len(n_outs) != 1:
-        raise ValueError(f"n_out={sorted(n_outs)}: configs of one batch must have one output width")
 
     def stack(part: int) -> torch.Tensor:
         arrays = [np.pad(np.asarray(t[part], np.float32), ((0, 0), (0, m - t[part].shape[1]))) for t in tasks]
@@ -141,17 +112,8 @@ def _load(configs: Sequence[TrainConfig], device: torch.device) -> _Data:
     def labels(part: int) -> torch.Tensor:
         return torch.as_tensor(np.concatenate([np.asarray(t[part], np.float32) for t in tasks]), device=device)
 
-    n_tr, n_te = {len(t[1]) for t in tasks}, {len(t[3]) for t in tasks}
-    if len(n_tr) != 1 or len(n_te) != 1:
-        raise ValueError(f"n_train={sorted(n_tr)}, n_test={sorted(n_te)}: configs of one batch need equal set sizes")
-    return _Data(stack(0), labels(1), stack(2), labels(3), n_tr.pop(), n_te.pop(), n_outs.pop(), index, n_in, clauses)
-
-
-def _check_splits(config: TrainConfig, n_in: int, clauses) -> None:
-    from fpe_train.fpe.splits import check_split
-
-    for s in config.splits:
-        check_split(s, config.alpha, n_in, clauses)
+    t0 = tasks[0]
+    return _Data(stack(0), labels(1), stack(2), labels(3), len(t0[1]), len(t0[3]), t0[4], index, n_in)
 
 
 # ---------------------------------------------------------------- one model, padded into a batch
@@ -203,12 +165,22 @@ def _unpad(net: BatchedMLP, e: int, sizes: list[int]) -> _Model:
     return _Model(W, b, M, N)
 
 
-def _dense_model(config: TrainConfig, n_in: int, n_out: int, gen: torch.Generator) -> _Model:
+def _dense_model(config: TrainConfig, n_in: int, n_out: int, rng: np.random.Generator) -> _Model:
+    """Initial weights drawn by ``draws.init_layers`` (numpy, the same numbers as the CPU kernel's)."""
     sizes = [n_in] + [config.r] * config.depth + [n_out]
-    layers = init_layers(sizes, gen)
+    ws, bs = (list(map(torch.from_numpy, x)) for x in draws.init_layers(sizes, rng))
     norms = [(torch.ones(n), torch.zeros(n)) for n in sizes[1:-1]] if config.depth > 1 else []
-    return _Model([w for w, _ in layers], [b for _, b in layers], [torch.ones_like(w, dtype=torch.bool)
-                  for w, _ in layers], norms)  # fmt: skip
+    return _Model(ws, bs, [torch.ones_like(w, dtype=torch.bool) for w in ws], norms)
+
+
+def _expand_np(model: _Model, split: str, alpha: int, clauses, rng: np.random.Generator) -> _Model:
+    """FPE of one model with the masks of ``draws.expand_model`` (numpy, the same masks as the CPU kernel's)."""
+    ws = [(w * m).numpy() for w, m in zip(model.weights, model.masks, strict=True)]
+    new_w, new_b, masks = draws.expand_model(ws, [b.numpy() for b in model.biases], alpha, split, clauses, rng)
+    norms = [tuple(map(torch.from_numpy, draws.widen_norm(g.numpy(), b.numpy(), alpha)))
+             if new_w[j].shape[0] != ws[j].shape[0] else (g, b) for j, (g, b) in enumerate(model.norms)]  # fmt: skip
+    return _Model([torch.from_numpy(w) for w in new_w], [torch.from_numpy(b) for b in new_b],
+                  [torch.from_numpy(m) for m in masks], norms)  # fmt: skip
 
 
 def _expand(model: _Model, split: str, alpha: int, clauses, gen: torch.Generator) -> _Model:
@@ -246,15 +218,15 @@ def _hyper(values: list[float], device) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float32, device=device)
 
 
-def _group(models: list[_Model], labels: list, members: list[_Member], stream: list[int], order_gens, data,
+def _group(models: list[_Model], labels: list, members: list[_Member], stream: list[int], order_keys, data,
            device, resample=(), rewire=(), mask_gens=()) -> Group:  # fmt: skip
     configs = [members[s].config for s in stream]
     net = _assemble(models, configs[0].depth > 1, device)
-    offset = torch.tensor([data.index[m.item] * data.n_train for m in members], dtype=torch.long)
+    offset = torch.tensor([data.index[s] * data.n_train for s in range(len(members))], dtype=torch.long)
     from fpe_train.fpe.expansion import expanded_layers
 
     return Group(net, labels, _hyper([c.lr for c in configs], device), _hyper([c.l1 for c in configs], device),
-                 _hyper([c.l2 for c in configs], device), torch.tensor(stream, dtype=torch.long), order_gens, offset,
+                 _hyper([c.l2 for c in configs], device), torch.tensor(stream, dtype=torch.long), order_keys, offset,
                  [m.sizes for m in models], expanded_layers(len(models[0].weights)), list(resample), list(rewire),
                  list(mask_gens))  # fmt: skip
 
@@ -270,10 +242,16 @@ def _fork(warm: Group, members: list[_Member], data: _Data, device) -> tuple[Gro
         labels.append((mb.item, "dense", mb.trial))
         stream.append(s)
         gens.append(None)
+        if c.dense_fresh:  # the same weights, a fresh Adam (not in dense_at): the asymmetry the forks have
+            models.append(base)
+            labels.append((mb.item, "dense_fresh", mb.trial))
+            stream.append(s)
+            gens.append(None)
         for split in c.splits:
             sub = SPLIT_NAMES.index(split)
-            g_split = trial_generator(c, mb.trial, STREAM_SPLIT, sub, mb.entropy)
-            models.append(_expand(base, split, c.alpha, data.clauses[mb.item], g_split))
+            rng = trial_rng(c, mb.trial, STREAM_SPLIT, sub, mb.entropy)
+            model = _expand_np(base, split, c.alpha, task_clauses(c), rng)
+            models.append(_inverted(model) if split == "dropconnect" else model)
             labels.append((mb.item, split, mb.trial))
             stream.append(s)
             dynamic = split == "dropconnect" or c.rewire_every > 0
@@ -282,9 +260,72 @@ def _fork(warm: Group, members: list[_Member], data: _Data, device) -> tuple[Gro
                 resample.append(len(models) - 1)
             elif c.rewire_every:
                 rewire.append((len(models) - 1, c.rewire_every, c.rewire_fraction))
-    g = _group(models, labels, members, stream, warm.order_gens, data, device, resample, rewire, gens)
+    g = _group(models, labels, members, stream, warm.order_keys, data, device, resample, rewire, gens)
     _carry_adam(warm, g, dense_at)
+    _dropconnect_rates(g)
     return g, labels
+
+
+# ---------------------------------------------------------------- DropConnect (Wan et al. 2013)
+# A DropConnect layer computes (M * W) / q while training, M redrawn every step with row i keeping a fraction
+# q_i of its inputs (``splits.resample`` keeps each row's count, so E[M_ij] = q_i), and uses W itself at test
+# time. The engine stores U = W / q (rows rescaled at the fork), so its usual ``U * M`` forward is the
+# training-time layer; lr / q, l1 q and l2 q^2 on U give W the step Adam would give it (up to eps / q in
+# place of eps); evaluation multiplies U by q and opens the mask (``_expectation``).
+
+
+def _keep(mask: torch.Tensor) -> torch.Tensor:
+    """Keep fraction q_i of every row of a mask (..., out, in): (..., out, 1) float32."""
+    return mask.sum(dim=-1, keepdim=True).to(torch.float32) / mask.shape[-1]
+
+
+def _inverted(model: _Model) -> _Model:
+    """A DropConnect model as the engine stores it: the resampled layers' rows divided by their keep fraction."""
+    from fpe_train.fpe.expansion import expanded_layers
+
+    weights = list(model.weights)
+    for j in expanded_layers(len(weights)):
+        q = _keep(model.masks[j])  # (out, 1)
+        weights[j] = torch.where(q > 0, weights[j] / q.clamp_min(1e-30), weights[j])
+    return dataclasses.replace(model, weights=weights)
+
+
+def _dropconnect_rates(g: Group) -> None:
+    """Per-entry lr, l1 and l2 of the stored (rescaled) rows of ``g.resample``'s models (see above)."""
+    if not g.resample:
+        return
+    opt = g.optimizer
+    opt.lr_scale = torch.ones_like(opt.flat)
+    views = lambda t, j: t.split(opt.sizes)[j].view_as(opt.parameters()[j])  # noqa: E731
+    for e in g.resample:
+        for j in g.dynamic_layers:
+            rows, cols = _block(g, e, j)
+            q = _keep(g.net.masks[j][e, rows, cols])  # (out, 1)
+            q = torch.where(q > 0, q, torch.ones_like(q))  # a row never active keeps its zeros
+            views(opt.lr_scale, j)[e, rows, cols] = (1 / q).expand(-1, cols.stop)
+            views(opt.l1, j)[e, rows, cols] *= q
+            views(opt.l2x2, j)[e, rows, cols] *= q * q
+
+
+@contextlib.contextmanager
+def _expectation(g: Group):
+    """Inside: every DropConnect model of ``g`` at its test-time weights (q U = W, mask open); restored after."""
+    saved = []
+    with torch.no_grad():
+        for e in g.resample:
+            for j in g.dynamic_layers:
+                rows, cols = _block(g, e, j)
+                w, m = g.net.weights[j], g.net.masks[j]
+                saved.append((j, e, rows, cols, w[e, rows, cols].clone(), m[e, rows, cols].clone()))
+                w[e, rows, cols] *= _keep(m[e, rows, cols]).to(w.dtype)
+                m[e, rows, cols] = True
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for j, e, rows, cols, w, m in saved:
+                g.net.weights[j][e, rows, cols] = w
+                g.net.masks[j][e, rows, cols] = m
 
 
 @torch.no_grad()
@@ -324,8 +365,9 @@ class Curves:
     def hook(self, g: Group, labels: list, rows_of, tick: Callable[[int], None] | None) -> Callable[[int], None]:
         def on_epoch(epoch: int) -> None:
             if self.every and epoch % self.every == 0:
-                acc = accuracy(g.net, self.data.X_test, self.data.y_test, rows_of(self.data.n_test),
-                               self.data.n_test).tolist()  # fmt: skip
+                with _expectation(g):
+                    acc = accuracy(g.net, self.data.X_test, self.data.y_test, rows_of(self.data.n_test),
+                                   self.data.n_test).tolist()  # fmt: skip
                 for label, a in zip(labels, acc, strict=True):
                     self.points.setdefault(label, []).append(a)
             if tick is not None:
@@ -344,27 +386,30 @@ class Curves:
 
 def _rows(g: Group, labels: list, members_of: dict, data: _Data, rows_of, device: str) -> dict[tuple, dict]:
     """Rows of every model of ``g``: (item, variant, trial) -> row (without seconds and test_curve)."""
-    test = accuracy(g.net, data.X_test, data.y_test, rows_of(data.n_test), data.n_test)
-    train = accuracy(g.net, data.X_train, data.y_train, rows_of(data.n_train), data.n_train)
-    nonzero = g.net.nonzero_params().cpu()
+    nonzero = g.net.nonzero_params().cpu()  # DropConnect: the budget of a training step (its current mask)
+    M1s = [g.net.masks[0][e, : s[1], : s[0]].cpu().numpy() for e, s in enumerate(g.shapes)]
+    with _expectation(g):  # DropConnect models at their test-time weights
+        test = accuracy(g.net, data.X_test, data.y_test, rows_of(data.n_test), data.n_test)
+        train = accuracy(g.net, data.X_train, data.y_train, rows_of(data.n_train), data.n_train)
+        W1s = [(g.net.weights[0][e, : s[1], : s[0]] * g.net.masks[0][e, : s[1], : s[0]]).detach().cpu()
+               for e, s in enumerate(g.shapes)]  # (h, n_in) each  # fmt: skip
     out = {}
     for e, label in enumerate(labels):
         item, variant, trial = label
         c = members_of[(item, trial)].config
-        h, n_in = g.shapes[e][1], g.shapes[e][0]
-        W1 = (g.net.weights[0][e, :h, :n_in] * g.net.masks[0][e, :h, :n_in]).detach().cpu()  # (h, n_in)
-        M1 = g.net.masks[0][e, :h, :n_in].cpu().numpy()
-        clauses = data.clauses[item]
+        W1, M1 = W1s[e], M1s[e]
+        clauses = task_clauses(c)
         features = c.features if clauses is not None else "literal"
         row = {"trial": trial, "seed": c.seed, "variant": variant, "test_accuracy": float(test[e]),
                "train_accuracy": float(train[e]), "nonzero_params": int(nonzero[e]),
                "capacity": metrics.capacity(W1, clauses, features), "cosine": metrics.mean_cosine(W1),
                "abs_cosine": metrics.mean_cosine(W1, absolute=True)}  # fmt: skip
         for prefix, support in (("mask", M1), ("learned", metrics.learned_support(W1, c.tau))):
-            cov = metrics.coverage(support, clauses) if clauses is not None else dict.fromkeys(
+            cov = coverage(support, clauses) if clauses is not None else dict.fromkeys(
                 ("covered", "all_covered", "collisions"))  # fmt: skip
             row.update({f"{prefix}_{key}": value for key, value in cov.items()})
         row["device"] = device
+        row.update(dataset=dataset_name(c), n_train_used=data.n_train, n_test_used=data.n_test)  # as really used
         out[label] = row
     return out
 
@@ -386,42 +431,64 @@ def _check_schedule(configs: Sequence[TrainConfig]) -> None:
         raise ValueError(f"configs: {len(keys)} different schedules in one batch; group them with group_configs()")
 
 
+@dataclasses.dataclass(frozen=True)
+class BatchResult:
+    """What :func:`run_batch` trained, per item of its ``items``: ``rows[i]`` maps each trial that finished to
+    its rows, ``failed[i]`` each trial whose loss stopped being finite to its one-line message; ``seconds``:
+    the batch's wall time."""
+
+    rows: list[dict[int, list[dict]]]
+    failed: list[dict[int, str]]
+    seconds: float
+
+
 def run_batch(
     items: Sequence[tuple[TrainConfig, Sequence[int]]],
     progress: Callable[[int, int], None] | None = None,
     on_error: str = "raise",
-) -> list[dict[int, list[dict] | str]]:
-    """Train the given trials of configs that share a schedule as one batch; rows per item and trial.
+    path: str = "auto",
+) -> BatchResult:
+    """Train the given trials of configs that share a schedule as one batch; a :class:`BatchResult`.
 
-    ``items``: ``[(config, trials)]``. Returns, per item, ``{trial: rows}`` (rows ordered dense, dense_warmup,
-    then the config's splits). A trial whose loss stops being finite raises ValueError (``on_error="raise"``,
-    at the end of that epoch) or gets the one-line message instead of rows (``on_error="record"``; the
-    other models of the batch are not affected). ``progress(epochs_done, epochs_total)`` after every epoch.
-    ``seconds`` of a row is the batch's wall time divided by its number of rows.
+    ``items``: ``[(config, trials)]``. Rows of a trial are ordered dense, dense_warmup, dense_fresh, then the
+    config's splits. A trial whose loss stops being finite raises ValueError (``on_error="raise"``, at the end
+    of that epoch) or lands in ``failed`` with its message (``on_error="record"``; the other models of the
+    batch are not affected). ``progress(epochs_done, epochs_total)`` after every epoch. ``seconds`` of a row
+    is the batch's wall time divided by its number of rows.
+
+    ``path``: ``auto`` trains on the compiled CPU kernel (``fpe_train.engine.cpu``) the configs it supports
+    (one hidden layer, CPU, fixed masks) and on torch everything else; ``torch`` forces the torch path.
     """
+    from fpe_train.engine import cpu
+
+    if path not in ("auto", "torch"):
+        raise ValueError(f"path={path!r}: must be auto or torch")
+    if path == "auto":
+        return cpu.run_any(items, progress, on_error)
     t0 = time.perf_counter()
     items = [(c, tuple(int(t) for t in trials)) for c, trials in items]
     configs = [c for c, _ in items]
     if not any(trials for _, trials in items):
-        return [{} for _ in items]
+        return BatchResult([{} for _ in items], [{} for _ in items], time.perf_counter() - t0)
     _check_schedule(configs)
     c0 = configs[0]
     device = resolve_device(c0.device)
-    data = _load(configs, device)
-    entropy = [seed_entropy(c) for c in configs]
+    data = _load([(c, t) for c, trials in items for t in trials], device)
+    entropy = [draws.seed_entropy(c) for c in configs]
     members = [_Member(i, c, t, entropy[i]) for i, (c, trials) in enumerate(items) for t in trials]
     members_of = {(mb.item, mb.trial): mb for mb in members}
-    order_gens = [trial_generator(mb.config, mb.trial, STREAM_ORDER, 0, mb.entropy) for mb in members]
-    inits = [trial_generator(mb.config, mb.trial, STREAM_INIT, 0, mb.entropy) for mb in members]
-    dense = [_dense_model(mb.config, data.n_in[mb.item], data.n_out, g) for mb, g in zip(members, inits, strict=True)]
+    order_keys = np.array([order_key(mb.config, mb.trial, mb.entropy) for mb in members], dtype=np.uint64)
+    inits = [trial_rng(mb.config, mb.trial, STREAM_INIT, 0, mb.entropy) for mb in members]
+    dense = [_dense_model(mb.config, data.n_in[s], data.n_out, g) for s, (mb, g) in enumerate(zip(members, inits,
+             strict=True))]  # fmt: skip
     warm_labels = [(mb.item, "dense", mb.trial) for mb in members]
-    warm = _group(dense, warm_labels, members, list(range(len(members))), order_gens, data, device)
+    warm = _group(dense, warm_labels, members, list(range(len(members))), order_keys, data, device)
     total = c0.warmup_epochs + c0.epochs
     tick = None if progress is None else (lambda epoch: progress(epoch, total))
     curves = Curves(c0.curve_every, c0.warmup_epochs, data)
 
     def rows_of(g: Group):
-        offsets = torch.tensor([data.index[members[s].item] for s in g.stream.tolist()], dtype=torch.long)
+        offsets = torch.tensor([data.index[s] for s in g.stream.tolist()], dtype=torch.long)
         return lambda n: offsets * n
 
     def run(g: Group, labels, epochs: int, first: int, step0: int) -> int:
@@ -453,31 +520,33 @@ def run_batch(
     return _collect(items, rows, curves, diverged, time.perf_counter() - t0)
 
 
-def _collect(items, rows: dict, curves: Curves, diverged: dict, seconds: float) -> list[dict[int, list[dict] | str]]:
+def _collect(items, rows: dict, curves: Curves, diverged: dict, seconds: float) -> BatchResult:
     per_row = seconds / max(1, len(rows))
-    out = []
+    done, failed = [], []
     for i, (c, trials) in enumerate(items):
-        order = ("dense", "dense_warmup", *c.splits)
-        by_trial: dict[int, list[dict] | str] = {}
+        order = ("dense", "dense_warmup", "dense_fresh", *c.splits)
+        by_trial: dict[int, list[dict]] = {}
+        messages: dict[int, str] = {}
         for t in trials:
             if (i, t) in diverged:
-                label, epoch = diverged[(i, t)]
-                by_trial[t] = divergence_message(label, epoch)
+                messages[t] = divergence_message(*diverged[(i, t)])
                 continue
             got = [rows[(i, v, t)] | {"seconds": per_row, "test_curve": curves.of(i, v, t)} for v in order
                    if (i, v, t) in rows]  # fmt: skip
             check_budgets(got)
             by_trial[t] = [{f: r[f] for f in ROW_FIELDS} for r in got]
-        out.append(by_trial)
-    return out
+        done.append(by_trial)
+        failed.append(messages)
+    return BatchResult(done, failed, seconds)
 
 
-def run_config(config: TrainConfig, progress: Callable[[int, int], None] | None = None) -> list[dict]:
+def run_config(config: TrainConfig, progress: Callable[[int, int], None] | None = None, path: str = "auto"
+               ) -> list[dict]:  # fmt: skip
     """Train every trial of ``config`` (dense + each split, shared warm-up); one row per (trial, variant).
 
     A batch of one config (``run_batch``); rows are ordered by trial, then variant: dense, dense_warmup
     (with ``config.record_warmup``), then ``config.splits``. Same config, same rows (up to ``seconds``), and
     trial t's rows do not depend on ``config.trials``.
     """
-    (by_trial,) = run_batch([(config, range(config.trials))], progress)
+    (by_trial,) = run_batch([(config, range(config.trials))], progress, path=path).rows
     return [r for t in sorted(by_trial) for r in by_trial[t]]

@@ -4,13 +4,15 @@ A ``Group`` is one ``BatchedMLP`` (E models, padded to one shape) with per-model
 ``l1``, ``l2`` as tensors (E,) and its own ``BatchedAdam``. Every step each model takes one Adam step on its
 own minibatch (A3: loss = BCE/CE + l1 |W1|_1 + l2 sum |p|^2; the penalty gradients are added directly, masked
 like the weights). Batch order: each *stream* (one per (config, trial); the dense model of a trial and its
-FPE forks share their trial's stream, so they stay paired) draws a fresh ``torch.randperm`` of its training
-set each epoch from its own CPU generator (DataLoader ``shuffle=True``, last partial batch kept); a model
+FPE forks share their trial's stream, so they stay paired) takes a fresh permutation of its training set each
+epoch from its own order key (``kernel.permutations``, as the CPU kernel; DataLoader ``shuffle=True``, last
+partial batch kept); a model
 gathers its rows with an index tensor, ``X[idx] (E, B, m)``. So a model's numbers do not depend on which
 other models share its batch, and CPU and CUDA runs see the same order.
 
 Per step, models may also change their masks: ``resample`` (DropConnect control: the expanded layers'
-masks are redrawn every step, ``fpe_train.fpe.splits.resample``) and ``rewire_every`` (RigL-style dynamic
+masks are redrawn every step, ``fpe_train.fpe.splits.resample``; its rows are stored rescaled, see
+``fpe_train.engine.run``) and ``rewire_every`` (RigL-style dynamic
 sparsity, A.7: ``fpe_train.fpe.rewire.rewire_`` on the expanded layers every T steps), each model from its
 own generator and only inside its own (unpadded) shape.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -67,6 +70,7 @@ class BatchedAdam:
         self.exp_avg = torch.zeros_like(self.flat)
         self.exp_avg_sq = torch.zeros_like(self.flat)
         self.steps = torch.zeros(E, dtype=torch.float64, device=dev)  # per model
+        self.lr_scale: Tensor | None = None  # (P,) per-entry factor on lr (DropConnect's rescaled rows), or None
 
     def parameters(self) -> list[Tensor]:
         return self.net.parameters()
@@ -95,6 +99,8 @@ class BatchedAdam:
         bc1 = 1 - b1**self.steps  # (E,) float64, as torch's python-float bias corrections
         bc2_sqrt = (1 - b2**self.steps).sqrt()
         step_size = (self.lr.double() / bc1).to(p.dtype)[self.model]  # (P,)
+        if self.lr_scale is not None:
+            step_size = step_size * self.lr_scale
         denom = (self.exp_avg_sq.sqrt() / bc2_sqrt.to(p.dtype)[self.model]).add_(EPS)
         p.sub_(step_size * self.exp_avg / denom)
 
@@ -111,9 +117,9 @@ class BatchedAdam:
 class Group:
     """Models trained together: ``labels[e]`` names model e (for messages), ``stream[e]`` its order stream.
 
-    ``order_gens[s]``: the CPU generator of stream s; ``offset[s]``: the first row of stream s's dataset in the
-    batch's stacked training set. ``shapes[e]``: model e's real layer sizes ``[in, h1, ..., out]``;
-    ``mask_gens[e]``: its generator for resampling/rewiring (None: fixed masks).
+    ``order_keys[s]``: the 64-bit order key of stream s (``kernel.permutations``); ``offset[s]``: the first row
+    of stream s's dataset in the batch's stacked training set. ``shapes[e]``: model e's real layer sizes
+    ``[in, h1, ..., out]``; ``mask_gens[e]``: its generator for resampling/rewiring (None: fixed masks).
     """
 
     net: BatchedMLP
@@ -122,7 +128,7 @@ class Group:
     l1: Tensor
     l2: Tensor
     stream: Tensor
-    order_gens: list[torch.Generator]
+    order_keys: np.ndarray  # (S,) uint64
     offset: Tensor
     shapes: list[list[int]]
     dynamic_layers: tuple[int, ...] = ()  # layers whose masks change (resample or rewire)
@@ -279,9 +285,9 @@ def train_epochs(
     returns the global step count."""
     step = step0
     stream = g.stream.to(X.device)
-    identity = torch.equal(g.stream, torch.arange(len(g.order_gens)))  # one model per stream (warm-up)
+    identity = torch.equal(g.stream, torch.arange(len(g.order_keys)))  # one model per stream (warm-up)
     for epoch in range(first_epoch, first_epoch + epochs):
-        perms = _permutations(g, n).to(X.device)  # (S, n) rows of each stream's set, this epoch's order
+        perms = _permutations(g, n, epoch).to(X.device)  # (S, n) rows of each stream's set, this epoch's order
         g.epoch_loss = None
         for start in range(0, n, batch_size):
             idx = perms[:, start : start + batch_size]  # (S, B)
@@ -294,13 +300,15 @@ def train_epochs(
     return step
 
 
-def _permutations(g: Group, n: int) -> Tensor:
-    """A fresh ``randperm(n)`` from each stream's generator, shifted to its dataset's rows: (S, n) int64 (CPU)."""
+def _permutations(g: Group, n: int, epoch: int) -> Tensor:
+    """Each stream's permutation of this epoch (``kernel.permutations``, the CPU kernel's order), shifted to its
+    dataset's rows: (S, n) int64 (CPU)."""
+    from fpe_train.engine.kernel import permutations
+
     buf = g.buffers.get("perms")
-    if buf is None or buf.shape != (len(g.order_gens), n):
-        buf = g.buffers["perms"] = torch.empty(len(g.order_gens), n, dtype=torch.long)
-    for row, gen in zip(buf, g.order_gens, strict=True):
-        torch.randperm(n, generator=gen, out=row)
+    if buf is None or buf.shape != (len(g.order_keys), n):
+        buf = g.buffers["perms"] = torch.empty(len(g.order_keys), n, dtype=torch.long)
+    permutations(g.order_keys, epoch, buf.numpy())
     if g.offset.any():
         buf += g.offset[:, None]
     return buf
@@ -329,7 +337,7 @@ def accuracy(net: BatchedMLP, X: Tensor, y: Tensor, rows: Tensor | None = None, 
 
 
 def simple_group(net: BatchedMLP, lr: float, l1: float = 0.0, l2: float = 0.0, seeds=None, **kw) -> Group:
-    """A group of ``net``'s models on one shared training set, model e ordering its data from CPU seed
+    """A group of ``net``'s models on one shared training set, model e ordering its data from order key
     ``seeds[e]`` (default e); ``kw`` as ``Group`` (resample, rewire, mask_gens, dynamic_layers)."""
     E = net.E
     seeds = list(range(E)) if seeds is None else list(seeds)
@@ -337,5 +345,5 @@ def simple_group(net: BatchedMLP, lr: float, l1: float = 0.0, l2: float = 0.0, s
     dev = net.weights[0].device
     full = lambda x: torch.full((E,), float(x), device=dev)  # noqa: E731
     return Group(net, [("model", e) for e in range(E)], full(lr), full(l1), full(l2), torch.arange(E),
-                 [torch.Generator().manual_seed(int(s)) for s in seeds], torch.zeros(E, dtype=torch.long),
+                 np.array(seeds, dtype=np.uint64), torch.zeros(E, dtype=torch.long),
                  [sizes] * E, **kw)  # fmt: skip

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from fpe_train.fpe.expansion import expand_mlp, widen_layernorm
-from fpe_train.fpe.masked import MaskedLinear
+from fpe_train.fpe.masked import DropConnectLinear, MaskedLinear
 
 # Leaf modules without parameters that may sit between Linear layers (activations, dropout, reshapes).
 _PARAMETER_FREE = "any leaf module without parameters (activations, Dropout, Flatten, Identity, ...)"
@@ -99,9 +99,10 @@ def expand(
     FPE copies to every child, and LayerNorm parameters are not counted). A LayerNorm after an expanded
     layer is widened, each child getting its parent's gain and shift. ``seed`` or ``generator`` fix the
     masks. The copy lives on the model's device and dtype. The theory's names ``partition`` and
-    ``independent`` are accepted for ``random`` and ``overlap`` (``fpe_theory.families.ALIASES``).
-    ``dropconnect`` returns one ``overlap``-like draw, the same masks as ``overlap`` for the same seed:
-    DropConnect redraws the mask every step, which is the caller's job (the training engine does it).
+    ``independent`` are accepted for ``random`` and ``overlap`` (``fpe_theory.families.ALIASES``). With
+    ``split="dropconnect"`` the expanded layers are :class:`DropConnectLinear`: they redraw their masks
+    themselves at every training forward pass (from the same generator, continued), rescaled by 1/q, and use
+    the full weights in eval mode.
 
     >>> net = nn.Sequential(nn.Linear(4, 2), nn.ReLU(), nn.Linear(2, 1))
     >>> fpe = expand(net, 2, "structured_2_4", seed=0)
@@ -121,7 +122,9 @@ def expand(
     for j, (name, lin) in enumerate(linears):
         if masks[j] is None:
             continue
-        layer = MaskedLinear.from_weights(w[j], b[j], masks[j])
+        resampled = split == "dropconnect" and w[j].shape[0] != lin.out_features  # an expanded layer
+        layer = (DropConnectLinear.from_weights(w[j], b[j], masks[j], g) if resampled
+                 else MaskedLinear.from_weights(w[j], b[j], masks[j]))  # fmt: skip
         layer.weight.requires_grad_(lin.weight.requires_grad)
         new = _replace(new, name, layer)
         if w[j].shape[0] != lin.out_features:  # expanded: widen the LayerNorms that follow

@@ -55,3 +55,37 @@ class MaskedLinear(nn.Linear):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, nonzero={int(self.mask.sum())}/{self.mask.numel()}"
+
+
+class DropConnectLinear(MaskedLinear):
+    """DropConnect (Wan et al. 2013) at a fixed budget: in training mode every forward pass draws a fresh mask
+    with each row's count of ones (``fpe_train.fpe.splits.resample``, from ``generator``) and computes
+    ``x ((W * M) / q)^T + b``, q_i the keep fraction of row i (so the expected weight is W); in eval mode it
+    computes the expectation ``x W^T + b``. ``mask`` holds the last draw (its count is the layer's budget).
+
+    >>> layer = DropConnectLinear(4, 2, mask=torch.tensor([[1, 1, 0, 0], [0, 1, 1, 0]], dtype=torch.bool))
+    >>> _ = layer(torch.ones(1, 4)); layer.mask.sum(dim=1).tolist()
+    [2, 2]
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, mask: Tensor | None = None,
+                 device=None, dtype=None, generator: torch.Generator | None = None) -> None:  # fmt: skip
+        super().__init__(in_features, out_features, bias=bias, mask=mask, device=device, dtype=dtype)
+        self.generator = generator
+
+    @classmethod
+    def from_weights(cls, weight: Tensor, bias: Tensor | None, mask: Tensor,
+                     generator: torch.Generator | None = None) -> DropConnectLinear:  # fmt: skip
+        layer = super().from_weights(weight, bias, mask)
+        layer.generator = generator
+        return layer
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training:
+            return F.linear(x, self.weight, self.bias)
+        from fpe_train.fpe.splits import resample
+
+        with torch.no_grad():
+            self.mask.copy_(resample(self.mask, self.generator))
+        q = self.mask.sum(dim=1, keepdim=True).clamp_min(1).to(self.weight.dtype) / self.in_features  # (out, 1)
+        return F.linear(x, self.weight * self.mask / q, self.bias)

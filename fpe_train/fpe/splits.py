@@ -19,7 +19,9 @@ Controls (same number of children and the same number of ones, but not a partiti
   partition would give (``n_in/alpha``); children of a parent may overlap and leave inputs uncovered
   (the ``independent`` family of the paper's analysis, A.5).
 - ``dropconnect``: DropConnect (Wan et al., 2013) on the expanded layer at the same non-zero budget; the
-  first draw is an ``overlap`` draw and :func:`resample` redraws every child's mask each training step.
+  first draw is an ``overlap`` draw and :func:`resample` redraws every child's mask each training step
+  (rows rescaled by 1/q while training, the full weight at test time: ``fpe_train.fpe.masked.DropConnectLinear``
+  and the engine's ``run._expectation``).
 
 >>> import torch
 >>> m = split_masks("random", torch.ones(2, 6), 2, generator=torch.Generator().manual_seed(0))
@@ -34,9 +36,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from fpe_theory.families import check_structured_2_4_alpha
 from fpe_theory.validate import check_int
-from fpe_train.fpe.names import CONTROL_SPLITS, PARTITION_SPLITS  # noqa: F401 - the registry's names
+from fpe_train.fpe.names import CONTROL_SPLITS, PARTITION_SPLITS, check_split  # noqa: F401 - names and rules
 
 
 def _generator(generator: torch.Generator | None) -> torch.Generator:
@@ -177,12 +178,14 @@ def _dropconnect(weight: Tensor, alpha: int, *, clauses=None, generator=None) ->
     """DropConnect control, first draw (an ``overlap`` draw); the engine calls :func:`resample` each step.
 
     What the control means here (the paper names no such baseline; this is our reading): the network has
-    the FPE shape (alpha*h children, parents duplicated, same budget of non-zero weights in every forward
-    pass), but instead of a fixed mask each child sees a fresh uniform random subset of its inputs at every
-    training step, of the same size as before (DropConnect, Wan et al. 2013, at keep rate ~1/alpha, without
-    rescaling). The stored weights are those of every position ever active; evaluation uses the current
-    mask, so the evaluated network has exactly the FPE budget. It separates "more neurons with a fixed
-    sparse wiring" from "random connection dropping as a regulariser".
+    the FPE shape (alpha*h children, parents duplicated, same budget of non-zero weights in every training
+    step), but instead of a fixed mask each child sees a fresh uniform random subset of its inputs at every
+    training step, of the same size as before: DropConnect as Wan et al. (2013) define it, at keep rate
+    q_i = (ones of row i) / n_in (about 1/alpha), the kept weights divided by q_i while training and the
+    full weights W (the expectation) at test time. Resampling is the caller's job with the masks this
+    returns: :func:`resample` before every step (``expand(..., "dropconnect")`` builds
+    ``DropConnectLinear`` layers that do it). It separates "more neurons with a fixed sparse wiring" from
+    "random connection dropping as a regulariser".
     """
     return _overlap(weight, alpha, generator=generator)
 
@@ -219,21 +222,6 @@ SPLITS: dict[str, Callable[..., Tensor]] = _Registry(
     overlap=_overlap,
     dropconnect=_dropconnect,
 )
-
-
-def check_split(name: str, alpha: int, n_in: int, clauses=None) -> None:
-    """Raise a one-line ValueError if split ``name`` cannot expand ``n_in`` inputs by ``alpha``."""
-    if name not in SPLITS:
-        raise ValueError(f"split={name!r}: unknown split; valid names: {', '.join(SPLITS)}")
-    check_int("alpha", alpha, 2)
-    if alpha > n_in:
-        raise ValueError(f"alpha={alpha}: must be <= n_in={n_in} (every child needs an input)")
-    if name == "structured_2_4":
-        check_structured_2_4_alpha(alpha)
-    if name == "structured_2_4" and n_in % 4:
-        raise ValueError(f"n_in={n_in}: structured_2_4 needs a multiple of 4 inputs")
-    if name == "clause" and clauses is None:
-        raise ValueError("clauses=None: the clause split needs a clause list")
 
 
 def split_masks(

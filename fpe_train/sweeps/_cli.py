@@ -154,7 +154,7 @@ def status(files, store_path, size, sets, as_json):
     from fpe_train.sweeps.sweep import find_sweep, load_sweep
 
     sweeps = [load_sweep(find_sweep(f), size, _overrides(sets)) for f in files] or None
-    from fpe_train.sweeps.plan import duration, remaining
+    from fpe_train.sweeps.eta import duration, remaining
 
     with ResultsStore(store_path, create=False, readonly=True) as store:
         rows = store.status(sweeps)
@@ -192,7 +192,7 @@ def plan(files, size, device, workers, threads, sets, no_eta, as_json, progress)
     """Without training: configs, trials, batches, model-epochs, FLOPs, memory and an ETA for FILES."""
     import json
 
-    from fpe_train.sweeps.plan import format_plan, plan_report
+    from fpe_train.sweeps.eta import format_plan, plan_report
     from fpe_train.sweeps.sweep import find_sweep, load_sweep
 
     sweeps = [load_sweep(find_sweep(f), size, _overrides(sets)) for f in files]

@@ -114,14 +114,14 @@ def cap_threads(threads: int | None, env: bool = False) -> None:
             os.environ[name] = str(threads)
     import sys
 
-    import torch
+    import numba  # the CPU kernel's threads over models
 
-    if "numba" in sys.modules:  # first: starting numba's OpenMP pool resets the process's OpenMP thread count
-        import numba
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    if "torch" in sys.modules:  # a torch path in this process: its intra-op threads too
+        import torch
 
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 def resolve(run_fn: str):
@@ -164,20 +164,18 @@ def run_chunk(chunk: Chunk | BatchChunk, run_fn: str = DEFAULT_RUN, threads: int
     try:
         cap_threads(threads)
         from fpe_train.engine.config import TrainConfig
-        from fpe_train.engine.run import run_batch
+        from fpe_train.engine.cpu import run_any  # the compiled CPU kernel where it applies (no torch), else torch
 
         configs = [TrainConfig.from_dict(p.config) for p in parts]
-        got = run_batch([(c, p.trials) for c, p in zip(configs, parts, strict=True)], on_error="record")
+        got = run_any([(c, p.trials) for c, p in zip(configs, parts, strict=True)], on_error="record")
     except Exception as exc:  # a failed run is recorded, not raised (the driver decides)
         error = _describe(exc)
         return [ChunkResult(p, None, error, started, time.time(), socket.gethostname(), toolkit_version(), None, n)
                 for p in parts]  # fmt: skip
     finished, host, version = time.time(), socket.gethostname(), toolkit_version()
     out = []
-    for p, by_trial in zip(parts, got, strict=True):
-        rows = {t: r for t, r in by_trial.items() if not isinstance(r, str)}
-        errors = {t: r for t, r in by_trial.items() if isinstance(r, str)} or None
-        out.append(ChunkResult(p, rows, None, started, finished, host, version, errors, n))
+    for p, rows, errors in zip(parts, got.rows, got.failed, strict=True):
+        out.append(ChunkResult(p, rows, None, started, finished, host, version, errors or None, n))
     return out
 
 
@@ -216,14 +214,18 @@ class SerialExecutor:
         self.run_fn, self.threads = run_fn, threads
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
-        import torch
+        import sys
 
-        before = torch.get_num_threads()
+        import numba
+
+        before = numba.get_num_threads(), (sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None)
         try:
             for chunk in chunks:
                 yield from run_chunk(chunk, self.run_fn, self.threads)
         finally:
-            torch.set_num_threads(before)
+            numba.set_num_threads(before[0])
+            if before[1] is not None:
+                sys.modules["torch"].set_num_threads(before[1])
 
     def close(self) -> None:
         pass

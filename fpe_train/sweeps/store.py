@@ -61,7 +61,7 @@ from dataclasses import dataclass
 APPLICATION = "fpe-theory results store"
 APPLICATION_ID = 0x46504554  # "FPET", in the SQLite header at byte 68
 SCHEMA_VERSION = 2  # SQLite user_version, header byte 60; 2: independent trials (per-trial seed streams)
-HASH_VERSION = 2  # bump when a TrainConfig default changes meaning (invalidates every stored hash)
+HASH_VERSION = 3  # bump when a TrainConfig default changes meaning (invalidates every stored hash); 3: per-trial data
 HASH_EXCLUDES = ("trials",)  # fields that never enter the config hash
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 

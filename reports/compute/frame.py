@@ -38,7 +38,8 @@ CONFIG_COLUMNS = (
 REQUIRED_COLUMNS = ("config_hash", "trial", "variant", "test_accuracy")
 METRICS = ("test_accuracy", "capacity", "cosine", "abs_cosine", "nonzero_params")
 FALLBACK_EFFECT = 0.02  # effect (accuracy, 2 points) used for power where the paper prints no number
-BASELINES = ("dense", "dense_warmup")  # dense readings: warm-up + continued training, and after warm-up only
+BASELINES = ("dense", "dense_warmup", "dense_fresh")  # dense readings: warm-up + continued training (its Adam
+# state kept), after warm-up only, and continued with a fresh Adam at the split (as the FPE forks)
 VARIANT_METRICS = (
     "test_accuracy", "capacity", "cosine", "abs_cosine", "nonzero_params", "mask_covered", "mask_collisions",
     "learned_covered", "learned_collisions", "mask_all_covered", "learned_all_covered", "seconds",
@@ -86,6 +87,8 @@ def paired(frame: pd.DataFrame) -> pd.DataFrame:
     out = fpe.merge(dense, on=keys, suffixes=("", "_dense"))
     warm = ok[ok["variant"] == "dense_warmup"][[*keys, "test_accuracy"]].drop_duplicates(keys)
     out = out.merge(warm.rename(columns={"test_accuracy": "test_accuracy_dense_warmup"}), on=keys, how="left")
+    fresh = ok[ok["variant"] == "dense_fresh"][[*keys, "test_accuracy"]].drop_duplicates(keys)
+    out = out.merge(fresh.rename(columns={"test_accuracy": "test_accuracy_dense_fresh"}), on=keys, how="left")
     dense = pd.to_numeric(out["test_accuracy_dense"], errors="coerce")
     out["relative_improvement"] = out["test_accuracy"] / dense.where(dense > 0)  # over 0 % dense: undefined (NaN)
     for name in ("capacity", "cosine"):
@@ -234,8 +237,14 @@ def regress(data: pd.DataFrame, x: str, y: str = "relative_improvement", label: 
     )
 
 
+RI_PCT = "relative_improvement_pct"  # (RI - 1) x 100: relative improvement in %, the report's one unit for it
+
+
 def regressions(pairs: pd.DataFrame, group: tuple[str, ...] = ("variant", "alpha")) -> list[Regression]:
-    """Fig. 4c: RI on capacity fold and on the |cos| difference, per (variant, alpha) and pooled."""
+    """Fig. 4c: relative improvement (RI - 1, in %) on capacity fold and on the |cos| difference, per (variant,
+    alpha) and pooled: intercept in %, slope in % per unit of x."""
+    if "relative_improvement" in pairs.columns:
+        pairs = pairs.assign(**{RI_PCT: 100 * (pd.to_numeric(pairs["relative_improvement"], errors="coerce") - 1)})
     out = []
     for x in REGRESSORS:
         if x not in pairs.columns:
@@ -244,10 +253,10 @@ def regressions(pairs: pd.DataFrame, group: tuple[str, ...] = ("variant", "alpha
         for key, g in pairs.groupby(groups, sort=True) if groups else []:
             key = key if isinstance(key, tuple) else (key,)
             label = ", ".join(f"{n}={v}" if n != "variant" else str(v) for n, v in zip(groups, key, strict=True))
-            fit = regress(g, x, label=label)
+            fit = regress(g, x, y=RI_PCT, label=label)
             if fit is not None:
                 out.append(fit)
-        fit = regress(pairs, x, label="all pooled")
+        fit = regress(pairs, x, y=RI_PCT, label="all pooled")
         if fit is not None:
             out.append(fit)
     return out

@@ -26,6 +26,7 @@ class Line:
     y: tuple
     err: tuple | None = None
     marks: tuple = ()
+    label: str = ""  # the legend's text where variant and alpha do not say it
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,10 @@ def mean_lines(s: pd.DataFrame, axis: str, y: str, pct: bool = False) -> list[Li
 
 
 def per_param_lines(v: pd.DataFrame, axis: str) -> list[Line]:
-    """Accuracy per nonzero parameter per (variant, alpha); the dense model after warm-up only is left out."""
+    """Test accuracy (%) per nonzero parameter per (variant, alpha); the dense model after warm-up only is left
+    out."""
     v = v[v["variant"] != "dense_warmup"]
-    v = v.assign(acc_per_param=v["test_accuracy_mean"] / v["nonzero_params_mean"])
+    v = v.assign(acc_per_param=100 * v["test_accuracy_mean"] / v["nonzero_params_mean"])
     out = []
     for (variant, alpha), g in v.groupby(["variant", "alpha"], sort=True):
         g = g.groupby(axis, as_index=False)["acc_per_param"].mean()
@@ -102,6 +104,13 @@ class WidthScan:
     improvement: tuple[Line, ...]
 
 
+def _accuracy_line(variant: str, alpha: int, g: pd.DataFrame, axis: str) -> Line:
+    """Mean test accuracy (%) +- its SEM (%) vs ``axis``."""
+    return Line(
+        variant, alpha, tuple(g[axis]), tuple(100 * g["test_accuracy_mean"]), tuple(100 * g["test_accuracy_sem"])
+    )
+
+
 def main_task(s: pd.DataFrame) -> str:
     """The task with the most rows: one task per figure."""
     return s["task"].value_counts().idxmax()
@@ -117,7 +126,7 @@ def width_scan(s: pd.DataFrame, v: pd.DataFrame, task: str) -> WidthScan:
     for _, row in fpe.iterrows():
         eq = dense_equivalent(dense, row["test_accuracy_mean"])
         if not math.isnan(eq):
-            factors.append(ParamFactor(row["r"], row["test_accuracy_mean"], eq / row["nonzero_params_mean"]))
+            factors.append(ParamFactor(row["r"], 100 * row["test_accuracy_mean"], eq / row["nonzero_params_mean"]))
     cosine = []
     for (variant, alpha), g in v[v["variant"] != "dense"].groupby(["variant", "alpha"]):
         g = g.groupby("r", as_index=False).mean(numeric_only=True)
@@ -125,10 +134,8 @@ def width_scan(s: pd.DataFrame, v: pd.DataFrame, task: str) -> WidthScan:
     return WidthScan(
         task=task,
         alpha=amax,
-        dense=Line(
-            "dense", 0, tuple(dense["r"]), tuple(dense["test_accuracy_mean"]), tuple(dense["test_accuracy_sem"])
-        ),
-        fpe=Line("random", amax, tuple(fpe["r"]), tuple(fpe["test_accuracy_mean"]), tuple(fpe["test_accuracy_sem"])),
+        dense=_accuracy_line("dense", 0, dense, "r"),
+        fpe=_accuracy_line("random", amax, fpe, "r"),
         factors=tuple(factors),
         cosine=tuple(cosine),
         dense_cosine=Line("dense", 0, tuple(dense["r"]), tuple(dense["cosine_mean"])),
@@ -137,26 +144,25 @@ def width_scan(s: pd.DataFrame, v: pd.DataFrame, task: str) -> WidthScan:
 
 
 def timing_lines(v: pd.DataFrame) -> list[Line]:
-    """Final test accuracy (mean +- mean SEM over configurations) vs warm-up epochs, one line per variant."""
+    """Final test accuracy (%, mean +- mean SEM over configurations) vs warm-up epochs, one line per variant."""
     out = []
     for variant, g in v.groupby("variant"):
         g = g.groupby("warmup_epochs", as_index=False).mean(numeric_only=True)
-        out.append(Line(variant, 0, tuple(g["warmup_epochs"]), tuple(g["test_accuracy_mean"]),
-                        tuple(g["test_accuracy_sem"])))  # fmt: skip
+        out.append(_accuracy_line(variant, 0, g, "warmup_epochs"))
     return out
 
 
 @dataclass(frozen=True)
-class CurveGroup:
+class SplitTimeCurves:
     """The curves of one split time (warm-up epochs): mean test accuracy per epoch over trials, per variant."""
 
     warm: int
     curves: tuple[Line, ...]
 
 
-def split_time_curves(r: pd.DataFrame) -> list[CurveGroup]:
-    """Per split time, the mean curve of each variant (the dense model once: it is the same for every split
-    time, same seed and same total epochs), x in epochs."""
+def split_time_curves(r: pd.DataFrame) -> list[SplitTimeCurves]:
+    """Per split time, the mean curve (test accuracy in %) of each variant (the dense model once: it is the same
+    for every split time, same seed and same total epochs), x in epochs."""
     out = []
     for warm, g in r.groupby("warmup_epochs"):
         every = int(g["curve_every"].iloc[0])
@@ -166,6 +172,75 @@ def split_time_curves(r: pd.DataFrame) -> list[CurveGroup]:
                 continue
             per_trial = np.array([list(c) for c in h["test_curve"]], dtype=float)  # (trials, points)
             x = every * np.arange(1, per_trial.shape[1] + 1)
-            curves.append(Line(variant, 0, tuple(x), tuple(per_trial.mean(axis=0))))
-        out.append(CurveGroup(warm, tuple(curves)))
+            curves.append(Line(variant, 0, tuple(x), tuple(100 * per_trial.mean(axis=0))))
+        out.append(SplitTimeCurves(warm, tuple(curves)))
+    return out
+
+
+def theory_ratio_lines(grid: pd.DataFrame) -> tuple[list[Line], list[Line]]:
+    """Per (k, alpha) of the overlap family, vs m: exact p / alpha^-k and exact collision ratio / alpha^-(2k-1)."""
+    g = grid[grid["family"] == "overlap"]
+    p, coll = [], []
+    for (k, alpha), h in g.groupby(["k", "alpha"]):
+        label = f"k={k}, α={alpha}"
+        p.append(Line("overlap", int(alpha), tuple(h["m"]), tuple(h["p_ratio"].astype(float)), label=label))
+        coll.append(Line("overlap", int(alpha), tuple(h["m"]), tuple(h["ratio_ratio"].astype(float)), label=label))
+    return p, coll
+
+
+def r_min_lines(rmin: pd.DataFrame) -> list[Line]:
+    """Per (k, alpha, eps) vs clauses: the paper's minimal r (variant "paper") and the exact one per family."""
+    out = []
+    for (k, alpha, eps), h in rmin.groupby(["k", "alpha", "eps"]):
+        h = h.sort_values("clauses")
+        case = f"k={k}, α={alpha}, ε={eps}"
+        out.append(
+            Line("paper", int(alpha), tuple(h["clauses"]), tuple(h["paper"].astype(float)), label=f"paper, {case}")
+        )
+        for family in ("overlap", "random"):
+            if family in h.columns:
+                out.append(Line(family, int(alpha), tuple(h["clauses"]), tuple(h[family].astype(float)),
+                                label=f"exact {family}, {case}"))  # fmt: skip
+    return out
+
+
+COLLISION_READINGS = (("mc_collisions", "Monte Carlo"), ("mask_collisions", "trained masks"),
+                      ("learned_collisions", "learned weights"))  # fmt: skip
+
+
+def collision_points(pred: pd.DataFrame) -> list[Line]:
+    """Exact expected collisions (x) against each measured reading (y), one point set per reading that has data."""
+    x = tuple(pred["exact_collisions"].astype(float))
+    out = []
+    for column, label in COLLISION_READINGS:
+        y = pd.to_numeric(pred[column], errors="coerce")
+        if y.notna().any():
+            out.append(Line(column, 0, x, tuple(y.astype(float)), label=label))
+    return out
+
+
+@dataclass(frozen=True)
+class RegressionSeries:
+    """One fit of Fig. 4c: the points (x, RI - 1 in %) and the fitted line over their x range."""
+
+    x: str  # the regressor's column
+    variant: str
+    alpha: int
+    points: Line
+    fit: Line
+
+
+def regression_series(regs) -> list[RegressionSeries]:
+    """Fig. 4c's points and OLS lines per (variant, alpha) (``frame.regressions``; "all pooled" left out)."""
+    out = []
+    for reg in regs:
+        if reg.label == "all pooled":
+            continue
+        variant = reg.label.split(",")[0]
+        alpha = int(reg.label.split("alpha=")[1]) if "alpha=" in reg.label else 0
+        xx = np.linspace(min(reg.xs), max(reg.xs), 20)
+        label = f"{variant}, α={alpha}: R²={reg.rsquared:.2f}"
+        points = Line(variant, alpha, reg.xs, reg.ys, label=label)
+        fit = Line(variant, alpha, tuple(xx), tuple(reg.const + reg.slope * xx), label=label)
+        out.append(RegressionSeries(reg.x, variant, alpha, points, fit))
     return out

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from fractions import Fraction
 
 import pandas as pd
@@ -147,7 +148,61 @@ def prediction_table(vtable: pd.DataFrame, mc_trials: int = 2000, seed: int = 0,
                  learned_collisions=c.get("learned_collisions_mean"),
                  learned_collisions_se=c.get("learned_collisions_sem"))
         )  # fmt: skip
-    return pd.DataFrame(rows)
+    return with_moves(pd.DataFrame(rows))
+
+
+MOVES = (("expected covered clauses", "covered_moved", "mask_covered", "exact_covered"),
+         ("expected collisions", "collisions_moved", "mask_collisions", "exact_collisions"))  # fmt: skip
+
+
+def with_moves(pred: pd.DataFrame) -> pd.DataFrame:
+    """``pred`` with ``covered_moved`` and ``collisions_moved``: the relative change masks vs exact per row."""
+    if pred.empty:
+        return pred
+    return pred.assign(
+        **{
+            name: [moved(a, b) for a, b in zip(pred[after], pred[before], strict=True)]
+            for _, name, after, before in MOVES
+        }
+    )
+
+
+def moved(after, before) -> float:
+    """Relative change (after - before) / before: what A1's pruning does to an exact expectation; NaN where
+    undefined (a missing value or before = 0)."""
+    try:
+        a, b = float(after), float(before)
+    except (TypeError, ValueError):
+        return math.nan
+    return (a - b) / b if b and not (math.isnan(a) or math.isnan(b)) else math.nan
+
+
+@dataclass(frozen=True)
+class PruningMove:
+    """How far A1's pruning moves one quantity over the rows of the prediction table: median, min and max
+    of the relative change (``relative``) or of the difference masks - exact, over ``n`` rows."""
+
+    quantity: str
+    median: float
+    low: float
+    high: float
+    n: int
+    relative: bool
+
+
+def pruning_moves(pred: pd.DataFrame) -> list[PruningMove]:
+    """Expected covered clauses and collisions (relative change), P(all covered) (difference)."""
+    if pred.empty:
+        return []
+    out = []
+    for quantity, column, _, _ in MOVES:
+        x = pd.to_numeric(with_moves(pred)[column], errors="coerce").dropna()
+        if len(x):
+            out.append(PruningMove(quantity, float(x.median()), float(x.min()), float(x.max()), len(x), True))
+    d = (pd.to_numeric(pred["mask_all_covered"], errors="coerce") - pred["exact_all_covered"]).dropna()
+    if len(d):
+        out.append(PruningMove("P(all covered)", float(d.median()), float(d.min()), float(d.max()), len(d), False))
+    return out
 
 
 def monte_carlo_table(cases, mc_trials: int = 4000, seed: int = 0, simulate=None) -> pd.DataFrame:

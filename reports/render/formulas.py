@@ -27,7 +27,7 @@ def formulas() -> list[tuple[str, str]]:
     m, k, alpha, r, c, eps = sp.symbols("m k alpha r C epsilon", positive=True)
     p = sp.Symbol("p")
     out += [
-        ("union bound, $P(\\text{some clause missed}) \\le$", sp.latex(c * (1 - p) ** (alpha * r))),
+        ("union bound", "P(\\text{some clause missed}) \\le " + sp.latex(c * (1 - p) ** (alpha * r))),
         ("the paper's exponential form of it", sp.latex(c * sp.exp(-r / alpha ** (k - 1)))),
         ("the paper's minimal $r$", sp.latex(sp.StrictGreaterThan(r, alpha ** (k - 1) * sp.log(c / eps)))),
         ("dense collisions $E_{\\mathrm{dense}}$", sp.latex(r * sp.binomial(c, 2))),

@@ -14,6 +14,7 @@ log's ``!`` lines (and the line after each).
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -57,6 +58,27 @@ def escape(text) -> str:
     )
 
 
+_MATH_WORDS = ((re.compile(r"\balpha\b"), r"$\alpha$"), (re.compile(r"\beps\b"), r"$\epsilon$"))
+
+
+def prose(text) -> str:
+    """``escape`` for text that names the paper's symbols: 'alpha' and 'eps' typeset as $\\alpha$ and
+    $\\epsilon$ (so TeX never hyphenates them as words).
+
+    >>> prose("random, alpha=2")
+    'random, $\\\\alpha$=2'
+    """
+    out = escape(text)
+    for word, tex in _MATH_WORDS:
+        out = word.sub(lambda _m, tex=tex: tex, out)
+    return out
+
+
+def breakable_path(path) -> str:
+    """``escape`` of a file path, with a permitted line break after each '/' (for a long path in \\texttt)."""
+    return escape(path).replace("/", "/\\allowbreak{}")
+
+
 def _codepoint(ch: str) -> str:
     return f"\\textless{{}}U+{ord(ch):04X}\\textgreater{{}}"
 
@@ -75,12 +97,31 @@ def fmt(x, digits: int = 3, sci: bool = True) -> str:
     if sci and x != 0 and (abs(x) < 10 ** (-digits) or abs(x) >= 1e7):
         mant, exp = f"{x:.{max(digits - 1, 1)}e}".split("e")
         return f"${mant}\\times 10^{{{int(exp)}}}$"
-    return f"{x:.{digits}f}"
+    return _unsigned_zero(f"{x:.{digits}f}")
+
+
+def _unsigned_zero(text: str) -> str:
+    """'-0.00' -> '0.00' (and '+0.0' -> '0.0'): a value that rounds to zero carries no sign."""
+    return text[1:] if text[:1] in "+-" and not text.strip("+-0.") else text
+
+
+def signed(x, digits: int = 1) -> str:
+    """A number with an explicit sign and ``digits`` decimals: '+3.2', '-0.4'; '0.0' for what rounds to zero;
+    '--' if missing."""
+    return "--" if _missing(x) else _unsigned_zero(f"{float(x):+.{digits}f}")
+
+
+def interval(lo, hi, digits: int = 1, sign: bool = True) -> str:
+    """'[lo, hi]' with the same ``digits`` on both ends (signed unless ``sign`` is False); '--' if missing."""
+    if _missing(lo) or _missing(hi):
+        return "--"
+    f = signed if sign else (lambda x, d: fmt(x, d, sci=False))
+    return f"[{f(lo, digits)}, {f(hi, digits)}]"
 
 
 def pct(x, digits: int = 1) -> str:
     """A fraction as a percentage: 0.787 -> '78.7\\%'."""
-    return "--" if _missing(x) else f"{100 * float(x):.{digits}f}\\%"
+    return "--" if _missing(x) else _unsigned_zero(f"{100 * float(x):.{digits}f}") + "\\%"
 
 
 def pm(mean, spread, digits: int = 3) -> str:
@@ -102,11 +143,21 @@ def frac(x: Fraction, digits: int = 4) -> str:
     return fmt(float(x), digits)
 
 
+KEEP_TAIL = 3  # a long table's last rows that stay on one page
+RAGGED = ">{{\\raggedright\\arraybackslash}}p{{{}}}"  # .format(width): a left-aligned column that wraps
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str | None = None, caption: str = "") -> str:
-    """A booktabs longtable. Cells and header are LaTeX already (format and escape them before)."""
+    """A booktabs longtable, its header repeated on every page. Cells and header are LaTeX already (format and
+    escape them before). The page never breaks after the first row nor within the last ``KEEP_TAIL`` rows
+    (``\\\\*``), so no page opens with a one- or two-row tail of a table nor ends with a lone first row."""
     align = align or "l" + "r" * (len(header) - 1)
     head = " & ".join(header) + r" \\"
-    body = "\n".join(" & ".join(str(c) for c in row) + r" \\" for row in rows)
+    n = len(rows)
+    body = "\n".join(
+        " & ".join(str(c) for c in row) + (r" \\*" if i == 0 or i >= n - KEEP_TAIL else r" \\")
+        for i, row in enumerate(rows)
+    )
     cap = f"\\caption{{{caption}}}\\\\\n" if caption else ""
     return (
         f"\\begin{{longtable}}{{{align}}}\n{cap}\\toprule\n{head}\n\\midrule\n\\endhead\n"
@@ -132,6 +183,7 @@ def render(template: str, **context) -> str:
         autoescape=False,
     )
     env.filters["e"] = escape
+    env.filters["path"] = breakable_path
     return env.get_template(template).render(**context)
 
 
@@ -147,6 +199,16 @@ class LatexBuildError(ValueError):
     def __init__(self, message: str, excerpt: tuple[str, ...]):
         super().__init__(message)
         self.excerpt = excerpt
+
+
+def overfull_boxes(log: str, limit_pt: float = 1.0) -> list[str]:
+    """The log's ``Overfull \\hbox`` / ``\\vbox`` lines whose excess is wider than ``limit_pt`` points.
+
+    >>> overfull_boxes("Overfull \\\\hbox (91.7pt too wide) in alignment\\nOverfull \\\\hbox (0.5pt too wide) in par")
+    ['Overfull \\\\hbox (91.7pt too wide) in alignment']
+    """
+    found = re.finditer(r"^Overfull \\[hv]box \(([\d.]+)pt too (?:wide|high)\).*$", log, flags=re.MULTILINE)
+    return [m.group(0) for m in found if float(m.group(1)) > limit_pt]
 
 
 def log_excerpt(log: str, limit: int = 8) -> tuple[str, ...]:

@@ -11,36 +11,38 @@ import math
 import pandas as pd
 
 from reports import paper_numbers
-from reports.compute.paper_comparison import PaperRow, a1_a2_rows, paper_rows
-from reports.render.latex import escape, fmt, frac, pct, pm, table
+from reports.compute.paper_comparison import PaperRow
+from reports.compute.theory import PruningMove
+from reports.render.latex import RAGGED, escape, fmt, frac, interval, pct, pm, prose, signed, table
+
+
+def sweeps(value) -> str:
+    """The sweeps a configuration belongs to, 'a, b' (stored 'a,b'), escaped: a wrapping column can break there."""
+    return escape(", ".join(str(value).split(","))) if isinstance(value, str) and value else ""
+
+
+SWEEP_COLUMN = RAGGED.format("2.5cm")
 
 
 def _int(x) -> str:
     return "--" if x is None or pd.isna(x) else str(int(x))
 
 
-def _ci(lo: float, hi: float, digits: int = 3) -> str:
-    return f"[{fmt(lo, digits, sci=False)}, {fmt(hi, digits, sci=False)}]"
-
-
-def config_table(vtable: pd.DataFrame) -> str:
-    """One line per stored configuration: sweep, task, C, k, r, alpha, depth, warm-up, epochs, trials."""
+def config_table(overview: pd.DataFrame) -> str:
+    """One line per stored configuration (``reports.compute.table_rows.config_overview``): sweep, task, C, k, r,
+    alpha, depth, warm-up, epochs, training examples, rewiring, the variants stored and the trials."""
     cols = ["sweep", "task", "clauses", "k", "r", "alpha", "depth", "warmup_epochs", "epochs", "n_train"]
-    cfg = vtable.drop_duplicates("config_hash")
     rows = []
-    for _, c in cfg.iterrows():
-        boolean = c.get("task") == "boolean"
-        cells = [escape(c.get(col, "")) if col in ("sweep", "task") else escape(c.get(col, "--")) for col in cols]
-        if not boolean:
+    for _, c in overview.iterrows():
+        cells = [sweeps(c.get("sweep")), *(escape(c.get(col, "--")) for col in cols[1:])]
+        if c.get("task") != "boolean":
             cells[2] = cells[3] = "--"
-        n = int(vtable[vtable["config_hash"] == c["config_hash"]]["n"].max())
         rw = c.get("rewire_every")
         rewire = "--" if rw is None or pd.isna(rw) or int(rw) == 0 else f"{int(rw)}/{fmt(c.get('rewire_fraction'), 2)}"
-        rows.append([*cells, rewire, escape(",".join(vtable[vtable["config_hash"] == c["config_hash"]]["variant"])),
-                     str(n)])  # fmt: skip
+        rows.append([*cells, rewire, escape(", ".join(c["variants"])), str(int(c["trials"]))])
     head = ["sweep", "task", "$C$", "$k$", "$r$", r"$\alpha$", "depth", "warm-up", "epochs", "$n$ train", "rewire",
             "variants", "trials"]  # fmt: skip
-    return "{\\small\n" + table(head, rows, align="llrrrrrrrrllr") + "}\n"
+    return "{\\small\n" + table(head, rows, align=SWEEP_COLUMN + "lrrrrrrrrl" + RAGGED.format("4.6cm") + "r") + "}\n"
 
 
 def grid_table(grid: pd.DataFrame, families=("overlap",)) -> str:
@@ -73,23 +75,14 @@ def mc_table(mc: pd.DataFrame) -> str:
     """Exact vs Monte Carlo estimate, stderr and z."""
     rows = [
         [str(r.m), str(r.k), str(r.alpha), escape(r.family), str(r.r), escape(r.quantity), fmt(r.exact, 4),
-         fmt(r.estimate, 4), fmt(r.stderr, 4), "--" if r.z is None or pd.isna(r.z) else f"{r.z:.2f}"]
+         fmt(r.estimate, 4), fmt(r.stderr, 4), "--" if r.z is None or pd.isna(r.z) else signed(r.z, 2)]
         for r in mc.itertuples()
     ]  # fmt: skip
     return table(["$m$", "$k$", r"$\alpha$", "family", "$r$", "quantity", "exact", "estimate", "stderr", "$z$"], rows)
 
 
-def _moved(after, before) -> float:
-    """Relative change (after - before) / before, NaN where undefined."""
-    try:
-        a, b = float(after), float(before)
-    except (TypeError, ValueError):
-        return math.nan
-    return (a - b) / b if b and not (math.isnan(a) or math.isnan(b)) else math.nan
-
-
 def _pct_moved(x: float) -> str:
-    return "--" if x is None or math.isnan(x) else f"{100 * x:+.0f}\\%"
+    return "--" if x is None or math.isnan(x) else signed(100 * x, 0) + "\\%"
 
 
 def prediction_latex(pred: pd.DataFrame) -> str:
@@ -98,35 +91,36 @@ def prediction_latex(pred: pd.DataFrame) -> str:
     rows = []
     for r in pred.itertuples():
         rows.append([
-            escape(r.sweep or ""), str(r.clauses), str(r.k), str(r.r), str(r.alpha), escape(r.variant), str(r.n),
-            fmt(r.exact_covered, 2), fmt(r.mask_covered, 2), _pct_moved(_moved(r.mask_covered, r.exact_covered)),
+            sweeps(r.sweep), str(r.clauses), str(r.k), str(r.r), str(r.alpha), escape(r.variant), str(r.n),
+            fmt(r.exact_covered, 2), fmt(r.mask_covered, 2), _pct_moved(r.covered_moved),
             fmt(r.exact_all_covered, 3), fmt(r.mc_all_covered, 3), fmt(r.mask_all_covered, 3),
             fmt(r.learned_all_covered, 3),
             fmt(r.exact_collisions, 2), fmt(r.mc_collisions, 2), pm(r.mask_collisions, r.mask_collisions_se, 2),
-            _pct_moved(_moved(r.mask_collisions, r.exact_collisions)),
+            _pct_moved(r.collisions_moved),
             pm(r.learned_collisions, r.learned_collisions_se, 2), str(r.dense_collisions),
         ])  # fmt: skip
     head = ["sweep", "$C$", "$k$", "$r$", r"$\alpha$", "split", "$n$",
             "cov.\\ exact", "masks", "moved",
             "P(all) exact", "MC", "masks", "learned",
             "coll.\\ exact", "MC", "masks", "moved", "learned", "dense"]  # fmt: skip
-    return "{\\scriptsize\\setlength{\\tabcolsep}{2.5pt}\n" + table(head, rows, align="lrrrrlr" + "r" * 13) + "}\n"
+    return (
+        "{\\scriptsize\\setlength{\\tabcolsep}{2.5pt}\n"
+        + table(head, rows, align=SWEEP_COLUMN + "rrrrlr" + "r" * 13)
+        + "}\n"
+    )
 
 
-def pruning_summary(pred: pd.DataFrame) -> str:
-    """One sentence (LaTeX) on how much A1's pruning moves expected coverage, P(all covered) and collisions."""
-    if pred.empty:
-        return ""
+def pruning_summary(moves: list[PruningMove]) -> str:
+    """One sentence (LaTeX) on how much A1's pruning moves expected coverage, P(all covered) and collisions
+    (``reports.compute.theory.pruning_moves``)."""
     parts = []
-    for what, after, before in (("expected covered clauses", "mask_covered", "exact_covered"),
-                                ("expected collisions", "mask_collisions", "exact_collisions")):  # fmt: skip
-        moved = pd.Series([_moved(a, b) for a, b in zip(pred[after], pred[before], strict=True)]).dropna()
-        if len(moved):
-            parts.append(f"{what} by {100 * moved.median():+.0f}\\% (median over {len(moved)} rows; range "
-                         f"{100 * moved.min():+.0f}\\% to {100 * moved.max():+.0f}\\%)")  # fmt: skip
-    d = (pd.to_numeric(pred["mask_all_covered"], errors="coerce") - pred["exact_all_covered"]).dropna()
-    if len(d):
-        parts.append(f"P(all covered) by {d.median():+.3f} (median; range {d.min():+.3f} to {d.max():+.3f})")
+    for m in moves:
+        if m.relative:
+            parts.append(f"{m.quantity} by {_pct_moved(m.median)} (median over {m.n} rows; range "
+                         f"{_pct_moved(m.low)} to {_pct_moved(m.high)})")  # fmt: skip
+        else:
+            parts.append(f"{m.quantity} by {signed(m.median, 3)} (median; range {signed(m.low, 3)} to "
+                         f"{signed(m.high, 3)})")  # fmt: skip
     if not parts:
         return ""
     return ("Measured on the stored masks, A1's pruning moves " + "; ".join(parts) + ", relative to the exact "
@@ -143,7 +137,7 @@ def _config_cells(r) -> list[str]:
         if rewire is None or pd.isna(rewire) or int(rewire) == 0
         else f"{int(rewire)}/{fmt(g('rewire_fraction'), 2)}"
     )
-    return [escape(g("sweep") or ""), escape(g("task") or ""), _int(g("clauses")) if boolean else "--", _int(g("r")),
+    return [sweeps(g("sweep")), escape(g("task") or ""), _int(g("clauses")) if boolean else "--", _int(g("r")),
             _int(g("alpha")), _int(g("depth")), f"{_int(g('warmup_epochs'))}+{_int(g('epochs'))}", rw]  # fmt: skip
 
 
@@ -158,7 +152,7 @@ def accuracy_table(vtable: pd.DataFrame) -> str:
                      pm(100 * r.test_accuracy_mean, 100 * r.test_accuracy_sem, 2),
                      fmt(getattr(r, "nonzero_params_mean", math.nan), 0)])  # fmt: skip
     head = [*CONFIG_HEAD, "variant", "$n$", r"test acc. (\%)", "nonzero params"]
-    return "{\\scriptsize\n" + table(head, rows, align="llrrrrrlrrrr") + "}\n"
+    return "{\\scriptsize\n" + table(head, rows, align=SWEEP_COLUMN + "lrrrrrlrrrr") + "}\n"
 
 
 def _p(x) -> str:
@@ -176,43 +170,39 @@ def improvement_table(summary: pd.DataFrame) -> str:
     paired t and Wilcoxon p, Holm-adjusted p over the table, gain/loss mark, trials for 80 % power."""
     rows = []
     for r in summary.itertuples():
-        ci = f"[{100 * r.diff_lo:+.1f}, {100 * r.diff_hi:+.1f}]" if pd.notna(r.diff_lo) else "--"
-        rows.append([*_config_cells(r), escape(r.variant), str(r.n), f"{100 * r.diff:+.2f}", ci,
-                     "--" if pd.isna(r.ri_pct) else f"{r.ri_pct:+.1f}",
+        ci = interval(100 * r.diff_lo, 100 * r.diff_hi, 1)
+        rows.append([*_config_cells(r), escape(r.variant), str(r.n), signed(100 * r.diff, 2), ci,
+                     signed(r.ri_pct, 1),
                      "--" if pd.isna(r.frac_improved) else f"{100 * r.frac_improved:.0f}",
                      _p(r.p), _p(r.wilcoxon_p), _p(r.p_holm), r.star or "", _need(r.n_needed)])  # fmt: skip
     head = [*CONFIG_HEAD, "split", "$n$", r"$\Delta$ (pts)", r"95\% CI", r"RI (\%)", r"impr.\ (\%)",
             "$p_t$", "$p_W$", r"$p_{\mathrm{Holm}}$", "mark", r"$n$ for 80\%"]  # fmt: skip
     return (
-        "{\\scriptsize\\setlength{\\tabcolsep}{2.5pt}\n" + table(head, rows, align="llrrrrrl" + "lrrrrrrrrlr") + "}\n"
+        "{\\scriptsize\\setlength{\\tabcolsep}{2.5pt}\n"
+        + table(head, rows, align=SWEEP_COLUMN + "lrrrrrl" + "lrrrrrrrrlr")
+        + "}\n"
     )
 
 
-def metric_table(vtable: pd.DataFrame, metric: str, r: int = 8) -> str:
-    """Like the paper's A1/A2: rows = literals m, columns = dense / clause / random, mean +- SD."""
-    b = a1_a2_rows(vtable, r)
-    if b.empty or f"{metric}_mean" not in b.columns:
+def metric_table(cells: pd.DataFrame) -> str:
+    """Like the paper's A1/A2 (``reports.compute.table_rows.metric_cells``): rows = literals m and alpha,
+    columns = dense / clause / random, mean +- SD."""
+    if cells.empty:
         return ""
-    b = b.assign(m=b["clauses"] * b["k"])
-    rows = []
-    for (m, alpha), g in b.groupby(["m", "alpha"], sort=True):
-        cells = [str(m), str(alpha)]
-        for v in paper_numbers.VARIANTS_A1_A2:
-            h = g[g["variant"] == v]
-            cells.append(pm(h[f"{metric}_mean"].mean(), h[f"{metric}_sd"].mean()) if len(h) else "--")
-        rows.append(cells)
+    rows = [
+        [str(c["m"]), str(c["alpha"]), *(pm(c[f"{v}_mean"], c[f"{v}_sd"]) for v in paper_numbers.VARIANTS_A1_A2)]
+        for _, c in cells.iterrows()
+    ]
     return table(["literals $m$", r"$\alpha$", "dense", "clause-split", "random-split"], rows)
 
 
-def cosine_difference_table(summary: pd.DataFrame, r: int = 8) -> str:
-    """Per (m, alpha, split) of the A2 rows: FPE - dense of the signed cosine and of |cos|, mean +- SEM over trials."""
-    if summary.empty or "abs_cosine_diff_mean" not in summary:
-        return ""
-    b = a1_a2_rows(summary, r)
-    if b.empty:
+def cosine_difference_table(rows_in: pd.DataFrame) -> str:
+    """Per (m, alpha, split) of the A2 rows (``reports.compute.table_rows.cosine_difference_rows``): FPE - dense
+    of the signed cosine and of |cos|, mean +- SEM over trials."""
+    if rows_in.empty:
         return ""
     rows = []
-    for r in b.assign(m=b["clauses"] * b["k"]).sort_values(["m", "alpha", "variant"]).itertuples():
+    for r in rows_in.itertuples():
         rows.append([str(r.m), str(r.alpha), escape(r.variant), str(r.n),
                      pm(getattr(r, "cosine_diff_mean", math.nan), getattr(r, "cosine_diff_sem", math.nan)),
                      pm(r.abs_cosine_diff_mean, r.abs_cosine_diff_sem)])  # fmt: skip
@@ -221,15 +211,17 @@ def cosine_difference_table(summary: pd.DataFrame, r: int = 8) -> str:
 
 
 def regression_table(regs) -> str:
-    """OLS of relative improvement on capacity fold / |cos| difference: coefficients with 95% CI (standard errors
-    clustered by dense trial), p of the slope, R^2, n models and the number of clusters."""
+    """OLS of relative improvement (RI - 1, %) on capacity fold / |cos| difference: intercept (%) and slope
+    (% per unit of x) with 95% CI (standard errors clustered by dense trial), p of the slope, R^2, n models and
+    the number of clusters."""
     rows = [
-        [escape(r.x.replace("_", " ")), escape(r.label), str(r.nobs), str(r.clusters or "--"),
-         fmt(r.const, sci=False), _ci(*r.const_ci), fmt(r.slope, sci=False), _ci(*r.slope_ci), fmt(r.slope_p, 4),
-         fmt(r.rsquared, sci=False)]
+        [escape(r.x.replace("_", " ")), prose(r.label), str(r.nobs), str(r.clusters or "--"),
+         signed(r.const, 1), interval(*r.const_ci, 1), signed(r.slope, 2), interval(*r.slope_ci, 2),
+         fmt(r.slope_p, 4), fmt(r.rsquared, sci=False)]
         for r in regs
     ]  # fmt: skip
-    head = ["$x$", "group", "$n$", "clusters", "intercept", r"95\% CI", "slope", r"95\% CI", "$p$ (slope)", "$R^2$"]
+    head = ["$x$", "fit", "$n$", "clusters", r"intercept (\%)", r"95\% CI", r"slope (\% per unit $x$)",
+            r"95\% CI", "$p$ (slope)", "$R^2$"]  # fmt: skip
     return "{\\small\n" + table(head, rows, align="llrrrrrrrr") + "}\n"
 
 
@@ -239,13 +231,13 @@ def _paper_cells(row: PaperRow) -> list[str]:
     ours, best = row.ours, row.best
     diff = "--" if ours is None or pd.isna(ours) else (pct(ours - row.paper) if row.percent else fmt(ours - row.paper))
     b = "--" if best is None or pd.isna(best) else f(best)
-    return [escape(row.quantity), escape(row.source), f(row.paper), "--" if ours is None else f(ours), b,
+    return [prose(row.quantity), prose(row.source), f(row.paper), "--" if ours is None else f(ours), b,
             str(row.T or "--"), diff, str(row.n or "--")]  # fmt: skip
 
 
-def paper_vs_ours(vtable: pd.DataFrame, summary: pd.DataFrame, pairs: pd.DataFrame | None = None) -> str:
+def paper_vs_ours(paper: list[PaperRow]) -> str:
     """The paper's numbers beside ours (``reports.compute.paper_comparison.paper_rows``): our mean, the expected
     best of the paper's T of our trials ("--" when we have fewer than T), ours - paper (of the mean), n."""
-    rows = [_paper_cells(r) for r in paper_rows(vtable, summary, pairs)]
+    rows = [_paper_cells(r) for r in paper]
     head = ["quantity", "paper source", "paper", "ours (mean)", "ours, best of $T$", "$T$", "ours $-$ paper", "$n$"]
     return "{\\small\n" + table(head, rows, align="p{4.6cm}p{5.6cm}rrrrrr") + "}\n"

@@ -3,10 +3,7 @@
 import json
 
 import numpy as np
-from click.testing import CliRunner
 from scipy import stats
-
-import cli
 
 
 def _store(path):
@@ -28,9 +25,9 @@ def _store(path):
     return dense, random
 
 
-def test_claims_json_has_every_entry_and_the_recomputed_effect(tmp_path):
+def test_claims_json_has_every_entry_and_the_recomputed_effect(invoke, tmp_path):
     dense, random = _store(tmp_path / "r.db")
-    res = CliRunner().invoke(cli.main, ["claims", "--store", str(tmp_path / "r.db"), "--json"])
+    res = invoke(["claims", "--store", str(tmp_path / "r.db"), "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     by_id = {c["id"]: c for c in out["claims"]}
@@ -43,16 +40,16 @@ def test_claims_json_has_every_entry_and_the_recomputed_effect(tmp_path):
     assert by_id["E8"]["verdict"] == "undecided" and by_id["E8"]["p"] is None  # no data: null, not NaN
 
 
-def test_claims_text_names_each_verdict(tmp_path):
+def test_claims_text_names_each_verdict(invoke, tmp_path):
     _store(tmp_path / "r.db")
-    res = CliRunner().invoke(cli.main, ["claims", "--store", str(tmp_path / "r.db")])
+    res = invoke(["claims", "--store", str(tmp_path / "r.db")])
     assert res.exit_code == 0, res.output
     assert "E1a  SUPPORTED" in res.output and "T1   CONTRADICTED" in res.output
 
 
-def test_claims_missing_store_is_one_line(tmp_path):
-    res = CliRunner().invoke(cli.main, ["claims", "--store", str(tmp_path / "none.db")])
+def test_claims_missing_store_is_one_line(invoke, tmp_path):
+    res = invoke(["claims", "--store", str(tmp_path / "none.db")])
     assert res.exit_code == 2
     assert res.output.strip().count("\n") == 0 and res.output.startswith("Error: store=")
-    res = CliRunner().invoke(cli.main, ["claims", "--store", str(tmp_path / "none.db"), "--preset", "huge"])
+    res = invoke(["claims", "--store", str(tmp_path / "none.db"), "--preset", "huge"])
     assert res.exit_code == 2 and "preset='huge'" in res.output

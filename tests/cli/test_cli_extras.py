@@ -45,6 +45,7 @@ def test_theory_commands_need_only_the_base_install():
         (["numba"], ["simulate", "--trials", "10", "--no-progress"], "mc"),
         (["matplotlib"], ["report", "--help"], None),  # help needs nothing heavy
         (["pandas"], ["sweep", "status", "--store", "absent.db"], None),
+        (["transformers"], ["embed", "images", "--out", "e.npz"], "embed"),
     ],
 )
 def test_missing_extra_is_one_line(tmp_path, blocked, args, extra):
@@ -76,7 +77,7 @@ def _requirements(extras: dict, name: str) -> set[str]:
 def test_each_module_is_installed_by_the_extra_named_for_it():
     extras = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
     extras = extras["optional-dependencies"]
-    distribution = {"sklearn": "scikit-learn", "distributed": "dask"}
+    distribution = {"sklearn": "scikit-learn", "distributed": "dask", "PIL": "pillow"}
     for module, extra in EXTRAS.items():
         assert distribution.get(module, module) in _requirements(extras, extra), (module, extra)
     assert {"torch", "numba", "statsmodels", "matplotlib", "jinja2", "pandas"} <= _requirements(extras, "all")

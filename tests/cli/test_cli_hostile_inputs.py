@@ -158,9 +158,13 @@ def test_an_export_cut_inside_its_last_row_is_refused(tmp_path, store):
     refused(run_cli("report", "--from", out, "--out", tmp_path / "D"), "body_sha256")
 
 
-def test_an_edited_config_keeping_its_hash_is_refused(export, tmp_path):
-    tamper(export, lambda f: f.assign(clauses="3"))
-    refused(run_cli("report", "--from", export, "--out", tmp_path / "D"), "is not the hash")
+def test_an_edited_config_on_some_rows_is_refused(export, tmp_path):
+    def edit(f):
+        f.loc[0, "clauses"] = "3"  # one row of the config says otherwise
+        return f
+
+    tamper(export, edit)
+    refused(run_cli("report", "--from", export, "--out", tmp_path / "D"), "rows disagree on clauses")
 
 
 @pytest.mark.parametrize("p", [5.0, -0.5])

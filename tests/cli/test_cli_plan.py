@@ -7,23 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from click.testing import CliRunner
 
-import cli
 import reports.presets
 from fpe_train.sweeps.sweep import find_sweep, load_sweep
-from reports.presets import Preset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fpe_train" / "sweeps"))
 from test_export import _configs, _store  # noqa: E402 - the synthetic two-sweep store
-
-TINY = Preset(name="test", sweeps=(), mc_trials=200, grid_m=(8,), grid_k=(2,), grid_alpha=(2,),
-              mc_cases=((8, 2, 2, "random", 1),), r_min_problems=((8, 2, 2),))  # fmt: skip
-
-
-def invoke(*args):
-    res = CliRunner().invoke(cli.main, [str(a) for a in args])
-    return res.exit_code, res.stdout, res.stderr
 
 
 def one_line_error(code, out, err, *needles):
@@ -34,7 +23,7 @@ def one_line_error(code, out, err, *needles):
         assert n in lines[0]
 
 
-def test_sweep_plan_counts_match_a_plain_loop():
+def test_sweep_plan_counts_match_a_plain_loop(invoke):
     code, out, _ = invoke("sweep", "plan", "fig3c", "table_a1_a2", "--size", "paper", "--no-eta", "--json")
     assert code == 0
     data = json.loads(out)
@@ -46,13 +35,32 @@ def test_sweep_plan_counts_match_a_plain_loop():
     assert data["total"]["trials"] == sum(r["trials"] for r in data["sweeps"])
 
 
-def test_sweep_plan_table_with_eta():
+def test_sweep_plan_table_with_eta(invoke):
     code, out, _ = invoke("sweep", "plan", "case_study", "--size", "quick", "--workers", "2")
     assert code == 0
     assert "ETA (2 workers)" in out and "calibration: cpu, 1 thread" in out and "case_study" in out
+    assert "the ETA assumes: each of 2 workers" in out and "load average" in out
 
 
-def test_sweep_plan_bad_input():
+def test_sweep_plan_and_report_plan_give_the_same_figure_for_the_same_work():
+    """One calibration per process: a sweep's ETA is the same from `sweep plan` and from `report --plan`
+    (counted alone; the report also times only what earlier sweeps of the preset leave to train)."""
+    quick = {c.name: c for c in reports.presets.get_preset("quick").sweeps}
+    code, out, _ = invoke("report", "--preset", "quick", "--plan", "--json", "--workers", "2")
+    assert code == 0
+    report = {r["sweep"]: r for r in json.loads(out)["sweeps"]}
+    for name in ("case_study", "fig3c"):
+        assert not quick[name].keep and not quick[name].overrides  # the preset runs the sweep file as it is
+        code, out, _ = invoke("sweep", "plan", name, "--size", "quick", "--json", "--workers", "2")
+        assert code == 0
+        (row,) = json.loads(out)["sweeps"]
+        for key in ("configs", "trials", "batches", "model_epochs", "flops", "eta_seconds"):
+            assert row[key] == report[name][key if key != "eta_seconds" else "eta_alone_seconds"], key
+    assert report["case_study"]["eta_seconds"] == report["case_study"]["eta_alone_seconds"]  # first: trains all
+    assert report["fig3c"]["eta_seconds"] <= report["fig3c"]["eta_alone_seconds"]
+
+
+def test_sweep_plan_bad_input(invoke):
     one_line_error(*invoke("sweep", "plan", "no_such_sweep"), "sweep='no_such_sweep'")
     one_line_error(*invoke("sweep", "plan", "fig3c", "--size", "huge"), "size='huge'")
     one_line_error(*invoke("sweep", "plan", "fig3c", "--device", "tpu"), "--device")
@@ -60,7 +68,7 @@ def test_sweep_plan_bad_input():
         one_line_error(*invoke("sweep", "plan", "fig3c", "--device", "cuda"), "device='cuda'", "no CUDA GPU")
 
 
-def test_status_shows_the_remaining_estimate(tmp_path):
+def test_status_shows_the_remaining_estimate(invoke, tmp_path):
     _store(tmp_path / "s.db", partial=True)
     code, out, _ = invoke("sweep", "status", "--store", tmp_path / "s.db", "--json")
     assert code == 0
@@ -70,7 +78,7 @@ def test_status_shows_the_remaining_estimate(tmp_path):
     assert code == 0 and "remaining" in out.splitlines()[0]
 
 
-def test_report_plan_json():
+def test_report_plan_json(invoke):
     code, out, _ = invoke("report", "--preset", "quick", "--plan", "--json")
     assert code == 0
     data = json.loads(out)
@@ -79,11 +87,11 @@ def test_report_plan_json():
     assert data["total"]["eta_seconds"] > 0 and data["calibration"]["device"] == "cpu"
 
 
-def test_report_from_an_export_equals_the_report_from_its_store(tmp_path, monkeypatch):
+def test_report_from_an_export_equals_the_report_from_its_store(tiny_preset, invoke, tmp_path, monkeypatch):
     import reports.build
     from fpe_train.sweeps.export import export_store
 
-    monkeypatch.setitem(reports.presets.PRESETS, "test", TINY)
+    monkeypatch.setitem(reports.presets.PRESETS, "test", tiny_preset)
     monkeypatch.setattr(reports.build, "latex_engine", lambda: None)  # report.tex only: the PDF adds nothing here
     _store(tmp_path / "s.db", partial=True)
     export_store(tmp_path / "s.db", tmp_path / "e.csv.gz", meta={"preset": "test"})
@@ -102,7 +110,7 @@ def test_report_from_an_export_equals_the_report_from_its_store(tmp_path, monkey
     pd.testing.assert_frame_equal(shipped, stored)
 
 
-def test_report_from_refuses_another_schema_and_a_second_source(tmp_path):
+def test_report_from_refuses_another_schema_and_a_second_source(invoke, tmp_path):
     import gzip
 
     from fpe_train.sweeps.export import write_export
@@ -118,11 +126,11 @@ def test_report_from_refuses_another_schema_and_a_second_source(tmp_path):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")
-def test_report_plan_cuda_without_a_gpu():
+def test_report_plan_cuda_without_a_gpu(invoke):
     one_line_error(*invoke("report", "--preset", "quick", "--plan", "--device", "cuda"), "no CUDA GPU")
 
 
-def test_report_export_then_from(tmp_path, monkeypatch):
+def test_report_export_then_from(tiny_preset, invoke, tmp_path, monkeypatch):
     """`report --export` ships the preset's rows with provenance; `report --from` reads them back."""
     import reports.build
     from fpe_train.sweeps.export import read_export
@@ -130,7 +138,7 @@ def test_report_export_then_from(tmp_path, monkeypatch):
 
     a, b = _configs()
     sweeps = [Sweep("fig3a", "quick", (a,), ""), Sweep("fig5_vision", "quick", (b,), "")]
-    monkeypatch.setitem(reports.presets.PRESETS, "test", TINY)
+    monkeypatch.setitem(reports.presets.PRESETS, "test", tiny_preset)
     monkeypatch.setattr(reports.presets, "load_sweeps", lambda preset: sweeps)
     monkeypatch.setattr(reports.build, "latex_engine", lambda: None)
     _store(tmp_path / "s.db", partial=True)

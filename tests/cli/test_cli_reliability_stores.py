@@ -13,7 +13,6 @@ import subprocess
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 import cli
 from fpe_train.sweeps.store import APPLICATION_ID, SCHEMA_VERSION, ResultsStore
@@ -38,11 +37,6 @@ r = [2, 3]
 """
 
 
-def invoke(*args):
-    result = CliRunner().invoke(cli.main, [str(a) for a in args])
-    return result.exit_code, result.stdout, result.stderr
-
-
 def one_line_error(code, err, *needles, exit_code=2):
     assert code == exit_code, err
     lines = [x for x in err.splitlines() if x.startswith("Error:")]
@@ -57,7 +51,7 @@ def sha(path):
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory):
+def made(invoke, tmp_path_factory):
     """A real store of the tiny sweep (trained once for the module) and the sweep file."""
     folder = tmp_path_factory.mktemp("made")
     sweep = folder / "tiny.toml"
@@ -97,7 +91,7 @@ def bad_stores(folder, real):
     }
 
 
-def test_foreign_and_damaged_stores_refused_unchanged(made, tmp_path):
+def test_foreign_and_damaged_stores_refused_unchanged(invoke, made, tmp_path):
     sweep, real = made
     for db, needle in bad_stores(tmp_path, real).items():
         before = sha(db)
@@ -111,7 +105,7 @@ def test_foreign_and_damaged_stores_refused_unchanged(made, tmp_path):
     assert not (tmp_path / "x.csv").exists()
 
 
-def test_report_no_run_on_an_empty_file_leaves_it_empty(tmp_path):
+def test_report_no_run_on_an_empty_file_leaves_it_empty(invoke, tmp_path):
     empty = tmp_path / "empty.db"
     empty.write_bytes(b"")
     code, _, err = invoke("report", "--no-run", "--store", empty, "--out", tmp_path / "rep")
@@ -119,7 +113,7 @@ def test_report_no_run_on_an_empty_file_leaves_it_empty(tmp_path):
     assert empty.read_bytes() == b""
 
 
-def test_read_only_folder_reads_and_refuses_writing(made, tmp_path, immutable):
+def test_read_only_folder_reads_and_refuses_writing(invoke, made, tmp_path, immutable):
     sweep, real = made
     ro = tmp_path / "ro"
     ro.mkdir()
@@ -143,7 +137,7 @@ def test_read_only_folder_reads_and_refuses_writing(made, tmp_path, immutable):
     assert sorted(os.listdir(ro)) == ["r.db"] and sha(db) == sha(real)
 
 
-def test_a_second_driver_through_a_symlink_is_refused(made, tmp_path):
+def test_a_second_driver_through_a_symlink_is_refused(invoke, made, tmp_path):
     sweep, real = made
     folder = tmp_path / "real"
     folder.mkdir()
@@ -165,14 +159,14 @@ def test_a_second_driver_through_a_symlink_is_refused(made, tmp_path):
         ("x.xlsx", "out='x.xlsx': cannot tell the format from its suffix; use .csv, .csv.gz, .parquet, .pq"),
     ],
 )
-def test_export_bad_out(made, tmp_path, monkeypatch, out, needle):
+def test_export_bad_out(invoke, made, tmp_path, monkeypatch, out, needle):
     monkeypatch.chdir(tmp_path)
     code, _, err = invoke("sweep", "export", "--store", made[1], "--out", out)
     one_line_error(code, err, needle)
     assert os.listdir(tmp_path) == []
 
 
-def test_export_unknown_sweep_or_size(made, tmp_path):
+def test_export_unknown_sweep_or_size(invoke, made, tmp_path):
     out = tmp_path / "x.csv"
     code, _, err = invoke("sweep", "export", "--store", made[1], "--out", out, "--sweep", "nosuch")
     one_line_error(code, err, "sweep='nosuch': no such sweep in store", "(it has: tiny)")
@@ -181,7 +175,7 @@ def test_export_unknown_sweep_or_size(made, tmp_path):
     assert not out.exists()
 
 
-def test_export_suffixes_and_csv_gz_with_provenance(made, tmp_path):
+def test_export_suffixes_and_csv_gz_with_provenance(invoke, made, tmp_path):
     from fpe_train.sweeps.export import read_export
 
     with ResultsStore(made[1], readonly=True) as s:
@@ -215,7 +209,7 @@ def tiny_disk(tmp_path):
     subprocess.run(["umount", "-l", str(where)], check=True)  # lazy: a file left open by a failed write
 
 
-def test_export_to_a_full_disk_leaves_nothing_and_keeps_the_old_file(made, tiny_disk):
+def test_export_to_a_full_disk_leaves_nothing_and_keeps_the_old_file(invoke, made, tiny_disk):
     where, fill = tiny_disk
     out = where / "rows.csv"
     out.write_text("old export\n")
@@ -225,7 +219,7 @@ def test_export_to_a_full_disk_leaves_nothing_and_keeps_the_old_file(made, tiny_
     assert out.read_text() == "old export\n" and sorted(os.listdir(where)) == ["filler", "rows.csv"]
 
 
-def test_sweep_run_on_a_full_disk_is_one_line_and_resumable(made, tiny_disk):
+def test_sweep_run_on_a_full_disk_is_one_line_and_resumable(invoke, made, tiny_disk):
     where, fill = tiny_disk
     sweep, _ = made
     fill(kib_free=48)  # room for the empty store, not for every trial's rows and the WAL
@@ -241,7 +235,7 @@ def test_sweep_run_on_a_full_disk_is_one_line_and_resumable(made, tiny_disk):
     assert (status.done, status.failed) == (4, 0)
 
 
-def test_report_on_a_full_disk_is_one_line(made, tiny_disk):
+def test_report_on_a_full_disk_is_one_line(invoke, made, tiny_disk):
     where, fill = tiny_disk
     fill(kib_free=16)
     code, _, err = invoke("report", "--no-run", "--store", made[1], "--out", where / "rep")
@@ -252,14 +246,14 @@ def test_report_on_a_full_disk_is_one_line(made, tiny_disk):
 
 
 @pytest.mark.parametrize("value", ["nan", "-1", "inf", "0"])
-def test_connect_timeout_values(made, tmp_path, value):
+def test_connect_timeout_values(invoke, made, tmp_path, value):
     db = tmp_path / "r.db"
     code, _, err = invoke("sweep", "run", made[0], "--store", db, "--executor", "dask", "--connect-timeout", value)
     one_line_error(code, err, "connect_timeout=", "must be a finite number of seconds > 0 (--connect-timeout)")
     assert not db.exists()
 
 
-def test_tls_options_need_a_tls_scheduler(made, tmp_path):
+def test_tls_options_need_a_tls_scheduler(invoke, made, tmp_path):
     db = tmp_path / "r.db"
     args = ("sweep", "run", made[0], "--store", db, "--executor", "dask")
     code, _, err = invoke(*args, "--scheduler", "tcp://127.0.0.1:9", "--tls-ca-file", tmp_path / "ca.pem")

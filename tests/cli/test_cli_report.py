@@ -4,19 +4,9 @@ import sqlite3
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-import cli
 import reports.build
-from reports.presets import Preset
 from reports.render.latex import latex_engine
-
-TINY = Preset(name="test", sweeps=(), mc_trials=200, grid_m=(8,), grid_k=(2,), grid_alpha=(2,),
-              mc_cases=((8, 2, 2, "random", 1),), r_min_problems=((8, 2, 2),))  # fmt: skip
-
-
-def _invoke(*args):
-    return CliRunner().invoke(cli.main, ["report", *args])
 
 
 def _one_line_error(res, *needles):
@@ -46,58 +36,62 @@ def _synthetic_store(path):
     return path
 
 
-def test_unknown_preset(tmp_path):
-    lines = _one_line_error(_invoke("--preset", "huge", "--out", str(tmp_path / "o"), "--no-run"), "preset='huge'")
+def test_unknown_preset(invoke, tmp_path):
+    lines = _one_line_error(
+        invoke("report", "--preset", "huge", "--out", str(tmp_path / "o"), "--no-run"), "preset='huge'"
+    )
     assert len(lines) == 1
 
 
-def test_missing_store_with_no_run(tmp_path):
-    _one_line_error(_invoke("--out", str(tmp_path / "o"), "--no-run"), "no such results store")
+def test_missing_store_with_no_run(invoke, tmp_path):
+    _one_line_error(invoke("report", "--out", str(tmp_path / "o"), "--no-run"), "no such results store")
 
 
-def test_empty_store(tmp_path):
+def test_empty_store(invoke, tmp_path):
     from fpe_train.sweeps.store import ResultsStore
 
     ResultsStore(tmp_path / "empty.db").close()
-    res = _invoke("--out", str(tmp_path / "o"), "--store", str(tmp_path / "empty.db"), "--no-run")
+    res = invoke("report", "--out", str(tmp_path / "o"), "--store", str(tmp_path / "empty.db"), "--no-run")
     _one_line_error(res, "no finished result rows")
     assert not (tmp_path / "o" / "report.tex").exists()
 
 
-def test_incompatible_store(tmp_path):
+def test_incompatible_store(invoke, tmp_path):
     bad = tmp_path / "other.db"
     con = sqlite3.connect(bad)
     con.execute("CREATE TABLE t (x)")
     con.commit()
     con.close()
-    _one_line_error(_invoke("--out", str(tmp_path / "o"), "--store", str(bad), "--no-run"), "store=")
+    _one_line_error(invoke("report", "--out", str(tmp_path / "o"), "--store", str(bad), "--no-run"), "store=")
     (tmp_path / "junk.db").write_text("not a database at all, just text" * 10)
-    _one_line_error(_invoke("--out", str(tmp_path / "o"), "--store", str(tmp_path / "junk.db"), "--no-run"), "store=")
+    _one_line_error(
+        invoke("report", "--out", str(tmp_path / "o"), "--store", str(tmp_path / "junk.db"), "--no-run"), "store="
+    )
 
 
-def test_frame_without_columns_is_incompatible(tmp_path, monkeypatch):
+def test_frame_without_columns_is_incompatible(invoke, tmp_path, monkeypatch):
     monkeypatch.setattr(reports.build, "load_frame", lambda path: pd.DataFrame({"x": [1]}))
-    _one_line_error(_invoke("--out", str(tmp_path / "o"), "--no-run"), "incompatible")
+    _one_line_error(invoke("report", "--out", str(tmp_path / "o"), "--no-run"), "incompatible")
 
 
-def test_output_folder_not_writable(tmp_path):
+def test_output_folder_not_writable(invoke, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    _one_line_error(_invoke("--out", str(blocker / "sub"), "--no-run"), "out=", "cannot write")
+    _one_line_error(invoke("report", "--out", str(blocker / "sub"), "--no-run"), "out=", "cannot write")
 
 
 @pytest.mark.skipif(latex_engine() is None, reason="no LaTeX engine (latexmk + pdflatex) installed")
-def test_latex_error_shows_log_lines_and_leaves_no_stale_pdf(tmp_path, monkeypatch):
+def test_latex_error_shows_log_lines_and_leaves_no_stale_pdf(tiny_preset, invoke, tmp_path, monkeypatch):
     import reports.presets
 
-    monkeypatch.setitem(reports.presets.PRESETS, "test", TINY)
+    monkeypatch.setitem(reports.presets.PRESETS, "test", tiny_preset)
     store = _synthetic_store(tmp_path / "s.db")
     out = tmp_path / "o"
     out.mkdir()
     (out / "report.pdf").write_text("an old report")
     monkeypatch.setattr(reports.build, "render", lambda *a, **k: "\\documentclass{article}\\begin{document}"
                         "\\undefinedmacroxyz\\end{document}\n")  # fmt: skip
-    res = _invoke("--preset", "test", "--out", str(out), "--store", str(store), "--no-run", "--no-progress")
+    res = invoke("report", "--preset", "test", "--out", str(out), "--store", str(store), "--no-run", "--no-progress")
     lines = _one_line_error(res, "latex")
     assert any(line.strip().startswith("! Undefined control sequence") for line in lines[1:])
     assert len(lines) <= 1 + 16

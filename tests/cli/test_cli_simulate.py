@@ -7,28 +7,21 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
-
-import cli
 
 
-def run(args):
-    """Exit code and stdout alone (a progress bar on stderr, e.g. while numba compiles, stays out)."""
-    result = CliRunner().invoke(cli.main, ["simulate", *args])
-    return result.exit_code, result.stdout
-
-
-def test_table_shows_exact_and_monte_carlo_side_by_side():
-    code, out = run(["--m", "16", "--k", "2", "--alpha", "2", "--r", "2", "--trials", "5000", "--seed", "1"])
+def test_table_shows_exact_and_monte_carlo_side_by_side(invoke):
+    code, out, _ = invoke(
+        ["simulate", "--m", "16", "--k", "2", "--alpha", "2", "--r", "2", "--trials", "5000", "--seed", "1"]
+    )
     assert code == 0, out
     assert "family random" in out and "expected_collisions" in out and "FLAG" in out
     assert "collisions per trial:" in out
     assert "trials=5000 seed=1" in out
 
 
-def test_json_has_required_keys_and_families_all_notes_undefined():
+def test_json_has_required_keys_and_families_all_notes_undefined(invoke):
     args = ["--m", "16", "--k", "2", "--alpha", "4", "--r", "3", "--trials", "4000", "--json"]
-    code, out = run([*args, "--threads", "1"])
+    code, out, _ = invoke(["simulate", *args, "--threads", "1"])
     assert code == 0, out
     data = json.loads(out)
     assert data["trials"] == 4000 and data["seed"] == 0 and data["seconds"] >= 0
@@ -44,7 +37,7 @@ def test_json_has_required_keys_and_families_all_notes_undefined():
         assert fam["neurons_cover_ge1"]["exact"] is None and fam["neurons_cover_ge2"]["estimate"] >= 0
         assert sum(fam["collision_histogram"]) == 4000
     # same seed, same numbers (seconds aside)
-    again = json.loads(run([*args, "--threads", "2"])[1])
+    again = json.loads(invoke(["simulate", *args, "--threads", "2"]).stdout)
     assert again["families"] == {
         k: v | {"seconds": again["families"][k]["seconds"]} for k, v in data["families"].items()
     }
@@ -73,8 +66,19 @@ def test_bad_input_is_one_line_exit_2(args, needle):
     assert "Traceback" not in proc.stderr
 
 
-def test_wide_collision_distribution_is_summarised_by_quantiles():
-    code, out = run(["--m", "128", "--k", "2", "--alpha", "2", "--r", "2", "--trials", "3000"])
+def test_wide_collision_distribution_is_summarised_by_quantiles(invoke):
+    code, out, _ = invoke(["simulate", "--m", "128", "--k", "2", "--alpha", "2", "--r", "2", "--trials", "3000"])
     assert code == 0, out
     line = [x for x in out.splitlines() if x.startswith("collisions per trial:")][0]
     assert "median" in line and "95%" in line and "histogram in --json" in line
+
+
+def test_an_estimate_of_zero_gets_the_exact_interval_from_zero():
+    """No trial covers every clause: the interval is [0, exact upper bound], never one that excludes 0."""
+    from scipy.stats import binomtest
+
+    code, out = run(["--family", "random", "--trials", "2000", "--threads", "1", "--json"])
+    assert code == 0, out
+    row = json.loads(out)["families"]["random"]["p_all_covered"]
+    assert row["estimate"] == 0.0 and row["ci_low"] == 0.0
+    assert row["ci_high"] == pytest.approx(binomtest(0, 2000).proportion_ci(method="exact").high, rel=1e-9)

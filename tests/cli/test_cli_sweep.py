@@ -5,9 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-import cli
 from fpe_train.sweeps.store import ResultsStore
 
 TINY = """
@@ -34,11 +32,6 @@ trials = 3
 """
 
 
-def invoke(*args):
-    result = CliRunner().invoke(cli.main, [str(a) for a in args])
-    return result.exit_code, result.stdout, result.stderr
-
-
 def sweep_file(tmp_path, text=TINY, name="tiny.toml"):
     p = tmp_path / name
     p.write_text(text)
@@ -53,7 +46,7 @@ def assert_one_line_error(code, err, *needles):
         assert n in lines[0], lines[0]
 
 
-def test_run_status_export(tmp_path):
+def test_run_status_export(invoke, tmp_path):
     p, db = sweep_file(tmp_path), tmp_path / "r.db"
     code, out, err = invoke("sweep", "run", p, "--store", db, "--executor", "serial")
     assert code == 0, err
@@ -85,13 +78,13 @@ def test_run_status_export(tmp_path):
     assert len(pq) == 12 and list(pq.test_accuracy) == list(frame.test_accuracy)
 
 
-def test_failed_trials_exit_1_and_are_kept(tmp_path, monkeypatch):
-    import fpe_train.engine.run
+def test_failed_trials_exit_1_and_are_kept(invoke, tmp_path, monkeypatch):
+    import fpe_train.engine.cpu
 
     def broken(config, **_):  # a failure no up-front check can see (the serial executor runs in-process)
         raise RuntimeError("trial failed")
 
-    monkeypatch.setattr(fpe_train.engine.run, "run_batch", broken)  # the executors train batches with it
+    monkeypatch.setattr(fpe_train.engine.cpu, "run_any", broken)  # the executors train batches with it
     p, db = sweep_file(tmp_path, TINY), tmp_path / "r.db"
     code, out, _ = invoke("sweep", "run", p, "--store", db, "--executor", "serial", "--no-progress")
     assert code == 1 and "0 trials done, 4 failed" in out
@@ -116,14 +109,14 @@ BAD_SWEEPS = [
 
 
 @pytest.mark.parametrize("text, needles", BAD_SWEEPS)
-def test_bad_sweep_file(tmp_path, text, needles):
+def test_bad_sweep_file(invoke, tmp_path, text, needles):
     db = tmp_path / "r.db"
     code, _, err = invoke("sweep", "run", sweep_file(tmp_path, text), "--store", db, "--executor", "serial")
     assert_one_line_error(code, err, *needles)
     assert not db.exists()
 
 
-def test_missing_and_mismatched_datasets(tmp_path):
+def test_missing_and_mismatched_datasets(invoke, tmp_path):
     db = tmp_path / "r.db"
     emb = TINY.replace('task = "boolean"', 'task = "embeddings"').replace("clauses = 3\nk = 2\n", "")
     p = sweep_file(tmp_path, emb)
@@ -137,7 +130,7 @@ def test_missing_and_mismatched_datasets(tmp_path):
     assert_one_line_error(code, err, "must look like KEY=VALUE")
 
 
-def test_foreign_and_incompatible_stores_untouched(tmp_path):
+def test_foreign_and_incompatible_stores_untouched(invoke, tmp_path):
     import sqlite3
 
     text = tmp_path / "text.db"
@@ -158,7 +151,7 @@ def test_foreign_and_incompatible_stores_untouched(tmp_path):
     assert_one_line_error(code, err, "no such results store")
 
 
-def test_unreachable_scheduler_and_busy_store(tmp_path):
+def test_unreachable_scheduler_and_busy_store(invoke, tmp_path):
     p, db = sweep_file(tmp_path), tmp_path / "r.db"
     args = (
         "sweep",

@@ -9,20 +9,13 @@ from fractions import Fraction
 from math import comb
 
 import pytest
-from click.testing import CliRunner
 
-import cli
 from fpe_theory import Problem
 from fpe_theory.brute import brute_exact
 
 
-def run(args):
-    result = CliRunner().invoke(cli.main, args)
-    return result.exit_code, result.output
-
-
-def test_coverage_json_has_required_keys_and_exact_values():
-    code, out = run(
+def test_coverage_json_has_required_keys_and_exact_values(invoke):
+    code, out, _ = invoke(
         ["coverage", "--m", "16", "--k", "2", "--alpha", "2", "--r", "2", "--eps", "0.1", "--json", "--exact"]
     )
     assert code == 0
@@ -38,37 +31,39 @@ def test_coverage_json_has_required_keys_and_exact_values():
     assert 0 <= rep["families"]["random"]["p_all_covered"] <= 1
 
 
-def test_coverage_json_matches_brute_force():
-    code, out = run(["coverage", "--m", "8", "--k", "2", "--alpha", "2", "--r", "2", "--json", "--exact"])
+def test_coverage_json_matches_brute_force(invoke):
+    code, out, _ = invoke(["coverage", "--m", "8", "--k", "2", "--alpha", "2", "--r", "2", "--json", "--exact"])
     rep = json.loads(out)
     for family in ("overlap", "random", "structured_2_4", "clause"):
         brute = brute_exact(Problem(m=8, k=2, alpha=2), family, 2)
         assert Fraction(rep["families"][family]["p_all_covered_exact"]) == brute.p_all_covered
 
 
-def test_coverage_table_default_range_and_skips_undefined_family():
-    code, out = run(["coverage", "--m", "32", "--k", "4", "--alpha", "4", "--eps", "0.05"])
+def test_coverage_table_default_range_and_skips_undefined_family(invoke):
+    code, out, _ = invoke(["coverage", "--m", "32", "--k", "4", "--alpha", "4", "--eps", "0.05"])
     assert code == 0
     assert "structured_2_4: skipped" in out and "r_min exact" in out and "256" in out
 
 
-def test_structured_k4_table_says_never_covered():
-    code, out = run(["coverage", "--m", "16", "--k", "4", "--alpha", "2", "--r", "3", "--family", "structured_2_4"])
+def test_structured_k4_table_says_never_covered(invoke):
+    code, out, _ = invoke(
+        ["coverage", "--m", "16", "--k", "4", "--alpha", "2", "--r", "3", "--family", "structured_2_4"]
+    )
     assert code == 0 and "no clause can ever be covered" in out
 
 
-def test_collisions_json():
-    code, out = run(["collisions", "--m", "16", "--k", "2", "--alpha", "2", "--r", "3", "--json", "--exact"])
+def test_collisions_json(invoke):
+    code, out, _ = invoke(["collisions", "--m", "16", "--k", "2", "--alpha", "2", "--r", "3", "--json", "--exact"])
     rep = json.loads(out)
     ind = rep["families"]["overlap"]
     assert Fraction(ind["ratio_exact"]) == 2 * Fraction(comb(12, 4), comb(16, 8))  # alpha p'
     assert ind["dense_collisions"] == 3 * 28
 
 
-def test_formulas_plain_latex_json():
-    assert "alpha" in run(["formulas"])[1]
-    assert "\\alpha" in run(["formulas", "--latex"])[1]
-    rep = json.loads(run(["formulas", "--json"])[1])
+def test_formulas_plain_latex_json(invoke):
+    assert "alpha" in invoke(["formulas"]).stdout
+    assert "\\alpha" in invoke(["formulas", "--latex"]).stdout
+    rep = json.loads(invoke(["formulas", "--json"]).stdout)
     assert "p_cover_expansion" in rep["forms"]
 
 
@@ -108,12 +103,12 @@ def test_coverage_does_not_import_sympy_or_torch():
     assert proc.returncode == 0, proc.stderr
 
 
-def test_cost_guard_skips_with_a_note_and_exact_bounds():
+def test_cost_guard_skips_with_a_note_and_exact_bounds(invoke):
     args = ["coverage", "--m", "64", "--r", "8", "--eps", "0.1", "--max-seconds", "0", "--json"]
-    code, out = run(args)
+    code, out, _ = invoke(args)
     entry = json.loads(out)["families"]["random"]
     assert code == 0 and entry["p_all_covered"] is None and "skipped" in entry["note"]
     low, high = entry["r_min_bounds"]
     assert entry["r_min"] is None and low <= high
-    exact = json.loads(run(["coverage", "--m", "64", "--r", "8", "--eps", "0.1", "--json"])[1])
+    exact = json.loads(invoke(["coverage", "--m", "64", "--r", "8", "--eps", "0.1", "--json"]).stdout)
     assert low <= exact["families"]["random"]["r_min"] <= high

@@ -5,21 +5,13 @@ import json
 import pytest
 import torch
 
-import cli
-
 TINY = ["--clauses", "4", "--k", "4", "--neurons", "4", "--trials", "2", "--epochs", "2", "--warmup-epochs", "2",
         "--n-train", "300", "--n-test", "200", "--batch-size", "100", "--device", "cpu"]  # fmt: skip
 
 
-def _run(args):
-    with pytest.raises(SystemExit) as exc:
-        cli.main.main(["train", *args], prog_name="fpe-theory")
-    return exc.value.code
-
-
-def test_json_output(capsys):
-    assert _run([*TINY, "--split", "random", "--split", "clause", "--json"]) == 0
-    out, err = capsys.readouterr()
+def test_json_output(invoke):
+    code, out, err = invoke("train", *TINY, "--split", "random", "--split", "clause", "--json")
+    assert code == 0, err
     assert err.startswith("config: ")  # resolved config on stderr in --json mode
     doc = json.loads(out)
     assert doc["config"]["r"] == 4 and doc["config"]["device"] == "cpu"
@@ -40,9 +32,9 @@ def test_json_output(capsys):
     assert len(doc["rows"]) == 8  # 2 trials x (dense, dense_warmup, random, clause)
 
 
-def test_table_output_and_r_alias(capsys):
-    assert _run([*TINY, "--r", "4", "--split", "random"]) == 0
-    out = capsys.readouterr().out
+def test_table_output_and_r_alias(invoke):
+    code, out, err = invoke("train", *TINY, "--r", "4", "--split", "random")
+    assert code == 0, err
     assert out.startswith("config: ") and "dense" in out and "random" in out and "±" in out
 
 
@@ -60,7 +52,8 @@ if not torch.cuda.is_available():
 
 
 @pytest.mark.parametrize("args,needle", BAD)
-def test_bad_input_one_line_exit_2(capsys, args, needle):
-    assert _run([*TINY, *args]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+def test_bad_input_one_line_exit_2(invoke, args, needle):
+    code, _, err = invoke("train", *TINY, *args)
+    assert code == 2
+    err = err.strip().splitlines()
     assert err[-1].startswith("Error: ") and needle in err[-1] and "Traceback" not in "\n".join(err)

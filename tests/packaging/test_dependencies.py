@@ -14,13 +14,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OWN = {"cli", "fpe_theory", "simulations", "fpe_train", "reports"}
-DISTRIBUTION = {"sklearn": "scikit-learn", "distributed": "dask", "yaml": "pyyaml"}  # module -> distribution
+DISTRIBUTION = {
+    "sklearn": "scikit-learn",
+    "distributed": "dask",
+    "yaml": "pyyaml",
+    "PIL": "pillow",
+}  # module -> distribution
 # the part of the code -> the extras whose install must cover its imports
 PARTS = {
     "fpe_theory": ("base",),
     "cli.py": ("base",),
     "simulations": ("base", "mc"),
-    "fpe_train": ("base", "train", "dask", "parquet"),
+    "fpe_train": ("base", "train", "dask", "parquet", "embed"),
     "reports": ("base", "report"),
 }
 

@@ -87,8 +87,9 @@ def test_wheel_metadata_states_the_floor_and_the_extras(installed):
         meta = z.read(next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))).decode()
         names = z.namelist()
     assert "Requires-Python: >=3.11" in meta
-    for extra in ("mc", "train", "report", "dask", "all", "dev"):
+    for extra in ("mc", "train", "report", "dask", "embed", "all", "dev"):
         assert f"Provides-Extra: {extra}" in meta
+    assert "fpe_train/embed/_cli.py" in names
     assert "fpe_train/sweeps/experiments/case_study.toml" in names and not any(n.startswith("tests/") for n in names)
 
 

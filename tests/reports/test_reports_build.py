@@ -4,6 +4,7 @@ Expected numbers are recomputed here from the store's rows with numpy and looked
 formatted, in the PDF's text (pdftotext) or, without TeX, in report.tex.
 """
 
+import re
 import shutil
 import subprocess
 
@@ -12,20 +13,15 @@ import pytest
 from scipy import stats
 
 from reports.build import build_report
-from reports.presets import Preset
 from reports.render.latex import latex_engine
 
-TINY = Preset(
-    name="test", sweeps=(), mc_trials=300, grid_m=(8, 16), grid_k=(2,), grid_alpha=(2,),
-    mc_cases=((16, 2, 2, "random", 2),), r_min_problems=((8, 2, 2), (16, 2, 2)),
-)  # fmt: skip
 HAVE_PDF = latex_engine() is not None and shutil.which("pdftotext") is not None
 
 
-def _configs():
+def _configs(tiny_train):
     from fpe_train.engine.config import TrainConfig
 
-    tiny = dict(trials=3, epochs=3, warmup_epochs=3, n_train=256, n_test=128, batch_size=64, device="cpu")
+    tiny = {**tiny_train, "trials": 3, "epochs": 3, "warmup_epochs": 3}  # three trials: t-intervals and Holm
     return {
         "case_study": [TrainConfig(clauses=8, k=4, r=8, alpha=2, splits=("clause", "random"), **tiny)],
         "fig3a": [TrainConfig(clauses=4, k=2, r=n, alpha=2, splits=("clause", "random"), **tiny) for n in (2, 4)],
@@ -34,13 +30,13 @@ def _configs():
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
+def store(tiny_train, tmp_path_factory):
     from fpe_train.sweeps.store import ResultsStore
     from fpe_train.sweeps.sweep import Sweep, run_sweep
 
     path = tmp_path_factory.mktemp("store") / "results.db"
     with ResultsStore(path) as s:
-        for name, configs in _configs().items():
+        for name, configs in _configs(tiny_train).items():
             run_sweep(Sweep(name, "quick", tuple(configs), path=""), s, executor="serial", progress=False)
     return path
 
@@ -54,9 +50,9 @@ def frame(store):
 
 
 @pytest.fixture(scope="module")
-def built(store, tmp_path_factory):
+def built(tiny_preset, store, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    res = build_report(out, preset=TINY, store=store, run=False, progress=False)
+    res = build_report(out, preset=tiny_preset, store=store, run=False, progress=False)
     return out, res
 
 
@@ -85,6 +81,14 @@ def test_report_files_exist(built):
             assert (out / "figures" / f"{stem}.{ext}").stat().st_size > 1000, stem
             assert f"{stem}.{ext}" in names
     assert not [p for p in out.iterdir() if p.name.startswith(".report-build-")]  # temp folder gone
+
+
+@pytest.mark.skipif(not HAVE_PDF, reason="no LaTeX engine or pdftotext installed")
+def test_latex_log_has_no_overfull_box_wider_than_1pt(built):
+    log = (built[0] / "report.log").read_text(errors="replace")
+    widths = [float(w) for w in re.findall(r"^Overfull \\[hv]box \(([\d.]+)pt too", log, flags=re.MULTILINE)]
+    assert "Output written on report.pdf" in log  # the log of this build, not an empty file
+    assert [w for w in widths if w > 1.0] == [], widths
 
 
 @pytest.mark.skipif(not HAVE_PDF, reason="no LaTeX engine or pdftotext installed")
@@ -117,27 +121,27 @@ def test_numbers_in_report_match_rows(built, frame):
 
 
 def test_regression_slope_in_report_matches_least_squares(built, frame):
-    """Pooled OLS of RI on capacity fold over the fig3a rows, recomputed with numpy, appears in the report."""
+    """Pooled OLS of RI - 1 (%) on capacity fold over the fig3a rows, recomputed with numpy, appears in the report."""
     ok = frame[(frame["status"] == "done") & frame["sweep"].str.contains("fig3a")]
     dense = ok[ok.variant == "dense"].set_index(["config_hash", "trial"])
     fpe = ok[~ok.variant.isin(["dense", "dense_warmup"])]
     key = list(zip(fpe.config_hash, fpe.trial, strict=True))
-    ri = fpe.test_accuracy.to_numpy(float) / dense.loc[key, "test_accuracy"].to_numpy(float)
+    ri = 100 * (fpe.test_accuracy.to_numpy(float) / dense.loc[key, "test_accuracy"].to_numpy(float) - 1)  # in %
     x = fpe.capacity.to_numpy(float) / dense.loc[key, "capacity"].to_numpy(float)
     const, slope = np.linalg.lstsq(np.c_[np.ones_like(x), x], ri, rcond=None)[0]
     text = _text(built[0])
     line = next(line for line in text.splitlines() if "capacity fold" in line and "all pooled" in line)
-    assert f"{slope:.3f}" in line and f"{const:.3f}" in line and str(len(x)) in line
+    assert f"{slope:+.2f}" in line and f"{const:+.1f}" in line and str(len(x)) in line
 
 
-def test_without_latex_writes_tex_and_figures_and_a_hint(store, built, tmp_path, monkeypatch):
+def test_without_latex_writes_tex_and_figures_and_a_hint(tiny_preset, store, built, tmp_path, monkeypatch):
     """Also: the same store and preset give the same report.tex (seeded Monte Carlo, exact theory)."""
     from click.testing import CliRunner
 
     import cli
     import reports.presets
 
-    monkeypatch.setitem(reports.presets.PRESETS, "test", TINY)
+    monkeypatch.setitem(reports.presets.PRESETS, "test", tiny_preset)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no latexmk, no pdflatex
     out = tmp_path / "out"
     out.mkdir()
@@ -181,7 +185,7 @@ def test_findings_page_has_the_verdict_table_with_recomputed_numbers(built, fram
 
 
 @pytest.mark.skipif(not HAVE_PDF, reason="no LaTeX engine or pdftotext installed")
-def test_quick_report_says_smoke_run_with_the_full_command_and_its_size(store, tmp_path):
+def test_quick_report_says_smoke_run_with_the_full_command_and_its_size(tiny_preset, store, tmp_path):
     import dataclasses
 
     from fpe_train.sweeps.store import config_hash
@@ -193,7 +197,7 @@ def test_quick_report_says_smoke_run_with_the_full_command_and_its_size(store, t
         for c in load_sweep(find_sweep(name), size="paper").configs:
             planned[config_hash(c)] = max(planned.get(config_hash(c), 0), c.trials)
     out = tmp_path / "quick"
-    build_report(out, preset=dataclasses.replace(TINY, name="quick"), store=store, run=False, progress=False)
+    build_report(out, preset=dataclasses.replace(tiny_preset, name="quick"), store=store, run=False, progress=False)
     text = _page_one(out)
     assert "This is a smoke run." in text
     assert "fpe-theory report --preset paper" in text
@@ -230,13 +234,13 @@ def test_sigterm_during_a_build_becomes_system_exit():
     assert signal.getsignal(signal.SIGTERM) == before
 
 
-def test_no_run_counts_the_trials_already_stored(store, frame, tmp_path, monkeypatch):
+def test_no_run_counts_the_trials_already_stored(tiny_preset, tiny_train, store, frame, tmp_path, monkeypatch):
     """report --no-run on a full store says how many trials it read, not "0 already stored"."""
     import reports.presets
     from fpe_train.sweeps.sweep import Sweep
 
-    loaded = [Sweep(n, "quick", tuple(cs), path="") for n, cs in _configs().items()]
+    loaded = [Sweep(n, "quick", tuple(cs), path="") for n, cs in _configs(tiny_train).items()]
     monkeypatch.setattr(reports.presets, "load_sweeps", lambda preset: loaded)
-    res = build_report(tmp_path / "o", preset=TINY, store=store, run=False, progress=False)
+    res = build_report(tmp_path / "o", preset=tiny_preset, store=store, run=False, progress=False)
     done = frame[frame.status == "done"].drop_duplicates(["config_hash", "trial"])
     assert res.trained == 0 and res.reused == len(done) > 0

@@ -1,5 +1,9 @@
 """The report's Monte Carlo is stored as rows: simulated by the run step, read back equal, not computed by --no-run."""
 
+import dataclasses
+
+import pytest
+
 import simulations
 from fpe_theory import Problem
 from fpe_train.sweeps.store import ResultsStore
@@ -7,11 +11,13 @@ from reports import montecarlo
 from reports.build import build_report
 from reports.presets import Preset
 
-TINY = Preset(
-    name="test", sweeps=(), mc_trials=300, grid_m=(8, 16), grid_k=(2,), grid_alpha=(2,),
-    mc_cases=((16, 2, 2, "random", 2), (16, 2, 2, "overlap", 1), (16, 2, 4, "structured_2_4", 1)),
-    r_min_problems=((8, 2, 2),),
-)  # fmt: skip
+CASES = ((16, 2, 2, "random", 2), (16, 2, 2, "overlap", 1), (16, 2, 4, "structured_2_4", 1))
+
+
+@pytest.fixture(scope="module")
+def preset(tiny_preset):
+    """The tiny preset with three Monte Carlo cases (three families, two alphas)."""
+    return dataclasses.replace(tiny_preset, mc_cases=CASES, r_min_problems=((8, 2, 2),))
 
 
 def test_record_round_trip_equals_a_fresh_simulation():
@@ -34,9 +40,9 @@ def test_keys_separate_every_field():
     assert len(keys) == 7
 
 
-def test_run_step_stores_once_and_reads_back_what_simulate_gives(tmp_path):
+def test_run_step_stores_once_and_reads_back_what_simulate_gives(preset, tmp_path):
     path = tmp_path / "results.db"
-    cases = montecarlo.required_cases(TINY, None)
+    cases = montecarlo.required_cases(preset, None)
     assert [c.family for c in cases] == ["random", "overlap", "structured_2_4"]
     assert montecarlo.run_monte_carlo(cases, path) == 2  # structured_2_4 needs alpha = 2: left out
     assert montecarlo.run_monte_carlo(cases, path) == 0  # all stored
@@ -61,21 +67,21 @@ def _trained_store(path):
     return path
 
 
-def test_no_run_reads_the_store_and_simulates_nothing(tmp_path, monkeypatch):
+def test_no_run_reads_the_store_and_simulates_nothing(preset, tmp_path, monkeypatch):
     from reports.compute import theory
 
     out, store = tmp_path / "out", _trained_store(tmp_path / "results.db")
     with ResultsStore(store) as s:
-        cases = montecarlo.required_cases(TINY, s.frame())
+        cases = montecarlo.required_cases(preset, s.frame())
     assert montecarlo.Case(4, 2, 2, "random", 2, 300, 0) in cases  # the trained configuration's family
-    first = build_report(out, preset=TINY, store=store, run=True, progress=False)
+    first = build_report(out, preset=preset, store=store, run=True, progress=False)
     assert all(name != "monte_carlo" for name, _ in first.skipped)
-    live = theory.monte_carlo_table(TINY.mc_cases, mc_trials=300, seed=0)  # simulated here, the reference
+    live = theory.monte_carlo_table(preset.mc_cases, mc_trials=300, seed=0)  # simulated here, the reference
     monkeypatch.setattr(simulations, "simulate", _no_simulation)
     monkeypatch.setattr("simulations.montecarlo.simulate", _no_simulation)
-    again = build_report(out, preset=TINY, store=store, run=False, progress=False)
+    again = build_report(out, preset=preset, store=store, run=False, progress=False)
     assert all(name != "monte_carlo" for name, _ in again.skipped)
-    read = theory.monte_carlo_table(TINY.mc_cases, mc_trials=300, seed=0, simulate=montecarlo.StoredMonteCarlo(store))
+    read = theory.monte_carlo_table(preset.mc_cases, mc_trials=300, seed=0, simulate=montecarlo.StoredMonteCarlo(store))
     assert read.equals(live) and len(read) > 0
 
 
@@ -83,11 +89,11 @@ def _no_simulation(*args, **kwargs):
     raise AssertionError("report --no-run simulated")
 
 
-def test_no_run_without_stored_monte_carlo_says_so(tmp_path, monkeypatch):
+def test_no_run_without_stored_monte_carlo_says_so(preset, tmp_path, monkeypatch):
     out, store = tmp_path / "out", _trained_store(tmp_path / "results.db")
-    build_report(out, preset=TINY, store=store, run=True, progress=False)
+    build_report(out, preset=preset, store=store, run=True, progress=False)
     monkeypatch.setattr(simulations, "simulate", _no_simulation)
     monkeypatch.setattr("simulations.montecarlo.simulate", _no_simulation)
-    more = Preset(**{**TINY.__dict__, "mc_trials": 301})  # other cases than those stored
+    more = Preset(**{**preset.__dict__, "mc_trials": 301})  # other cases than those stored
     res = build_report(out, preset=more, store=store, run=False, progress=False)
     assert ("monte_carlo", "3 Monte Carlo results not in the store (run without --no-run)") in res.skipped

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -51,16 +52,16 @@ def assert_same_rows(got: list[dict], want: list[dict], tol: float) -> None:
 def test_a_mixed_batch_equals_each_config_alone(depth):
     configs = mixed(depth)
     together = run_batch([(c, range(c.trials)) for c in configs])
-    for c, by_trial in zip(configs, together, strict=True):
+    for c, by_trial in zip(configs, together.rows, strict=True):
         assert_same_rows(flat(by_trial), run_config(c), tol=1e-6)
 
 
 def test_a_trial_does_not_depend_on_the_trial_count_or_its_neighbours():
     c = mixed()[1]
     full = run_config(c)
-    alone = run_batch([(dataclasses.replace(c, trials=7), (2,))])[0][2]  # trial 2 alone, of a 7-trial config
+    alone = run_batch([(dataclasses.replace(c, trials=7), (2,))]).rows[0][2]  # trial 2 alone, of a 7-trial config
     assert_same_rows(alone, [r for r in full if r["trial"] == 2], tol=1e-6)
-    reordered = run_batch([(c, (2, 0))])[0]
+    reordered = run_batch([(c, (2, 0))]).rows[0]
     assert_same_rows(flat(reordered), [r for r in full if r["trial"] in (0, 2)], tol=1e-6)
 
 
@@ -78,28 +79,33 @@ def test_a_diverging_config_fails_alone_inside_a_batch():
     good = mixed()[0]
     bad = dataclasses.replace(good, clauses=4, lr=1e30)
     got = run_batch([(good, range(good.trials)), (bad, range(bad.trials))], on_error="record")
-    assert all(isinstance(v, str) and "diverged" in v for v in got[1].values())
-    assert_same_rows(flat(got[0]), run_config(good), tol=1e-6)
+    assert got.rows[1] == {} and set(got.failed[1]) == set(range(bad.trials))
+    assert all("diverged" in v for v in got.failed[1].values()) and got.failed[0] == {}
+    assert_same_rows(flat(got.rows[0]), run_config(good), tol=1e-6)
     with pytest.raises(ValueError, match="loss is not finite"):
         run_batch([(bad, (0,))])
 
 
 def test_padding_is_never_counted():
     c = mixed()[0]
-    small = flat(run_batch([(c, range(c.trials)), (mixed()[1], (0,))])[0])
+    small = flat(run_batch([(c, range(c.trials)), (mixed()[1], (0,))]).rows[0])
     assert {r["nonzero_params"] for r in small} == {c.m * c.r + c.r}  # the dense budget of the small config
 
 
-def test_group_configs_by_schedule_and_bucket():
+def test_group_configs_by_schedule_path_and_bucket():
     a, b, c = mixed()
     other = dataclasses.replace(a, epochs=5)
     groups = B.group_configs([a, other, b, c], device="cpu")
+    assert groups == [[a, b], [other], [c]]  # the kernel's configs (ragged: one batch), another schedule, torch
+    assert sorted(map(len, B.group_configs([a, other, b, c], device="cuda"))) == [1, 1, 2]
+    a, b, c = mixed(depth=2)  # the torch path on CPU: shape buckets
+    other = dataclasses.replace(a, epochs=5)
+    groups = B.group_configs([a, other, b, c], device="cpu")
     assert groups == [[b, c, a], [other]]  # tiny shapes: padding is cheaper than a second batch; largest first
-    assert [other] in groups  # another schedule never joins
-    assert sorted(map(len, B.group_configs([a, other, b, c], device="cuda"))) == [1, 3]  # CUDA: one per schedule
     big = dataclasses.replace(a, clauses=64, r=64, trials=1, n_train=10000, batch_size=500)
     tiny = dataclasses.replace(big, clauses=2, r=2, trials=50)
     assert len(B.group_configs([big, tiny])) == 2  # padding 50 tiny models to the big shape would not pay
+    assert len(B.group_configs([dataclasses.replace(x, depth=1) for x in (big, tiny)])) == 1  # the kernel: ragged
 
 
 def test_group_cost_model_against_a_plain_count():
@@ -117,7 +123,7 @@ def test_a_batch_too_big_for_memory_is_split_by_trials_and_still_equal():
     one = B.batch_bytes([(c, 1)])
     batches = B.plan_batches([(c, range(c.trials))], budget=int(one * 1.5))
     assert [len(t) for b in batches for _, t in b] == [1, 1, 1]
-    rows = [r for b in batches for (cfg, t) in b for r in flat(run_batch([(cfg, t)])[0])]
+    rows = [r for b in batches for (cfg, t) in b for r in flat(run_batch([(cfg, t)]).rows[0])]
     assert_same_rows(rows, run_config(c), tol=1e-6)
 
 
@@ -125,7 +131,7 @@ def test_memory_estimate_covers_the_real_tensors():
     c = mixed()[1]
     from fpe_train.engine.run import _assemble, _dense_model
 
-    models = [_dense_model(c, c.m, 1, torch.Generator().manual_seed(0)) for _ in range(c.trials * 4)]
+    models = [_dense_model(c, c.m, 1, np.random.default_rng(0)) for _ in range(c.trials * 4)]
     net = _assemble(models, False, torch.device("cpu"))
     real = sum(4 * p.numel() * p.element_size() for p in net.parameters()) + sum(m.numel() for m in net.masks)
     assert real <= B.batch_bytes([(c, c.trials)])

@@ -1,10 +1,12 @@
 """The batched engine against E separate plain torch.nn runs, masks that cannot leak, padding that changes nothing."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from fpe_train.engine.batched import BatchedMLP, add_penalty_grads, per_model_loss
+from fpe_train.engine.kernel import permutation
 from fpe_train.engine.train import BatchedAdam, simple_group, train_epochs
 
 L1, L2, LR, BATCH = 1e-3, 1e-3, 1e-2, 32  # large enough that the penalties matter
@@ -33,9 +35,10 @@ def _plain(net: BatchedMLP, e: int) -> nn.Sequential:
 def _train_plain(model: nn.Sequential, X, y, epochs: int, seed: int, multiclass: bool, lr=LR, l1=L1, l2=L2) -> None:
     """A3 written plainly: torch.optim.Adam, BCE/CE + l1 |W1|_1 + l2 sum |p|^2, randperm order per epoch."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        order = torch.randperm(len(X), generator=g)
+    for epoch in range(1, epochs + 1):
+        order = np.empty(len(X), dtype=np.int64)
+        permutation(np.uint64(seed), epoch, order)  # the engine's data order: stream key ``seed``, this epoch
+        order = torch.from_numpy(order)
         for start in range(0, len(X), BATCH):
             idx = order[start : start + BATCH]
             opt.zero_grad()

@@ -5,13 +5,16 @@ import numbers
 import pytest
 import torch
 
-from fpe_train.engine import run
+from fpe_train.engine import draws, run  # noqa: F401
 from fpe_train.engine.batched import BatchedMLP
 from fpe_train.engine.config import SPLIT_NAMES, TrainConfig
 from fpe_train.engine.run import ROW_FIELDS, expand_batch, run_config
 
-TINY = dict(clauses=4, k=4, r=4, alpha=2, trials=2, epochs=2, warmup_epochs=2, n_train=300, n_test=200,
-            batch_size=100, device="cpu")  # fmt: skip
+
+@pytest.fixture(scope="module")
+def tiny(tiny_train):
+    """The tiny run on the Boolean problem of 4 clauses of 4 literals, 4 neurons, alpha = 2."""
+    return dict(clauses=4, k=4, r=4, alpha=2, **tiny_train)
 
 
 def _plain_types(row):
@@ -19,8 +22,8 @@ def _plain_types(row):
 
 
 @pytest.mark.parametrize("split", SPLIT_NAMES)
-def test_end_to_end_per_split(split):
-    rows = run_config(TrainConfig(**TINY, splits=(split,)))
+def test_end_to_end_per_split(tiny, split):
+    rows = run_config(TrainConfig(**tiny, splits=(split,)))
     variants = ["dense", "dense_warmup", split]
     assert [(r["trial"], r["variant"]) for r in rows] == [(t, v) for t in (0, 1) for v in variants]
     for r in rows:
@@ -32,15 +35,15 @@ def test_end_to_end_per_split(split):
     assert dense["mask_covered"] == 4 and dense["mask_collisions"] == 4 * 6  # all-True masks: r * C(C, 2)
 
 
-def test_same_seed_same_rows_and_configs_differing_in_alpha_get_their_own_trials():
+def test_same_seed_same_rows_and_configs_differing_in_alpha_get_their_own_trials(tiny):
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
-    a = run_config(TrainConfig(**TINY, splits=("random", "dropconnect"), seed=3))
-    b = run_config(TrainConfig(**TINY, splits=("random", "dropconnect"), seed=3))
+    a = run_config(TrainConfig(**tiny, splits=("random", "dropconnect"), seed=3))
+    b = run_config(TrainConfig(**tiny, splits=("random", "dropconnect"), seed=3))
     assert strip(a) == strip(b)
     dense = lambda rows: [r for r in strip(rows) if r["variant"] == "dense"]  # noqa: E731
-    c = run_config(TrainConfig(**{**TINY, "alpha": 4}, splits=("random", "dropconnect"), seed=3))
+    c = run_config(TrainConfig(**{**tiny, "alpha": 4}, splits=("random", "dropconnect"), seed=3))
     assert all(x["capacity"] != y["capacity"] for x, y in zip(dense(a), dense(c), strict=True))
-    d = run_config(TrainConfig(**TINY, splits=("random",), seed=4))
+    d = run_config(TrainConfig(**tiny, splits=("random",), seed=4))
     assert strip(d) != strip(a)
 
 
@@ -63,18 +66,18 @@ def test_fork_children_copy_parent_on_disjoint_masks(split):
     assert torch.equal(fpe.biases[0].detach(), warm.biases[0].detach().repeat_interleave(2, dim=1))
 
 
-def test_dense_continuation_equals_uninterrupted_dense_run(monkeypatch):
+def test_dense_continuation_equals_uninterrupted_dense_run(tiny, monkeypatch):
     """The fork changes nothing for the dense models: split at epoch 1 or 3, same dense rows (same streams)."""
-    monkeypatch.setattr(run, "seed_entropy", lambda config: 12345)
-    base = {**TINY, "splits": ("random",)}
+    monkeypatch.setattr(draws, "seed_entropy", lambda config: 12345)
+    base = {**tiny, "splits": ("random",)}
     a = run_config(TrainConfig(**{**base, "warmup_epochs": 1, "epochs": 3}))
     b = run_config(TrainConfig(**{**base, "warmup_epochs": 3, "epochs": 1}))
     pick = lambda rows: [r[k] for r in rows if r["variant"] == "dense" for k in ("test_accuracy", "capacity")]  # noqa: E731
     assert pick(a) == pytest.approx(pick(b))
 
 
-def test_depth_rewire_and_vision_task():
-    rows = run_config(TrainConfig(**{**TINY, "depth": 3}, splits=("random",), rewire_every=2, rewire_fraction=0.2))
+def test_depth_rewire_and_vision_task(tiny):
+    rows = run_config(TrainConfig(**{**tiny, "depth": 3}, splits=("random",), rewire_every=2, rewire_fraction=0.2))
     assert len({r["nonzero_params"] for r in rows}) == 1
     pytest.importorskip("sklearn")
     rows = run_config(TrainConfig(task="digits", r=4, alpha=2, splits=("random", "gram"), trials=1, epochs=1,
@@ -84,24 +87,24 @@ def test_depth_rewire_and_vision_task():
     assert rows[0]["nonzero_params"] == rows[1]["nonzero_params"] == 64 * 4 + 10 * 4
 
 
-def test_bad_inputs():
+def test_bad_inputs(tiny):
     with pytest.raises(ValueError, match="loss is not finite.*variant=dense, trial=0, epoch=1"):
-        run_config(TrainConfig(**{**TINY, "trials": 1}, lr=1e30))
+        run_config(TrainConfig(**{**tiny, "trials": 1}, lr=1e30))
     if not torch.cuda.is_available():  # a GPU machine cannot check this
         with pytest.raises(ValueError, match="device='cuda': no CUDA GPU"):
-            run_config(TrainConfig(**{**TINY, "device": "cuda"}))
+            run_config(TrainConfig(**{**tiny, "device": "cuda"}))
     with pytest.raises(ValueError, match="unknown TrainConfig field"):
         TrainConfig.from_dict({"neuronz": 3})
     with pytest.raises(ValueError, match="split='clause' with task='digits'"):
         TrainConfig(task="digits", splits=("clause",))
 
 
-def test_record_warmup_rows_equal_a_dense_only_run_of_warmup_epochs(monkeypatch):
+def test_record_warmup_rows_equal_a_dense_only_run_of_warmup_epochs(tiny, monkeypatch):
     """dense_warmup rows are the dense models at the split: a run with epochs=0 gives the same numbers."""
-    monkeypatch.setattr(run, "seed_entropy", lambda config: 12345)
-    a = run_config(TrainConfig(**{**TINY, "warmup_epochs": 2, "epochs": 2}, splits=("random",), record_warmup=True))
+    monkeypatch.setattr(draws, "seed_entropy", lambda config: 12345)
+    a = run_config(TrainConfig(**{**tiny, "warmup_epochs": 2, "epochs": 2}, splits=("random",), record_warmup=True))
     assert [r["variant"] for r in a] == ["dense", "dense_warmup", "random"] * 2
-    b = run_config(TrainConfig(**{**TINY, "warmup_epochs": 2, "epochs": 0}, splits=("random",)))
+    b = run_config(TrainConfig(**{**tiny, "warmup_epochs": 2, "epochs": 0}, splits=("random",)))
     key = lambda rows, v: [(r["test_accuracy"], r["train_accuracy"]) for r in rows if r["variant"] == v]  # noqa: E731
     assert key(a, "dense_warmup") == key(b, "dense")
 

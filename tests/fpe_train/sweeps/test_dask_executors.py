@@ -121,7 +121,7 @@ def test_a_batch_chunk_gives_each_trial_its_alone_rows_on_every_executor():
     alone = {}
     for c, p in zip(configs, parts, strict=True):
         for t in p.trials:
-            (rows,) = run_batch([(c, (t,))])[0].values()  # E = 1 in the warm-up
+            (rows,) = run_batch([(c, (t,))]).rows[0].values()  # E = 1 in the warm-up
             alone[(p.config_hash, t)] = rows
     batch = BatchChunk(parts)
     local = LocalExecutor(workers=1, threads=1)

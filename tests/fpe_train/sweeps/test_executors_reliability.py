@@ -106,12 +106,11 @@ def test_tls_scheduler_on_loopback(tmp_path):
             assert ex.client.submit(sum, [1, 2, 3]).result(timeout=30) == 6  # a task ran over TLS
         finally:
             ex.close()
-        t0 = time.monotonic()
         with pytest.raises(ValueError) as err:  # a certificate the scheduler's CA did not sign
             make_executor("dask", scheduler=address, tls_ca_file=stranger[0], tls_cert=stranger[0],
                           tls_key=stranger[1], connect_timeout=2)  # fmt: skip
         assert str(err.value).startswith(f"scheduler={address!r}: cannot connect within 2 s")
-        assert "\n" not in str(err.value) and time.monotonic() - t0 < 20
+        assert "\n" not in str(err.value)
         with pytest.raises(ValueError, match="cannot connect within 2 s"):  # plain TCP to a TLS scheduler
             make_executor("dask", scheduler=address.replace("tls://", "tcp://"), connect_timeout=2)
 
@@ -149,10 +148,9 @@ def test_something_else_on_the_scheduler_port_is_one_line():
 
     threading.Thread(target=answer, daemon=True).start()
     try:
-        t0 = time.monotonic()
         with pytest.raises(ValueError) as err:
             make_executor("dask", scheduler=f"tcp://127.0.0.1:{port}", connect_timeout=2)
         assert str(err.value).startswith(f"scheduler='tcp://127.0.0.1:{port}': ")
-        assert "\n" not in str(err.value) and time.monotonic() - t0 < 20
+        assert "\n" not in str(err.value)
     finally:
         server.close()

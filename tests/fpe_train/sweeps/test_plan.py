@@ -1,5 +1,5 @@
-"""fpe_train.sweeps.plan: counts against plain loops over configs, trials and variants; shapes against the
-engine's own expansion; the schedule against brute force; the fit against known coefficients."""
+"""fpe_train.sweeps.plan (counts against plain loops over configs, trials and variants; shapes against the
+engine's own expansion) and fpe_train.sweeps.eta (the schedule against brute force, the store's remaining time)."""
 
 import dataclasses
 import itertools
@@ -10,7 +10,9 @@ import pytest
 import torch
 
 from fpe_train.engine.config import TrainConfig
+from fpe_train.sweeps import eta as T
 from fpe_train.sweeps import plan as P
+from fpe_train.sweeps.calibrate import Calibration
 from fpe_train.sweeps.sweep import find_sweep, load_sweep
 
 
@@ -51,15 +53,15 @@ def test_counts_match_a_plain_loop(name, size, pick):
         assert (c.dense_sizes, c.fpe_sizes, c.n_train, c.n_test) == (dense, fpe, n_train, n_test)
         params = lambda s: sum(s[j + 1] * (s[j] + 1) for j in range(len(s) - 1))  # noqa: E731
         total = 0.0
-        for variant in c.config.variants:
-            shape = dense if variant == "dense" else fpe
-            epochs = c.config.total_epochs if variant == "dense" else c.config.epochs
+        for variant in c.config.variants:  # after the split every model runs at the FPE shape (one batch)
             for _ in range(c.config.trials):
-                total += sum(6 * params(shape) * n_train for _ in range(epochs))
-                total += 2 * params(shape) * (n_train + n_test)
-                total += sum(2 * params(shape) * n_test for _ in range(c.curve_points))
-            if variant == "dense" and c.config.record_warmup:
-                total += c.config.trials * 2 * params(shape) * (n_train + n_test)
+                if variant == "dense":
+                    total += sum(6 * params(dense) * n_train for _ in range(c.config.warmup_epochs))
+                    if c.config.record_warmup:
+                        total += 2 * params(dense) * (n_train + n_test)
+                total += sum(6 * params(fpe) * n_train for _ in range(c.config.epochs))
+                total += 2 * params(fpe) * (n_train + n_test)
+                total += sum(2 * params(fpe) * n_test for _ in range(c.curve_points))
         assert math.isclose(c.flops, total, rel_tol=1e-12)
         flops += total
     assert (len(plan.configs), plan.trials, plan.model_epochs) == (len(sweep.configs), trials, model_epochs)
@@ -137,43 +139,10 @@ def test_makespan_is_within_grahams_bound_of_the_optimum(seed):
     jobs = list(rng.uniform(0.1, 5.0, size=int(rng.integers(1, 8))))
     for workers in (1, 2, 3):
         opt = _brute_makespan(jobs, workers)
-        got = P.makespan(jobs, workers)
+        got = T.makespan(jobs, workers)
         assert opt - 1e-9 <= got <= (4 / 3 - 1 / (3 * workers)) * opt + 1e-9  # LPT bound (Graham 1969)
-    assert math.isclose(P.makespan(jobs, 1), sum(jobs))
-    assert math.isclose(P.makespan(jobs, len(jobs)), max(jobs))
-
-
-def test_fit_recovers_known_coefficients():
-    truth = P.Calibration("cpu", 1, per_config=0.05, per_step=2e-4, flop_rate=2e10, per_model=0.01)
-    base = TrainConfig(clauses=4, k=2, r=4, splits=("random",), trials=2, epochs=3, warmup_epochs=2, n_train=400)
-    configs = [base, dataclasses.replace(base, r=64, trials=8), dataclasses.replace(base, epochs=40, batch_size=10),
-               dataclasses.replace(base, clauses=16, r=32, n_train=4000),
-               dataclasses.replace(base, trials=30, epochs=1, warmup_epochs=1)]  # fmt: skip
-    samples = [(P.BatchPlan((P.config_plan(c),), (c.trials,)),) for c in configs]
-    samples = [(b, truth.batch_seconds(b)) for (b,) in samples]
-    fit = P.fit(samples, "cpu", 1, "test")
-    assert math.isclose(fit.per_config, truth.per_config, rel_tol=1e-6)
-    assert math.isclose(fit.per_step, truth.per_step, rel_tol=1e-6)
-    assert math.isclose(fit.flop_rate, truth.flop_rate, rel_tol=1e-6)
-    assert math.isclose(fit.per_model, truth.per_model, rel_tol=1e-6)
-
-
-def test_calibrate_gives_positive_rates_and_an_eta():
-    sweep = load_sweep(find_sweep("fig3c"), "quick")
-    plans = [P.plan_sweep(sweep)]
-    cal = P.calibrate("cpu", 1, plans, samples_from_plan=1)
-    assert cal.flop_rate > 0 and cal.per_step >= 0 and cal.per_config >= 0 and cal.seconds > 0
-    data = P.plan_dict(plans, cal, workers=2)
-    assert data["sweeps"][0]["eta_seconds"] > 0
-    assert data["total"]["eta_seconds"] == pytest.approx(data["sweeps"][0]["eta_seconds"] + cal.startup)
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")
-def test_cuda_without_a_gpu_is_one_line():
-    with pytest.raises(ValueError, match=r"device='cuda': no CUDA GPU"):
-        P.resolve_plan_device("cuda")
-    with pytest.raises(ValueError, match=r"device='tpu'"):
-        P.resolve_plan_device("tpu")
+    assert math.isclose(T.makespan(jobs, 1), sum(jobs))
+    assert math.isclose(T.makespan(jobs, len(jobs)), max(jobs))
 
 
 def test_remaining_from_the_stores_own_times(tmp_path):
@@ -191,7 +160,7 @@ def test_remaining_from_the_stores_own_times(tmp_path):
             rows = [{**dict.fromkeys(ROW_FIELDS), "trial": t, "variant": v, "seconds": 0.75, "device": "cpu"}
                     for v in ("dense", "random")]  # fmt: skip
             s.record(RunRecord(config_hash(a), t, "done", seed=0, metrics=rows))
-        left = P.remaining(s)
+        left = T.remaining(s)
     assert left[("demo", "quick")] == pytest.approx(3.0, rel=1e-6)
 
 
@@ -205,8 +174,18 @@ def test_eta_counts_only_what_each_sweep_adds_to_the_store():
     assert sum(new_trials) == P.distinct_counts([P.plan_sweep(s) for s in sweeps])["trials"]
     names = [s.name for s in sweeps]
     assert new_trials[names.index("fig3b")] < sum(c.trials for c in sweeps[names.index("fig3b")].configs)
-    cal = P.Calibration("cpu", 1, per_config=1.0, per_step=0.0, flop_rate=math.inf)
-    data = P.plan_dict([P.plan_sweep(s) for s in sweeps], cal, 1, [P.plan_sweep(s) for s in fresh])
+    cal = Calibration("cpu", 1, per_config=1.0, per_step=0.0, flop_rate=math.inf)
+    data = T.plan_dict([P.plan_sweep(s) for s in sweeps], cal, 1, [P.plan_sweep(s) for s in fresh])
     etas = {r["sweep"]: r["eta_seconds"] for r in data["sweeps"]}
     # one second per config of a batch, one worker: the ETA is the number of new configs
     assert etas == {s.name: float(len(s.configs)) for s in fresh}
+
+
+def test_dense_fresh_adds_one_model_per_trial_from_the_split():
+    """The fresh-Adam dense arm: one more model per trial, trained ``epochs`` at the FPE shape after the split."""
+    c = TrainConfig(clauses=4, k=2, r=4, splits=("random",), trials=3, epochs=5, warmup_epochs=2, n_train=100,
+                    n_test=40)  # fmt: skip
+    a, b = P.config_plan(c), P.config_plan(dataclasses.replace(c, dense_fresh=True))
+    Pf = sum(o * (i + 1) for i, o in zip(a.fpe_sizes[:-1], a.fpe_sizes[1:], strict=True))
+    assert (b.models - a.models, b.model_epochs - a.model_epochs) == (3, 3 * 5)
+    assert math.isclose(b.flops - a.flops, 3 * (6 * Pf * 100 * 5 + 2 * Pf * 140))

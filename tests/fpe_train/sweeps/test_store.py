@@ -9,6 +9,7 @@ import pytest
 from fpe_train.engine.config import TrainConfig
 from fpe_train.sweeps.store import (
     APPLICATION_ID,
+    HASH_VERSION,
     SCHEMA_VERSION,
     ResultsStore,
     RunRecord,
@@ -41,7 +42,7 @@ def test_config_hash_is_sha256_of_the_non_default_fields():
     d = CFG.to_dict()
     changed = {"clauses": 2, "k": 2, "r": 2, "splits": ["random"], "trials": 3}  # CFG's non-defaults
     hashed = {k: v for k, v in changed.items() if k != "trials"}  # trials never count (independent trials)
-    text = "fpe-config-v2:" + json.dumps(dict(sorted(hashed.items())), separators=(",", ":"))
+    text = f"fpe-config-v{HASH_VERSION}:" + json.dumps(dict(sorted(hashed.items())), separators=(",", ":"))
     assert config_hash(CFG) == hashlib.sha256(text.encode()).hexdigest()
     assert config_hash(CFG) == config_hash(dict(reversed(list(d.items()))))  # key order irrelevant
     assert config_hash(CFG) == config_hash(changed)  # a field at its default counts as absent

@@ -1,5 +1,6 @@
 """The verdict rule on real SQLite stores of constructed rows, and the theory entries from exact numbers."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -8,10 +9,14 @@ from scipy import stats as ss
 from statsmodels.stats.multitest import multipletests
 
 from reports.compute import claims
-from reports.presets import Preset
 
-TINY = Preset(name="test", sweeps=(), grid_m=(8, 16, 32, 64), grid_k=(2, 4), grid_alpha=(2,),
-              r_min_problems=((8, 2, 2), (16, 4, 2)))  # fmt: skip
+
+@pytest.fixture(scope="module")
+def preset(tiny_preset):
+    """The tiny preset with the theory grid the T claims are decided on (k = 2 and 4, m up to 64)."""
+    return dataclasses.replace(
+        tiny_preset, grid_m=(8, 16, 32, 64), grid_k=(2, 4), r_min_problems=((8, 2, 2), (16, 4, 2))
+    )
 
 
 def _store(path, dense, random, clause=None, sweep="case_study"):
@@ -29,9 +34,9 @@ def _store(path, dense, random, clause=None, sweep="case_study"):
         return s.frame()
 
 
-def _e1a(tmp_path, dense, random, clause=None):
+def _e1a(preset, tmp_path, dense, random, clause=None):
     frame = _store(tmp_path / "r.db", dense, random, clause)
-    ledger = claims.ledger(frame, TINY, seed=0)
+    ledger = claims.ledger(frame, preset, seed=0)
     return {c.id: c for c in ledger}, frame
 
 
@@ -39,9 +44,9 @@ rng = np.random.default_rng(0)
 DENSE10 = 0.80 + 0.01 * rng.standard_normal(10)
 
 
-def test_supported(tmp_path):
+def test_supported(preset, tmp_path):
     random = DENSE10 + 0.10 + 0.01 * rng.standard_normal(10)
-    got, _ = _e1a(tmp_path, DENSE10, random)
+    got, _ = _e1a(preset, tmp_path, DENSE10, random)
     e = got["E1a"]
     d = random - DENSE10
     assert e.verdict == "supported"
@@ -49,34 +54,34 @@ def test_supported(tmp_path):
     assert e.p == pytest.approx(ss.ttest_rel(random, DENSE10).pvalue)
 
 
-def test_contradicted(tmp_path):
+def test_contradicted(preset, tmp_path):
     random = DENSE10 - 0.10 + 0.01 * rng.standard_normal(10)
-    got, _ = _e1a(tmp_path, DENSE10, random)
+    got, _ = _e1a(preset, tmp_path, DENSE10, random)
     assert got["E1a"].verdict == "contradicted" and got["E1a"].effect < 0
 
 
-def test_not_supported(tmp_path):
+def test_not_supported(preset, tmp_path):
     # no effect, small spread: 10 trials give ~100 % power for the paper's 10-point gain
     random = DENSE10 + 0.003 * np.array([1, -1] * 5)
-    got, _ = _e1a(tmp_path, DENSE10, random)
+    got, _ = _e1a(preset, tmp_path, DENSE10, random)
     e = got["E1a"]
     assert e.p_adj >= 0.05 and e.power >= 0.8
     assert e.verdict == "not supported"
 
 
-def test_undecided_says_how_many(tmp_path):
+def test_undecided_says_how_many(preset, tmp_path):
     dense = [0.80, 0.75, 0.85]
     random = [0.95, 0.60, 0.90]  # mean +1.7 points, spread 15 points
-    got, _ = _e1a(tmp_path, dense, random)
+    got, _ = _e1a(preset, tmp_path, dense, random)
     e = got["E1a"]
     assert e.verdict == "undecided" and e.power < 0.8
     assert f"needs {int(e.n_needed)}" in e.sentence and e.n_needed > 3
 
 
-def test_holm_over_the_ledger_family(tmp_path):
+def test_holm_over_the_ledger_family(preset, tmp_path):
     random = DENSE10 + 0.05 + 0.03 * rng.standard_normal(10)
     clause = DENSE10 + 0.02 + 0.03 * rng.standard_normal(10)
-    got, _ = _e1a(tmp_path, DENSE10, random, clause)
+    got, _ = _e1a(preset, tmp_path, DENSE10, random, clause)
     # the family: E1a, E1b and E3 (clause - random within trial, the same store); no other entry has data
     raw = [ss.ttest_rel(random, DENSE10).pvalue, ss.ttest_rel(clause, DENSE10).pvalue,
            ss.ttest_rel(clause, random).pvalue]  # fmt: skip
@@ -86,16 +91,16 @@ def test_holm_over_the_ledger_family(tmp_path):
     assert [i for i, c in got.items() if np.isfinite(c.p_adj)] == ["E1a", "E1b", "E3"]
 
 
-def test_best_of_five_in_the_sentence(tmp_path):
+def test_best_of_five_in_the_sentence(preset, tmp_path):
     random = DENSE10 + 0.10
-    got, _ = _e1a(tmp_path, DENSE10, random)
+    got, _ = _e1a(preset, tmp_path, DENSE10, random)
     x = np.sort(random)
     best = sum(x[i - 1] * math.comb(i - 1, 4) for i in range(5, 11)) / math.comb(10, 5)
     assert f"best-of-5 {100 * best:.1f}" in got["E1a"].sentence
 
 
-def test_missing_sweeps_are_undecided_with_a_reason(tmp_path):
-    got, _ = _e1a(tmp_path, DENSE10, DENSE10 + 0.1)
+def test_missing_sweeps_are_undecided_with_a_reason(preset, tmp_path):
+    got, _ = _e1a(preset, tmp_path, DENSE10, DENSE10 + 0.1)
     assert got["E8"].verdict == "undecided" and "No data" in got["E8"].sentence
     assert all(c.verdict in claims.VERDICTS for c in got.values())
 
@@ -111,11 +116,11 @@ def test_verdict_rule_table():
     assert claims.equivalence_verdict(0.5, (-0.03, 0.02)) == "undecided"
 
 
-def test_theory_entries_from_exact_numbers():
+def test_theory_entries_from_exact_numbers(preset):
     from fractions import Fraction
     from math import comb
 
-    t1, t2, t3 = claims.theory_claims(TINY)
+    t1, t2, t3 = claims.theory_claims(preset)
     # independent reference for T1's worst point: p = C(m-k, d-k) / C(m, d) vs alpha^-k over the grid (d >= k)
     worst = min(
         (Fraction(comb(m - k, m // 2 - k), comb(m, m // 2)) * 2**k for m in (8, 16, 32, 64) for k in (2, 4)
@@ -128,7 +133,7 @@ def test_theory_entries_from_exact_numbers():
     assert t3.kind == "theory" and 0 <= t3.effect <= 1
 
 
-def test_trend_and_controls_entries(tmp_path):
+def test_trend_and_controls_entries(preset, tmp_path):
     """E2c: RI falling with r (cluster-robust slope < 0); E8: FPE beats both controls, p = the larger p."""
     from fpe_train.engine.config import TrainConfig
     from fpe_train.sweeps.store import ResultsStore, RunRecord
@@ -147,7 +152,7 @@ def test_trend_and_controls_entries(tmp_path):
                 rows = [{"trial": t, "variant": v, "test_accuracy": a} for v, a in acc.items()]
                 s.record(RunRecord(h, t, "done", seed=t, metrics=rows))
         frame = s.frame()
-    got = {c.id: c for c in claims.ledger(frame, TINY)}
+    got = {c.id: c for c in claims.ledger(frame, preset)}
     assert got["E2c"].verdict == "supported" and got["E2c"].effect < 0 and got["E2c"].kind == "regression"
     p_ov = ss.ttest_rel([a["random"] for a in ctrl.values()], [a["overlap"] for a in ctrl.values()]).pvalue
     p_dc = ss.ttest_rel([a["random"] for a in ctrl.values()], [a["dropconnect"] for a in ctrl.values()]).pvalue

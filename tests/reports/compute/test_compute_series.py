@@ -3,10 +3,11 @@
 import math
 from statistics import mean
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from reports.compute import series
+from reports.compute import frame, series
 
 
 def _summary() -> pd.DataFrame:
@@ -45,7 +46,7 @@ def test_per_param_lines_and_heatmap_match_plain_loops():
     s = _summary()
     for line in series.per_param_lines(s, "r"):
         for xv, yv in zip(line.x, line.y, strict=True):
-            assert yv == pytest.approx((0.5 + 0.01 * xv) / (100.0 * xv))
+            assert yv == pytest.approx(100 * (0.5 + 0.01 * xv) / (100.0 * xv))  # accuracy in %
     h = series.heatmaps(s.assign(clauses=[4 + 4 * (i % 2) for i in range(len(s))]))
     assert [(p.variant, p.alpha) for p in h] == [("clause", 2), ("clause", 4), ("random", 2), ("random", 4)]
     p = h[0]
@@ -66,5 +67,45 @@ def test_dense_equivalent_factor_in_width_scan():
     scan = series.width_scan(s, v, "t")
     (f,) = scan.factors
     # halfway in accuracy between 0.5 and 0.7 -> halfway in log params between 100 and 400: 200, i.e. 2x
-    assert f.factor == pytest.approx(2.0) and (f.x, f.y) == (4, 0.6)
+    assert f.factor == pytest.approx(2.0) and (f.x, f.y) == (4, pytest.approx(60.0))  # accuracy in %
     assert scan.alpha == 4 and not math.isnan(scan.dense.y[0])
+
+
+def _trained_frame(seed=0):
+    """Rows shaped like the store's: one Boolean config per r, dense and random per trial."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for r in (4, 8):
+        for t in range(5):
+            for v, base in (("dense", 0.7), ("random", 0.78)):
+                rows.append(dict(config_hash=f"c{r}", trial=t, variant=v, sweep="fig6ad_alpha", task="digits",
+                                 clauses=None, k=None, r=r, alpha=4, depth=1, warmup_epochs=5, epochs=5,
+                                 test_accuracy=base + 0.01 * r + 0.02 * rng.standard_normal(), nonzero_params=10 * r,
+                                 capacity=1.0, cosine=0.1, abs_cosine=0.2, status="done", error=None))  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_figure_units_match_the_tables():
+    """What the figures draw is in the tables' units: accuracy in % (the accuracy table prints 100 x the
+    variant table's mean), relative improvement in % (the paired-effects table's RI column, ``ri_pct``)."""
+    f = _trained_frame()
+    v = frame.variant_table(f)
+    s = frame.summarize(frame.paired(f))
+    acc_table = {(row.config_hash, row.variant): 100 * row.test_accuracy_mean for row in v.itertuples()}
+    ri_table = {row.config_hash: row.ri_pct for row in s.itertuples()}
+    scan = series.width_scan(s, v, "digits")
+    for line in (scan.dense, scan.fpe):
+        for r, y in zip(line.x, line.y, strict=True):
+            assert y == pytest.approx(acc_table[(f"c{r}", line.variant)])
+    (ri_line,) = scan.improvement
+    for r, y in zip(ri_line.x, ri_line.y, strict=True):
+        assert y == pytest.approx(ri_table[f"c{r}"])  # the mean of per-trial RI - 1, in %, as the table prints it
+    for line in series.timing_lines(v):
+        assert max(line.y) > 1.5  # percent, not a fraction
+    f = f.assign(capacity=np.where(f["variant"] == "random", 1 + 0.1 * f["trial"] + 0.01 * f["r"], 1.0))
+    paired = frame.paired(f)
+    fits = series.regression_series(frame.regressions(paired))
+    assert {fit.x for fit in fits} == {"capacity_fold"}
+    for fit in fits:
+        ri = paired[paired["variant"] == fit.variant]["relative_improvement"]
+        assert sorted(fit.points.y) == pytest.approx(sorted(100 * (ri - 1)))  # RI - 1 in %, per model

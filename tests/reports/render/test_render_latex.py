@@ -66,3 +66,38 @@ def test_latex_engine_respects_path(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     assert latex.latex_engine() is None
     assert shutil.which("latexmk") is None
+
+
+@pytest.mark.parametrize("x", [-0.04, -0.0, 0.0, 0.04, -1e-12])
+def test_nothing_that_rounds_to_zero_carries_a_sign(x):
+    assert latex.fmt(x, 1, sci=False) == "0.0"
+    assert latex.signed(x, 1) == "0.0"
+    assert latex.pct(x / 100, 1) == "0.0\\%"
+
+
+def test_signed_and_interval_keep_one_number_of_decimals():
+    assert latex.signed(3.2, 2) == "+3.20" and latex.signed(-0.456, 2) == "-0.46"
+    assert latex.interval(3.2, 4.35, 1) == f"[{3.2:+.1f}, {4.35:+.1f}]"  # never "[+3.2, +4.35]"
+    lo, hi = latex.interval(-1.23456, 7.5, 3).strip("[]").split(", ")
+    assert len(lo.split(".")[1]) == len(hi.split(".")[1]) == 3
+    assert latex.interval(0.84, 1.083, 3, sign=False) == "[0.840, 1.083]"
+    assert latex.interval(float("nan"), 1.0) == "--"
+
+
+def test_prose_typesets_symbols_and_paths_break_at_slashes():
+    assert latex.prose("random, alpha=2, eps=0.05") == "random, $\\alpha$=2, $\\epsilon$=0.05"
+    assert latex.prose("alphabet") == "alphabet"  # whole words only
+    assert latex.breakable_path("/a_b/c") == "/\\allowbreak{}a\\_b/\\allowbreak{}c"
+
+
+def test_long_tables_keep_first_and_last_rows_together():
+    rows = [[str(i), "x"] for i in range(7)]
+    body = [line for line in latex.table(["a", "b"], rows).splitlines() if line.endswith(("\\\\", "\\\\*"))][1:]
+    kept = [line.endswith("\\\\*") for line in body]  # no page break after a row that ends in \\*
+    assert kept == [True, False, False, False, True, True, True]
+
+
+def test_overfull_boxes_over_the_limit_only():
+    log = "Overfull \\hbox (91.69418pt too wide) in alignment\nOverfull \\hbox (0.6pt too wide) in paragraph\n" \
+          "Overfull \\vbox (3.0pt too high) has occurred\nUnderfull \\hbox (badness 10000)\n"  # fmt: skip
+    assert [b.split("(")[1].split("pt")[0] for b in latex.overfull_boxes(log)] == ["91.69418", "3.0"]

@@ -5,7 +5,8 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from reports.compute import frame
+from reports.compute import frame, table_rows, theory
+from reports.compute.paper_comparison import paper_rows
 from reports.render import tables
 
 
@@ -23,7 +24,7 @@ def _case_frame(trials=7, seed=0):
 def test_paper_table_has_expected_best_of_five_by_brute_force():
     f = _case_frame()
     pairs = frame.paired(f)
-    text = tables.paper_vs_ours(frame.variant_table(f), frame.summarize(pairs), pairs)
+    text = tables.paper_vs_ours(paper_rows(frame.variant_table(f), frame.summarize(pairs), pairs))
     for v in ("random", "clause", "dense"):
         x = f[f.variant == v].test_accuracy.to_numpy()
         best = np.mean([max(c) for c in itertools.combinations(x, 5)])
@@ -36,7 +37,7 @@ def test_paper_table_has_expected_best_of_five_by_brute_force():
 def test_paper_table_best_of_t_needs_t_trials():
     f = _case_frame(trials=3)
     pairs = frame.paired(f)
-    text = tables.paper_vs_ours(frame.variant_table(f), frame.summarize(pairs), pairs)
+    text = tables.paper_vs_ours(paper_rows(frame.variant_table(f), frame.summarize(pairs), pairs))
     line = next(line for line in text.splitlines() if line.startswith("case study, random "))
     assert [c.strip() for c in line.split("&")][4] == "--"
 
@@ -54,12 +55,13 @@ def test_pruning_summary_says_how_much_pruning_moves_each_quantity():
     pred = pd.DataFrame(dict(exact_covered=[4.0, 8.0, 2.0], mask_covered=[3.0, 8.0, 2.5],
                              exact_collisions=[1.0, 2.0, 0.5], mask_collisions=[0.5, 1.0, 0.5],
                              exact_all_covered=[0.9, 0.5, 0.99], mask_all_covered=[0.8, 0.5, 1.0]))  # fmt: skip
-    text = tables.pruning_summary(pred)
-    cov = np.median([(3 - 4) / 4, 0.0, (2.5 - 2) / 2])  # 0 %
+    text = tables.pruning_summary(theory.pruning_moves(pred))
+    cov = np.median([(3 - 4) / 4, 0.0, (2.5 - 2) / 2])  # 0 %: printed without a sign
     col = np.median([-0.5, -0.5, 0.0])  # -50 %
-    assert f"expected covered clauses by {100 * cov:+.0f}" in text and "range -25\\% to +25\\%" in text
+    assert cov == 0 and "expected covered clauses by 0\\%" in text and "range -25\\% to +25\\%" in text
     assert f"expected collisions by {100 * col:+.0f}" in text
-    assert "P(all covered) by +0.000 (median; range -0.100 to +0.010)" in text
+    assert "P(all covered) by 0.000 (median; range -0.100 to +0.010)" in text
+    pred = theory.with_moves(pred)
     table = tables.prediction_latex(pred.assign(sweep="s", clauses=8, k=4, r=8, alpha=2, variant="random", n=5,
                                                   mc_all_covered=0.9, mc_collisions=1.0, mask_collisions_se=0.1,
                                                   learned_all_covered=1.0, learned_collisions=0.2,
@@ -77,7 +79,7 @@ def test_cosine_difference_table_is_a_per_trial_difference():
                              sweep="table_a1_a2", task="boolean", clauses=8, k=4, r=8, alpha=2, depth=1,
                              status="done", error=None))  # fmt: skip
     f = pd.DataFrame(rows)
-    text = tables.cosine_difference_table(frame.summarize(frame.paired(f)))
+    text = tables.cosine_difference_table(table_rows.cosine_difference_rows(frame.summarize(frame.paired(f))))
     d = f[f.variant == "random"].cosine.to_numpy() - f[f.variant == "dense"].cosine.to_numpy()
     a = f[f.variant == "random"].abs_cosine.to_numpy() - f[f.variant == "dense"].abs_cosine.to_numpy()
     for x in (d, a):

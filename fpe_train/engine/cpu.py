@@ -1,0 +1,398 @@
+"""The CPU path of the engine: one-hidden-layer batches trained by the compiled kernel, without torch.
+
+``run_batch`` here has the contract of ``fpe_train.engine.run.run_batch`` (rows per item and trial, the same
+protocol: dense warm-up, fork into the dense continuation, which keeps its Adam state, and one FPE model per
+split with a fresh Adam, fine-tune, one row per (trial, variant)) for the configs :func:`supports` accepts:
+``depth == 1``, on the CPU, fixed masks (no ``dropconnect`` split, ``rewire_every == 0``). Everything else
+goes to the torch path; :func:`run_any` picks the path.
+
+Models are ragged (each at its own shape, ``fpe_train.engine.kernel``), so a model's numbers do not depend
+on which other models share its batch. Initial weights, masks and data order come from
+``fpe_train.engine.draws`` as on the torch path. Parallel over models: ``numba.get_num_threads()`` threads
+(capped by the executors' ``threads``), each running the GIL-free kernel on its share of the models with a
+single-threaded BLAS.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from fpe_train.engine import draws, kernel
+from fpe_train.engine.datasets import dataset_name
+from fpe_train.engine.draws import SPLIT_NAMES, STREAM_INIT, STREAM_SPLIT, order_key, trial_rng
+from fpe_train.engine.measure import measure
+from fpe_train.engine.rows import ROW_FIELDS
+from fpe_train.engine.tasks import load_datasets, task_clauses
+
+UNSUPPORTED_SPLITS = ("dropconnect",)  # masks redrawn during training: the torch path
+
+
+def cuda_present() -> bool:
+    """Whether a CUDA GPU is usable; answered without torch where no NVIDIA driver is installed."""
+    if not (os.path.exists("/proc/driver/nvidia") or os.path.exists("/dev/nvidia0")):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def supports(configs: Sequence) -> bool:
+    """Whether the compiled CPU kernel trains these configs (module doc)."""
+    return all(c.depth == 1 and c.rewire_every == 0 and not set(c.splits) & set(UNSUPPORTED_SPLITS)
+               and (c.device == "cpu" or (c.device == "auto" and not cuda_present())) for c in configs)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batch trained, per item of its ``items``: ``rows[i]`` maps each trial that finished to its rows,
+    ``failed[i]`` each trial whose loss stopped being finite to its one-line message; ``seconds``: the batch's
+    wall time (``fpe_train.engine.run.BatchResult`` has the same fields)."""
+
+    rows: list[dict[int, list[dict]]]
+    failed: list[dict[int, str]]
+    seconds: float
+
+
+def run_any(items, progress=None, on_error: str = "raise") -> BatchResult:
+    """``run_batch`` of ``items`` [(config, trials)]: the configs :func:`supports` accepts on the kernel, the others
+    on the torch path (two sub-batches, one after the other), so a config takes the same path in any batch."""
+    t0 = time.perf_counter()
+    items = list(items)
+    ours = [supports([c]) for c, _ in items]
+    rows: list = [{} for _ in items]
+    failed: list = [{} for _ in items]
+    for on_kernel in (True, False):
+        at = [i for i, k in enumerate(ours) if k == on_kernel]
+        if not at:
+            continue
+        if on_kernel:
+            got = run_batch([items[i] for i in at], progress, on_error)
+        else:
+            from fpe_train.engine.run import run_batch as run_torch
+
+            got = run_torch([items[i] for i in at], progress, on_error, path="torch")
+        for j, i in enumerate(at):
+            rows[i], failed[i] = got.rows[j], got.failed[j]
+    return BatchResult(rows, failed, time.perf_counter() - t0)
+
+
+# ---------------------------------------------------------------- data and models as flat buffers
+
+
+@dataclass
+class _Data:
+    """Each distinct dataset once, flat: rows of dataset d start at ``X[x_off[d]]`` (its own width)."""
+
+    X_train: np.ndarray
+    x_off: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    xt_off: np.ndarray
+    y_test: np.ndarray
+    n_train: int
+    n_test: int
+    n_out: int
+    index: list[int]  # dataset of each member
+    n_in: list[int]
+
+
+def _flat_data(members) -> _Data:
+    tasks, index = load_datasets(members)
+
+    def flat(part: int):
+        arrays = [np.ascontiguousarray(t[part], dtype=np.float32).reshape(-1) for t in tasks]
+        return np.concatenate(arrays), np.cumsum([0] + [a.size for a in arrays[:-1]]).astype(np.int64)
+
+    X_train, x_off = flat(0)
+    X_test, xt_off = flat(2)
+    labels = [np.concatenate([np.asarray(t[p], np.float32) for t in tasks]) for p in (1, 3)]
+    t0 = tasks[0]
+    return _Data(X_train, x_off, labels[0], X_test, xt_off, labels[1], len(t0[1]), len(t0[3]), t0[4], index,
+                 [tasks[i][0].shape[1] for i in index])  # fmt: skip
+
+
+class _Models:
+    """Models of one phase as flat buffers (``kernel`` layout), with their Adam state and hyperparameters."""
+
+    def __init__(self, blocks: list[tuple], stream: list[int], ds: list[int], configs: list) -> None:
+        self.n_in = np.array([b[0].shape[1] for b in blocks], dtype=np.int64)
+        self.h = np.array([b[0].shape[0] for b in blocks], dtype=np.int64)
+        self.n_out = int(blocks[0][2].shape[0])
+        sizes = [b[0].size + b[1].size + b[2].size + b[3].size for b in blocks]
+        self.p_off = np.cumsum([0] + sizes[:-1]).astype(np.int64)
+        self.P = np.concatenate([np.concatenate([b[0].ravel(), b[1], b[2].ravel(), b[3]]) for b in blocks])
+        self.P = self.P.astype(np.float32)
+        masks = [np.concatenate([b[4].ravel(), np.ones(b[1].size, bool), b[5].ravel(), np.ones(b[3].size, bool)])
+                 for b in blocks]  # fmt: skip
+        self.Mk = np.concatenate(masks).astype(np.float32)  # W1 and W2 masked (A1 prunes both), biases free
+        self.M2 = [b[5] for b in blocks]
+        self.A1, self.A2 = np.zeros_like(self.P), np.zeros_like(self.P)
+        self.steps = np.zeros(len(blocks), dtype=np.int64)
+        self.stream = np.array(stream, dtype=np.int64)
+        self.ds = np.array(ds, dtype=np.int64)
+        self.lr, self.l1, self.l2 = (np.array([getattr(c, f) for c in configs], np.float64) for f in ("lr", "l1", "l2"))
+        self.sums = np.zeros(len(blocks))
+        self.size = sizes
+
+    def __len__(self) -> int:
+        return len(self.h)
+
+    def block(self, e: int) -> tuple[np.ndarray, ...]:
+        """Model e's (W1, b1, W2, b2) views at its shape."""
+        o, ni, h, no = self.p_off[e], self.n_in[e], self.h[e], self.n_out
+        P = self.P
+        W1 = P[o : o + h * ni].reshape(h, ni)
+        b1 = P[o + h * ni : o + h * ni + h]
+        W2 = P[o + h * ni + h : o + h * ni + h + no * h].reshape(no, h)
+        return W1, b1, W2, P[o + h * ni + h + no * h : o + self.size[e]]
+
+    def mask1(self, e: int) -> np.ndarray:
+        o, ni, h = self.p_off[e], self.n_in[e], self.h[e]
+        return self.Mk[o : o + h * ni].reshape(h, ni) > 0
+
+    def nonzero(self, e: int) -> int:
+        return int(self.mask1(e).sum() + self.M2[e].sum())
+
+
+def _shares(models: _Models, threads: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per thread, the (order, bounds) of its groups of models (one group per stream), balanced by arithmetic:
+    the heaviest stream first into the lightest share."""
+    cost = models.n_in * models.h + models.h * models.n_out
+    streams = np.unique(models.stream)
+    members = {s: np.flatnonzero(models.stream == s) for s in streams.tolist()}
+    load, shares = np.zeros(threads), [[] for _ in range(threads)]
+    for s in sorted(members, key=lambda s: -cost[members[s]].sum()):
+        t = int(np.argmin(load))
+        shares[t].append(s)
+        load[t] += cost[members[s]].sum()
+    out = []
+    for share in shares:
+        if share:
+            groups = [members[s] for s in sorted(share)]
+            bounds = np.cumsum([0] + [len(g) for g in groups]).astype(np.int64)
+            out.append((np.concatenate(groups).astype(np.int64), bounds))
+    return out
+
+
+def kernel_threads() -> int:
+    """Threads over models: numba's thread count (the executors cap it), at least 1."""
+    import numba
+
+    return max(1, int(numba.get_num_threads()))
+
+
+class _Trainer:
+    """Epochs of one phase: permutations, the kernel over every share of models, divergence, hooks."""
+
+    def __init__(self, models: _Models, data: _Data, keys: np.ndarray, batch_size: int, pool) -> None:
+        self.m, self.data, self.keys, self.B, self.pool = models, data, keys, batch_size, pool
+        self.perms = np.empty((len(keys), data.n_train), dtype=np.int64)
+        self.shares = _shares(models, pool._max_workers if pool is not None else 1)
+        self.diverged: dict[int, int] = {}
+
+    def _run(self, share: tuple[np.ndarray, np.ndarray]) -> None:
+        m, d = self.m, self.data
+        kernel.train_epoch(*share, m.P, m.Mk, m.A1, m.A2, m.steps, m.n_in, m.h, m.p_off, m.stream, m.ds, m.n_out,
+                           d.X_train, d.x_off, d.y_train, d.n_train, self.perms, self.B, m.lr, m.l1, m.l2,
+                           m.sums)  # fmt: skip
+
+    def epochs(self, first: int, count: int, on_epoch: Callable[[int], None]) -> None:
+        for epoch in range(first, first + count):
+            kernel.permutations(self.keys, epoch, self.perms)
+            self.m.sums[:] = 0
+            if self.pool is None or len(self.shares) == 1:
+                for share in self.shares:
+                    self._run(share)
+            else:
+                list(self.pool.map(self._run, self.shares))
+            for e in np.flatnonzero(~np.isfinite(self.m.sums)):
+                self.diverged.setdefault(int(e), epoch)
+            on_epoch(epoch)
+
+
+def accuracy(models: _Models, X: np.ndarray, x_off: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
+    """Fraction of correct predictions of every model on its dataset's ``n`` rows: (E,) float64."""
+    hits = np.zeros(len(models), dtype=np.int64)
+    kernel.correct(np.arange(len(models), dtype=np.int64), models.P, models.n_in, models.h, models.p_off,
+                   models.ds, models.n_out, X, x_off, y, n, hits)  # fmt: skip
+    return hits / n
+
+
+# ---------------------------------------------------------------- the batch
+
+
+def _check_schedule(configs) -> None:
+    from fpe_train.engine.batch import schedule_key
+
+    if len({schedule_key(c) for c in configs}) != 1:
+        raise ValueError(f"configs: {len({schedule_key(c) for c in configs})} different schedules in one batch; "
+                         "group them with group_configs()")  # fmt: skip
+
+
+def run_batch(items, progress: Callable[[int, int], None] | None = None, on_error: str = "raise"):
+    """The contract of ``fpe_train.engine.run.run_batch``, on the compiled kernel (configs :func:`supports`)."""
+    from threadpoolctl import threadpool_limits
+
+    t0 = time.perf_counter()
+    items = [(c, tuple(int(t) for t in trials)) for c, trials in items]
+    if not any(trials for _, trials in items):
+        return BatchResult([{} for _ in items], [{} for _ in items], time.perf_counter() - t0)
+    _check_schedule([c for c, _ in items])
+    threads = kernel_threads()
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) if threads > 1 else _null() as pool:
+        rows, curves, diverged = _train(items, progress, on_error, pool)
+    return _collect(items, rows, curves, diverged, time.perf_counter() - t0)
+
+
+class _null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _train(items, progress, on_error, pool):
+    c0 = items[0][0]
+    members = [(i, c, t) for i, (c, trials) in enumerate(items) for t in trials]
+    data = _flat_data([(c, t) for _, c, t in members])
+    entropy = [draws.seed_entropy(c) for c, _ in items]
+    keys = np.array([order_key(c, t, entropy[i]) for i, c, t in members], dtype=np.uint64)
+    blocks = []
+    for s, (i, c, t) in enumerate(members):
+        (W1, W2), (b1, b2) = draws.init_layers([data.n_in[s], c.r, data.n_out], trial_rng(c, t, STREAM_INIT, 0,
+                                                                                           entropy[i]))  # fmt: skip
+        blocks.append((W1, b1, W2, b2, np.ones(W1.shape, bool), np.ones(W2.shape, bool)))
+    S = len(members)
+    warm = _Models(blocks, list(range(S)), [data.index[s] for s in range(S)], [c for _, c, _ in members])
+    total = c0.warmup_epochs + c0.epochs
+    curves: dict[tuple, list[float]] = {}
+
+    def hook(models: _Models, labels: list) -> Callable[[int], None]:
+        def on_epoch(epoch: int) -> None:
+            if on_error == "raise" and trainer.diverged:
+                e = min(trainer.diverged)
+                raise ValueError(_divergence_message(labels[e], trainer.diverged[e]))
+            if c0.curve_every and epoch % c0.curve_every == 0:
+                acc = accuracy(models, data.X_test, data.xt_off, data.y_test, data.n_test)
+                for label, a in zip(labels, acc.tolist(), strict=True):
+                    curves.setdefault(label, []).append(a)
+            if progress is not None:
+                progress(epoch, total)
+
+        return on_epoch
+
+    warm_labels = [(i, "dense", t) for i, _, t in members]
+    trainer = _Trainer(warm, data, keys, c0.batch_size, pool)
+    trainer.epochs(1, c0.warmup_epochs, hook(warm, warm_labels))
+    rows = {}
+    if any(c.record_warmup for _, c, _ in members):
+        got = _rows(warm, warm_labels, members, data, [s for s in range(S)])
+        rows.update({(i, "dense_warmup", t): r | {"variant": "dense_warmup"} for (i, _, t), r in got.items()
+                     if items[i][0].record_warmup})  # fmt: skip
+    diverged = {warm_labels[e][::2]: (warm_labels[e], ep) for e, ep in trainer.diverged.items()}
+    fine, labels, owner = _fork(warm, members, entropy)
+    trainer = _Trainer(fine, data, keys, c0.batch_size, pool)
+    trainer.epochs(c0.warmup_epochs + 1, c0.epochs, hook(fine, labels))
+    rows.update(_rows(fine, labels, members, data, owner))
+    for e, ep in trainer.diverged.items():
+        diverged.setdefault(labels[e][::2], (labels[e], ep))
+    n_warm = c0.warmup_epochs // c0.curve_every if c0.curve_every else 0
+    return rows, (curves, n_warm, c0.curve_every), diverged
+
+
+def _fork(warm: _Models, members, entropy) -> tuple[_Models, list, list[int]]:
+    """Dense continuations (same weights, Adam state and step count) and each split's FPE models (fresh Adam)."""
+    blocks, labels, stream, configs, dense_at, owner = [], [], [], [], [], []
+    for s, (i, c, t) in enumerate(members):
+        W1, b1, W2, b2 = (x.copy() for x in warm.block(s))
+        dense_at.append(len(blocks))
+        blocks.append((W1, b1, W2, b2, warm.mask1(s), warm.M2[s]))
+        labels.append((i, "dense", t))
+        if c.dense_fresh:  # the same weights, a fresh Adam: the asymmetry the forks have
+            blocks.append((W1.copy(), b1.copy(), W2.copy(), b2.copy(), warm.mask1(s), warm.M2[s]))
+            labels.append((i, "dense_fresh", t))
+        for split in c.splits:
+            rng = trial_rng(c, t, STREAM_SPLIT, SPLIT_NAMES.index(split), entropy[i])
+            (V1, V2), (a1, a2), (K1, K2) = draws.expand_model([W1, W2], [b1, b2], c.alpha, split, task_clauses(c),
+                                                               rng)  # fmt: skip
+            blocks.append((V1, a1, V2, a2, K1, K2))
+            labels.append((i, split, t))
+        n_models = len(c.variants)  # dense, dense_fresh, the splits
+        stream += [s] * n_models
+        configs += [c] * n_models
+        owner += [s] * n_models
+    fine = _Models(blocks, stream, [warm.ds[s] for s in stream], configs)
+    for s, e in enumerate(dense_at):  # the dense continuation keeps its Adam state
+        src, dst = (
+            slice(warm.p_off[s], warm.p_off[s] + warm.size[s]),
+            slice(fine.p_off[e], fine.p_off[e] + fine.size[e]),
+        )
+        fine.A1[dst], fine.A2[dst] = warm.A1[src], warm.A2[src]
+        fine.steps[e] = warm.steps[s]
+    return fine, labels, owner
+
+
+def _rows(models: _Models, labels: list, members, data: _Data, owner: list[int]) -> dict[tuple, dict]:
+    test = accuracy(models, data.X_test, data.xt_off, data.y_test, data.n_test)
+    train = accuracy(models, data.X_train, data.x_off, data.y_train, data.n_train)
+    out = {}
+    for e, label in enumerate(labels):
+        item, variant, trial = label
+        c = members[owner[e]][1]
+        W1 = np.array(models.block(e)[0], dtype=np.float32)  # (h, n_in), exactly 0 where masked
+        row = {"trial": trial, "seed": c.seed, "variant": variant, "test_accuracy": float(test[e]),
+               "train_accuracy": float(train[e]), "nonzero_params": models.nonzero(e)}  # fmt: skip
+        row.update(measure(W1, models.mask1(e), task_clauses(c), c))
+        row.update(device="cpu", dataset=dataset_name(c), n_train_used=data.n_train, n_test_used=data.n_test)
+        out[label] = row
+    return out
+
+
+def _divergence_message(label, epoch: int) -> str:
+    variant, trial = label[-2], label[-1]
+    return f"loss is not finite: training diverged (variant={variant}, trial={trial}, epoch={epoch}); lower --lr"
+
+
+def _check_budgets(rows: list[dict]) -> None:
+    dense = {r["trial"]: r["nonzero_params"] for r in rows if r["variant"] == "dense"}
+    for r in rows:
+        if r["nonzero_params"] != dense[r["trial"]]:
+            raise RuntimeError(f"nonzero_params={r['nonzero_params']} of variant={r['variant']} trial={r['trial']}: "
+                               f"differs from dense={dense[r['trial']]}")  # fmt: skip
+
+
+def _curve(curves, item: int, variant: str, trial: int) -> list[float] | None:
+    points, n_warm, every = curves
+    if not every or variant == "dense_warmup":
+        return None
+    dense = points.get((item, "dense", trial), [])
+    if variant == "dense":
+        return dense
+    return dense[:n_warm] + points.get((item, variant, trial), [])
+
+
+def _collect(items, rows: dict, curves, diverged: dict, seconds: float) -> BatchResult:
+    per_row = seconds / max(1, len(rows))
+    done, failed = [], []
+    for i, (c, trials) in enumerate(items):
+        order = ("dense", "dense_warmup", "dense_fresh", *c.splits)
+        by_trial: dict[int, list[dict]] = {}
+        messages: dict[int, str] = {}
+        for t in trials:
+            if (i, t) in diverged:
+                messages[t] = _divergence_message(*diverged[(i, t)])
+                continue
+            got = [rows[(i, v, t)] | {"seconds": per_row, "test_curve": _curve(curves, i, v, t)} for v in order
+                   if (i, v, t) in rows]  # fmt: skip
+            _check_budgets(got)
+            by_trial[t] = [{f: r[f] for f in ROW_FIELDS} for r in got]
+        done.append(by_trial)
+        failed.append(messages)
+    return BatchResult(done, failed, seconds)

@@ -1,0 +1,64 @@
+"""A trial's data, without torch: which dataset each (config, trial) reads, and the clause list of a task.
+
+``load_task(config, trial)`` -> ``(X_train, y_train, X_test, y_test, n_out, clauses)`` numpy arrays (clauses
+None for vision tasks); ``load_datasets([(config, trial)])`` loads each distinct dataset of a batch once
+(``fpe_train.engine.batch.data_key``) and says which one each member reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def load_task(config, trial: int | None = None):
+    """(X_train, y_train, X_test, y_test, n_out, clauses) as numpy arrays; clauses None for vision tasks.
+
+    ``trial``: that trial's own sample when ``config.data_per_trial`` (else, or None, the config's one dataset).
+    """
+    trial = trial if config.data_per_trial else None
+    if config.task == "boolean":
+        from fpe_train.engine.data import boolean_splits
+
+        tr, te = boolean_splits(config.n_train, config.n_test, config.m, config.k, config.seed, trial)
+        return tr.X, tr.y, te.X, te.y, 1, task_clauses(config)
+    from fpe_train.engine.datasets import load_dataset
+
+    X_train, y_train, X_test, y_test, n_classes = load_dataset(config, trial)
+    return X_train, y_train, X_test, y_test, int(n_classes), None
+
+
+def task_clauses(config) -> list[list[int]] | None:
+    """The theory's clause list of a Boolean config (None for vision tasks)."""
+    if config.task != "boolean":
+        return None
+    from fpe_theory.problem import clause_blocks
+
+    return [list(c) for c in clause_blocks(config.m, config.k)]
+
+
+def load_datasets(members: Sequence[tuple]) -> tuple[list[tuple], list[int]]:
+    """The distinct datasets of ``members`` [(config, trial)] (``load_task`` tuples) and each member's index."""
+    from fpe_train.engine.batch import data_key
+
+    keys, tasks, index = {}, [], []
+    for c, t in members:
+        key = data_key(c, t)
+        if key not in keys:
+            keys[key] = len(tasks)
+            tasks.append(load_task(c, t))
+        index.append(keys[key])
+        _check_splits(c, tasks[index[-1]][0].shape[1], tasks[index[-1]][5])
+    n_outs = {t[4] for t in tasks}
+    if len(n_outs) != 1:
+        raise ValueError(f"n_out={sorted(n_outs)}: configs of one batch must have one output width")
+    n_tr, n_te = {len(t[1]) for t in tasks}, {len(t[3]) for t in tasks}
+    if len(n_tr) != 1 or len(n_te) != 1:
+        raise ValueError(f"n_train={sorted(n_tr)}, n_test={sorted(n_te)}: configs of one batch need equal set sizes")
+    return tasks, index
+
+
+def _check_splits(config, n_in: int, clauses) -> None:
+    from fpe_train.fpe.names import check_split
+
+    for s in config.splits:
+        check_split(s, config.alpha, n_in, clauses)
