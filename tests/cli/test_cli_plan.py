@@ -42,7 +42,7 @@ def test_sweep_plan_table_with_eta(invoke):
     assert "the ETA assumes: each of 2 workers" in out and "load average" in out
 
 
-def test_sweep_plan_and_report_plan_give_the_same_figure_for_the_same_work():
+def test_sweep_plan_and_report_plan_give_the_same_figure_for_the_same_work(invoke):
     """One calibration per process: a sweep's ETA is the same from `sweep plan` and from `report --plan`
     (counted alone; the report also times only what earlier sweeps of the preset leave to train)."""
     quick = {c.name: c for c in reports.presets.get_preset("quick").sweeps}

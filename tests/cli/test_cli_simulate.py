@@ -73,11 +73,11 @@ def test_wide_collision_distribution_is_summarised_by_quantiles(invoke):
     assert "median" in line and "95%" in line and "histogram in --json" in line
 
 
-def test_an_estimate_of_zero_gets_the_exact_interval_from_zero():
+def test_an_estimate_of_zero_gets_the_exact_interval_from_zero(invoke):
     """No trial covers every clause: the interval is [0, exact upper bound], never one that excludes 0."""
     from scipy.stats import binomtest
 
-    code, out = run(["--family", "random", "--trials", "2000", "--threads", "1", "--json"])
+    code, out, _ = invoke(["simulate", "--family", "random", "--trials", "2000", "--threads", "1", "--json"])
     assert code == 0, out
     row = json.loads(out)["families"]["random"]["p_all_covered"]
     assert row["estimate"] == 0.0 and row["ci_low"] == 0.0
