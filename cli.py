@@ -50,23 +50,63 @@ EXTRAS = {
 }
 
 
-def missing_extra(exc: ModuleNotFoundError) -> str | None:
-    """One line naming the extra that installs the module ``exc`` is about (None: not an optional module)."""
+# extra -> the top-level modules it installs (pyproject.toml; report includes mc and train)
+EXTRA_MODULES = {
+    "mc": {"numba", "llvmlite", "statsmodels", "tqdm"},
+    "train": {"torch", "sklearn", "mnist1d", "pandas", "tqdm"},
+    "dask": {"dask", "distributed"},
+    "parquet": {"pyarrow"},
+}
+EXTRA_MODULES["report"] = EXTRA_MODULES["mc"] | EXTRA_MODULES["train"] | {"matplotlib", "jinja2"}
+EXTRA_MODULES["embed"] = EXTRA_MODULES["train"] | {"transformers", "safetensors", "PIL"}
+# command -> the extra the README tells its users to install
+COMMAND_EXTRAS = {"simulate": "mc", "train": "train", "sweep": "train", "report": "report", "claims": "report",
+                  "embed": "embed"}  # fmt: skip
+
+
+def optional_module(exc: ImportError) -> str | None:
+    """The optional top-level module an import failure is about: the one named, else the outermost
+    frame of the traceback inside an optional package (a module present but broken, e.g. a missing
+    shared library, raises a plain ImportError from inside its own package)."""
     top = (exc.name or "").split(".")[0]
-    if top not in EXTRAS:
+    if top in EXTRAS:
+        return top
+    tb = exc.__traceback__
+    while tb is not None:
+        name = str(tb.tb_frame.f_globals.get("__name__", "")).split(".")[0]
+        if name in EXTRAS:
+            return name
+        tb = tb.tb_next
+    return None
+
+
+def missing_extra(exc: ImportError, command: str = "") -> str | None:
+    """One line naming the extra that installs the module ``exc`` is about (None: not an optional module).
+
+    The extra is the command's own (``report`` needs ``[report]``) when that extra brings the module,
+    else the module's (``EXTRAS``). A module present but failing to import is named as broken.
+    """
+    top = optional_module(exc)
+    if top is None:
         return None
-    return f"needs {top}, which is not installed: pip install 'fpe-theory[{EXTRAS[top]}]'"
+    extra = COMMAND_EXTRAS.get(command)
+    extra = extra if extra and top in EXTRA_MODULES[extra] else EXTRAS[top]
+    if isinstance(exc, ModuleNotFoundError) and exc.name == top:
+        return f"needs {top}, which is not installed: pip install 'fpe-theory[{extra}]'"
+    why = one_line(f"{type(exc).__name__}: {exc}")[:200]
+    return (f"needs {top}, which is installed but cannot be imported ({why}): "
+            f"pip install --force-reinstall 'fpe-theory[{extra}]'")  # fmt: skip
 
 
 def _load(name: str) -> click.Command | None:
     module_name, attr = COMMANDS[name].split(":")
     try:
         module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:  # a part not installed or not built yet
-        if exc.name and module_name.startswith(exc.name):
+    except ImportError as exc:  # a part not installed or not built yet, or an extra missing or broken
+        if isinstance(exc, ModuleNotFoundError) and exc.name and module_name.startswith(exc.name):
             return None
-        if missing_extra(exc):
-            raise click.UsageError(f"fpe-theory {name} {missing_extra(exc)}") from None
+        if missing_extra(exc, name):
+            raise click.UsageError(f"fpe-theory {name} {missing_extra(exc, name)}") from None
         raise
     return getattr(module, attr, None)
 
@@ -85,20 +125,31 @@ class LazyGroup(click.Group):
     def main(self, args=None, prog_name=None, **extra):  # noqa: D102 - see class docstring
         try:
             rv = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
-        except click.exceptions.Abort:
+        except click.exceptions.Abort as exc:
+            if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):  # Ctrl-C (click turns it into Abort)
+                click.echo("Error: interrupted (Ctrl-C); every finished trial is stored: run the same command "
+                           "again to resume", err=True)  # fmt: skip
+                sys.exit(130)
             click.echo("Error: aborted", err=True)
             sys.exit(1)
         except click.ClickException as exc:
             click.echo(f"Error: {one_line(exc.format_message())}", err=True)
             sys.exit(exc.exit_code if exc.exit_code else 2)
+        except UnicodeError as exc:  # a name the locale cannot spell (LANG=C and a non-ASCII path)
+            obj = getattr(exc, "object", "")
+            what = obj[getattr(exc, "start", 0) : getattr(exc, "end", 0)] if obj else "?"
+            click.echo(f"Error: a path or value holds {what!r}, which the locale's encoding "
+                       f"({getattr(exc, 'encoding', '?')}) "
+                       "cannot spell; run with LANG=C.UTF-8 (or PYTHONUTF8=1)", err=True)  # fmt: skip
+            sys.exit(2)
         except ValueError as exc:
             click.echo(f"Error: {one_line(str(exc))}", err=True)
             sys.exit(2)
-        except ModuleNotFoundError as exc:  # an optional dependency, imported inside a command
-            if not missing_extra(exc):
-                raise
+        except ImportError as exc:  # an optional dependency, imported inside a command: missing or broken
             command = next((a for a in (args if args is not None else sys.argv[1:]) if a in COMMANDS), "")
-            click.echo(f"Error: fpe-theory {command} {missing_extra(exc)}".replace("  ", " "), err=True)
+            if not missing_extra(exc, command):
+                raise
+            click.echo(f"Error: fpe-theory {command} {missing_extra(exc, command)}".replace("  ", " "), err=True)
             sys.exit(2)
         except Exception as exc:  # a full disk, a read-only folder (also beneath a library's own error): exit 1
             message = environment_error(exc)

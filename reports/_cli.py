@@ -61,6 +61,7 @@ def report(preset: str, out: str, store: str | None, no_run: bool, workers: int 
     if extra["from_export"] and (store or extra["export_to"]):
         other = f"store={store!r}" if store else f"export={extra['export_to']!r}"
         raise ValueError(f"from={extra['from_export']!r} and {other}: --from builds from an export alone")
+    _check_paths(out, store, extra["from_export"], extra["export_to"])
     source = _source(extra["from_export"])
     if source is not None and click.get_current_context().get_parameter_source("preset").name == "DEFAULT":
         preset = source.meta.get("preset") or preset  # the preset the export was made with
@@ -108,6 +109,45 @@ def _export(path: str, preset: str, store: str, seconds: float) -> None:
     )
     note = f"; incomplete: {meta['sweeps_incomplete']}" if meta["sweeps_incomplete"] else ""
     click.echo(f"exported {meta['rows']} rows -> {path}{note}", err=True)
+
+
+REPORT_FILES = ("summary.csv", "report.tex", "report.pdf", "report.failed.log", "report.failed.tex")
+EXPORT_FORMATS = {".csv": "csv", ".csv.gz": "csv.gz"}  # an export carries its provenance lines: CSV only
+
+
+def _check_paths(out: str, store: str | None, from_export: str | None, export_to: str | None) -> None:
+    """Before anything runs: no file the report writes (its own files, ``--export``) is any file it reads
+    (the store, ``--from``; links included), none is a device or FIFO, every folder is writable
+    (``fpe_train.sweeps.files``)."""
+    import os
+
+    from fpe_train.sweeps.files import check_input, check_output, output_format, store_files
+
+    if from_export is not None:
+        check_input(from_export, "from")
+        inputs = {"from": [from_export]}
+    else:
+        store_path = store or os.path.join(out, "results.db")
+        check_input(store_path, "store")
+        inputs = {"store": store_files(store_path)}
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"out={out!r}: is a file, not a folder; the report writes a folder of files")
+    figures = os.path.realpath(os.path.join(out, "figures"))
+    for name, paths in inputs.items():
+        if any(os.path.realpath(p).startswith(figures + os.sep) for p in paths):
+            raise ValueError(
+                f"{name}={paths[0]!r}: lies in {os.path.join(out, 'figures')!r}, which the report replaces"
+            )
+    if os.path.isdir(out):
+        for name in REPORT_FILES:
+            check_output(os.path.join(out, name), "out", inputs)
+    if export_to is None:
+        return
+    output_format(export_to, "export", EXPORT_FORMATS)
+    mine = {"out": [os.path.join(out, name) for name in REPORT_FILES]}
+    if not os.path.isdir(out) and os.path.dirname(os.path.abspath(export_to)) == os.path.abspath(out):
+        return  # into the report's folder, made by the build: nothing there to overwrite yet
+    check_output(export_to, "export", {**inputs, **mine})
 
 
 def _source(path: str | None):

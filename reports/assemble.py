@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fpe_train.sweeps.files import spreadsheet_safe
 from reports.compute import theory
 from reports.compute.frame import check_frame, paired, regressions, summarize, usable, variant_table
 from reports.compute.ledger import ledger
@@ -78,7 +79,7 @@ def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, monte_carlo=
     pred_figs = [figures.fig_predicted_collisions(pred, folder)]
     training_figs, reg_figs = _training_figures(summary, vtable, regs, usable(frame), folder)
     if not summary.empty:
-        summary.to_csv(folder.parent / "summary.csv", index=False)
+        spreadsheet_safe(summary).to_csv(folder.parent / "summary.csv", index=False)  # formulas quoted as text
     by_section = dict(theory_figures=theory_figs, prediction_figures=pred_figs, training_figures=training_figs,
                   regression_figures=reg_figs)  # fmt: skip
     drawn = {k: [f for f in v if isinstance(f, figures.Drawn)] for k, v in by_section.items()}

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from fpe_train.sweeps.checks import check_rows
 from fpe_train.sweeps.executors import make_executor
 from fpe_train.sweeps.store import ResultsStore, config_hash
 from fpe_train.sweeps.sweep import pending_trials, run_sweep
@@ -154,7 +155,7 @@ def load_frame(store_path: Path):
         raise ValueError(f"store={str(store_path)!r}: no such results store (run without --no-run to create it)")
     try:
         with ResultsStore(store_path, create=False, readonly=True) as store:
-            return store.frame()
+            return check_rows(store.frame(), f"store={str(store_path)!r}")  # ranges, keys, configs
     except ValueError:
         raise
     except Exception as exc:  # sqlite3.DatabaseError and friends: not our store

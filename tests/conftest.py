@@ -83,3 +83,31 @@ def tiny_train() -> dict:
     """TrainConfig fields of the smallest real training run (2 trials of 2 + 2 epochs on CPU): a test adds the
     problem's fields and overrides what it needs, ``TrainConfig(**{**tiny_train, "trials": 3}, ...)``."""
     return dict(trials=2, epochs=2, warmup_epochs=2, n_train=300, n_test=200, batch_size=100, device="cpu")
+
+
+# ---------------------------------------------------------------- tests/cli/test_cli_hostile_*.py
+# Here, not in tests/cli/conftest.py: a second conftest.py breaks --doctest-modules collection.
+# Their helpers: tests/cli/hostile.py.
+
+
+@pytest.fixture(scope="session")
+def master_store(tmp_path_factory):
+    from hostile import make_store  # tests/cli is on sys.path while its tests run
+
+    return make_store(tmp_path_factory.mktemp("master") / "S.db")
+
+
+@pytest.fixture
+def store(master_store, tmp_path):
+    """A fresh copy of a small valid store (one sweep, two trials, a Monte Carlo result), ``tmp_path/S.db``."""
+    return shutil.copy(master_store, tmp_path / "S.db")
+
+
+@pytest.fixture
+def export(store, tmp_path):
+    """A valid export ``tmp_path/E.csv.gz`` of ``store`` (the store stays beside it)."""
+    from fpe_train.sweeps.export import export_store
+
+    path = tmp_path / "E.csv.gz"
+    export_store(store, path, meta={"preset": "quick"})
+    return path

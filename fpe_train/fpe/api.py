@@ -98,15 +98,20 @@ def expand(
     Linear are re-sparsified jointly to their original weight count ``h*n_in + n_out*h`` (biases, which
     FPE copies to every child, and LayerNorm parameters are not counted). A LayerNorm after an expanded
     layer is widened, each child getting its parent's gain and shift. ``seed`` or ``generator`` fix the
-    masks. The copy lives on the model's device and dtype. With ``split="dropconnect"`` the expanded layers
-    are :class:`DropConnectLinear`: they redraw their masks themselves at every training forward pass (from
-    the same generator, continued), rescaled by 1/q, and use the full weights in eval mode.
+    masks. The copy lives on the model's device and dtype. The theory's names ``partition`` and
+    ``independent`` are accepted for ``random`` and ``overlap`` (``fpe_theory.families.ALIASES``). With
+    ``split="dropconnect"`` the expanded layers are :class:`DropConnectLinear`: they redraw their masks
+    themselves at every training forward pass (from the same generator, continued), rescaled by 1/q, and use
+    the full weights in eval mode.
 
     >>> net = nn.Sequential(nn.Linear(4, 2), nn.ReLU(), nn.Linear(2, 1))
     >>> fpe = expand(net, 2, "structured_2_4", seed=0)
     >>> fpe[0].out_features, count_nonzero(net), count_nonzero(fpe)
     (4, 10, 10)
     """
+    from fpe_theory.families import ALIASES
+
+    split = ALIASES.get(split, split) if isinstance(split, str) else split
     g = generator if generator is not None else torch.Generator().manual_seed(int(seed))
     new = copy.deepcopy(module)
     linears, norms = _plan(new)

@@ -24,15 +24,18 @@ def _overrides(pairs: tuple[str, ...]) -> dict:
     """
     import tomllib
 
+    from fpe_train.sweeps.sweep import check_toml_shape
+
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         key = key.strip()
         if not sep or not key:
             raise click.BadParameter(f"{pair!r}: must look like KEY=VALUE", param_hint="--set")
+        check_toml_shape(f"v = {value}", f"--set {key[:40]}")  # bounded work first (nesting, dotted keys)
         try:
             parsed = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
+        except (tomllib.TOMLDecodeError, ValueError):  # also a 4300-digit integer
             parsed = value
         if key in _PATH_FIELDS and not isinstance(parsed, str):
             parsed = value.strip()
@@ -57,8 +60,8 @@ def list_(as_json):
     from fpe_train.sweeps.sweep import read_header, shipped_sweeps
 
     heads = [read_header(path) for path in shipped_sweeps().values()]
-    if as_json:
-        click.echo(json.dumps(heads, indent=1))
+    if as_json:  # one object, as every --json
+        click.echo(json.dumps({"sweeps": heads}, indent=1))
         return 0
     for h in heads:
         click.echo(f"{h['name']:<20}{','.join(h['sizes']):<14}{h['paper']}")
@@ -97,19 +100,23 @@ def list_(as_json):
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar with ETA on stderr.")
 def run(file, store_path, size, executor, scheduler, workers, threads, retry_failed, sets, connect_timeout, **opts):
     """Run what the store does not hold yet of the sweep FILE."""
-    from fpe_train.sweeps.executors import check_connect_timeout, make_security
+    from fpe_train.sweeps.executors import check_connect_timeout, check_scheduler, make_security
 
     tls = {k: opts[k] for k in ("tls_ca_file", "tls_cert", "tls_key")}
     check_connect_timeout(connect_timeout)  # every option checked before anything is read or started
+    if scheduler is not None:
+        check_scheduler(scheduler)
     make_security(scheduler, **{"ca_file": tls["tls_ca_file"], "cert": tls["tls_cert"], "key": tls["tls_key"]})
     if scheduler and scheduler.startswith("tcp://") and not _loopback(scheduler):
         click.echo(f"note: {scheduler} is plain TCP: unauthenticated, results come back pickled (docs/scaleout.md)",
                    err=True)  # fmt: skip
     from fpe_train.sweeps.executors import make_executor
     from fpe_train.sweeps.store import ResultsStore, check_store
-    from fpe_train.sweeps.sweep import check_sweep_data, find_sweep, load_sweep, run_sweep
+    from fpe_train.sweeps.sweep import check_sweep_data, check_sweep_device, find_sweep, load_sweep, run_sweep
 
     sw = load_sweep(find_sweep(file), size, _overrides(sets))
+    if executor != "dask" or scheduler is None:  # the trials run on this machine
+        check_sweep_device(sw)
     check_store(store_path)
     if os.path.isfile(store_path) and os.path.getsize(store_path) > 0:  # ours and intact, before anything starts
         ResultsStore(store_path, readonly=True).close()
@@ -152,9 +159,10 @@ def status(files, store_path, size, sets, as_json):
     with ResultsStore(store_path, create=False, readonly=True) as store:
         rows = store.status(sweeps)
         left = remaining(store, sweeps)  # seconds of one worker, fitted to the store's own run times
-    if as_json:
-        click.echo(json.dumps([{**r.__dict__, "pending": r.pending, "remaining_seconds": left.get((r.sweep, r.size))}
-                               for r in rows], indent=1))  # fmt: skip
+    if as_json:  # one object, as every --json
+        click.echo(json.dumps({"store": store_path, "sweeps": [
+            {**r.__dict__, "pending": r.pending, "remaining_seconds": left.get((r.sweep, r.size))} for r in rows]},
+            indent=1))  # fmt: skip
         return 0
     click.echo(f"{'sweep':<22}{'size':<8}{'configs':>8}{'trials':>8}{'done':>8}{'failed':>8}{'pending':>8}"
                f"{'remaining':>14}")  # fmt: skip
@@ -178,7 +186,9 @@ def status(files, store_path, size, sets, as_json):
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Overrides, as given to `sweep run`.")
 @click.option("--no-eta", is_flag=True, help="Counts only: time nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def plan(files, size, device, workers, threads, sets, no_eta, as_json):
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Accepted as by every command; the plan draws no progress bar.")  # fmt: skip
+def plan(files, size, device, workers, threads, sets, no_eta, as_json, progress):
     """Without training: configs, trials, batches, model-epochs, FLOPs, memory and an ETA for FILES."""
     import json
 
@@ -189,9 +199,6 @@ def plan(files, size, device, workers, threads, sets, no_eta, as_json):
     data = plan_report(sweeps, device, workers, threads, calibrate_eta=not no_eta)
     click.echo(json.dumps(data, indent=1) if as_json else format_plan(data))
     return 0
-
-
-_SUFFIXES = {".csv": "csv", ".csv.gz": "csv.gz", ".parquet": "parquet", ".pq": "parquet"}
 
 
 @sweep.command()
@@ -208,13 +215,14 @@ _SUFFIXES = {".csv": "csv", ".csv.gz": "csv.gz", ".parquet": "parquet", ".pq": "
 @click.option("--size", default=None, help="Only this size.")
 def export(store_path, fmt, out, sweep_name, size):
     """Write one row per (config, trial, variant) of the store to a CSV, gzip CSV or Parquet file."""
+    from fpe_train.sweeps.checks import check_rows
     from fpe_train.sweeps.store import ResultsStore
 
-    fmt = _export_format(out, fmt)
+    fmt = _export_format(out, fmt, store_path)
     with ResultsStore(store_path, create=False, readonly=True) as store:
         known = store.sweeps()
         _check_selection(store_path, known, sweep_name, size)
-        frame = store.frame(sweep_name, size)
+        frame = check_rows(store.frame(sweep_name, size), f"store={store_path!r}")  # no tampered row passes on
     if fmt == "parquet":
         try:
             import pyarrow  # noqa: F401
@@ -225,23 +233,23 @@ def export(store_path, fmt, out, sweep_name, size):
     return 0
 
 
-def _export_format(out: str, fmt: str | None) -> str:
-    """The format: ``--format``, else from the suffix of ``out``; a one-line ValueError for anything else."""
-    if not out or not out.strip() or out.endswith(("/", os.sep)):
-        raise ValueError(f"out={out!r}: must be a file path (e.g. --out results.csv)")
-    if os.path.isdir(out):
-        raise ValueError(f"out={out!r}: is a folder; give a file path (e.g. {os.path.join(out, 'results.csv')})")
-    folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        raise ValueError(f"out={out!r}: folder {folder!r} does not exist")
-    if fmt is not None:
+def _export_format(out: str, fmt: str | None, store_path: str) -> str:
+    """The format of ``out`` (its suffix; ``--format`` where the suffix names none); a one-line ValueError
+    for an output that is the store (any link to it), a folder, a device or FIFO, or a suffix that disagrees."""
+    from fpe_train.sweeps.files import OUTPUT_FORMATS, check_output, output_format, store_files
+
+    check_output(out, "out", inputs={"store": store_files(store_path)})
+    try:
+        named = output_format(out, "out")
+    except ValueError:
+        if fmt is None:
+            raise ValueError(
+                f"out={out!r}: cannot tell the format from its suffix; use {', '.join(OUTPUT_FORMATS)} or give --format"
+            ) from None
         return fmt
-    for suffix, name in sorted(_SUFFIXES.items(), key=lambda kv: -len(kv[0])):
-        if out.lower().endswith(suffix):
-            return name
-    raise ValueError(
-        f"out={out!r}: cannot tell the format from its suffix; use {', '.join(_SUFFIXES)} or give --format"
-    )
+    if fmt is not None and fmt != named:
+        raise ValueError(f"format={fmt!r}: out={out!r} names format {named!r}; the format follows the suffix")
+    return named
 
 
 def _check_selection(store_path: str, known, sweep_name: str | None, size: str | None) -> None:
@@ -257,7 +265,8 @@ def _check_selection(store_path: str, known, sweep_name: str | None, size: str |
 
 def _write_atomically(out: str, fmt: str, frame, meta: dict) -> None:
     """Write under a temporary name beside ``out``, then ``os.replace``: ``out`` is whole or untouched."""
-    from fpe_train.sweeps.export import atomic_write, write_export
+    from fpe_train.sweeps.export import write_export
+    from fpe_train.sweeps.files import atomic_write, spreadsheet_safe
 
     if fmt == "csv.gz":
         return _oserror_as_value(out, lambda: write_export(frame, out, meta))
@@ -265,8 +274,8 @@ def _write_atomically(out: str, fmt: str, frame, meta: dict) -> None:
     def table(f) -> None:
         if fmt == "parquet":
             frame.to_parquet(f, index=False)
-        else:
-            frame.to_csv(f, index=False)
+        else:  # text cells a spreadsheet would run as formulas are quoted (fpe_train.sweeps.files)
+            spreadsheet_safe(frame).to_csv(f, index=False)
 
     _oserror_as_value(out, lambda: atomic_write(out, table))
 

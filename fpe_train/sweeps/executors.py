@@ -33,6 +33,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 DEFAULT_RUN = "fpe_train.engine.run:run_config"  # the engine: its parts are trained as one batch (run_batch)
@@ -259,6 +260,24 @@ def watch_parent(parent: int, every: float = 0.5) -> None:
     threading.Thread(target=poll, name="fpe-parent-watch", daemon=True).start()
 
 
+@contextmanager
+def children_ignore_ctrl_c():
+    """Processes started inside inherit SIGINT ignored (Python keeps an ignored SIGINT ignored at start-up),
+    so a Ctrl-C at the terminal reaches the driver alone: it stops the workers, and no worker prints its
+    own traceback. The driver's handler is restored on leaving (main thread only; elsewhere a no-op)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 class LocalExecutor:
     """A process pool on this machine (spawn context: no inherited torch state)."""
 
@@ -280,16 +299,29 @@ class LocalExecutor:
     def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
         from concurrent.futures import as_completed
 
-        futures = {self._pool.submit(run_chunk, c, self.run_fn, self.threads): c for c in chunks}
+        with children_ignore_ctrl_c():  # workers start on demand, at submit
+            futures = {self._pool.submit(run_chunk, c, self.run_fn, self.threads): c for c in chunks}
         try:
             for f in as_completed(futures):
                 try:
                     yield from f.result()
                 except Exception as exc:  # BrokenProcessPool: a worker died (killed, out of memory)
                     yield from lost(futures[f], exc)
+        except KeyboardInterrupt:  # Ctrl-C: stop the workers now; what was recorded stays, a rerun resumes
+            self._stop()
+            raise
         finally:
             for f in futures:
                 f.cancel()
+
+    def _stop(self) -> None:
+        """Terminate the workers (their chunks are lost, not recorded) and shut the pool down without waiting."""
+        processes = list(getattr(self._pool, "_processes", {}).values())  # no public handle on the workers
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for p in processes:
+            p.terminate()
+        for p in processes:
+            p.join(5)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -317,17 +349,22 @@ class DaskExecutor:
         check_connect_timeout(connect_timeout)
         self.run_fn, self.threads, self._cluster = run_fn, threads, None
         if scheduler is None:
-            self._cluster = LocalCluster(
-                n_workers=workers or os.cpu_count() or 1,
-                threads_per_worker=1,
-                processes=processes,
-                host="127.0.0.1",
-                protocol="tcp://",
-                dashboard_address=None,
-            )
+            with children_ignore_ctrl_c():
+                self._cluster = self._local_cluster(LocalCluster, workers, processes)
             self.client = Client(self._cluster)
         else:
             self.client = _connect(Client, scheduler, connect_timeout, security)
+
+    @staticmethod
+    def _local_cluster(LocalCluster, workers, processes):
+        return LocalCluster(
+            n_workers=workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=processes,
+            host="127.0.0.1",
+            protocol="tcp://",
+            dashboard_address=None,
+        )
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
         from distributed import as_completed
@@ -335,20 +372,42 @@ class DaskExecutor:
         futures = {}
         for c in chunks:  # a fresh key each time: a retried chunk must not get the old future's result
             key = f"fpe-chunk-{c.config_hash[:12]}-{uuid.uuid4().hex[:12]}"
-            futures[self.client.submit(run_chunk, c, self.run_fn, self.threads, pure=False, key=key)] = c
+            futures[self.client.submit(_dask_chunk, c, self.run_fn, self.threads, pure=False, key=key)] = c
         try:
             for f in as_completed(futures):
                 try:
                     yield from f.result()
                 except Exception as exc:  # KilledWorker, a worker lost with its chunk, ...
                     yield from lost(futures[f], exc)
+        except KeyboardInterrupt:  # Ctrl-C: a local cluster is closed at once (close()); a remote one cancels
+            if self._cluster is None:
+                self.client.cancel(list(futures))
+            futures = {}
+            raise
         finally:
-            self.client.cancel(list(futures))
+            if futures:
+                self.client.cancel(list(futures))
 
     def close(self) -> None:
-        self.client.close()
-        if self._cluster is not None:
-            self._cluster.close()
+        import logging
+
+        quiet = logging.getLogger("distributed")  # closing after Ctrl-C: no INFO/WARNING lines of the shutdown
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)
+        try:
+            self.client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+        finally:
+            quiet.setLevel(level)
+
+
+def _dask_chunk(chunk, run_fn: str, threads: int | None) -> list[ChunkResult]:
+    """``run_chunk`` on a Dask worker, whose log says nothing when the driver's Ctrl-C cancels the chunk."""
+    import logging
+
+    logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
+    return run_chunk(chunk, run_fn, threads)
 
 
 def check_connect_timeout(timeout) -> float:
@@ -412,11 +471,44 @@ def _bundled(cert) -> bool:
         return False
 
 
-def _connect(Client, scheduler: str, timeout: float, security=None):
+def check_scheduler(scheduler: str) -> None:
+    """``tcp://host:port`` or ``tls://host:port`` with a port in 1..65535; a one-line ValueError at once otherwise."""
     if "://" not in scheduler:
         raise ValueError(f"scheduler={scheduler!r}: must look like tcp://host:port or tls://host:port")
+    host, sep, port = scheduler.split("://", 1)[1].rpartition(":")
+    if sep and host and port.isdigit() and not 1 <= int(port) <= 65535:
+        raise ValueError(f"scheduler={scheduler!r}: port {int(port)} is out of range (1-65535)")
+
+
+def _connect(Client, scheduler: str, timeout: float, security=None):
+    """``Client(scheduler)`` within ``timeout`` seconds, also when something there accepts and never answers.
+
+    distributed's own timeout covers the connection, not every step after it; the client is made in a
+    daemon thread and given up (one line) when it is not back in ``timeout`` seconds plus a grace of 2 s.
+    """
+    import threading
+
+    check_scheduler(scheduler)
+    box: dict = {}
+
+    def make() -> None:
+        try:
+            box["client"] = Client(scheduler, timeout=f"{timeout}s", security=security)
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=make, name="fpe-dask-connect", daemon=True)
+    worker.start()
+    worker.join(timeout + 2.0)
+    if worker.is_alive():
+        raise ValueError(
+            f"scheduler={scheduler!r}: no Dask scheduler answered within {timeout:g} s "
+            "(something accepts connections there but does not speak the Dask protocol)"
+        )
+    if "client" in box:
+        return box["client"]
     try:
-        return Client(scheduler, timeout=f"{timeout}s", security=security)
+        raise box["error"]
     except (OSError, TimeoutError) as exc:
         raise ValueError(
             f"scheduler={scheduler!r}: cannot connect within {timeout:g} s ({type(exc).__name__}: {_short(exc)})"

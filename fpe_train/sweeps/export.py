@@ -15,7 +15,9 @@ a file of another format, format version or store schema.
 
 >>> import os, tempfile, pandas as pd
 >>> path = os.path.join(tempfile.mkdtemp(), "rows.csv.gz")
->>> _ = write_export(pd.DataFrame({"trial": [0, 1], "test_curve": [[0.5, 0.75], None]}), path, {"device": "cpu"})
+>>> rows = pd.DataFrame({"config_hash": ["h", "h"], "trial": [0, 1], "variant": ["dense", "dense"],
+...                      "test_accuracy": [0.5, 0.75], "test_curve": [[0.5, 0.75], None]})
+>>> _ = write_export(rows, path, {"device": "cpu"})
 >>> frame, meta = read_export(path)
 >>> (frame["test_curve"][0], meta["device"], meta["rows"])
 ([0.5, 0.75], 'cpu', '2')
@@ -24,12 +26,15 @@ a file of another format, format version or store schema.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import os
 import subprocess
-import tempfile
 import time
+import zlib
+
+from fpe_train.sweeps.files import atomic_write, spreadsheet_safe, spreadsheet_value
 
 FORMAT = "fpe-theory results export"
 FORMAT_VERSION = 1
@@ -70,27 +75,6 @@ def _cell(v):
     return v
 
 
-def atomic_write(path: str, write) -> None:
-    """``write(binary_file)`` into a temporary file beside ``path``, then ``os.replace``: readers see the old
-    file or the whole new one, never a part; on any error the temporary file is removed and the old file kept.
-    The new file gets an ordinary new file's mode (``0o666`` less the umask; ``mkstemp`` makes ``0o600``)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_export(frame, path, meta: dict | None = None) -> dict:
     """Write ``frame`` with ``# key=value`` metadata to ``path`` (gzip when it ends ``.gz``); the metadata.
 
@@ -111,27 +95,24 @@ def write_export(frame, path, meta: dict | None = None) -> dict:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ValueError(f"path={path!r}: folder {folder!r} does not exist")
+    rows = spreadsheet_safe(body).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    full["body_sha256"] = hashlib.sha256(rows).hexdigest()
 
     def write(raw) -> None:
         stream = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.endswith(".gz") else raw
-        text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
-        for key, value in full.items():
-            text.write(f"# {key}={value}\n")
-        body.to_csv(text, index=False)
-        text.flush()
-        text.detach()  # leave ``raw`` open: atomic_write syncs and closes it
+        stream.write("".join(f"# {key}={value}\n" for key, value in full.items()).encode("utf-8"))
+        stream.write(rows)
         if stream is not raw:
-            stream.close()
+            stream.close()  # leaves ``raw`` open: atomic_write syncs and closes it
 
     atomic_write(path, write)
     return {k: str(v) for k, v in full.items()}
 
 
-def _open_text(path: str):
-    with open(path, "rb") as f:
-        magic = f.read(2)
-    raw = gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
-    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+MAX_BODY_BYTES = 256 << 20  # the CSV part, decompressed (the paper's export: 2 MB)
+MAX_META_BYTES = 16 << 20  # one ``# key=value`` line (the Monte Carlo line of the paper's export: 70 kB)
+MAX_FIELD_BYTES = 1 << 20  # one cell
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def read_meta(path) -> dict:
@@ -139,62 +120,137 @@ def read_meta(path) -> dict:
     return _read(os.fspath(path), frame=False)[1]
 
 
-def read_export(path):
-    """``(frame, meta)`` of an export; one-line ValueError for a missing file or another format/version/schema."""
-    return _read(os.fspath(path), frame=True)
+def read_export(path, where: str = "from"):
+    """``(frame, meta)`` of an export, every part checked before use; a one-line ValueError for any fault.
+
+    Refused: a missing file, a folder, FIFO or device (never opened), a results store (use ``--store``), another
+    format, format version or store schema, a body (decompressed) over ``MAX_BODY_BYTES``, a header line
+    over ``MAX_META_BYTES``, a cell over ``MAX_FIELD_BYTES``, a body whose sha256 or row count is not the
+    header's (``body_sha256``, ``rows``: a cut or edited file), a row with too few or too many cells, and
+    rows or Monte Carlo results that fail ``fpe_train.sweeps.checks``.
+    """
+    return _read(os.fspath(path), frame=True, param=where)
 
 
-def _read(path: str, frame: bool):
-    import pandas as pd
-
+def _read(path: str, frame: bool, param: str = "from"):
+    from fpe_train.sweeps.checks import check_monte_carlo, check_rows
+    from fpe_train.sweeps.files import check_input
     from fpe_train.sweeps.store import SCHEMA_VERSION
 
-    if not os.path.isfile(path):
-        raise ValueError(f"from={path!r}: no such export file")
+    if not check_input(path, param):
+        raise ValueError(f"{param}={path!r}: no such export file")
+    where = f"{param}={path!r}"
     try:
-        with _open_text(path) as text:
-            meta, line = {}, text.readline()
-            while line.startswith("# "):
-                key, sep, value = line[2:].rstrip("\n").partition("=")
-                if sep:
-                    meta[key] = value
-                line = text.readline()
-            _check_meta(path, meta, SCHEMA_VERSION)
-            if not frame:
-                return None, meta
-            rest = line + text.read()
-    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
-        raise ValueError(f"from={path!r}: not a readable export ({type(exc).__name__}: {exc})") from None
-    try:
-        df = pd.read_csv(io.StringIO(rest), low_memory=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ValueError(f"from={path!r}: the CSV part is unreadable ({' '.join(str(exc).split())})") from None
-    for col in df.columns:
-        if df[col].dtype == object or pd.api.types.is_string_dtype(df[col]):
-            if df[col].astype(str).str.startswith(JSON_PREFIX).any():
-                df[col] = df[col].astype(object).map(_uncell)
-    if str(len(df)) != meta.get("rows", str(len(df))):
-        raise ValueError(f"from={path!r}: holds {len(df)} rows, its header says rows={meta['rows']} (truncated?)")
+        meta, body = _read_parts(path, where, frame)
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise ValueError(f"{where}: not a readable export ({type(exc).__name__}: {exc})") from None
+    _check_meta(path, meta, SCHEMA_VERSION, param)
+    if meta.get("monte_carlo"):
+        try:
+            records = json.loads(meta["monte_carlo"])
+        except ValueError as exc:
+            raise ValueError(f"{where}: header line monte_carlo is not JSON ({exc})") from None
+        check_monte_carlo(records, where)
+    if not frame:
+        return None, meta
+    digest = hashlib.sha256(body).hexdigest()
+    if meta.get("body_sha256") != digest:
+        what = "has no body_sha256 line" if "body_sha256" not in meta else "body_sha256 does not match its rows"
+        raise ValueError(f"{where}: the header {what} (a cut or edited file); export it again from its store")
+    df = _parse_body(body, where)
+    if str(len(df)) != meta.get("rows"):
+        raise ValueError(f"{where}: holds {len(df)} rows, its header says rows={meta.get('rows')} (truncated?)")
+    check_rows(df, where)
     return df, meta
 
 
-def _uncell(v):
+def _read_parts(path: str, where: str, body: bool) -> tuple[dict, bytes]:
+    """The header lines (decoded) and the body (bytes), each read with a cap."""
+    with open(path, "rb") as raw:
+        magic = raw.read(16)
+        raw.seek(0)
+        if magic.startswith(_SQLITE_MAGIC):
+            raise ValueError(f"{where}: is a results store (SQLite), not an export; read it with --store")
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if magic[:2] == b"\x1f\x8b" else raw
+        meta, line = {}, stream.readline(MAX_META_BYTES + 1)
+        while line.startswith(b"# "):
+            if len(line) > MAX_META_BYTES:
+                raise ValueError(f"{where}: a header line is longer than {MAX_META_BYTES >> 20} MiB")
+            text = _decode(line, where, "a header line")
+            key, sep, value = text[2:].rstrip("\n").partition("=")
+            if sep:
+                meta[key] = value
+            line = stream.readline(MAX_META_BYTES + 1)
+        if meta.get("format") != FORMAT or not body:
+            return meta, b""
+        rest = line + stream.read(MAX_BODY_BYTES + 1 - len(line))
+        if len(rest) > MAX_BODY_BYTES:
+            raise ValueError(f"{where}: the rows are larger than {MAX_BODY_BYTES >> 20} MiB (decompressed)")
+        return meta, rest
+
+
+def _decode(raw: bytes, where: str, what: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{where}: {what} is not UTF-8 text (byte {exc.start})") from None
+
+
+def _parse_body(body: bytes, where: str):
+    """The CSV part as a DataFrame: every row as wide as the header, every cell within ``MAX_FIELD_BYTES``."""
+    import csv
+
+    import pandas as pd
+
+    from fpe_train.sweeps.checks import check_columns
+
+    text = _decode(body, where, "the CSV part")
+    old = csv.field_size_limit(MAX_FIELD_BYTES)
+    try:
+        rows = csv.reader(io.StringIO(text, newline=""), strict=True)
+        header = next(rows, None)
+        if not header:
+            raise ValueError(f"{where}: the CSV part is empty")
+        check_columns(header, where)
+        for i, row in enumerate(rows, 1):
+            if len(row) != len(header):
+                raise ValueError(f"{where}: row {i} has {len(row)} cells, the header {len(header)} (cut or edited)")
+    except csv.Error as exc:
+        raise ValueError(f"{where}: the CSV part is unreadable ({exc}; a cell may exceed 1 MiB)") from None
+    finally:
+        csv.field_size_limit(old)
+    try:
+        df = pd.read_csv(io.StringIO(text), low_memory=False, keep_default_na=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise ValueError(f"{where}: the CSV part is unreadable ({' '.join(str(exc).split())})") from None
+    for col in df.columns:
+        if df[col].dtype == object or pd.api.types.is_string_dtype(df[col]):
+            df[col] = df[col].map(spreadsheet_value)
+            if df[col].astype(str).str.startswith(JSON_PREFIX).any():
+                df[col] = df[col].astype(object).map(lambda v, c=col: _uncell(v, where, c))
+    return df
+
+
+def _uncell(v, where: str = "export", col: str = "?"):
     if isinstance(v, str) and v.startswith(JSON_PREFIX):
-        return json.loads(v[len(JSON_PREFIX) :])
+        try:
+            return json.loads(v[len(JSON_PREFIX) :])
+        except ValueError:
+            raise ValueError(f"{where}: column {col}: a json: cell is not JSON ({v[:40]!r}...)") from None
     return v
 
 
-def _check_meta(path: str, meta: dict, schema: int) -> None:
+def _check_meta(path: str, meta: dict, schema: int, param: str = "from") -> None:
     if meta.get("format") != FORMAT:
-        raise ValueError(f"from={path!r}: not an fpe-theory results export (format={meta.get('format')!r})")
+        raise ValueError(f"{param}={path!r}: not an fpe-theory results export (format={meta.get('format')!r})")
     if meta.get("format_version") != str(FORMAT_VERSION):
         raise ValueError(
-            f"from={path!r}: export format version {meta.get('format_version')}; this fpe-theory reads "
+            f"{param}={path!r}: export format version {meta.get('format_version')}; this fpe-theory reads "
             f"version {FORMAT_VERSION}"
         )
     if meta.get("schema_version") != str(schema):
         raise ValueError(
-            f"from={path!r}: written from a results store of schema version {meta.get('schema_version')}; "
+            f"{param}={path!r}: written from a results store of schema version {meta.get('schema_version')}; "
             f"this fpe-theory reads schema version {schema}"
         )
 
@@ -212,10 +268,11 @@ def export_store(store_path, path, sweeps=None, meta: dict | None = None) -> dic
     Monte Carlo results as one line of JSON, so a report needs no store). ``meta`` adds or overrides
     keys (e.g. ``wall_seconds``, ``preset``).
     """
+    from fpe_train.sweeps.checks import check_rows
     from fpe_train.sweeps.store import ResultsStore
 
     with ResultsStore(store_path, create=False, readonly=True) as store:
-        frame = store.frame()
+        frame = check_rows(store.frame(), f"store={os.fspath(store_path)!r}")
         status = store.status(sweeps)
         mc = store.monte_carlo() if hasattr(store, "monte_carlo") else {}
     if sweeps is not None:

@@ -27,9 +27,10 @@ counts: a result is reused only for a config that asked for that device.
 Only the driver process writes. Each finished (config, trial) is committed in its own
 transaction, and a done row is never overwritten, so a driver killed at any moment loses no
 finished row and a restart duplicates none. One driver at a time: ``lock()`` takes an
-exclusive ``flock`` on ``<real path>.lock`` (symlinks resolved, so every spelling of the path
-takes the same lock; released by the kernel when the process dies, the file removed by
-``unlock()``); a second driver gets a one-line ``ValueError`` naming the holder's pid.
+exclusive ``flock`` on the store file itself, so the lock is keyed by the file's identity (device
+and inode: a hard link, a symlink or another spelling of the path takes the same lock), and one on
+``<real path>.lock``, which names the holder (released by the kernel when the process dies, the file
+removed by ``unlock()``); a second driver gets a one-line ``ValueError`` naming the holder's pid.
 
 An existing file is opened read-only and checked (header, meta, tables, ``PRAGMA quick_check``)
 before it is reopened for writing: a file that is not ours, or is damaged, is refused in one
@@ -98,7 +99,7 @@ def _open_readonly(path: str) -> sqlite3.Connection:
     opened ``immutable=1``: no ``-shm``/``-wal`` files appear next to a foreign file, and a store
     in a read-only folder reads fine. Otherwise it is opened ``mode=ro``.
     """
-    uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+    uri = "file:" + urllib.parse.quote(os.fsencode(os.path.abspath(path))) + "?mode=ro"  # bytes: any file name
     if not os.path.exists(path + "-wal"):
         uri += "&immutable=1"
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
@@ -214,8 +215,10 @@ class ResultsStore:
         self.path = os.fspath(path)
         self.readonly = readonly
         self._lock_file = None
-        if os.path.isdir(self.path):
-            raise ValueError(f"store={self.path!r}: is a folder, not a results store file")
+        self._identity_lock = None  # an fd on the store file, flock'ed while driving; closed with the store
+        from fpe_train.sweeps.files import check_input
+
+        check_input(self.path, "store")  # a folder, FIFO or device: refused without opening it
         exists = os.path.exists(self.path) and os.path.getsize(self.path) > 0
         if not exists and (not create or readonly):
             what = "empty file, not a results store" if os.path.exists(self.path) else "no such results store"
@@ -235,7 +238,7 @@ class ResultsStore:
             if readonly:
                 if _writable(self.path):  # ours and intact: read through an ordinary connection (sees a live driver)
                     self._conn.close()
-                    self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+                    self._conn = sqlite3.connect(os.fsencode(self.path), isolation_level=None, timeout=30)
                     self._conn.execute("PRAGMA query_only = 1")
                 return
             self._conn.close()
@@ -268,7 +271,7 @@ class ResultsStore:
                     "(reading works: sweep status, sweep export, report --no-run); use another --store"
                 )
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            conn = sqlite3.connect(os.fsencode(self.path), isolation_level=None, timeout=30)
             conn.execute("BEGIN IMMEDIATE")  # proves the file can be written (read-only file systems, locks)
             conn.execute("ROLLBACK")
         except sqlite3.OperationalError as exc:
@@ -337,6 +340,9 @@ class ResultsStore:
     def close(self) -> None:
         self.unlock()
         self._conn.close()
+        if self._identity_lock is not None:  # closed after SQLite's own descriptor: closing a descriptor of
+            os.close(self._identity_lock)  # a file drops every POSIX lock this process holds on it
+            self._identity_lock = None
 
     def __enter__(self) -> ResultsStore:
         return self
@@ -367,6 +373,32 @@ class ResultsStore:
         if self._lock_file is not None:
             raise ValueError(f"store={self.path!r}: this driver holds the lock already")
         lock_path = os.path.realpath(self.path) + ".lock"
+        self._lock_identity(lock_path)
+        try:
+            self._lock_holder_file(lock_path)
+        except BaseException:
+            fcntl.flock(self._identity_lock, fcntl.LOCK_UN)
+            raise
+
+    def _lock_identity(self, lock_path: str) -> None:
+        """``flock`` on the store file: one lock per (device, inode), whatever path or link reaches it."""
+        if self._identity_lock is None:
+            self._identity_lock = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(self._identity_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                with open(lock_path) as f:
+                    holder = f.read(200).strip() or "unknown"
+            except OSError:
+                holder = "unknown: it reached this file through another link"
+            raise ValueError(
+                f"store={self.path!r}: busy: another sweep driver ({holder}) holds it; "
+                "wait for it to finish or use another --store"
+            ) from None
+
+    def _lock_holder_file(self, lock_path: str) -> None:
+        """``flock`` on ``<real path>.lock`` and the holder's pid and host written into it."""
         for _ in range(100):
             f = open(lock_path, "a+")
             try:
@@ -404,6 +436,7 @@ class ResultsStore:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()
             self._lock_file = None
+            fcntl.flock(self._identity_lock, fcntl.LOCK_UN)
 
     # ------------------------------------------------------------ writing (driver only)
 
@@ -459,9 +492,21 @@ class ResultsStore:
 
     def monte_carlo(self, keys: Iterable[str] | None = None) -> dict[str, dict]:
         """key -> stored Monte Carlo result (the JSON given to ``put_monte_carlo``), all or those of ``keys``."""
-        rows = self._conn.execute("SELECT key, result FROM mc_results ORDER BY rowid")
+        from fpe_train.sweeps.checks import check_monte_carlo
+
         wanted = None if keys is None else set(keys)
-        return {key: json.loads(res) for key, res in rows if wanted is None or key in wanted}
+        records, fields = {}, {}
+        names = ("m", "k", "alpha", "family", "r", "trials", "seed")
+        for key, res, *values in self._conn.execute(
+            f"SELECT key, result, {', '.join(names)} FROM mc_results ORDER BY rowid"
+        ):
+            if wanted is None or key in wanted:
+                try:
+                    records[key] = json.loads(res)
+                except (TypeError, ValueError):
+                    raise ValueError(f"store={self.path!r}: mc_results[{key[:16]!r}]: result is not JSON") from None
+                fields[key] = dict(zip(names, values, strict=True))
+        return check_monte_carlo(records, f"store={self.path!r}", fields)
 
     # ------------------------------------------------------------ reading
 
@@ -522,11 +567,15 @@ class ResultsStore:
             if (sweep is not None or size is not None) and h not in members:
                 continue
             names = members.get(h, ((), ()))
-            stored = {**defaults, **json.loads(cfg)}  # a field added since: its default, as in the hash
+            stored = {**defaults, **self._json(cfg, dict, "configs", h, None)}  # a field added since: its default
             base = {k: (json.dumps(v) if isinstance(v, list | dict) else v) for k, v in stored.items()}
             base.update(config_hash=h, sweep=",".join(names[0]) or None, size=",".join(names[1]) or None)
             tail = {"status": status, "error": error, "version": version}
-            for r in json.loads(metrics) if metrics else [{"trial": trial, "seed": seed, "variant": None}]:
+            rows = self._json(metrics, list, "runs", h, trial) if metrics else None
+            for r in rows or [{"trial": trial, "seed": seed, "variant": None}]:
+                if not isinstance(r, dict):
+                    raise ValueError(f"store={self.path!r}: runs (config_hash={h[:12]}..., trial={trial}): "
+                                     "metrics must be a list of objects (an edited store?)")  # fmt: skip
                 records.append({**dict.fromkeys(row_fields), **base, **r, **tail})
         columns = list(
             dict.fromkeys([*fields, "config_hash", "sweep", "size", *row_fields, "status", "error", "version"])
@@ -536,6 +585,17 @@ class ResultsStore:
             if col not in frame:
                 frame[col] = pd.Series(dtype=object)
         return frame[columns + [c for c in frame.columns if c not in columns]]
+
+    def _json(self, text, kind, table: str, h, trial):
+        """A JSON cell of ``table`` as ``kind``; a one-line ValueError naming the store, table and row."""
+        where = f"config_hash={str(h)[:12]}..." + ("" if trial is None else f", trial={trial}")
+        try:
+            value = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"store={self.path!r}: {table} ({where}): not JSON ({exc}; an edited store?)") from None
+        if not isinstance(value, kind):
+            raise ValueError(f"store={self.path!r}: {table} ({where}): must be a JSON {kind.__name__}")
+        return value
 
     def _members(self, sweep, size) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
         names: dict[str, tuple[set, set]] = {}
@@ -556,17 +616,19 @@ def check_store(path) -> None:
 
     Reads the 100-byte SQLite header only; never writes.
     """
+    from fpe_train.sweeps.files import check_input
+
     path = os.fspath(path)
-    if not os.path.exists(path):
+    if not check_input(path, "store"):  # absent; a folder, FIFO or device is refused without opening it
         return
-    if os.path.isdir(path):
-        raise ValueError(f"store={path!r}: is a folder, not a results store file")
     with open(path, "rb") as f:
         header = f.read(100)
     if not header:
         return
     if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
-        raise ValueError(f"store={path!r}: not an fpe-theory results store (not an SQLite database)")
+        export = header.startswith((b"\x1f\x8b", b"# format=fpe-theory results export"))
+        hint = "; it looks like an export: read it with --from (report) instead" if export else ""
+        raise ValueError(f"store={path!r}: not an fpe-theory results store (not an SQLite database){hint}")
     app_id = int.from_bytes(header[68:72], "big")
     user_version = int.from_bytes(header[60:64], "big")
     if app_id != APPLICATION_ID:

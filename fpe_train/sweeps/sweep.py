@@ -99,8 +99,10 @@ def find_sweep(name_or_path) -> str:
     ``case_study`` and ``case_study.toml`` both name the shipped file; anything else is a ValueError
     listing the shipped names.
     """
+    from fpe_train.sweeps.files import check_input
+
     text = os.fspath(name_or_path)
-    if os.path.isfile(text):
+    if check_input(text, "sweep"):  # a folder, FIFO or device: refused without opening it
         return text
     shipped = shipped_sweeps()
     stem = text[:-5] if text.endswith(".toml") else text
@@ -163,13 +165,89 @@ def load_sweep(path, size: str = "quick", overrides: dict | None = None, config_
     )
 
 
+MAX_TOML_BYTES = 1 << 20  # a sweep file (the shipped ones: under 4 kB)
+MAX_TOML_DEPTH = 16  # nested arrays and inline tables
+MAX_KEY_PARTS = 16  # parts of a dotted key (a.b.c is 3)
+MAX_BARE = 1000  # characters of one bare key or value outside quotes (a number, a date, a key)
+_BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def check_toml_shape(text: str, where: str) -> None:
+    """Bounded work before parsing: nesting depth, dotted-key parts and bare-token length, one pass.
+
+    Refuses in one line (``where:line: ...``) what the TOML parser would answer with a RecursionError, a
+    quadratic walk or a 4300-digit integer error. Strings and comments are skipped as TOML defines them.
+    """
+    i, n, line, depth, parts, bare = 0, len(text), 1, 0, 1, 0
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line, parts, bare = line + 1, 1, 0
+        elif ch == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif ch in "\"'":
+            i, line = _skip_string(text, i, line, where)
+            continue
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_TOML_DEPTH:
+                raise ValueError(f"{where}:{line}: nested deeper than {MAX_TOML_DEPTH} arrays or inline tables")
+            parts, bare = 1, 0
+        elif ch in "]}":
+            depth, parts, bare = max(0, depth - 1), 1, 0
+        elif ch == ".":
+            parts, bare = parts + 1, 0
+            if parts > MAX_KEY_PARTS:
+                raise ValueError(f"{where}:{line}: a dotted key of more than {MAX_KEY_PARTS} parts")
+        elif ch in _BARE:
+            bare += 1
+            if bare > MAX_BARE:
+                raise ValueError(f"{where}:{line}: a bare key or value longer than {MAX_BARE} characters")
+        elif ch not in " \t":
+            parts, bare = 1, 0
+        i += 1
+
+
+def _skip_string(text: str, i: int, line: int, where: str) -> tuple[int, int]:
+    """The index after the string starting at ``i`` (basic, literal, or their multi-line forms) and the line."""
+    quote = text[i]
+    triple = text.startswith(quote * 3, i)
+    close = quote * 3 if triple else quote
+    j = i + len(close)
+    while j < len(text):
+        c = text[j]
+        if c == "\\" and quote == '"':
+            j += 2
+            continue
+        if c == "\n":
+            if not triple:
+                return j, line  # an unterminated string: the parser reports it
+            line += 1
+        if text.startswith(close, j):
+            j += len(close)
+            while triple and j < len(text) and text[j] == quote:  # up to two quotes may end a triple string
+                j += 1
+            return j, line
+        j += 1
+    return j, line
+
+
 def _read_toml(path: str) -> tuple[dict, str]:
     """The parsed document and its text; a syntax error becomes ``path:line: malformed TOML: ...``."""
+    from fpe_train.sweeps.files import check_input
+
+    check_input(path, "sweep")  # a FIFO or device: refused without opening it
     try:
         with open(path, "rb") as f:
-            text = f.read().decode("utf-8", errors="replace")
+            raw = f.read(MAX_TOML_BYTES + 1)
     except OSError as exc:
         raise ValueError(f"sweep={path!r}: cannot read ({exc.strerror})") from None
+    if len(raw) > MAX_TOML_BYTES:
+        raise ValueError(f"sweep={path!r}: larger than {MAX_TOML_BYTES >> 20} MiB; not a sweep file")
+    text = raw.decode("utf-8", errors="replace")
+    check_toml_shape(text, path)
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
@@ -312,6 +390,20 @@ def check_sweep_data(sweep: Sweep) -> None:
         if c.task in VISION_TASKS and key not in seen:
             seen.add(key)
             check_dataset(c)
+
+
+def check_sweep_device(sweep: Sweep) -> None:
+    """Refuse (one line, before any store is made) configs asking for ``device = "cuda"`` where no GPU is."""
+    wanted = [c for c in sweep.configs if c.device == "cuda"]
+    if not wanted:
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ValueError(
+            f"{sweep.path}: device='cuda' ({len(wanted)} of {len(sweep.configs)} configs): no CUDA GPU is available "
+            "here; use --set device=cpu (or auto), or --executor dask with GPU workers"
+        )
 
 
 def plan(sweep: Sweep, store, retry_failed: bool = False, workers: int = 1):

@@ -17,13 +17,14 @@ Prediction vs reality for a Boolean configuration (clauses, k, r = neurons, alph
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 
 import pandas as pd
 
 from fpe_theory import Problem
-from fpe_theory.exact import collision_ratio, dense_collisions, family_exact, paper_r_min, r_min
+from fpe_theory.exact import collision_ratio, dense_collisions, estimate_seconds, family_exact, paper_r_min, r_min
 from simulations import compare, simulate
 
 SPLIT_FAMILY = {"random": "random", "clause": "clause", "structured_2_4": "structured_2_4"}
@@ -100,12 +101,15 @@ def prediction_cases(vtable: pd.DataFrame, max_cases: int = 80) -> list[tuple[in
 
 
 def prediction_table(vtable: pd.DataFrame, mc_trials: int = 2000, seed: int = 0, max_cases: int = 80,
-                     simulate=None) -> pd.DataFrame:  # fmt: skip
+                     simulate=None, max_seconds: float = 10.0) -> pd.DataFrame:  # fmt: skip
     """Per Boolean (config, split): exact, Monte Carlo, mask and learned coverage/collisions.
 
     ``simulate``: where Monte Carlo results come from (``simulations.simulate``'s signature; the report
     passes ``reports.montecarlo.StoredMonteCarlo``, which answers None for a case not stored: NaN columns).
+    ``max_seconds``: the time budget of exact theory for all cases together, as ``coverage --max-seconds``
+    (the values come from stored rows): a case estimated beyond what is left gets NaN exact columns.
     """
+    deadline = time.perf_counter() + max_seconds
     simulate = simulate or _monte_carlo()[0]
     nan = float("nan")
     rows = []
@@ -121,7 +125,8 @@ def prediction_table(vtable: pd.DataFrame, mc_trials: int = 2000, seed: int = 0,
         try:
             problem = _problem(clauses * k, k, alpha)
             if key not in seen:
-                fe = family_exact(problem, family, r=r)
+                fits = estimate_seconds(problem, family, r) <= deadline - time.perf_counter()
+                fe = family_exact(problem, family, r=r) if fits else None
                 sim = simulate(problem, family, r=r, trials=mc_trials, seed=seed, threads=1)
                 seen[key] = (fe, sim)
             fe, sim = seen[key]
@@ -130,8 +135,10 @@ def prediction_table(vtable: pd.DataFrame, mc_trials: int = 2000, seed: int = 0,
         rows.append(
             dict(config_hash=c["config_hash"], sweep=c.get("sweep"), clauses=clauses, k=k, r=r, alpha=alpha,
                  variant=variant, family=family, n=int(c["n"]),
-                 exact_all_covered=float(fe.p_all_covered), exact_covered=float(fe.expected_covered),
-                 exact_collisions=float(fe.expected_collisions), dense_collisions=dense_collisions(problem, r),
+                 exact_all_covered=float(fe.p_all_covered) if fe else nan,
+                 exact_covered=float(fe.expected_covered) if fe else nan,
+                 exact_collisions=float(fe.expected_collisions) if fe else nan,
+                 dense_collisions=float(dense_collisions(problem, r)),
                  mc_all_covered=sim.p_all_covered.estimate if sim else nan,
                  mc_collisions=sim.expected_collisions.estimate if sim else nan,
                  mc_collisions_se=sim.expected_collisions.stderr if sim else nan,

@@ -7,6 +7,7 @@ No figure trains or simulates: the data come in as DataFrames.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,13 @@ class Skipped:
 
 
 def _plt():
-    import matplotlib
+    log = logging.getLogger("matplotlib")  # an unwritable HOME: matplotlib uses a temporary cache, and says so
+    level = log.level  # in two lines at import; the report needs no cache, so the import is kept quiet
+    log.setLevel(logging.ERROR)
+    try:
+        import matplotlib
+    finally:
+        log.setLevel(level)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -231,11 +231,20 @@ def build_pdf(folder: Path, stem: str = "report", timeout: float = 300) -> Path:
     if engine is None:
         raise ValueError("latexmk/pdflatex: not on PATH")
     cmd = [engine, "-pdf", "-interaction=nonstopmode", "-halt-on-error", f"{stem}.tex"]
-    proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=timeout)
+    try:
+        proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.SubprocessError) as exc:  # latexmk itself broken, or hanging
+        raise LatexBuildError(f"latex: {engine} could not run ({' '.join(str(exc).split())})", ()) from None
     pdf = folder / f"{stem}.pdf"
     if proc.returncode != 0 or not pdf.exists():
         log_path = folder / f"{stem}.log"
-        log = log_path.read_text(errors="replace") if log_path.exists() else proc.stdout + proc.stderr
+        if not log_path.exists():  # LaTeX never ran: latexmk or its engine is broken; its last words, one line
+            said = next((x for x in reversed((proc.stdout + proc.stderr).splitlines()) if x.strip()), "no output")
+            raise LatexBuildError(
+                f"latex: {engine} failed before LaTeX wrote a log (exit {proc.returncode}: {' '.join(said.split())})",
+                (),
+            )
+        log = log_path.read_text(errors="replace")
         excerpt = log_excerpt(log) or tuple(log.splitlines()[-6:])
         raise LatexBuildError(
             f"latex: building {stem}.pdf failed (latexmk exit {proc.returncode}; log excerpt follows)", excerpt

@@ -72,7 +72,7 @@ def test_status_shows_the_remaining_estimate(invoke, tmp_path):
     _store(tmp_path / "s.db", partial=True)
     code, out, _ = invoke("sweep", "status", "--store", tmp_path / "s.db", "--json")
     assert code == 0
-    left = {r["sweep"]: r["remaining_seconds"] for r in json.loads(out)}
+    left = {r["sweep"]: r["remaining_seconds"] for r in json.loads(out)["sweeps"]}
     assert left["fig3a"] == 0.0 and left["fig5_vision"] > 0
     code, out, _ = invoke("sweep", "status", "--store", tmp_path / "s.db")
     assert code == 0 and "remaining" in out.splitlines()[0]

@@ -267,3 +267,12 @@ def test_cuda_expand_train_rewire():
     for layer in masked_layers(model):
         assert (layer.weight[~layer.mask] == 0).all()
     assert count_nonzero(model) == count_nonzero(dense)
+
+
+@pytest.mark.parametrize("alias, name", [("partition", "random"), ("independent", "overlap")])
+def test_expand_accepts_the_theory_aliases(alias, name):
+    """The names the theory commands accept build the same masks as the split they stand for."""
+    net = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2))
+    a, b = expand(net, 2, alias, seed=3), expand(net, 2, name, seed=3)
+    assert torch.equal(a[0].mask, b[0].mask) and torch.equal(a[2].mask, b[2].mask)
+    assert not torch.equal(a[0].mask, expand(net, 2, name, seed=4)[0].mask)  # the seed matters: a real comparison

@@ -12,6 +12,13 @@ from fpe_train.engine.rows import ROW_FIELDS
 from fpe_train.sweeps import export as X
 from fpe_train.sweeps.store import SCHEMA_VERSION, ResultsStore, RunRecord, config_hash
 
+MC_RECORD = {  # the shape of reports.montecarlo.to_record: [estimate, stderr, ci_low, ci_high] per quantity
+    "p_all_covered": [0.25, 0.125, 0.0, 0.5], "expected_covered": [3.5, 0.25, 3.0, 4.0],
+    "expected_collisions": [1.0, 0.5, 0.0, 2.0], "neurons_cover_ge1": [1.5, 0.5, 0.5, 2.5],
+    "neurons_cover_ge2": [0.5, 0.25, 0.0, 1.0], "collision_histogram": [5, 5], "collision_bin_width": 1,
+    "threads": 1, "seconds": 0.01,
+}  # fmt: skip
+
 
 def _configs():
     """The configs of the sweeps fig3a (quick) and fig5_vision (quick) of the synthetic store."""
@@ -35,7 +42,7 @@ def _store(path, partial: bool = False):
                          "seconds": 0.5, "device": "cpu", "test_curve": ([0.5, 0.75, 1.0] if cfg is a else None)}
                         for i, v in enumerate(variants)]  # fmt: skip
                 s.record(RunRecord(config_hash(cfg), t, "done", seed=0, metrics=rows, seconds=1.0))
-        s.put_monte_carlo("k1", dict(m=8, k=2, alpha=2, family="random", r=1, trials=10, seed=0), {"p": [0.25, 0.5]})
+        s.put_monte_carlo("k1", dict(m=8, k=2, alpha=2, family="random", r=1, trials=10, seed=0), MC_RECORD)
         return s.frame()
 
 
@@ -81,7 +88,7 @@ def test_export_store_says_which_sweeps_are_complete(tmp_path):
     assert len(frame) == 2 * 2 + 1 * 3
     import json
 
-    assert json.loads(back["monte_carlo"]) == {"k1": {"p": [0.25, 0.5]}}
+    assert json.loads(back["monte_carlo"]) == {"k1": MC_RECORD}
 
 
 def _rewrite_header(path, out, key, value):

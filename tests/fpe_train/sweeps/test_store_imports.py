@@ -7,7 +7,10 @@ SCRIPT = """
 import sys
 from fpe_train.sweeps.store import ResultsStore
 with ResultsStore(sys.argv[1]) as s:
-    s.put_monte_carlo("k", dict(m=4, k=2, alpha=2, family="random", r=1, trials=1, seed=0), {"x": 1})
+    e = [0.5, 0.25, 0.0, 1.0]  # estimate, stderr, ci_low, ci_high: the shape monte_carlo() checks
+    record = {q: e for q in ("p_all_covered", "expected_covered", "expected_collisions", "neurons_cover_ge1",
+                             "neurons_cover_ge2")}  # fmt: skip
+    s.put_monte_carlo("k", dict(m=4, k=2, alpha=2, family="random", r=1, trials=1, seed=0), record)
 with ResultsStore(sys.argv[1], create=False) as s:
     frame, mc = s.frame(), s.monte_carlo()
 print(len(frame.columns), len(mc), sorted(m for m in ("torch", "numba", "llvmlite") if m in sys.modules))
