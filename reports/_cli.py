@@ -83,7 +83,8 @@ def report(preset: str, out: str, store: str | None, no_run: bool, workers: int 
             click.echo(f"  {line}", err=True)
         raise SystemExit(2) from None
     if extra["export_to"]:
-        _export(extra["export_to"], preset, store or str(Path(out) / "results.db"), res.seconds)
+        note = None if decided is None else {"decide_plan": _decide_note(decided[0])}
+        _export(extra["export_to"], preset, store or str(Path(out) / "results.db"), res.seconds, note)
     if extra["as_json"]:
         return _summary(res, preset, store if source is None else source.path, decided)
     for name, note in res.skipped:
@@ -122,6 +123,14 @@ def _decide(preset: str, out: Path, store: str | None, no_run: bool, workers, pr
     return decision, trained
 
 
+def _decide_note(decision) -> str:
+    """One line of export provenance: when the decide plan was fixed, from what, and what it trained."""
+    ran = [p.id for p in decision.planned if p.status == "planned"]
+    configs = sum(len(s.configs) for s in decision.sweeps)
+    return (f"fixed {decision.planned_at} from {decision.rows} stored trials; planned {', '.join(ran) or 'none'} "
+            f"in {configs} configs")  # fmt: skip
+
+
 def _plan(preset: str, workers: int | None, device: str, as_json: bool) -> int:
     """``--plan``: the preset's sweeps counted and timed (``fpe_train.sweeps.eta``); nothing is trained."""
     import json
@@ -134,13 +143,16 @@ def _plan(preset: str, workers: int | None, device: str, as_json: bool) -> int:
     return 0
 
 
-def _export(path: str, preset: str, store: str, seconds: float) -> None:
+def _export(path: str, preset: str, store: str, seconds: float, more: dict | None = None) -> None:
     """``--export``: the store's rows of the preset's sweeps, with provenance (``fpe_train.sweeps.export``)."""
     from fpe_train.sweeps.export import export_store
     from reports.presets import get_preset, load_sweeps
 
     meta = export_store(
-        store, path, load_sweeps(get_preset(preset)), {"preset": preset, "wall_seconds": f"{seconds:.1f}"}
+        store,
+        path,
+        load_sweeps(get_preset(preset)),
+        {"preset": preset, "wall_seconds": f"{seconds:.1f}", **(more or {})},
     )
     note = f"; incomplete: {meta['sweeps_incomplete']}" if meta["sweeps_incomplete"] else ""
     click.echo(f"exported {meta['rows']} rows -> {path}{note}", err=True)

@@ -7,10 +7,12 @@ study (E1a) underpowered against the paper's difference, and the 2:4 claim (E7b)
 beyond its equivalence margin (no n reaches 80 % power: undecidable at any budget).
 """
 
+import gzip
 import json
 import sqlite3
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -154,11 +156,20 @@ def test_a_claim_over_the_budget_is_listed_and_not_run(situation):
 def test_a_second_run_reuses_the_fixed_plan_and_adds_nothing(situation):
     plan_file = situation["out"] / "decide_plan.json"
     text = plan_file.read_text()
-    res = _invoke(*situation["args"], "--json")
+    export = situation["out"] / "rows.csv.gz"
+    res = _invoke(*situation["args"], "--json", "--export", export)
     assert res.exit_code == 0, res.output
-    data = json.loads(res.output)
+    data = json.loads(res.stdout)
     assert data["decide"]["plan_reused"] and data["decide"]["trained"] == 0
     assert data["decide"]["already_stored"] == situation["after"][situation["hashes"]["case_study"]]
+    with gzip.open(export, "rt") as f:  # the export carries every stored trial and says where the plan came from
+        head = [line for line in f if line.startswith("# decide_plan=")]
+    assert head == [
+        f"# decide_plan=fixed {json.loads(text)['planned_at']} from 6 stored trials; planned E1a in 1 configs\n"
+    ]
+    rows = pd.read_csv(export, comment="#")
+    case = rows[rows["config_hash"] == situation["hashes"]["case_study"]]
+    assert case["trial"].nunique() == situation["after"][situation["hashes"]["case_study"]]
     assert _counts(situation["store"]) == situation["after"]
     assert plan_file.read_text() == text  # not planned again from rows that include the new trials
     res = _invoke(*situation["args"])
