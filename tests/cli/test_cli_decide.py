@@ -231,6 +231,10 @@ def test_decide_on_a_store_without_the_presets_sweeps_is_one_line(situation, tmp
     ResultsStore(tmp_path / "empty.db").close()
     _one_line_error(_invoke("--preset", name, "--decide", "--store", tmp_path / "empty.db", "--out", out),
                     "empty.db", "case_study (quick)", "table_a5_2_4 (quick)")  # fmt: skip
+    with gzip.open(tmp_path / "rows.csv.gz", "wt") as f:  # an export where a store belongs
+        f.write("# format=fpe-theory results\n")
+    _one_line_error(_invoke("--preset", name, "--decide", "--store", tmp_path / "rows.csv.gz", "--out", out),
+                    "rows.csv.gz", "results export")  # fmt: skip
     # the same store, asked for another preset (whose sweeps it never ran)
     _one_line_error(_invoke("--preset", "quick", "--decide", "--store", situation["store"], "--out", out),
                     "results.db", "fig3a (quick)")  # fmt: skip
