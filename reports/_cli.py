@@ -50,12 +50,22 @@ import click
     type=click.Path(dir_okay=False),
     help="after the build, ship the preset's rows as an export (e.g. results/paper.csv.gz) for --from",
 )
+@click.option(
+    "--decide",
+    is_flag=True,
+    help="plan from the store's rows which trials decide the open claims (out/decide_plan.json, fixed once), "
+    "train exactly those, then build the report",
+)
 def report(preset: str, out: str, store: str | None, no_run: bool, workers: int | None, progress: bool,
            **extra) -> None:  # fmt: skip
     """Theory, Monte Carlo and trained networks side by side, as report.tex and report.pdf in OUT."""
     from reports.build import build_report
     from reports.render.latex import LatexBuildError
 
+    decided = None
+    if extra["decide"]:
+        decided = _decide(preset, Path(out), store, no_run, workers, progress, extra)
+        no_run = True  # the report is rebuilt from the store: nothing beyond the planned trials is trained
     if extra["show_plan"]:
         return _plan(preset, workers, extra["device"], extra["as_json"])
     if extra["from_export"] and (store or extra["export_to"]):
@@ -74,17 +84,52 @@ def report(preset: str, out: str, store: str | None, no_run: bool, workers: int 
             click.echo(f"  {line}", err=True)
         raise SystemExit(2) from None
     if extra["export_to"]:
-        _export(extra["export_to"], preset, store or str(Path(out) / "results.db"), res.seconds)
+        note = None if decided is None else {"decide_plan": _decide_note(decided[0])}
+        _export(extra["export_to"], preset, store or str(Path(out) / "results.db"), res.seconds, note)
     if extra["as_json"]:
-        return _summary(res, preset, store if source is None else source.path)
+        return _summary(res, preset, store if source is None else source.path, decided)
     for name, note in res.skipped:
         click.echo(f"skipped figure {name}: {note}", err=True)
     did = (f"read the rows of {source.path}" if source is not None
            else f"trained {res.trained} trials ({res.reused} already stored)")  # fmt: skip
+    if decided is not None:
+        got = decided[1]
+        did = f"trained {got.done} planned trials ({got.done + got.skipped} now stored in the planned configs)"
     click.echo(f"{did}; wrote {res.tex}"
                + (f" and {res.pdf}" if res.pdf else "") + f" in {res.seconds:.1f} s")  # fmt: skip
     if res.hint:
         click.echo(res.hint)
+
+
+def _decide(preset: str, out: Path, store: str | None, no_run: bool, workers, progress: bool, extra: dict):
+    """``--decide``: the fixed plan (``reports.decide``), printed, then its trials trained; (Decision, Trained)."""
+    from reports import decide
+    from reports.presets import get_preset
+
+    refused = (
+        ("--from", extra["from_export"], "an export cannot be trained into; give --store"),
+        ("--no-run", no_run, "--decide trains the planned trials"),
+        ("--plan", extra["show_plan"], "--plan trains nothing; `fpe-theory claims --plan` shows what --decide runs"),
+    )
+    for flag, given, why in refused:
+        if given:
+            raise ValueError(f"--decide with {flag}: {why}")
+    store_path = Path(store) if store is not None else out / "results.db"
+    decision = decide.prepare(get_preset(preset), out, store_path)
+    if not extra["as_json"]:
+        click.echo(decide.describe(decision))
+    trained = decide.train(decision, store_path, workers, progress)
+    if not extra["as_json"]:
+        click.echo(decide.summary_line(decision, trained))
+    return decision, trained
+
+
+def _decide_note(decision) -> str:
+    """One line of export provenance: when the decide plan was fixed, from what, and what it trained."""
+    ran = [p.id for p in decision.planned if p.status == "planned"]
+    configs = sum(len(s.configs) for s in decision.sweeps)
+    return (f"fixed {decision.planned_at} from {decision.rows} stored trials; planned {', '.join(ran) or 'none'} "
+            f"in {configs} configs")  # fmt: skip
 
 
 def _plan(preset: str, workers: int | None, device: str, as_json: bool) -> int:
@@ -99,13 +144,16 @@ def _plan(preset: str, workers: int | None, device: str, as_json: bool) -> int:
     return 0
 
 
-def _export(path: str, preset: str, store: str, seconds: float) -> None:
+def _export(path: str, preset: str, store: str, seconds: float, more: dict | None = None) -> None:
     """``--export``: the store's rows of the preset's sweeps, with provenance (``fpe_train.sweeps.export``)."""
     from fpe_train.sweeps.export import export_store
     from reports.presets import get_preset, load_sweeps
 
     meta = export_store(
-        store, path, load_sweeps(get_preset(preset)), {"preset": preset, "wall_seconds": f"{seconds:.1f}"}
+        store,
+        path,
+        load_sweeps(get_preset(preset)),
+        {"preset": preset, "wall_seconds": f"{seconds:.1f}", **(more or {})},
     )
     note = f"; incomplete: {meta['sweeps_incomplete']}" if meta["sweeps_incomplete"] else ""
     click.echo(f"exported {meta['rows']} rows -> {path}{note}", err=True)
@@ -158,13 +206,17 @@ def _source(path: str | None):
     return open_export(path)
 
 
-def _summary(res, preset: str, source) -> int:
-    """``--json``: what the report did, as one JSON object on stdout."""
+def _summary(res, preset: str, source, decided=None) -> int:
+    """``--json``: what the report did, as one JSON object on stdout (with ``decide`` after ``--decide``)."""
     import json
 
     data = dict(preset=preset, source=None if source is None else str(source), tex=str(res.tex),
                 pdf=None if res.pdf is None else str(res.pdf), figures=[str(f) for f in res.figures],
                 skipped=[{"name": n, "note": t} for n, t in res.skipped], trained=res.trained, reused=res.reused,
                 seconds=res.seconds, hint=res.hint)  # fmt: skip
+    if decided is not None:
+        from reports.decide import as_json
+
+        data["decide"] = as_json(*decided)
     click.echo(json.dumps(data, indent=1))
     return 0

@@ -41,6 +41,7 @@ class PlannedClaim:
     extra_trials: int = 0
     model_epochs: int = 0
     eta_seconds: float = math.nan
+    targets: tuple[tuple[str, str, int], ...] = ()  # (sweep, config hash, trials to reach): what a run trains
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -120,9 +121,22 @@ def plan_claims(verdicts, preset, frame=None) -> list[PlannedClaim]:
                 extra_trials=sum(n for _, n in extra),
                 model_epochs=epochs,
                 eta_seconds=eta,
+                targets=_targets(sweeps, configs_of, v.plan.get("only", {}), need),
             )
         )
     return out
+
+
+def _targets(sweeps, configs_of, only: dict, need: int) -> tuple[tuple[str, str, int], ...]:
+    """(sweep, config hash, ``need``) of each chosen config, once per hash (the first sweep that holds it)."""
+    from fpe_train.sweeps.store import config_hash
+
+    out = {}
+    for s in sweeps:
+        for c in configs_of.get(s, []):
+            if _kept(c, only):
+                out.setdefault(config_hash(c), (s, config_hash(c), need))
+    return tuple(out.values())
 
 
 def _kept(config, only: dict) -> bool:
