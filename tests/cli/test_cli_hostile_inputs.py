@@ -243,7 +243,7 @@ def test_a_gzip_bomb_is_refused_within_the_cap(export, tmp_path):
 
 def test_a_store_given_as_an_export_and_the_reverse_say_which_flag(store, export, tmp_path):
     refused(run_cli("report", "--from", store, "--out", tmp_path / "D"), "is a results store", "--store")
-    refused(run_cli("claims", "--store", export), "looks like an export", "--from")
+    refused(run_cli("claims", "--store", export), "is a results export", "--from")
 
 
 def test_a_header_line_over_the_cap_is_refused(export, tmp_path):

@@ -28,14 +28,13 @@ k = 2
 r = 2
 splits = ["random", "clause"]
 trials = 2
-warmup_epochs = 300
 epochs = 300
-n_train = 128
+n_train = 4096
 n_test = 32
 batch_size = 32
 device = "cpu"
 [grid]
-seed = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+warmup_epochs = [300, 302, 304, 306, 308, 310, 312, 314, 316, 318, 320, 322]  # 12 schedules: 12 batches, stored one by one
 """
 
 
