@@ -81,6 +81,17 @@ def _per(v) -> str:
     return "configs" if v.n_of.startswith("configs") else "trials"
 
 
+def decision_status(v) -> str:
+    """What would decide one undecided or constant-dependent claim, in words (the plan's ``status``)."""
+    needed = _target(v)[2]
+    status = _status(v, needed)
+    return (
+        f"needs {int(needed)} {_per(v)} per configuration for 80 % power ({v.n} stored)"
+        if status == "planned"
+        else status
+    )
+
+
 def plan_claims(verdicts, preset, frame=None) -> list[PlannedClaim]:
     """One :class:`PlannedClaim` per claim of the paper that is undecided or not robust (see module docstring)."""
     configs_of = _preset_configs(preset)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 
+from reports.compute.decide_plan import decision_status
 from reports.compute.verdict_axes import DIRECTIONS, ROBUST
 from reports.compute.verdicts import FAMILY_PAPER, Verdict, counts
 from reports.render.latex import escape
@@ -236,6 +237,9 @@ def paragraph(verdicts: list[Verdict], smoke: bool = False) -> str:
     fragile = [v.id for v in paper if v.robustness not in (ROBUST, "--")]
     if fragile:
         parts.append(f"Hanging on a constant: {', '.join(fragile)}.")
+    open_ = [v for v in paper if v.direction == "undecided" and v.kind == "test"]
+    if open_:
+        parts.append("Still undecided: " + "; ".join(f"{v.id}, {decision_status(v)}" for v in open_) + ".")
     if smoke:
         parts.append("This is a smoke run at the quick preset's reduced sizes, not a replication.")
     return " ".join(parts)

@@ -73,6 +73,16 @@ def test_latex_table_rows_have_as_many_cells_as_the_header():
     assert len({len(re.split(r"(?<!\\)&", r)) for r in rows}) == 1
 
 
+def test_paragraph_says_what_would_decide_each_undecided_claim():
+    from dataclasses import replace
+
+    more = replace(_v("E2a", direction="undecided"), n_needed=40.0)
+    never = replace(_v("E4b", direction="undecided"), n_needed=float("inf"), n_of="configs")
+    text = paragraph([_v("E1a"), more, never])
+    assert "E2a, needs 40 trials per configuration for 80 % power (20 stored)" in text
+    assert "E4b, undecidable at this budget (needs more than 10000 configs)" in text
+
+
 def test_paragraph_counts_only_the_paper_s_claims():
     text = paragraph([_v("E1a"), _v("E2a", direction="undecided"), _v("B1", in_paper=False)])
     assert text.startswith("Of the 2 claims of the paper checked here, 1 is supported")
