@@ -60,8 +60,14 @@ EXTRA_MODULES = {
 EXTRA_MODULES["report"] = EXTRA_MODULES["mc"] | EXTRA_MODULES["train"] | {"matplotlib", "jinja2"}
 EXTRA_MODULES["embed"] = EXTRA_MODULES["train"] | {"transformers", "safetensors", "PIL"}
 # command -> the extra the README tells its users to install
-COMMAND_EXTRAS = {"simulate": "mc", "train": "train", "sweep": "train", "report": "report", "claims": "report",
-                  "embed": "embed"}  # fmt: skip
+COMMAND_EXTRAS = {
+    "simulate": "mc",
+    "train": "train",
+    "sweep": "train",
+    "report": "report",
+    "claims": "report",
+    "embed": "embed",
+}
 
 
 def optional_module(exc: ImportError) -> str | None:
@@ -94,8 +100,10 @@ def missing_extra(exc: ImportError, command: str = "") -> str | None:
     if isinstance(exc, ModuleNotFoundError) and exc.name == top:
         return f"needs {top}, which is not installed: pip install 'fpe-theory[{extra}]'"
     why = one_line(f"{type(exc).__name__}: {exc}")[:200]
-    return (f"needs {top}, which is installed but cannot be imported ({why}): "
-            f"pip install --force-reinstall 'fpe-theory[{extra}]'")  # fmt: skip
+    return (
+        f"needs {top}, which is installed but cannot be imported ({why}): "
+        f"pip install --force-reinstall 'fpe-theory[{extra}]'"
+    )
 
 
 def _load(name: str) -> click.Command | None:
@@ -127,8 +135,10 @@ class LazyGroup(click.Group):
             rv = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
         except click.exceptions.Abort as exc:
             if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):  # Ctrl-C (click turns it into Abort)
-                click.echo("Error: interrupted (Ctrl-C); every finished trial is stored: run the same command "
-                           "again to resume", err=True)  # fmt: skip
+                click.echo(
+                    "Error: interrupted (Ctrl-C); every finished trial is stored: run the same command again to resume",
+                    err=True,
+                )
                 sys.exit(130)
             click.echo("Error: aborted", err=True)
             sys.exit(1)
@@ -138,9 +148,12 @@ class LazyGroup(click.Group):
         except UnicodeError as exc:  # a name the locale cannot spell (LANG=C and a non-ASCII path)
             obj = getattr(exc, "object", "")
             what = obj[getattr(exc, "start", 0) : getattr(exc, "end", 0)] if obj else "?"
-            click.echo(f"Error: a path or value holds {what!r}, which the locale's encoding "
-                       f"({getattr(exc, 'encoding', '?')}) "
-                       "cannot spell; run with LANG=C.UTF-8 (or PYTHONUTF8=1)", err=True)  # fmt: skip
+            click.echo(
+                f"Error: a path or value holds {what!r}, which the locale's encoding "
+                f"({getattr(exc, 'encoding', '?')}) "
+                "cannot spell; run with LANG=C.UTF-8 (or PYTHONUTF8=1)",
+                err=True,
+            )
             sys.exit(2)
         except ValueError as exc:
             click.echo(f"Error: {one_line(str(exc))}", err=True)

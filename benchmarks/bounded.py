@@ -32,14 +32,17 @@ def timed_cli(*args) -> tuple[float, int, str]:
 
 CLI_CASES = (
     ("coverage at m = 10^6 answers", ("coverage", "--m", 1_000_000, "--k", 4, "--alpha", 4, "--r", 8, "--json"), 10),
-    ("coverage at r = 10^12 (union bound from logarithms)",
-     ("coverage", "--r", 10**12, "--family", "partition", "--json"), 10),
+    (
+        "coverage at r = 10^12 (union bound from logarithms)",
+        ("coverage", "--r", 10**12, "--family", "partition", "--json"),
+        10,
+    ),
     ("coverage at eps = 1e-300 answers", ("coverage", "--r", 8, "--eps", "1e-300", "--json"), 10),
     ("coverage with k = 2^20 refused", ("coverage", "--m", 2**22, "--k", 2**20, "--alpha", 2, "--r", 1), 5),
     ("simulate --trials 10^12 refused", ("simulate", "--trials", 10**12, "--family", "random", "--no-progress"), 10),
     ("simulate --trials 10^30 refused", ("simulate", "--trials", 10**30, "--family", "random", "--no-progress"), 10),
     ("train --neurons 10^12 refused", ("train", "--neurons", 10**12, "--epochs", 1, "--warmup-epochs", 1), 10),
-)  # fmt: skip
+)
 
 
 def measured_rate_refusal() -> float:
@@ -79,8 +82,10 @@ def main() -> None:
     for what, args, target in CLI_CASES:
         seconds, code, first = timed_cli(*args)
         print(f"{what:55s} {seconds:7.2f} s  (target < {target} s; exit {code}) {first[:60]}")
-    print(f"{'simulate(max_seconds=0.5) stopped by the measured rate':55s} {measured_rate_refusal():7.2f} s  "
-          "(target < 5 s)")  # fmt: skip
+    print(
+        f"{'simulate(max_seconds=0.5) stopped by the measured rate':55s} {measured_rate_refusal():7.2f} s  "
+        "(target < 5 s)"
+    )
     dask = dask_closed_port()
     shown = "not installed" if dask is None else f"{dask:7.2f} s"
     print(f"{'dask scheduler on a closed port, connect_timeout=2':55s} {shown}  (target < 20 s)")

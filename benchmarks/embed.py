@@ -20,11 +20,25 @@ from pathlib import Path
 import numpy as np
 
 ARCH = {
-    "vit-b16": dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
-                    image_size=224, patch_size=16, projection_dim=512),
-    "tiny": dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32,
-                 patch_size=8, projection_dim=16),
-}  # fmt: skip
+    "vit-b16": dict(
+        hidden_size=768,
+        intermediate_size=3072,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        image_size=224,
+        patch_size=16,
+        projection_dim=512,
+    ),
+    "tiny": dict(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=32,
+        patch_size=8,
+        projection_dim=16,
+    ),
+}
 
 
 def _checkpoint(folder: Path, arch: str) -> None:
@@ -85,8 +99,10 @@ def main() -> int:
         total = time.perf_counter() - t0
         forward = _forward_only(tmp / "ckpt", tmp / "e.npz", args.batch_size, args.device)
     n = args.images
-    print(f"embed {args.arch} on {meta['device']} (torch threads {torch.get_num_threads()}), {n} images "
-          f"of mixed sizes, batch {args.batch_size}:")  # fmt: skip
+    print(
+        f"embed {args.arch} on {meta['device']} (torch threads {torch.get_num_threads()}), {n} images "
+        f"of mixed sizes, batch {args.batch_size}:"
+    )
     print(f"  embed end to end   {total:8.2f} s   {n / total:7.1f} img/s   (encoding loop {meta['seconds']:.2f} s)")
     print(f"  forward pass alone {forward:8.2f} s   {n / forward:7.1f} img/s   (reference: the floor)")
     print(f"  end to end / forward alone = {total / forward:.2f}")

@@ -52,9 +52,11 @@ def agree(devices: list[str], epochs: int) -> int:
     worst, mean = max(diffs), sum(diffs) / len(diffs)
     ok = counts and masks >= MASK_AGREEMENT and worst <= ACC_TOL and mean <= MEAN_ACC_TOL
     verdict = "OK" if ok else "FAIL"
-    print(f"agree {devices[0]} ({ta:.1f} s) vs {devices[1]} ({tb:.1f} s), {len(a)} rows: non-zero counts equal: "
-          f"{counts}; mask measurements equal on {masks:.1%} of rows (>= {MASK_AGREEMENT:.0%}); test accuracy "
-          f"|diff| max {worst:.4f} (<= {ACC_TOL}), mean {mean:.4f} (<= {MEAN_ACC_TOL}): {verdict}")  # fmt: skip
+    print(
+        f"agree {devices[0]} ({ta:.1f} s) vs {devices[1]} ({tb:.1f} s), {len(a)} rows: non-zero counts equal: "
+        f"{counts}; mask measurements equal on {masks:.1%} of rows (>= {MASK_AGREEMENT:.0%}); test accuracy "
+        f"|diff| max {worst:.4f} (<= {ACC_TOL}), mean {mean:.4f} (<= {MEAN_ACC_TOL}): {verdict}"
+    )
     return 0 if ok else 1
 
 
@@ -68,8 +70,10 @@ def _sweeps(names: list[str], size: str, preset: str | None, device: str) -> lis
         return [load_sweep(find_sweep(name), size, {"device": device}) for name in names]
     from reports.presets import get_preset, load_sweeps
 
-    return [dataclasses.replace(s, configs=[dataclasses.replace(c, device=device) for c in s.configs])
-            for s in load_sweeps(get_preset(preset))]  # fmt: skip
+    return [
+        dataclasses.replace(s, configs=[dataclasses.replace(c, device=device) for c in s.configs])
+        for s in load_sweeps(get_preset(preset))
+    ]
 
 
 def grid(device: str, sweeps: list[str], size: str, preset: str | None = None, dry: bool = False) -> int:
@@ -82,8 +86,10 @@ def grid(device: str, sweeps: list[str], size: str, preset: str | None = None, d
     if dry:
         for sweep in loaded:
             models = sum(c.trials * (1 + len(c.splits)) for c in sweep.configs)
-            print(f"grid {sweep.name} ({sweep.size}, {device}): {len(sweep.configs)} configs, {models} models, "
-                  f"{sum(c.trials for c in sweep.configs)} trials (dry run: nothing trained)")  # fmt: skip
+            print(
+                f"grid {sweep.name} ({sweep.size}, {device}): {len(sweep.configs)} configs, {models} models, "
+                f"{sum(c.trials for c in sweep.configs)} trials (dry run: nothing trained)"
+            )
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         for sweep in loaded:
@@ -94,8 +100,11 @@ def grid(device: str, sweeps: list[str], size: str, preset: str | None = None, d
                 wall = time.perf_counter() - t0
             total += wall
             models = sum(c.trials * (1 + len(c.splits)) for c in sweep.configs)
-            print(f"grid {name} ({sweep.size}, {device}): {len(sweep.configs)} configs, {models} models, "
-                  f"{summary.done} trials done, {summary.failed} failed, {wall:.1f} s", flush=True)  # fmt: skip
+            print(
+                f"grid {name} ({sweep.size}, {device}): {len(sweep.configs)} configs, {models} models, "
+                f"{summary.done} trials done, {summary.failed} failed, {wall:.1f} s",
+                flush=True,
+            )
     goal = "the preset under 5 minutes" if preset else "the paper's Boolean grid under 60 s"
     print(f"grid total {total:.1f} s (goal: {goal} on one H100/H200)")
     return 0

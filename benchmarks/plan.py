@@ -32,14 +32,19 @@ def main() -> None:
         cal = C.calibrate("cpu", 1, fresh=True)
         etas.append(sweep_eta(plan, cal, args.workers))
         peak = cal.peak_flop_rate * cal.threads
-        print(f"run {i + 1}: ETA {duration(etas[-1]):>12}   rate {cal.flop_rate / 1e9:6.1f} GFLOP/s <= peak "
-              f"{peak / 1e9:6.1f}: {cal.flop_rate <= peak}   load {cal.load[0]:.1f} -> {cal.load[1]:.1f}   "
-              f"calibration {cal.seconds:.1f} s", flush=True)  # fmt: skip
+        print(
+            f"run {i + 1}: ETA {duration(etas[-1]):>12}   rate {cal.flop_rate / 1e9:6.1f} GFLOP/s <= peak "
+            f"{peak / 1e9:6.1f}: {cal.flop_rate <= peak}   load {cal.load[0]:.1f} -> {cal.load[1]:.1f}   "
+            f"calibration {cal.seconds:.1f} s",
+            flush=True,
+        )
     mean = statistics.fmean(etas)
     lo, hi = (min(etas) / mean - 1) * 100, (max(etas) / mean - 1) * 100
     goal = "goal: within +-10 % idle, +-25 % under changing load"
-    print(f"{args.sweep} ({args.size}, {args.workers} workers): mean {duration(mean)}, "
-          f"spread {lo:+.1f} % .. {hi:+.1f} % ({goal}); load now {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(
+        f"{args.sweep} ({args.size}, {args.workers} workers): mean {duration(mean)}, "
+        f"spread {lo:+.1f} % .. {hi:+.1f} % ({goal}); load now {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":

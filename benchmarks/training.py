@@ -94,8 +94,19 @@ def kernel_rate(E: int, seconds: float, width: int, masked: bool) -> tuple[float
     d = boolean_data(N_TRAIN, M, K, seed=0)
     blocks = [(W1, b1, W2, b2, M1, np.ones(W2.shape, bool)) for W1, b1, W2, b2, M1 in _start(E, width, masked)]
     models = cpu._Models(blocks, list(range(E)), [0] * E, [TrainConfig(lr=LR, l1=L1, l2=L2)] * E)
-    data = cpu._Data(d.X.ravel(), np.zeros(1, np.int64), d.y, d.X.ravel(), np.zeros(1, np.int64), d.y, N_TRAIN,
-                     N_TRAIN, 1, [0] * E, [M] * E)  # fmt: skip
+    data = cpu._Data(
+        d.X.ravel(),
+        np.zeros(1, np.int64),
+        d.y,
+        d.X.ravel(),
+        np.zeros(1, np.int64),
+        d.y,
+        N_TRAIN,
+        N_TRAIN,
+        1,
+        [0] * E,
+        [M] * E,
+    )
     threads = cpu.kernel_threads()
     from concurrent.futures import ThreadPoolExecutor
 
@@ -176,10 +187,23 @@ def _rows(xb, yb, W1, b1, w2, z, G, n1, hh, reps):
 @njit(nogil=True)
 def _adam(P, G, A1, A2, Mk, n1, size, reps):
     for _ in range(reps):
-        kernel._adam(P, G, A1, A2, Mk, 0, n1, np.float32(1e-7), np.float32(2e-5), np.float32(1e-3), np.float32(0.5),
-                     True)  # fmt: skip
-        kernel._adam(P, G[n1:], A1, A2, Mk, n1, size, np.float32(1e-7), np.float32(2e-5), np.float32(1e-3),
-                     np.float32(0.5), False)  # fmt: skip
+        kernel._adam(
+            P, G, A1, A2, Mk, 0, n1, np.float32(1e-7), np.float32(2e-5), np.float32(1e-3), np.float32(0.5), True
+        )
+        kernel._adam(
+            P,
+            G[n1:],
+            A1,
+            A2,
+            Mk,
+            n1,
+            size,
+            np.float32(1e-7),
+            np.float32(2e-5),
+            np.float32(1e-3),
+            np.float32(0.5),
+            False,
+        )
 
 
 def _best(fn, reps=400) -> float:
@@ -218,8 +242,21 @@ def sweep_case(threads: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench9.toml"
         path.write_text(SWEEP9)
-        cmd = [sys.executable, "-m", "cli", "sweep", "run", str(path), "--store", str(Path(tmp) / "r.db"),
-               "--executor", "serial", "--threads", str(threads), "--no-progress"]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "cli",
+            "sweep",
+            "run",
+            str(path),
+            "--store",
+            str(Path(tmp) / "r.db"),
+            "--executor",
+            "serial",
+            "--threads",
+            str(threads),
+            "--no-progress",
+        ]
         t0 = time.perf_counter()
         subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
         return time.perf_counter() - t0
@@ -244,8 +281,10 @@ def grid_case(epoch_counts=(2, 4)) -> tuple[float, float, float]:
     for name in ("fig3a", "fig3c"):
         for c in load_sweep(find_sweep(name), "paper").configs:
             configs[c] = None  # configs shared by the two sweeps count once
-    useful = sum(6.0 * c.n_train * c.trials * (c.m * c.r + c.r) * (c.warmup_epochs + c.epochs * (1 + len(c.splits)))
-                 for c in configs)  # fmt: skip
+    useful = sum(
+        6.0 * c.n_train * c.trials * (c.m * c.r + c.r) * (c.warmup_epochs + c.epochs * (1 + len(c.splits)))
+        for c in configs
+    )
     times = []
     for e in epoch_counts:
         short = [TrainConfig.from_dict({**c.to_dict(), "warmup_epochs": e, "epochs": e}) for c in configs]
@@ -268,16 +307,21 @@ def main() -> None:
     numba.set_num_threads(args.threads)
     print(f"cpu threads={args.threads} m={M} r={R} n_train={N_TRAIN} batch={BATCH}; load {os.getloadavg()[0]:.2f}")
     loop, loop_cpu = loop_rate(models=2, epochs=5)
-    print(f"loop    paper-style (one nn.Sequential at a time, DataLoader): {loop:8.1f} model-epochs/s wall, "
-          f"{loop_cpu:8.1f} per CPU second")  # fmt: skip
+    print(
+        f"loop    paper-style (one nn.Sequential at a time, DataLoader): {loop:8.1f} model-epochs/s wall, "
+        f"{loop_cpu:8.1f} per CPU second"
+    )
     for E in [int(s) for s in args.sizes.split(",")]:
         for label, width, masked in (("dense   r=8", R, False), ("masked  FPE 16 neurons, half W1", 2 * R, True)):
             rate, rate_cpu = kernel_rate(E, args.seconds, width, masked)
             old, old_cpu = torch_rate(E, args.seconds, width, masked)
-            print(f"E={E:5d} {label:32s}: kernel {rate:8.1f} model-epochs/s = {rate / loop:6.1f}x the loop, "
-                  f"per CPU s {rate_cpu / loop_cpu:6.1f}x (target >= 150x); before (torch engine) "
-                  f"{old / loop:6.1f}x, per CPU s {old_cpu / loop_cpu:6.1f}x; after/before {rate_cpu / old_cpu:.2f} "
-                  "per CPU s", flush=True)  # fmt: skip
+            print(
+                f"E={E:5d} {label:32s}: kernel {rate:8.1f} model-epochs/s = {rate / loop:6.1f}x the loop, "
+                f"per CPU s {rate_cpu / loop_cpu:6.1f}x (target >= 150x); before (torch engine) "
+                f"{old / loop:6.1f}x, per CPU s {old_cpu / loop_cpu:6.1f}x; after/before {rate_cpu / old_cpu:.2f} "
+                "per CPU s",
+                flush=True,
+            )
     if "profile" not in skip:
         for label, width, masked in (("dense r=8", R, False), ("masked 16", 2 * R, True)):
             print(f"profile {label}, one step (B = {BATCH}, m = {M}): {profile(width, masked)}", flush=True)
@@ -285,17 +329,22 @@ def main() -> None:
         wall = sweep_case(args.threads)
         model_epochs = 9 * 3 * (40 + 2 * 20)
         rate2k = loop_rate(models=3, epochs=10, n=2000)[0]
-        print(f"sweep   9 configs through `fpe-theory sweep run` (end to end): {wall:6.2f} s; the loop would take "
-              f"{model_epochs / rate2k:6.1f} s ({model_epochs} model-epochs at {rate2k:.1f}/s) = "
-              f"{model_epochs / rate2k / wall:5.1f}x (target >= 20x)", flush=True)  # fmt: skip
+        print(
+            f"sweep   9 configs through `fpe-theory sweep run` (end to end): {wall:6.2f} s; the loop would take "
+            f"{model_epochs / rate2k:6.1f} s ({model_epochs} model-epochs at {rate2k:.1f}/s) = "
+            f"{model_epochs / rate2k / wall:5.1f}x (target >= 20x)",
+            flush=True,
+        )
     if "grid" not in skip:
         rate = sgemm_rate()
         useful, per_pair, fixed = grid_case()
         total = fixed + 1000 * per_pair
-        print(f"grid    fig3a + fig3c paper size, one thread: {useful:.3g} useful FLOP (floor {FLOOR_FLOP:.2g}); "
-              f"{per_pair:.2f} CPU s per epoch pair + {fixed:.1f} s -> {total / 60:.1f} CPU min at 1000 + 1000; "
-              f"floor at the sgemm rate ({rate / 1e9:.0f} GFLOP/s): {FLOOR_FLOP / rate / 60:.1f} min; "
-              f"{total / (FLOOR_FLOP / rate):.2f}x the floor (goal <= 2.5x)")  # fmt: skip
+        print(
+            f"grid    fig3a + fig3c paper size, one thread: {useful:.3g} useful FLOP (floor {FLOOR_FLOP:.2g}); "
+            f"{per_pair:.2f} CPU s per epoch pair + {fixed:.1f} s -> {total / 60:.1f} CPU min at 1000 + 1000; "
+            f"floor at the sgemm rate ({rate / 1e9:.0f} GFLOP/s): {FLOOR_FLOP / rate / 60:.1f} min; "
+            f"{total / (FLOOR_FLOP / rate):.2f}x the floor (goal <= 2.5x)"
+        )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,12 @@ def load_digits_tensors(seed: int):
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y)
     mean, std = X_tr.mean(0), X_tr.std(0) + 1e-6
     to = lambda a, dt: torch.tensor(a, dtype=dt)  # noqa: E731
-    return (to((X_tr - mean) / std, torch.float32), to(y_tr, torch.long),
-            to((X_te - mean) / std, torch.float32), to(y_te, torch.long))  # fmt: skip
+    return (
+        to((X_tr - mean) / std, torch.float32),
+        to(y_tr, torch.long),
+        to((X_te - mean) / std, torch.float32),
+        to(y_te, torch.long),
+    )
 
 
 def train(model: nn.Module, X, y, epochs: int, seed: int, lr: float = 1e-2, rewirer: Rewirer | None = None) -> None:

@@ -65,8 +65,12 @@ def run(args) -> None:
     out = Path(args.out or f"{args.path}.fpe.pt")
     torch.save(fpe.state_dict(), out)
     # Load back: rebuild the same architecture by expanding the dense model, then load (masks included).
-    again = expand(mlp_from_state_dict(torch.load(args.path, weights_only=True), args.activation), args.alpha,
-                   args.split, seed=args.seed + 1)  # fmt: skip
+    again = expand(
+        mlp_from_state_dict(torch.load(args.path, weights_only=True), args.activation),
+        args.alpha,
+        args.split,
+        seed=args.seed + 1,
+    )
     again.load_state_dict(torch.load(out, weights_only=True))
     x = torch.randn(4, dense[0].in_features)
     assert torch.equal(again(x), fpe(x)), "reloaded model differs"
@@ -79,8 +83,10 @@ def run(args) -> None:
         X, y, X_te, y_te = load_digits_tensors(0)
         train(dense, X, y, args.epochs, seed=1)
         train(fpe, X, y, args.epochs, seed=1)
-        print(f"after {args.epochs} more epochs: test accuracy dense {accuracy(dense, X_te, y_te):.3f}, "
-              f"fpe {accuracy(fpe, X_te, y_te):.3f}")  # fmt: skip
+        print(
+            f"after {args.epochs} more epochs: test accuracy dense {accuracy(dense, X_te, y_te):.3f}, "
+            f"fpe {accuracy(fpe, X_te, y_te):.3f}"
+        )
 
 
 def main(argv=None) -> None:

@@ -136,8 +136,11 @@ def _coverage_row(problem, family, r, budget) -> dict:
     if lw.union_bound_bits(r) <= EXACT_BITS:
         union = lw.union_bound(r)
         missed, union_f, covered = float(union / c), float(union), float(c - union)
-        exact = {"p_clause_missed_exact": _frac(union / c), "union_bound_exact": _frac(union),
-                 "expected_covered_exact": _frac(c - union)}  # fmt: skip
+        exact = {
+            "p_clause_missed_exact": _frac(union / c),
+            "union_bound_exact": _frac(union),
+            "expected_covered_exact": _frac(c - union),
+        }
     else:  # floats from logarithms: the exact fractions would have millions of digits
         union_f = 0.0 if log_union is None else 10.0**log_union
         missed, covered = union_f / c, c - union_f

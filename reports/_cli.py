@@ -14,8 +14,14 @@ import click
 @click.option(
     "--preset", default="quick", show_default=True, help="quick (< 5 min on 2 cores) or paper (the paper's sizes)"
 )
-@click.option("--out", "out", default="report", show_default=True, type=click.Path(file_okay=False),
-              help="output folder: report.tex/.pdf, figures/, summary.csv/.md (results.db by default)")  # fmt: skip
+@click.option(
+    "--out",
+    "out",
+    default="report",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="output folder: report.tex/.pdf, figures/, summary.csv/.md (results.db by default)",
+)
 @click.option(
     "--store", default=None, type=click.Path(dir_okay=False), help="results store to use (default <out>/results.db)"
 )
@@ -56,8 +62,9 @@ import click
     help="plan from the store's rows which trials decide the open claims (out/decide_plan.json, fixed once), "
     "train exactly those, then build the report",
 )
-def report(preset: str, out: str, store: str | None, no_run: bool, workers: int | None, progress: bool,
-           **extra) -> None:  # fmt: skip
+def report(
+    preset: str, out: str, store: str | None, no_run: bool, workers: int | None, progress: bool, **extra
+) -> None:
     """Theory, Monte Carlo and trained networks side by side, as report.tex and report.pdf in OUT."""
     from reports.build import build_report
     from reports.render.latex import LatexBuildError
@@ -76,8 +83,9 @@ def report(preset: str, out: str, store: str | None, no_run: bool, workers: int 
     if source is not None and click.get_current_context().get_parameter_source("preset").name == "DEFAULT":
         preset = source.meta.get("preset") or preset  # the preset the export was made with
     try:
-        res = build_report(out, preset=preset, store=store, run=not no_run, progress=progress, workers=workers,
-                           export=source)  # fmt: skip
+        res = build_report(
+            out, preset=preset, store=store, run=not no_run, progress=progress, workers=workers, export=source
+        )
     except LatexBuildError as exc:
         click.echo(f"Error: {exc}", err=True)
         for line in exc.excerpt:
@@ -90,13 +98,15 @@ def report(preset: str, out: str, store: str | None, no_run: bool, workers: int 
         return _summary(res, preset, store if source is None else source.path, decided)
     for name, note in res.skipped:
         click.echo(f"skipped figure {name}: {note}", err=True)
-    did = (f"read the rows of {source.path}" if source is not None
-           else f"trained {res.trained} trials ({res.reused} already stored)")  # fmt: skip
+    did = (
+        f"read the rows of {source.path}"
+        if source is not None
+        else f"trained {res.trained} trials ({res.reused} already stored)"
+    )
     if decided is not None:
         got = decided[1]
         did = f"trained {got.done} planned trials ({got.done + got.skipped} now stored in the planned configs)"
-    click.echo(f"{did}; wrote {res.tex}"
-               + (f" and {res.pdf}" if res.pdf else "") + f" in {res.seconds:.1f} s")  # fmt: skip
+    click.echo(f"{did}; wrote {res.tex}" + (f" and {res.pdf}" if res.pdf else "") + f" in {res.seconds:.1f} s")
     if res.hint:
         click.echo(res.hint)
 
@@ -128,8 +138,10 @@ def _decide_note(decision) -> str:
     """One line of export provenance: when the decide plan was fixed, from what, and what it trained."""
     ran = [p.id for p in decision.planned if p.status == "planned"]
     configs = sum(len(s.configs) for s in decision.sweeps)
-    return (f"fixed {decision.planned_at} from {decision.rows} stored trials; planned {', '.join(ran) or 'none'} "
-            f"in {configs} configs")  # fmt: skip
+    return (
+        f"fixed {decision.planned_at} from {decision.rows} stored trials; planned {', '.join(ran) or 'none'} "
+        f"in {configs} configs"
+    )
 
 
 def _plan(preset: str, workers: int | None, device: str, as_json: bool) -> int:
@@ -210,10 +222,18 @@ def _summary(res, preset: str, source, decided=None) -> int:
     """``--json``: what the report did, as one JSON object on stdout (with ``decide`` after ``--decide``)."""
     import json
 
-    data = dict(preset=preset, source=None if source is None else str(source), tex=str(res.tex),
-                pdf=None if res.pdf is None else str(res.pdf), figures=[str(f) for f in res.figures],
-                skipped=[{"name": n, "note": t} for n, t in res.skipped], trained=res.trained, reused=res.reused,
-                seconds=res.seconds, hint=res.hint)  # fmt: skip
+    data = dict(
+        preset=preset,
+        source=None if source is None else str(source),
+        tex=str(res.tex),
+        pdf=None if res.pdf is None else str(res.pdf),
+        figures=[str(f) for f in res.figures],
+        skipped=[{"name": n, "note": t} for n, t in res.skipped],
+        trained=res.trained,
+        reused=res.reused,
+        seconds=res.seconds,
+        hint=res.hint,
+    )
     if decided is not None:
         from reports.decide import as_json
 

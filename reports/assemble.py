@@ -42,23 +42,47 @@ def _training_figures(summary, vtable, regs, rows, folder: Path):
     neurons = dict(axis="r", sweeps=FIGURE_SWEEPS["r"], fixed={"task": "boolean"})
     clauses = dict(axis="clauses", sweeps=FIGURE_SWEEPS["clauses"], fixed={"task": "boolean", "r": 8})
     training = [
-        figures.fig_scan(summary, vtable, folder, "fig3a", caption="Relative improvement (\\%, top) and test "
-                         "accuracy (\\%) per nonzero parameter (bottom) vs neurons (Boolean, paper Fig.~3a).",
-                         **neurons),
-        figures.fig_scan(summary, vtable, folder, "fig3b", caption="Relative improvement (\\%, top) and test "
-                         "accuracy (\\%) per nonzero parameter (bottom) vs clauses (Boolean, paper Fig.~3b).",
-                         **clauses),
+        figures.fig_scan(
+            summary,
+            vtable,
+            folder,
+            "fig3a",
+            caption="Relative improvement (\\%, top) and test "
+            "accuracy (\\%) per nonzero parameter (bottom) vs neurons (Boolean, paper Fig.~3a).",
+            **neurons,
+        ),
+        figures.fig_scan(
+            summary,
+            vtable,
+            folder,
+            "fig3b",
+            caption="Relative improvement (\\%, top) and test "
+            "accuracy (\\%) per nonzero parameter (bottom) vs clauses (Boolean, paper Fig.~3b).",
+            **clauses,
+        ),
         figures.fig_heatmap(summary, folder),
-        figures.fig_folds(summary, folder, "fig4a", caption="Feature capacity fold change FPE / dense "
-                          "(top) and the {cos} difference FPE $-$ dense (bottom) vs neurons (paper Fig.~4a, which "
-                          "shows a cosine fold change: a ratio of near-zero means).", **neurons),
-        figures.fig_folds(summary, folder, "fig4b", caption="Feature capacity fold change FPE / dense "
-                          "(top) and the {cos} difference FPE $-$ dense (bottom) vs clauses (paper Fig.~4b, which "
-                          "shows a cosine fold change: a ratio of near-zero means).", **clauses),
+        figures.fig_folds(
+            summary,
+            folder,
+            "fig4a",
+            caption="Feature capacity fold change FPE / dense "
+            "(top) and the {cos} difference FPE $-$ dense (bottom) vs neurons (paper Fig.~4a, which "
+            "shows a cosine fold change: a ratio of near-zero means).",
+            **neurons,
+        ),
+        figures.fig_folds(
+            summary,
+            folder,
+            "fig4b",
+            caption="Feature capacity fold change FPE / dense "
+            "(top) and the {cos} difference FPE $-$ dense (bottom) vs clauses (paper Fig.~4b, which "
+            "shows a cosine fold change: a ratio of near-zero means).",
+            **clauses,
+        ),
         figures.fig_vision(summary, vtable, folder),
         figures.fig_alpha(summary, vtable, folder),
         figures.fig_curves(rows, vtable, folder),
-    ]  # fmt: skip
+    ]
     return training, [figures.fig_regressions(regs, folder)]
 
 
@@ -80,16 +104,25 @@ def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, monte_carlo=
     training_figs, reg_figs = _training_figures(summary, vtable, regs, usable(frame), folder)
     if not summary.empty:
         spreadsheet_safe(summary).to_csv(folder.parent / "summary.csv", index=False)  # formulas quoted as text
-    by_section = dict(theory_figures=theory_figs, prediction_figures=pred_figs, training_figures=training_figs,
-                  regression_figures=reg_figs)  # fmt: skip
+    by_section = dict(
+        theory_figures=theory_figs,
+        prediction_figures=pred_figs,
+        training_figures=training_figs,
+        regression_figures=reg_figs,
+    )
     drawn = {k: [f for f in v if isinstance(f, figures.Drawn)] for k, v in by_section.items()}
     skipped = [(f.name, f.note) for v in by_section.values() for f in v if isinstance(f, figures.Skipped)]
     ok = usable(frame)
     context = dict(
-        preset=preset.name, store=store, seed=preset.seed, mc_trials=preset.mc_trials,
-        n_rows=len(ok), n_configs=ok["config_hash"].nunique(),
+        preset=preset.name,
+        store=store,
+        seed=preset.seed,
+        mc_trials=preset.mc_trials,
+        n_rows=len(ok),
+        n_configs=ok["config_hash"].nunique(),
         sweeps=", ".join(sorted({n for s in ok["sweep"].dropna() for n in str(s).split(",")})) or "--",
-        notes=_notes(frame, ok), config_table=tables.config_table(config_overview(vtable)),
+        notes=_notes(frame, ok),
+        config_table=tables.config_table(config_overview(vtable)),
         prediction_table=tables.prediction_latex(pred) if not pred.empty else "",
         pruning_summary=tables.pruning_summary(theory.pruning_moves(pred)),
         accuracy_table=tables.accuracy_table(vtable),
@@ -98,8 +131,9 @@ def assemble(frame: pd.DataFrame, preset, folder: Path, store: str, monte_carlo=
         cosine_table=tables.metric_table(metric_cells(vtable, "cosine")),
         cosine_diff_table=tables.cosine_difference_table(cosine_difference_rows(summary)),
         regression_table=tables.regression_table(regs) if regs else "",
-        paper_table=tables.paper_vs_ours(paper_rows(vtable, summary, pairs)), **theory_tables,
-    )  # fmt: skip
+        paper_table=tables.paper_vs_ours(paper_rows(vtable, summary, pairs)),
+        **theory_tables,
+    )
     context.update(findings_context(frame, preset, folder))
     return context, drawn, skipped
 

@@ -142,8 +142,15 @@ def run_preset(preset, store_path: Path, progress: bool = True, workers: int | N
         ex = make_executor("local" if workers > 1 else "serial", workers=workers if workers > 1 else None, threads=1)
         total = pending_trials(sweeps, store)
         try:
-            with tqdm(total=total, unit="trial", desc=f"preset {preset.name}", file=sys.stderr, position=0,
-                      disable=not progress, dynamic_ncols=True) as overall:  # fmt: skip
+            with tqdm(
+                total=total,
+                unit="trial",
+                desc=f"preset {preset.name}",
+                file=sys.stderr,
+                position=0,
+                disable=not progress,
+                dynamic_ncols=True,
+            ) as overall:
                 return [run_sweep(s, store, executor=ex, progress=progress, overall=overall) for s in sweeps]
         finally:
             ex.close()
@@ -177,8 +184,9 @@ def figure_tex(drawn, here: bool = False) -> str:
     )
 
 
-def build_report(out, preset="quick", store=None, run: bool = True, progress: bool = True,
-                 workers: int | None = None, export=None) -> BuildResult:  # fmt: skip
+def build_report(
+    out, preset="quick", store=None, run: bool = True, progress: bool = True, workers: int | None = None, export=None
+) -> BuildResult:
     """Run (unless ``run`` is False), analyse and write the report into ``out``; see the module docstring.
 
     ``export``: a shipped export (``reports.shipped.open_export``) read instead of a store; nothing runs.
@@ -234,8 +242,9 @@ def _build(out: Path, chosen, store, run, progress, workers, export, start) -> B
 
 def figure_blocks(drawn: dict) -> dict:
     """Template lists of figure environments by section."""
-    return {key: [figure_tex(d, here=i == 0 and key in HEADED) for i, d in enumerate(items)]
-            for key, items in drawn.items()}  # fmt: skip
+    return {
+        key: [figure_tex(d, here=i == 0 and key in HEADED) for i, d in enumerate(items)] for key, items in drawn.items()
+    }
 
 
 def _remove_stale(out: Path) -> None:

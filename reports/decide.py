@@ -107,8 +107,9 @@ def prepare(preset, out: Path, store_path: Path) -> Decision:
     sweeps = target_sweeps(preset, planned, plan_path)
     if not reused:
         write_plan(plan_path, head, planned)
-    return Decision(plan_path, reused, preset.name, head["store"], head["planned_at"], head["rows"],
-                    tuple(planned), tuple(sweeps))  # fmt: skip
+    return Decision(
+        plan_path, reused, preset.name, head["store"], head["planned_at"], head["rows"], tuple(planned), tuple(sweeps)
+    )
 
 
 def _plan_now(preset, store_path: Path) -> tuple[dict, list]:
@@ -237,16 +238,29 @@ def train(decision: Decision, store_path: Path, workers: int | None = None, prog
         if not total:
             done = [run_sweep(s, store, executor="serial", progress=False) for s in sweeps]
         else:
-            ex = make_executor("local" if workers > 1 else "serial", workers=workers if workers > 1 else None,
-                               threads=1)  # fmt: skip
+            ex = make_executor(
+                "local" if workers > 1 else "serial", workers=workers if workers > 1 else None, threads=1
+            )
             try:
-                with tqdm(total=total, unit="trial", desc="decide", file=sys.stderr, position=0,
-                          disable=not progress, dynamic_ncols=True) as overall:  # fmt: skip
+                with tqdm(
+                    total=total,
+                    unit="trial",
+                    desc="decide",
+                    file=sys.stderr,
+                    position=0,
+                    disable=not progress,
+                    dynamic_ncols=True,
+                ) as overall:
                     done = [run_sweep(s, store, executor=ex, progress=progress, overall=overall) for s in sweeps]
             finally:
                 ex.close()
-    return Trained(sum(r.done for r in done), sum(r.failed for r in done), sum(r.skipped for r in done),
-                   time.perf_counter() - t0, configs)  # fmt: skip
+    return Trained(
+        sum(r.done for r in done),
+        sum(r.failed for r in done),
+        sum(r.skipped for r in done),
+        time.perf_counter() - t0,
+        configs,
+    )
 
 
 def describe(decision: Decision) -> str:
@@ -254,8 +268,10 @@ def describe(decision: Decision) -> str:
     from reports.compute.decide_plan import format_plan
 
     if decision.reused:
-        origin = (f"plan read from {decision.plan_path}: fixed at {decision.planned_at} from {decision.rows} "
-                  f"stored trials, before the planned ones (delete it to plan again)")  # fmt: skip
+        origin = (
+            f"plan read from {decision.plan_path}: fixed at {decision.planned_at} from {decision.rows} "
+            f"stored trials, before the planned ones (delete it to plan again)"
+        )
     else:
         origin = f"plan made from {decision.rows} stored trials, written to {decision.plan_path}"
     runs = [p for p in decision.planned if p.status == "planned"]
@@ -270,8 +286,10 @@ def summary_line(decision: Decision, trained: Trained) -> str:
     eta = decision.eta_seconds
     beside = f" (the plan's ETA {duration(eta)})" if math.isfinite(eta) else ""
     failed = f", {trained.failed} failed" if trained.failed else ""
-    return (f"decide: {trained.configs} configs to their planned trials: trained {trained.done}{failed}, "
-            f"{trained.skipped} already stored, in {trained.seconds:.1f} s{beside}")  # fmt: skip
+    return (
+        f"decide: {trained.configs} configs to their planned trials: trained {trained.done}{failed}, "
+        f"{trained.skipped} already stored, in {trained.seconds:.1f} s{beside}"
+    )
 
 
 def as_json(decision: Decision, trained: Trained) -> dict:

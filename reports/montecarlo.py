@@ -48,14 +48,23 @@ class Case:
         return Problem(m=self.m, k=self.k, alpha=self.alpha)
 
     def fields(self) -> dict:
-        return dict(m=self.m, k=self.k, alpha=self.alpha, family=self.family, r=self.r, trials=self.trials,
-                    seed=self.seed)  # fmt: skip
+        return dict(
+            m=self.m, k=self.k, alpha=self.alpha, family=self.family, r=self.r, trials=self.trials, seed=self.seed
+        )
 
 
 def mc_key(problem, family: str, r: int, trials: int, seed: int) -> str:
     """sha256 of the canonical JSON of the case (and ``MC_HASH_VERSION``); a permuted problem keys its permutation."""
-    d = dict(m=problem.m, k=problem.k, alpha=problem.alpha, family=family, r=int(r), trials=int(trials),
-             seed=int(seed), version=MC_HASH_VERSION)  # fmt: skip
+    d = dict(
+        m=problem.m,
+        k=problem.k,
+        alpha=problem.alpha,
+        family=family,
+        r=int(r),
+        trials=int(trials),
+        seed=int(seed),
+        version=MC_HASH_VERSION,
+    )
     if problem.permutation is not None:
         d["permutation"] = list(problem.permutation)
     return hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -64,8 +73,12 @@ def mc_key(problem, family: str, r: int, trials: int, seed: int) -> str:
 def to_record(res) -> dict:
     """A ``SimulationResult`` as plain JSON types (every estimate, the histogram, threads and seconds)."""
     out = {q: list(_estimate_tuple(getattr(res, q))) for q in QUANTITIES}
-    out.update(collision_histogram=list(res.collision_histogram), collision_bin_width=res.collision_bin_width,
-               threads=res.threads, seconds=res.seconds)  # fmt: skip
+    out.update(
+        collision_histogram=list(res.collision_histogram),
+        collision_bin_width=res.collision_bin_width,
+        threads=res.threads,
+        seconds=res.seconds,
+    )
     return out
 
 
@@ -73,10 +86,17 @@ def from_record(problem, family: str, r: int, trials: int, seed: int, record: di
     """The ``SimulationResult`` that ``to_record`` stored (equal to the original: same fields, same floats)."""
     estimates = {q: Estimate(*(float(x) for x in record[q])) for q in QUANTITIES}
     return SimulationResult(
-        problem=problem, family=family, r=r, trials=trials, seed=seed, **estimates,
-        collision_histogram=tuple(record["collision_histogram"]), collision_bin_width=record["collision_bin_width"],
-        threads=record["threads"], seconds=record["seconds"],
-    )  # fmt: skip
+        problem=problem,
+        family=family,
+        r=r,
+        trials=trials,
+        seed=seed,
+        **estimates,
+        collision_histogram=tuple(record["collision_histogram"]),
+        collision_bin_width=record["collision_bin_width"],
+        threads=record["threads"],
+        seconds=record["seconds"],
+    )
 
 
 def _estimate_tuple(e) -> tuple[float, float, float, float]:

@@ -23,9 +23,19 @@ from pathlib import Path
 from fpe_train.sweeps.sweep import find_sweep, load_sweep
 
 PAPER_SWEEPS = (
-    "case_study", "fig3a", "fig3b", "fig3c", "table_a1_a2", "fig5_vision", "fig6ad_alpha", "fig6b_split_timing",
-    "table_a3_depth", "table_a5_2_4", "rewiring", "controls",
-)  # fmt: skip
+    "case_study",
+    "fig3a",
+    "fig3b",
+    "fig3c",
+    "table_a1_a2",
+    "fig5_vision",
+    "fig6ad_alpha",
+    "fig6b_split_timing",
+    "table_a3_depth",
+    "table_a5_2_4",
+    "rewiring",
+    "controls",
+)
 
 
 @dataclass(frozen=True)
@@ -51,11 +61,15 @@ class Preset:
     grid_alpha: tuple[int, ...] = (2, 4)
     mc_cases: tuple[tuple[int, int, int, str, int], ...] = field(
         default=(
-            (32, 4, 2, "overlap", 8), (32, 4, 2, "random", 8), (32, 4, 2, "clause", 8),
-            (64, 4, 4, "random", 16), (24, 2, 2, "random", 4), (16, 2, 2, "overlap", 2),
+            (32, 4, 2, "overlap", 8),
+            (32, 4, 2, "random", 8),
+            (32, 4, 2, "clause", 8),
+            (64, 4, 4, "random", 16),
+            (24, 2, 2, "random", 4),
+            (16, 2, 2, "overlap", 2),
             (32, 2, 2, "structured_2_4", 4),
         )
-    )  # fmt: skip
+    )
     r_min_problems: tuple[tuple[int, int, int], ...] = tuple((4 * c, 4, 2) for c in (2, 4, 8, 16, 32))
     root: str | None = None  # folder of the sweep files (default: the sweeps shipped with fpe_train)
 

@@ -74,8 +74,14 @@ def bca_interval(x, seed: int = 0, confidence: float = CONFIDENCE) -> tuple[floa
         return float(a.mean()), float(a.mean())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # BCa warns on degenerate resamples; the NaN says it
-        res = stats.bootstrap((a,), np.mean, confidence_level=confidence, method="BCa", n_resamples=N_RESAMPLES,
-                              rng=np.random.default_rng(seed))  # fmt: skip
+        res = stats.bootstrap(
+            (a,),
+            np.mean,
+            confidence_level=confidence,
+            method="BCa",
+            n_resamples=N_RESAMPLES,
+            rng=np.random.default_rng(seed),
+        )
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
@@ -183,11 +189,21 @@ def paired_effect(fpe, dense, seed: int = 0, reference: float = NAN) -> PairedEf
             wp = float(stats.wilcoxon(d).pvalue)
     ri = (a / np.where(b > 0, b, np.nan) - 1) * 100
     return PairedEffect(
-        n=n, mean_diff=float(d.mean()) if n else NAN, sd_diff=sd, t_ci=t_interval(d), bca_ci=bca_interval(d, seed),
-        t=t, p=p, wilcoxon_p=wp, frac_improved=float(np.mean(d > 0)) if n else NAN,
-        ri_pct=float(np.nanmean(ri)) if n and np.isfinite(ri).any() else NAN, ri_ci=t_interval(ri),
-        reference=reference, power=power_at(reference, sd, n), n_needed=trials_needed(reference, sd),
-    )  # fmt: skip
+        n=n,
+        mean_diff=float(d.mean()) if n else NAN,
+        sd_diff=sd,
+        t_ci=t_interval(d),
+        bca_ci=bca_interval(d, seed),
+        t=t,
+        p=p,
+        wilcoxon_p=wp,
+        frac_improved=float(np.mean(d > 0)) if n else NAN,
+        ri_pct=float(np.nanmean(ri)) if n and np.isfinite(ri).any() else NAN,
+        ri_ci=t_interval(ri),
+        reference=reference,
+        power=power_at(reference, sd, n),
+        n_needed=trials_needed(reference, sd),
+    )
 
 
 @dataclass(frozen=True)
@@ -256,8 +272,18 @@ def stratified_effect(y, in_a, strata, reference: float = NAN) -> TwoSampleEffec
         es, ana = abs(reference) / sd, TTestIndPower()
         power = float(ana.power(es, nobs1=min(n_a, n_b), alpha=LEVEL, ratio=1.0))
         needed = _smallest_n(lambda n: ana.power(es, nobs1=n, alpha=LEVEL, ratio=1.0), POWER_TARGET)
-    return TwoSampleEffect(min(n_a, n_b), n_a, n_b, float(fit.params["a"]), (float(low), float(high)),
-                           float(fit.tvalues["a"]), float(fit.pvalues["a"]), reference, power, needed)  # fmt: skip
+    return TwoSampleEffect(
+        min(n_a, n_b),
+        n_a,
+        n_b,
+        float(fit.params["a"]),
+        (float(low), float(high)),
+        float(fit.tvalues["a"]),
+        float(fit.pvalues["a"]),
+        reference,
+        power,
+        needed,
+    )
 
 
 def holm(pvalues) -> np.ndarray:
@@ -333,15 +359,28 @@ def ols(y, x, groups=None):
 
 def cluster_ols(y, x, groups, xname: str = "x", yname: str = "y", label: str = "") -> ClusterFit | None:
     """OLS with standard errors clustered by ``groups`` (the dense trial); None with < 3 points or clusters."""
-    d = pd.DataFrame({"y": pd.to_numeric(pd.Series(list(y)), errors="coerce"),
-                      "x": pd.to_numeric(pd.Series(list(x)), errors="coerce"), "g": list(groups)})  # fmt: skip
+    d = pd.DataFrame(
+        {
+            "y": pd.to_numeric(pd.Series(list(y)), errors="coerce"),
+            "x": pd.to_numeric(pd.Series(list(x)), errors="coerce"),
+            "g": list(groups),
+        }
+    )
     d = d[np.isfinite(d["y"]) & np.isfinite(d["x"])]
     if len(d) < 3 or d["x"].nunique() < 2 or d["g"].nunique() < 3:
         return None
     fit, clusters = ols(d["y"], d["x"], d["g"])
     ci = fit.conf_int(alpha=1 - CONFIDENCE)
     return ClusterFit(
-        x=xname, y=yname, label=label, nobs=int(fit.nobs), clusters=clusters, const=float(fit.params[0]),
-        slope=float(fit.params[1]), slope_se=float(fit.bse[1]), slope_ci=(float(ci[1][0]), float(ci[1][1])),
-        slope_p=float(fit.pvalues[1]), rsquared=float(fit.rsquared),
-    )  # fmt: skip
+        x=xname,
+        y=yname,
+        label=label,
+        nobs=int(fit.nobs),
+        clusters=clusters,
+        const=float(fit.params[0]),
+        slope=float(fit.params[1]),
+        slope_se=float(fit.bse[1]),
+        slope_ci=(float(ci[1][0]), float(ci[1][1])),
+        slope_p=float(fit.pvalues[1]),
+        rsquared=float(fit.rsquared),
+    )

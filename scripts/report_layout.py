@@ -24,8 +24,17 @@ from reports.render.latex import overfull_boxes  # noqa: E402
 
 def build(out: Path) -> Path:
     """``fpe-theory report --from results/paper.csv.gz --out out`` in a fresh interpreter; the log's path."""
-    cmd = [sys.executable, "-c", "import cli; cli.main()", "report", "--from", str(ROOT / "results" / "paper.csv.gz"),
-           "--out", str(out), "--no-progress"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-c",
+        "import cli; cli.main()",
+        "report",
+        "--from",
+        str(ROOT / "results" / "paper.csv.gz"),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     subprocess.run(cmd, check=True, cwd=ROOT)
     return out / "report.log"
 

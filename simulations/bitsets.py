@@ -360,9 +360,21 @@ def run_blocks(family, alpha, r, d, k_steps, full, pattern, seeds, counts, width
     """Blocks in parallel (one seed each); row b of every output belongs to block b."""
     for b in prange(seeds.shape[0]):
         _block(
-            family, alpha, r, d, k_steps, full, pattern, seeds[b], counts[b], width,
-            ints[b], shifts[b], sq[b], hist[b],
-        )  # fmt: skip
+            family,
+            alpha,
+            r,
+            d,
+            k_steps,
+            full,
+            pattern,
+            seeds[b],
+            counts[b],
+            width,
+            ints[b],
+            shifts[b],
+            sq[b],
+            hist[b],
+        )
 
 
 def words(m: int, k: int) -> tuple[np.ndarray, np.ndarray]:

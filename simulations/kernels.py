@@ -156,8 +156,12 @@ def _block(family, alpha, r, lits, offsets, item_label, n_free, rt, lt, seed, n,
     """Run ``n`` trials from one seed; add the block's sums into its rows."""
     n_clauses = offsets.shape[0] - 1
     size = max(lits.shape[0], n_clauses)
-    work = (np.zeros(lt.shape[0], np.uint64), np.zeros(rt.size, np.int64), np.zeros(size, np.int64),
-            np.zeros(size, np.int64))  # fmt: skip
+    work = (
+        np.zeros(lt.shape[0], np.uint64),
+        np.zeros(rt.size, np.int64),
+        np.zeros(size, np.int64),
+        np.zeros(size, np.int64),
+    )
     cnt = np.zeros(max(alpha, 2), np.int64)
     covered = np.full(n_clauses, -1, np.int64)
     state = seed
@@ -176,9 +180,23 @@ def run_blocks(
     """Blocks in parallel (one seed each); row b of every output belongs to block b."""
     for b in prange(seeds.shape[0]):
         _block(
-            family, alpha, r, lits, offsets, item_label, n_free, rt, lt, seeds[b], counts[b], width,
-            ints[b], shifts[b], sq[b], hist[b],
-        )  # fmt: skip
+            family,
+            alpha,
+            r,
+            lits,
+            offsets,
+            item_label,
+            n_free,
+            rt,
+            lt,
+            seeds[b],
+            counts[b],
+            width,
+            ints[b],
+            shifts[b],
+            sq[b],
+            hist[b],
+        )
 
 
 def lane_schedule(ranges: np.ndarray, limit: int = LANE_LIMIT) -> tuple[np.ndarray, np.ndarray]:

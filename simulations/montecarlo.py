@@ -139,13 +139,21 @@ def simulate(
     hist_tuple = tuple(int(x) for x in hist[: nonzero[-1] + 1]) if nonzero.size else ()
     means = [acc.estimate() for acc in means]
     return SimulationResult(
-        problem=problem, family=family, r=r, trials=trials, seed=seed,
+        problem=problem,
+        family=family,
+        r=r,
+        trials=trials,
+        seed=seed,
         p_all_covered=proportion_estimate(all_covered, trials),
-        expected_covered=means[0], expected_collisions=means[1],
-        neurons_cover_ge1=means[2], neurons_cover_ge2=means[3],
-        collision_histogram=hist_tuple, collision_bin_width=plan["width"],
-        threads=n_threads, seconds=seconds,
-    )  # fmt: skip
+        expected_covered=means[0],
+        expected_collisions=means[1],
+        neurons_cover_ge1=means[2],
+        neurons_cover_ge2=means[3],
+        collision_histogram=hist_tuple,
+        collision_bin_width=plan["width"],
+        threads=n_threads,
+        seconds=seconds,
+    )
 
 
 def _run_chunk(plan: dict, seed: int, lo: int, hi: int, trials: int):

@@ -74,8 +74,16 @@ def tiny_preset():
     A test that needs other cases takes ``dataclasses.replace`` of it."""
     from reports.presets import Preset
 
-    return Preset(name="test", sweeps=(), mc_trials=300, grid_m=(8, 16), grid_k=(2,), grid_alpha=(2,),
-                  mc_cases=((16, 2, 2, "random", 2),), r_min_problems=((8, 2, 2), (16, 2, 2)))  # fmt: skip
+    return Preset(
+        name="test",
+        sweeps=(),
+        mc_trials=300,
+        grid_m=(8, 16),
+        grid_k=(2,),
+        grid_alpha=(2,),
+        mc_cases=((16, 2, 2, "random", 2),),
+        r_min_problems=((8, 2, 2), (16, 2, 2)),
+    )
 
 
 @pytest.fixture(scope="session")

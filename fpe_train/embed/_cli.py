@@ -34,7 +34,7 @@ import click
 @click.option("--limit", type=int, default=None, help="Embed only the first N images of each split (a trial run).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="A progress bar on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print the recorded metadata as one JSON object.")
-def embed(source, weights, out, label, batch_size, device, limit, progress, as_json):  # fmt: skip
+def embed(source, weights, out, label, batch_size, device, limit, progress, as_json):
     """Embed the images of SOURCE with a local CLIP image encoder into --out FILE.npz.
 
     SOURCE is CIFAR-100's binary distribution (a folder with train.bin and test.bin, or one .bin file)
@@ -45,12 +45,13 @@ def embed(source, weights, out, label, batch_size, device, limit, progress, as_j
     """
     from fpe_train.embed.embed import embed as run
 
-    meta = run(source, weights, out, label=label, batch_size=batch_size, device=device, limit=limit,
-               progress=progress)  # fmt: skip
+    meta = run(source, weights, out, label=label, batch_size=batch_size, device=device, limit=limit, progress=progress)
     if as_json:
         click.echo(json.dumps(meta, sort_keys=True))
         return
     sizes = ", ".join(f"{k} {v}" for k, v in meta["source"]["n"].items())
-    click.echo(f"{out}: {meta['dataset']} ({sizes}; {meta['source']['classes']} classes) -> {meta['dim']}-d "
-               f"embeddings of {meta['model']['name']} (weights sha256 {meta['model']['weights_sha256'][:12]}), "
-               f"{meta['seconds']:.1f} s on {meta['device']}")  # fmt: skip
+    click.echo(
+        f"{out}: {meta['dataset']} ({sizes}; {meta['source']['classes']} classes) -> {meta['dim']}-d "
+        f"embeddings of {meta['model']['name']} (weights sha256 {meta['model']['weights_sha256'][:12]}), "
+        f"{meta['seconds']:.1f} s on {meta['device']}"
+    )

@@ -26,8 +26,17 @@ FORMAT = "fpe-theory embeddings"
 FORMAT_VERSION = 1
 
 
-def embed(source, weights, out, *, label: str = "fine", batch_size: int = 64, device: str = "auto",
-          limit: int | None = None, progress: bool = False) -> dict:  # fmt: skip
+def embed(
+    source,
+    weights,
+    out,
+    *,
+    label: str = "fine",
+    batch_size: int = 64,
+    device: str = "auto",
+    limit: int | None = None,
+    progress: bool = False,
+) -> dict:
     """Embed ``source`` with the checkpoint ``weights`` into ``out`` (.npz); returns the recorded ``meta``."""
     from fpe_train.embed.encoder import load_encoder, transformers_offline
     from fpe_train.embed.images import open_source
@@ -48,8 +57,12 @@ def embed(source, weights, out, *, label: str = "fine", batch_size: int = 64, de
         arrays.update(features=features["all"], labels=src.splits[0].labels)
     else:
         split = {s.name: s for s in src.splits}
-        arrays.update(X_train=features["train"], y_train=split["train"].labels,
-                      X_test=features["test"], y_test=split["test"].labels)  # fmt: skip
+        arrays.update(
+            X_train=features["train"],
+            y_train=split["train"].labels,
+            X_test=features["test"],
+            y_test=split["test"].labels,
+        )
     _write(out, arrays)
     return meta
 
@@ -95,12 +108,18 @@ def _meta(src, encoder, batch_size: int, seconds: float) -> dict:
 
     sizes = {s.name: len(s) for s in src.splits}
     return {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "dataset": src.dataset,
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "dataset": src.dataset,
         "source": {"kind": src.kind, "path": src.path, "n": sizes, "classes": len(src.classes), **src.details},
-        "model": encoder.info, "preprocess": encoder.preprocess.to_dict(), "dim": encoder.dim,
-        "batch_size": batch_size, "device": str(encoder.device), "seconds": round(seconds, 3),
+        "model": encoder.info,
+        "preprocess": encoder.preprocess.to_dict(),
+        "dim": encoder.dim,
+        "batch_size": batch_size,
+        "device": str(encoder.device),
+        "seconds": round(seconds, 3),
         "toolkit_version": toolkit_version(),
-    }  # fmt: skip
+    }
 
 
 def _write(out: str, arrays: dict) -> None:

@@ -136,8 +136,18 @@ def load_encoder(weights, device: str = "auto") -> Encoder:
     return Encoder(model, preprocess_for(folder, int(vision.image_size)), torch_device, info)
 
 
-_VISION_KEYS = ("hidden_size", "intermediate_size", "projection_dim", "num_hidden_layers", "num_attention_heads",
-                "num_channels", "image_size", "patch_size", "hidden_act", "layer_norm_eps")  # fmt: skip
+_VISION_KEYS = (
+    "hidden_size",
+    "intermediate_size",
+    "projection_dim",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_channels",
+    "image_size",
+    "patch_size",
+    "hidden_act",
+    "layer_norm_eps",
+)
 
 
 def _read_config(folder: str) -> dict:

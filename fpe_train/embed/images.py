@@ -118,8 +118,9 @@ def _cifar_source(path: str, files: dict, label: str, limit) -> Source:
         splits.append(Split(name, labels, pixels=pixels))
     details = {"label": label, "files": {k: os.path.abspath(v) for k, v in files.items()}, "image_size": [32, 32]}
     names = os.path.join(os.path.dirname(next(iter(files.values()))), f"{label}_label_names.txt")
-    return Source("cifar100", "cifar100", os.path.abspath(path), _class_names(names, LABELS[label][1]),
-                  tuple(splits), details)  # fmt: skip
+    return Source(
+        "cifar100", "cifar100", os.path.abspath(path), _class_names(names, LABELS[label][1]), tuple(splits), details
+    )
 
 
 def _class_names(path: str, n_classes: int) -> tuple[str, ...]:
@@ -155,8 +156,11 @@ def _folder_source(path: str, limit) -> Source:
         files = tuple(f for f, _ in items)
         sizes.update(_image_size(f) for f in files)  # every file opened once before any encoding
         splits.append(Split(name, np.array([y for _, y in items], dtype=np.int64), files=files))
-    details = {"layout": "ROOT/" + ("SPLIT/" if len(found) == 2 else "") + "CLASS/IMAGE",
-               "image_sizes": sorted([list(s) for s in sizes])[:20], "distinct_image_sizes": len(sizes)}  # fmt: skip
+    details = {
+        "layout": "ROOT/" + ("SPLIT/" if len(found) == 2 else "") + "CLASS/IMAGE",
+        "image_sizes": sorted([list(s) for s in sizes])[:20],
+        "distinct_image_sizes": len(sizes),
+    }
     name = os.path.basename(os.path.normpath(os.path.abspath(path)))
     return Source("folder", name, os.path.abspath(path), classes, tuple(splits), details)
 
@@ -167,8 +171,11 @@ def _class_files(root: str) -> dict[str, list[str]]:
     for entry in sorted(os.scandir(root), key=lambda e: e.name):
         if not entry.is_dir() or entry.name.startswith("."):
             continue
-        files = sorted(os.path.join(entry.path, f) for f in os.listdir(entry.path)
-                       if f.lower().endswith(IMAGE_SUFFIXES) and not f.startswith("."))  # fmt: skip
+        files = sorted(
+            os.path.join(entry.path, f)
+            for f in os.listdir(entry.path)
+            if f.lower().endswith(IMAGE_SUFFIXES) and not f.startswith(".")
+        )
         if files:
             out[entry.name] = files
     if not out:

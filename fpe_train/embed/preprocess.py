@@ -62,9 +62,15 @@ class Preprocess:
         return np.ascontiguousarray(pixels.transpose(2, 0, 1))  # (3, h, w)
 
     def to_dict(self) -> dict:
-        return {"convert": "RGB", "resize_shortest_edge": self.size, "resample": self.resample,
-                "center_crop": list(self.crop), "rescale": self.rescale, "mean": list(self.mean),
-                "std": list(self.std)}  # fmt: skip
+        return {
+            "convert": "RGB",
+            "resize_shortest_edge": self.size,
+            "resample": self.resample,
+            "center_crop": list(self.crop),
+            "rescale": self.rescale,
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }
 
 
 def preprocess_for(folder: str, image_size: int) -> Preprocess:
@@ -82,11 +88,12 @@ def preprocess_for(folder: str, image_size: int) -> Preprocess:
         if not cfg.get("do_center_crop", True):
             crop = (size, size)
         return Preprocess(
-            size=int(size), crop=(int(crop[0]), int(crop[1])),
+            size=int(size),
+            crop=(int(crop[0]), int(crop[1])),
             mean=tuple(float(x) for x in cfg.get("image_mean", CLIP_MEAN)),
             std=tuple(float(x) for x in cfg.get("image_std", CLIP_STD)),
             resample=RESAMPLE.get(int(cfg.get("resample", 3)), "bicubic"),
             rescale=float(cfg.get("rescale_factor", 1 / 255)),
-        )  # fmt: skip
+        )
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ValueError(f"{path}: not a usable preprocessor config ({' '.join(str(exc).split())})") from None

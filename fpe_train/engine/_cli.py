@@ -57,8 +57,13 @@ def config_options(fn):
 
 @click.command("train")
 @config_options
-@click.option("--threads", type=int, default=1, show_default=True,
-              help="CPU threads: the kernel's threads over models, torch's intra-op threads")  # fmt: skip
+@click.option(
+    "--threads",
+    type=int,
+    default=1,
+    show_default=True,
+    help="CPU threads: the kernel's threads over models, torch's intra-op threads",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bars on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 def train(as_json: bool, threads: int, progress: bool, **options) -> None:

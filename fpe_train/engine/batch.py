@@ -38,8 +38,19 @@ def schedule_key(config) -> tuple:
     """Fields that must agree for configs to step together: the steps (epochs, warm-up, batch size, n_train),
     the task data (task, file, n_test, master seed; the Boolean m and k may differ: inputs are padded),
     the depth, the device and the curve interval."""
-    return (config.task, config.epochs, config.warmup_epochs, config.batch_size, config.n_train, config.n_test,
-            config.depth, config.device, config.curve_every, config.data_path, config.seed)  # fmt: skip
+    return (
+        config.task,
+        config.epochs,
+        config.warmup_epochs,
+        config.batch_size,
+        config.n_train,
+        config.n_test,
+        config.depth,
+        config.device,
+        config.curve_every,
+        config.data_path,
+        config.seed,
+    )
 
 
 def data_key(config, trial: int | None = None) -> tuple:
@@ -190,8 +201,9 @@ def _resolved_device(device: str) -> str:
     return device
 
 
-def plan_batches(items: Iterable[tuple], device: str | None = "cpu", budget: int | None = None,
-                 min_batches: int = 1) -> list[list[tuple]]:  # fmt: skip
+def plan_batches(
+    items: Iterable[tuple], device: str | None = "cpu", budget: int | None = None, min_batches: int = 1
+) -> list[list[tuple]]:
     """[(config, trials)] -> batches [[(config, trials)]]: by schedule, by shape bucket (CPU), by memory.
 
     ``device`` None: each config's own. ``min_batches``: split the largest batches by trials until there are

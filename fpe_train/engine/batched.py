@@ -52,8 +52,15 @@ class BatchedMLP:
         return bool(self.norms)
 
     @classmethod
-    def init(cls, E: int, sizes: list[int], generator: torch.Generator, layer_norm: bool = False,
-             device="cpu", dtype=torch.float32) -> BatchedMLP:  # fmt: skip
+    def init(
+        cls,
+        E: int,
+        sizes: list[int],
+        generator: torch.Generator,
+        layer_norm: bool = False,
+        device="cpu",
+        dtype=torch.float32,
+    ) -> BatchedMLP:
         """torch.nn.Linear's default init, U(-1/sqrt(in), 1/sqrt(in)) for weights and biases; all-True masks."""
         weights, biases, masks, norms = [], [], [], []
         for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False):
@@ -64,8 +71,10 @@ class BatchedMLP:
             biases.append(b.to(device))
             masks.append(torch.ones(E, n_out, n_in, dtype=torch.bool, device=device))
         if layer_norm:
-            norms = [(torch.ones(E, n, dtype=dtype, device=device), torch.zeros(E, n, dtype=dtype, device=device))
-                     for n in sizes[1:-1]]  # fmt: skip
+            norms = [
+                (torch.ones(E, n, dtype=dtype, device=device), torch.zeros(E, n, dtype=dtype, device=device))
+                for n in sizes[1:-1]
+            ]
         return cls(weights, biases, masks, norms).requires_grad_()
 
     def requires_grad_(self) -> BatchedMLP:
@@ -107,14 +116,20 @@ class BatchedMLP:
 
     def detached(self) -> BatchedMLP:
         """A copy with detached (cloned) tensors, gradients on."""
-        return self._rebuild([t.detach().clone() for t in self.parameters()], [m.clone() for m in self.masks],
-                             [v.clone() for v in self.valid])  # fmt: skip
+        return self._rebuild(
+            [t.detach().clone() for t in self.parameters()],
+            [m.clone() for m in self.masks],
+            [v.clone() for v in self.valid],
+        )
 
     def select(self, index: Tensor | list[int]) -> BatchedMLP:
         """The models at ``index`` (a new batch, detached copies)."""
         idx = torch.as_tensor(index, dtype=torch.long, device=self.weights[0].device)
-        return self._rebuild([t.detach()[idx].clone() for t in self.parameters()], [m[idx] for m in self.masks],
-                             [v[idx] for v in self.valid])  # fmt: skip
+        return self._rebuild(
+            [t.detach()[idx].clone() for t in self.parameters()],
+            [m[idx] for m in self.masks],
+            [v[idx] for v in self.valid],
+        )
 
     def nonzero_params(self) -> Tensor:
         """Mask entries that are on, over all weight matrices (biases and norms not counted, as A1): (E,)."""

@@ -29,11 +29,38 @@ FEATURES = ("clause_sum", "clause_mean", "literal")
 
 # Integer fields: (minimum, and a ceiling far above any experiment of the paper that keeps
 # a typo such as trials=1e12 from reaching an allocation).
-INT_MINIMA = {"clauses": 1, "k": 1, "r": 1, "alpha": 2, "trials": 1, "epochs": 0, "warmup_epochs": 0, "depth": 1,
-              "n_train": 2, "n_test": 2, "batch_size": 1, "seed": 0, "rewire_every": 0, "curve_every": 0}  # fmt: skip
-INT_MAXIMA = {"clauses": 1 << 20, "k": 1 << 20, "r": 1 << 20, "alpha": 1 << 16, "trials": 100_000,
-              "epochs": 10**8, "warmup_epochs": 10**8, "depth": 64, "n_train": 10**9, "n_test": 10**9,
-              "batch_size": 10**9, "seed": 2**63 - 1, "rewire_every": 10**12, "curve_every": 10**8}  # fmt: skip
+INT_MINIMA = {
+    "clauses": 1,
+    "k": 1,
+    "r": 1,
+    "alpha": 2,
+    "trials": 1,
+    "epochs": 0,
+    "warmup_epochs": 0,
+    "depth": 1,
+    "n_train": 2,
+    "n_test": 2,
+    "batch_size": 1,
+    "seed": 0,
+    "rewire_every": 0,
+    "curve_every": 0,
+}
+INT_MAXIMA = {
+    "clauses": 1 << 20,
+    "k": 1 << 20,
+    "r": 1 << 20,
+    "alpha": 1 << 16,
+    "trials": 100_000,
+    "epochs": 10**8,
+    "warmup_epochs": 10**8,
+    "depth": 64,
+    "n_train": 10**9,
+    "n_test": 10**9,
+    "batch_size": 10**9,
+    "seed": 2**63 - 1,
+    "rewire_every": 10**12,
+    "curve_every": 10**8,
+}
 MAX_BYTES = 1 << 38  # 256 GiB: estimated memory of one config (data + parameters, gradients, Adam state)
 MAX_FLOPS = 1e19  # estimated training arithmetic of one config (about 3 hours at 1 PFLOP/s)
 INPUT_WIDTHS = {"digits": 64, "mnist1d": 40, "fashion_mnist": 784}  # embeddings: known once the file is read

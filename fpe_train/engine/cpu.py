@@ -44,8 +44,13 @@ def cuda_present() -> bool:
 
 def supports(configs: Sequence) -> bool:
     """Whether the compiled CPU kernel trains these configs (module doc)."""
-    return all(c.depth == 1 and c.rewire_every == 0 and not set(c.splits) & set(UNSUPPORTED_SPLITS)
-               and (c.device == "cpu" or (c.device == "auto" and not cuda_present())) for c in configs)  # fmt: skip
+    return all(
+        c.depth == 1
+        and c.rewire_every == 0
+        and not set(c.splits) & set(UNSUPPORTED_SPLITS)
+        and (c.device == "cpu" or (c.device == "auto" and not cuda_present()))
+        for c in configs
+    )
 
 
 @dataclass(frozen=True)
@@ -113,8 +118,19 @@ def _flat_data(members) -> _Data:
     X_test, xt_off = flat(2)
     labels = [np.concatenate([np.asarray(t[p], np.float32) for t in tasks]) for p in (1, 3)]
     t0 = tasks[0]
-    return _Data(X_train, x_off, labels[0], X_test, xt_off, labels[1], len(t0[1]), len(t0[3]), t0[4], index,
-                 [tasks[i][0].shape[1] for i in index])  # fmt: skip
+    return _Data(
+        X_train,
+        x_off,
+        labels[0],
+        X_test,
+        xt_off,
+        labels[1],
+        len(t0[1]),
+        len(t0[3]),
+        t0[4],
+        index,
+        [tasks[i][0].shape[1] for i in index],
+    )
 
 
 class _Models:
@@ -128,8 +144,10 @@ class _Models:
         self.p_off = np.cumsum([0] + sizes[:-1]).astype(np.int64)
         self.P = np.concatenate([np.concatenate([b[0].ravel(), b[1], b[2].ravel(), b[3]]) for b in blocks])
         self.P = self.P.astype(np.float32)
-        masks = [np.concatenate([b[4].ravel(), np.ones(b[1].size, bool), b[5].ravel(), np.ones(b[3].size, bool)])
-                 for b in blocks]  # fmt: skip
+        masks = [
+            np.concatenate([b[4].ravel(), np.ones(b[1].size, bool), b[5].ravel(), np.ones(b[3].size, bool)])
+            for b in blocks
+        ]
         self.Mk = np.concatenate(masks).astype(np.float32)  # W1 and W2 masked (A1 prunes both), biases free
         self.M2 = [b[5] for b in blocks]
         self.A1, self.A2 = np.zeros_like(self.P), np.zeros_like(self.P)
@@ -198,9 +216,30 @@ class _Trainer:
 
     def _run(self, share: tuple[np.ndarray, np.ndarray]) -> None:
         m, d = self.m, self.data
-        kernel.train_epoch(*share, m.P, m.Mk, m.A1, m.A2, m.steps, m.n_in, m.h, m.p_off, m.stream, m.ds, m.n_out,
-                           d.X_train, d.x_off, d.y_train, d.n_train, self.perms, self.B, m.lr, m.l1, m.l2,
-                           m.sums)  # fmt: skip
+        kernel.train_epoch(
+            *share,
+            m.P,
+            m.Mk,
+            m.A1,
+            m.A2,
+            m.steps,
+            m.n_in,
+            m.h,
+            m.p_off,
+            m.stream,
+            m.ds,
+            m.n_out,
+            d.X_train,
+            d.x_off,
+            d.y_train,
+            d.n_train,
+            self.perms,
+            self.B,
+            m.lr,
+            m.l1,
+            m.l2,
+            m.sums,
+        )
 
     def epochs(self, first: int, count: int, on_epoch: Callable[[int], None]) -> None:
         for epoch in range(first, first + count):
@@ -219,8 +258,20 @@ class _Trainer:
 def accuracy(models: _Models, X: np.ndarray, x_off: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
     """Fraction of correct predictions of every model on its dataset's ``n`` rows: (E,) float64."""
     hits = np.zeros(len(models), dtype=np.int64)
-    kernel.correct(np.arange(len(models), dtype=np.int64), models.P, models.n_in, models.h, models.p_off,
-                   models.ds, models.n_out, X, x_off, y, n, hits)  # fmt: skip
+    kernel.correct(
+        np.arange(len(models), dtype=np.int64),
+        models.P,
+        models.n_in,
+        models.h,
+        models.p_off,
+        models.ds,
+        models.n_out,
+        X,
+        x_off,
+        y,
+        n,
+        hits,
+    )
     return hits / n
 
 
@@ -231,8 +282,10 @@ def _check_schedule(configs) -> None:
     from fpe_train.engine.batch import schedule_key
 
     if len({schedule_key(c) for c in configs}) != 1:
-        raise ValueError(f"configs: {len({schedule_key(c) for c in configs})} different schedules in one batch; "
-                         "group them with group_configs()")  # fmt: skip
+        raise ValueError(
+            f"configs: {len({schedule_key(c) for c in configs})} different schedules in one batch; "
+            "group them with group_configs()"
+        )
 
 
 def run_batch(items, progress: Callable[[int, int], None] | None = None, on_error: str = "raise"):
@@ -266,8 +319,9 @@ def _train(items, progress, on_error, pool):
     keys = np.array([order_key(c, t, entropy[i]) for i, c, t in members], dtype=np.uint64)
     blocks = []
     for s, (i, c, t) in enumerate(members):
-        (W1, W2), (b1, b2) = draws.init_layers([data.n_in[s], c.r, data.n_out], trial_rng(c, t, STREAM_INIT, 0,
-                                                                                           entropy[i]))  # fmt: skip
+        (W1, W2), (b1, b2) = draws.init_layers(
+            [data.n_in[s], c.r, data.n_out], trial_rng(c, t, STREAM_INIT, 0, entropy[i])
+        )
         blocks.append((W1, b1, W2, b2, np.ones(W1.shape, bool), np.ones(W2.shape, bool)))
     S = len(members)
     warm = _Models(blocks, list(range(S)), [data.index[s] for s in range(S)], [c for _, c, _ in members])
@@ -294,8 +348,13 @@ def _train(items, progress, on_error, pool):
     rows = {}
     if any(c.record_warmup for _, c, _ in members):
         got = _rows(warm, warm_labels, members, data, [s for s in range(S)])
-        rows.update({(i, "dense_warmup", t): r | {"variant": "dense_warmup"} for (i, _, t), r in got.items()
-                     if items[i][0].record_warmup})  # fmt: skip
+        rows.update(
+            {
+                (i, "dense_warmup", t): r | {"variant": "dense_warmup"}
+                for (i, _, t), r in got.items()
+                if items[i][0].record_warmup
+            }
+        )
     diverged = {warm_labels[e][::2]: (warm_labels[e], ep) for e, ep in trainer.diverged.items()}
     fine, labels, owner = _fork(warm, members, entropy)
     trainer = _Trainer(fine, data, keys, c0.batch_size, pool)
@@ -320,8 +379,7 @@ def _fork(warm: _Models, members, entropy) -> tuple[_Models, list, list[int]]:
             labels.append((i, "dense_fresh", t))
         for split in c.splits:
             rng = trial_rng(c, t, STREAM_SPLIT, SPLIT_NAMES.index(split), entropy[i])
-            (V1, V2), (a1, a2), (K1, K2) = draws.expand_model([W1, W2], [b1, b2], c.alpha, split, task_clauses(c),
-                                                               rng)  # fmt: skip
+            (V1, V2), (a1, a2), (K1, K2) = draws.expand_model([W1, W2], [b1, b2], c.alpha, split, task_clauses(c), rng)
             blocks.append((V1, a1, V2, a2, K1, K2))
             labels.append((i, split, t))
         n_models = len(c.variants)  # dense, dense_fresh, the splits
@@ -347,8 +405,14 @@ def _rows(models: _Models, labels: list, members, data: _Data, owner: list[int])
         item, variant, trial = label
         c = members[owner[e]][1]
         W1 = np.array(models.block(e)[0], dtype=np.float32)  # (h, n_in), exactly 0 where masked
-        row = {"trial": trial, "seed": c.seed, "variant": variant, "test_accuracy": float(test[e]),
-               "train_accuracy": float(train[e]), "nonzero_params": models.nonzero(e)}  # fmt: skip
+        row = {
+            "trial": trial,
+            "seed": c.seed,
+            "variant": variant,
+            "test_accuracy": float(test[e]),
+            "train_accuracy": float(train[e]),
+            "nonzero_params": models.nonzero(e),
+        }
         row.update(measure(W1, models.mask1(e), task_clauses(c), c))
         row.update(device="cpu", dataset=dataset_name(c), n_train_used=data.n_train, n_test_used=data.n_test)
         out[label] = row
@@ -364,8 +428,10 @@ def _check_budgets(rows: list[dict]) -> None:
     dense = {r["trial"]: r["nonzero_params"] for r in rows if r["variant"] == "dense"}
     for r in rows:
         if r["nonzero_params"] != dense[r["trial"]]:
-            raise RuntimeError(f"nonzero_params={r['nonzero_params']} of variant={r['variant']} trial={r['trial']}: "
-                               f"differs from dense={dense[r['trial']]}")  # fmt: skip
+            raise RuntimeError(
+                f"nonzero_params={r['nonzero_params']} of variant={r['variant']} trial={r['trial']}: "
+                f"differs from dense={dense[r['trial']]}"
+            )
 
 
 def _curve(curves, item: int, variant: str, trial: int) -> list[float] | None:
@@ -389,8 +455,11 @@ def _collect(items, rows: dict, curves, diverged: dict, seconds: float) -> Batch
             if (i, t) in diverged:
                 messages[t] = _divergence_message(*diverged[(i, t)])
                 continue
-            got = [rows[(i, v, t)] | {"seconds": per_row, "test_curve": _curve(curves, i, v, t)} for v in order
-                   if (i, v, t) in rows]  # fmt: skip
+            got = [
+                rows[(i, v, t)] | {"seconds": per_row, "test_curve": _curve(curves, i, v, t)}
+                for v in order
+                if (i, v, t) in rows
+            ]
             _check_budgets(got)
             by_trial[t] = [{f: r[f] for f in ROW_FIELDS} for r in got]
         done.append(by_trial)

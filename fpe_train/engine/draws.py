@@ -153,8 +153,14 @@ def _gram(h: int, n_in: int, alpha: int, rng, clauses=None, weight=None) -> np.n
     return _deal(groups, alpha, h, n_in, rng)
 
 
-MASKS = {"random": _random, "clause": _clause, "gram": _gram, "structured_2_4": _structured_2_4,
-         "overlap": _overlap, "dropconnect": _overlap}  # fmt: skip
+MASKS = {
+    "random": _random,
+    "clause": _clause,
+    "gram": _gram,
+    "structured_2_4": _structured_2_4,
+    "overlap": _overlap,
+    "dropconnect": _overlap,
+}
 assert set(MASKS) == set(SPLIT_NAMES)
 
 
@@ -186,8 +192,9 @@ def expand_pair(W1, b1, W2, M1, alpha: int):
     return W1x * M1, np.repeat(b1, alpha), W2x * M2, M1, M2
 
 
-def expand_model(weights: list[np.ndarray], biases: list[np.ndarray], alpha: int, split: str, clauses,
-                 rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:  # fmt: skip
+def expand_model(
+    weights: list[np.ndarray], biases: list[np.ndarray], alpha: int, split: str, clauses, rng: np.random.Generator
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """FPE of an MLP (``weights[j] (out, in)``, the last the head), rule of A.7: layers 0, 2, ... expanded with
     ``split`` (``clause`` at layer 0 only; deeper layers ``random``), masks drawn in layer order from ``rng``.
     Returns new lists (weights zero where masked, biases, bool masks; all-True for a layer left dense)."""

@@ -223,8 +223,31 @@ def _model_step(e, xb, yb, P, Mk, A1, A2, steps, n_in, h, p_off, n_out, lr, l1, 
 
 
 @njit(cache=True, nogil=True)
-def train_epoch(order, bounds, P, Mk, A1, A2, steps, n_in, h, p_off, stream, ds, n_out, X, x_off, y, n, perms,
-                batch, lr, l1, l2, sums) -> None:  # fmt: skip
+def train_epoch(
+    order,
+    bounds,
+    P,
+    Mk,
+    A1,
+    A2,
+    steps,
+    n_in,
+    h,
+    p_off,
+    stream,
+    ds,
+    n_out,
+    X,
+    x_off,
+    y,
+    n,
+    perms,
+    batch,
+    lr,
+    l1,
+    l2,
+    sums,
+) -> None:
     """One epoch of the models ``order[bounds[g] : bounds[g + 1]]`` of each group g (the models of one stream:
     a trial's dense model and its forks, which read the same minibatches): each minibatch of ``batch`` rows (the
     last one may be shorter) is gathered once per group, then every model of the group takes its Adam step.
@@ -258,8 +281,9 @@ def train_epoch(order, bounds, P, Mk, A1, A2, steps, n_in, h, p_off, stream, ds,
                     xb[i, k] = Xd[r, k]
                 yb[i] = yd[r]
             for q in range(first, last):
-                totals[q - first] += _model_step(order[q], xb, yb, P, Mk, A1, A2, steps, n_in, h, p_off, n_out, lr,
-                                                 l1, l2, G, zbuf, abuf, obuf, dbuf)  # fmt: skip
+                totals[q - first] += _model_step(
+                    order[q], xb, yb, P, Mk, A1, A2, steps, n_in, h, p_off, n_out, lr, l1, l2, G, zbuf, abuf, obuf, dbuf
+                )
         for q in range(first, last):
             sums[order[q]] += totals[q - first]
 

@@ -26,17 +26,26 @@ def coverage(support: np.ndarray, clauses) -> dict:
     inside = np.asarray(support, dtype=bool)[:, np.asarray(clauses)].all(axis=2)  # (h, C)
     per_neuron = inside.sum(axis=1)  # (h,)
     covered = int(inside.any(axis=0).sum())
-    return {"covered": covered, "all_covered": covered == len(clauses),
-            "collisions": int((per_neuron * (per_neuron - 1) // 2).sum())}  # fmt: skip
+    return {
+        "covered": covered,
+        "all_covered": covered == len(clauses),
+        "collisions": int((per_neuron * (per_neuron - 1) // 2).sum()),
+    }
 
 
 def measure(W1: np.ndarray, M1: np.ndarray, clauses, config) -> dict:
     """Row fields of one model (module doc); ``clauses`` None for a vision task (capacity over literals)."""
     features = config.features if clauses is not None else "literal"
-    row = {"capacity": metrics.capacity(W1, clauses, features), "cosine": metrics.mean_cosine(W1),
-           "abs_cosine": metrics.mean_cosine(W1, absolute=True)}  # fmt: skip
+    row = {
+        "capacity": metrics.capacity(W1, clauses, features),
+        "cosine": metrics.mean_cosine(W1),
+        "abs_cosine": metrics.mean_cosine(W1, absolute=True),
+    }
     for prefix, support in (("mask", M1), ("learned", metrics.learned_support(W1, config.tau))):
-        cov = coverage(support, clauses) if clauses is not None else dict.fromkeys(
-            ("covered", "all_covered", "collisions"))  # fmt: skip
+        cov = (
+            coverage(support, clauses)
+            if clauses is not None
+            else dict.fromkeys(("covered", "all_covered", "collisions"))
+        )
         row.update({f"{prefix}_{key}": value for key, value in cov.items()})
     return row

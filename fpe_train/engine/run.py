@@ -149,8 +149,9 @@ def _assemble(models: list[_Model], layer_norm: bool, device: torch.device) -> B
     biases = [cat([_pad(m.biases[j], (sizes[j + 1],)) for m in models]) for j in range(L)]
     norms, valid = [], []
     if layer_norm:
-        norms = [tuple(cat([_pad(m.norms[j][i], (sizes[j + 1],)) for m in models]) for i in (0, 1))
-                 for j in range(L - 1)]  # fmt: skip
+        norms = [
+            tuple(cat([_pad(m.norms[j][i], (sizes[j + 1],)) for m in models]) for i in (0, 1)) for j in range(L - 1)
+        ]
         if any(m.sizes != sizes for m in models):
             valid = [cat([torch.arange(sizes[j + 1]) < m.sizes[j + 1] for m in models]) for j in range(L - 1)]
     return BatchedMLP(weights, biases, masks, norms, valid).requires_grad_()
@@ -177,10 +178,18 @@ def _expand_np(model: _Model, split: str, alpha: int, clauses, rng: np.random.Ge
     """FPE of one model with the masks of ``draws.expand_model`` (numpy, the same masks as the CPU kernel's)."""
     ws = [(w * m).numpy() for w, m in zip(model.weights, model.masks, strict=True)]
     new_w, new_b, masks = draws.expand_model(ws, [b.numpy() for b in model.biases], alpha, split, clauses, rng)
-    norms = [tuple(map(torch.from_numpy, draws.widen_norm(g.numpy(), b.numpy(), alpha)))
-             if new_w[j].shape[0] != ws[j].shape[0] else (g, b) for j, (g, b) in enumerate(model.norms)]  # fmt: skip
-    return _Model([torch.from_numpy(w) for w in new_w], [torch.from_numpy(b) for b in new_b],
-                  [torch.from_numpy(m) for m in masks], norms)  # fmt: skip
+    norms = [
+        tuple(map(torch.from_numpy, draws.widen_norm(g.numpy(), b.numpy(), alpha)))
+        if new_w[j].shape[0] != ws[j].shape[0]
+        else (g, b)
+        for j, (g, b) in enumerate(model.norms)
+    ]
+    return _Model(
+        [torch.from_numpy(w) for w in new_w],
+        [torch.from_numpy(b) for b in new_b],
+        [torch.from_numpy(m) for m in masks],
+        norms,
+    )
 
 
 def _expand(model: _Model, split: str, alpha: int, clauses, gen: torch.Generator) -> _Model:
@@ -189,8 +198,9 @@ def _expand(model: _Model, split: str, alpha: int, clauses, gen: torch.Generator
     ws = [w * m for w, m in zip(model.weights, model.masks, strict=True)]
     new_w, new_b, masks = expand_mlp(ws, model.biases, alpha, split, clauses=clauses, generator=gen)
     masks = [torch.ones_like(w, dtype=torch.bool) if mk is None else mk for w, mk in zip(new_w, masks, strict=True)]
-    norms = [widen_layernorm(*gb, alpha) if new_w[j].shape[0] != ws[j].shape[0] else gb
-             for j, gb in enumerate(model.norms)]  # fmt: skip
+    norms = [
+        widen_layernorm(*gb, alpha) if new_w[j].shape[0] != ws[j].shape[0] else gb for j, gb in enumerate(model.norms)
+    ]
     return _Model(new_w, new_b, masks, norms)
 
 
@@ -218,17 +228,38 @@ def _hyper(values: list[float], device) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float32, device=device)
 
 
-def _group(models: list[_Model], labels: list, members: list[_Member], stream: list[int], order_keys, data,
-           device, resample=(), rewire=(), mask_gens=()) -> Group:  # fmt: skip
+def _group(
+    models: list[_Model],
+    labels: list,
+    members: list[_Member],
+    stream: list[int],
+    order_keys,
+    data,
+    device,
+    resample=(),
+    rewire=(),
+    mask_gens=(),
+) -> Group:
     configs = [members[s].config for s in stream]
     net = _assemble(models, configs[0].depth > 1, device)
     offset = torch.tensor([data.index[s] * data.n_train for s in range(len(members))], dtype=torch.long)
     from fpe_train.fpe.expansion import expanded_layers
 
-    return Group(net, labels, _hyper([c.lr for c in configs], device), _hyper([c.l1 for c in configs], device),
-                 _hyper([c.l2 for c in configs], device), torch.tensor(stream, dtype=torch.long), order_keys, offset,
-                 [m.sizes for m in models], expanded_layers(len(models[0].weights)), list(resample), list(rewire),
-                 list(mask_gens))  # fmt: skip
+    return Group(
+        net,
+        labels,
+        _hyper([c.lr for c in configs], device),
+        _hyper([c.l1 for c in configs], device),
+        _hyper([c.l2 for c in configs], device),
+        torch.tensor(stream, dtype=torch.long),
+        order_keys,
+        offset,
+        [m.sizes for m in models],
+        expanded_layers(len(models[0].weights)),
+        list(resample),
+        list(rewire),
+        list(mask_gens),
+    )
 
 
 def _fork(warm: Group, members: list[_Member], data: _Data, device) -> tuple[Group, list]:
@@ -366,8 +397,9 @@ class Curves:
         def on_epoch(epoch: int) -> None:
             if self.every and epoch % self.every == 0:
                 with _expectation(g):
-                    acc = accuracy(g.net, self.data.X_test, self.data.y_test, rows_of(self.data.n_test),
-                                   self.data.n_test).tolist()  # fmt: skip
+                    acc = accuracy(
+                        g.net, self.data.X_test, self.data.y_test, rows_of(self.data.n_test), self.data.n_test
+                    ).tolist()
                 for label, a in zip(labels, acc, strict=True):
                     self.points.setdefault(label, []).append(a)
             if tick is not None:
@@ -391,8 +423,10 @@ def _rows(g: Group, labels: list, members_of: dict, data: _Data, rows_of, device
     with _expectation(g):  # DropConnect models at their test-time weights
         test = accuracy(g.net, data.X_test, data.y_test, rows_of(data.n_test), data.n_test)
         train = accuracy(g.net, data.X_train, data.y_train, rows_of(data.n_train), data.n_train)
-        W1s = [(g.net.weights[0][e, : s[1], : s[0]] * g.net.masks[0][e, : s[1], : s[0]]).detach().cpu()
-               for e, s in enumerate(g.shapes)]  # (h, n_in) each  # fmt: skip
+        W1s = [
+            (g.net.weights[0][e, : s[1], : s[0]] * g.net.masks[0][e, : s[1], : s[0]]).detach().cpu()
+            for e, s in enumerate(g.shapes)
+        ]  # (h, n_in) each
     out = {}
     for e, label in enumerate(labels):
         item, variant, trial = label
@@ -400,13 +434,23 @@ def _rows(g: Group, labels: list, members_of: dict, data: _Data, rows_of, device
         W1, M1 = W1s[e], M1s[e]
         clauses = task_clauses(c)
         features = c.features if clauses is not None else "literal"
-        row = {"trial": trial, "seed": c.seed, "variant": variant, "test_accuracy": float(test[e]),
-               "train_accuracy": float(train[e]), "nonzero_params": int(nonzero[e]),
-               "capacity": metrics.capacity(W1, clauses, features), "cosine": metrics.mean_cosine(W1),
-               "abs_cosine": metrics.mean_cosine(W1, absolute=True)}  # fmt: skip
+        row = {
+            "trial": trial,
+            "seed": c.seed,
+            "variant": variant,
+            "test_accuracy": float(test[e]),
+            "train_accuracy": float(train[e]),
+            "nonzero_params": int(nonzero[e]),
+            "capacity": metrics.capacity(W1, clauses, features),
+            "cosine": metrics.mean_cosine(W1),
+            "abs_cosine": metrics.mean_cosine(W1, absolute=True),
+        }
         for prefix, support in (("mask", M1), ("learned", metrics.learned_support(W1, c.tau))):
-            cov = coverage(support, clauses) if clauses is not None else dict.fromkeys(
-                ("covered", "all_covered", "collisions"))  # fmt: skip
+            cov = (
+                coverage(support, clauses)
+                if clauses is not None
+                else dict.fromkeys(("covered", "all_covered", "collisions"))
+            )
             row.update({f"{prefix}_{key}": value for key, value in cov.items()})
         row["device"] = device
         row.update(dataset=dataset_name(c), n_train_used=data.n_train, n_test_used=data.n_test)  # as really used
@@ -419,8 +463,10 @@ def check_budgets(rows: list[dict]) -> None:
     dense = {r["trial"]: r["nonzero_params"] for r in rows if r["variant"] == "dense"}
     for r in rows:
         if r["nonzero_params"] != dense[r["trial"]]:
-            raise RuntimeError(f"nonzero_params={r['nonzero_params']} of variant={r['variant']} trial={r['trial']}: "
-                               f"differs from dense={dense[r['trial']]}")  # fmt: skip
+            raise RuntimeError(
+                f"nonzero_params={r['nonzero_params']} of variant={r['variant']} trial={r['trial']}: "
+                f"differs from dense={dense[r['trial']]}"
+            )
 
 
 def _check_schedule(configs: Sequence[TrainConfig]) -> None:
@@ -479,8 +525,10 @@ def run_batch(
     members_of = {(mb.item, mb.trial): mb for mb in members}
     order_keys = np.array([order_key(mb.config, mb.trial, mb.entropy) for mb in members], dtype=np.uint64)
     inits = [trial_rng(mb.config, mb.trial, STREAM_INIT, 0, mb.entropy) for mb in members]
-    dense = [_dense_model(mb.config, data.n_in[s], data.n_out, g) for s, (mb, g) in enumerate(zip(members, inits,
-             strict=True))]  # fmt: skip
+    dense = [
+        _dense_model(mb.config, data.n_in[s], data.n_out, g)
+        for s, (mb, g) in enumerate(zip(members, inits, strict=True))
+    ]
     warm_labels = [(mb.item, "dense", mb.trial) for mb in members]
     warm = _group(dense, warm_labels, members, list(range(len(members))), order_keys, data, device)
     total = c0.warmup_epochs + c0.epochs
@@ -500,16 +548,20 @@ def run_batch(
                 raise ValueError(divergence_message(labels[e], g.diverged[e]))
             hook(epoch)
 
-        return train_epochs(g, data.X_train, data.y_train, data.n_train, epochs, c0.batch_size, first, on_epoch,
-                            step0)  # fmt: skip
+        return train_epochs(g, data.X_train, data.y_train, data.n_train, epochs, c0.batch_size, first, on_epoch, step0)
 
     step = run(warm, warm_labels, c0.warmup_epochs, 1, 0)
     rows: dict[tuple, dict] = {}
     snap = [mb for mb in members if mb.config.record_warmup]
     if snap:
         got = _rows(warm, warm_labels, members_of, data, rows_of(warm), device.type)
-        rows.update({(i, "dense_warmup", t): r | {"variant": "dense_warmup"} for (i, _, t), r in got.items()
-                     if members_of[(i, t)].config.record_warmup})  # fmt: skip
+        rows.update(
+            {
+                (i, "dense_warmup", t): r | {"variant": "dense_warmup"}
+                for (i, _, t), r in got.items()
+                if members_of[(i, t)].config.record_warmup
+            }
+        )
     diverged = {warm_labels[e][::2]: (warm_labels[e], ep) for e, ep in warm.diverged.items()}
     fine, labels = _fork(warm, members, data, device)
     del warm
@@ -531,8 +583,11 @@ def _collect(items, rows: dict, curves: Curves, diverged: dict, seconds: float) 
             if (i, t) in diverged:
                 messages[t] = divergence_message(*diverged[(i, t)])
                 continue
-            got = [rows[(i, v, t)] | {"seconds": per_row, "test_curve": curves.of(i, v, t)} for v in order
-                   if (i, v, t) in rows]  # fmt: skip
+            got = [
+                rows[(i, v, t)] | {"seconds": per_row, "test_curve": curves.of(i, v, t)}
+                for v in order
+                if (i, v, t) in rows
+            ]
             check_budgets(got)
             by_trial[t] = [{f: r[f] for f in ROW_FIELDS} for r in got]
         done.append(by_trial)
@@ -540,8 +595,9 @@ def _collect(items, rows: dict, curves: Curves, diverged: dict, seconds: float) 
     return BatchResult(done, failed, seconds)
 
 
-def run_config(config: TrainConfig, progress: Callable[[int, int], None] | None = None, path: str = "auto"
-               ) -> list[dict]:  # fmt: skip
+def run_config(
+    config: TrainConfig, progress: Callable[[int, int], None] | None = None, path: str = "auto"
+) -> list[dict]:
     """Train every trial of ``config`` (dense + each split, shared warm-up); one row per (trial, variant).
 
     A batch of one config (``run_batch``); rows are ordered by trial, then variant: dense, dense_warmup

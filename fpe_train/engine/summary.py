@@ -67,17 +67,38 @@ def _pm(s: dict, digits: int = 3, scale: float = 1.0, undefined: int = 0) -> str
 
 def format_table(summary: dict) -> str:
     """A plain-text table, one line per variant (accuracies in %)."""
-    head = ("variant", "test acc %", "best %", "train acc %", "rel. impr.", "capacity", "cosine",
-            "mask cov", "mask coll", "learned cov", "learned coll", "nonzero")  # fmt: skip
+    head = (
+        "variant",
+        "test acc %",
+        "best %",
+        "train acc %",
+        "rel. impr.",
+        "capacity",
+        "cosine",
+        "mask cov",
+        "mask coll",
+        "learned cov",
+        "learned coll",
+        "nonzero",
+    )
     lines = []
     for v, s in summary.items():
-        lines.append((v, _pm(s["test_accuracy"], 1, 100), f"{100 * s['best_test_accuracy']:.1f}",
-                      _pm(s["train_accuracy"], 1, 100),
-                      _pm(s["relative_improvement"], 3, undefined=s.get("relative_improvement_undefined", 0)),
-                      _pm(s["capacity"], 2),
-                      _pm(s["cosine"], 3), _pm(s["covered"]["mask"], 1), _pm(s["collisions"]["mask"], 1),
-                      _pm(s["covered"]["learned"], 1), _pm(s["collisions"]["learned"], 1),
-                      str(s["nonzero_params"])))  # fmt: skip
+        lines.append(
+            (
+                v,
+                _pm(s["test_accuracy"], 1, 100),
+                f"{100 * s['best_test_accuracy']:.1f}",
+                _pm(s["train_accuracy"], 1, 100),
+                _pm(s["relative_improvement"], 3, undefined=s.get("relative_improvement_undefined", 0)),
+                _pm(s["capacity"], 2),
+                _pm(s["cosine"], 3),
+                _pm(s["covered"]["mask"], 1),
+                _pm(s["collisions"]["mask"], 1),
+                _pm(s["covered"]["learned"], 1),
+                _pm(s["collisions"]["learned"], 1),
+                str(s["nonzero_params"]),
+            )
+        )
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=False)]
     fmt = lambda row: "  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False))  # noqa: E731
     return "\n".join([fmt(head), *map(fmt, lines)])

@@ -315,8 +315,9 @@ def _permutations(g: Group, n: int, epoch: int) -> Tensor:
 
 
 @torch.no_grad()
-def accuracy(net: BatchedMLP, X: Tensor, y: Tensor, rows: Tensor | None = None, n: int | None = None,
-             max_elements: int = 1 << 24) -> Tensor:  # fmt: skip
+def accuracy(
+    net: BatchedMLP, X: Tensor, y: Tensor, rows: Tensor | None = None, n: int | None = None, max_elements: int = 1 << 24
+) -> Tensor:
     """Fraction of correct predictions per model: (E,) float64 on the CPU.
 
     ``X (S*n, in)``, ``y (S*n,)``: the stacked sets of ``S`` datasets of ``n`` rows; model e reads rows
@@ -344,6 +345,15 @@ def simple_group(net: BatchedMLP, lr: float, l1: float = 0.0, l2: float = 0.0, s
     sizes = [net.weights[0].shape[2], *(w.shape[1] for w in net.weights)]
     dev = net.weights[0].device
     full = lambda x: torch.full((E,), float(x), device=dev)  # noqa: E731
-    return Group(net, [("model", e) for e in range(E)], full(lr), full(l1), full(l2), torch.arange(E),
-                 np.array(seeds, dtype=np.uint64), torch.zeros(E, dtype=torch.long),
-                 [sizes] * E, **kw)  # fmt: skip
+    return Group(
+        net,
+        [("model", e) for e in range(E)],
+        full(lr),
+        full(l1),
+        full(l2),
+        torch.arange(E),
+        np.array(seeds, dtype=np.uint64),
+        torch.zeros(E, dtype=torch.long),
+        [sizes] * E,
+        **kw,
+    )

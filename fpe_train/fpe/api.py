@@ -32,8 +32,10 @@ def _plan(module: nn.Module) -> tuple[list[tuple[str, nn.Linear]], dict[int, lis
     norms: dict[int, list[tuple[str, nn.LayerNorm]]] = {}
     for name, m in module.named_modules():
         if list(m.children()) and any(True for _ in m.parameters(recurse=False)):
-            raise ValueError(f"module {name or type(m).__name__!r} ({type(m).__name__}): holds parameters of its "
-                             "own besides its layers; FPE expands MLPs made of layers only")  # fmt: skip
+            raise ValueError(
+                f"module {name or type(m).__name__!r} ({type(m).__name__}): holds parameters of its "
+                "own besides its layers; FPE expands MLPs made of layers only"
+            )
     leaves = [(n, m) for n, m in module.named_modules() if not list(m.children())]
     for name, leaf in leaves:
         label = name or type(module).__name__
@@ -43,12 +45,16 @@ def _plan(module: nn.Module) -> tuple[list[tuple[str, nn.Linear]], dict[int, lis
             linears.append((name, leaf))
         elif isinstance(leaf, nn.LayerNorm) and linears:
             if len(leaf.normalized_shape) != 1 or leaf.normalized_shape[0] != linears[-1][1].out_features:
-                raise ValueError(f"layer {label!r} (LayerNorm{tuple(leaf.normalized_shape)}): must normalise the "
-                                 f"{linears[-1][1].out_features} outputs of the Linear before it")  # fmt: skip
+                raise ValueError(
+                    f"layer {label!r} (LayerNorm{tuple(leaf.normalized_shape)}): must normalise the "
+                    f"{linears[-1][1].out_features} outputs of the Linear before it"
+                )
             norms.setdefault(len(linears) - 1, []).append((name, leaf))
         elif any(True for _ in leaf.parameters(recurse=False)):
-            raise ValueError(f"layer {label!r} ({type(leaf).__name__}): not Linear or LayerNorm; FPE expands MLPs "
-                             f"made of nn.Linear, LayerNorm and {_PARAMETER_FREE}")  # fmt: skip
+            raise ValueError(
+                f"layer {label!r} ({type(leaf).__name__}): not Linear or LayerNorm; FPE expands MLPs "
+                f"made of nn.Linear, LayerNorm and {_PARAMETER_FREE}"
+            )
     if len(linears) < 2:
         raise ValueError(f"module has {len(linears)} Linear layer(s): need a hidden layer and a head (>= 2)")
     return linears, norms
@@ -65,9 +71,14 @@ def _replace(root: nn.Module, name: str, new: nn.Module) -> nn.Module:
 def _wide_layernorm(norm: nn.LayerNorm, alpha: int) -> nn.LayerNorm:
     w, b = widen_layernorm(norm.weight, norm.bias, alpha)
     ref = norm.weight if norm.weight is not None else None
-    new = nn.LayerNorm(alpha * norm.normalized_shape[0], eps=norm.eps, elementwise_affine=norm.elementwise_affine,
-                       bias=norm.bias is not None, device=None if ref is None else ref.device,
-                       dtype=None if ref is None else ref.dtype)  # fmt: skip
+    new = nn.LayerNorm(
+        alpha * norm.normalized_shape[0],
+        eps=norm.eps,
+        elementwise_affine=norm.elementwise_affine,
+        bias=norm.bias is not None,
+        device=None if ref is None else ref.device,
+        dtype=None if ref is None else ref.dtype,
+    )
     with torch.no_grad():
         if w is not None:
             new.weight.copy_(w)
@@ -117,14 +128,26 @@ def expand(
     linears, norms = _plan(new)
     weights = [lin.weight for _, lin in linears]
     biases = [lin.bias for _, lin in linears]
-    w, b, masks = expand_mlp(weights, biases, alpha, split, clauses=clauses, generator=g, keep_budget=keep_budget,
-                             layers=layers, **split_options)  # fmt: skip
+    w, b, masks = expand_mlp(
+        weights,
+        biases,
+        alpha,
+        split,
+        clauses=clauses,
+        generator=g,
+        keep_budget=keep_budget,
+        layers=layers,
+        **split_options,
+    )
     for j, (name, lin) in enumerate(linears):
         if masks[j] is None:
             continue
         resampled = split == "dropconnect" and w[j].shape[0] != lin.out_features  # an expanded layer
-        layer = (DropConnectLinear.from_weights(w[j], b[j], masks[j], g) if resampled
-                 else MaskedLinear.from_weights(w[j], b[j], masks[j]))  # fmt: skip
+        layer = (
+            DropConnectLinear.from_weights(w[j], b[j], masks[j], g)
+            if resampled
+            else MaskedLinear.from_weights(w[j], b[j], masks[j])
+        )
         layer.weight.requires_grad_(lin.weight.requires_grad)
         new = _replace(new, name, layer)
         if w[j].shape[0] != lin.out_features:  # expanded: widen the LayerNorms that follow

@@ -160,8 +160,9 @@ def expand_mlp(
     for j in layers:
         name = "random" if (split == "clause" and j > 0) else split
         check_split(name, alpha, weights[j].shape[1], clauses if j == 0 else None)
-        m1 = split_masks(name, weights[j], alpha, clauses=clauses if j == 0 else None, generator=generator,
-                         **split_options)  # fmt: skip
+        m1 = split_masks(
+            name, weights[j], alpha, clauses=clauses if j == 0 else None, generator=generator, **split_options
+        )
         pair = expand_pair(weights[j], biases[j], weights[j + 1], m1, alpha, keep_budget=keep_budget)
         weights[j], biases[j], weights[j + 1] = pair.W1, pair.b1, pair.W2
         masks[j], masks[j + 1] = pair.M1, pair.M2

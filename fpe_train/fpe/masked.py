@@ -23,8 +23,15 @@ class MaskedLinear(nn.Linear):
     (3, True)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, mask: Tensor | None = None,
-                 device=None, dtype=None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        mask: Tensor | None = None,
+        device=None,
+        dtype=None,
+    ) -> None:
         super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
         if mask is None:
             mask = torch.ones(out_features, in_features, dtype=torch.bool)
@@ -68,14 +75,23 @@ class DropConnectLinear(MaskedLinear):
     [2, 2]
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, mask: Tensor | None = None,
-                 device=None, dtype=None, generator: torch.Generator | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        mask: Tensor | None = None,
+        device=None,
+        dtype=None,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__(in_features, out_features, bias=bias, mask=mask, device=device, dtype=dtype)
         self.generator = generator
 
     @classmethod
-    def from_weights(cls, weight: Tensor, bias: Tensor | None, mask: Tensor,
-                     generator: torch.Generator | None = None) -> DropConnectLinear:  # fmt: skip
+    def from_weights(
+        cls, weight: Tensor, bias: Tensor | None, mask: Tensor, generator: torch.Generator | None = None
+    ) -> DropConnectLinear:
         layer = super().from_weights(weight, bias, mask)
         layer.generator = generator
         return layer

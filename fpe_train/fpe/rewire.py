@@ -32,8 +32,13 @@ def _reset_state(optimizer: torch.optim.Optimizer | None, weight: Tensor, where:
 
 
 @torch.no_grad()
-def rewire_(weight: Tensor, mask: Tensor, optimizer: torch.optim.Optimizer | None, fraction: float,
-            generator: torch.Generator | None = None) -> Tensor:  # fmt: skip
+def rewire_(
+    weight: Tensor,
+    mask: Tensor,
+    optimizer: torch.optim.Optimizer | None,
+    fraction: float,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """Rewire ``weight`` and its bool ``mask`` in place (shapes ``(..., out, in)``); return n per leading index.
 
     ``n = round(fraction * active)`` (Python/torch rounding, half to even), capped by the number of inactive

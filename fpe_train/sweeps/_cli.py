@@ -108,8 +108,9 @@ def run(file, store_path, size, executor, scheduler, workers, threads, retry_fai
         check_scheduler(scheduler)
     make_security(scheduler, **{"ca_file": tls["tls_ca_file"], "cert": tls["tls_cert"], "key": tls["tls_key"]})
     if scheduler and scheduler.startswith("tcp://") and not _loopback(scheduler):
-        click.echo(f"note: {scheduler} is plain TCP: unauthenticated, results come back pickled (docs/scaleout.md)",
-                   err=True)  # fmt: skip
+        click.echo(
+            f"note: {scheduler} is plain TCP: unauthenticated, results come back pickled (docs/scaleout.md)", err=True
+        )
     from fpe_train.sweeps.executors import make_executor
     from fpe_train.sweeps.store import ResultsStore, check_store
     from fpe_train.sweeps.sweep import check_sweep_data, check_sweep_device, find_sweep, load_sweep, run_sweep
@@ -160,34 +161,61 @@ def status(files, store_path, size, sets, as_json):
         rows = store.status(sweeps)
         left = remaining(store, sweeps)  # seconds of one worker, fitted to the store's own run times
     if as_json:  # one object, as every --json
-        click.echo(json.dumps({"store": store_path, "sweeps": [
-            {**r.__dict__, "pending": r.pending, "remaining_seconds": left.get((r.sweep, r.size))} for r in rows]},
-            indent=1))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {
+                    "store": store_path,
+                    "sweeps": [
+                        {**r.__dict__, "pending": r.pending, "remaining_seconds": left.get((r.sweep, r.size))}
+                        for r in rows
+                    ],
+                },
+                indent=1,
+            )
+        )
         return 0
-    click.echo(f"{'sweep':<22}{'size':<8}{'configs':>8}{'trials':>8}{'done':>8}{'failed':>8}{'pending':>8}"
-               f"{'remaining':>14}")  # fmt: skip
+    click.echo(
+        f"{'sweep':<22}{'size':<8}{'configs':>8}{'trials':>8}{'done':>8}{'failed':>8}{'pending':>8}{'remaining':>14}"
+    )
     for r in rows:
         eta = left.get((r.sweep, r.size))
-        click.echo(f"{r.sweep:<22}{r.size:<8}{r.configs:>8}{r.trials:>8}{r.done:>8}{r.failed:>8}{r.pending:>8}"
-                   f"{'?' if eta is None else duration(eta):>14}")  # fmt: skip
-    click.echo("remaining: one worker's time for the pending trials, at the speed of the runs stored so far "
-               "(? = none timed yet; `sweep plan` times this machine)")  # fmt: skip
+        click.echo(
+            f"{r.sweep:<22}{r.size:<8}{r.configs:>8}{r.trials:>8}{r.done:>8}{r.failed:>8}{r.pending:>8}"
+            f"{'?' if eta is None else duration(eta):>14}"
+        )
+    click.echo(
+        "remaining: one worker's time for the pending trials, at the speed of the runs stored so far "
+        "(? = none timed yet; `sweep plan` times this machine)"
+    )
     return 0
 
 
 @sweep.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("--size", default="quick", show_default=True, help="Size of the FILES: quick | paper (as they have).")
-@click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
-              help="Where the ETA is timed (cuda: needs a GPU here).")  # fmt: skip
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes the run will use [default: one per core on cpu, 1 on cuda].")  # fmt: skip
+@click.option(
+    "--device",
+    type=click.Choice(DEVICES),
+    default="cpu",
+    show_default=True,
+    help="Where the ETA is timed (cuda: needs a GPU here).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes the run will use [default: one per core on cpu, 1 on cuda].",
+)
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch threads per worker.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Overrides, as given to `sweep run`.")
 @click.option("--no-eta", is_flag=True, help="Counts only: time nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--progress/--no-progress", default=True, show_default=True,
-              help="Accepted as by every command; the plan draws no progress bar.")  # fmt: skip
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Accepted as by every command; the plan draws no progress bar.",
+)
 def plan(files, size, device, workers, threads, sets, no_eta, as_json, progress):
     """Without training: configs, trials, batches, model-epochs, FLOPs, memory and an ETA for FILES."""
     import json

@@ -42,15 +42,25 @@ from fpe_train.sweeps.plan import BatchPlan, config_plan
 SUITE = (  # (the term it isolates, TrainConfig fields); all Boolean, one split, as run_batch trains them
     ("config", dict(clauses=2, k=2, r=2, trials=1, warmup_epochs=1, epochs=1, n_train=64, n_test=32, batch_size=64)),
     ("steps", dict(clauses=2, k=2, r=2, trials=1, warmup_epochs=6, epochs=6, n_train=1600, n_test=32, batch_size=16)),
-    ("models", dict(clauses=8, k=4, r=8, trials=24, warmup_epochs=1, epochs=1, n_train=500, n_test=500,
-                    batch_size=500)),
-    ("flops", dict(clauses=16, k=4, r=64, trials=8, warmup_epochs=2, epochs=2, n_train=4000, n_test=500,
-                   batch_size=500)),
-    ("flops-wide", dict(clauses=32, k=4, r=32, trials=4, warmup_epochs=1, epochs=1, n_train=10000, n_test=500,
-                        batch_size=500)),
-    ("deep", dict(clauses=4, k=4, r=8, depth=4, trials=4, warmup_epochs=2, epochs=2, n_train=2000, n_test=200,
-                  batch_size=100)),
-)  # fmt: skip
+    (
+        "models",
+        dict(clauses=8, k=4, r=8, trials=24, warmup_epochs=1, epochs=1, n_train=500, n_test=500, batch_size=500),
+    ),
+    (
+        "flops",
+        dict(clauses=16, k=4, r=64, trials=8, warmup_epochs=2, epochs=2, n_train=4000, n_test=500, batch_size=500),
+    ),
+    (
+        "flops-wide",
+        dict(clauses=32, k=4, r=32, trials=4, warmup_epochs=1, epochs=1, n_train=10000, n_test=500, batch_size=500),
+    ),
+    (
+        "deep",
+        dict(
+            clauses=4, k=4, r=8, depth=4, trials=4, warmup_epochs=2, epochs=2, n_train=2000, n_test=200, batch_size=100
+        ),
+    ),
+)
 REPEATS = 3
 GEMM_N = 1024  # the peak's product: (n x n) @ (n x n), float32
 
@@ -131,8 +141,9 @@ def _terms(batch: BatchPlan) -> list[float]:
     return [len(batch.members), batch.models, batch.steps, batch.deep_steps, batch.flops]
 
 
-def fit(samples: list[tuple[BatchPlan, float]], device: str, threads: int, source: str,
-        peak: float = 0.0) -> Calibration:  # fmt: skip
+def fit(
+    samples: list[tuple[BatchPlan, float]], device: str, threads: int, source: str, peak: float = 0.0
+) -> Calibration:
     """Non-negative least squares of the relative errors of ``samples`` = [(batch, seconds)].
 
     ``peak`` (FLOP/s, 0: none): the FLOP term is at least flops / peak, so the rate never exceeds it.
@@ -153,8 +164,17 @@ def fit(samples: list[tuple[BatchPlan, float]], device: str, threads: int, sourc
     x = x / scale
     inverse = (1.0 / peak if peak > 0 else 0.0) + x[4]  # seconds per FLOP
     rate = 1.0 / inverse if inverse > 0 else math.inf
-    return Calibration(device, threads, float(x[0]), float(x[2]), float(rate), source=source, per_model=float(x[1]),
-                       per_deep_step=float(x[3]), peak_flop_rate=peak / max(threads, 1) if peak else 0.0)  # fmt: skip
+    return Calibration(
+        device,
+        threads,
+        float(x[0]),
+        float(x[2]),
+        float(rate),
+        source=source,
+        per_model=float(x[1]),
+        per_deep_step=float(x[3]),
+        peak_flop_rate=peak / max(threads, 1) if peak else 0.0,
+    )
 
 
 def resolve_plan_device(device: str) -> str:
@@ -188,8 +208,10 @@ def peak_flop_rate(device: str = "cpu", n: int = GEMM_N, repeats: int = 5) -> fl
 
 
 def _suite(device: str) -> list[BatchPlan]:
-    return [BatchPlan((config_plan(TrainConfig(splits=("random",), device=device, seed=0, **kw)),), (kw["trials"],))
-            for _, kw in SUITE]  # fmt: skip
+    return [
+        BatchPlan((config_plan(TrainConfig(splits=("random",), device=device, seed=0, **kw)),), (kw["trials"],))
+        for _, kw in SUITE
+    ]
 
 
 def _timer(device: str, threads: int):
@@ -237,7 +259,13 @@ def calibrate(device: str = "cpu", threads: int = 1, repeats: int = REPEATS, fre
     finally:
         cap_threads(before)
     cal = fit(list(zip(batches, best, strict=True)), device, threads, f"suite of {len(batches)} runs", peak)
-    cal = dataclasses.replace(cal, seconds=time.perf_counter() - t0, cores=os.cpu_count() or 1,
-                              load=(load0, os.getloadavg()[0]), clock=name, repeats=repeats)  # fmt: skip
+    cal = dataclasses.replace(
+        cal,
+        seconds=time.perf_counter() - t0,
+        cores=os.cpu_count() or 1,
+        load=(load0, os.getloadavg()[0]),
+        clock=name,
+        repeats=repeats,
+    )
     _CACHE[(device, threads)] = cal
     return cal

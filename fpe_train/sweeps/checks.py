@@ -200,8 +200,9 @@ def check_monte_carlo(records, where: str, fields: dict | None = None) -> dict:
         for q in ("p_all_covered", "expected_covered", "expected_collisions", "neurons_cover_ge1", "neurons_cover_ge2"):
             _check_estimate(rec.get(q), q, q in MC_PROBABILITIES, where, at)
         hist = rec.get("collision_histogram", [])
-        if not isinstance(hist, list) or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0
-                                                 for x in hist):  # fmt: skip
+        if not isinstance(hist, list) or not all(
+            isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in hist
+        ):
             raise _fail(where, f"{at}.collision_histogram: must be a list of counts >= 0")
         for name in fields.get(key, {}) if fields else ():
             value = fields[key][name]

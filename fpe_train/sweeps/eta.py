@@ -18,8 +18,10 @@ from fpe_train.engine.config import TrainConfig
 from fpe_train.sweeps.calibrate import Calibration, calibrate, fit, resolve_plan_device
 from fpe_train.sweeps.plan import BatchPlan, SweepPlan, config_plan, distinct_counts, plan_sweep, unshared
 
-FLOPS_FORMULA = ("6 x P x n_train per model-epoch + 2 x P x (n_train + n_test) evaluation, "
-                 "P = sum out x (in + 1) at the computed (padded, unmasked) shape")  # fmt: skip
+FLOPS_FORMULA = (
+    "6 x P x n_train per model-epoch + 2 x P x (n_train + n_test) evaluation, "
+    "P = sum out x (in + 1) at the computed (padded, unmasked) shape"
+)
 
 
 def makespan(seconds: list[float], workers: int) -> float:
@@ -51,9 +53,17 @@ def plan_dict(plans: list[SweepPlan], cal: Calibration | None, workers: int, to_
     """
     rows = []
     for p, q in zip(plans, to_train or plans, strict=True):
-        row = dict(sweep=p.name, size=p.size, configs=len(p.configs), trials=p.trials, batches=len(p.batches),
-                   models=p.models, model_epochs=p.model_epochs, flops=p.flops,
-                   max_batch_memory_bytes=p.memory_bytes)  # fmt: skip
+        row = dict(
+            sweep=p.name,
+            size=p.size,
+            configs=len(p.configs),
+            trials=p.trials,
+            batches=len(p.batches),
+            models=p.models,
+            model_epochs=p.model_epochs,
+            flops=p.flops,
+            max_batch_memory_bytes=p.memory_bytes,
+        )
         if cal is not None:
             row["eta_seconds"] = sweep_eta(q, cal, workers)
             row["eta_alone_seconds"] = sweep_eta(p, cal, workers)
@@ -63,9 +73,15 @@ def plan_dict(plans: list[SweepPlan], cal: Calibration | None, workers: int, to_
     total["max_batch_memory_bytes"] = max((r["max_batch_memory_bytes"] for r in rows), default=0)
     if cal is not None:
         total["eta_seconds"] = sum(r["eta_seconds"] for r in rows)
-    return dict(sweeps=rows, total=total, distinct=distinct_counts(plans), workers=workers,
-                calibration=cal.to_dict() if cal else None,
-                assumes=cal.assumes(workers) if cal else None, flops_formula=FLOPS_FORMULA)  # fmt: skip
+    return dict(
+        sweeps=rows,
+        total=total,
+        distinct=distinct_counts(plans),
+        workers=workers,
+        calibration=cal.to_dict() if cal else None,
+        assumes=cal.assumes(workers) if cal else None,
+        flops_formula=FLOPS_FORMULA,
+    )
 
 
 def duration(seconds: float) -> str:
@@ -90,22 +106,28 @@ def format_plan(data: dict) -> str:
     """The plan as a table, one line per sweep and a total, then what the ETA assumes."""
     cal, workers = data["calibration"], data["workers"]
     eta = f"ETA ({workers} worker{'s' * (workers != 1)})"
-    head = (f"{'sweep':<20}{'size':<7}{'configs':>8}{'trials':>8}{'batches':>8}{'model-epochs':>14}"
-            f"{'TFLOP':>9}{'max batch mem':>15}" + (f"{eta:>18}" if cal else ""))  # fmt: skip
+    head = (
+        f"{'sweep':<20}{'size':<7}{'configs':>8}{'trials':>8}{'batches':>8}{'model-epochs':>14}"
+        f"{'TFLOP':>9}{'max batch mem':>15}" + (f"{eta:>18}" if cal else "")
+    )
     lines = [head]
     for r in [*data["sweeps"], {**data["total"], "sweep": "total", "size": ""}]:
         mem = _bytes(r["max_batch_memory_bytes"])
-        line = (f"{r['sweep']:<20}{r['size']:<7}{r['configs']:>8}{r['trials']:>8}{r['batches']:>8}"
-                f"{r['model_epochs']:>14,}{r['flops'] / 1e12:>9.3f}{mem:>15}")  # fmt: skip
+        line = (
+            f"{r['sweep']:<20}{r['size']:<7}{r['configs']:>8}{r['trials']:>8}{r['batches']:>8}"
+            f"{r['model_epochs']:>14,}{r['flops'] / 1e12:>9.3f}{mem:>15}"
+        )
         lines.append(line + (f"{duration(r['eta_seconds']):>18}" if cal else ""))
     if cal:
         lines.append(f"calibration: {Calibration.from_dict(cal).describe()}")
         lines.append(f"the ETA assumes: {data['assumes']}")
         shared = [r["sweep"] for r in data["sweeps"] if r["eta_seconds"] < r["eta_alone_seconds"]]
         if shared:
-            lines.append(f"{', '.join(shared)}: only what no earlier sweep trains is timed (alone: "
-                         + ", ".join(duration(r["eta_alone_seconds"]) for r in data["sweeps"] if r["sweep"] in shared)
-                         + ")")  # fmt: skip
+            lines.append(
+                f"{', '.join(shared)}: only what no earlier sweep trains is timed (alone: "
+                + ", ".join(duration(r["eta_alone_seconds"]) for r in data["sweeps"] if r["sweep"] in shared)
+                + ")"
+            )
     d = data.get("distinct")
     if d and (d["configs"], d["trials"]) != (data["total"]["configs"], data["total"]["trials"]):
         lines.append(
@@ -116,8 +138,9 @@ def format_plan(data: dict) -> str:
     return "\n".join(lines)
 
 
-def plan_report(sweeps, device: str = "cpu", workers: int | None = None, threads: int = 1,
-                calibrate_eta: bool = True) -> dict:  # fmt: skip
+def plan_report(
+    sweeps, device: str = "cpu", workers: int | None = None, threads: int = 1, calibrate_eta: bool = True
+) -> dict:
     """The plan of loaded sweeps as :func:`plan_dict` data: counts, and an ETA timed here on ``device``."""
     dev = resolve_plan_device(device)
     workers = workers or default_workers(dev)

@@ -140,8 +140,9 @@ def _describe(exc: BaseException) -> str:
 def lost(chunk: Chunk | BatchChunk, exc: BaseException) -> list[ChunkResult]:
     """A chunk whose worker never answered (a crashed process, a lost Dask worker): failures, as data."""
     now = time.time()
-    return [ChunkResult(p, None, f"worker lost: {_describe(exc)}", now, now, "unknown", "unknown")
-            for p in parts_of(chunk)]  # fmt: skip
+    return [
+        ChunkResult(p, None, f"worker lost: {_describe(exc)}", now, now, "unknown", "unknown") for p in parts_of(chunk)
+    ]
 
 
 def parts_of(chunk: Chunk | BatchChunk) -> tuple[Chunk, ...]:
@@ -170,8 +171,10 @@ def run_chunk(chunk: Chunk | BatchChunk, run_fn: str = DEFAULT_RUN, threads: int
         got = run_any([(c, p.trials) for c, p in zip(configs, parts, strict=True)], on_error="record")
     except Exception as exc:  # a failed run is recorded, not raised (the driver decides)
         error = _describe(exc)
-        return [ChunkResult(p, None, error, started, time.time(), socket.gethostname(), toolkit_version(), None, n)
-                for p in parts]  # fmt: skip
+        return [
+            ChunkResult(p, None, error, started, time.time(), socket.gethostname(), toolkit_version(), None, n)
+            for p in parts
+        ]
     finished, host, version = time.time(), socket.gethostname(), toolkit_version()
     out = []
     for p, rows, errors in zip(parts, got.rows, got.failed, strict=True):

@@ -162,8 +162,11 @@ def config_defaults() -> dict:
 def config_hash(config) -> str:
     """sha256 (hex) of ``HASH_VERSION`` + the canonical JSON of the non-default fields (see module doc)."""
     defaults = config_defaults()
-    key = {k: v for k, v in config_dict(config).items()
-           if k not in HASH_EXCLUDES and (k not in defaults or defaults[k] != v)}  # fmt: skip
+    key = {
+        k: v
+        for k, v in config_dict(config).items()
+        if k not in HASH_EXCLUDES and (k not in defaults or defaults[k] != v)
+    }
     return hashlib.sha256(f"fpe-config-v{HASH_VERSION}:{canonical_json(key)}".encode()).hexdigest()
 
 
@@ -299,8 +302,12 @@ class ResultsStore:
                     if statement.strip():
                         c.execute(statement)
                 created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-                meta = {"application": APPLICATION, "schema_version": str(SCHEMA_VERSION),
-                        "created_by": toolkit_version(), "created": created}  # fmt: skip
+                meta = {
+                    "application": APPLICATION,
+                    "schema_version": str(SCHEMA_VERSION),
+                    "created_by": toolkit_version(),
+                    "created": created,
+                }
                 c.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
             c.execute("COMMIT")
         except BaseException:
@@ -574,8 +581,10 @@ class ResultsStore:
             rows = self._json(metrics, list, "runs", h, trial) if metrics else None
             for r in rows or [{"trial": trial, "seed": seed, "variant": None}]:
                 if not isinstance(r, dict):
-                    raise ValueError(f"store={self.path!r}: runs (config_hash={h[:12]}..., trial={trial}): "
-                                     "metrics must be a list of objects (an edited store?)")  # fmt: skip
+                    raise ValueError(
+                        f"store={self.path!r}: runs (config_hash={h[:12]}..., trial={trial}): "
+                        "metrics must be a list of objects (an edited store?)"
+                    )
                 records.append({**dict.fromkeys(row_fields), **base, **r, **tail})
         columns = list(
             dict.fromkeys([*fields, "config_hash", "sweep", "size", *row_fields, "status", "error", "version"])

@@ -118,8 +118,13 @@ def read_header(path) -> dict:
     head = doc.get("sweep", {})
     name = head.get("name", os.path.splitext(os.path.basename(path))[0])
     sizes = sorted(doc.get("sizes", {}))
-    return {"name": name, "paper": str(head.get("paper", "")), "description": str(head.get("description", "")).strip(),
-            "sizes": sizes, "path": path}  # fmt: skip
+    return {
+        "name": name,
+        "paper": str(head.get("paper", "")),
+        "description": str(head.get("description", "")).strip(),
+        "sizes": sizes,
+        "path": path,
+    }
 
 
 # ---------------------------------------------------------------- parsing

@@ -32,18 +32,41 @@ from reports import paper_numbers, stats
 
 # Columns that describe a configuration (kept beside per-configuration statistics when present).
 CONFIG_COLUMNS = (
-    "sweep", "task", "clauses", "k", "r", "alpha", "depth", "warmup_epochs", "epochs", "trials",
-    "rewire_every", "rewire_fraction", "splits", "n_train", "n_test",
-)  # fmt: skip
+    "sweep",
+    "task",
+    "clauses",
+    "k",
+    "r",
+    "alpha",
+    "depth",
+    "warmup_epochs",
+    "epochs",
+    "trials",
+    "rewire_every",
+    "rewire_fraction",
+    "splits",
+    "n_train",
+    "n_test",
+)
 REQUIRED_COLUMNS = ("config_hash", "trial", "variant", "test_accuracy")
 METRICS = ("test_accuracy", "capacity", "cosine", "abs_cosine", "nonzero_params")
 FALLBACK_EFFECT = 0.02  # effect (accuracy, 2 points) used for power where the paper prints no number
 BASELINES = ("dense", "dense_warmup", "dense_fresh")  # dense readings: warm-up + continued training (its Adam
 # state kept), after warm-up only, and continued with a fresh Adam at the split (as the FPE forks)
 VARIANT_METRICS = (
-    "test_accuracy", "capacity", "cosine", "abs_cosine", "nonzero_params", "mask_covered", "mask_collisions",
-    "learned_covered", "learned_collisions", "mask_all_covered", "learned_all_covered", "seconds",
-)  # fmt: skip
+    "test_accuracy",
+    "capacity",
+    "cosine",
+    "abs_cosine",
+    "nonzero_params",
+    "mask_covered",
+    "mask_collisions",
+    "learned_covered",
+    "learned_collisions",
+    "mask_all_covered",
+    "learned_all_covered",
+    "seconds",
+)
 
 
 def check_frame(frame: pd.DataFrame, where: str = "store") -> pd.DataFrame:
@@ -112,8 +135,14 @@ def sem(values) -> float:
     return math.nan if s is None else float(s)
 
 
-SUMMARY_METRICS = ("test_accuracy", "test_accuracy_dense", "relative_improvement", "capacity_fold", "cosine_diff",
-                   "abs_cosine_diff")  # fmt: skip
+SUMMARY_METRICS = (
+    "test_accuracy",
+    "test_accuracy_dense",
+    "relative_improvement",
+    "capacity_fold",
+    "cosine_diff",
+    "abs_cosine_diff",
+)
 
 
 def reference_effect(g: pd.DataFrame) -> float:

@@ -37,8 +37,9 @@ def a1_a2_rows(vtable: pd.DataFrame, r: int = 8) -> pd.DataFrame:
     return own if not own.empty else b
 
 
-def _diff_row(what: str, source: str, paper: float, ours: float | None, n, percent=True, best=None,
-              T: int | None = None) -> PaperRow:  # fmt: skip
+def _diff_row(
+    what: str, source: str, paper: float, ours: float | None, n, percent=True, best=None, T: int | None = None
+) -> PaperRow:
     return PaperRow(what, source, paper, ours, best, T, n, percent)
 
 
@@ -49,8 +50,14 @@ def _best(values, T: int) -> float:
 def _case_rows(vtable: pd.DataFrame) -> pd.DataFrame:
     v = vtable[in_sweep(vtable, ["case_study"])]
     if v.empty:
-        v = vtable[(vtable["task"] == "boolean") & (vtable["clauses"] == 8) & (vtable["k"] == 4)
-                   & (vtable["r"] == 8) & (vtable["alpha"] == 2) & (vtable["depth"].fillna(1) == 1)]  # fmt: skip
+        v = vtable[
+            (vtable["task"] == "boolean")
+            & (vtable["clauses"] == 8)
+            & (vtable["k"] == 4)
+            & (vtable["r"] == 8)
+            & (vtable["alpha"] == 2)
+            & (vtable["depth"].fillna(1) == 1)
+        ]
     return v
 
 
@@ -64,8 +71,17 @@ def paper_rows(vtable: pd.DataFrame, summary: pd.DataFrame, pairs: pd.DataFrame 
     for v, q in paper_numbers.CASE_STUDY.items():
         h = case[case["variant"] == v]
         vals = trials(h, "test_accuracy_dense" if v == "dense" else "test_accuracy", v)
-        rows.append(_diff_row(f"case study, {v}", q.source, q.value, h["test_accuracy_mean"].mean() if len(h) else None,
-                              int(h["n"].max()) if len(h) else None, best=_best(vals, T), T=T))  # fmt: skip
+        rows.append(
+            _diff_row(
+                f"case study, {v}",
+                q.source,
+                q.value,
+                h["test_accuracy_mean"].mean() if len(h) else None,
+                int(h["n"].max()) if len(h) else None,
+                best=_best(vals, T),
+                T=T,
+            )
+        )
         if v == "dense":
             w = case[case["variant"] == "dense_warmup"]
             if len(w):
@@ -92,9 +108,18 @@ def paper_rows(vtable: pd.DataFrame, summary: pd.DataFrame, pairs: pd.DataFrame 
                 if len(h) and f"{metric}_mean" in h:
                     # best of T where higher is better (capacity); a cosine's "best" would be its minimum: none
                     vals = trials(h, f"{metric}_dense" if v == "dense" else metric, v) if metric == "capacity" else []
-                    rows.append(_diff_row(f"{name}, m={m}, {v}, alpha={int(alpha)}", q.source, q.value,
-                                          h[f"{metric}_mean"].mean(), int(h["n"].max()), percent=False,
-                                          best=_best(vals, T), T=T))  # fmt: skip
+                    rows.append(
+                        _diff_row(
+                            f"{name}, m={m}, {v}, alpha={int(alpha)}",
+                            q.source,
+                            q.value,
+                            h[f"{metric}_mean"].mean(),
+                            int(h["n"].max()),
+                            percent=False,
+                            best=_best(vals, T),
+                            T=T,
+                        )
+                    )
     rows += _ri_rows(summary, trials)
     return rows
 
@@ -149,8 +174,11 @@ def _rows_for(g: pd.DataFrame, what: str, q, col: str, trials=None, T: int | Non
     if g.empty:
         return []
     tasks = ", ".join(sorted(set(g["task"].astype(str))))
-    per_trial = {"ri": "relative_improvement", "test_accuracy_mean": "test_accuracy",
-                 "test_accuracy_dense_mean": "test_accuracy_dense"}[col]  # fmt: skip
+    per_trial = {
+        "ri": "relative_improvement",
+        "test_accuracy_mean": "test_accuracy",
+        "test_accuracy_dense_mean": "test_accuracy_dense",
+    }[col]
     vals = trials(g, per_trial, g["variant"].iloc[0]) if trials and T else []
     if col == "ri":
         vals = [x - 1 for x in vals]
@@ -169,8 +197,15 @@ def _rewiring_rows(summary: pd.DataFrame) -> list[PaperRow]:
             continue
         best = rw.loc[rw["test_accuracy_mean"].idxmax()]  # the paper reports its best schedule
         tasks = ", ".join(sorted(set(rw["task"].astype(str))))
-        rows.append(_diff_row(f"RI rewired (best schedule), h={h} ({tasks})", q.source, q.value,
-                              best["relative_improvement_mean"] - 1, int(best["n"])))  # fmt: skip
+        rows.append(
+            _diff_row(
+                f"RI rewired (best schedule), h={h} ({tasks})",
+                q.source,
+                q.value,
+                best["relative_improvement_mean"] - 1,
+                int(best["n"]),
+            )
+        )
         if not one.empty:
             gain = best["test_accuracy_mean"] - one["test_accuracy_mean"].mean()
             qg = paper_numbers.REWIRING_GAIN[h]

@@ -199,13 +199,23 @@ def r_min_lines(rmin: pd.DataFrame) -> list[Line]:
         )
         for family in ("overlap", "random"):
             if family in h.columns:
-                out.append(Line(family, int(alpha), tuple(h["clauses"]), tuple(h[family].astype(float)),
-                                label=f"exact {family}, {case}"))  # fmt: skip
+                out.append(
+                    Line(
+                        family,
+                        int(alpha),
+                        tuple(h["clauses"]),
+                        tuple(h[family].astype(float)),
+                        label=f"exact {family}, {case}",
+                    )
+                )
     return out
 
 
-COLLISION_READINGS = (("mc_collisions", "Monte Carlo"), ("mask_collisions", "trained masks"),
-                      ("learned_collisions", "learned weights"))  # fmt: skip
+COLLISION_READINGS = (
+    ("mc_collisions", "Monte Carlo"),
+    ("mask_collisions", "trained masks"),
+    ("learned_collisions", "learned weights"),
+)
 
 
 def collision_points(pred: pd.DataFrame) -> list[Line]:

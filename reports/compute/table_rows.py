@@ -11,9 +11,20 @@ from reports import paper_numbers
 from reports.compute.paper_comparison import a1_a2_rows
 
 OVERVIEW_COLUMNS = (
-    "config_hash", "sweep", "task", "clauses", "k", "r", "alpha", "depth", "warmup_epochs", "epochs", "n_train",
-    "rewire_every", "rewire_fraction",
-)  # fmt: skip
+    "config_hash",
+    "sweep",
+    "task",
+    "clauses",
+    "k",
+    "r",
+    "alpha",
+    "depth",
+    "warmup_epochs",
+    "epochs",
+    "n_train",
+    "rewire_every",
+    "rewire_fraction",
+)
 
 
 def config_overview(vtable: pd.DataFrame) -> pd.DataFrame:

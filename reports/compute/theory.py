@@ -57,10 +57,19 @@ def approximation_grid(ms, ks, alphas, families=("overlap", "random")) -> pd.Dat
                     paper_p = Fraction(1, alpha**k)
                     paper_ratio = Fraction(1, alpha ** (2 * k - 1))
                     rows.append(
-                        dict(m=m, k=k, alpha=alpha, family=family, p_exact=fe.p_cover, p_paper=paper_p,
-                             p_ratio=float(fe.p_cover / paper_p), ratio_exact=ratio, ratio_paper=paper_ratio,
-                             ratio_ratio=None if ratio is None else float(ratio / paper_ratio))
-                    )  # fmt: skip
+                        dict(
+                            m=m,
+                            k=k,
+                            alpha=alpha,
+                            family=family,
+                            p_exact=fe.p_cover,
+                            p_paper=paper_p,
+                            p_ratio=float(fe.p_cover / paper_p),
+                            ratio_exact=ratio,
+                            ratio_paper=paper_ratio,
+                            ratio_ratio=None if ratio is None else float(ratio / paper_ratio),
+                        )
+                    )
     return pd.DataFrame(rows)
 
 
@@ -100,8 +109,14 @@ def prediction_cases(vtable: pd.DataFrame, max_cases: int = 80) -> list[tuple[in
     return list(seen)
 
 
-def prediction_table(vtable: pd.DataFrame, mc_trials: int = 2000, seed: int = 0, max_cases: int = 80,
-                     simulate=None, max_seconds: float = 10.0) -> pd.DataFrame:  # fmt: skip
+def prediction_table(
+    vtable: pd.DataFrame,
+    mc_trials: int = 2000,
+    seed: int = 0,
+    max_cases: int = 80,
+    simulate=None,
+    max_seconds: float = 10.0,
+) -> pd.DataFrame:
     """Per Boolean (config, split): exact, Monte Carlo, mask and learned coverage/collisions.
 
     ``simulate``: where Monte Carlo results come from (``simulations.simulate``'s signature; the report
@@ -133,26 +148,40 @@ def prediction_table(vtable: pd.DataFrame, mc_trials: int = 2000, seed: int = 0,
         except ValueError:
             continue
         rows.append(
-            dict(config_hash=c["config_hash"], sweep=c.get("sweep"), clauses=clauses, k=k, r=r, alpha=alpha,
-                 variant=variant, family=family, n=int(c["n"]),
-                 exact_all_covered=float(fe.p_all_covered) if fe else nan,
-                 exact_covered=float(fe.expected_covered) if fe else nan,
-                 exact_collisions=float(fe.expected_collisions) if fe else nan,
-                 dense_collisions=float(dense_collisions(problem, r)),
-                 mc_all_covered=sim.p_all_covered.estimate if sim else nan,
-                 mc_collisions=sim.expected_collisions.estimate if sim else nan,
-                 mc_collisions_se=sim.expected_collisions.stderr if sim else nan,
-                 mask_all_covered=c.get("mask_all_covered_mean"), mask_covered=c.get("mask_covered_mean"),
-                 mask_collisions=c.get("mask_collisions_mean"), mask_collisions_se=c.get("mask_collisions_sem"),
-                 learned_all_covered=c.get("learned_all_covered_mean"), learned_covered=c.get("learned_covered_mean"),
-                 learned_collisions=c.get("learned_collisions_mean"),
-                 learned_collisions_se=c.get("learned_collisions_sem"))
-        )  # fmt: skip
+            dict(
+                config_hash=c["config_hash"],
+                sweep=c.get("sweep"),
+                clauses=clauses,
+                k=k,
+                r=r,
+                alpha=alpha,
+                variant=variant,
+                family=family,
+                n=int(c["n"]),
+                exact_all_covered=float(fe.p_all_covered) if fe else nan,
+                exact_covered=float(fe.expected_covered) if fe else nan,
+                exact_collisions=float(fe.expected_collisions) if fe else nan,
+                dense_collisions=float(dense_collisions(problem, r)),
+                mc_all_covered=sim.p_all_covered.estimate if sim else nan,
+                mc_collisions=sim.expected_collisions.estimate if sim else nan,
+                mc_collisions_se=sim.expected_collisions.stderr if sim else nan,
+                mask_all_covered=c.get("mask_all_covered_mean"),
+                mask_covered=c.get("mask_covered_mean"),
+                mask_collisions=c.get("mask_collisions_mean"),
+                mask_collisions_se=c.get("mask_collisions_sem"),
+                learned_all_covered=c.get("learned_all_covered_mean"),
+                learned_covered=c.get("learned_covered_mean"),
+                learned_collisions=c.get("learned_collisions_mean"),
+                learned_collisions_se=c.get("learned_collisions_sem"),
+            )
+        )
     return with_moves(pd.DataFrame(rows))
 
 
-MOVES = (("expected covered clauses", "covered_moved", "mask_covered", "exact_covered"),
-         ("expected collisions", "collisions_moved", "mask_collisions", "exact_collisions"))  # fmt: skip
+MOVES = (
+    ("expected covered clauses", "covered_moved", "mask_covered", "exact_covered"),
+    ("expected collisions", "collisions_moved", "mask_collisions", "exact_collisions"),
+)
 
 
 def with_moves(pred: pd.DataFrame) -> pd.DataFrame:
@@ -227,9 +256,20 @@ def monte_carlo_table(cases, mc_trials: int = 4000, seed: int = 0, simulate=None
             if cmp.exact is None:
                 continue
             rows.append(
-                dict(m=m, k=k, alpha=alpha, family=family, r=r, quantity=cmp.quantity, exact=float(cmp.exact),
-                     estimate=cmp.estimate, stderr=cmp.stderr, z=cmp.z, trials=mc_trials)
-            )  # fmt: skip
+                dict(
+                    m=m,
+                    k=k,
+                    alpha=alpha,
+                    family=family,
+                    r=r,
+                    quantity=cmp.quantity,
+                    exact=float(cmp.exact),
+                    estimate=cmp.estimate,
+                    stderr=cmp.stderr,
+                    z=cmp.z,
+                    trials=mc_trials,
+                )
+            )
     return pd.DataFrame(rows)
 
 

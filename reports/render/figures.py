@@ -32,8 +32,15 @@ from reports.compute.series import (
 )
 from reports.render.latex import escape, fmt
 
-STYLE = {"clause": "tab:green", "random": "tab:orange", "gram": "tab:purple", "structured_2_4": "tab:brown",
-         "overlap": "tab:gray", "dropconnect": "tab:pink", "dense": "black"}  # fmt: skip
+STYLE = {
+    "clause": "tab:green",
+    "random": "tab:orange",
+    "gram": "tab:purple",
+    "structured_2_4": "tab:brown",
+    "overlap": "tab:gray",
+    "dropconnect": "tab:pink",
+    "dense": "black",
+}
 
 
 @dataclass(frozen=True)
@@ -72,8 +79,10 @@ def _save(fig, folder: Path, stem: str) -> None:
     _plt().close(fig)
 
 
-ERRORBARS = (" Error bars: $\\pm 1$ SEM over trials (each trial its own initialisation, masks and data order; where"
-             " several configurations share a point, the mean of their SEMs).")  # fmt: skip
+ERRORBARS = (
+    " Error bars: $\\pm 1$ SEM over trials (each trial its own initialisation, masks and data order; where"
+    " several configurations share a point, the mean of their SEMs)."
+)
 MARKS_TEXT = " $\\blacktriangle$/$\\blacktriangledown$: gain/loss vs dense at Holm-adjusted $p < 0.05$ (paired $t$)."
 
 
@@ -103,21 +112,36 @@ def _lines(ax, lines: list[Line], axis: str, star_alpha=None):
     ``star_alpha="all"``, else on the lines of that alpha)."""
     for line in lines:
         ls = ":" if line.alpha == 2 else "-"
-        ax.errorbar(line.x, line.y, yerr=line.err, color=STYLE.get(line.variant), ls=ls, marker="o", ms=3,
-                    capsize=2, label=line.label or f"{line.variant}, α={line.alpha}")  # fmt: skip
+        ax.errorbar(
+            line.x,
+            line.y,
+            yerr=line.err,
+            color=STYLE.get(line.variant),
+            ls=ls,
+            marker="o",
+            ms=3,
+            capsize=2,
+            label=line.label or f"{line.variant}, α={line.alpha}",
+        )
         if star_alpha == "all" or line.alpha == star_alpha:
             for xv, yv, st in zip(line.x, line.y, line.marks, strict=True):
                 if st in MARKS:
-                    ax.annotate(MARKS[st], (xv, yv), textcoords="offset points", xytext=(0, 4), ha="center",
-                                fontsize=7)  # fmt: skip
+                    ax.annotate(MARKS[st], (xv, yv), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=7)
     ax.set_xlabel(axis)
 
 
 def _per_param(ax, lines: list[Line], axis: str):
     """Test accuracy (%) per nonzero parameter per (variant, alpha) (``series.per_param_lines``)."""
     for line in lines:
-        ax.plot(line.x, line.y, color=STYLE.get(line.variant), marker="o", ms=3, ls=":" if line.alpha == 2 else "-",
-                label=f"{line.variant}, α={line.alpha}")  # fmt: skip
+        ax.plot(
+            line.x,
+            line.y,
+            color=STYLE.get(line.variant),
+            marker="o",
+            ms=3,
+            ls=":" if line.alpha == 2 else "-",
+            label=f"{line.variant}, α={line.alpha}",
+        )
     ax.set_ylabel("test accuracy (%) / nonzero params")
     ax.set_xlabel(axis)
     _legend(ax, 6)
@@ -163,8 +187,11 @@ def fig_heatmap(summary, folder, name="fig3c", sweeps=FIGURE_SWEEPS["heatmap"]):
         ax.set_ylabel("clauses")
         fig.colorbar(im, ax=ax)
     _save(fig, folder, name)
-    return Drawn(name, "Relative improvement (\\%) of FPE over dense, clauses $\\times$ neurons (paper Fig.~3c)."
-                 + _provenance(s), name)  # fmt: skip
+    return Drawn(
+        name,
+        "Relative improvement (\\%) of FPE over dense, clauses $\\times$ neurons (paper Fig.~3c)." + _provenance(s),
+        name,
+    )
 
 
 def fig_folds(summary, folder, name, axis, sweeps, fixed, caption):
@@ -206,9 +233,13 @@ def fig_regressions(regs, folder, name="fig4c"):
         ax.set_ylabel("relative improvement (%)")
         _legend(ax, 6)
     _save(fig, folder, name)
-    return Drawn(name, "Relative improvement (\\%) vs feature capacity fold change (top) and the $|\\cos|$ difference "
-                       "FPE $-$ dense (bottom), one point per FPE model, statsmodels OLS per split and $\\alpha$ "
-                       "(dotted $\\alpha=2$, solid $\\alpha=4$; paper Fig.~4c).", name)  # fmt: skip
+    return Drawn(
+        name,
+        "Relative improvement (\\%) vs feature capacity fold change (top) and the $|\\cos|$ difference "
+        "FPE $-$ dense (bottom), one point per FPE model, statsmodels OLS per split and $\\alpha$ "
+        "(dotted $\\alpha=2$, solid $\\alpha=4$; paper Fig.~4c).",
+        name,
+    )
 
 
 def fig_vision(summary, vtable, folder, name="fig5", sweeps=FIGURE_SWEEPS["vision"]):
@@ -231,8 +262,12 @@ def fig_vision(summary, vtable, folder, name="fig5", sweeps=FIGURE_SWEEPS["visio
         _per_param(axes[1, j], per_param_lines(v[v["task"] == task], "r"), "r")
     _legend(axes[0, -1])
     _save(fig, folder, name)
-    return Drawn(name, "Vision tasks: relative improvement (\\%, top) and test accuracy (\\%) per nonzero parameter "
-                       "(bottom) vs neurons (paper Fig.~5)." + _provenance(s, bars=True, marks=True), name)  # fmt: skip
+    return Drawn(
+        name,
+        "Vision tasks: relative improvement (\\%, top) and test accuracy (\\%) per nonzero parameter "
+        "(bottom) vs neurons (paper Fig.~5)." + _provenance(s, bars=True, marks=True),
+        name,
+    )
 
 
 def fig_alpha(summary, vtable, folder, name="fig6", sweeps=FIGURE_SWEEPS["alpha"]):
@@ -246,8 +281,7 @@ def fig_alpha(summary, vtable, folder, name="fig6", sweeps=FIGURE_SWEEPS["alpha"
     s = s[s["task"] == task]  # the caption names the sweeps of the drawn task
     plt = _plt()
     fig, (a, b, c) = plt.subplots(1, 3, figsize=(15, 3.8), constrained_layout=True)
-    for ax, title in ((a, "(a) test accuracy vs width"), (b, "(b) cosine similarity"),
-                      (c, "(c) relative improvement")):  # fmt: skip
+    for ax, title in ((a, "(a) test accuracy vs width"), (b, "(b) cosine similarity"), (c, "(c) relative improvement")):
         ax.set_title(title, fontsize=9)
     a.errorbar(scan.dense.x, scan.dense.y, yerr=scan.dense.err, color="k", label="dense")
     a.errorbar(scan.fpe.x, scan.fpe.y, yerr=scan.fpe.err, color="tab:orange", label=f"random, α={scan.alpha}")
@@ -266,10 +300,14 @@ def fig_alpha(summary, vtable, folder, name="fig6", sweeps=FIGURE_SWEEPS["alpha"
     c.set_ylabel("relative improvement (%)")
     _legend(c)
     _save(fig, folder, name)
-    return Drawn(name, "(a) Test accuracy (\\%) vs width, dense and random-split FPE at the largest $\\alpha$, "
-                       "annotated with the dense parameter factor that matches it (paper Fig.~6a); (b) cosine "
-                       "similarity (paper Fig.~6c); (c) relative improvement (\\%) per $\\alpha$ (paper Fig.~6d). "
-                       "Task: " + task.replace("_", "\\_") + "." + _provenance(s, bars=True), name)  # fmt: skip
+    return Drawn(
+        name,
+        "(a) Test accuracy (\\%) vs width, dense and random-split FPE at the largest $\\alpha$, "
+        "annotated with the dense parameter factor that matches it (paper Fig.~6a); (b) cosine "
+        "similarity (paper Fig.~6c); (c) relative improvement (\\%) per $\\alpha$ (paper Fig.~6d). "
+        "Task: " + task.replace("_", "\\_") + "." + _provenance(s, bars=True),
+        name,
+    )
 
 
 def fig_timing(vtable, folder, name="fig6b", sweeps=FIGURE_SWEEPS["timing"]):
@@ -285,9 +323,12 @@ def fig_timing(vtable, folder, name="fig6b", sweeps=FIGURE_SWEEPS["timing"]):
     ax.set_ylabel("final test accuracy (%)")
     _legend(ax)
     _save(fig, folder, name)
-    return Drawn(name, "Split timing: final test accuracy (\\%) vs warm-up epochs before the split (paper Fig.~6b "
-                       "shows training curves; rows store final accuracies only)." + _provenance(v, bars=True),
-                 name)  # fmt: skip
+    return Drawn(
+        name,
+        "Split timing: final test accuracy (\\%) vs warm-up epochs before the split (paper Fig.~6b "
+        "shows training curves; rows store final accuracies only)." + _provenance(v, bars=True),
+        name,
+    )
 
 
 def fig_curves(rows: pd.DataFrame, vtable, folder, name="fig6b", sweeps=FIGURE_SWEEPS["timing"]):
@@ -316,9 +357,13 @@ def fig_curves(rows: pd.DataFrame, vtable, folder, name="fig6b", sweeps=FIGURE_S
     ax.set_ylabel("test accuracy (%, mean over trials)")
     _legend(ax)
     _save(fig, folder, name)
-    return Drawn(name, "Training curves for different split times (paper Fig.~6b): dense (dashed) and FPE "
-                       "test accuracy (\\%, mean over trials; no error bars) per epoch, dotted lines at the splits. "
-                       "Task: " + str(task).replace("_", "\\_") + "." + _provenance(r), name)  # fmt: skip
+    return Drawn(
+        name,
+        "Training curves for different split times (paper Fig.~6b): dense (dashed) and FPE "
+        "test accuracy (\\%, mean over trials; no error bars) per epoch, dotted lines at the splits. "
+        "Task: " + str(task).replace("_", "\\_") + "." + _provenance(r),
+        name,
+    )
 
 
 def fig_theory_ratios(grid: pd.DataFrame, folder, name="theory_ratios"):
@@ -328,8 +373,10 @@ def fig_theory_ratios(grid: pd.DataFrame, folder, name="theory_ratios"):
         return Skipped(name, "empty theory grid")
     plt = _plt()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.8))
-    for ax, lines, lab in ((a1, p_lines, "exact $p$ / $\\alpha^{-k}$"),
-                           (a2, coll_lines, "exact collision ratio / $\\alpha^{-(2k-1)}$")):  # fmt: skip
+    for ax, lines, lab in (
+        (a1, p_lines, "exact $p$ / $\\alpha^{-k}$"),
+        (a2, coll_lines, "exact collision ratio / $\\alpha^{-(2k-1)}$"),
+    ):
         for line in lines:
             ax.plot(line.x, line.y, marker="o", ms=3, label=line.label)
         ax.axhline(1.0, color="k", ls="--", lw=0.8)
@@ -338,9 +385,13 @@ def fig_theory_ratios(grid: pd.DataFrame, folder, name="theory_ratios"):
         ax.set_ylabel(lab)
     _legend(a2)
     _save(fig, folder, name)
-    return Drawn(name, "Where the paper's approximations hold: exact coverage probability and exact collision "
-                       "ratio divided by the paper's $\\alpha^{-k}$ and $\\alpha^{-(2k-1)}$ (1 = exact agreement; "
-                       "exact numbers, no error bars).", name)  # fmt: skip
+    return Drawn(
+        name,
+        "Where the paper's approximations hold: exact coverage probability and exact collision "
+        "ratio divided by the paper's $\\alpha^{-k}$ and $\\alpha^{-(2k-1)}$ (1 = exact agreement; "
+        "exact numbers, no error bars).",
+        name,
+    )
 
 
 def fig_r_min(rmin: pd.DataFrame, folder, name="theory_r_min"):
@@ -359,9 +410,12 @@ def fig_r_min(rmin: pd.DataFrame, folder, name="theory_r_min"):
     ax.set_ylabel("minimal r")
     _legend(ax, 6)
     _save(fig, folder, name)
-    return Drawn(name, "Minimal $r$ for $P(\\text{all clauses covered}) \\ge 1-\\epsilon$: the paper's "
-                       "$\\alpha^{k-1}\\ln(C/\\epsilon)$ vs the exact smallest $r$ (exact numbers, no error bars).",
-                 name)  # fmt: skip
+    return Drawn(
+        name,
+        "Minimal $r$ for $P(\\text{all clauses covered}) \\ge 1-\\epsilon$: the paper's "
+        "$\\alpha^{k-1}\\ln(C/\\epsilon)$ vs the exact smallest $r$ (exact numbers, no error bars).",
+        name,
+    )
 
 
 def fig_predicted_collisions(pred: pd.DataFrame, folder, name="collisions_pred_vs_measured"):
@@ -380,5 +434,9 @@ def fig_predicted_collisions(pred: pd.DataFrame, folder, name="collisions_pred_v
     ax.set_ylabel("measured collisions (mean)")
     _legend(ax)
     _save(fig, folder, name)
-    return Drawn(name, "Predicted (exact) vs measured collisions per Boolean configuration and split (means over "
-                       "trials, no error bars; the dashed line is equality).", name)  # fmt: skip
+    return Drawn(
+        name,
+        "Predicted (exact) vs measured collisions per Boolean configuration and split (means over "
+        "trials, no error bars; the dashed line is equality).",
+        name,
+    )

@@ -119,12 +119,18 @@ def page_two(verdicts) -> str:
         + f"Over the whole ledger: {', '.join(f'{k} {tex(d)}' for d, k in n.items())}.",
     ]
     if beyond:
-        lines += ["", "\\paragraph{Beyond the paper} (checks the paper does not make; not counted among its claims)",
-                  "", "\\noindent " + latex_table(beyond).rstrip("\n")]  # fmt: skip
+        lines += [
+            "",
+            "\\paragraph{Beyond the paper} (checks the paper does not make; not counted among its claims)",
+            "",
+            "\\noindent " + latex_table(beyond).rstrip("\n"),
+        ]
     lines += ["", "\\paragraph{Each entry in one sentence.}", "\\begin{description}"]
     for v in verdicts:
         quote = f" Quoted: ``{tex(v.quote)}''." if v.quote else ""
-        lines.append(f"\\item[{tex(v.id)}] {tex(v.sentence)} \\emph{{Test:}} {tex(v.evidence)}; unit "
-                     f"{tex(v.unit_of_analysis)}; robustness {tex(v.robustness)}.{quote}")  # fmt: skip
+        lines.append(
+            f"\\item[{tex(v.id)}] {tex(v.sentence)} \\emph{{Test:}} {tex(v.evidence)}; unit "
+            f"{tex(v.unit_of_analysis)}; robustness {tex(v.robustness)}.{quote}"
+        )
     lines.append("\\end{description}")
     return "\n".join(lines) + "\n"

@@ -40,8 +40,21 @@ def config_table(overview: pd.DataFrame) -> str:
         rw = c.get("rewire_every")
         rewire = "--" if rw is None or pd.isna(rw) or int(rw) == 0 else f"{int(rw)}/{fmt(c.get('rewire_fraction'), 2)}"
         rows.append([*cells, rewire, escape(", ".join(c["variants"])), str(int(c["trials"]))])
-    head = ["sweep", "task", "$C$", "$k$", "$r$", r"$\alpha$", "depth", "warm-up", "epochs", "$n$ train", "rewire",
-            "variants", "trials"]  # fmt: skip
+    head = [
+        "sweep",
+        "task",
+        "$C$",
+        "$k$",
+        "$r$",
+        r"$\alpha$",
+        "depth",
+        "warm-up",
+        "epochs",
+        "$n$ train",
+        "rewire",
+        "variants",
+        "trials",
+    ]
     return "{\\small\n" + table(head, rows, align=SWEEP_COLUMN + "lrrrrrrrrl" + RAGGED.format("4.6cm") + "r") + "}\n"
 
 
@@ -49,35 +62,61 @@ def grid_table(grid: pd.DataFrame, families=("overlap",)) -> str:
     """Exact p and collision ratio beside alpha^-k and alpha^-(2k-1)."""
     g = grid[grid["family"].isin(families)]
     rows = [
-        [str(r.m), str(r.k), str(r.alpha), frac(r.p_exact), frac(r.p_paper), fmt(r.p_ratio),
-         frac(r.ratio_exact, 6) if r.ratio_exact is not None else "--", frac(r.ratio_paper, 6), fmt(r.ratio_ratio)]
+        [
+            str(r.m),
+            str(r.k),
+            str(r.alpha),
+            frac(r.p_exact),
+            frac(r.p_paper),
+            fmt(r.p_ratio),
+            frac(r.ratio_exact, 6) if r.ratio_exact is not None else "--",
+            frac(r.ratio_paper, 6),
+            fmt(r.ratio_ratio),
+        ]
         for r in g.itertuples()
-    ]  # fmt: skip
-    head = ["$m$", "$k$", r"$\alpha$", "exact $p$", r"$\alpha^{-k}$", "ratio",
-            r"exact $E_{\mathrm{FPE}}/E_{\mathrm{dense}}$",
-            r"$\alpha^{-(2k-1)}$", "ratio"]  # fmt: skip
+    ]
+    head = [
+        "$m$",
+        "$k$",
+        r"$\alpha$",
+        "exact $p$",
+        r"$\alpha^{-k}$",
+        "ratio",
+        r"exact $E_{\mathrm{FPE}}/E_{\mathrm{dense}}$",
+        r"$\alpha^{-(2k-1)}$",
+        "ratio",
+    ]
     return table(head, rows)
 
 
 def r_min_latex(rmin: pd.DataFrame) -> str:
     """Paper's minimal r vs the exact one (overlap and random families)."""
     rows = [
-        [str(r.m), str(r.k), str(r.alpha), str(r.clauses), fmt(r.eps, 2), str(r.paper),
-         _int(r.overlap), _int(r.random)]
+        [str(r.m), str(r.k), str(r.alpha), str(r.clauses), fmt(r.eps, 2), str(r.paper), _int(r.overlap), _int(r.random)]
         for r in rmin.itertuples()
-    ]  # fmt: skip
-    return table(["$m$", "$k$", r"$\alpha$", "$C$", r"$\epsilon$", "paper $r$", "exact (overlap)",
-                  "exact (random)"],
-                 rows)  # fmt: skip
+    ]
+    return table(
+        ["$m$", "$k$", r"$\alpha$", "$C$", r"$\epsilon$", "paper $r$", "exact (overlap)", "exact (random)"], rows
+    )
 
 
 def mc_table(mc: pd.DataFrame) -> str:
     """Exact vs Monte Carlo estimate, stderr and z."""
     rows = [
-        [str(r.m), str(r.k), str(r.alpha), escape(r.family), str(r.r), escape(r.quantity), fmt(r.exact, 4),
-         fmt(r.estimate, 4), fmt(r.stderr, 4), "--" if r.z is None or pd.isna(r.z) else signed(r.z, 2)]
+        [
+            str(r.m),
+            str(r.k),
+            str(r.alpha),
+            escape(r.family),
+            str(r.r),
+            escape(r.quantity),
+            fmt(r.exact, 4),
+            fmt(r.estimate, 4),
+            fmt(r.stderr, 4),
+            "--" if r.z is None or pd.isna(r.z) else signed(r.z, 2),
+        ]
         for r in mc.itertuples()
-    ]  # fmt: skip
+    ]
     return table(["$m$", "$k$", r"$\alpha$", "family", "$r$", "quantity", "exact", "estimate", "stderr", "$z$"], rows)
 
 
@@ -90,19 +129,52 @@ def prediction_latex(pred: pd.DataFrame) -> str:
     each quantity, the Monte Carlo of masks before pruning, and the learned supports."""
     rows = []
     for r in pred.itertuples():
-        rows.append([
-            sweeps(r.sweep), str(r.clauses), str(r.k), str(r.r), str(r.alpha), escape(r.variant), str(r.n),
-            fmt(r.exact_covered, 2), fmt(r.mask_covered, 2), _pct_moved(r.covered_moved),
-            fmt(r.exact_all_covered, 3), fmt(r.mc_all_covered, 3), fmt(r.mask_all_covered, 3),
-            fmt(r.learned_all_covered, 3),
-            fmt(r.exact_collisions, 2), fmt(r.mc_collisions, 2), pm(r.mask_collisions, r.mask_collisions_se, 2),
-            _pct_moved(r.collisions_moved),
-            pm(r.learned_collisions, r.learned_collisions_se, 2), str(r.dense_collisions),
-        ])  # fmt: skip
-    head = ["sweep", "$C$", "$k$", "$r$", r"$\alpha$", "split", "$n$",
-            "cov.\\ exact", "masks", "moved",
-            "P(all) exact", "MC", "masks", "learned",
-            "coll.\\ exact", "MC", "masks", "moved", "learned", "dense"]  # fmt: skip
+        rows.append(
+            [
+                sweeps(r.sweep),
+                str(r.clauses),
+                str(r.k),
+                str(r.r),
+                str(r.alpha),
+                escape(r.variant),
+                str(r.n),
+                fmt(r.exact_covered, 2),
+                fmt(r.mask_covered, 2),
+                _pct_moved(r.covered_moved),
+                fmt(r.exact_all_covered, 3),
+                fmt(r.mc_all_covered, 3),
+                fmt(r.mask_all_covered, 3),
+                fmt(r.learned_all_covered, 3),
+                fmt(r.exact_collisions, 2),
+                fmt(r.mc_collisions, 2),
+                pm(r.mask_collisions, r.mask_collisions_se, 2),
+                _pct_moved(r.collisions_moved),
+                pm(r.learned_collisions, r.learned_collisions_se, 2),
+                str(r.dense_collisions),
+            ]
+        )
+    head = [
+        "sweep",
+        "$C$",
+        "$k$",
+        "$r$",
+        r"$\alpha$",
+        "split",
+        "$n$",
+        "cov.\\ exact",
+        "masks",
+        "moved",
+        "P(all) exact",
+        "MC",
+        "masks",
+        "learned",
+        "coll.\\ exact",
+        "MC",
+        "masks",
+        "moved",
+        "learned",
+        "dense",
+    ]
     return (
         "{\\scriptsize\\setlength{\\tabcolsep}{2.5pt}\n"
         + table(head, rows, align=SWEEP_COLUMN + "rrrrlr" + "r" * 13)
@@ -116,15 +188,20 @@ def pruning_summary(moves: list[PruningMove]) -> str:
     parts = []
     for m in moves:
         if m.relative:
-            parts.append(f"{m.quantity} by {_pct_moved(m.median)} (median over {m.n} rows; range "
-                         f"{_pct_moved(m.low)} to {_pct_moved(m.high)})")  # fmt: skip
+            parts.append(
+                f"{m.quantity} by {_pct_moved(m.median)} (median over {m.n} rows; range "
+                f"{_pct_moved(m.low)} to {_pct_moved(m.high)})"
+            )
         else:
-            parts.append(f"{m.quantity} by {signed(m.median, 3)} (median; range {signed(m.low, 3)} to "
-                         f"{signed(m.high, 3)})")  # fmt: skip
+            parts.append(
+                f"{m.quantity} by {signed(m.median, 3)} (median; range {signed(m.low, 3)} to {signed(m.high, 3)})"
+            )
     if not parts:
         return ""
-    return ("Measured on the stored masks, A1's pruning moves " + "; ".join(parts) + ", relative to the exact "
-            "values of the masks before pruning.")  # fmt: skip
+    return (
+        "Measured on the stored masks, A1's pruning moves " + "; ".join(parts) + ", relative to the exact "
+        "values of the masks before pruning."
+    )
 
 
 def _config_cells(r) -> list[str]:
@@ -137,8 +214,16 @@ def _config_cells(r) -> list[str]:
         if rewire is None or pd.isna(rewire) or int(rewire) == 0
         else f"{int(rewire)}/{fmt(g('rewire_fraction'), 2)}"
     )
-    return [sweeps(g("sweep")), escape(g("task") or ""), _int(g("clauses")) if boolean else "--", _int(g("r")),
-            _int(g("alpha")), _int(g("depth")), f"{_int(g('warmup_epochs'))}+{_int(g('epochs'))}", rw]  # fmt: skip
+    return [
+        sweeps(g("sweep")),
+        escape(g("task") or ""),
+        _int(g("clauses")) if boolean else "--",
+        _int(g("r")),
+        _int(g("alpha")),
+        _int(g("depth")),
+        f"{_int(g('warmup_epochs'))}+{_int(g('epochs'))}",
+        rw,
+    ]
 
 
 CONFIG_HEAD = ["sweep", "task", "$C$", "$r$", r"$\alpha$", "depth", "$W$+$E$", "rewire"]
@@ -148,9 +233,15 @@ def accuracy_table(vtable: pd.DataFrame) -> str:
     """Absolute test accuracy (mean +- SEM, %) per configuration and variant, with every distinguishing field."""
     rows = []
     for r in vtable.itertuples():
-        rows.append([*_config_cells(r), escape(r.variant), str(r.n),
-                     pm(100 * r.test_accuracy_mean, 100 * r.test_accuracy_sem, 2),
-                     fmt(getattr(r, "nonzero_params_mean", math.nan), 0)])  # fmt: skip
+        rows.append(
+            [
+                *_config_cells(r),
+                escape(r.variant),
+                str(r.n),
+                pm(100 * r.test_accuracy_mean, 100 * r.test_accuracy_sem, 2),
+                fmt(getattr(r, "nonzero_params_mean", math.nan), 0),
+            ]
+        )
     head = [*CONFIG_HEAD, "variant", "$n$", r"test acc. (\%)", "nonzero params"]
     return "{\\scriptsize\n" + table(head, rows, align=SWEEP_COLUMN + "lrrrrrlrrrr") + "}\n"
 
@@ -171,12 +262,36 @@ def improvement_table(summary: pd.DataFrame) -> str:
     rows = []
     for r in summary.itertuples():
         ci = interval(100 * r.diff_lo, 100 * r.diff_hi, 1)
-        rows.append([*_config_cells(r), escape(r.variant), str(r.n), signed(100 * r.diff, 2), ci,
-                     signed(r.ri_pct, 1),
-                     "--" if pd.isna(r.frac_improved) else f"{100 * r.frac_improved:.0f}",
-                     _p(r.p), _p(r.wilcoxon_p), _p(r.p_holm), r.star or "", _need(r.n_needed)])  # fmt: skip
-    head = [*CONFIG_HEAD, "split", "$n$", r"$\Delta$ (pts)", r"95\% CI", r"RI (\%)", r"impr.\ (\%)",
-            "$p_t$", "$p_W$", r"$p_{\mathrm{Holm}}$", "mark", r"$n$ for 80\%"]  # fmt: skip
+        rows.append(
+            [
+                *_config_cells(r),
+                escape(r.variant),
+                str(r.n),
+                signed(100 * r.diff, 2),
+                ci,
+                signed(r.ri_pct, 1),
+                "--" if pd.isna(r.frac_improved) else f"{100 * r.frac_improved:.0f}",
+                _p(r.p),
+                _p(r.wilcoxon_p),
+                _p(r.p_holm),
+                r.star or "",
+                _need(r.n_needed),
+            ]
+        )
+    head = [
+        *CONFIG_HEAD,
+        "split",
+        "$n$",
+        r"$\Delta$ (pts)",
+        r"95\% CI",
+        r"RI (\%)",
+        r"impr.\ (\%)",
+        "$p_t$",
+        "$p_W$",
+        r"$p_{\mathrm{Holm}}$",
+        "mark",
+        r"$n$ for 80\%",
+    ]
     return (
         "{\\scriptsize\\setlength{\\tabcolsep}{2.5pt}\n"
         + table(head, rows, align=SWEEP_COLUMN + "lrrrrrl" + "lrrrrrrrrlr")
@@ -203,11 +318,21 @@ def cosine_difference_table(rows_in: pd.DataFrame) -> str:
         return ""
     rows = []
     for r in rows_in.itertuples():
-        rows.append([str(r.m), str(r.alpha), escape(r.variant), str(r.n),
-                     pm(getattr(r, "cosine_diff_mean", math.nan), getattr(r, "cosine_diff_sem", math.nan)),
-                     pm(r.abs_cosine_diff_mean, r.abs_cosine_diff_sem)])  # fmt: skip
-    return table(["literals $m$", r"$\alpha$", "split", "$n$", r"$\cos$: FPE $-$ dense", r"$|\cos|$: FPE $-$ dense"],
-                 rows, align="rrlrrr")  # fmt: skip
+        rows.append(
+            [
+                str(r.m),
+                str(r.alpha),
+                escape(r.variant),
+                str(r.n),
+                pm(getattr(r, "cosine_diff_mean", math.nan), getattr(r, "cosine_diff_sem", math.nan)),
+                pm(r.abs_cosine_diff_mean, r.abs_cosine_diff_sem),
+            ]
+        )
+    return table(
+        ["literals $m$", r"$\alpha$", "split", "$n$", r"$\cos$: FPE $-$ dense", r"$|\cos|$: FPE $-$ dense"],
+        rows,
+        align="rrlrrr",
+    )
 
 
 def regression_table(regs) -> str:
@@ -215,13 +340,32 @@ def regression_table(regs) -> str:
     (% per unit of x) with 95% CI (standard errors clustered by dense trial), p of the slope, R^2, n models and
     the number of clusters."""
     rows = [
-        [escape(r.x.replace("_", " ")), prose(r.label), str(r.nobs), str(r.clusters or "--"),
-         signed(r.const, 1), interval(*r.const_ci, 1), signed(r.slope, 2), interval(*r.slope_ci, 2),
-         fmt(r.slope_p, 4), fmt(r.rsquared, sci=False)]
+        [
+            escape(r.x.replace("_", " ")),
+            prose(r.label),
+            str(r.nobs),
+            str(r.clusters or "--"),
+            signed(r.const, 1),
+            interval(*r.const_ci, 1),
+            signed(r.slope, 2),
+            interval(*r.slope_ci, 2),
+            fmt(r.slope_p, 4),
+            fmt(r.rsquared, sci=False),
+        ]
         for r in regs
-    ]  # fmt: skip
-    head = ["$x$", "fit", "$n$", "clusters", r"intercept (\%)", r"95\% CI", r"slope (\% per unit $x$)",
-            r"95\% CI", "$p$ (slope)", "$R^2$"]  # fmt: skip
+    ]
+    head = [
+        "$x$",
+        "fit",
+        "$n$",
+        "clusters",
+        r"intercept (\%)",
+        r"95\% CI",
+        r"slope (\% per unit $x$)",
+        r"95\% CI",
+        "$p$ (slope)",
+        "$R^2$",
+    ]
     return "{\\small\n" + table(head, rows, align="llrrrrrrrr") + "}\n"
 
 
@@ -231,8 +375,16 @@ def _paper_cells(row: PaperRow) -> list[str]:
     ours, best = row.ours, row.best
     diff = "--" if ours is None or pd.isna(ours) else (pct(ours - row.paper) if row.percent else fmt(ours - row.paper))
     b = "--" if best is None or pd.isna(best) else f(best)
-    return [prose(row.quantity), prose(row.source), f(row.paper), "--" if ours is None else f(ours), b,
-            str(row.T or "--"), diff, str(row.n or "--")]  # fmt: skip
+    return [
+        prose(row.quantity),
+        prose(row.source),
+        f(row.paper),
+        "--" if ours is None else f(ours),
+        b,
+        str(row.T or "--"),
+        diff,
+        str(row.n or "--"),
+    ]
 
 
 def paper_vs_ours(paper: list[PaperRow]) -> str:

@@ -15,22 +15,46 @@ from fpe_train.engine.rows import ROW_FIELDS
 from fpe_train.sweeps.store import ResultsStore, RunRecord, config_hash
 
 HANG_GUARD = 120  # seconds: a command that has not ended by then hangs (each case needs a few seconds)
-CONFIG = TrainConfig(clauses=2, k=2, r=2, alpha=2, splits=("random",), trials=2, epochs=1, warmup_epochs=1,
-                     n_train=16, n_test=8, batch_size=8, device="cpu")  # fmt: skip
+CONFIG = TrainConfig(
+    clauses=2,
+    k=2,
+    r=2,
+    alpha=2,
+    splits=("random",),
+    trials=2,
+    epochs=1,
+    warmup_epochs=1,
+    n_train=16,
+    n_test=8,
+    batch_size=8,
+    device="cpu",
+)
 MC_RECORD = {  # the shape of reports.montecarlo.to_record
-    "p_all_covered": [0.25, 0.125, 0.0, 0.5], "expected_covered": [1.5, 0.25, 1.0, 2.0],
-    "expected_collisions": [1.0, 0.5, 0.0, 2.0], "neurons_cover_ge1": [1.5, 0.5, 0.5, 2.5],
-    "neurons_cover_ge2": [0.5, 0.25, 0.0, 1.0], "collision_histogram": [5, 5], "collision_bin_width": 1,
-    "threads": 1, "seconds": 0.01,
-}  # fmt: skip
+    "p_all_covered": [0.25, 0.125, 0.0, 0.5],
+    "expected_covered": [1.5, 0.25, 1.0, 2.0],
+    "expected_collisions": [1.0, 0.5, 0.0, 2.0],
+    "neurons_cover_ge1": [1.5, 0.5, 0.5, 2.5],
+    "neurons_cover_ge2": [0.5, 0.25, 0.0, 1.0],
+    "collision_histogram": [5, 5],
+    "collision_bin_width": 1,
+    "threads": 1,
+    "seconds": 0.01,
+}
 
 
 def run_cli(*args, timeout=HANG_GUARD, env=None, cwd=None, stdin=None):
     """``fpe-theory ARGS`` in a fresh interpreter (this checkout's cli.py): (exit code, stdout, stderr)."""
     command = [sys.executable, "-c", "import cli; cli.main()", *[str(a) for a in args]]
     full_env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **(env or {})}
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=full_env, cwd=cwd,
-                          stdin=stdin if stdin is not None else subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=cwd,
+        stdin=stdin if stdin is not None else subprocess.DEVNULL,
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -73,17 +97,41 @@ def make_store(path, config=CONFIG, rows=None, monte_carlo=True):
     """A store of one sweep ``tiny`` (quick) with both trials of ``config`` done; ``rows(t)`` overrides rows."""
 
     def default(t):
-        return [{**dict.fromkeys(ROW_FIELDS), "trial": t, "seed": config.seed, "variant": v,
-                 "test_accuracy": 0.5 + t / 8 + i / 16, "train_accuracy": 0.75, "nonzero_params": 12,
-                 "capacity": 1.5, "cosine": 0.25, "abs_cosine": 0.5, "mask_covered": 2, "mask_all_covered": True,
-                 "mask_collisions": 1, "seconds": 0.5, "device": "cpu"}
-                for i, v in enumerate(("dense", "dense_warmup", "random"))]  # fmt: skip
+        return [
+            {
+                **dict.fromkeys(ROW_FIELDS),
+                "trial": t,
+                "seed": config.seed,
+                "variant": v,
+                "test_accuracy": 0.5 + t / 8 + i / 16,
+                "train_accuracy": 0.75,
+                "nonzero_params": 12,
+                "capacity": 1.5,
+                "cosine": 0.25,
+                "abs_cosine": 0.5,
+                "mask_covered": 2,
+                "mask_all_covered": True,
+                "mask_collisions": 1,
+                "seconds": 0.5,
+                "device": "cpu",
+            }
+            for i, v in enumerate(("dense", "dense_warmup", "random"))
+        ]
 
     with ResultsStore(path) as s:
         s.register("tiny", "quick", [config])
         for t in range(config.trials):
-            s.record(RunRecord(config_hash(config), t, "done", seed=config.seed, metrics=(rows or default)(t),
-                               seconds=0.5, device="cpu"))  # fmt: skip
+            s.record(
+                RunRecord(
+                    config_hash(config),
+                    t,
+                    "done",
+                    seed=config.seed,
+                    metrics=(rows or default)(t),
+                    seconds=0.5,
+                    device="cpu",
+                )
+            )
         if monte_carlo:
             s.put_monte_carlo("a" * 64, dict(m=4, k=2, alpha=2, family="random", r=2, trials=10, seed=0), MC_RECORD)
     return path

@@ -32,9 +32,16 @@ PAPER_DIFF = 0.887 - 0.787  # Sec. 3.1: random split 88.7 % vs dense 78.7 %
 
 def _preset(root, name="decide-test"):
     return Preset(
-        name=name, sweeps=(SweepChoice("case_study"), SweepChoice("table_a5_2_4")), mc_trials=100, grid_m=(8,),
-        grid_k=(2,), grid_alpha=(2,), mc_cases=((8, 2, 2, "random", 1),), r_min_problems=((8, 2, 2),), root=str(root),
-    )  # fmt: skip
+        name=name,
+        sweeps=(SweepChoice("case_study"), SweepChoice("table_a5_2_4")),
+        mc_trials=100,
+        grid_m=(8,),
+        grid_k=(2,),
+        grid_alpha=(2,),
+        mc_cases=((8, 2, 2, "random", 1),),
+        r_min_problems=((8, 2, 2),),
+        root=str(root),
+    )
 
 
 def _write_sweeps(root):
@@ -56,8 +63,17 @@ def _hand_built_store(path, preset):
             (c,) = sweep.configs
             for t, d in enumerate(diffs[sweep.name]):
                 base = 0.70 + 0.01 * t
-                rows = [{**dict.fromkeys(ROW_FIELDS), "trial": t, "seed": t, "variant": v, "device": "cpu",
-                         "test_accuracy": base + w * d} for v, w in arms[sweep.name]]  # fmt: skip
+                rows = [
+                    {
+                        **dict.fromkeys(ROW_FIELDS),
+                        "trial": t,
+                        "seed": t,
+                        "variant": v,
+                        "device": "cpu",
+                        "test_accuracy": base + w * d,
+                    }
+                    for v, w in arms[sweep.name]
+                ]
                 if sweep.name == "table_a5_2_4":  # the dense arm too, as the engine stores it
                     rows.append({**rows[0], "variant": "dense", "test_accuracy": base - 0.05})
                 s.record(RunRecord(config_hash(c), t, "done", seed=t, metrics=rows, seconds=0.5))
@@ -119,8 +135,17 @@ def situation(tmp_path_factory):
         args = ("--preset", preset.name, "--store", store, "--out", out, "--decide", "--workers", 1, "--no-progress")
         first = _invoke(*args)
         after = _counts(store)
-        yield dict(preset=preset, store=store, out=out, hashes=hashes, before=before, after=after, first=first,
-                   args=args, mp=mp)  # fmt: skip
+        yield dict(
+            preset=preset,
+            store=store,
+            out=out,
+            hashes=hashes,
+            before=before,
+            after=after,
+            first=first,
+            args=args,
+            mp=mp,
+        )
 
 
 def test_decide_trains_exactly_the_planned_trials_into_the_chosen_config(situation):
@@ -197,8 +222,18 @@ def test_an_interrupted_run_continues_to_the_fixed_targets(situation, tmp_path):
     (out / "decide_plan.json").write_text(json.dumps(plan))
     want = _needed_by_loop(CASE_DIFFS, PAPER_DIFF)
     assert _needed_by_loop(_diffs(store, h), PAPER_DIFF) != want  # planning again now would ask another n
-    res = _invoke("--preset", situation["preset"].name, "--store", store, "--out", out, "--decide", "--workers", 1,
-                  "--no-progress")  # fmt: skip
+    res = _invoke(
+        "--preset",
+        situation["preset"].name,
+        "--store",
+        store,
+        "--out",
+        out,
+        "--decide",
+        "--workers",
+        1,
+        "--no-progress",
+    )
     assert res.exit_code == 0, res.output
     assert f"trained {want - 4}, 4 already stored" in res.output
     assert _counts(store)[h] == want and _trials(store, h) == list(range(want))
@@ -229,15 +264,25 @@ def test_decide_on_a_store_without_the_presets_sweeps_is_one_line(situation, tmp
     out, name = tmp_path / "o", situation["preset"].name
     _one_line_error(_invoke("--preset", name, "--decide", "--out", out), "results.db", "no such results store")
     ResultsStore(tmp_path / "empty.db").close()
-    _one_line_error(_invoke("--preset", name, "--decide", "--store", tmp_path / "empty.db", "--out", out),
-                    "empty.db", "case_study (quick)", "table_a5_2_4 (quick)")  # fmt: skip
+    _one_line_error(
+        _invoke("--preset", name, "--decide", "--store", tmp_path / "empty.db", "--out", out),
+        "empty.db",
+        "case_study (quick)",
+        "table_a5_2_4 (quick)",
+    )
     with gzip.open(tmp_path / "rows.csv.gz", "wt") as f:  # an export where a store belongs
         f.write("# format=fpe-theory results\n")
-    _one_line_error(_invoke("--preset", name, "--decide", "--store", tmp_path / "rows.csv.gz", "--out", out),
-                    "rows.csv.gz", "results export")  # fmt: skip
+    _one_line_error(
+        _invoke("--preset", name, "--decide", "--store", tmp_path / "rows.csv.gz", "--out", out),
+        "rows.csv.gz",
+        "results export",
+    )
     # the same store, asked for another preset (whose sweeps it never ran)
-    _one_line_error(_invoke("--preset", "quick", "--decide", "--store", situation["store"], "--out", out),
-                    "results.db", "fig3a (quick)")  # fmt: skip
+    _one_line_error(
+        _invoke("--preset", "quick", "--decide", "--store", situation["store"], "--out", out),
+        "results.db",
+        "fig3a (quick)",
+    )
     assert not out.exists()
 
 

@@ -22,8 +22,21 @@ import cli
 cli.main({args!r})
 """
 
-HEAVY = ["torch", "numba", "llvmlite", "statsmodels", "pandas", "matplotlib", "jinja2", "sklearn", "mnist1d", "tqdm",
-         "dask", "distributed", "pyarrow"]  # fmt: skip
+HEAVY = [
+    "torch",
+    "numba",
+    "llvmlite",
+    "statsmodels",
+    "pandas",
+    "matplotlib",
+    "jinja2",
+    "sklearn",
+    "mnist1d",
+    "tqdm",
+    "dask",
+    "distributed",
+    "pyarrow",
+]
 
 
 def _run(blocked, args):
@@ -32,8 +45,11 @@ def _run(blocked, args):
 
 
 def test_theory_commands_need_only_the_base_install():
-    for args in (["coverage", "--m", "16", "--k", "2", "--alpha", "2", "--r", "2", "--json"],
-                 ["collisions", "--m", "16", "--k", "2", "--alpha", "2", "--r", "2"], ["formulas"]):  # fmt: skip
+    for args in (
+        ["coverage", "--m", "16", "--k", "2", "--alpha", "2", "--r", "2", "--json"],
+        ["collisions", "--m", "16", "--k", "2", "--alpha", "2", "--r", "2"],
+        ["formulas"],
+    ):
         res = _run(HEAVY, args)
         assert res.returncode == 0, res.stderr
 

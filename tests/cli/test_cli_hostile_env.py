@@ -78,8 +78,11 @@ def test_a_missing_module_names_the_extra_the_readme_gives_for_the_command(store
     args = [a.format(store=store, tmp=tmp_path) for a in args]
     code = BLOCK.format(names=blocked, args=args)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG_GUARD)
-    refused((proc.returncode, proc.stdout, proc.stderr), f"needs {blocked[0]}, which is not installed",
-            f"pip install 'fpe-theory[{extra}]'")  # fmt: skip
+    refused(
+        (proc.returncode, proc.stdout, proc.stderr),
+        f"needs {blocked[0]}, which is not installed",
+        f"pip install 'fpe-theory[{extra}]'",
+    )
 
 
 # ---------------------------------------------------------------- Dask: silent listeners and bad ports
@@ -99,16 +102,39 @@ def test_a_scheduler_that_accepts_and_never_answers_fails_within_the_connect_tim
     pytest.importorskip("distributed")
     path = tmp_path / "tiny.toml"
     path.write_text(TINY)
-    args = ["sweep", "run", path, "--store", tmp_path / "r.db", "--executor", "dask", "--scheduler",
-            silent_listener, "--connect-timeout", "3", "--no-progress"]  # fmt: skip
+    args = [
+        "sweep",
+        "run",
+        path,
+        "--store",
+        tmp_path / "r.db",
+        "--executor",
+        "dask",
+        "--scheduler",
+        silent_listener,
+        "--connect-timeout",
+        "3",
+        "--no-progress",
+    ]
     refused(run_cli(*args, timeout=60), f"scheduler={silent_listener!r}", "no Dask scheduler answered within 3 s")
     assert not (tmp_path / "r.db").exists()
 
 
 @pytest.mark.parametrize("port", ["70000", "0"])
 def test_a_port_out_of_range_is_refused_at_once(tmp_path, port):
-    args = ["sweep", "run", "case_study", "--store", tmp_path / "r.db", "--executor", "dask", "--scheduler",
-            f"tcp://127.0.0.1:{port}", "--connect-timeout", "600"]  # fmt: skip
+    args = [
+        "sweep",
+        "run",
+        "case_study",
+        "--store",
+        tmp_path / "r.db",
+        "--executor",
+        "dask",
+        "--scheduler",
+        f"tcp://127.0.0.1:{port}",
+        "--connect-timeout",
+        "600",
+    ]
     refused(run_cli(*args, timeout=60), f"port {port} is out of range")  # long before the 600 s timeout
 
 
@@ -138,7 +164,7 @@ def test_ctrl_c_ends_a_sweep_with_one_line_and_a_resumable_store(tmp_path, execu
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
-    )  # fmt: skip  (its own group: the terminal's Ctrl-C)
+    )  # (its own group: the terminal's Ctrl-C)
     try:
         deadline = time.monotonic() + HANG_GUARD
         while _done_rows(db) < 1 and time.monotonic() < deadline and proc.poll() is None:
@@ -167,8 +193,9 @@ def test_device_cuda_without_a_gpu_is_refused_before_the_store(tmp_path):
         pytest.skip("a CUDA GPU is here")
     path = tmp_path / "cuda.toml"
     path.write_text(TINY.replace('device = "cpu"', 'device = "cuda"'))
-    refused(run_cli("sweep", "run", path, "--store", tmp_path / "r.db", "--executor", "serial"), "device='cuda'",
-            str(path))  # fmt: skip
+    refused(
+        run_cli("sweep", "run", path, "--store", tmp_path / "r.db", "--executor", "serial"), "device='cuda'", str(path)
+    )
     assert not (tmp_path / "r.db").exists()
 
 
@@ -216,8 +243,12 @@ def test_a_broken_latexmk_is_one_line(store, tmp_path):
     )
     fake.chmod(0o755)
     env = {"PATH": f"{bin_}{os.pathsep}{os.environ['PATH']}"}
-    line = refused(run_cli("report", "--no-run", "--store", store, "--out", tmp_path / "D", "--no-progress", env=env),
-                   "latexmk", "before LaTeX wrote a log", "Foo.pm")  # fmt: skip
+    line = refused(
+        run_cli("report", "--no-run", "--store", store, "--out", tmp_path / "D", "--no-progress", env=env),
+        "latexmk",
+        "before LaTeX wrote a log",
+        "Foo.pm",
+    )
     assert "exit 2" in line
 
 

@@ -96,7 +96,7 @@ def test_rows_saying_a_million_clauses_do_not_hang_exact_theory(export, tmp_path
         "--no-progress",
         "--json",
         env={"PATH": "/usr/bin/nonexistent"},
-    )  # fmt: skip  (no LaTeX: report.tex only)
+    )  # (no LaTeX: report.tex only)
     assert code == 0 and "Traceback" not in err, err
     assert json.loads(out)["tex"].endswith("report.tex") and snap.unchanged()
 
@@ -172,8 +172,12 @@ def test_a_monte_carlo_probability_out_of_range_is_refused(export, tmp_path, p):
     record = {**MC_RECORD, "p_all_covered": [p, 0.1, 0.0, 1.0]}
 
     def header(lines):
-        return [b"# monte_carlo=" + json.dumps({"b" * 64: record}).encode() + b"\n" if x.startswith(b"# monte_carlo=")
-                else x for x in lines]  # fmt: skip
+        return [
+            b"# monte_carlo=" + json.dumps({"b" * 64: record}).encode() + b"\n"
+            if x.startswith(b"# monte_carlo=")
+            else x
+            for x in lines
+        ]
 
     tamper(export, None, header=header)
     refused(run_cli("report", "--from", export, "--out", tmp_path / "D"), "monte_carlo", "p_all_covered")
@@ -194,8 +198,11 @@ def _edit_store(path, sql):
 
 @pytest.mark.parametrize("value", ["1.5", "-0.25", "1e999"])
 def test_an_edited_store_with_an_accuracy_out_of_range_is_refused(store, tmp_path, value):
-    _edit_store(store, f"UPDATE runs SET metrics = replace(metrics, '\"test_accuracy\": 0.5,', "
-                       f"'\"test_accuracy\": {value},') WHERE trial = 0")  # fmt: skip
+    _edit_store(
+        store,
+        f"UPDATE runs SET metrics = replace(metrics, '\"test_accuracy\": 0.5,', "
+        f"'\"test_accuracy\": {value},') WHERE trial = 0",
+    )
     snap = Snapshot(store)
     refused(run_cli("claims", "--store", store), f"store={str(store)!r}", "test_accuracy")
     refused(run_cli("sweep", "export", "--store", store, "--out", tmp_path / "rows.csv"), "test_accuracy")

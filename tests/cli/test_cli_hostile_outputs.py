@@ -199,8 +199,10 @@ def test_a_second_driver_through_a_hard_link_is_refused(store, tmp_path):
     link = other / "L.db"
     os.link(store, link)  # another name in another folder: the same file
     sweep = tmp_path / "tiny.toml"
-    sweep.write_text('[base]\ntask = "boolean"\nclauses = 2\nk = 2\nr = 2\nsplits = ["random"]\ntrials = 3\n'
-                     "warmup_epochs = 1\nepochs = 1\nn_train = 16\nn_test = 8\n")  # fmt: skip
+    sweep.write_text(
+        '[base]\ntask = "boolean"\nclauses = 2\nk = 2\nr = 2\nsplits = ["random"]\ntrials = 3\n'
+        "warmup_epochs = 1\nepochs = 1\nn_train = 16\nn_test = 8\n"
+    )
     with ResultsStore(link) as holder, holder.lock():
         snap = Snapshot(store)
         refused(

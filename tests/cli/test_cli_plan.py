@@ -95,16 +95,18 @@ def test_report_from_an_export_equals_the_report_from_its_store(tiny_preset, inv
     monkeypatch.setattr(reports.build, "latex_engine", lambda: None)  # report.tex only: the PDF adds nothing here
     _store(tmp_path / "s.db", partial=True)
     export_store(tmp_path / "s.db", tmp_path / "e.csv.gz", meta={"preset": "test"})
-    code, out, err = invoke("report", "--from", tmp_path / "e.csv.gz", "--out", tmp_path / "a", "--json",
-                            "--no-progress")  # fmt: skip
+    code, out, err = invoke(
+        "report", "--from", tmp_path / "e.csv.gz", "--out", tmp_path / "a", "--json", "--no-progress"
+    )
     assert code == 0, err
     did = json.loads(out)
     assert (did["trained"], did["preset"], did["source"]) == (0, "test", str(tmp_path / "e.csv.gz"))
     assert not (tmp_path / "a" / "results.db").exists()  # no store made
     tex = (tmp_path / "a" / "report.tex").read_text()
     assert "Incomplete sweeps" in tex and "fig5\\_vision:quick" in tex
-    code, _, err = invoke("report", "--preset", "test", "--store", tmp_path / "s.db", "--no-run", "--out",
-                          tmp_path / "b", "--no-progress")  # fmt: skip
+    code, _, err = invoke(
+        "report", "--preset", "test", "--store", tmp_path / "s.db", "--no-run", "--out", tmp_path / "b", "--no-progress"
+    )
     assert code == 0, err
     shipped, stored = (pd.read_csv(tmp_path / x / "summary.csv") for x in ("a", "b"))
     pd.testing.assert_frame_equal(shipped, stored)
@@ -121,8 +123,10 @@ def test_report_from_refuses_another_schema_and_a_second_source(invoke, tmp_path
         f.write(text)
     one_line_error(*invoke("report", "--from", tmp_path / "old.csv.gz", "--out", tmp_path / "o"), "schema version")
     one_line_error(*invoke("report", "--from", tmp_path / "none.csv.gz", "--out", tmp_path / "o"), "no such export")
-    one_line_error(*invoke("report", "--from", tmp_path / "e.csv.gz", "--store", tmp_path / "s.db", "--out",
-                           tmp_path / "o"), "builds from an export alone")  # fmt: skip
+    one_line_error(
+        *invoke("report", "--from", tmp_path / "e.csv.gz", "--store", tmp_path / "s.db", "--out", tmp_path / "o"),
+        "builds from an export alone",
+    )
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")
@@ -142,8 +146,19 @@ def test_report_export_then_from(tiny_preset, invoke, tmp_path, monkeypatch):
     monkeypatch.setattr(reports.presets, "load_sweeps", lambda preset: sweeps)
     monkeypatch.setattr(reports.build, "latex_engine", lambda: None)
     _store(tmp_path / "s.db", partial=True)
-    code, _, err = invoke("report", "--preset", "test", "--store", tmp_path / "s.db", "--no-run", "--out",
-                          tmp_path / "a", "--export", tmp_path / "e.csv.gz", "--no-progress")  # fmt: skip
+    code, _, err = invoke(
+        "report",
+        "--preset",
+        "test",
+        "--store",
+        tmp_path / "s.db",
+        "--no-run",
+        "--out",
+        tmp_path / "a",
+        "--export",
+        tmp_path / "e.csv.gz",
+        "--no-progress",
+    )
     assert code == 0, err
     frame, meta = read_export(tmp_path / "e.csv.gz")
     assert len(frame) == 2 * 2 + 1 * 3 and meta["preset"] == "test" and float(meta["wall_seconds"]) > 0

@@ -73,8 +73,10 @@ def test_sweep_total_trials_refused_before_the_store(refused, tmp_path):
 
 def test_grid_too_large_refused(refused, tmp_path):
     p = tmp_path / "big.toml"
-    axes = "\n".join(f"{name} = [{', '.join(str(v) for v in values)}]" for name, values in
-                     [("r", range(1, 101)), ("seed", range(100)), ("trials", range(1, 12))])  # fmt: skip
+    axes = "\n".join(
+        f"{name} = [{', '.join(str(v) for v in values)}]"
+        for name, values in [("r", range(1, 101)), ("seed", range(100)), ("trials", range(1, 12))]
+    )
     p.write_text('[base]\ntask = "boolean"\nsplits = ["random"]\n[grid]\n' + axes + "\n")
     store = tmp_path / "r.db"
     line = refused(["sweep", "run", p, "--store", store, "--executor", "serial"], ["110000 configs", "100000"])
@@ -113,13 +115,25 @@ def test_memory_estimate_is_what_the_shapes_say():
 
 
 def rows(dense_acc, fpe_acc):
-    base = {"nonzero_params": 10, "train_accuracy": 0.5, "capacity": 1.0, "cosine": 0.1, "abs_cosine": 0.1,
-            "mask_covered": None, "learned_covered": None, "mask_all_covered": None, "learned_all_covered": None,
-            "mask_collisions": None, "learned_collisions": None}  # fmt: skip
+    base = {
+        "nonzero_params": 10,
+        "train_accuracy": 0.5,
+        "capacity": 1.0,
+        "cosine": 0.1,
+        "abs_cosine": 0.1,
+        "mask_covered": None,
+        "learned_covered": None,
+        "mask_all_covered": None,
+        "learned_all_covered": None,
+        "mask_collisions": None,
+        "learned_collisions": None,
+    }
     out = []
     for t, (d, f) in enumerate(zip(dense_acc, fpe_acc, strict=True)):
-        out += [{**base, "trial": t, "variant": "dense", "test_accuracy": d},
-                {**base, "trial": t, "variant": "random", "test_accuracy": f}]  # fmt: skip
+        out += [
+            {**base, "trial": t, "variant": "dense", "test_accuracy": d},
+            {**base, "trial": t, "variant": "random", "test_accuracy": f},
+        ]
     return out
 
 

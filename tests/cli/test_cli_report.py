@@ -29,9 +29,20 @@ def _synthetic_store(path):
     with ResultsStore(path) as s:
         s.register("fig3a", "quick", [cfg])
         for t in range(2):
-            rows = [{**dict.fromkeys(ROW_FIELDS), "trial": t, "seed": 0, "variant": v, "test_accuracy": a,
-                     "nonzero_params": 20, "capacity": c, "cosine": 0.2, "device": "cpu"}
-                    for v, a, c in (("dense", 0.7 + t / 100, 2.0), ("random", 0.8, 3.0 + t))]  # fmt: skip
+            rows = [
+                {
+                    **dict.fromkeys(ROW_FIELDS),
+                    "trial": t,
+                    "seed": 0,
+                    "variant": v,
+                    "test_accuracy": a,
+                    "nonzero_params": 20,
+                    "capacity": c,
+                    "cosine": 0.2,
+                    "device": "cpu",
+                }
+                for v, a, c in (("dense", 0.7 + t / 100, 2.0), ("random", 0.8, 3.0 + t))
+            ]
             s.record(RunRecord(config_hash(cfg), t, "done", seed=0, metrics=rows))
     return path
 
@@ -89,8 +100,11 @@ def test_latex_error_shows_log_lines_and_leaves_no_stale_pdf(tiny_preset, invoke
     out = tmp_path / "o"
     out.mkdir()
     (out / "report.pdf").write_text("an old report")
-    monkeypatch.setattr(reports.build, "render", lambda *a, **k: "\\documentclass{article}\\begin{document}"
-                        "\\undefinedmacroxyz\\end{document}\n")  # fmt: skip
+    monkeypatch.setattr(
+        reports.build,
+        "render",
+        lambda *a, **k: "\\documentclass{article}\\begin{document}\\undefinedmacroxyz\\end{document}\n",
+    )
     res = invoke("report", "--preset", "test", "--out", str(out), "--store", str(store), "--no-run", "--no-progress")
     lines = _one_line_error(res, "latex")
     assert any(line.strip().startswith("! Undefined control sequence") for line in lines[1:])

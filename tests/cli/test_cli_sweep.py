@@ -57,10 +57,21 @@ def test_run_status_export(invoke, tmp_path):
     code, out, _ = invoke("sweep", "status", "--store", db)
     assert code == 0 and out.splitlines()[1].split() == ["tiny", "quick", "2", "4", "4", "0", "0", "0.0", "s"]
     code, out, _ = invoke("sweep", "status", "--store", db, "--json")
-    assert code == 0 and json.loads(out) == {"store": str(db), "sweeps": [
-        {"sweep": "tiny", "size": "quick", "configs": 2, "trials": 4, "done": 4, "failed": 0, "pending": 0,
-         "remaining_seconds": 0.0}
-    ]}  # fmt: skip
+    assert code == 0 and json.loads(out) == {
+        "store": str(db),
+        "sweeps": [
+            {
+                "sweep": "tiny",
+                "size": "quick",
+                "configs": 2,
+                "trials": 4,
+                "done": 4,
+                "failed": 0,
+                "pending": 0,
+                "remaining_seconds": 0.0,
+            }
+        ],
+    }
     code, out, _ = invoke("sweep", "status", p, "--store", db, "--size", "paper")
     # trials 0-1 of the quick size are reused (trials are not part of the config hash)
     assert code == 0 and out.splitlines()[1].split()[:7] == ["tiny", "paper", "2", "6", "4", "0", "2"]

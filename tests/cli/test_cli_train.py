@@ -5,8 +5,28 @@ import json
 import pytest
 import torch
 
-TINY = ["--clauses", "4", "--k", "4", "--neurons", "4", "--trials", "2", "--epochs", "2", "--warmup-epochs", "2",
-        "--n-train", "300", "--n-test", "200", "--batch-size", "100", "--device", "cpu"]  # fmt: skip
+TINY = [
+    "--clauses",
+    "4",
+    "--k",
+    "4",
+    "--neurons",
+    "4",
+    "--trials",
+    "2",
+    "--epochs",
+    "2",
+    "--warmup-epochs",
+    "2",
+    "--n-train",
+    "300",
+    "--n-test",
+    "200",
+    "--batch-size",
+    "100",
+    "--device",
+    "cpu",
+]
 
 
 def test_json_output(invoke):

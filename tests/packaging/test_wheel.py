@@ -21,10 +21,33 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-IGNORE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.db*", "report",
-                                ".pytest_cache", ".ruff_cache", ".numba_cache")  # fmt: skip
-TINY = ["--set", "trials=1", "--set", "warmup_epochs=2", "--set", "epochs=2", "--set", "n_train=200",
-        "--set", "n_test=100", "--set", "device=cpu"]  # fmt: skip
+IGNORE = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    "*.db*",
+    "report",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".numba_cache",
+)
+TINY = [
+    "--set",
+    "trials=1",
+    "--set",
+    "warmup_epochs=2",
+    "--set",
+    "epochs=2",
+    "--set",
+    "n_train=200",
+    "--set",
+    "n_test=100",
+    "--set",
+    "device=cpu",
+]
 
 pytestmark = pytest.mark.slow
 
@@ -52,8 +75,11 @@ def installed(tmp_path_factory):
     src = tmp / "src"
     shutil.copytree(ROOT, src, ignore=IGNORE)  # the build writes build/ and *.egg-info into its source
     dist = tmp / "dist"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", dist, src],
-         cwd=tmp, env=env)  # fmt: skip
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", dist, src],
+        cwd=tmp,
+        env=env,
+    )
     (wheel,) = dist.glob("fpe_theory-*.whl")
     venv = tmp / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", venv], cwd=tmp, env=env)
@@ -68,11 +94,13 @@ def installed(tmp_path_factory):
 
 def test_wheel_ships_every_package_and_the_data(installed):
     bin_dir, env, work = installed
-    code = ("import cli, fpe_theory, simulations, fpe_train.fpe.api, fpe_train.sweeps.sweep, reports.build, json; "
-            "from fpe_train.sweeps.sweep import find_sweep; from importlib import resources; "
-            "print(json.dumps({'files': [m.__file__ for m in (cli, fpe_theory, simulations, reports.build)], "
-            "'case_study': str(find_sweep('case_study')), "
-            "'template': resources.files('reports.render').joinpath('templates').is_dir()}))")  # fmt: skip
+    code = (
+        "import cli, fpe_theory, simulations, fpe_train.fpe.api, fpe_train.sweeps.sweep, reports.build, json; "
+        "from fpe_train.sweeps.sweep import find_sweep; from importlib import resources; "
+        "print(json.dumps({'files': [m.__file__ for m in (cli, fpe_theory, simulations, reports.build)], "
+        "'case_study': str(find_sweep('case_study')), "
+        "'template': resources.files('reports.render').joinpath('templates').is_dir()}))"
+    )
     doc = json.loads(_run([bin_dir / "python", "-c", code], work, env).stdout)
     venv = str(bin_dir.parent)
     assert all(f.startswith(venv) for f in doc["files"]), doc["files"]  # the wheel's copy, not the checkout
@@ -95,8 +123,9 @@ def test_wheel_metadata_states_the_floor_and_the_extras(installed):
 
 def test_theory_command_from_the_wheel(installed):
     bin_dir, env, work = installed
-    out = _run([bin_dir / "fpe-theory", "coverage", "--m", "16", "--k", "4", "--alpha", "2", "--r", "3", "--json"],
-               work, env).stdout  # fmt: skip
+    out = _run(
+        [bin_dir / "fpe-theory", "coverage", "--m", "16", "--k", "4", "--alpha", "2", "--r", "3", "--json"], work, env
+    ).stdout
     doc = json.loads(out)
     assert doc["m"] == 16 and doc["k"] == 4 and doc["alpha"] == 2
 
@@ -106,12 +135,42 @@ def test_tiny_sweep_by_name_and_a_report_from_it(installed):
     listing = _run([bin_dir / "fpe-theory", "sweep", "list"], work, env).stdout
     assert "case_study" in listing and "fig3a" in listing
     store = work / "results.db"
-    _run([bin_dir / "fpe-theory", "sweep", "run", "case_study", "--size", "quick", "--store", store,
-          "--executor", "serial", "--no-progress", *TINY], work, env)  # fmt: skip
+    _run(
+        [
+            bin_dir / "fpe-theory",
+            "sweep",
+            "run",
+            "case_study",
+            "--size",
+            "quick",
+            "--store",
+            store,
+            "--executor",
+            "serial",
+            "--no-progress",
+            *TINY,
+        ],
+        work,
+        env,
+    )
     status = _run([bin_dir / "fpe-theory", "sweep", "status", "--store", store], work, env).stdout
     assert "case_study" in status
     out = work / "report"
-    _run([bin_dir / "fpe-theory", "report", "--preset", "quick", "--store", store, "--no-run", "--no-progress",
-          "--out", out], work, env)  # fmt: skip
+    _run(
+        [
+            bin_dir / "fpe-theory",
+            "report",
+            "--preset",
+            "quick",
+            "--store",
+            store,
+            "--no-run",
+            "--no-progress",
+            "--out",
+            out,
+        ],
+        work,
+        env,
+    )
     tex = (out / "report.tex").read_text()
     assert "case\\_study" in tex or "case_study" in tex

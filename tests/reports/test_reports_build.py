@@ -58,8 +58,9 @@ def built(tiny_preset, store, tmp_path_factory):
 
 def _text(out):
     if HAVE_PDF:
-        return subprocess.run(["pdftotext", "-layout", str(out / "report.pdf"), "-"], capture_output=True,
-                              text=True, check=True).stdout  # fmt: skip
+        return subprocess.run(
+            ["pdftotext", "-layout", str(out / "report.pdf"), "-"], capture_output=True, text=True, check=True
+        ).stdout
     return (out / "report.tex").read_text()
 
 
@@ -94,8 +95,15 @@ def test_latex_log_has_no_overfull_box_wider_than_1pt(built):
 @pytest.mark.skipif(not HAVE_PDF, reason="no LaTeX engine or pdftotext installed")
 def test_pdf_has_sections(built):
     text = _text(built[0])
-    for section in ("Setup and configuration", "Theory", "Monte Carlo agreement", "Prediction versus reality",
-                    "Trained networks", "Regressions", "The paper’s numbers beside ours"):  # fmt: skip
+    for section in (
+        "Setup and configuration",
+        "Theory",
+        "Monte Carlo agreement",
+        "Prediction versus reality",
+        "Trained networks",
+        "Regressions",
+        "The paper’s numbers beside ours",
+    ):
         assert section in text, section
 
 
@@ -146,8 +154,9 @@ def test_without_latex_writes_tex_and_figures_and_a_hint(tiny_preset, store, bui
     out = tmp_path / "out"
     out.mkdir()
     (out / "report.pdf").write_text("stale")
-    res = CliRunner().invoke(cli.main, ["report", "--preset", "test", "--store", str(store), "--no-run",
-                                        "--out", str(out), "--no-progress"])  # fmt: skip
+    res = CliRunner().invoke(
+        cli.main, ["report", "--preset", "test", "--store", str(store), "--no-run", "--out", str(out), "--no-progress"]
+    )
     assert res.exit_code == 0, res.output
     hints = [line for line in res.output.splitlines() if "latexmk -pdf report.tex" in line]
     assert len(hints) == 1
@@ -157,8 +166,12 @@ def test_without_latex_writes_tex_and_figures_and_a_hint(tiny_preset, store, bui
 
 
 def _page_one(out, last: int = 1):
-    text = subprocess.run(["pdftotext", "-f", "1", "-l", str(last), str(out / "report.pdf"), "-"],
-                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    text = subprocess.run(
+        ["pdftotext", "-f", "1", "-l", str(last), str(out / "report.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return " ".join(text.split())
 
 

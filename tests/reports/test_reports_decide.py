@@ -11,11 +11,24 @@ from reports.decide import merged_targets, read_plan, write_plan
 
 def _claim(id_, targets, status="planned", needed=40.0, eta=12.5):
     return PlannedClaim(
-        id=id_, claim="c", direction="undecided", robustness="robust", comparison="x - y", effect=10.0, unit="pts",
-        effect_source="the paper's difference", per="trials", n_now=5, n_needed=needed, status=status,
-        sweeps=tuple(sorted({s for s, _, _ in targets})), configs=len(targets),
-        trials_per_config=max((n for _, _, n in targets), default=0), targets=tuple(targets), eta_seconds=eta,
-    )  # fmt: skip
+        id=id_,
+        claim="c",
+        direction="undecided",
+        robustness="robust",
+        comparison="x - y",
+        effect=10.0,
+        unit="pts",
+        effect_source="the paper's difference",
+        per="trials",
+        n_now=5,
+        n_needed=needed,
+        status=status,
+        sweeps=tuple(sorted({s for s, _, _ in targets})),
+        configs=len(targets),
+        trials_per_config=max((n for _, _, n in targets), default=0),
+        targets=tuple(targets),
+        eta_seconds=eta,
+    )
 
 
 def test_a_config_chosen_by_two_claims_gets_the_larger_count_and_unplanned_claims_add_nothing():
@@ -36,7 +49,7 @@ def test_the_plan_file_round_trips_with_infinite_needs_and_missing_etas(tmp_path
         _claim("E1a", [("case_study", "h1", 40)]),
         _claim(
             "E7b", [], status="undecidable at this budget (needs more than 10000 trials)", needed=math.inf, eta=math.nan
-        ),  # fmt: skip
+        ),
     ]
     head = dict(preset="quick", store=str(store.resolve()), planned_at="2026-01-01T00:00:00Z", rows=12)
     write_plan(tmp_path / "decide_plan.json", head, planned)

@@ -60,8 +60,20 @@ def _trained_store(path):
     from fpe_train.engine.config import TrainConfig
     from fpe_train.sweeps.sweep import Sweep, run_sweep
 
-    config = TrainConfig(clauses=2, k=2, r=2, alpha=2, splits=("random",), trials=2, epochs=1, warmup_epochs=1,
-                         n_train=64, n_test=32, batch_size=32, device="cpu")  # fmt: skip
+    config = TrainConfig(
+        clauses=2,
+        k=2,
+        r=2,
+        alpha=2,
+        splits=("random",),
+        trials=2,
+        epochs=1,
+        warmup_epochs=1,
+        n_train=64,
+        n_test=32,
+        batch_size=32,
+        device="cpu",
+    )
     with ResultsStore(path) as s:
         run_sweep(Sweep("tiny", "quick", (config,), path=""), s, executor="serial", progress=False)
     return path

@@ -68,8 +68,17 @@ def test_missing_sweep_file_is_a_one_line_error(tmp_path):
 
 def test_report_trains_only_what_the_store_lacks(tmp_path, monkeypatch):
     (tmp_path / "fig3a.toml").write_text(TINY_TOML)
-    preset = Preset(name="tiny", sweeps=(SweepChoice("fig3a"),), root=str(tmp_path), mc_trials=100, grid_m=(8,),
-                    grid_k=(2,), grid_alpha=(2,), mc_cases=(), r_min_problems=((8, 2, 2),))  # fmt: skip
+    preset = Preset(
+        name="tiny",
+        sweeps=(SweepChoice("fig3a"),),
+        root=str(tmp_path),
+        mc_trials=100,
+        grid_m=(8,),
+        grid_k=(2,),
+        grid_alpha=(2,),
+        mc_cases=(),
+        r_min_problems=((8, 2, 2),),
+    )
     monkeypatch.setenv("PATH", str(tmp_path / "no-tex"))  # .tex only: faster
     first = build_report(tmp_path / "out", preset=preset, progress=False, workers=1)
     assert (first.trained, first.reused) == (4, 0)

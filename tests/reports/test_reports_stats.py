@@ -156,8 +156,12 @@ def test_stratified_effect_removes_a_level_difference_between_strata():
             strata += [str(level)] * 5
     got = S.stratified_effect(y, grp, strata)
     y, grp = np.array(y), np.array(grp)
-    within = np.mean([y[(grp == 1) & (np.array(strata) == s)].mean() - y[(grp == 0) & (np.array(strata) == s)].mean()
-                      for s in set(strata)])  # fmt: skip
+    within = np.mean(
+        [
+            y[(grp == 1) & (np.array(strata) == s)].mean() - y[(grp == 0) & (np.array(strata) == s)].mean()
+            for s in set(strata)
+        ]
+    )
     assert got.mean_diff == pytest.approx(within, abs=1e-12)  # balanced strata: the mean of within-stratum diffs
     assert got.ci[0] > 0 and got.ci[1] - got.ci[0] < 0.02
     pooled = ss.ttest_ind(y[grp == 1], y[grp == 0], equal_var=False)

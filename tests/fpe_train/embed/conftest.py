@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32,
-              patch_size=8)  # fmt: skip
+VISION = dict(
+    hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8
+)
 
 
 @pytest.fixture(scope="session")
@@ -26,8 +27,17 @@ def full_checkpoint(tmp_path_factory):
     from transformers import CLIPConfig, CLIPModel
 
     torch.manual_seed(1)
-    text = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, vocab_size=50,
-                max_position_embeddings=8, bos_token_id=0, eos_token_id=1, pad_token_id=1)  # fmt: skip
+    text = dict(
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        vocab_size=50,
+        max_position_embeddings=8,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+    )
     folder = tmp_path_factory.mktemp("clip_full")
     CLIPModel(CLIPConfig(text_config=text, vision_config=VISION, projection_dim=12)).save_pretrained(folder)
     return folder

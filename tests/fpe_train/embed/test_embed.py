@@ -25,8 +25,9 @@ def _reference_pixels(paths, size=32):
 
     from fpe_train.embed.preprocess import CLIP_MEAN, CLIP_STD
 
-    return torch.tensor(np.stack([_plain(Image.open(p), size, (size, size), CLIP_MEAN, CLIP_STD) for p in paths]),
-                        dtype=torch.float32)  # fmt: skip
+    return torch.tensor(
+        np.stack([_plain(Image.open(p), size, (size, size), CLIP_MEAN, CLIP_STD) for p in paths]), dtype=torch.float32
+    )
 
 
 def _cifar(tmp_path, n_train=7, n_test=3):
@@ -53,9 +54,15 @@ def test_folder_embeddings_equal_the_model_forward(tmp_path, vision_checkpoint):
     weights = (vision_checkpoint / "model.safetensors").read_bytes()
     assert meta["model"]["weights_sha256"] == hashlib.sha256(weights).hexdigest()
     assert meta["model"]["config"]["projection_dim"] == 16 and meta["dim"] == 16
-    assert meta["preprocess"] == {"convert": "RGB", "resize_shortest_edge": 32, "resample": "bicubic",
-                                  "center_crop": [32, 32], "rescale": 1 / 255, "mean": [0.48145466, 0.4578275,
-                                  0.40821073], "std": [0.26862954, 0.26130258, 0.27577711]}  # fmt: skip
+    assert meta["preprocess"] == {
+        "convert": "RGB",
+        "resize_shortest_edge": 32,
+        "resample": "bicubic",
+        "center_crop": [32, 32],
+        "rescale": 1 / 255,
+        "mean": [0.48145466, 0.4578275, 0.40821073],
+        "std": [0.26862954, 0.26130258, 0.27577711],
+    }
     assert meta["source"]["distinct_image_sizes"] == 8 and meta["source"]["n"] == {"all": 8}
 
 
@@ -102,8 +109,17 @@ def test_the_file_feeds_training_and_rows_name_the_data(tmp_path, vision_checkpo
     out = tmp_path / "cifar.npz"
     meta = embed(_cifar(source, 30, 10), vision_checkpoint, out, label="coarse", device="cpu")
     sizes = dict(n_train=60000, n_test=10000, batch_size=10, device="cpu")
-    config = TrainConfig(task="embeddings", data_path=str(out), r=4, alpha=2, splits=("random",), trials=1,
-                         epochs=1, warmup_epochs=1, **sizes)  # fmt: skip
+    config = TrainConfig(
+        task="embeddings",
+        data_path=str(out),
+        r=4,
+        alpha=2,
+        splits=("random",),
+        trials=1,
+        epochs=1,
+        warmup_epochs=1,
+        **sizes,
+    )
     X_train, y_train, X_test, y_test, _ = load_dataset(config)
     assert X_train.shape == (30, 16) and X_test.shape == (10, 16)
     rows = run_config(config)
@@ -120,8 +136,22 @@ def test_a_vision_sweep_runs_on_an_embeddings_file(tmp_path, vision_checkpoint, 
     write_images(tmp_path / "imgs", {c: [(12, 12)] * 6 for c in "abc"})
     out, store = tmp_path / "e.npz", tmp_path / "r.db"
     embed(tmp_path / "imgs", vision_checkpoint, out, device="cpu")
-    args = ["sweep", "run", "rewiring", "--size", "quick", "--store", str(store), "--no-progress",
-            "--set", "task=embeddings", "--set", f"data_path={out}", "--set", "trials=1"]  # fmt: skip
+    args = [
+        "sweep",
+        "run",
+        "rewiring",
+        "--size",
+        "quick",
+        "--store",
+        str(store),
+        "--no-progress",
+        "--set",
+        "task=embeddings",
+        "--set",
+        f"data_path={out}",
+        "--set",
+        "trials=1",
+    ]
     assert _cli(args) == 0
     from fpe_train.sweeps.store import ResultsStore
 
@@ -187,7 +217,7 @@ def _bad_checkpoint(tmp_path, kind):
             "no weights",
             r"weights=None: embed needs a local CLIP checkpoint \(--weights FOLDER\); the weights go in a "
             r"folder with config\.json and model\.safetensors.*nothing is downloaded",
-        ),  # fmt: skip
+        ),
         ("missing weights", r"weights='.*nowhere': no such file or folder; the weights go in a folder"),
         ("no_weights", r"weights='.*no_weights': no model\.safetensors or pytorch_model\.bin \(or shards\)"),
         ("bert", r"config\.json: model_type='bert'; embed needs a CLIP model"),
@@ -254,7 +284,21 @@ def test_device_choice(tmp_path, vision_checkpoint, capsys):
         return
     assert _cli([*args, "--device", "cuda"]) == 0 and read_meta(out)["device"].startswith("cuda")
     cpu = tmp_path / "cpu.npz"
-    assert _cli(["embed", str(tmp_path / "imgs"), "--weights", str(vision_checkpoint), "--out", str(cpu),
-                 "--device", "cpu", "--no-progress"]) == 0  # fmt: skip
+    assert (
+        _cli(
+            [
+                "embed",
+                str(tmp_path / "imgs"),
+                "--weights",
+                str(vision_checkpoint),
+                "--out",
+                str(cpu),
+                "--device",
+                "cpu",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     with np.load(out) as g, np.load(cpu) as c:
         np.testing.assert_allclose(g["features"], c["features"], rtol=1e-3, atol=1e-4)

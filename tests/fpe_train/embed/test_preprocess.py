@@ -57,8 +57,14 @@ def test_matches_transformers_clip_processor(shape, mode):
 
 def test_a_folder_preprocessor_config_is_read(tmp_path):
     assert preprocess_for(str(tmp_path), 32) == Preprocess(size=32, crop=(32, 32))  # none: CLIP's at image_size
-    cfg = {"size": {"shortest_edge": 40}, "crop_size": {"height": 36, "width": 30}, "image_mean": [0.5, 0.4, 0.3],
-           "image_std": [0.2, 0.25, 0.3], "resample": 2, "rescale_factor": 0.5 / 255}  # fmt: skip
+    cfg = {
+        "size": {"shortest_edge": 40},
+        "crop_size": {"height": 36, "width": 30},
+        "image_mean": [0.5, 0.4, 0.3],
+        "image_std": [0.2, 0.25, 0.3],
+        "resample": 2,
+        "rescale_factor": 0.5 / 255,
+    }
     (tmp_path / "preprocessor_config.json").write_text(json.dumps(cfg))
     p = preprocess_for(str(tmp_path), 32)
     assert p == Preprocess(40, (36, 30), (0.5, 0.4, 0.3), (0.2, 0.25, 0.3), "bilinear", 0.5 / 255)

@@ -20,8 +20,22 @@ from fpe_train.engine.kernel import permutation
 from fpe_train.engine.run import load_task, run_config, trial_generator
 from fpe_train.fpe.splits import resample
 
-BASE = dict(clauses=3, k=3, r=4, alpha=2, trials=2, warmup_epochs=3, epochs=4, n_train=400, n_test=300,
-            batch_size=50, lr=1e-2, l1=0.0, l2=0.0, device="cpu")  # fmt: skip
+BASE = dict(
+    clauses=3,
+    k=3,
+    r=4,
+    alpha=2,
+    trials=2,
+    warmup_epochs=3,
+    epochs=4,
+    n_train=400,
+    n_test=300,
+    batch_size=50,
+    lr=1e-2,
+    l1=0.0,
+    l2=0.0,
+    device="cpu",
+)
 
 
 def _accuracy(logit: torch.Tensor, y: torch.Tensor) -> float:

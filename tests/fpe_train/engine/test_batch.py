@@ -21,7 +21,7 @@ def mixed(depth: int = 1) -> list[TrainConfig]:
         TrainConfig(clauses=2, r=2, alpha=2, splits=("random",), trials=2, depth=depth, **SCHEDULE),
         TrainConfig(
             clauses=4, r=4, alpha=4, splits=("random", "clause"), trials=3, lr=2e-3, l1=1e-3, depth=depth, **SCHEDULE
-        ),  # fmt: skip
+        ),
         TrainConfig(
             clauses=3,
             r=3,
@@ -32,7 +32,7 @@ def mixed(depth: int = 1) -> list[TrainConfig]:
             l2=1e-3,
             depth=depth,
             **SCHEDULE,
-        ),  # fmt: skip
+        ),
     ]
 
 

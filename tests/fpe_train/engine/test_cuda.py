@@ -13,8 +13,10 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA d
 
 def test_cuda_batch_matches_cpu():
     base = dict(k=4, epochs=2, warmup_epochs=2, n_train=300, n_test=200, batch_size=100, trials=2)
-    configs = [TrainConfig(clauses=2, r=2, splits=("random",), **base),
-               TrainConfig(clauses=4, r=4, alpha=4, splits=("random", "clause", "dropconnect"), **base)]  # fmt: skip
+    configs = [
+        TrainConfig(clauses=2, r=2, splits=("random",), **base),
+        TrainConfig(clauses=4, r=4, alpha=4, splits=("random", "clause", "dropconnect"), **base),
+    ]
     got = {}
     for device in ("cpu", "cuda"):
         items = [(dataclasses.replace(c, device=device), range(2)) for c in configs]

@@ -108,8 +108,15 @@ def truncated_npz(tmp):
 
 
 FASHION_CASES = [truncated_gz, bad_crc, short_header, one_missing]
-EMBEDDING_CASES = [one_class, nan_labels, fractional_labels, string_labels, infinite_features, random_bytes,
-                   truncated_npz]  # fmt: skip
+EMBEDDING_CASES = [
+    one_class,
+    nan_labels,
+    fractional_labels,
+    string_labels,
+    infinite_features,
+    random_bytes,
+    truncated_npz,
+]
 
 
 def config_for(case, tmp_path):
@@ -144,8 +151,9 @@ def run_cli(*args):
     return result.exit_code, result.stdout, result.stderr
 
 
-@pytest.mark.parametrize("case", [truncated_gz, bad_crc, short_header, one_class, nan_labels, random_bytes],
-                         ids=lambda c: c.__name__)  # fmt: skip
+@pytest.mark.parametrize(
+    "case", [truncated_gz, bad_crc, short_header, one_class, nan_labels, random_bytes], ids=lambda c: c.__name__
+)
 def test_cli_one_line_exit_2_and_no_store(tmp_path, case):
     config, name, rule = config_for(case, tmp_path)
     common = ["--trials", "1", "--epochs", "0", "--warmup-epochs", "0", "--split", "random"]
@@ -155,8 +163,9 @@ def test_cli_one_line_exit_2_and_no_store(tmp_path, case):
     sweep = tmp_path / "s.toml"
     sweep.write_text(f'[base]\ntask = "{config.task}"\nsplits = ["random"]\ntrials = 1\n')
     store = tmp_path / "r.db"
-    code, out, err = run_cli("sweep", "run", sweep, "--store", store, "--executor", "serial",
-                             "--set", f"data_path={config.data_path}")  # fmt: skip
+    code, out, err = run_cli(
+        "sweep", "run", sweep, "--store", store, "--executor", "serial", "--set", f"data_path={config.data_path}"
+    )
     lines = [x for x in err.splitlines() if x.startswith("Error:")]
     assert code == 2 and len(lines) == 1 and name in lines[0] and "Traceback" not in err
     assert not store.exists()

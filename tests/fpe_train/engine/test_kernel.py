@@ -67,8 +67,9 @@ def test_kernel_equals_a_plain_loop_per_model(n_out):
     configs = [TrainConfig(lr=LR, l1=L1, l2=L2), TrainConfig(lr=LR / 2, l1=L1, l2=L2)]
     models = cpu._Models(blocks, [0, 1], [0, 0], configs)
     keys = np.array([5, 6], dtype=np.uint64)
-    data = cpu._Data(X.ravel(), np.zeros(1, np.int64), y, X.ravel(), np.zeros(1, np.int64), y, n, n, n_out, [0, 0],
-                     [6, 6])  # fmt: skip
+    data = cpu._Data(
+        X.ravel(), np.zeros(1, np.int64), y, X.ravel(), np.zeros(1, np.int64), y, n, n, n_out, [0, 0], [6, 6]
+    )
     trainer = cpu._Trainer(models, data, keys, BATCH, None)
     trainer.epochs(1, 3, lambda epoch: None)
     hits = cpu.accuracy(models, data.X_test, data.xt_off, data.y_test, n)
@@ -115,12 +116,15 @@ def test_kernel_weights_match_the_torch_loop_after_20_epochs():
     y = (rng.random(200) < 0.5).astype(np.float32)
     (W1, W2), (b1, b2) = draws.init_layers([8, 6, 1], rng)
     M1 = rng.random(W1.shape) < 0.5
-    net = BatchedMLP([torch.from_numpy(W1 * M1)[None], torch.from_numpy(W2)[None]],
-                     [torch.from_numpy(b1)[None], torch.from_numpy(b2)[None]],
-                     [torch.from_numpy(M1)[None], torch.ones(1, 1, 6, dtype=torch.bool)]).requires_grad_()  # fmt: skip
+    net = BatchedMLP(
+        [torch.from_numpy(W1 * M1)[None], torch.from_numpy(W2)[None]],
+        [torch.from_numpy(b1)[None], torch.from_numpy(b2)[None]],
+        [torch.from_numpy(M1)[None], torch.ones(1, 1, 6, dtype=torch.bool)],
+    ).requires_grad_()
     train_epochs(simple_group(net, LR, L1, L2, seeds=[11]), torch.from_numpy(X), torch.from_numpy(y), 200, 20, BATCH)
-    models = cpu._Models([(W1 * M1, b1, W2, b2, M1, np.ones(W2.shape, bool))], [0], [0], [TrainConfig(lr=LR, l1=L1,
-                         l2=L2)])  # fmt: skip
+    models = cpu._Models(
+        [(W1 * M1, b1, W2, b2, M1, np.ones(W2.shape, bool))], [0], [0], [TrainConfig(lr=LR, l1=L1, l2=L2)]
+    )
     data = cpu._Data(X.ravel(), np.zeros(1, np.int64), y, X.ravel(), np.zeros(1, np.int64), y, 200, 200, 1, [0], [8])
     cpu._Trainer(models, data, np.array([11], np.uint64), BATCH, None).epochs(1, 20, lambda epoch: None)
     got = models.block(0)
@@ -129,9 +133,10 @@ def test_kernel_weights_match_the_torch_loop_after_20_epochs():
 
 
 def test_a_ragged_kernel_batch_equals_each_config_alone():
-    configs = [TrainConfig(clauses=2, r=2, alpha=2, splits=("random",), trials=2, **SCHEDULE),
-               TrainConfig(clauses=4, r=4, alpha=4, splits=("random", "clause"), trials=3, lr=2e-3, l1=1e-3,
-                           **SCHEDULE)]  # fmt: skip
+    configs = [
+        TrainConfig(clauses=2, r=2, alpha=2, splits=("random",), trials=2, **SCHEDULE),
+        TrainConfig(clauses=4, r=4, alpha=4, splits=("random", "clause"), trials=3, lr=2e-3, l1=1e-3, **SCHEDULE),
+    ]
     assert cpu.supports(configs)
     together = run_batch([(c, range(c.trials)) for c in configs]).rows
     for c, by_trial in zip(configs, together, strict=True):
@@ -167,8 +172,14 @@ def test_per_trial_vision_data_is_a_resample():
 
 
 def _fresh(code: str) -> str:
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ).stdout
 
 
 def test_a_second_process_reuses_the_compiled_kernel():
@@ -188,9 +199,11 @@ def test_a_second_process_reuses_the_compiled_kernel():
 
 def test_a_boolean_cpu_sweep_never_imports_torch(tmp_path):
     sweep = tmp_path / "tiny.toml"
-    sweep.write_text('[sweep]\nname = "tiny"\n[base]\ntask = "boolean"\nclauses = 2\nk = 2\nr = 2\n'
-                     'splits = ["random"]\ntrials = 2\nwarmup_epochs = 2\nepochs = 2\nn_train = 64\nn_test = 32\n'
-                     'batch_size = 32\ndevice = "auto"\n')  # fmt: skip
+    sweep.write_text(
+        '[sweep]\nname = "tiny"\n[base]\ntask = "boolean"\nclauses = 2\nk = 2\nr = 2\n'
+        'splits = ["random"]\ntrials = 2\nwarmup_epochs = 2\nepochs = 2\nn_train = 64\nn_test = 32\n'
+        'batch_size = 32\ndevice = "auto"\n'
+    )
     code = (
         "import sys\nfrom cli import main\n"
         f"try:\n    main(['sweep', 'run', {str(sweep)!r}, '--store', {str(tmp_path / 'r.db')!r}, '--no-progress'])\n"
@@ -205,8 +218,9 @@ def test_a_boolean_cpu_sweep_never_imports_torch(tmp_path):
 def test_the_gpu_script_passes_its_dry_run_without_a_gpu(tmp_path):
     """benchmarks/gpu.sh with DRY=1: valid bash, and every sweep it would time (grid, preset) loads."""
     env = {**os.environ, "DRY": "1", "PY": sys.executable, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(["bash", "benchmarks/gpu.sh", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-                          env=env)  # fmt: skip
+    done = subprocess.run(
+        ["bash", "benchmarks/gpu.sh", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, env=env
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "grid fig3c (paper, cuda): 36 configs" in done.stdout and "gpu.sh (dry): all steps passed" in done.stdout
 

@@ -80,8 +80,21 @@ def test_depth_rewire_and_vision_task(tiny):
     rows = run_config(TrainConfig(**{**tiny, "depth": 3}, splits=("random",), rewire_every=2, rewire_fraction=0.2))
     assert len({r["nonzero_params"] for r in rows}) == 1
     pytest.importorskip("sklearn")
-    rows = run_config(TrainConfig(task="digits", r=4, alpha=2, splits=("random", "gram"), trials=1, epochs=1,
-                                  warmup_epochs=1, n_train=300, n_test=100, batch_size=100, device="cpu"))  # fmt: skip
+    rows = run_config(
+        TrainConfig(
+            task="digits",
+            r=4,
+            alpha=2,
+            splits=("random", "gram"),
+            trials=1,
+            epochs=1,
+            warmup_epochs=1,
+            n_train=300,
+            n_test=100,
+            batch_size=100,
+            device="cpu",
+        )
+    )
     assert [r["variant"] for r in rows] == ["dense", "dense_warmup", "random", "gram"]
     assert all(r["mask_covered"] is None and r["capacity"] is not None for r in rows)
     assert rows[0]["nonzero_params"] == rows[1]["nonzero_params"] == 64 * 4 + 10 * 4
@@ -110,8 +123,19 @@ def test_record_warmup_rows_equal_a_dense_only_run_of_warmup_epochs(tiny, monkey
 
 
 def test_training_curves_share_the_warmup_and_end_at_the_final_accuracy():
-    base = dict(clauses=3, k=2, r=2, splits=("random", "clause"), trials=2, warmup_epochs=4, epochs=4,
-                n_train=64, n_test=32, batch_size=32, device="cpu")  # fmt: skip
+    base = dict(
+        clauses=3,
+        k=2,
+        r=2,
+        splits=("random", "clause"),
+        trials=2,
+        warmup_epochs=4,
+        epochs=4,
+        n_train=64,
+        n_test=32,
+        batch_size=32,
+        device="cpu",
+    )
     plain = run_config(TrainConfig(**base))
     curved = run_config(TrainConfig(**base, curve_every=2))
     assert all(r["test_curve"] is None for r in plain)

@@ -111,10 +111,16 @@ def test_deep_alternating_rule_and_layernorm():
     model = expand(dense, 2, "random", seed=0)
     kinds = [(type(m).__name__, tuple(m.weight.shape)) for m in model if isinstance(m, (nn.Linear, nn.LayerNorm))]
     assert kinds == [
-        ("MaskedLinear", (16, 12)), ("LayerNorm", (16,)), ("MaskedLinear", (8, 16)), ("LayerNorm", (8,)),
-        ("MaskedLinear", (16, 8)), ("LayerNorm", (16,)), ("MaskedLinear", (8, 16)), ("LayerNorm", (8,)),
+        ("MaskedLinear", (16, 12)),
+        ("LayerNorm", (16,)),
+        ("MaskedLinear", (8, 16)),
+        ("LayerNorm", (8,)),
+        ("MaskedLinear", (16, 8)),
+        ("LayerNorm", (16,)),
+        ("MaskedLinear", (8, 16)),
+        ("LayerNorm", (8,)),
         ("Linear", (4, 8)),
-    ]  # fmt: skip
+    ]
     assert torch.equal(model[1].weight, dense[1].weight.repeat_interleave(2))
     assert torch.equal(model[-1].weight, dense[-1].weight)
     for j, k in ((0, 3), (6, 9)):  # budget preserved per expanded pair

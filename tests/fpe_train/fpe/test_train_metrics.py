@@ -78,8 +78,11 @@ def test_learned_support_and_coverage_on_hand_built_weights():
     assert S2[0, 3] and not S2[1, 7]
     assert metrics.coverage(S2[[1]], clauses)["covered"] == 0
     assert math.isclose(metrics.capacity(W, clauses, "literal"), _capacity_by_loops(W.T.tolist()), rel_tol=1e-12)
-    assert math.isclose(metrics.capacity(W, clauses, "clause_sum"), _capacity_by_loops([
-        [sum(row[i] for i in c) for row in W.tolist()] for c in clauses]), rel_tol=1e-12)  # fmt: skip
+    assert math.isclose(
+        metrics.capacity(W, clauses, "clause_sum"),
+        _capacity_by_loops([[sum(row[i] for i in c) for row in W.tolist()] for c in clauses]),
+        rel_tol=1e-12,
+    )
 
 
 def _capacity_by_loops(features) -> float:

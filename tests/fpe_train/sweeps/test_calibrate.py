@@ -17,10 +17,15 @@ from fpe_train.sweeps.sweep import find_sweep, load_sweep
 
 def _batches():
     base = TrainConfig(clauses=4, k=2, r=4, splits=("random",), trials=2, epochs=3, warmup_epochs=2, n_train=400)
-    configs = [base, dataclasses.replace(base, r=64, trials=8), dataclasses.replace(base, epochs=40, batch_size=10),
-               dataclasses.replace(base, clauses=16, r=32, n_train=4000),
-               dataclasses.replace(base, trials=30, epochs=1, warmup_epochs=1),
-               dataclasses.replace(base, depth=4, batch_size=20), dataclasses.replace(base, depth=2, r=16)]  # fmt: skip
+    configs = [
+        base,
+        dataclasses.replace(base, r=64, trials=8),
+        dataclasses.replace(base, epochs=40, batch_size=10),
+        dataclasses.replace(base, clauses=16, r=32, n_train=4000),
+        dataclasses.replace(base, trials=30, epochs=1, warmup_epochs=1),
+        dataclasses.replace(base, depth=4, batch_size=20),
+        dataclasses.replace(base, depth=2, r=16),
+    ]
     return [P.BatchPlan((P.config_plan(c),), (c.trials,)) for c in configs]
 
 

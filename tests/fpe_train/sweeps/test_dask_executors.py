@@ -113,11 +113,22 @@ def test_a_batch_chunk_gives_each_trial_its_alone_rows_on_every_executor():
     from fpe_train.engine.run import run_batch
     from fpe_train.sweeps.executors import BatchChunk
 
-    base = dict(k=2, splits=("random", "clause"), trials=3, warmup_epochs=2, epochs=2, n_train=64, n_test=32,
-                batch_size=32, device="cpu")  # fmt: skip
+    base = dict(
+        k=2,
+        splits=("random", "clause"),
+        trials=3,
+        warmup_epochs=2,
+        epochs=2,
+        n_train=64,
+        n_test=32,
+        batch_size=32,
+        device="cpu",
+    )
     configs = [TrainConfig(clauses=3, r=2, **base), TrainConfig(clauses=4, r=3, alpha=4, lr=3e-3, **base)]
-    parts = (Chunk(config_hash(configs[0]), config_dict(configs[0]), (0, 2)),
-             Chunk(config_hash(configs[1]), config_dict(configs[1]), (1,)))  # fmt: skip
+    parts = (
+        Chunk(config_hash(configs[0]), config_dict(configs[0]), (0, 2)),
+        Chunk(config_hash(configs[1]), config_dict(configs[1]), (1,)),
+    )
     alone = {}
     for c, p in zip(configs, parts, strict=True):
         for t in p.trials:
@@ -133,7 +144,8 @@ def test_a_batch_chunk_gives_each_trial_its_alone_rows_on_every_executor():
             for key, rows in got.items():
                 for a, b in zip(rows, alone[key], strict=True):
                     assert {k: v for k, v in a.items() if k not in ("seconds", *FLOATS)} == {
-                        k: v for k, v in b.items() if k not in ("seconds", *FLOATS)}  # fmt: skip
+                        k: v for k, v in b.items() if k not in ("seconds", *FLOATS)
+                    }
                     assert all(a[k] == pytest.approx(b[k], abs=1e-6) for k in FLOATS)
     finally:
         local.close()

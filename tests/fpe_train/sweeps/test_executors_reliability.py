@@ -77,10 +77,27 @@ def self_signed(folder, name):
     """A self-signed certificate for 127.0.0.1 and its key, made with the openssl command."""
     cert, key = folder / f"{name}.pem", folder / f"{name}-key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
-         "-subj", f"/CN={name}", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+            "-days",
+            "1",
+            "-subj",
+            f"/CN={name}",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return str(cert), str(key)
 
 
@@ -92,13 +109,21 @@ def test_tls_scheduler_on_loopback(tmp_path):
 
     cert, key = self_signed(tmp_path, "fpe")
     stranger = self_signed(tmp_path, "stranger")
-    both = {f"tls_{who}_{part}": path for who in ("scheduler", "worker", "client") for part, path in
-            (("cert", cert), ("key", key))}  # fmt: skip
+    both = {
+        f"tls_{who}_{part}": path
+        for who in ("scheduler", "worker", "client")
+        for part, path in (("cert", cert), ("key", key))
+    }
     security = Security(tls_ca_file=cert, require_encryption=True, **both)
     with LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, protocol="tls://", security=security,
-        host="127.0.0.1", dashboard_address=None,
-    ) as cluster:  # fmt: skip
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tls://",
+        security=security,
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
         address = cluster.scheduler_address
         assert address.startswith("tls://127.0.0.1:")
         ex = make_executor("dask", scheduler=address, tls_ca_file=cert, tls_cert=cert, tls_key=key, connect_timeout=5)
@@ -107,8 +132,14 @@ def test_tls_scheduler_on_loopback(tmp_path):
         finally:
             ex.close()
         with pytest.raises(ValueError) as err:  # a certificate the scheduler's CA did not sign
-            make_executor("dask", scheduler=address, tls_ca_file=stranger[0], tls_cert=stranger[0],
-                          tls_key=stranger[1], connect_timeout=2)  # fmt: skip
+            make_executor(
+                "dask",
+                scheduler=address,
+                tls_ca_file=stranger[0],
+                tls_cert=stranger[0],
+                tls_key=stranger[1],
+                connect_timeout=2,
+            )
         assert str(err.value).startswith(f"scheduler={address!r}: cannot connect within 2 s")
         assert "\n" not in str(err.value)
         with pytest.raises(ValueError, match="cannot connect within 2 s"):  # plain TCP to a TLS scheduler

@@ -13,17 +13,23 @@ from fpe_train.sweeps import export as X
 from fpe_train.sweeps.store import SCHEMA_VERSION, ResultsStore, RunRecord, config_hash
 
 MC_RECORD = {  # the shape of reports.montecarlo.to_record: [estimate, stderr, ci_low, ci_high] per quantity
-    "p_all_covered": [0.25, 0.125, 0.0, 0.5], "expected_covered": [3.5, 0.25, 3.0, 4.0],
-    "expected_collisions": [1.0, 0.5, 0.0, 2.0], "neurons_cover_ge1": [1.5, 0.5, 0.5, 2.5],
-    "neurons_cover_ge2": [0.5, 0.25, 0.0, 1.0], "collision_histogram": [5, 5], "collision_bin_width": 1,
-    "threads": 1, "seconds": 0.01,
-}  # fmt: skip
+    "p_all_covered": [0.25, 0.125, 0.0, 0.5],
+    "expected_covered": [3.5, 0.25, 3.0, 4.0],
+    "expected_collisions": [1.0, 0.5, 0.0, 2.0],
+    "neurons_cover_ge1": [1.5, 0.5, 0.5, 2.5],
+    "neurons_cover_ge2": [0.5, 0.25, 0.0, 1.0],
+    "collision_histogram": [5, 5],
+    "collision_bin_width": 1,
+    "threads": 1,
+    "seconds": 0.01,
+}
 
 
 def _configs():
     """The configs of the sweeps fig3a (quick) and fig5_vision (quick) of the synthetic store."""
-    a = TrainConfig(clauses=4, k=2, r=2, alpha=2, splits=("random",), trials=2, curve_every=1, epochs=2,
-                    warmup_epochs=1)  # fmt: skip
+    a = TrainConfig(
+        clauses=4, k=2, r=2, alpha=2, splits=("random",), trials=2, curve_every=1, epochs=2, warmup_epochs=1
+    )
     b = TrainConfig(task="digits", r=4, alpha=2, splits=("random", "gram"), trials=2, epochs=1, warmup_epochs=1)
     return a, b
 
@@ -36,11 +42,25 @@ def _store(path, partial: bool = False):
         s.register("fig5_vision", "quick", [b])
         for cfg, variants in ((a, ("dense", "random")), (b, ("dense", "random", "gram"))):
             for t in range(1 if partial and cfg is b else 2):
-                rows = [{**dict.fromkeys(ROW_FIELDS), "trial": t, "seed": 0, "variant": v, "test_accuracy": 0.5 + t / 8,
-                         "train_accuracy": 0.625, "nonzero_params": 20, "capacity": 2.0 + i, "cosine": -0.25,
-                         "mask_all_covered": (True if cfg is a else None), "mask_covered": (3 if cfg is a else None),
-                         "seconds": 0.5, "device": "cpu", "test_curve": ([0.5, 0.75, 1.0] if cfg is a else None)}
-                        for i, v in enumerate(variants)]  # fmt: skip
+                rows = [
+                    {
+                        **dict.fromkeys(ROW_FIELDS),
+                        "trial": t,
+                        "seed": 0,
+                        "variant": v,
+                        "test_accuracy": 0.5 + t / 8,
+                        "train_accuracy": 0.625,
+                        "nonzero_params": 20,
+                        "capacity": 2.0 + i,
+                        "cosine": -0.25,
+                        "mask_all_covered": (True if cfg is a else None),
+                        "mask_covered": (3 if cfg is a else None),
+                        "seconds": 0.5,
+                        "device": "cpu",
+                        "test_curve": ([0.5, 0.75, 1.0] if cfg is a else None),
+                    }
+                    for i, v in enumerate(variants)
+                ]
                 s.record(RunRecord(config_hash(cfg), t, "done", seed=0, metrics=rows, seconds=1.0))
         s.put_monte_carlo("k1", dict(m=8, k=2, alpha=2, family="random", r=1, trials=10, seed=0), MC_RECORD)
         return s.frame()
@@ -101,9 +121,12 @@ def _rewrite_header(path, out, key, value):
 
 @pytest.mark.parametrize(
     "key,value,needle",
-    [("schema_version", "99", "schema version 99"), ("format_version", "7", "format version 7"),
-     ("format", "something else", "not an fpe-theory results export")],
-)  # fmt: skip
+    [
+        ("schema_version", "99", "schema version 99"),
+        ("format_version", "7", "format version 7"),
+        ("format", "something else", "not an fpe-theory results export"),
+    ],
+)
 def test_another_schema_or_version_is_refused_in_one_line(tmp_path, key, value, needle):
     frame = _store(tmp_path / "s.db")
     X.write_export(frame, tmp_path / "ok.csv.gz", {})

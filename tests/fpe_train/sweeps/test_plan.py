@@ -33,9 +33,14 @@ def _shapes_by_engine(config):
 
 @pytest.mark.parametrize(
     "name,size,pick",
-    [("fig3c", "paper", None), ("table_a3_depth", "quick", None), ("fig5_vision", "quick", None),
-     ("controls", "paper", 2), ("fig6b_split_timing", "quick", 1)],
-)  # fmt: skip
+    [
+        ("fig3c", "paper", None),
+        ("table_a3_depth", "quick", None),
+        ("fig5_vision", "quick", None),
+        ("controls", "paper", 2),
+        ("fig6b_split_timing", "quick", 1),
+    ],
+)
 def test_counts_match_a_plain_loop(name, size, pick):
     sweep = load_sweep(find_sweep(name), size)
     if pick is not None:
@@ -77,8 +82,11 @@ def test_paper_preset_counts():
 
     sweeps = load_sweeps(get_preset("paper"))
     plans = [P.plan_sweep(s) for s in sweeps]
-    loop = sum(c.trials * (c.warmup_epochs + c.epochs) + c.trials * (len(c.splits) + c.dense_fresh) * c.epochs
-               for s in sweeps for c in s.configs)  # fmt: skip
+    loop = sum(
+        c.trials * (c.warmup_epochs + c.epochs) + c.trials * (len(c.splits) + c.dense_fresh) * c.epochs
+        for s in sweeps
+        for c in s.configs
+    )
     assert sum(p.model_epochs for p in plans) == loop
     assert sum(p.trials for p in plans) == sum(c.trials for s in sweeps for c in s.configs)
 
@@ -99,8 +107,11 @@ def test_distinct_counts_count_a_shared_config_once():
 
 
 def test_padded_batch_is_at_least_the_sum_of_its_configs():
-    a = P.config_plan(TrainConfig(clauses=4, k=2, r=4, splits=("random",), trials=2, epochs=3, warmup_epochs=2,
-                                  n_train=100, n_test=50))  # fmt: skip
+    a = P.config_plan(
+        TrainConfig(
+            clauses=4, k=2, r=4, splits=("random",), trials=2, epochs=3, warmup_epochs=2, n_train=100, n_test=50
+        )
+    )
     b = P.config_plan(dataclasses.replace(a.config, r=8, clauses=8))
     alone = P.BatchPlan((a,), (2,)).flops + P.BatchPlan((b,), (2,)).flops
     both = P.BatchPlan((a, b), (2, 2))
@@ -113,8 +124,20 @@ def test_memory_estimate_covers_the_real_tensors():
     """Parameters, gradients, Adam moments and masks of a real batch fit inside the estimate."""
     from fpe_train.engine.batched import BatchedMLP
 
-    c = P.config_plan(TrainConfig(clauses=8, k=4, r=16, splits=("random",), trials=4, epochs=1, warmup_epochs=1,
-                                  n_train=500, n_test=100, batch_size=100))  # fmt: skip
+    c = P.config_plan(
+        TrainConfig(
+            clauses=8,
+            k=4,
+            r=16,
+            splits=("random",),
+            trials=4,
+            epochs=1,
+            warmup_epochs=1,
+            n_train=500,
+            n_test=100,
+            batch_size=100,
+        )
+    )
     real = 0
     for E, sizes in ((4, c.dense_sizes), (4, c.fpe_sizes)):
         net = BatchedMLP.init(E, list(sizes), torch.Generator().manual_seed(0))
@@ -158,8 +181,10 @@ def test_remaining_from_the_stores_own_times(tmp_path):
     with ResultsStore(tmp_path / "s.db") as s:
         s.register("demo", "quick", [a, b])
         for t in range(2):  # 4 rows in all, 0.75 s each: a run of 3 s
-            rows = [{**dict.fromkeys(ROW_FIELDS), "trial": t, "variant": v, "seconds": 0.75, "device": "cpu"}
-                    for v in ("dense", "random")]  # fmt: skip
+            rows = [
+                {**dict.fromkeys(ROW_FIELDS), "trial": t, "variant": v, "seconds": 0.75, "device": "cpu"}
+                for v in ("dense", "random")
+            ]
             s.record(RunRecord(config_hash(a), t, "done", seed=0, metrics=rows))
         left = T.remaining(s)
     assert left[("demo", "quick")] == pytest.approx(3.0, rel=1e-6)
@@ -184,8 +209,9 @@ def test_eta_counts_only_what_each_sweep_adds_to_the_store():
 
 def test_dense_fresh_adds_one_model_per_trial_from_the_split():
     """The fresh-Adam dense arm: one more model per trial, trained ``epochs`` at the FPE shape after the split."""
-    c = TrainConfig(clauses=4, k=2, r=4, splits=("random",), trials=3, epochs=5, warmup_epochs=2, n_train=100,
-                    n_test=40)  # fmt: skip
+    c = TrainConfig(
+        clauses=4, k=2, r=4, splits=("random",), trials=3, epochs=5, warmup_epochs=2, n_train=100, n_test=40
+    )
     a, b = P.config_plan(c), P.config_plan(dataclasses.replace(c, dense_fresh=True))
     Pf = sum(o * (i + 1) for i, o in zip(a.fpe_sizes[:-1], a.fpe_sizes[1:], strict=True))
     assert (b.models - a.models, b.model_epochs - a.model_epochs) == (3, 3 * 5)

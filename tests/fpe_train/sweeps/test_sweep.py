@@ -202,6 +202,11 @@ def test_every_shipped_split_can_be_built(size):
             widths = [n_in] + ([c.r] if c.depth >= 3 else [])  # A.7: layer 3 reads the r outputs of layer 2
             for split in c.splits:
                 for w in widths:
-                    masks = split_masks(split, torch.randn(c.r, w, generator=g), c.alpha,
-                                        clauses=clauses if w == n_in else None, generator=g)  # fmt: skip
+                    masks = split_masks(
+                        split,
+                        torch.randn(c.r, w, generator=g),
+                        c.alpha,
+                        clauses=clauses if w == n_in else None,
+                        generator=g,
+                    )
                     assert masks.shape == (c.alpha * c.r, w), (name, c)

@@ -34,7 +34,7 @@ n_test = 32
 batch_size = 32
 device = "cpu"
 [grid]
-warmup_epochs = [300, 302, 304, 306, 308, 310, 312, 314, 316, 318, 320, 322]  # 12 schedules: 12 batches, stored one by one
+warmup_epochs = [300, 302, 304, 306, 308, 310, 312, 314, 316, 318, 320, 322]  # 12 batches
 """
 
 

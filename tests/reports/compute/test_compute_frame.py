@@ -16,10 +16,22 @@ def _frame(seed=0, trials=5):
     for h, neurons in (("a", 4), ("b", 8)):
         for t in range(trials):
             for variant, shift in (("dense", 0.0), ("random", 0.05), ("clause", 0.08)):
-                rows.append(dict(config_hash=h, trial=t, variant=variant, r=neurons, alpha=2, task="boolean",
-                                 sweep="fig3a", test_accuracy=0.7 + shift + 0.01 * rng.standard_normal(),
-                                 capacity=3 + 10 * shift + rng.random(), cosine=0.3 - shift * rng.random(),
-                                 status="done", error=None))  # fmt: skip
+                rows.append(
+                    dict(
+                        config_hash=h,
+                        trial=t,
+                        variant=variant,
+                        r=neurons,
+                        alpha=2,
+                        task="boolean",
+                        sweep="fig3a",
+                        test_accuracy=0.7 + shift + 0.01 * rng.standard_normal(),
+                        capacity=3 + 10 * shift + rng.random(),
+                        cosine=0.3 - shift * rng.random(),
+                        status="done",
+                        error=None,
+                    )
+                )
                 rows[-1]["abs_cosine"] = abs(rows[-1]["cosine"])
     return pd.DataFrame(rows)
 

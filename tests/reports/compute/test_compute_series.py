@@ -17,9 +17,18 @@ def _summary() -> pd.DataFrame:
             for r in (4, 8):
                 for rep in range(2):  # two configurations at each point (e.g. two clause counts)
                     ri = 1 + 0.01 * r + 0.1 * alpha + 0.05 * rep + (0.2 if variant == "clause" else 0.0)
-                    rows.append(dict(variant=variant, alpha=alpha, r=r, relative_improvement_mean=ri,
-                                     relative_improvement_sem=0.01 * (rep + 1), star="gain" if rep == 0 else "gain",
-                                     test_accuracy_mean=0.5 + 0.01 * r, nonzero_params_mean=100.0 * r))  # fmt: skip
+                    rows.append(
+                        dict(
+                            variant=variant,
+                            alpha=alpha,
+                            r=r,
+                            relative_improvement_mean=ri,
+                            relative_improvement_sem=0.01 * (rep + 1),
+                            star="gain" if rep == 0 else "gain",
+                            test_accuracy_mean=0.5 + 0.01 * r,
+                            nonzero_params_mean=100.0 * r,
+                        )
+                    )
     return pd.DataFrame(rows)
 
 
@@ -29,8 +38,11 @@ def test_mean_lines_match_a_plain_loop():
     assert [(x.variant, x.alpha) for x in lines] == [("clause", 2), ("clause", 4), ("random", 2), ("random", 4)]
     for line in lines:
         for xv, yv, ev, mark in zip(line.x, line.y, line.err, line.marks, strict=True):
-            sel = [row for row in s.to_dict("records")
-                   if row["variant"] == line.variant and row["alpha"] == line.alpha and row["r"] == xv]  # fmt: skip
+            sel = [
+                row
+                for row in s.to_dict("records")
+                if row["variant"] == line.variant and row["alpha"] == line.alpha and row["r"] == xv
+            ]
             assert yv == pytest.approx((mean(row["relative_improvement_mean"] for row in sel) - 1) * 100)
             assert ev == pytest.approx(mean(row["relative_improvement_sem"] for row in sel) * 100)
             assert mark == "gain"
@@ -57,12 +69,33 @@ def test_per_param_lines_and_heatmap_match_plain_loops():
 
 
 def test_dense_equivalent_factor_in_width_scan():
-    v = pd.DataFrame([
-        dict(task="t", variant="dense", alpha=2, r=r, test_accuracy_mean=a, test_accuracy_sem=0.0, cosine_mean=0.1,
-             nonzero_params_mean=p)
-        for r, a, p in ((4, 0.5, 100.0), (8, 0.7, 400.0))
-    ] + [dict(task="t", variant="random", alpha=4, r=4, test_accuracy_mean=0.6, test_accuracy_sem=0.0,
-              cosine_mean=0.05, nonzero_params_mean=100.0)])  # fmt: skip
+    v = pd.DataFrame(
+        [
+            dict(
+                task="t",
+                variant="dense",
+                alpha=2,
+                r=r,
+                test_accuracy_mean=a,
+                test_accuracy_sem=0.0,
+                cosine_mean=0.1,
+                nonzero_params_mean=p,
+            )
+            for r, a, p in ((4, 0.5, 100.0), (8, 0.7, 400.0))
+        ]
+        + [
+            dict(
+                task="t",
+                variant="random",
+                alpha=4,
+                r=4,
+                test_accuracy_mean=0.6,
+                test_accuracy_sem=0.0,
+                cosine_mean=0.05,
+                nonzero_params_mean=100.0,
+            )
+        ]
+    )
     s = v[v["variant"] == "random"].assign(relative_improvement_mean=1.2, relative_improvement_sem=0.0, star="")
     scan = series.width_scan(s, v, "t")
     (f,) = scan.factors
@@ -78,10 +111,29 @@ def _trained_frame(seed=0):
     for r in (4, 8):
         for t in range(5):
             for v, base in (("dense", 0.7), ("random", 0.78)):
-                rows.append(dict(config_hash=f"c{r}", trial=t, variant=v, sweep="fig6ad_alpha", task="digits",
-                                 clauses=None, k=None, r=r, alpha=4, depth=1, warmup_epochs=5, epochs=5,
-                                 test_accuracy=base + 0.01 * r + 0.02 * rng.standard_normal(), nonzero_params=10 * r,
-                                 capacity=1.0, cosine=0.1, abs_cosine=0.2, status="done", error=None))  # fmt: skip
+                rows.append(
+                    dict(
+                        config_hash=f"c{r}",
+                        trial=t,
+                        variant=v,
+                        sweep="fig6ad_alpha",
+                        task="digits",
+                        clauses=None,
+                        k=None,
+                        r=r,
+                        alpha=4,
+                        depth=1,
+                        warmup_epochs=5,
+                        epochs=5,
+                        test_accuracy=base + 0.01 * r + 0.02 * rng.standard_normal(),
+                        nonzero_params=10 * r,
+                        capacity=1.0,
+                        cosine=0.1,
+                        abs_cosine=0.2,
+                        status="done",
+                        error=None,
+                    )
+                )
     return pd.DataFrame(rows)
 
 

@@ -13,8 +13,22 @@ def _vtable() -> pd.DataFrame:
     for h, clauses, trials in (("a", 8, 5), ("b", 16, 3)):
         for variant, n in (("dense", trials), ("dense_warmup", trials), ("clause", trials), ("random", trials - 1)):
             cap = clauses / 4 + (variant == "clause")
-            rows.append(dict(config_hash=h, sweep="table_a1_a2", task="boolean", clauses=clauses, k=4, r=8, alpha=2,
-                             depth=1, variant=variant, n=n, capacity_mean=cap, capacity_sd=0.1 * clauses))  # fmt: skip
+            rows.append(
+                dict(
+                    config_hash=h,
+                    sweep="table_a1_a2",
+                    task="boolean",
+                    clauses=clauses,
+                    k=4,
+                    r=8,
+                    alpha=2,
+                    depth=1,
+                    variant=variant,
+                    n=n,
+                    capacity_mean=cap,
+                    capacity_sd=0.1 * clauses,
+                )
+            )
     return pd.DataFrame(rows)
 
 

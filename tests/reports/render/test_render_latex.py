@@ -50,12 +50,28 @@ def test_render_uses_latex_friendly_delimiters():
 
 
 def _minimal_context():
-    keys = ("config_table grid_table r_min_table mc_table prediction_table accuracy_table improvement_table "
-            "capacity_table cosine_table regression_table paper_table").split()  # fmt: skip
+    keys = (
+        "config_table grid_table r_min_table mc_table prediction_table accuracy_table improvement_table "
+        "capacity_table cosine_table regression_table paper_table"
+    ).split()
     ctx = dict.fromkeys(keys, "")
-    ctx.update(version="0", preset="quick", store="s_1.db", n_rows=0, n_configs=0, sweeps="", seed=0, mc_trials=1,
-               notes=[], formulas=[("p", "p")], skipped=[], theory_figures=[], prediction_figures=[],
-               training_figures=[], regression_figures=[])  # fmt: skip
+    ctx.update(
+        version="0",
+        preset="quick",
+        store="s_1.db",
+        n_rows=0,
+        n_configs=0,
+        sweeps="",
+        seed=0,
+        mc_trials=1,
+        notes=[],
+        formulas=[("p", "p")],
+        skipped=[],
+        theory_figures=[],
+        prediction_figures=[],
+        training_figures=[],
+        regression_figures=[],
+    )
     ctx.update(page_one="", page_two="", pruning_summary="", cosine_diff_table="")
     return ctx
 
@@ -96,6 +112,8 @@ def test_long_tables_keep_first_and_last_rows_together():
 
 
 def test_overfull_boxes_over_the_limit_only():
-    log = "Overfull \\hbox (91.69418pt too wide) in alignment\nOverfull \\hbox (0.6pt too wide) in paragraph\n" \
-          "Overfull \\vbox (3.0pt too high) has occurred\nUnderfull \\hbox (badness 10000)\n"  # fmt: skip
+    log = (
+        "Overfull \\hbox (91.69418pt too wide) in alignment\nOverfull \\hbox (0.6pt too wide) in paragraph\n"
+        "Overfull \\vbox (3.0pt too high) has occurred\nUnderfull \\hbox (badness 10000)\n"
+    )
     assert [b.split("(")[1].split("pt")[0] for b in latex.overfull_boxes(log)] == ["91.69418", "3.0"]

@@ -80,9 +80,15 @@ def test_report_from_a_store_in_a_cjk_emoji_folder(tmp_path):
     with ResultsStore(store) as s:
         run_sweep(Sweep("fig3a", "quick", configs, path=""), s, executor="serial", progress=False)
     preset = Preset(
-        name="test", sweeps=(), mc_trials=100, grid_m=(8,), grid_k=(2,), grid_alpha=(2,),
-        mc_cases=((8, 2, 2, "random", 2),), r_min_problems=((8, 2, 2),),
-    )  # fmt: skip
+        name="test",
+        sweeps=(),
+        mc_trials=100,
+        grid_m=(8,),
+        grid_k=(2,),
+        grid_alpha=(2,),
+        mc_cases=((8, 2, 2, "random", 2),),
+        r_min_problems=((8, 2, 2),),
+    )
     res = build_report(tmp_path / "out", preset=preset, store=store, run=False, progress=False)
     assert res.pdf is not None and Path(res.pdf).exists()
     text = subprocess.run(["pdftotext", str(res.pdf), "-"], capture_output=True, text=True, check=True).stdout

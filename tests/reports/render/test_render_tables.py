@@ -15,9 +15,26 @@ def _case_frame(trials=7, seed=0):
     rows = []
     for t in range(trials):
         for v, base in (("dense", 0.75), ("dense_warmup", 0.72), ("random", 0.80), ("clause", 0.9)):
-            rows.append(dict(config_hash="c", trial=t, variant=v, test_accuracy=base + 0.03 * rng.standard_normal(),
-                             sweep="case_study", task="boolean", clauses=8, k=4, r=8, alpha=2, depth=1,
-                             warmup_epochs=10, epochs=10, rewire_every=0, status="done", error=None))  # fmt: skip
+            rows.append(
+                dict(
+                    config_hash="c",
+                    trial=t,
+                    variant=v,
+                    test_accuracy=base + 0.03 * rng.standard_normal(),
+                    sweep="case_study",
+                    task="boolean",
+                    clauses=8,
+                    k=4,
+                    r=8,
+                    alpha=2,
+                    depth=1,
+                    warmup_epochs=10,
+                    epochs=10,
+                    rewire_every=0,
+                    status="done",
+                    error=None,
+                )
+            )
     return pd.DataFrame(rows)
 
 
@@ -52,9 +69,16 @@ def test_improvement_rows_show_every_distinguishing_field():
 
 
 def test_pruning_summary_says_how_much_pruning_moves_each_quantity():
-    pred = pd.DataFrame(dict(exact_covered=[4.0, 8.0, 2.0], mask_covered=[3.0, 8.0, 2.5],
-                             exact_collisions=[1.0, 2.0, 0.5], mask_collisions=[0.5, 1.0, 0.5],
-                             exact_all_covered=[0.9, 0.5, 0.99], mask_all_covered=[0.8, 0.5, 1.0]))  # fmt: skip
+    pred = pd.DataFrame(
+        dict(
+            exact_covered=[4.0, 8.0, 2.0],
+            mask_covered=[3.0, 8.0, 2.5],
+            exact_collisions=[1.0, 2.0, 0.5],
+            mask_collisions=[0.5, 1.0, 0.5],
+            exact_all_covered=[0.9, 0.5, 0.99],
+            mask_all_covered=[0.8, 0.5, 1.0],
+        )
+    )
     text = tables.pruning_summary(theory.pruning_moves(pred))
     cov = np.median([(3 - 4) / 4, 0.0, (2.5 - 2) / 2])  # 0 %: printed without a sign
     col = np.median([-0.5, -0.5, 0.0])  # -50 %
@@ -62,10 +86,24 @@ def test_pruning_summary_says_how_much_pruning_moves_each_quantity():
     assert f"expected collisions by {100 * col:+.0f}" in text
     assert "P(all covered) by 0.000 (median; range -0.100 to +0.010)" in text
     pred = theory.with_moves(pred)
-    table = tables.prediction_latex(pred.assign(sweep="s", clauses=8, k=4, r=8, alpha=2, variant="random", n=5,
-                                                  mc_all_covered=0.9, mc_collisions=1.0, mask_collisions_se=0.1,
-                                                  learned_all_covered=1.0, learned_collisions=0.2,
-                                                  learned_collisions_se=0.05, dense_collisions=224))  # fmt: skip
+    table = tables.prediction_latex(
+        pred.assign(
+            sweep="s",
+            clauses=8,
+            k=4,
+            r=8,
+            alpha=2,
+            variant="random",
+            n=5,
+            mc_all_covered=0.9,
+            mc_collisions=1.0,
+            mask_collisions_se=0.1,
+            learned_all_covered=1.0,
+            learned_collisions=0.2,
+            learned_collisions_se=0.05,
+            dense_collisions=224,
+        )
+    )
     assert "-25\\%" in table and "-50\\%" in table and "224" in table
 
 
@@ -75,9 +113,25 @@ def test_cosine_difference_table_is_a_per_trial_difference():
     for t in range(5):
         for v, c in (("dense", 0.05), ("random", -0.02)):
             cos = c + 0.05 * rng.standard_normal()
-            rows.append(dict(config_hash="a", trial=t, variant=v, test_accuracy=0.8, cosine=cos, abs_cosine=abs(cos),
-                             sweep="table_a1_a2", task="boolean", clauses=8, k=4, r=8, alpha=2, depth=1,
-                             status="done", error=None))  # fmt: skip
+            rows.append(
+                dict(
+                    config_hash="a",
+                    trial=t,
+                    variant=v,
+                    test_accuracy=0.8,
+                    cosine=cos,
+                    abs_cosine=abs(cos),
+                    sweep="table_a1_a2",
+                    task="boolean",
+                    clauses=8,
+                    k=4,
+                    r=8,
+                    alpha=2,
+                    depth=1,
+                    status="done",
+                    error=None,
+                )
+            )
     f = pd.DataFrame(rows)
     text = tables.cosine_difference_table(table_rows.cosine_difference_rows(frame.summarize(frame.paired(f))))
     d = f[f.variant == "random"].cosine.to_numpy() - f[f.variant == "dense"].cosine.to_numpy()
