@@ -63,23 +63,39 @@ import click
     "train exactly those, then build the report",
 )
 def report(
-    preset: str, out: str, store: str | None, no_run: bool, workers: int | None, progress: bool, **extra
+    preset: str,
+    out: str,
+    store: str | None,
+    no_run: bool,
+    workers: int | None,
+    progress: bool,
+    show_plan: bool,
+    device: str,
+    from_export: str | None,
+    as_json: bool,
+    export_to: str | None,
+    decide: bool,
 ) -> None:
     """Theory, Monte Carlo and trained networks side by side, as report.tex and report.pdf in OUT."""
     from reports.build import build_report
     from reports.render.latex import LatexBuildError
 
     decided = None
-    if extra["decide"]:
-        decided = _decide(preset, Path(out), store, no_run, workers, progress, extra)
+    if decide:
+        refused = (
+            ("--from", from_export, "an export cannot be trained into; give --store"),
+            ("--no-run", no_run, "--decide trains the planned trials"),
+            ("--plan", show_plan, "--plan trains nothing; `fpe-theory claims --plan` shows what --decide runs"),
+        )
+        decided = _decide(preset, Path(out), store, workers, progress, as_json, refused)
         no_run = True  # the report is rebuilt from the store: nothing beyond the planned trials is trained
-    if extra["show_plan"]:
-        return _plan(preset, workers, extra["device"], extra["as_json"])
-    if extra["from_export"] and (store or extra["export_to"]):
-        other = f"store={store!r}" if store else f"export={extra['export_to']!r}"
-        raise ValueError(f"from={extra['from_export']!r} and {other}: --from builds from an export alone")
-    _check_paths(out, store, extra["from_export"], extra["export_to"])
-    source = _source(extra["from_export"])
+    if show_plan:
+        return _plan(preset, workers, device, as_json)
+    if from_export and (store or export_to):
+        other = f"store={store!r}" if store else f"export={export_to!r}"
+        raise ValueError(f"from={from_export!r} and {other}: --from builds from an export alone")
+    _check_paths(out, store, from_export, export_to)
+    source = _source(from_export)
     if source is not None and click.get_current_context().get_parameter_source("preset").name == "DEFAULT":
         preset = source.meta.get("preset") or preset  # the preset the export was made with
     try:
@@ -91,10 +107,10 @@ def report(
         for line in exc.excerpt:
             click.echo(f"  {line}", err=True)
         raise SystemExit(2) from None
-    if extra["export_to"]:
+    if export_to:
         note = None if decided is None else {"decide_plan": _decide_note(decided[0])}
-        _export(extra["export_to"], preset, store or str(Path(out) / "results.db"), res.seconds, note)
-    if extra["as_json"]:
+        _export(export_to, preset, store or str(Path(out) / "results.db"), res.seconds, note)
+    if as_json:
         return _summary(res, preset, store if source is None else source.path, decided)
     for name, note in res.skipped:
         click.echo(f"skipped figure {name}: {note}", err=True)
@@ -111,25 +127,21 @@ def report(
         click.echo(res.hint)
 
 
-def _decide(preset: str, out: Path, store: str | None, no_run: bool, workers, progress: bool, extra: dict):
-    """``--decide``: the fixed plan (``reports.decide``), printed, then its trials trained; (Decision, Trained)."""
+def _decide(preset: str, out: Path, store: str | None, workers, progress: bool, as_json: bool, refused):
+    """``--decide``: the fixed plan (``reports.decide``), printed, then its trials trained; (Decision, Trained).
+    ``refused``: (flag, given, why) of the flags that cannot go with it."""
     from reports import decide
     from reports.presets import get_preset
 
-    refused = (
-        ("--from", extra["from_export"], "an export cannot be trained into; give --store"),
-        ("--no-run", no_run, "--decide trains the planned trials"),
-        ("--plan", extra["show_plan"], "--plan trains nothing; `fpe-theory claims --plan` shows what --decide runs"),
-    )
     for flag, given, why in refused:
         if given:
             raise ValueError(f"--decide with {flag}: {why}")
     store_path = Path(store) if store is not None else out / "results.db"
     decision = decide.prepare(get_preset(preset), out, store_path)
-    if not extra["as_json"]:
+    if not as_json:
         click.echo(decide.describe(decision))
     trained = decide.train(decision, store_path, workers, progress)
-    if not extra["as_json"]:
+    if not as_json:
         click.echo(decide.summary_line(decision, trained))
     return decision, trained
 

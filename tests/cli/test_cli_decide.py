@@ -67,7 +67,7 @@ def _hand_built_store(path, preset):
                     {
                         **dict.fromkeys(ROW_FIELDS),
                         "trial": t,
-                        "seed": t,
+                        "seed": c.seed,
                         "variant": v,
                         "device": "cpu",
                         "test_accuracy": base + w * d,
