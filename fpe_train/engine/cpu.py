@@ -27,7 +27,7 @@ from fpe_train.engine import draws, kernel
 from fpe_train.engine.datasets import dataset_name
 from fpe_train.engine.draws import SPLIT_NAMES, STREAM_INIT, STREAM_SPLIT, order_key, trial_rng
 from fpe_train.engine.measure import measure
-from fpe_train.engine.rows import ROW_FIELDS
+from fpe_train.engine.rows import BatchResult, collect, divergence_message
 from fpe_train.engine.tasks import load_datasets, task_clauses
 
 UNSUPPORTED_SPLITS = ("dropconnect",)  # masks redrawn during training: the torch path
@@ -51,17 +51,6 @@ def supports(configs: Sequence) -> bool:
         and (c.device == "cpu" or (c.device == "auto" and not cuda_present()))
         for c in configs
     )
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """What a batch trained, per item of its ``items``: ``rows[i]`` maps each trial that finished to its rows,
-    ``failed[i]`` each trial whose loss stopped being finite to its one-line message; ``seconds``: the batch's
-    wall time (``fpe_train.engine.run.BatchResult`` has the same fields)."""
-
-    rows: list[dict[int, list[dict]]]
-    failed: list[dict[int, str]]
-    seconds: float
 
 
 def run_any(items, progress=None, on_error: str = "raise") -> BatchResult:
@@ -300,7 +289,7 @@ def run_batch(items, progress: Callable[[int, int], None] | None = None, on_erro
     threads = kernel_threads()
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) if threads > 1 else _null() as pool:
         rows, curves, diverged = _train(items, progress, on_error, pool)
-    return _collect(items, rows, curves, diverged, time.perf_counter() - t0)
+    return collect(items, rows, lambda i, v, t: _curve(curves, i, v, t), diverged, time.perf_counter() - t0)
 
 
 class _null:
@@ -332,7 +321,7 @@ def _train(items, progress, on_error, pool):
         def on_epoch(epoch: int) -> None:
             if on_error == "raise" and trainer.diverged:
                 e = min(trainer.diverged)
-                raise ValueError(_divergence_message(labels[e], trainer.diverged[e]))
+                raise ValueError(divergence_message(labels[e], trainer.diverged[e]))
             if c0.curve_every and epoch % c0.curve_every == 0:
                 acc = accuracy(models, data.X_test, data.xt_off, data.y_test, data.n_test)
                 for label, a in zip(labels, acc.tolist(), strict=True):
@@ -419,21 +408,6 @@ def _rows(models: _Models, labels: list, members, data: _Data, owner: list[int])
     return out
 
 
-def _divergence_message(label, epoch: int) -> str:
-    variant, trial = label[-2], label[-1]
-    return f"loss is not finite: training diverged (variant={variant}, trial={trial}, epoch={epoch}); lower --lr"
-
-
-def _check_budgets(rows: list[dict]) -> None:
-    dense = {r["trial"]: r["nonzero_params"] for r in rows if r["variant"] == "dense"}
-    for r in rows:
-        if r["nonzero_params"] != dense[r["trial"]]:
-            raise RuntimeError(
-                f"nonzero_params={r['nonzero_params']} of variant={r['variant']} trial={r['trial']}: "
-                f"differs from dense={dense[r['trial']]}"
-            )
-
-
 def _curve(curves, item: int, variant: str, trial: int) -> list[float] | None:
     points, n_warm, every = curves
     if not every or variant == "dense_warmup":
@@ -442,26 +416,3 @@ def _curve(curves, item: int, variant: str, trial: int) -> list[float] | None:
     if variant == "dense":
         return dense
     return dense[:n_warm] + points.get((item, variant, trial), [])
-
-
-def _collect(items, rows: dict, curves, diverged: dict, seconds: float) -> BatchResult:
-    per_row = seconds / max(1, len(rows))
-    done, failed = [], []
-    for i, (c, trials) in enumerate(items):
-        order = ("dense", "dense_warmup", "dense_fresh", *c.splits)
-        by_trial: dict[int, list[dict]] = {}
-        messages: dict[int, str] = {}
-        for t in trials:
-            if (i, t) in diverged:
-                messages[t] = _divergence_message(*diverged[(i, t)])
-                continue
-            got = [
-                rows[(i, v, t)] | {"seconds": per_row, "test_curve": _curve(curves, i, v, t)}
-                for v in order
-                if (i, v, t) in rows
-            ]
-            _check_budgets(got)
-            by_trial[t] = [{f: r[f] for f in ROW_FIELDS} for r in got]
-        done.append(by_trial)
-        failed.append(messages)
-    return BatchResult(done, failed, seconds)

@@ -53,9 +53,9 @@ from fpe_train.engine.draws import (
     trial_seed,
 )
 from fpe_train.engine.measure import coverage
-from fpe_train.engine.rows import ROW_FIELDS
+from fpe_train.engine.rows import ROW_FIELDS, BatchResult, collect, divergence_message
 from fpe_train.engine.tasks import load_datasets, load_task, task_clauses  # noqa: F401 - load_task: interface
-from fpe_train.engine.train import Group, _block, accuracy, divergence_message, train_epochs
+from fpe_train.engine.train import Group, _block, accuracy, train_epochs
 from fpe_train.fpe import metrics
 
 __all__ = ["ROW_FIELDS", "BatchResult", "run_batch", "run_config", "seed_entropy", "trial_generator"]
@@ -458,34 +458,12 @@ def _rows(g: Group, labels: list, members_of: dict, data: _Data, rows_of, device
     return out
 
 
-def check_budgets(rows: list[dict]) -> None:
-    """Every variant of a trial must have the dense model's non-zero weight count (else RuntimeError)."""
-    dense = {r["trial"]: r["nonzero_params"] for r in rows if r["variant"] == "dense"}
-    for r in rows:
-        if r["nonzero_params"] != dense[r["trial"]]:
-            raise RuntimeError(
-                f"nonzero_params={r['nonzero_params']} of variant={r['variant']} trial={r['trial']}: "
-                f"differs from dense={dense[r['trial']]}"
-            )
-
-
 def _check_schedule(configs: Sequence[TrainConfig]) -> None:
     from fpe_train.engine.batch import schedule_key
 
     keys = {schedule_key(c) for c in configs}
     if len(keys) != 1:
         raise ValueError(f"configs: {len(keys)} different schedules in one batch; group them with group_configs()")
-
-
-@dataclasses.dataclass(frozen=True)
-class BatchResult:
-    """What :func:`run_batch` trained, per item of its ``items``: ``rows[i]`` maps each trial that finished to
-    its rows, ``failed[i]`` each trial whose loss stopped being finite to its one-line message; ``seconds``:
-    the batch's wall time."""
-
-    rows: list[dict[int, list[dict]]]
-    failed: list[dict[int, str]]
-    seconds: float
 
 
 def run_batch(
@@ -569,30 +547,7 @@ def run_batch(
     rows.update(_rows(fine, labels, members_of, data, rows_of(fine), device.type))
     for e, ep in fine.diverged.items():
         diverged.setdefault(labels[e][::2], (labels[e], ep))
-    return _collect(items, rows, curves, diverged, time.perf_counter() - t0)
-
-
-def _collect(items, rows: dict, curves: Curves, diverged: dict, seconds: float) -> BatchResult:
-    per_row = seconds / max(1, len(rows))
-    done, failed = [], []
-    for i, (c, trials) in enumerate(items):
-        order = ("dense", "dense_warmup", "dense_fresh", *c.splits)
-        by_trial: dict[int, list[dict]] = {}
-        messages: dict[int, str] = {}
-        for t in trials:
-            if (i, t) in diverged:
-                messages[t] = divergence_message(*diverged[(i, t)])
-                continue
-            got = [
-                rows[(i, v, t)] | {"seconds": per_row, "test_curve": curves.of(i, v, t)}
-                for v in order
-                if (i, v, t) in rows
-            ]
-            check_budgets(got)
-            by_trial[t] = [{f: r[f] for f in ROW_FIELDS} for r in got]
-        done.append(by_trial)
-        failed.append(messages)
-    return BatchResult(done, failed, seconds)
+    return collect(items, rows, curves.of, diverged, time.perf_counter() - t0)
 
 
 def run_config(

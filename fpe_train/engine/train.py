@@ -265,11 +265,6 @@ def note_divergence(g: Group, epoch: int) -> None:
         g.diverged.setdefault(e, epoch)
 
 
-def divergence_message(label, epoch: int) -> str:
-    variant, trial = label[-2], label[-1]
-    return f"loss is not finite: training diverged (variant={variant}, trial={trial}, epoch={epoch}); lower --lr"
-
-
 def train_epochs(
     g: Group,
     X: Tensor,
