@@ -29,6 +29,22 @@ CONFIG = TrainConfig(
     batch_size=8,
     device="cpu",
 )
+# The smallest sweep file the commands accept (one trial of a 2-clause Boolean DNF).
+TINY = """[sweep]
+name = "tiny"
+[base]
+task = "boolean"
+clauses = 2
+k = 2
+r = 2
+splits = ["random"]
+trials = 1
+warmup_epochs = 1
+epochs = 1
+n_train = 16
+n_test = 8
+device = "cpu"
+"""
 MC_RECORD = {  # the shape of reports.montecarlo.to_record
     "p_all_covered": [0.25, 0.125, 0.0, 0.5],
     "expected_covered": [1.5, 0.25, 1.0, 2.0],

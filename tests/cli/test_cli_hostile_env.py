@@ -13,23 +13,7 @@ import sys
 import time
 
 import pytest
-from hostile import HANG_GUARD, Snapshot, refused, run_cli
-
-TINY = """[sweep]
-name = "tiny"
-[base]
-task = "boolean"
-clauses = 2
-k = 2
-r = 2
-splits = ["random"]
-trials = 1
-warmup_epochs = 1
-epochs = 1
-n_train = 16
-n_test = 8
-device = "cpu"
-"""
+from hostile import HANG_GUARD, TINY, Snapshot, refused, run_cli
 
 # ---------------------------------------------------------------- optional modules, missing or broken
 

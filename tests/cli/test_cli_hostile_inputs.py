@@ -11,22 +11,7 @@ import stat
 import zlib
 
 import pytest
-from hostile import MC_RECORD, Snapshot, read_lines, refused, rehash, reseal, run_cli, tamper, write_lines
-
-TINY = """[sweep]
-name = "tiny"
-[base]
-task = "boolean"
-clauses = 2
-k = 2
-r = 2
-splits = ["random"]
-trials = 1
-warmup_epochs = 1
-epochs = 1
-n_train = 16
-n_test = 8
-"""
+from hostile import MC_RECORD, TINY, Snapshot, read_lines, refused, rehash, reseal, run_cli, tamper, write_lines
 
 
 @pytest.fixture
