@@ -125,7 +125,7 @@ def _flat_data(members) -> _Data:
 class _Models:
     """Models of one phase as flat buffers (``kernel`` layout), with their Adam state and hyperparameters."""
 
-    def __init__(self, blocks: list[tuple], stream: list[int], ds: list[int], configs: list) -> None:
+    def __init__(self, blocks: list[tuple], trial: list[int], ds: list[int], configs: list) -> None:
         self.n_in = np.array([b[0].shape[1] for b in blocks], dtype=np.int64)
         self.h = np.array([b[0].shape[0] for b in blocks], dtype=np.int64)
         self.n_out = int(blocks[0][2].shape[0])
@@ -141,7 +141,7 @@ class _Models:
         self.M2 = [b[5] for b in blocks]
         self.A1, self.A2 = np.zeros_like(self.P), np.zeros_like(self.P)
         self.steps = np.zeros(len(blocks), dtype=np.int64)
-        self.stream = np.array(stream, dtype=np.int64)
+        self.trial = np.array(trial, dtype=np.int64)  # each model's trial: its row of the permutations
         self.ds = np.array(ds, dtype=np.int64)
         self.lr, self.l1, self.l2 = (np.array([getattr(c, f) for c in configs], np.float64) for f in ("lr", "l1", "l2"))
         self.sums = np.zeros(len(blocks))
@@ -168,22 +168,22 @@ class _Models:
 
 
 def _shares(models: _Models, threads: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per thread, the (order, bounds) of its groups of models (one group per stream), balanced by arithmetic:
-    the heaviest stream first into the lightest share."""
+    """Per thread, the (order, bounds) of its trials' models (a trial's models together), balanced by arithmetic:
+    the heaviest trial first into the lightest share."""
     cost = models.n_in * models.h + models.h * models.n_out
-    streams = np.unique(models.stream)
-    members = {s: np.flatnonzero(models.stream == s) for s in streams.tolist()}
+    trials = np.unique(models.trial)
+    members = {t: np.flatnonzero(models.trial == t) for t in trials.tolist()}
     load, shares = np.zeros(threads), [[] for _ in range(threads)]
-    for s in sorted(members, key=lambda s: -cost[members[s]].sum()):
-        t = int(np.argmin(load))
-        shares[t].append(s)
-        load[t] += cost[members[s]].sum()
+    for t in sorted(members, key=lambda t: -cost[members[t]].sum()):
+        w = int(np.argmin(load))  # the thread with the least work so far
+        shares[w].append(t)
+        load[w] += cost[members[t]].sum()
     out = []
     for share in shares:
         if share:
-            groups = [members[s] for s in sorted(share)]
-            bounds = np.cumsum([0] + [len(g) for g in groups]).astype(np.int64)
-            out.append((np.concatenate(groups).astype(np.int64), bounds))
+            models_of = [members[t] for t in sorted(share)]
+            bounds = np.cumsum([0] + [len(m) for m in models_of]).astype(np.int64)
+            out.append((np.concatenate(models_of).astype(np.int64), bounds))
     return out
 
 
@@ -215,7 +215,7 @@ class _Trainer:
             m.n_in,
             m.h,
             m.p_off,
-            m.stream,
+            m.trial,
             m.ds,
             m.n_out,
             d.X_train,
@@ -357,7 +357,7 @@ def _train(items, progress, on_error, pool):
 
 def _fork(warm: _Models, members, entropy) -> tuple[_Models, list, list[int]]:
     """Dense continuations (same weights, Adam state and step count) and each split's FPE models (fresh Adam)."""
-    blocks, labels, stream, configs, dense_at, owner = [], [], [], [], [], []
+    blocks, labels, trial, configs, dense_at, owner = [], [], [], [], [], []
     for s, (i, c, t) in enumerate(members):
         W1, b1, W2, b2 = (x.copy() for x in warm.block(s))
         dense_at.append(len(blocks))
@@ -372,10 +372,10 @@ def _fork(warm: _Models, members, entropy) -> tuple[_Models, list, list[int]]:
             blocks.append((V1, a1, V2, a2, K1, K2))
             labels.append((i, split, t))
         n_models = len(c.variants)  # dense, dense_fresh, the splits
-        stream += [s] * n_models
+        trial += [s] * n_models
         configs += [c] * n_models
         owner += [s] * n_models
-    fine = _Models(blocks, stream, [warm.ds[s] for s in stream], configs)
+    fine = _Models(blocks, trial, [warm.ds[s] for s in trial], configs)
     for s, e in enumerate(dense_at):  # the dense continuation keeps its Adam state
         src, dst = (
             slice(warm.p_off[s], warm.p_off[s] + warm.size[s]),

@@ -7,19 +7,30 @@ a mixed batch costs the sum of its models). ``Mk`` is the mask in the same layou
 gradient is multiplied by 0 inside the fused Adam step, so its moments and the weight stay exactly 0 and
 the forward pass uses ``W`` as it is (no ``W * M`` per step).
 
-One call of :func:`train_epoch` runs one epoch of the given models, stream-outer: the models of one stream
-(a trial's dense model and its FPE forks) go through the epoch together, each minibatch gathered once for
-all of them (their weights stay in cache), and every model takes its step: the two products ``x W1^T`` and
-``dz^T x`` through BLAS (``np.dot``), the rest fused in one pass over the rows (bias, ReLU, the second layer,
-the loss gradient: mean BCE with logits for one output; softmax cross-entropy through BLAS otherwise), then
-Adam (torch.optim.Adam's arithmetic, no weight decay) fused
-with the penalties (``2 l2 p`` on every parameter, ``l1 sign(p)`` on W1) and the mask. The loss itself is
-never formed: a loss is finite exactly when every logit is, so the sum of the logits per model (``sums``)
-is the divergence check. Compiled with ``cache=True`` (once per machine, reused by every later process)
-and ``nogil=True``: threads over models run in parallel (``fpe_train.engine.cpu``), each calling a
+One call of :func:`train_epoch` runs one epoch of the given models, trial-outer: the models of one trial
+(its dense model and its FPE forks, which read the same minibatches) go through the epoch together, each
+minibatch gathered once for all of them, transposed (``xT (n_in, B)``: a column of the minibatch per input,
+16 x 16 tiles transposed in registers by :func:`_tile16`), and every model takes its step with its
+activations transposed too (``zT (h, B)``, so that every loop over the minibatch is a long vector loop):
+
+- the two products ``W1 xT`` and ``dzT xT^T``: for small models (``h n_in <= HAND_MAX``, every Boolean
+  model of the paper up to m = 64) hand-written loops over the minibatch that read only W1's unmasked
+  entries (a masked FPE model multiplies half of the zeros a BLAS call would), four inputs at a time, two
+  hidden units at a time in the backward product of a dense model; larger models through BLAS (``np.dot``);
+- the rest of the forward pass, the loss gradient (mean BCE with logits for one output; softmax
+  cross-entropy through BLAS otherwise) and the backward pass up to ``dz`` in a few vector passes;
+- Adam (torch.optim.Adam's arithmetic, no weight decay) fused with the penalties (``2 l2 p`` on every
+  parameter, ``l1 sign(p)`` on W1) and the mask.
+
+The reductions over the minibatch (gradients of W1, b1, w2, b2) are summed in vector lanes (numba's
+``fastmath`` ``reassoc`` on those loops alone): the order depends on the model's shape and the minibatch's
+length only, so a model's numbers do not depend on the other models of its batch. The loss itself is never
+formed: a loss is finite exactly when every logit is, so the sum of the logits per model (``sums``) is the
+divergence check. Compiled with ``cache=True`` (once per machine, reused by every later process) and
+``nogil=True``: threads over models run in parallel (``fpe_train.engine.cpu``), each calling a
 single-threaded BLAS.
 
-Data order: :func:`permutations` draws each stream's permutation of the epoch from its 64-bit key
+Data order: :func:`permutations` draws each trial's permutation of the epoch from its 64-bit key
 (``draws.order_key``): Fisher-Yates driven by splitmix64 of (key, epoch, position); the same function serves
 the torch path, so both read the same minibatches.
 """
@@ -27,11 +38,14 @@ the torch path, so both read the same minibatches.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 B1, B2, EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+HAND_MAX = 2048  # first-layer weights up to which the two products are hand-written loops, not BLAS
 
 
 @njit(cache=True, nogil=True)
@@ -61,14 +75,269 @@ def permutation(key, epoch, out) -> None:
 
 @njit(cache=True, nogil=True)
 def permutations(keys, epoch, out) -> None:
-    """``out (S, n)`` <- each stream's permutation of this epoch (``keys (S,)`` uint64)."""
-    for s in range(keys.shape[0]):
-        permutation(keys[s], epoch, out[s])
+    """``out (T, n)`` <- each trial's permutation of this epoch (``keys (T,)`` uint64)."""
+    for t in range(keys.shape[0]):
+        permutation(keys[t], epoch, out[t])
+
+
+# ---------------------------------------------------------------- the minibatch, transposed
+
+
+@intrinsic
+def _tile16(typingctx, src, offs, dst, dst_off, ld):
+    """``dst[dst_off + c * ld + r] = src[offs[r] + c]`` for r, c < 16: sixteen rows of 16 floats loaded as
+    vectors, transposed in registers (four rounds of shuffles, each swapping one bit of the row index with the
+    same bit of the column index) and stored as sixteen columns."""
+    sig = types.void(src, offs, dst, dst_off, ld)
+
+    def codegen(context, builder, signature, args):
+        s, o, d, doff, ldv = args
+        sa = context.make_array(signature.args[0])(context, builder, s)
+        oa = context.make_array(signature.args[1])(context, builder, o)
+        da = context.make_array(signature.args[2])(context, builder, d)
+        i64, vec = ir.IntType(64), ir.VectorType(ir.FloatType(), 16)
+        rows = []
+        for r in range(16):
+            at = builder.load(builder.gep(oa.data, [ir.Constant(i64, r)]))
+            rows.append(builder.load(builder.bitcast(builder.gep(sa.data, [at]), vec.as_pointer()), align=4))
+        for bit in (1, 2, 4, 8):
+            low = [c if not c & bit else 16 + (c ^ bit) for c in range(16)]
+            high = [c ^ bit if not c & bit else 16 + c for c in range(16)]
+            low, high = (ir.Constant(ir.VectorType(ir.IntType(32), 16), m) for m in (low, high))
+            new = list(rows)
+            for p in (r for r in range(16) if not r & bit):
+                new[p] = builder.shuffle_vector(rows[p], rows[p | bit], low)
+                new[p | bit] = builder.shuffle_vector(rows[p], rows[p | bit], high)
+            rows = new
+        for c in range(16):
+            at = builder.add(doff, builder.mul(ldv, ir.Constant(i64, c)))
+            builder.store(rows[c], builder.bitcast(builder.gep(da.data, [at]), vec.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True)
+def _gather_t(X, base, ni, perm, start, xT, offs) -> None:
+    """``xT (ni, Bc)`` <- rows ``perm[start : start + Bc]`` of the dataset at ``X[base:]`` (rows of ``ni``),
+    transposed: 16 x 16 tiles through :func:`_tile16`, the edges element by element."""
+    Bc = xT.shape[1]
+    flat = xT.reshape(-1)
+    i0 = 0
+    while i0 + 16 <= Bc:
+        k0 = 0
+        while k0 + 16 <= ni:
+            for r in range(16):
+                offs[r] = base + perm[start + i0 + r] * ni + k0
+            _tile16(X, offs, flat, k0 * Bc + i0, Bc)
+            k0 += 16
+        for r in range(16):
+            row = base + perm[start + i0 + r] * ni
+            for k in range(k0, ni):
+                xT[k, i0 + r] = X[row + k]
+        i0 += 16
+    for i in range(i0, Bc):
+        row = base + perm[start + i] * ni
+        for k in range(ni):
+            xT[k, i] = X[row + k]
+
+
+# ---------------------------------------------------------------- the two products of the first layer
+
+
+@njit(cache=True, nogil=True)
+def _active(Mk, o, hh, ni, act, cnt) -> bool:
+    """``act[j, :cnt[j]]`` <- the unmasked inputs of hidden unit j (W1 at ``Mk[o:]``); whether none is masked."""
+    dense = True
+    for j in range(hh):
+        c = 0
+        for k in range(ni):
+            if Mk[o + j * ni + k] != 0:
+                act[j, c] = k
+                c += 1
+        cnt[j] = c
+        dense = dense and c == ni
+    return dense
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _forward_t(W1, xT, zT, act, cnt) -> None:
+    """``zT (h, Bc) = W1 xT`` over the unmasked entries of W1, four inputs per pass over the minibatch."""
+    Bc = xT.shape[1]
+    for j in range(W1.shape[0]):
+        row, a, c = zT[j], act[j], cnt[j]
+        for i in range(Bc):
+            row[i] = 0
+        q = 0
+        while q + 4 <= c:
+            k0, k1, k2, k3 = a[q], a[q + 1], a[q + 2], a[q + 3]
+            w0, w1, w2, w3 = W1[j, k0], W1[j, k1], W1[j, k2], W1[j, k3]
+            x0, x1, x2, x3 = xT[k0], xT[k1], xT[k2], xT[k3]
+            for i in range(Bc):
+                row[i] = row[i] + w0 * x0[i] + w1 * x1[i] + w2 * x2[i] + w3 * x3[i]
+            q += 4
+        while q < c:
+            w0, x0 = W1[j, a[q]], xT[a[q]]
+            for i in range(Bc):
+                row[i] += w0 * x0[i]
+            q += 1
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _backward_t(dzT, xT, G1, act, cnt, dense) -> None:
+    """``G1 (h, n_in) = dzT xT^T`` on the unmasked entries (0 elsewhere): dot products over the minibatch, four
+    inputs at a time (two hidden units at a time when no entry is masked)."""
+    hh, Bc = dzT.shape
+    ni = xT.shape[0]
+    j = 0
+    while dense and j + 2 <= hh:
+        d, e = dzT[j], dzT[j + 1]
+        k = 0
+        while k + 4 <= ni:
+            x0, x1, x2, x3 = xT[k], xT[k + 1], xT[k + 2], xT[k + 3]
+            s0 = s1 = s2 = s3 = t0 = t1 = t2 = t3 = np.float32(0.0)
+            for i in range(Bc):
+                di, ei, a0, a1, a2, a3 = d[i], e[i], x0[i], x1[i], x2[i], x3[i]
+                s0 += di * a0
+                s1 += di * a1
+                s2 += di * a2
+                s3 += di * a3
+                t0 += ei * a0
+                t1 += ei * a1
+                t2 += ei * a2
+                t3 += ei * a3
+            G1[j, k], G1[j, k + 1], G1[j, k + 2], G1[j, k + 3] = s0, s1, s2, s3
+            G1[j + 1, k], G1[j + 1, k + 1], G1[j + 1, k + 2], G1[j + 1, k + 3] = t0, t1, t2, t3
+            k += 4
+        for kk in range(k, ni):
+            s0 = t0 = np.float32(0.0)
+            for i in range(Bc):
+                s0 += d[i] * xT[kk, i]
+                t0 += e[i] * xT[kk, i]
+            G1[j, kk], G1[j + 1, kk] = s0, t0
+        j += 2
+    for jj in range(j, hh):
+        d, a, c = dzT[jj], act[jj], cnt[jj]
+        for k in range(ni):
+            G1[jj, k] = 0
+        q = 0
+        while q + 4 <= c:
+            k0, k1, k2, k3 = a[q], a[q + 1], a[q + 2], a[q + 3]
+            x0, x1, x2, x3 = xT[k0], xT[k1], xT[k2], xT[k3]
+            s0 = s1 = s2 = s3 = np.float32(0.0)
+            for i in range(Bc):
+                di = d[i]
+                s0 += di * x0[i]
+                s1 += di * x1[i]
+                s2 += di * x2[i]
+                s3 += di * x3[i]
+            G1[jj, k0], G1[jj, k1], G1[jj, k2], G1[jj, k3] = s0, s1, s2, s3
+            q += 4
+        while q < c:
+            s0, x0 = np.float32(0.0), xT[a[q]]
+            for i in range(Bc):
+                s0 += d[i] * x0[i]
+            G1[jj, a[q]] = s0
+            q += 1
+
+
+# ---------------------------------------------------------------- the rest of the step
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _binary_rows(zT, yb, b1, w2, b2, dv, G, n1, hh) -> float:
+    """One output: after ``zT = W1 xT``, the rest of the forward pass, the loss gradient and the backward pass up
+    to ``dz`` (left in ``zT``) in three passes over the minibatch: bias and ReLU with the logit accumulated
+    in ``dv``; sigmoid - y; the gradients of w2, b1 and dz. Writes the gradients of b1, w2, b2 into ``G``
+    after W1's ``n1`` entries; returns the sum of the logits."""
+    Bc = zT.shape[1]
+    inv = np.float32(1.0) / np.float32(Bc)
+    for i in range(Bc):
+        dv[i] = b2
+    for j in range(hh):
+        row, bj, wj = zT[j], b1[j], w2[j]
+        for i in range(Bc):
+            v = max(row[i] + bj, np.float32(0.0))  # ReLU; a zero marks an inactive unit below
+            row[i] = v
+            dv[i] += v * wj
+    total = 0.0
+    gb2 = np.float32(0.0)
+    for i in range(Bc):
+        o = dv[i]
+        total += o
+        d = (np.float32(1.0) / (np.float32(1.0) + np.exp(-o)) - yb[i]) * inv
+        dv[i] = d
+        gb2 += d
+    for j in range(hh):
+        row, wj = zT[j], w2[j]
+        sw = sb = np.float32(0.0)
+        for i in range(Bc):
+            v, d = row[i], dv[i]
+            sw += d * v
+            dz = d * wj if v > 0 else np.float32(0.0)
+            sb += dz
+            row[i] = dz
+        G[n1 + hh + j] = sw
+        G[n1 + j] = sb
+    G[n1 + 2 * hh] = gb2
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _loss_grad_t(outT, yb, doutT) -> float:
+    """Softmax cross-entropy, outputs by column: ``doutT = d(mean loss)/d(outT)``; returns the sum of the logits."""
+    n_out, Bc = outT.shape
+    inv = np.float32(1.0) / np.float32(Bc)
+    total = 0.0
+    for i in range(Bc):
+        mx = outT[0, i]
+        for c in range(n_out):
+            total += outT[c, i]
+            mx = max(mx, outT[c, i])
+        s = np.float32(0.0)
+        for c in range(n_out):
+            s += np.exp(outT[c, i] - mx)
+        for c in range(n_out):
+            doutT[c, i] = np.exp(outT[c, i] - mx) / s
+        doutT[np.int64(yb[i]), i] -= np.float32(1.0)
+        for c in range(n_out):
+            doutT[c, i] *= inv
+    return total
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _general_rows(zT, yb, b1, W2, b2, aT, outT, doutT, G, n1, hh, n_out) -> float:
+    """Any number of outputs (softmax cross-entropy): the second layer through BLAS; ``dz`` left in ``zT``."""
+    Bc = zT.shape[1]
+    for j in range(hh):
+        for i in range(Bc):
+            aT[j, i] = max(zT[j, i] + b1[j], np.float32(0.0))
+    np.dot(W2, aT, outT)  # (n_out, Bc)
+    for c in range(n_out):
+        for i in range(Bc):
+            outT[c, i] += b2[c]
+    total = _loss_grad_t(outT, yb, doutT)
+    n2 = n_out * hh
+    np.dot(doutT, aT.T, G[n1 + hh : n1 + hh + n2].reshape((n_out, hh)))  # (n_out, h)
+    for c in range(n_out):
+        s = np.float32(0.0)
+        for i in range(Bc):
+            s += doutT[c, i]
+        G[n1 + hh + n2 + c] = s
+    np.dot(W2.T, doutT, zT)  # (h, Bc): d(loss)/d(a)
+    for j in range(hh):
+        s = np.float32(0.0)
+        for i in range(Bc):
+            v = zT[j, i] if aT[j, i] > 0 else np.float32(0.0)
+            zT[j, i] = v
+            s += v
+        G[n1 + j] = s
+    return total
 
 
 @njit(cache=True, nogil=True)
 def _forward(xb, W1, b1, W2, b2, z, a, out) -> None:
-    """z = xb W1^T + b1, a = relu(z), out = a W2^T + b2 (all at the model's shape)."""
+    """z = xb W1^T + b1, a = relu(z), out = a W2^T + b2 (all at the model's shape; rows by sample)."""
     np.dot(xb, W1.T, z)
     Bc, h = z.shape
     for i in range(Bc):
@@ -80,33 +349,6 @@ def _forward(xb, W1, b1, W2, b2, z, a, out) -> None:
     for i in range(Bc):
         for c in range(out.shape[1]):
             out[i, c] += b2[c]
-
-
-@njit(cache=True, nogil=True)
-def _loss_grad(out, yb, dout) -> float:
-    """dout = d(mean loss)/d(out); returns the sum of the logits (finite iff the loss is)."""
-    Bc, n_out = out.shape
-    inv = np.float32(1.0) / np.float32(Bc)
-    total = 0.0
-    for i in range(Bc):
-        if n_out == 1:
-            o = out[i, 0]
-            total += o
-            dout[i, 0] = (np.float32(1.0) / (np.float32(1.0) + np.exp(-o)) - yb[i]) * inv
-        else:
-            mx = out[i, 0]
-            for c in range(n_out):
-                total += out[i, c]
-                mx = max(mx, out[i, c])
-            s = np.float32(0.0)
-            for c in range(n_out):
-                s += np.exp(out[i, c] - mx)
-            for c in range(n_out):
-                dout[i, c] = np.exp(out[i, c] - mx) / s
-            dout[i, np.int64(yb[i])] -= np.float32(1.0)
-            for c in range(n_out):
-                dout[i, c] *= inv
-    return total
 
 
 @njit(cache=True, nogil=True)
@@ -128,73 +370,11 @@ def _adam(p, g, m, v, mask, lo, hi, l1, l2x2, step_size, bc2, with_l1) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _binary_step(xb, yb, W1, b1, w2, b2, z, G, n1, hh) -> float:
-    """One output: after ``z = xb W1^T``, one pass over the rows does the rest of the forward pass, the loss
-    gradient and the backward pass up to ``dz`` (left in ``z``): bias, ReLU, logit, sigmoid - y, the
-    gradients of w2, b2, b1. Returns the sum of the logits."""
-    Bc = z.shape[0]
-    inv = np.float32(1.0) / np.float32(Bc)
-    total = 0.0
-    gb2 = np.float32(0.0)
-    g_w2 = G[n1 + hh : n1 + 2 * hh]
-    g_b1 = G[n1 : n1 + hh]
-    g_w2[:] = 0
-    g_b1[:] = 0
-    for i in range(Bc):
-        o = b2
-        for j in range(hh):
-            v = max(z[i, j] + b1[j], np.float32(0.0))  # ReLU; a zero marks an inactive unit below
-            z[i, j] = v
-            o += v * w2[j]
-        total += o
-        d = (np.float32(1.0) / (np.float32(1.0) + np.exp(-o)) - yb[i]) * inv
-        gb2 += d
-        for j in range(hh):
-            v = z[i, j]
-            g_w2[j] += d * v
-            dz = d * w2[j] if v > 0 else np.float32(0.0)
-            g_b1[j] += dz
-            z[i, j] = dz
-    G[n1 + 2 * hh] = gb2
-    return total
-
-
-@njit(cache=True, nogil=True)
-def _general_step(xb, yb, W1, b1, W2, b2, z, a, out, dout, G, n1, hh, n_out) -> float:
-    """Any number of outputs (softmax cross-entropy): the second layer through BLAS; ``dz`` left in ``z``."""
-    Bc = z.shape[0]
-    for i in range(Bc):
-        for j in range(hh):
-            v = z[i, j] + b1[j]
-            z[i, j] = v
-            a[i, j] = v if v > 0 else np.float32(0.0)
-    np.dot(a, W2.T, out)
-    for i in range(Bc):
-        for c in range(n_out):
-            out[i, c] += b2[c]
-    total = _loss_grad(out, yb, dout)
-    n2 = n_out * hh
-    np.dot(dout.T, a, G[n1 + hh : n1 + hh + n2].reshape((n_out, hh)))  # (n_out, h)
-    for c in range(n_out):
-        s = np.float32(0.0)
-        for i in range(Bc):
-            s += dout[i, c]
-        G[n1 + hh + n2 + c] = s
-    da = np.dot(dout, W2)  # (Bc, h)
-    for j in range(hh):
-        G[n1 + j] = 0
-    for i in range(Bc):
-        for j in range(hh):
-            v = da[i, j] if z[i, j] > 0 else np.float32(0.0)
-            z[i, j] = v
-            G[n1 + j] += v
-    return total
-
-
-@njit(cache=True, nogil=True)
-def _model_step(e, xb, yb, P, Mk, A1, A2, steps, n_in, h, p_off, n_out, lr, l1, l2, G, zbuf, abuf, obuf, dbuf):
-    """One Adam step of model e on the gathered minibatch ``xb (Bc, n_in)``; returns the sum of its logits."""
-    Bc = xb.shape[0]
+def _model_step(e, xT, yb, P, Mk, A1, A2, steps, n_in, h, p_off, n_out, lr, l1, l2, bufs, act, cnt, dense):
+    """One Adam step of model e on the gathered, transposed minibatch ``xT (n_in, Bc)``; ``act``, ``cnt``: its
+    unmasked inputs per hidden unit (:func:`_active`). Returns the sum of its logits."""
+    G, zbuf, abuf, obuf, dbuf = bufs
+    Bc = xT.shape[1]
     ni, hh, o = n_in[e], h[e], p_off[e]
     n1, n2 = hh * ni, n_out * hh
     size = n1 + hh + n2 + n_out
@@ -202,16 +382,24 @@ def _model_step(e, xb, yb, P, Mk, A1, A2, steps, n_in, h, p_off, n_out, lr, l1, 
     b1 = P[o + n1 : o + n1 + hh]
     W2 = P[o + n1 + hh : o + n1 + hh + n2].reshape((n_out, hh))
     b2 = P[o + n1 + hh + n2 : o + size]
-    z = zbuf[: Bc * hh].reshape((Bc, hh))
-    np.dot(xb, W1.T, z)  # (Bc, h)
-    if n_out == 1:
-        total = _binary_step(xb, yb, W1, b1, W2[0], b2[0], z, G, n1, hh)
+    zT = zbuf[: hh * Bc].reshape((hh, Bc))
+    G1 = G[:n1].reshape((hh, ni))
+    hand = n1 <= HAND_MAX
+    if hand:
+        _forward_t(W1, xT, zT, act, cnt)
     else:
-        a = abuf[: Bc * hh].reshape((Bc, hh))
-        out = obuf[: Bc * n_out].reshape((Bc, n_out))
-        dout = dbuf[: Bc * n_out].reshape((Bc, n_out))
-        total = _general_step(xb, yb, W1, b1, W2, b2, z, a, out, dout, G, n1, hh, n_out)
-    np.dot(z.T, xb, G[:n1].reshape((hh, ni)))  # (h, n_in): dz^T x
+        np.dot(W1, xT, zT)  # (h, Bc)
+    if n_out == 1:
+        total = _binary_rows(zT, yb, b1, W2[0], b2[0], dbuf, G, n1, hh)
+    else:
+        aT = abuf[: hh * Bc].reshape((hh, Bc))
+        outT = obuf[: n_out * Bc].reshape((n_out, Bc))
+        doutT = dbuf[: n_out * Bc].reshape((n_out, Bc))
+        total = _general_rows(zT, yb, b1, W2, b2, aT, outT, doutT, G, n1, hh, n_out)
+    if hand:
+        _backward_t(zT, xT, G1, act, cnt, dense)
+    else:
+        np.dot(zT, xT.T, G1)  # (h, n_in): dz^T x
     steps[e] += 1
     t = np.float64(steps[e])
     step_size = np.float32(np.float64(np.float32(lr[e])) / (1.0 - B1**t))
@@ -234,7 +422,7 @@ def train_epoch(
     n_in,
     h,
     p_off,
-    stream,
+    trial,
     ds,
     n_out,
     X,
@@ -248,15 +436,14 @@ def train_epoch(
     l2,
     sums,
 ) -> None:
-    """One epoch of the models ``order[bounds[g] : bounds[g + 1]]`` of each group g (the models of one stream:
-    a trial's dense model and its forks, which read the same minibatches): each minibatch of ``batch`` rows (the
-    last one may be shorter) is gathered once per group, then every model of the group takes its Adam step.
-    ``sums[e]`` += the sum of model e's logits over the epoch."""
-    for g in range(bounds.shape[0] - 1):
-        first, last = bounds[g], bounds[g + 1]
+    """One epoch of the models ``order[bounds[t] : bounds[t + 1]]`` of each trial t (its dense model and its
+    forks, which read the same minibatches; ``trial[e]``: model e's row of ``perms``): each minibatch of
+    ``batch`` rows (the last one may be shorter) is gathered once per trial, then every model of the trial
+    takes its Adam step. ``sums[e]`` += the sum of model e's logits over the epoch."""
+    for t in range(bounds.shape[0] - 1):
+        first, last = bounds[t], bounds[t + 1]
         e0 = order[first]
-        ni, d, perm = n_in[e0], ds[e0], perms[stream[e0]]
-        Xd = X[x_off[d] : x_off[d] + n * ni].reshape((n, ni))
+        ni, d, perm = n_in[e0], ds[e0], perms[trial[e0]]
         yd = y[d * n : (d + 1) * n]
         h_max, size_max = 0, 0
         for q in range(first, last):
@@ -264,25 +451,51 @@ def train_epoch(
             h_max = max(h_max, h[e])
             size_max = max(size_max, h[e] * ni + h[e] + n_out * h[e] + n_out)
         Bc = min(batch, n)
-        G = np.empty(size_max, dtype=np.float32)
-        zbuf = np.empty(Bc * h_max, dtype=np.float32)
-        abuf = np.empty(Bc * h_max, dtype=np.float32)
-        obuf = np.empty(Bc * n_out, dtype=np.float32)
-        dbuf = np.empty(Bc * n_out, dtype=np.float32)
-        xfull = np.empty((Bc, ni), dtype=np.float32)
+        bufs = (
+            np.empty(size_max, dtype=np.float32),
+            np.empty(Bc * h_max, dtype=np.float32),
+            np.empty(Bc * h_max, dtype=np.float32),
+            np.empty(Bc * n_out, dtype=np.float32),
+            np.empty(Bc * max(n_out, 1), dtype=np.float32),
+        )
+        act = np.empty((last - first, h_max, ni), dtype=np.int64)
+        cnt = np.empty((last - first, h_max), dtype=np.int64)
+        dense = np.empty(last - first, dtype=np.bool_)
+        for q in range(first, last):
+            e = order[q]
+            dense[q - first] = _active(Mk, p_off[e], h[e], ni, act[q - first], cnt[q - first])
+        xbuf = np.empty(ni * Bc, dtype=np.float32)
         yfull = np.empty(Bc, dtype=np.float32)
+        offs = np.empty(16, dtype=np.int64)
         totals = np.zeros(last - first)
         for start in range(0, n, batch):
             Bc = min(batch, n - start)
-            xb, yb = xfull[:Bc], yfull[:Bc]
+            xT, yb = xbuf[: ni * Bc].reshape((ni, Bc)), yfull[:Bc]
+            _gather_t(X, x_off[d], ni, perm, start, xT, offs)
             for i in range(Bc):
-                r = perm[start + i]
-                for k in range(ni):
-                    xb[i, k] = Xd[r, k]
-                yb[i] = yd[r]
+                yb[i] = yd[perm[start + i]]
             for q in range(first, last):
-                totals[q - first] += _model_step(
-                    order[q], xb, yb, P, Mk, A1, A2, steps, n_in, h, p_off, n_out, lr, l1, l2, G, zbuf, abuf, obuf, dbuf
+                j = q - first
+                totals[j] += _model_step(
+                    order[q],
+                    xT,
+                    yb,
+                    P,
+                    Mk,
+                    A1,
+                    A2,
+                    steps,
+                    n_in,
+                    h,
+                    p_off,
+                    n_out,
+                    lr,
+                    l1,
+                    l2,
+                    bufs,
+                    act[j],
+                    cnt[j],
+                    dense[j],
                 )
         for q in range(first, last):
             sums[order[q]] += totals[q - first]
