@@ -13,9 +13,9 @@ minibatch gathered once for all of them, transposed (``xT (n_in, B)``: a column 
 16 x 16 tiles transposed in registers by :func:`_tile16`), and every model takes its step with its
 activations transposed too (``zT (h, B)``, so that every loop over the minibatch is a long vector loop):
 
-- the two products ``W1 xT`` and ``dzT xT^T``: for small models (``h n_in <= HAND_MAX``, every Boolean
-  model of the paper up to m = 64) hand-written loops over the minibatch that read only W1's unmasked
-  entries (a masked FPE model multiplies half of the zeros a BLAS call would), four inputs at a time, two
+- the two products ``W1 xT`` and ``dzT xT^T``: for models with at most ``HAND_MAX`` unmasked weights in W1
+  (most Boolean models of the paper) hand-written loops over the minibatch that read only W1's unmasked
+  entries (a masked FPE model skips the zeros a BLAS call would multiply), four inputs at a time, two
   hidden units at a time in the backward product of a dense model; larger models through BLAS (``np.dot``);
 - the rest of the forward pass, the loss gradient (mean BCE with logits for one output; softmax
   cross-entropy through BLAS otherwise) and the backward pass up to ``dz`` in a few vector passes;
@@ -45,7 +45,7 @@ from numba.extending import intrinsic
 B1, B2, EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-HAND_MAX = 2048  # first-layer weights up to which the two products are hand-written loops, not BLAS
+HAND_MAX = 3072  # unmasked first-layer weights up to which the two products are hand-written loops, not BLAS
 
 
 @njit(cache=True, nogil=True)
@@ -146,9 +146,9 @@ def _gather_t(X, base, ni, perm, start, xT, offs) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _active(Mk, o, hh, ni, act, cnt) -> bool:
-    """``act[j, :cnt[j]]`` <- the unmasked inputs of hidden unit j (W1 at ``Mk[o:]``); whether none is masked."""
-    dense = True
+def _active(Mk, o, hh, ni, act, cnt) -> int:
+    """``act[j, :cnt[j]]`` <- the unmasked inputs of hidden unit j (W1 at ``Mk[o:]``); returns their number."""
+    nnz = 0
     for j in range(hh):
         c = 0
         for k in range(ni):
@@ -156,8 +156,8 @@ def _active(Mk, o, hh, ni, act, cnt) -> bool:
                 act[j, c] = k
                 c += 1
         cnt[j] = c
-        dense = dense and c == ni
-    return dense
+        nnz += c
+    return nnz
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
@@ -370,9 +370,9 @@ def _adam(p, g, m, v, mask, lo, hi, l1, l2x2, step_size, bc2, with_l1) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _model_step(e, xT, yb, P, Mk, A1, A2, steps, n_in, h, p_off, n_out, lr, l1, l2, bufs, act, cnt, dense):
+def _model_step(e, xT, yb, P, Mk, A1, A2, steps, n_in, h, p_off, n_out, lr, l1, l2, bufs, act, cnt, nnz):
     """One Adam step of model e on the gathered, transposed minibatch ``xT (n_in, Bc)``; ``act``, ``cnt``: its
-    unmasked inputs per hidden unit (:func:`_active`). Returns the sum of its logits."""
+    unmasked inputs per hidden unit and ``nnz`` their number (:func:`_active`). Returns the sum of its logits."""
     G, zbuf, abuf, obuf, dbuf = bufs
     Bc = xT.shape[1]
     ni, hh, o = n_in[e], h[e], p_off[e]
@@ -384,7 +384,7 @@ def _model_step(e, xT, yb, P, Mk, A1, A2, steps, n_in, h, p_off, n_out, lr, l1, 
     b2 = P[o + n1 + hh + n2 : o + size]
     zT = zbuf[: hh * Bc].reshape((hh, Bc))
     G1 = G[:n1].reshape((hh, ni))
-    hand = n1 <= HAND_MAX
+    hand = nnz <= HAND_MAX  # the model's shape and mask decide, never the other models of the batch
     if hand:
         _forward_t(W1, xT, zT, act, cnt)
     else:
@@ -397,7 +397,7 @@ def _model_step(e, xT, yb, P, Mk, A1, A2, steps, n_in, h, p_off, n_out, lr, l1, 
         doutT = dbuf[: n_out * Bc].reshape((n_out, Bc))
         total = _general_rows(zT, yb, b1, W2, b2, aT, outT, doutT, G, n1, hh, n_out)
     if hand:
-        _backward_t(zT, xT, G1, act, cnt, dense)
+        _backward_t(zT, xT, G1, act, cnt, nnz == n1)
     else:
         np.dot(zT, xT.T, G1)  # (h, n_in): dz^T x
     steps[e] += 1
@@ -460,10 +460,10 @@ def train_epoch(
         )
         act = np.empty((last - first, h_max, ni), dtype=np.int64)
         cnt = np.empty((last - first, h_max), dtype=np.int64)
-        dense = np.empty(last - first, dtype=np.bool_)
+        nnz = np.empty(last - first, dtype=np.int64)
         for q in range(first, last):
             e = order[q]
-            dense[q - first] = _active(Mk, p_off[e], h[e], ni, act[q - first], cnt[q - first])
+            nnz[q - first] = _active(Mk, p_off[e], h[e], ni, act[q - first], cnt[q - first])
         xbuf = np.empty(ni * Bc, dtype=np.float32)
         yfull = np.empty(Bc, dtype=np.float32)
         offs = np.empty(16, dtype=np.int64)
@@ -495,7 +495,7 @@ def train_epoch(
                     bufs,
                     act[j],
                     cnt[j],
-                    dense[j],
+                    nnz[j],
                 )
         for q in range(first, last):
             sums[order[q]] += totals[q - first]

@@ -52,23 +52,30 @@ def _plain(W1, b1, W2, b2, M1, X, y, keys_epochs, lr, l1, l2):
     return p, m
 
 
-@pytest.mark.parametrize("n_out", [1, 3])
-def test_kernel_equals_a_plain_loop_per_model(n_out):
-    """A ragged batch (two shapes, two streams, a masked model, a short last minibatch) against plain loops."""
+@pytest.mark.parametrize(
+    ("n_out", "ni", "widths"),
+    [(1, 6, (4, 9)), (3, 6, (4, 9)), (1, 20, (6, 7)), (1, 80, (4, 90))],
+)
+def test_kernel_equals_a_plain_loop_per_model(n_out, ni, widths):
+    """A ragged batch (two widths, two trials, a dense and a masked model, a short last minibatch) against plain
+    loops; inputs fewer than, not a multiple of, and a multiple of the 16 of a transposed tile; the masked model
+    of 90 hidden units has more unmasked weights than the hand-written products take (BLAS)."""
     rng = np.random.default_rng(0)
     n = 100  # 3 full minibatches of 32 and one of 4
-    X = rng.random((n, 6), dtype=np.float32) * 3
+    X = rng.random((n, ni), dtype=np.float32) * 3
     y = rng.integers(0, max(n_out, 2), n).astype(np.float32)
-    shapes, blocks = [(6, 5), (6, 9)], []
-    for ni, h in shapes:
+    blocks = []
+    for h, masked in zip(widths, (False, True), strict=True):
         (W1, W2), (b1, b2) = draws.init_layers([ni, h, n_out], rng)
-        M1 = rng.random(W1.shape) < 0.5
+        M1 = rng.random(W1.shape) < 0.5 if masked else np.ones(W1.shape, bool)
         blocks.append((W1 * M1, b1, W2, b2, M1, np.ones(W2.shape, bool)))
+    if widths[1] == 90:
+        assert blocks[1][4].sum() > kernel.HAND_MAX >= blocks[0][4].sum()
     configs = [TrainConfig(lr=LR, l1=L1, l2=L2), TrainConfig(lr=LR / 2, l1=L1, l2=L2)]
     models = cpu._Models(blocks, [0, 1], [0, 0], configs)
     keys = np.array([5, 6], dtype=np.uint64)
     data = cpu._Data(
-        X.ravel(), np.zeros(1, np.int64), y, X.ravel(), np.zeros(1, np.int64), y, n, n, n_out, [0, 0], [6, 6]
+        X.ravel(), np.zeros(1, np.int64), y, X.ravel(), np.zeros(1, np.int64), y, n, n, n_out, [0, 0], [ni, ni]
     )
     trainer = cpu._Trainer(models, data, keys, BATCH, None)
     trainer.epochs(1, 3, lambda epoch: None)
