@@ -7,8 +7,8 @@ Cases (ratios are only comparable within a run; one thread unless ``--threads``)
 - ``dense`` / ``masked``: E models of r = 8 (dense) or 16 neurons with half of W1 masked off (FPE alpha = 2),
   each model its own minibatches: the compiled CPU kernel (``fpe_train.engine.cpu``; "after") beside the
   torch engine on the same models ("before"); target >= 150x the loop at E = 256;
-- ``profile``: the kernel's step taken apart (gather, the two BLAS products, the fused row pass, Adam),
-  each timed alone on the shapes of the dense and masked cases;
+- ``profile``: the kernel's step taken apart (the transposed gather, the two hand-written products, the row
+  pass, Adam), each timed alone on the shapes of the dense and masked cases, and the products through BLAS;
 - ``sweep``: the 9-config sweep (clauses 4/8/16 x r 4/8/16, random + clause, 3 trials, 20 + 20 epochs,
   2,000 samples) through ``fpe-theory sweep run`` in a subprocess (process start, data, metrics, store),
   beside the loop's time for the same model-epochs (dense 40 epochs, each FPE model 20; the loop timed at
@@ -161,27 +161,32 @@ def _loop_models(models: int, epochs: int, loader) -> None:
 
 
 @njit(nogil=True)
-def _gather(Xd, yd, perm, xb, yb, reps):
+def _gather(Xflat, yd, perm, xT, yb, offs, reps):
     for rep in range(reps):
-        start = (rep * xb.shape[0]) % (perm.shape[0] - xb.shape[0])
-        for i in range(xb.shape[0]):
-            r = perm[start + i]
-            for k in range(xb.shape[1]):
-                xb[i, k] = Xd[r, k]
-            yb[i] = yd[r]
+        start = (rep * xT.shape[1]) % (perm.shape[0] - xT.shape[1])
+        kernel._gather_t(Xflat, 0, xT.shape[0], perm, start, xT, offs)
+        for i in range(xT.shape[1]):
+            yb[i] = yd[perm[start + i]]
 
 
 @njit(nogil=True)
-def _products(xb, W1, z, G1, reps):
+def _products(W1, xT, zT, G1, act, cnt, nnz, reps):
     for _ in range(reps):
-        np.dot(xb, W1.T, z)
-        np.dot(z.T, xb, G1)
+        kernel._forward_t(W1, xT, zT, act, cnt)
+        kernel._backward_t(zT, xT, G1, act, cnt, nnz == G1.size)
 
 
 @njit(nogil=True)
-def _rows(xb, yb, W1, b1, w2, z, G, n1, hh, reps):
+def _products_blas(W1, xT, zT, G1, reps):
     for _ in range(reps):
-        kernel._binary_step(xb, yb, W1, b1, w2, np.float32(0.1), z, G, n1, hh)
+        np.dot(W1, xT, zT)
+        np.dot(zT, xT.T, G1)
+
+
+@njit(nogil=True)
+def _rows(zT, yb, b1, w2, dv, G, n1, hh, reps):
+    for _ in range(reps):
+        kernel._binary_rows(zT, yb, b1, w2, np.float32(0.1), dv, G, n1, hh)
 
 
 @njit(nogil=True)
@@ -214,24 +219,33 @@ def _best(fn, reps=400) -> float:
 
 
 def profile(width: int, masked: bool) -> str:
+    """The kernel's step taken apart; the products also through BLAS on the same transposed arrays (the path of
+    models above ``kernel.HAND_MAX`` unmasked weights), printed beside the sum."""
     d = boolean_data(N_TRAIN, M, K, seed=0)
     W1, b1, W2, _, M1 = _start(1, width, masked)[0]
     perm = np.random.default_rng(0).permutation(N_TRAIN)
-    xb, yb = np.empty((BATCH, M), np.float32), np.empty(BATCH, np.float32)
+    xT, yb, offs = np.empty((M, BATCH), np.float32), np.empty(BATCH, np.float32), np.empty(16, np.int64)
     n1, size = width * M, width * M + 2 * width + 1
-    z, G = np.empty((BATCH, width), np.float32), np.zeros(size, np.float32)
+    zT, G, dv = np.empty((width, BATCH), np.float32), np.zeros(size, np.float32), np.empty(BATCH, np.float32)
     P = np.concatenate([W1.ravel(), b1, W2.ravel(), [0.0]]).astype(np.float32)
     Mk = np.concatenate([M1.ravel(), np.ones(2 * width + 1)]).astype(np.float32)
+    act, cnt = np.empty((width, M), np.int64), np.empty(width, np.int64)
+    nnz = kernel._active(Mk, 0, width, M, act, cnt)
+    G1 = G[:n1].reshape(width, M)
     with threadpool_limits(1, user_api="blas"):
-        _gather(d.X, d.y, perm, xb, yb, 1)
+        _gather(d.X.ravel(), d.y, perm, xT, yb, offs, 1)
         parts = {
-            "gather": _best(lambda n: _gather(d.X, d.y, perm, xb, yb, n)),
-            "x W1^T + dz^T x (BLAS)": _best(lambda n: _products(xb, W1, z, G[:n1].reshape(width, M), n)),
-            "fused row pass": _best(lambda n: _rows(xb, yb, W1, b1, W2[0], z.copy(), G, n1, width, n)),
+            "gather (transposed)": _best(lambda n: _gather(d.X.ravel(), d.y, perm, xT, yb, offs, n)),
+            "W1 xT + dzT xT^T (hand-written)": _best(lambda n: _products(W1, xT, zT, G1, act, cnt, nnz, n)),
+            "row pass": _best(lambda n: _rows(zT.copy(), yb, b1, W2[0], dv, G, n1, width, n)),
             "Adam (fused, masked)": _best(lambda n: _adam(P, G, np.zeros_like(P), np.zeros_like(P), Mk, n1, size, n)),
         }
+        blas = _best(lambda n: _products_blas(W1, xT, zT, G1, n))
     total = sum(parts.values())
-    return ", ".join(f"{k} {v:.1f} us ({v / total:.0%})" for k, v in parts.items()) + f"; sum {total:.1f} us/step"
+    return (
+        ", ".join(f"{k} {v:.1f} us ({v / total:.0%})" for k, v in parts.items())
+        + f"; sum {total:.1f} us/step (the two products through BLAS instead: {blas:.1f} us)"
+    )
 
 
 # ---------------------------------------------------------------- end to end
