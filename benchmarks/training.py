@@ -172,8 +172,12 @@ def _gather(Xflat, yd, perm, xT, yb, offs, reps):
 @njit(nogil=True)
 def _products(W1, xT, zT, G1, act, cnt, nnz, reps):
     for _ in range(reps):
-        kernel._forward_t(W1, xT, zT, act, cnt)
-        kernel._backward_t(zT, xT, G1, act, cnt, nnz == G1.size)
+        if nnz == G1.size:
+            kernel._forward_dense(W1, xT, zT, act)
+            kernel._backward_dense(zT, xT, G1, act)
+        else:
+            kernel._forward_masked(W1, xT, zT, act, cnt)
+            kernel._backward_masked(zT, xT, G1, act, cnt)
 
 
 @njit(nogil=True)

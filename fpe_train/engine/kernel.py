@@ -15,8 +15,8 @@ activations transposed too (``zT (h, B)``, so that every loop over the minibatch
 
 - the two products ``W1 xT`` and ``dzT xT^T``: for models with at most ``HAND_MAX`` unmasked weights in W1
   (most Boolean models of the paper) hand-written loops over the minibatch that read only W1's unmasked
-  entries (a masked FPE model skips the zeros a BLAS call would multiply), four inputs at a time, two
-  hidden units at a time in the backward product of a dense model; larger models through BLAS (``np.dot``);
+  entries (a masked FPE model skips the zeros a BLAS call would multiply), two hidden units and four inputs
+  per pass (a dense model's pair shares its loads); larger models through BLAS (``np.dot``);
 - the rest of the forward pass, the loss gradient (mean BCE with logits for one output; softmax
   cross-entropy through BLAS otherwise) and the backward pass up to ``dz`` in a few vector passes;
 - Adam (torch.optim.Adam's arithmetic, no weight decay) fused with the penalties (``2 l2 p`` on every
@@ -161,8 +161,10 @@ def _active(Mk, o, hh, ni, act, cnt) -> int:
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
-def _forward_t(W1, xT, zT, act, cnt) -> None:
-    """``zT (h, Bc) = W1 xT`` over the unmasked entries of W1, four inputs per pass over the minibatch."""
+def _forward_masked(W1, xT, zT, act, cnt) -> None:
+    """``zT (h, Bc) = W1 xT`` over the unmasked entries of W1, four inputs per pass over the minibatch. (Two
+    hidden units per pass, each with its own inputs, measured 1.25x slower: more overlap checks between the
+    arrays than LLVM vectorises with.)"""
     Bc = xT.shape[1]
     for j in range(W1.shape[0]):
         row, a, c = zT[j], act[j], cnt[j]
@@ -176,47 +178,65 @@ def _forward_t(W1, xT, zT, act, cnt) -> None:
             for i in range(Bc):
                 row[i] = row[i] + w0 * x0[i] + w1 * x1[i] + w2 * x2[i] + w3 * x3[i]
             q += 4
-        while q < c:
-            w0, x0 = W1[j, a[q]], xT[a[q]]
+        _forward_rest(W1, xT, row, j, a, q, c)
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _forward_rest(W1, xT, row, j, a, q, c) -> None:
+    """``row += W1[j, a[p]] xT[a[p]]`` for p in q..c-1, four inputs per pass over the minibatch."""
+    Bc = xT.shape[1]
+    while q + 4 <= c:
+        k0, k1, k2, k3 = a[q], a[q + 1], a[q + 2], a[q + 3]
+        w0, w1, w2, w3 = W1[j, k0], W1[j, k1], W1[j, k2], W1[j, k3]
+        x0, x1, x2, x3 = xT[k0], xT[k1], xT[k2], xT[k3]
+        for i in range(Bc):
+            row[i] = row[i] + w0 * x0[i] + w1 * x1[i] + w2 * x2[i] + w3 * x3[i]
+        q += 4
+    while q < c:
+        w0, x0 = W1[j, a[q]], xT[a[q]]
+        for i in range(Bc):
+            row[i] += w0 * x0[i]
+        q += 1
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _forward_dense(W1, xT, zT, act) -> None:
+    """``zT (h, Bc) = W1 xT`` for a model without masked weights in W1 (``act[j]`` = 0..n_in-1): hidden units
+    two at a time sharing their loads of ``xT``, four inputs per pass over the minibatch."""
+    hh, ni = W1.shape
+    Bc = xT.shape[1]
+    j = 0
+    while j + 2 <= hh:
+        r0, r1 = zT[j], zT[j + 1]
+        for i in range(Bc):
+            r0[i] = 0
+            r1[i] = 0
+        q = 0
+        while q + 4 <= ni:
+            x0, x1, x2, x3 = xT[q], xT[q + 1], xT[q + 2], xT[q + 3]
+            w0, w1, w2, w3 = W1[j, q], W1[j, q + 1], W1[j, q + 2], W1[j, q + 3]
+            v0, v1, v2, v3 = W1[j + 1, q], W1[j + 1, q + 1], W1[j + 1, q + 2], W1[j + 1, q + 3]
             for i in range(Bc):
-                row[i] += w0 * x0[i]
-            q += 1
+                u0, u1, u2, u3 = x0[i], x1[i], x2[i], x3[i]
+                r0[i] = r0[i] + w0 * u0 + w1 * u1 + w2 * u2 + w3 * u3
+                r1[i] = r1[i] + v0 * u0 + v1 * u1 + v2 * u2 + v3 * u3
+            q += 4
+        _forward_rest(W1, xT, r0, j, act[j], q, ni)
+        _forward_rest(W1, xT, r1, j + 1, act[j + 1], q, ni)
+        j += 2
+    if j < hh:
+        for i in range(Bc):
+            zT[j, i] = 0
+        _forward_rest(W1, xT, zT[j], j, act[j], 0, ni)
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def _backward_t(dzT, xT, G1, act, cnt, dense) -> None:
+def _backward_masked(dzT, xT, G1, act, cnt) -> None:
     """``G1 (h, n_in) = dzT xT^T`` on the unmasked entries (0 elsewhere): dot products over the minibatch, four
-    inputs at a time (two hidden units at a time when no entry is masked)."""
+    inputs at a time."""
     hh, Bc = dzT.shape
     ni = xT.shape[0]
-    j = 0
-    while dense and j + 2 <= hh:
-        d, e = dzT[j], dzT[j + 1]
-        k = 0
-        while k + 4 <= ni:
-            x0, x1, x2, x3 = xT[k], xT[k + 1], xT[k + 2], xT[k + 3]
-            s0 = s1 = s2 = s3 = t0 = t1 = t2 = t3 = np.float32(0.0)
-            for i in range(Bc):
-                di, ei, a0, a1, a2, a3 = d[i], e[i], x0[i], x1[i], x2[i], x3[i]
-                s0 += di * a0
-                s1 += di * a1
-                s2 += di * a2
-                s3 += di * a3
-                t0 += ei * a0
-                t1 += ei * a1
-                t2 += ei * a2
-                t3 += ei * a3
-            G1[j, k], G1[j, k + 1], G1[j, k + 2], G1[j, k + 3] = s0, s1, s2, s3
-            G1[j + 1, k], G1[j + 1, k + 1], G1[j + 1, k + 2], G1[j + 1, k + 3] = t0, t1, t2, t3
-            k += 4
-        for kk in range(k, ni):
-            s0 = t0 = np.float32(0.0)
-            for i in range(Bc):
-                s0 += d[i] * xT[kk, i]
-                t0 += e[i] * xT[kk, i]
-            G1[j, kk], G1[j + 1, kk] = s0, t0
-        j += 2
-    for jj in range(j, hh):
+    for jj in range(hh):
         d, a, c = dzT[jj], act[jj], cnt[jj]
         for k in range(ni):
             G1[jj, k] = 0
@@ -233,12 +253,67 @@ def _backward_t(dzT, xT, G1, act, cnt, dense) -> None:
                 s3 += di * x3[i]
             G1[jj, k0], G1[jj, k1], G1[jj, k2], G1[jj, k3] = s0, s1, s2, s3
             q += 4
-        while q < c:
-            s0, x0 = np.float32(0.0), xT[a[q]]
+        _backward_rest(d, xT, G1, jj, a, q, c)
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _backward_rest(d, xT, G1, j, a, q, c) -> None:
+    """``G1[j, a[p]] = d . xT[a[p]]`` for p in q..c-1, four inputs per pass over the minibatch."""
+    Bc = xT.shape[1]
+    while q + 4 <= c:
+        k0, k1, k2, k3 = a[q], a[q + 1], a[q + 2], a[q + 3]
+        x0, x1, x2, x3 = xT[k0], xT[k1], xT[k2], xT[k3]
+        s0 = s1 = s2 = s3 = np.float32(0.0)
+        for i in range(Bc):
+            di = d[i]
+            s0 += di * x0[i]
+            s1 += di * x1[i]
+            s2 += di * x2[i]
+            s3 += di * x3[i]
+        G1[j, k0], G1[j, k1], G1[j, k2], G1[j, k3] = s0, s1, s2, s3
+        q += 4
+    while q < c:
+        s0, x0 = np.float32(0.0), xT[a[q]]
+        for i in range(Bc):
+            s0 += d[i] * x0[i]
+        G1[j, a[q]] = s0
+        q += 1
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _backward_dense(dzT, xT, G1, act) -> None:
+    """``G1 (h, n_in) = dzT xT^T`` for a model without masked weights in W1: dot products over the minibatch,
+    hidden units two at a time sharing their loads of ``xT``, four inputs at a time."""
+    hh, Bc = dzT.shape
+    ni = xT.shape[0]
+    for j in range(hh):
+        for k in range(ni):
+            G1[j, k] = 0
+    j = 0
+    while j + 2 <= hh:
+        d, e = dzT[j], dzT[j + 1]
+        q = 0
+        while q + 4 <= ni:
+            x0, x1, x2, x3 = xT[q], xT[q + 1], xT[q + 2], xT[q + 3]
+            s0 = s1 = s2 = s3 = t0 = t1 = t2 = t3 = np.float32(0.0)
             for i in range(Bc):
-                s0 += d[i] * x0[i]
-            G1[jj, a[q]] = s0
-            q += 1
+                di, ei, u0, u1, u2, u3 = d[i], e[i], x0[i], x1[i], x2[i], x3[i]
+                s0 += di * u0
+                s1 += di * u1
+                s2 += di * u2
+                s3 += di * u3
+                t0 += ei * u0
+                t1 += ei * u1
+                t2 += ei * u2
+                t3 += ei * u3
+            G1[j, q], G1[j, q + 1], G1[j, q + 2], G1[j, q + 3] = s0, s1, s2, s3
+            G1[j + 1, q], G1[j + 1, q + 1], G1[j + 1, q + 2], G1[j + 1, q + 3] = t0, t1, t2, t3
+            q += 4
+        _backward_rest(d, xT, G1, j, act[j], q, ni)
+        _backward_rest(e, xT, G1, j + 1, act[j + 1], q, ni)
+        j += 2
+    if j < hh:
+        _backward_rest(dzT[j], xT, G1, j, act[j], 0, ni)
 
 
 # ---------------------------------------------------------------- the rest of the step
@@ -385,8 +460,10 @@ def _model_step(e, xT, yb, P, Mk, A1, A2, steps, n_in, h, p_off, n_out, lr, l1, 
     zT = zbuf[: hh * Bc].reshape((hh, Bc))
     G1 = G[:n1].reshape((hh, ni))
     hand = nnz <= HAND_MAX  # the model's shape and mask decide, never the other models of the batch
-    if hand:
-        _forward_t(W1, xT, zT, act, cnt)
+    if hand and nnz == n1:
+        _forward_dense(W1, xT, zT, act)
+    elif hand:
+        _forward_masked(W1, xT, zT, act, cnt)
     else:
         np.dot(W1, xT, zT)  # (h, Bc)
     if n_out == 1:
@@ -396,8 +473,10 @@ def _model_step(e, xT, yb, P, Mk, A1, A2, steps, n_in, h, p_off, n_out, lr, l1, 
         outT = obuf[: n_out * Bc].reshape((n_out, Bc))
         doutT = dbuf[: n_out * Bc].reshape((n_out, Bc))
         total = _general_rows(zT, yb, b1, W2, b2, aT, outT, doutT, G, n1, hh, n_out)
-    if hand:
-        _backward_t(zT, xT, G1, act, cnt, nnz == n1)
+    if hand and nnz == n1:
+        _backward_dense(zT, xT, G1, act)
+    elif hand:
+        _backward_masked(zT, xT, G1, act, cnt)
     else:
         np.dot(zT, xT.T, G1)  # (h, n_in): dz^T x
     steps[e] += 1

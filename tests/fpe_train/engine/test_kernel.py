@@ -54,7 +54,7 @@ def _plain(W1, b1, W2, b2, M1, X, y, keys_epochs, lr, l1, l2):
 
 @pytest.mark.parametrize(
     ("n_out", "ni", "widths"),
-    [(1, 6, (4, 9)), (3, 6, (4, 9)), (1, 20, (6, 7)), (1, 80, (4, 90))],
+    [(1, 6, (5, 9)), (3, 6, (5, 9)), (1, 20, (6, 7)), (1, 80, (4, 90))],
 )
 def test_kernel_equals_a_plain_loop_per_model(n_out, ni, widths):
     """A ragged batch (two widths, two trials, a dense and a masked model, a short last minibatch) against plain
