@@ -13,10 +13,11 @@ minibatch gathered once for all of them, transposed (``xT (n_in, B)``: a column 
 16 x 16 tiles transposed in registers by :func:`_tile16`), and every model takes its step with its
 activations transposed too (``zT (h, B)``, so that every loop over the minibatch is a long vector loop):
 
-- the two products ``W1 xT`` and ``dzT xT^T``: for models with at most ``HAND_MAX`` unmasked weights in W1
-  (most Boolean models of the paper) hand-written loops over the minibatch that read only W1's unmasked
-  entries (a masked FPE model skips the zeros a BLAS call would multiply), two hidden units and four inputs
-  per pass (a dense model's pair shares its loads); larger models through BLAS (``np.dot``);
+- the two products ``W1 xT`` and ``dzT xT^T``: for models with at most ``HAND_MAX_DENSE`` (no mask) or
+  ``HAND_MAX_MASKED`` unmasked weights in W1 (every dense model of the paper's Boolean grid, its FPE models
+  up to m r = 2560) hand-written loops over the minibatch: a dense model two hidden units and four inputs per
+  pass, sharing their loads; a masked model one unit per pass over its unmasked inputs alone (it skips the
+  zeros a BLAS call would multiply); larger models through BLAS (``np.dot``);
 - the rest of the forward pass, the loss gradient (mean BCE with logits for one output; softmax
   cross-entropy through BLAS otherwise) and the backward pass up to ``dz`` in a few vector passes;
 - Adam (torch.optim.Adam's arithmetic, no weight decay) fused with the penalties (``2 l2 p`` on every
@@ -45,7 +46,9 @@ from numba.extending import intrinsic
 B1, B2, EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-HAND_MAX = 3072  # unmasked first-layer weights up to which the two products are hand-written loops, not BLAS
+# first-layer weights (unmasked) up to which the two products are hand-written loops, not BLAS (the measured
+# crossovers: a dense model's loops are faster, a masked model's skip the zeros BLAS would multiply)
+HAND_MAX_DENSE, HAND_MAX_MASKED = 5120, 2560
 
 
 @njit(cache=True, nogil=True)
@@ -464,7 +467,7 @@ def _model_step(e, xT, yb, P, Mk, A1, A2, steps, n_in, h, p_off, n_out, lr, l1, 
     b2 = P[o + n1 + hh + n2 : o + size]
     zT = zbuf[: hh * Bc].reshape((hh, Bc))
     G1 = G[:n1].reshape((hh, ni))
-    hand = nnz <= HAND_MAX  # the model's shape and mask decide, never the other models of the batch
+    hand = nnz <= (HAND_MAX_DENSE if nnz == n1 else HAND_MAX_MASKED)  # its shape and mask decide, never the batch
     if hand and nnz == n1:
         _forward_dense(W1, xT, zT, act)
     elif hand:
