@@ -366,7 +366,7 @@ def _binary_rows(zT, yb, b1, w2, b2, dv, G, n1, hh) -> float:
     return total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _loss_grad_t(outT, yb, doutT) -> float:
     """Softmax cross-entropy, outputs by column: ``doutT = d(mean loss)/d(outT)``; returns the sum of the logits."""
     n_out, Bc = outT.shape
@@ -388,7 +388,7 @@ def _loss_grad_t(outT, yb, doutT) -> float:
     return total
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc"})
+@njit(cache=True, nogil=True, fastmath={"reassoc"}, error_model="numpy")
 def _general_rows(zT, yb, b1, W2, b2, aT, outT, doutT, G, n1, hh, n_out) -> float:
     """Any number of outputs (softmax cross-entropy): the second layer through BLAS; ``dz`` left in ``zT``."""
     Bc = zT.shape[1]
@@ -434,9 +434,11 @@ def _forward(xb, W1, b1, W2, b2, z, a, out) -> None:
             out[i, c] += b2[c]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _adam(p, g, m, v, mask, lo, hi, l1, l2x2, step_size, bc2, with_l1) -> None:
-    """Fused Adam on p[lo:hi]: penalties, mask, moments, update (torch's float32 arithmetic)."""
+    """Fused Adam on p[lo:hi]: penalties, mask, moments, update (torch's float32 arithmetic). numpy's error model
+    (IEEE division, no zero check: the divisor is at least ``eps``) lets the loop vectorise: 5-6x faster, the
+    same bits."""
     one_b1, one_b2 = np.float32(1.0 - B1), np.float32(1.0 - B2)
     b2, eps = np.float32(B2), np.float32(EPS)
     for k in range(lo, hi):
