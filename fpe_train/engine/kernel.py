@@ -171,9 +171,17 @@ def _forward_masked(W1, xT, zT, act, cnt) -> None:
     Bc = xT.shape[1]
     for j in range(W1.shape[0]):
         row, a, c = zT[j], act[j], cnt[j]
-        for i in range(Bc):
-            row[i] = 0
         q = 0
+        if c >= 4:  # the first pass writes the row (no zeroing pass)
+            k0, k1, k2, k3 = a[0], a[1], a[2], a[3]
+            w0, w1, w2, w3 = W1[j, k0], W1[j, k1], W1[j, k2], W1[j, k3]
+            x0, x1, x2, x3 = xT[k0], xT[k1], xT[k2], xT[k3]
+            for i in range(Bc):
+                row[i] = w0 * x0[i] + w1 * x1[i] + w2 * x2[i] + w3 * x3[i]
+            q = 4
+        else:
+            for i in range(Bc):
+                row[i] = 0
         while q + 4 <= c:
             k0, k1, k2, k3 = a[q], a[q + 1], a[q + 2], a[q + 3]
             w0, w1, w2, w3 = W1[j, k0], W1[j, k1], W1[j, k2], W1[j, k3]
@@ -211,10 +219,20 @@ def _forward_dense(W1, xT, zT, act) -> None:
     j = 0
     while j + 2 <= hh:
         r0, r1 = zT[j], zT[j + 1]
-        for i in range(Bc):
-            r0[i] = 0
-            r1[i] = 0
         q = 0
+        if ni >= 4:  # the first pass writes the rows (no zeroing pass)
+            x0, x1, x2, x3 = xT[0], xT[1], xT[2], xT[3]
+            w0, w1, w2, w3 = W1[j, 0], W1[j, 1], W1[j, 2], W1[j, 3]
+            v0, v1, v2, v3 = W1[j + 1, 0], W1[j + 1, 1], W1[j + 1, 2], W1[j + 1, 3]
+            for i in range(Bc):
+                u0, u1, u2, u3 = x0[i], x1[i], x2[i], x3[i]
+                r0[i] = w0 * u0 + w1 * u1 + w2 * u2 + w3 * u3
+                r1[i] = v0 * u0 + v1 * u1 + v2 * u2 + v3 * u3
+            q = 4
+        else:
+            for i in range(Bc):
+                r0[i] = 0
+                r1[i] = 0
         while q + 4 <= ni:
             x0, x1, x2, x3 = xT[q], xT[q + 1], xT[q + 2], xT[q + 3]
             w0, w1, w2, w3 = W1[j, q], W1[j, q + 1], W1[j, q + 2], W1[j, q + 3]
