@@ -6,19 +6,21 @@ only click at module level.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
+import os
+from pathlib import Path
 
 import click
+
+from reports import presets
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def source_kind(path: str) -> str:
     """'store' (SQLite), 'export' (a results export, gzipped or not) or 'missing' / 'other', by content."""
-    import gzip
-    import os
-
     if not os.path.isfile(path):
         return "missing"
     with open(path, "rb") as f:
@@ -36,8 +38,6 @@ def source_kind(path: str) -> str:
 
 def load_rows(store: str | None, from_export: str | None):
     """(frame, meta, label) from exactly one of a store and an export; a one-line ValueError otherwise."""
-    from pathlib import Path
-
     if bool(store) == bool(from_export):
         raise ValueError("claims: give exactly one of --store STORE (SQLite) and --from EXPORT (a results export)")
     if store:
@@ -93,13 +93,12 @@ def ledger_json(verdicts, label: str, preset: str, planned=None) -> dict:
 def claims(store, from_export, preset, as_json, fmt, plan) -> None:
     """Each claim of the paper on four axes (direction, size, scope, robustness), from STORE or an export."""
     from reports.compute.ledger import ledger
-    from reports.presets import get_preset
 
     if preset:
-        get_preset(preset)  # a bad name is one line before any file is read
+        presets.get_preset(preset)  # a bad name is one line before any file is read
     frame, meta, label = load_rows(store, from_export)
     name = preset or meta.get("preset") or "quick"
-    chosen = get_preset(name)
+    chosen = presets.get_preset(name)
     verdicts = ledger(frame, chosen)
     planned = None
     if plan:

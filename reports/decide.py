@@ -27,6 +27,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fpe_train.sweeps.eta import duration
+from fpe_train.sweeps.executors import make_executor
+from fpe_train.sweeps.store import ResultsStore, config_hash
+from fpe_train.sweeps.store import check_store as check_header
+from fpe_train.sweeps.sweep import pending_trials, run_sweep
+from reports import presets
+from reports._claims_cli import source_kind
+
 PLAN_FILE = "decide_plan.json"
 PLAN_FORMAT = 1
 
@@ -66,10 +74,6 @@ def check_store(preset, store_path: Path) -> None:
     """One-line ValueError unless ``store_path`` is a results store holding every sweep of ``preset`` (at its
     size) with finished rows: the plan is computed from those rows, and nothing is trained into a store that has
     none (run the plain report first)."""
-    from fpe_train.sweeps.store import ResultsStore
-    from fpe_train.sweeps.store import check_store as check_header
-    from reports._claims_cli import source_kind
-
     where = f"store={str(store_path)!r}"
     first = f"run `fpe-theory report --preset {preset.name} --store {store_path}` first"
     kind = source_kind(str(store_path))
@@ -195,12 +199,9 @@ def merged_targets(planned) -> dict[str, tuple[str, int]]:
 
 def target_sweeps(preset, planned, plan_path: Path) -> list:
     """The preset's sweeps reduced to the planned configs, each with ``trials`` = its target, in preset order."""
-    from fpe_train.sweeps.store import config_hash
-    from reports.presets import load_sweeps
-
     targets = merged_targets(planned)
     out, found = [], set()
-    for s in load_sweeps(preset):
+    for s in presets.load_sweeps(preset):
         configs = []
         for c in s.configs:
             h = config_hash(c)
@@ -222,10 +223,6 @@ def target_sweeps(preset, planned, plan_path: Path) -> list:
 def train(decision: Decision, store_path: Path, workers: int | None = None, progress: bool = True) -> Trained:
     """Train what the targets ask and the store lacks (one executor for every sweep; resumable)."""
     from tqdm import tqdm
-
-    from fpe_train.sweeps.executors import make_executor
-    from fpe_train.sweeps.store import ResultsStore
-    from fpe_train.sweeps.sweep import pending_trials, run_sweep
 
     t0 = time.perf_counter()
     sweeps = list(decision.sweeps)
@@ -281,8 +278,6 @@ def describe(decision: Decision) -> str:
 
 
 def summary_line(decision: Decision, trained: Trained) -> str:
-    from fpe_train.sweeps.eta import duration
-
     eta = decision.eta_seconds
     beside = f" (the plan's ETA {duration(eta)})" if math.isfinite(eta) else ""
     failed = f", {trained.failed} failed" if trained.failed else ""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -244,8 +245,6 @@ def _threads(threads: int | None):
 
 @contextlib.contextmanager
 def _bar(total: int, show: bool):
-    import sys
-
     from tqdm import tqdm
 
     with tqdm(total=total, delay=2, file=sys.stderr, disable=not show, unit="trial", unit_scale=True) as bar:
