@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from helpers import assert_one_line_error
 
 import cli
 import reports.presets
@@ -240,21 +241,15 @@ def test_an_interrupted_run_continues_to_the_fixed_targets(situation, tmp_path):
     shutil.rmtree(out)
 
 
-def _one_line_error(res, *needles):
-    assert res.exit_code == 2, res.output
-    lines = [line for line in res.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in res.output
-    for n in needles:
-        assert n in lines[0]
-
-
 def test_decide_with_from_or_no_run_or_plan_is_one_line(situation, tmp_path):
     out = tmp_path / "o"
     store = situation["store"]
     size = store.stat().st_size
-    _one_line_error(_invoke("--decide", "--from", tmp_path / "x.csv.gz", "--out", out), "--from", "export")
-    _one_line_error(_invoke("--decide", "--no-run", "--store", store, "--out", out), "--no-run")
-    _one_line_error(_invoke("--decide", "--plan", "--store", store, "--out", out), "--plan")
+    assert_one_line_error(
+        _invoke("--decide", "--from", tmp_path / "x.csv.gz", "--out", out), "--from", "export", quiet=True
+    )
+    assert_one_line_error(_invoke("--decide", "--no-run", "--store", store, "--out", out), "--no-run", quiet=True)
+    assert_one_line_error(_invoke("--decide", "--plan", "--store", store, "--out", out), "--plan", quiet=True)
     assert not out.exists() and store.stat().st_size == size
 
 
@@ -262,26 +257,31 @@ def test_decide_on_a_store_without_the_presets_sweeps_is_one_line(situation, tmp
     from fpe_train.sweeps.store import ResultsStore
 
     out, name = tmp_path / "o", situation["preset"].name
-    _one_line_error(_invoke("--preset", name, "--decide", "--out", out), "results.db", "no such results store")
+    assert_one_line_error(
+        _invoke("--preset", name, "--decide", "--out", out), "results.db", "no such results store", quiet=True
+    )
     ResultsStore(tmp_path / "empty.db").close()
-    _one_line_error(
+    assert_one_line_error(
         _invoke("--preset", name, "--decide", "--store", tmp_path / "empty.db", "--out", out),
         "empty.db",
         "case_study (quick)",
         "table_a5_2_4 (quick)",
+        quiet=True,
     )
     with gzip.open(tmp_path / "rows.csv.gz", "wt") as f:  # an export where a store belongs
         f.write("# format=fpe-theory results\n")
-    _one_line_error(
+    assert_one_line_error(
         _invoke("--preset", name, "--decide", "--store", tmp_path / "rows.csv.gz", "--out", out),
         "rows.csv.gz",
         "results export",
+        quiet=True,
     )
     # the same store, asked for another preset (whose sweeps it never ran)
-    _one_line_error(
+    assert_one_line_error(
         _invoke("--preset", "quick", "--decide", "--store", situation["store"], "--out", out),
         "results.db",
         "fig3a (quick)",
+        quiet=True,
     )
     assert not out.exists()
 
@@ -292,9 +292,9 @@ def test_a_plan_file_made_for_another_store_is_one_line_and_nothing_is_trained(s
     out.mkdir()
     (out / "decide_plan.json").write_text((situation["out"] / "decide_plan.json").read_text())
     res = _invoke("--preset", situation["preset"].name, "--decide", "--store", other, "--out", out)
-    _one_line_error(res, "decide_plan.json", "planned for store")
+    assert_one_line_error(res, "decide_plan.json", "planned for store", quiet=True)
     assert _counts(other) == {h: 3 for h in hashes.values()}
     (out / "decide_plan.json").write_text("{not json")
     res = _invoke("--preset", situation["preset"].name, "--decide", "--store", other, "--out", out)
-    _one_line_error(res, "decide_plan.json", "not a readable decide plan")
+    assert_one_line_error(res, "decide_plan.json", "not a readable decide plan", quiet=True)
     assert sorted(p.name for p in out.iterdir()) == ["decide_plan.json"]

@@ -11,6 +11,7 @@ import os
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import assert_one_line_error
 
 import cli
 from fpe_train.engine.config import TrainConfig
@@ -157,15 +158,14 @@ def run_cli(*args):
 def test_cli_one_line_exit_2_and_no_store(tmp_path, case):
     config, name, rule = config_for(case, tmp_path)
     common = ["--trials", "1", "--epochs", "0", "--warmup-epochs", "0", "--split", "random"]
-    code, out, err = run_cli("train", "--task", config.task, "--data-path", config.data_path, *common)
-    lines = [x for x in err.splitlines() if x.startswith("Error:")]
-    assert code == 2 and len(lines) == 1 and name in lines[0] and rule in lines[0] and "Traceback" not in err
+    assert_one_line_error(run_cli("train", "--task", config.task, "--data-path", config.data_path, *common), name, rule)
     sweep = tmp_path / "s.toml"
     sweep.write_text(f'[base]\ntask = "{config.task}"\nsplits = ["random"]\ntrials = 1\n')
     store = tmp_path / "r.db"
-    code, out, err = run_cli(
-        "sweep", "run", sweep, "--store", store, "--executor", "serial", "--set", f"data_path={config.data_path}"
+    assert_one_line_error(
+        run_cli(
+            "sweep", "run", sweep, "--store", store, "--executor", "serial", "--set", f"data_path={config.data_path}"
+        ),
+        name,
     )
-    lines = [x for x in err.splitlines() if x.startswith("Error:")]
-    assert code == 2 and len(lines) == 1 and name in lines[0] and "Traceback" not in err
     assert not store.exists()

@@ -197,13 +197,8 @@ def test_a_second_process_reuses_the_compiled_kernel():
     assert hits >= 1 and misses == 0
 
 
-def test_a_boolean_cpu_sweep_never_imports_torch(tmp_path):
-    sweep = tmp_path / "tiny.toml"
-    sweep.write_text(
-        '[sweep]\nname = "tiny"\n[base]\ntask = "boolean"\nclauses = 2\nk = 2\nr = 2\n'
-        'splits = ["random"]\ntrials = 2\nwarmup_epochs = 2\nepochs = 2\nn_train = 64\nn_test = 32\n'
-        'batch_size = 32\ndevice = "auto"\n'
-    )
+def test_a_boolean_cpu_sweep_never_imports_torch(tmp_path, tiny_sweep_file):
+    sweep = tiny_sweep_file(trials=2, warmup_epochs=2, epochs=2, n_train=64, n_test=32, batch_size=32, device="auto")
     code = (
         "import sys\nfrom cli import main\n"
         f"try:\n    main(['sweep', 'run', {str(sweep)!r}, '--store', {str(tmp_path / 'r.db')!r}, '--no-progress'])\n"
