@@ -8,8 +8,10 @@ masks (padded inputs and neurons are exactly zero and never counted). Per-model 
 Grouping (``group_configs``):
 
 - on CUDA every schedule is one batch (kernel launches, not FLOPs, dominate tiny models there);
-- configs the compiled CPU kernel trains (``fpe_train.engine.cpu.supports``) are one batch per schedule: the
-  kernel trains each model at its own shape, so a mixed batch costs the sum of its models;
+- configs the compiled CPU kernel trains (``fpe_train.engine.cpu.supports``) are one batch per config: the
+  kernel trains each model at its own shape, so a mixed batch would cost the sum of its models and gain
+  nothing, while batches of one config let a pool's workers share the work evenly (largest first;
+  ``docs/performance.md``, "Grouping and memory");
 - on CPU a schedule of the torch path is split into *shape buckets*, greedily: a config joins the bucket whose
   estimated time grows least, unless training it alone is cheaper than the padding it would add
   (time ~ steps * (``STEP_OVERHEAD_FLOP`` + padded FLOPs per step), see :func:`bucket_cost`);
@@ -219,7 +221,10 @@ def plan_batches(
     for (_, on_kernel), group in by_schedule.items():
         dev = _resolved_device(group[0][0].device if device is None else device)
         ragged = on_kernel and not dev.startswith("cuda")  # the CPU kernel: no padding, a batch costs its sum
-        buckets = [group] if dev.startswith("cuda") or ragged else _buckets(group)
+        if ragged:  # nothing is gained by training configs together: one batch each balances the workers
+            buckets = [[item] for item in group]
+        else:
+            buckets = [group] if dev.startswith("cuda") else _buckets(group)
         limit = memory_budget(dev) if budget is None else budget
         for bucket in buckets:
             batches += split_by_memory(bucket, limit)

@@ -418,7 +418,7 @@ def plan(sweep: Sweep, store, retry_failed: bool = False, workers: int = 1):
     one schedule, shape buckets on CPU, memory), at least ``workers`` of them where trials allow, each a
     ``BatchChunk``; largest first.
     """
-    from fpe_train.engine.batch import plan_batches
+    from fpe_train.engine.batch import bucket_cost, plan_batches
     from fpe_train.sweeps.executors import BatchChunk, Chunk
     from fpe_train.sweeps.store import config_dict, config_hash
 
@@ -437,8 +437,8 @@ def plan(sweep: Sweep, store, retry_failed: bool = False, workers: int = 1):
             items.append((config, tuple(todo)))
     hash_of = {id(c): h for c, h in zip(sweep.configs, hashes, strict=True)}
     batches = plan_batches(items, device=None, min_batches=workers)
+    batches.sort(key=lambda b: -bucket_cost([(c, len(t)) for c, t in b]))  # largest first: a short tail
     chunks = [BatchChunk(tuple(Chunk(hash_of[id(c)], config_dict(c), t) for c, t in b)) for b in batches]
-    chunks.sort(key=lambda c: -c.cost)  # largest first: shorter tail on many workers
     return chunks, done, left
 
 

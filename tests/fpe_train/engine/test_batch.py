@@ -96,7 +96,7 @@ def test_group_configs_by_schedule_path_and_bucket():
     a, b, c = mixed()
     other = dataclasses.replace(a, epochs=5)
     groups = B.group_configs([a, other, b, c], device="cpu")
-    assert groups == [[a, b], [other], [c]]  # the kernel's configs (ragged: one batch), another schedule, torch
+    assert groups == [[a], [b], [other], [c]]  # the kernel's configs (ragged: one batch each), another schedule, torch
     assert sorted(map(len, B.group_configs([a, other, b, c], device="cuda"))) == [1, 1, 2]
     a, b, c = mixed(depth=2)  # the torch path on CPU: shape buckets
     other = dataclasses.replace(a, epochs=5)
@@ -105,7 +105,7 @@ def test_group_configs_by_schedule_path_and_bucket():
     big = dataclasses.replace(a, clauses=64, r=64, trials=1, n_train=10000, batch_size=500)
     tiny = dataclasses.replace(big, clauses=2, r=2, trials=50)
     assert len(B.group_configs([big, tiny])) == 2  # padding 50 tiny models to the big shape would not pay
-    assert len(B.group_configs([dataclasses.replace(x, depth=1) for x in (big, tiny)])) == 1  # the kernel: ragged
+    assert len(B.group_configs([dataclasses.replace(x, depth=1) for x in (big, tiny)])) == 2  # the kernel: one each
 
 
 def test_group_cost_model_against_a_plain_count():
