@@ -20,9 +20,11 @@ Grouping (``group_configs``):
   one config alone is too big.
 
 >>> from fpe_train.engine.config import TrainConfig
->>> a, b = TrainConfig(r=4), TrainConfig(r=8)
->>> [len(g) for g in group_configs([a, b, TrainConfig(epochs=10)])]
+>>> a, b = TrainConfig(r=4, depth=2), TrainConfig(r=8, depth=2)  # the torch path: shape buckets
+>>> [len(g) for g in group_configs([a, b, TrainConfig(epochs=10, depth=2)])]
 [2, 1]
+>>> [len(g) for g in group_configs([TrainConfig(r=4), TrainConfig(r=8)])]  # the CPU kernel: one config each
+[1, 1]
 """
 
 from __future__ import annotations
