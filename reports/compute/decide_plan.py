@@ -193,16 +193,16 @@ def _calibration(frame, configs_of):
 
 def _cost(extra, cal) -> tuple[int, float]:
     """(model-epochs, seconds on one worker) of ``extra`` = [(config, added trials)]."""
-    from fpe_train.sweeps.plan import BatchPlan, config_plan
+    from fpe_train.sweeps.plan import BatchCounts, config_counts
 
     epochs, seconds = 0, 0.0
     for c, n in extra:
         if n <= 0:
             continue
-        p = config_plan(dataclasses.replace(c, trials=n))
-        epochs += p.model_epochs
+        counts = config_counts(dataclasses.replace(c, trials=n))
+        epochs += counts.model_epochs
         if cal is not None:
-            seconds += cal.batch_seconds(BatchPlan((p,), (n,)))
+            seconds += cal.batch_seconds(BatchCounts((counts,), (n,)))
     return epochs, (seconds if cal is not None else math.nan)
 
 
