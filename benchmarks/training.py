@@ -41,7 +41,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from fpe_train.engine import cpu, kernel
-from fpe_train.engine.batched import BatchedMLP
+from fpe_train.engine.mlp import BatchedMLP
 from fpe_train.engine.config import TrainConfig
 from fpe_train.engine.data import boolean_data
 from fpe_train.engine.train import simple_group, train_epochs

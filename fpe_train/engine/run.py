@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from fpe_train.engine import draws
-from fpe_train.engine.batched import BatchedMLP
+from fpe_train.engine.mlp import BatchedMLP
 from fpe_train.engine.config import SPLIT_NAMES, TrainConfig
 from fpe_train.engine.datasets import dataset_name
 from fpe_train.engine.draws import (

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from fpe_train.engine.batched import BatchedMLP, correct, per_model_loss
+from fpe_train.engine.mlp import BatchedMLP, correct, per_model_loss
 
 BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, as a plain run would use
 CHUNK_ELEMENTS = 1 << 19  # CPU: activations (floats) of one chunk of the fused step, about 2 MB (L2)

@@ -108,7 +108,7 @@ def test_kernel_weights_match_the_torch_loop_after_20_epochs():
     """The kernel's weights against the torch engine's on the same start and data order: within 1e-4."""
     import torch
 
-    from fpe_train.engine.batched import BatchedMLP
+    from fpe_train.engine.mlp import BatchedMLP
     from fpe_train.engine.train import simple_group, train_epochs
 
     rng = np.random.default_rng(3)

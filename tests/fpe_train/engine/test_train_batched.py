@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from fpe_train.engine.batched import BatchedMLP, add_penalty_grads, per_model_loss
+from fpe_train.engine.mlp import BatchedMLP, add_penalty_grads, per_model_loss
 from fpe_train.engine.kernel import permutation
 from fpe_train.engine.train import BatchedAdam, simple_group, train_epochs
 

@@ -122,7 +122,7 @@ def test_padded_batch_is_at_least_the_sum_of_its_configs():
 
 def test_memory_estimate_covers_the_real_tensors():
     """Parameters, gradients, Adam moments and masks of a real batch fit inside the estimate."""
-    from fpe_train.engine.batched import BatchedMLP
+    from fpe_train.engine.mlp import BatchedMLP
 
     c = P.config_counts(
         TrainConfig(
