@@ -333,7 +333,7 @@ def accuracy(
     return hits.cpu().double() / n
 
 
-def simple_group(net: BatchedMLP, lr: float, l1: float = 0.0, l2: float = 0.0, seeds=None, **kw) -> LiveBatch:
+def simple_live_batch(net: BatchedMLP, lr: float, l1: float = 0.0, l2: float = 0.0, seeds=None, **kw) -> LiveBatch:
     """A live batch of ``net``'s models on one shared training set, model e ordering its data from order key
     ``seeds[e]`` (default e); ``kw`` as ``LiveBatch`` (resample, rewire, mask_gens, dynamic_layers)."""
     E = net.E
