@@ -29,14 +29,14 @@ MASK_FIELDS = ("mask_covered", "mask_all_covered", "mask_collisions")
 
 
 def _rows(device: str, epochs: int) -> tuple[list[dict], float]:
-    from fpe_train.engine.batch import plan_batches
+    from fpe_train.engine.batch import batch_jobs
     from fpe_train.engine.run import run_batch
     from fpe_train.sweeps.sweep import find_sweep, load_sweep
 
     sweep = load_sweep(find_sweep("fig3c"), "quick", {"warmup_epochs": epochs, "epochs": epochs, "device": device})
     t0 = time.perf_counter()
     rows = []
-    for batch in plan_batches([(c, range(c.trials)) for c in sweep.configs], device):
+    for batch in batch_jobs([(c, range(c.trials)) for c in sweep.configs], device):
         for (c, _), by_trial in zip(batch, run_batch(batch).rows, strict=True):
             rows += [{**r, "clauses": c.clauses, "r": c.r} for t in sorted(by_trial) for r in by_trial[t]]
     rows.sort(key=lambda r: (r["clauses"], r["r"], r["trial"], r["variant"]))

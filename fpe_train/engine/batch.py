@@ -5,11 +5,13 @@ interval) step through the same number of optimiser steps, so their models can b
 r, alpha, input counts m and splits differ only in shape, and are padded to the batch's largest shape with
 masks (padded inputs and neurons are exactly zero and never counted). Per-model lr, l1 and l2 are tensors.
 
-Grouping (``group_configs``):
+Batching (``batch_configs``, ``batch_jobs``):
 
 - on CUDA every schedule is one batch (kernel launches, not FLOPs, dominate tiny models there);
-- configs the compiled CPU kernel trains (``fpe_train.engine.cpu.supports``) are one batch per schedule: the
-  kernel trains each model at its own shape, so a mixed batch costs the sum of its models;
+- configs the compiled CPU kernel trains (``fpe_train.engine.cpu.supports``) are one batch per config: the
+  kernel trains each model at its own shape, so a mixed batch would cost the sum of its models and gain
+  nothing, while batches of one config let a pool's workers share the work evenly (largest first;
+  ``docs/performance.md``, "Grouping and memory");
 - on CPU a schedule of the torch path is split into *shape buckets*, greedily: a config joins the bucket whose
   estimated time grows least, unless training it alone is cheaper than the padding it would add
   (time ~ steps * (``STEP_OVERHEAD_FLOP`` + padded FLOPs per step), see :func:`bucket_cost`);
@@ -18,9 +20,11 @@ Grouping (``group_configs``):
   one config alone is too big.
 
 >>> from fpe_train.engine.config import TrainConfig
->>> a, b = TrainConfig(r=4), TrainConfig(r=8)
->>> [len(g) for g in group_configs([a, b, TrainConfig(epochs=10)])]
+>>> a, b = TrainConfig(r=4, depth=2), TrainConfig(r=8, depth=2)  # the torch path: shape buckets
+>>> [len(b) for b in batch_configs([a, b, TrainConfig(epochs=10, depth=2)])]
 [2, 1]
+>>> [len(b) for b in batch_configs([TrainConfig(r=4), TrainConfig(r=8)])]  # the CPU kernel: one config each
+[1, 1]
 """
 
 from __future__ import annotations
@@ -104,19 +108,19 @@ def _steps(config) -> tuple[int, int]:
     return config.warmup_epochs * per_epoch, config.epochs * per_epoch
 
 
-def bucket_cost(items: Sequence[tuple]) -> float:
-    """Estimated FLOP-equivalents to train ``items`` = [(config, n_trials)] as one padded batch.
+def bucket_cost(jobs: Sequence[tuple]) -> float:
+    """Estimated FLOP-equivalents to train ``jobs`` = [(config, n_trials)] as one padded batch.
 
     Per step: ``STEP_OVERHEAD_FLOP`` + per model ``6 B W`` (forward and backward of the W padded weights on a
     minibatch of B) + ``ADAM_FLOP_PER_PARAM W`` (the optimiser); warm-up with the dense models, then
     every variant at the widest (FPE) shape.
     """
-    configs = [c for c, _ in items]
+    configs = [c for c, _ in jobs]
     m, warm, fine, n_out = _shape(configs)
     B = configs[0].batch_size
     warm_steps, fine_steps = _steps(configs[0])
-    e_warm = sum(t for _, t in items)
-    e_fine = sum(t * (1 + len(c.splits)) for c, t in items)
+    e_warm = sum(t for _, t in jobs)
+    e_fine = sum(t * (1 + len(c.splits)) for c, t in jobs)
 
     def per_step(E: int, widths: list[int]) -> float:
         params = _flops_per_sample(m, widths, n_out) / 6.0  # weights (biases and norms are few)
@@ -125,22 +129,22 @@ def bucket_cost(items: Sequence[tuple]) -> float:
     return warm_steps * per_step(e_warm, warm) + fine_steps * per_step(e_fine, fine)
 
 
-def batch_bytes(items: Sequence[tuple]) -> int:
+def batch_bytes(jobs: Sequence[tuple]) -> int:
     """Memory estimate of one batch [(config, n_trials)], in bytes, from shapes alone.
 
     Per model: parameters x (weight, gradient, 2 Adam moments, mask, a masked copy) in float32 (masks 1 byte),
     activations E*B*h x ~8 live float32 tensors per hidden layer (pre-activation, ReLU, gradients, norm),
     the gathered minibatch E*B*m twice (it and its gradient-side reuse), plus each dataset once (one per
-    trial with ``data_per_trial``: trials 0 .. n-1 of each item counted).
+    trial with ``data_per_trial``: trials 0 .. n-1 of each job counted).
     """
-    configs = [c for c, _ in items]
+    configs = [c for c, _ in jobs]
     m, _, fine, n_out = _shape(configs)
     B = configs[0].batch_size
-    e = sum(t * (1 + len(c.splits) + 1) for c, t in items)  # + the warm-up snapshot
+    e = sum(t * (1 + len(c.splits) + 1) for c, t in jobs)  # + the warm-up snapshot
     sizes = [m, *fine, n_out]
     params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
     per_model = params * (5 * 4 + 1) + B * (8 * 4 * sum(fine) + 2 * 4 * m + 4 * 4 * n_out)
-    keys = {data_key(c, t): c for c, n in items for t in range(n)}
+    keys = {data_key(c, t): c for c, n in jobs for t in range(n)}
     data = sum((c.n_train + c.n_test) * n_inputs(c) * 4 for c in keys.values())
     return int(e * per_model + data)
 
@@ -159,7 +163,7 @@ def memory_budget(device: str = "cpu") -> int:
     return int(total * CPU_MEMORY_FRACTION)
 
 
-def split_by_memory(items: list[tuple], budget: int) -> list[list[tuple]]:
+def split_by_memory(jobs: list[tuple], budget: int) -> list[list[tuple]]:
     """Split [(config, trials tuple)] into batches whose :func:`batch_bytes` fits ``budget``.
 
     Configs are packed in order; a config too big alone is split by trials (down to one trial per batch;
@@ -171,7 +175,7 @@ def split_by_memory(items: list[tuple], budget: int) -> list[list[tuple]]:
     def fits(config, trials, k):
         return batch_bytes([(c, len(t)) for c, t in current] + [(config, k)]) <= budget
 
-    for config, trials in items:
+    for config, trials in jobs:
         trials = tuple(trials)
         while trials:
             lo, hi = 0, len(trials)  # the largest prefix that fits beside ``current``
@@ -201,25 +205,28 @@ def _resolved_device(device: str) -> str:
     return device
 
 
-def plan_batches(
-    items: Iterable[tuple], device: str | None = "cpu", budget: int | None = None, min_batches: int = 1
+def batch_jobs(
+    jobs: Iterable[tuple], device: str | None = "cpu", budget: int | None = None, min_batches: int = 1
 ) -> list[list[tuple]]:
-    """[(config, trials)] -> batches [[(config, trials)]]: by schedule, by shape bucket (CPU), by memory.
+    """Jobs [(config, trials)] -> batches [[(config, trials)]]: by schedule, by shape bucket (CPU), by memory.
 
     ``device`` None: each config's own. ``min_batches``: split the largest batches by trials until there are
     that many (one per worker of a process pool), where trials allow.
     """
     from fpe_train.engine.cpu import supports
 
-    items = [(c, tuple(t)) for c, t in items if len(tuple(t))]
+    jobs = [(c, tuple(t)) for c, t in jobs if len(tuple(t))]
     by_schedule: dict[tuple, list[tuple]] = {}
-    for c, t in items:
+    for c, t in jobs:
         by_schedule.setdefault((schedule_key(c), supports([c])), []).append((c, t))
     batches = []
-    for (_, on_kernel), group in by_schedule.items():
-        dev = _resolved_device(group[0][0].device if device is None else device)
+    for (_, on_kernel), same in by_schedule.items():
+        dev = _resolved_device(same[0][0].device if device is None else device)
         ragged = on_kernel and not dev.startswith("cuda")  # the CPU kernel: no padding, a batch costs its sum
-        buckets = [group] if dev.startswith("cuda") or ragged else _buckets(group)
+        if ragged:  # nothing is gained by training configs together: one batch each balances the workers
+            buckets = [[job] for job in same]
+        else:
+            buckets = [same] if dev.startswith("cuda") else _buckets(same)
         limit = memory_budget(dev) if budget is None else budget
         for bucket in buckets:
             batches += split_by_memory(bucket, limit)
@@ -248,9 +255,9 @@ def _spread(batches: list[list[tuple]], n: int) -> list[list[tuple]]:
     return batches
 
 
-def _buckets(group: list[tuple]) -> list[list[tuple]]:
-    """Greedy shape buckets of one schedule on CPU (module doc)."""
-    order = sorted(group, key=lambda ct: -bucket_cost([(ct[0], 1)]))
+def _buckets(jobs: list[tuple]) -> list[list[tuple]]:
+    """Greedy shape buckets of the jobs of one schedule on CPU (module doc)."""
+    order = sorted(jobs, key=lambda ct: -bucket_cost([(ct[0], 1)]))
     buckets: list[list[tuple]] = []
     for c, t in order:
         alone = bucket_cost([(c, len(t))])
@@ -266,10 +273,10 @@ def _buckets(group: list[tuple]) -> list[list[tuple]]:
     return buckets
 
 
-def group_configs(configs, device: str = "cpu") -> list[list]:
+def batch_configs(configs, device: str = "cpu") -> list[list]:
     """Configs -> the batches the engine trains (all trials of each config), in first-seen order of schedules.
 
     A config split by memory appears in each of its batches only once per batch.
     """
-    batches = plan_batches([(c, range(c.trials)) for c in configs], device)
+    batches = batch_jobs([(c, range(c.trials)) for c in configs], device)
     return [list(dict.fromkeys(c for c, _ in b)) for b in batches]

@@ -2,7 +2,7 @@
 
 ``load_task(config, trial)`` -> ``(X_train, y_train, X_test, y_test, n_out, clauses)`` numpy arrays (clauses
 None for vision tasks); ``load_datasets([(config, trial)])`` loads each distinct dataset of a batch once
-(``fpe_train.engine.batch.data_key``) and says which one each member reads.
+(``fpe_train.engine.batch.data_key``) and says which one each trial reads.
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ def task_clauses(config) -> list[list[int]] | None:
     return [list(c) for c in clause_blocks(config.m, config.k)]
 
 
-def load_datasets(members: Sequence[tuple]) -> tuple[list[tuple], list[int]]:
-    """The distinct datasets of ``members`` [(config, trial)] (``load_task`` tuples) and each member's index."""
+def load_datasets(trials: Sequence[tuple]) -> tuple[list[tuple], list[int]]:
+    """The distinct datasets of ``trials`` [(config, trial)] (``load_task`` tuples) and each trial's index."""
     from fpe_train.engine.batch import data_key
 
     keys, tasks, index = {}, [], []
-    for c, t in members:
+    for c, t in trials:
         key = data_key(c, t)
         if key not in keys:
             keys[key] = len(tasks)

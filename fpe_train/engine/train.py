@@ -1,14 +1,14 @@
 """The training loop: one batch of E models, each with its own minibatches, and a batched Adam.
 
-A ``Group`` is one ``BatchedMLP`` (E models, padded to one shape) with per-model hyperparameters ``lr``,
-``l1``, ``l2`` as tensors (E,) and its own ``BatchedAdam``. Every step each model takes one Adam step on its
-own minibatch (A3: loss = BCE/CE + l1 |W1|_1 + l2 sum |p|^2; the penalty gradients are added directly, masked
-like the weights). Batch order: each *stream* (one per (config, trial); the dense model of a trial and its
-FPE forks share their trial's stream, so they stay paired) takes a fresh permutation of its training set each
-epoch from its own order key (``kernel.permutations``, as the CPU kernel; DataLoader ``shuffle=True``, last
-partial batch kept); a model
-gathers its rows with an index tensor, ``X[idx] (E, B, m)``. So a model's numbers do not depend on which
-other models share its batch, and CPU and CUDA runs see the same order.
+A ``LiveBatch`` is a batch while it trains: one ``BatchedMLP`` (E models, padded to one shape) with per-model
+hyperparameters ``lr``, ``l1``, ``l2`` as tensors (E,) and its own ``BatchedAdam``. Every step each model takes
+one Adam step on its own minibatch (A3: loss = BCE/CE + l1 |W1|_1 + l2 sum |p|^2; the penalty gradients are
+added directly, masked like the weights). Batch order: each trial (one (config, trial); the dense model of a
+trial and its FPE forks share their trial's order, so they stay paired) takes a fresh permutation of its
+training set each epoch from its own order key (``kernel.permutations``, as the CPU kernel; DataLoader
+``shuffle=True``, last partial batch kept); a model gathers its rows with an index tensor,
+``X[idx] (E, B, m)``. So a model's numbers do not depend on which other models share its batch, and CPU and
+CUDA runs see the same order.
 
 Per step, models may also change their masks: ``resample`` (DropConnect control: the expanded layers'
 masks are redrawn every step, ``fpe_train.fpe.splits.resample``; its rows are stored rescaled, see
@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from fpe_train.engine.batched import BatchedMLP, correct, per_model_loss
+from fpe_train.engine.mlp import BatchedMLP, correct, per_model_loss
 
 BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, as a plain run would use
 CHUNK_ELEMENTS = 1 << 19  # CPU: activations (floats) of one chunk of the fused step, about 2 MB (L2)
@@ -114,11 +114,12 @@ class BatchedAdam:
 
 
 @dataclass
-class Group:
-    """Models trained together: ``labels[e]`` names model e (for messages), ``stream[e]`` its order stream.
+class LiveBatch:
+    """A batch while it trains, its models and optimizer state: ``labels[e]`` names model e (for messages),
+    ``trial_of[e]`` the batch's trial it belongs to (its data order).
 
-    ``order_keys[s]``: the 64-bit order key of stream s (``kernel.permutations``); ``offset[s]``: the first row
-    of stream s's dataset in the batch's stacked training set. ``shapes[e]``: model e's real layer sizes
+    ``order_keys[s]``: the 64-bit order key of trial s (``kernel.permutations``); ``offset[s]``: the first row
+    of trial s's dataset in the batch's stacked training set. ``shapes[e]``: model e's real layer sizes
     ``[in, h1, ..., out]``; ``mask_gens[e]``: its generator for resampling/rewiring (None: fixed masks).
     """
 
@@ -127,7 +128,7 @@ class Group:
     lr: Tensor
     l1: Tensor
     l2: Tensor
-    stream: Tensor
+    trial_of: Tensor
     order_keys: np.ndarray  # (S,) uint64
     offset: Tensor
     shapes: list[list[int]]
@@ -145,21 +146,21 @@ class Group:
             self.optimizer = BatchedAdam(self.net, self.lr, self.l1, self.l2)
 
 
-def _step(g: Group, X: Tensor, y: Tensor, idx: Tensor, step: int) -> None:
+def _step(live: LiveBatch, X: Tensor, y: Tensor, idx: Tensor, step: int) -> None:
     """One optimiser step of every model on its minibatch ``X[idx]``, ``idx (E, B)`` rows of the stacked sets."""
-    for e in g.resample:
-        _resample(g, e)
-    if fused_ok(g.net):
-        loss = _fused_step(g, X, y, idx)
+    for e in live.resample:
+        _resample(live, e)
+    if fused_ok(live.net):
+        loss = _fused_step(live, X, y, idx)
     else:
         xb = F.embedding(idx, X)  # (E, B, in): each model's own rows
-        loss = per_model_loss(g.net(xb), y[idx])  # (E,)
-        g.optimizer.step(torch.autograd.grad(loss.sum(), g.net.parameters()))
+        loss = per_model_loss(live.net(xb), y[idx])  # (E,)
+        live.optimizer.step(torch.autograd.grad(loss.sum(), live.net.parameters()))
         loss = loss.detach()
-    g.epoch_loss = loss if g.epoch_loss is None else g.epoch_loss + loss
-    for e, every, fraction in g.rewire:
+    live.epoch_loss = loss if live.epoch_loss is None else live.epoch_loss + loss
+    for e, every, fraction in live.rewire:
         if (step + 1) % every == 0:
-            _rewire(g, e, fraction)
+            _rewire(live, e, fraction)
 
 
 def fused_ok(net: BatchedMLP) -> bool:
@@ -175,13 +176,13 @@ def _chunk(E: int, B: int, width: int, device: torch.device) -> int:
 
 
 @torch.no_grad()
-def _fused_step(g: Group, X: Tensor, y: Tensor, idx: Tensor) -> Tensor:
+def _fused_step(live: LiveBatch, X: Tensor, y: Tensor, idx: Tensor) -> Tensor:
     """Forward and backward of a one-hidden-layer batch written out (about ten kernels per chunk of models),
     gradients straight into the optimiser's flat buffer, then one Adam step; returns the loss per model (E,).
 
     Same arithmetic as autograd on ``z = W2m relu(W1m x + b1) + b2`` with the mean BCE / cross-entropy loss.
     """
-    net, opt = g.net, g.optimizer
+    net, opt = live.net, live.optimizer
     W1m, W2m = (w * m for w, m in zip(net.weights, net.masks, strict=True))  # masks applied once per step
     b1, b2 = net.biases
     gW1, gW2, gb1, gb2 = opt.grad_views()
@@ -191,7 +192,7 @@ def _fused_step(g: Group, X: Tensor, y: Tensor, idx: Tensor) -> Tensor:
     c = _chunk(E, B, n_in + 3 * h, W1m.device)
     for s in range(0, E, c):
         sl = slice(s, s + c)
-        xb = _gather(g, X, idx[sl])  # (c, B, in)
+        xb = _gather(live, X, idx[sl])  # (c, B, in)
         z = torch.bmm(xb, W1m[sl].transpose(1, 2)).add_(b1[sl].unsqueeze(1))  # (c, B, h)
         a = torch.relu(z)
         out = torch.bmm(a, W2m[sl].transpose(1, 2)).add_(b2[sl].unsqueeze(1))  # (c, B, out)
@@ -205,12 +206,12 @@ def _fused_step(g: Group, X: Tensor, y: Tensor, idx: Tensor) -> Tensor:
     return loss
 
 
-def _gather(g: Group, X: Tensor, idx: Tensor) -> Tensor:
+def _gather(live: LiveBatch, X: Tensor, idx: Tensor) -> Tensor:
     """``X[idx]`` as ``(c, B, in)``, into a buffer kept across steps (no fresh pages for the largest tensor)."""
     need = idx.numel() * X.shape[1]
-    buf = g.buffers.get("x")
+    buf = live.buffers.get("x")
     if buf is None or buf.numel() < need or buf.device != X.device:
-        buf = g.buffers["x"] = torch.empty(need, dtype=X.dtype, device=X.device)
+        buf = live.buffers["x"] = torch.empty(need, dtype=X.dtype, device=X.device)
     out = buf[:need].view(idx.numel(), X.shape[1])
     torch.index_select(X, 0, idx.reshape(-1), out=out)
     return out.view(*idx.shape, X.shape[1])
@@ -229,44 +230,44 @@ def _loss_and_grad(out: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
     return logp.exp_().scatter_add_(-1, target, torch.full_like(logp[..., :1], -1.0)).div_(B), loss
 
 
-def _block(g: Group, e: int, j: int) -> tuple[slice, slice]:
+def _block(live: LiveBatch, e: int, j: int) -> tuple[slice, slice]:
     """Model e's real (rows, columns) of layer j inside the padded weight."""
-    return slice(0, g.shapes[e][j + 1]), slice(0, g.shapes[e][j])
+    return slice(0, live.shapes[e][j + 1]), slice(0, live.shapes[e][j])
 
 
 @torch.no_grad()
-def _resample(g: Group, e: int) -> None:
+def _resample(live: LiveBatch, e: int) -> None:
     from fpe_train.fpe.splits import resample
 
-    for j in g.dynamic_layers:
-        rows, cols = _block(g, e, j)
-        m = g.net.masks[j]
-        m[e, rows, cols] = resample(m[e, rows, cols], g.mask_gens[e])
+    for j in live.dynamic_layers:
+        rows, cols = _block(live, e, j)
+        m = live.net.masks[j]
+        m[e, rows, cols] = resample(m[e, rows, cols], live.mask_gens[e])
 
 
 @torch.no_grad()
-def _rewire(g: Group, e: int, fraction: float) -> None:
+def _rewire(live: LiveBatch, e: int, fraction: float) -> None:
     from fpe_train.fpe.rewire import rewire_
 
-    for j in g.dynamic_layers:
-        rows, cols = _block(g, e, j)
-        w, m = g.net.weights[j], g.net.masks[j]
+    for j in live.dynamic_layers:
+        rows, cols = _block(live, e, j)
+        w, m = live.net.weights[j], live.net.masks[j]
         before = m[e, rows, cols].clone()
-        rewire_(w[e : e + 1, rows, cols], m[e : e + 1, rows, cols], None, fraction, g.mask_gens[e])
+        rewire_(w[e : e + 1, rows, cols], m[e : e + 1, rows, cols], None, fraction, live.mask_gens[e])
         changed = before != m[e, rows, cols]
-        for state in g.optimizer.state_views(j):
+        for state in live.optimizer.state_views(j):
             state[e, rows, cols] = state[e, rows, cols].masked_fill(changed, 0)
 
 
-def note_divergence(g: Group, epoch: int) -> None:
+def note_divergence(live: LiveBatch, epoch: int) -> None:
     """Record models whose summed epoch loss is NaN or infinite (they keep training, contained, unread)."""
-    bad = (~torch.isfinite(g.epoch_loss)).nonzero()[:, 0].tolist()
+    bad = (~torch.isfinite(live.epoch_loss)).nonzero()[:, 0].tolist()
     for e in bad:
-        g.diverged.setdefault(e, epoch)
+        live.diverged.setdefault(e, epoch)
 
 
 def train_epochs(
-    g: Group,
+    live: LiveBatch,
     X: Tensor,
     y: Tensor,
     n: int,
@@ -279,33 +280,33 @@ def train_epochs(
     """Train ``epochs`` epochs on the stacked training sets ``X (S*n, in)``, ``y (S*n,)`` (``n`` rows each);
     returns the global step count."""
     step = step0
-    stream = g.stream.to(X.device)
-    identity = torch.equal(g.stream, torch.arange(len(g.order_keys)))  # one model per stream (warm-up)
+    trial_of = live.trial_of.to(X.device)
+    identity = torch.equal(live.trial_of, torch.arange(len(live.order_keys)))  # one model per trial (warm-up)
     for epoch in range(first_epoch, first_epoch + epochs):
-        perms = _permutations(g, n, epoch).to(X.device)  # (S, n) rows of each stream's set, this epoch's order
-        g.epoch_loss = None
+        perms = _permutations(live, n, epoch).to(X.device)  # (S, n) rows of each trial's set, this epoch's order
+        live.epoch_loss = None
         for start in range(0, n, batch_size):
             idx = perms[:, start : start + batch_size]  # (S, B)
-            idx = idx.contiguous() if identity else idx[stream]  # (E, B) rows of each model
-            _step(g, X, y, idx, step)
+            idx = idx.contiguous() if identity else idx[trial_of]  # (E, B) rows of each model
+            _step(live, X, y, idx, step)
             step += 1
-        note_divergence(g, epoch)
+        note_divergence(live, epoch)
         if on_epoch is not None:
             on_epoch(epoch)
     return step
 
 
-def _permutations(g: Group, n: int, epoch: int) -> Tensor:
-    """Each stream's permutation of this epoch (``kernel.permutations``, the CPU kernel's order), shifted to its
+def _permutations(live: LiveBatch, n: int, epoch: int) -> Tensor:
+    """Each trial's permutation of this epoch (``kernel.permutations``, the CPU kernel's order), shifted to its
     dataset's rows: (S, n) int64 (CPU)."""
     from fpe_train.engine.kernel import permutations
 
-    buf = g.buffers.get("perms")
-    if buf is None or buf.shape != (len(g.order_keys), n):
-        buf = g.buffers["perms"] = torch.empty(len(g.order_keys), n, dtype=torch.long)
-    permutations(g.order_keys, epoch, buf.numpy())
-    if g.offset.any():
-        buf += g.offset[:, None]
+    buf = live.buffers.get("perms")
+    if buf is None or buf.shape != (len(live.order_keys), n):
+        buf = live.buffers["perms"] = torch.empty(len(live.order_keys), n, dtype=torch.long)
+    permutations(live.order_keys, epoch, buf.numpy())
+    if live.offset.any():
+        buf += live.offset[:, None]
     return buf
 
 
@@ -332,15 +333,15 @@ def accuracy(
     return hits.cpu().double() / n
 
 
-def simple_group(net: BatchedMLP, lr: float, l1: float = 0.0, l2: float = 0.0, seeds=None, **kw) -> Group:
-    """A group of ``net``'s models on one shared training set, model e ordering its data from order key
-    ``seeds[e]`` (default e); ``kw`` as ``Group`` (resample, rewire, mask_gens, dynamic_layers)."""
+def simple_live_batch(net: BatchedMLP, lr: float, l1: float = 0.0, l2: float = 0.0, seeds=None, **kw) -> LiveBatch:
+    """A live batch of ``net``'s models on one shared training set, model e ordering its data from order key
+    ``seeds[e]`` (default e); ``kw`` as ``LiveBatch`` (resample, rewire, mask_gens, dynamic_layers)."""
     E = net.E
     seeds = list(range(E)) if seeds is None else list(seeds)
     sizes = [net.weights[0].shape[2], *(w.shape[1] for w in net.weights)]
     dev = net.weights[0].device
     full = lambda x: torch.full((E,), float(x), device=dev)  # noqa: E731
-    return Group(
+    return LiveBatch(
         net,
         [("model", e) for e in range(E)],
         full(lr),

@@ -26,7 +26,7 @@ from fpe_train.fpe.masked import DropConnectLinear, MaskedLinear
 _PARAMETER_FREE = "any leaf module without parameters (activations, Dropout, Flatten, Identity, ...)"
 
 
-def _plan(module: nn.Module) -> tuple[list[tuple[str, nn.Linear]], dict[int, list[tuple[str, nn.LayerNorm]]]]:
+def _layers(module: nn.Module) -> tuple[list[tuple[str, nn.Linear]], dict[int, list[tuple[str, nn.LayerNorm]]]]:
     """Linear layers in registration order, and the LayerNorms following each of them (by Linear index)."""
     linears: list[tuple[str, nn.Linear]] = []
     norms: dict[int, list[tuple[str, nn.LayerNorm]]] = {}
@@ -125,7 +125,7 @@ def expand(
     split = ALIASES.get(split, split) if isinstance(split, str) else split
     g = generator if generator is not None else torch.Generator().manual_seed(int(seed))
     new = copy.deepcopy(module)
-    linears, norms = _plan(new)
+    linears, norms = _layers(new)
     weights = [lin.weight for _, lin in linears]
     biases = [lin.bias for _, lin in linears]
     w, b, masks = expand_mlp(

@@ -309,8 +309,8 @@ def _expand(base: dict, axes: dict, late: dict, config_cls, where, fields: set, 
     configs, seen, trials = [], set(), 0
     for combo in itertools.product(*axes.values()):
         settings = dict(base)
-        for part in combo:
-            settings.update(part)
+        for setting in combo:
+            settings.update(setting)
         settings.update(late)
         try:
             config = config_cls.from_dict(settings)
@@ -411,20 +411,20 @@ def check_sweep_device(sweep: Sweep) -> None:
         )
 
 
-def plan(sweep: Sweep, store, retry_failed: bool = False, workers: int = 1):
-    """(chunks to run, trials already done, trials failed earlier and not retried).
+def pending_batches(sweep: Sweep, store, retry_failed: bool = False, workers: int = 1):
+    """(batches to run, trials already done, trials failed earlier and not retried).
 
-    The trials a store lacks are grouped into batches (``fpe_train.engine.batch.plan_batches``: configs of
-    one schedule, shape buckets on CPU, memory), at least ``workers`` of them where trials allow, each a
-    ``BatchChunk``; largest first.
+    The trials a store lacks, one job per config, are put into batches (``fpe_train.engine.batch.batch_jobs``:
+    configs of one schedule, shape buckets on CPU, memory), at least ``workers`` of them where trials allow,
+    each a ``Batch`` of ``Job``s; largest first.
     """
-    from fpe_train.engine.batch import plan_batches
-    from fpe_train.sweeps.executors import BatchChunk, Chunk
+    from fpe_train.engine.batch import batch_jobs, bucket_cost
+    from fpe_train.sweeps.executors import Batch, Job
     from fpe_train.sweeps.store import config_dict, config_hash
 
     hashes = [config_hash(c) for c in sweep.configs]
     status = store.trial_status(hashes)
-    items, done, left = [], 0, 0
+    jobs, done, left = [], 0, 0
     for config, h in zip(sweep.configs, hashes, strict=True):
         todo = []
         for t in range(config.trials):
@@ -434,12 +434,12 @@ def plan(sweep: Sweep, store, retry_failed: bool = False, workers: int = 1):
             if s is None or (s == "failed" and retry_failed):
                 todo.append(t)
         if todo:
-            items.append((config, tuple(todo)))
+            jobs.append((config, tuple(todo)))
     hash_of = {id(c): h for c, h in zip(sweep.configs, hashes, strict=True)}
-    batches = plan_batches(items, device=None, min_batches=workers)
-    chunks = [BatchChunk(tuple(Chunk(hash_of[id(c)], config_dict(c), t) for c, t in b)) for b in batches]
-    chunks.sort(key=lambda c: -c.cost)  # largest first: shorter tail on many workers
-    return chunks, done, left
+    batched = batch_jobs(jobs, device=None, min_batches=workers)
+    batched.sort(key=lambda b: -bucket_cost([(c, len(t)) for c, t in b]))  # largest first: a short tail
+    batches = [Batch(tuple(Job(hash_of[id(c)], config_dict(c), t) for c, t in b)) for b in batched]
+    return batches, done, left
 
 
 def run_sweep(
@@ -470,14 +470,14 @@ def run_sweep(
     owned = isinstance(executor, str)
     with store.lock():
         parallel = 1 if executor == "serial" else (workers or os.cpu_count() or 1)
-        chunks, skipped, left = plan(sweep, store, retry_failed, getattr(executor, "workers", parallel))
-        if not chunks:
+        batches, skipped, left = pending_batches(sweep, store, retry_failed, getattr(executor, "workers", parallel))
+        if not batches:
             store.register(sweep.name, sweep.size, sweep.configs, sweep.path, sweep.description)
             return SweepSummary(0, skipped, 0, time.perf_counter() - t0, left)
         ex = make_executor(executor, scheduler, workers, run_fn or DEFAULT_RUN, threads) if owned else executor
         try:
             store.register(sweep.name, sweep.size, sweep.configs, sweep.path, sweep.description)
-            done, failed = _drive(ex, chunks, store, progress, sweep.name, overall)
+            done, failed = _drive(ex, batches, store, progress, sweep.name, overall)
         finally:
             if owned:
                 ex.close()
@@ -497,24 +497,24 @@ def pending_trials(sweeps, store) -> int:
     return sum((h, t) not in status for h, n in wanted.items() for t in range(n))
 
 
-def _drive(ex, chunks, store, progress: bool, name: str, overall=None) -> tuple[int, int]:
+def _drive(ex, batches, store, progress: bool, name: str, overall=None) -> tuple[int, int]:
     from tqdm import tqdm
 
     from fpe_train.sweeps.store import RunRecord
 
     done = failed = 0
-    total = sum(len(c.trials) for c in chunks)
+    total = sum(len(b.trials) for b in batches)
     with tqdm(total=total, unit="trial", desc=name, file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
-        for res in ex.map(chunks):
+        for res in ex.map(batches):
             seconds = (res.finished - res.started) / max(1, res.batch_trials or len(res.trials))
             for t in res.trials:
                 rows = None if res.rows is None else res.rows.get(t)
                 error = res.error or (res.trial_errors or {}).get(t)
                 rec = RunRecord(
-                    res.chunk.config_hash,
+                    res.job.config_hash,
                     t,
                     "done" if rows else "failed",
-                    seed=res.chunk.config.get("seed"),
+                    seed=res.job.config.get("seed"),
                     metrics=rows,
                     error=error,
                     seconds=seconds,

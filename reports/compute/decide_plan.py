@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 from fpe_train.sweeps.eta import duration, store_calibration
-from fpe_train.sweeps.plan import BatchPlan, config_plan
+from fpe_train.sweeps.plan import BatchCounts, config_counts
 from fpe_train.sweeps.store import config_hash
 from reports import presets
 from reports.compute.verdict_axes import ROBUST
@@ -193,10 +193,10 @@ def _cost(extra, cal) -> tuple[int, float]:
     for c, n in extra:
         if n <= 0:
             continue
-        p = config_plan(dataclasses.replace(c, trials=n))
-        epochs += p.model_epochs
+        counts = config_counts(dataclasses.replace(c, trials=n))
+        epochs += counts.model_epochs
         if cal is not None:
-            seconds += cal.batch_seconds(BatchPlan((p,), (n,)))
+            seconds += cal.batch_seconds(BatchCounts((counts,), (n,)))
     return epochs, (seconds if cal is not None else math.nan)
 
 

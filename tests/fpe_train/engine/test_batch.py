@@ -92,20 +92,20 @@ def test_padding_is_never_counted():
     assert {r["nonzero_params"] for r in small} == {c.m * c.r + c.r}  # the dense budget of the small config
 
 
-def test_group_configs_by_schedule_path_and_bucket():
+def test_batch_configs_by_schedule_path_and_bucket():
     a, b, c = mixed()
     other = dataclasses.replace(a, epochs=5)
-    groups = B.group_configs([a, other, b, c], device="cpu")
-    assert groups == [[a, b], [other], [c]]  # the kernel's configs (ragged: one batch), another schedule, torch
-    assert sorted(map(len, B.group_configs([a, other, b, c], device="cuda"))) == [1, 1, 2]
+    batches = B.batch_configs([a, other, b, c], device="cpu")
+    assert batches == [[a], [b], [other], [c]]  # the kernel's configs (ragged: one batch each), another schedule, torch
+    assert sorted(map(len, B.batch_configs([a, other, b, c], device="cuda"))) == [1, 1, 2]
     a, b, c = mixed(depth=2)  # the torch path on CPU: shape buckets
     other = dataclasses.replace(a, epochs=5)
-    groups = B.group_configs([a, other, b, c], device="cpu")
-    assert groups == [[b, c, a], [other]]  # tiny shapes: padding is cheaper than a second batch; largest first
+    batches = B.batch_configs([a, other, b, c], device="cpu")
+    assert batches == [[b, c, a], [other]]  # tiny shapes: padding is cheaper than a second batch; largest first
     big = dataclasses.replace(a, clauses=64, r=64, trials=1, n_train=10000, batch_size=500)
     tiny = dataclasses.replace(big, clauses=2, r=2, trials=50)
-    assert len(B.group_configs([big, tiny])) == 2  # padding 50 tiny models to the big shape would not pay
-    assert len(B.group_configs([dataclasses.replace(x, depth=1) for x in (big, tiny)])) == 1  # the kernel: ragged
+    assert len(B.batch_configs([big, tiny])) == 2  # padding 50 tiny models to the big shape would not pay
+    assert len(B.batch_configs([dataclasses.replace(x, depth=1) for x in (big, tiny)])) == 2  # the kernel: one each
 
 
 def test_group_cost_model_against_a_plain_count():
@@ -121,7 +121,7 @@ def test_group_cost_model_against_a_plain_count():
 def test_a_batch_too_big_for_memory_is_split_by_trials_and_still_equal():
     c = mixed()[1]
     one = B.batch_bytes([(c, 1)])
-    batches = B.plan_batches([(c, range(c.trials))], budget=int(one * 1.5))
+    batches = B.batch_jobs([(c, range(c.trials))], budget=int(one * 1.5))
     assert [len(t) for b in batches for _, t in b] == [1, 1, 1]
     rows = [r for b in batches for (cfg, t) in b for r in flat(run_batch([(cfg, t)]).rows[0])]
     assert_same_rows(rows, run_config(c), tol=1e-6)
@@ -139,5 +139,5 @@ def test_memory_estimate_covers_the_real_tensors():
 
 def test_spread_gives_one_batch_per_worker():
     c = mixed()[1]
-    assert len(B.plan_batches([(c, range(c.trials))], min_batches=3)) == 3
-    assert len(B.plan_batches([(c, (0,))], min_batches=3)) == 1  # one trial cannot be split
+    assert len(B.batch_jobs([(c, range(c.trials))], min_batches=3)) == 3
+    assert len(B.batch_jobs([(c, (0,))], min_batches=3)) == 1  # one trial cannot be split

@@ -19,8 +19,8 @@ def test_cuda_batch_matches_cpu():
     ]
     got = {}
     for device in ("cpu", "cuda"):
-        items = [(dataclasses.replace(c, device=device), range(2)) for c in configs]
-        got[device] = [r for by_trial in run_batch(items).rows for t in sorted(by_trial) for r in by_trial[t]]
+        jobs = [(dataclasses.replace(c, device=device), range(2)) for c in configs]
+        got[device] = [r for by_trial in run_batch(jobs).rows for t in sorted(by_trial) for r in by_trial[t]]
     for a, b in zip(got["cpu"], got["cuda"], strict=True):
         assert (a["variant"], a["trial"], a["nonzero_params"]) == (b["variant"], b["trial"], b["nonzero_params"])
         assert b["device"] == "cuda"

@@ -108,8 +108,8 @@ def test_kernel_weights_match_the_torch_loop_after_20_epochs():
     """The kernel's weights against the torch engine's on the same start and data order: within 1e-4."""
     import torch
 
-    from fpe_train.engine.batched import BatchedMLP
-    from fpe_train.engine.train import simple_group, train_epochs
+    from fpe_train.engine.mlp import BatchedMLP
+    from fpe_train.engine.train import simple_live_batch, train_epochs
 
     rng = np.random.default_rng(3)
     X = rng.random((200, 8), dtype=np.float32) * 3
@@ -121,7 +121,9 @@ def test_kernel_weights_match_the_torch_loop_after_20_epochs():
         [torch.from_numpy(b1)[None], torch.from_numpy(b2)[None]],
         [torch.from_numpy(M1)[None], torch.ones(1, 1, 6, dtype=torch.bool)],
     ).requires_grad_()
-    train_epochs(simple_group(net, LR, L1, L2, seeds=[11]), torch.from_numpy(X), torch.from_numpy(y), 200, 20, BATCH)
+    train_epochs(
+        simple_live_batch(net, LR, L1, L2, seeds=[11]), torch.from_numpy(X), torch.from_numpy(y), 200, 20, BATCH
+    )
     models = cpu._Models(
         [(W1 * M1, b1, W2, b2, M1, np.ones(W2.shape, bool))], [0], [0], [TrainConfig(lr=LR, l1=L1, l2=L2)]
     )
