@@ -32,40 +32,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 
+from fpe_train.engine.keys import data_key, schedule_key
+
 STEP_OVERHEAD_FLOP = 2e7  # per optimiser step of one batch on CPU: ~1 ms of launches at ~20 GFLOP/s
 ADAM_FLOP_PER_PARAM = 100.0  # the Adam step's ~20 memory passes per (padded) parameter, in FLOP-equivalents
 CPU_MEMORY_FRACTION = 0.25  # a batch may use this share of the machine's RAM
 CUDA_MEMORY_FRACTION = 0.5  # ... or of the GPU's free memory
-
-
-def schedule_key(config) -> tuple:
-    """Fields that must agree for configs to step together: the steps (epochs, warm-up, batch size, n_train),
-    the task data (task, file, n_test, master seed; the Boolean m and k may differ: inputs are padded),
-    the depth, the device and the curve interval."""
-    return (
-        config.task,
-        config.epochs,
-        config.warmup_epochs,
-        config.batch_size,
-        config.n_train,
-        config.n_test,
-        config.depth,
-        config.device,
-        config.curve_every,
-        config.data_path,
-        config.seed,
-    )
-
-
-def data_key(config, trial: int | None = None) -> tuple:
-    """What a trial's dataset depends on: the Boolean data on (n_train, n_test, m, k, seed), a vision set on
-    (task, data_path, n_train, n_test, seed), and, with ``config.data_per_trial``, the trial. Models with equal
-    keys share one dataset (trial t of configs that differ only in r, alpha or the splits read one sample)."""
-    if config.task == "boolean":
-        key = ("boolean", config.n_train, config.n_test, config.m, config.k, config.seed)
-    else:
-        key = (config.task, config.data_path, config.n_train, config.n_test, config.seed)
-    return (*key, int(trial)) if trial is not None and config.data_per_trial else key
 
 
 def n_inputs(config) -> int:

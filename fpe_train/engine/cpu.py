@@ -21,11 +21,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from fpe_train.engine import draws, kernel
 from fpe_train.engine.datasets import dataset_name
 from fpe_train.engine.draws import SPLIT_NAMES, STREAM_INIT, STREAM_SPLIT, order_key, trial_rng
+from fpe_train.engine.keys import schedule_key
 from fpe_train.engine.measure import measure
 from fpe_train.engine.rows import BatchResult, collect, divergence_message
 from fpe_train.engine.tasks import load_datasets, task_clauses
@@ -189,8 +192,6 @@ def _shares(models: _Models, threads: int) -> list[tuple[np.ndarray, np.ndarray]
 
 def kernel_threads() -> int:
     """Threads over models: numba's thread count (the executors cap it), at least 1."""
-    import numba
-
     return max(1, int(numba.get_num_threads()))
 
 
@@ -268,8 +269,6 @@ def accuracy(models: _Models, X: np.ndarray, x_off: np.ndarray, y: np.ndarray, n
 
 
 def _check_schedule(configs) -> None:
-    from fpe_train.engine.batch import schedule_key
-
     if len({schedule_key(c) for c in configs}) != 1:
         raise ValueError(
             f"configs: {len({schedule_key(c) for c in configs})} different schedules in one batch; "
@@ -279,8 +278,6 @@ def _check_schedule(configs) -> None:
 
 def run_batch(items, progress: Callable[[int, int], None] | None = None, on_error: str = "raise"):
     """The contract of ``fpe_train.engine.run.run_batch``, on the compiled kernel (configs :func:`supports`)."""
-    from threadpoolctl import threadpool_limits
-
     t0 = time.perf_counter()
     items = [(c, tuple(int(t) for t in trials)) for c, trials in items]
     if not any(trials for _, trials in items):

@@ -19,7 +19,7 @@ spawn_key=(t, stream, ...))``, where ``seed_entropy`` hashes the training fields
 ``trials``, ``device`` or the evaluation-only fields). So a (config, trial) gives the same row alone, inside
 any batch, with any trial count, on any executor; configs that differ (in alpha, say) get different trials.
 Data (``data_per_trial``, on by default): trial t draws its own training and test sample of the task law
-(``fpe_train.engine.batch.data_key``: the Boolean data depends on (n_train, n_test, m, k, seed, t)), shared by
+(``fpe_train.engine.keys.data_key``: the Boolean data depends on (n_train, n_test, m, k, seed, t)), shared by
 trial t of every config with those values; with ``data_per_trial=False`` every trial reads one dataset.
 
 >>> from fpe_train.engine.config import TrainConfig
@@ -40,7 +40,6 @@ import numpy as np
 import torch
 
 from fpe_train.engine import draws
-from fpe_train.engine.mlp import BatchedMLP
 from fpe_train.engine.config import SPLIT_NAMES, TrainConfig
 from fpe_train.engine.datasets import dataset_name
 from fpe_train.engine.draws import (
@@ -52,11 +51,14 @@ from fpe_train.engine.draws import (
     trial_rng,
     trial_seed,
 )
+from fpe_train.engine.keys import schedule_key
 from fpe_train.engine.measure import coverage
+from fpe_train.engine.mlp import BatchedMLP
 from fpe_train.engine.rows import ROW_FIELDS, BatchResult, collect, divergence_message
 from fpe_train.engine.tasks import load_datasets, load_task, task_clauses  # noqa: F401 - load_task: interface
 from fpe_train.engine.train import LiveBatch, _block, accuracy, train_epochs
 from fpe_train.fpe import metrics
+from fpe_train.fpe.expansion import expand_mlp, expanded_layers, widen_layernorm
 
 __all__ = ["ROW_FIELDS", "BatchResult", "run_batch", "run_config", "seed_entropy", "trial_generator"]
 
@@ -193,8 +195,6 @@ def _expand_np(model: _Model, split: str, alpha: int, clauses, rng: np.random.Ge
 
 
 def _expand(model: _Model, split: str, alpha: int, clauses, gen: torch.Generator) -> _Model:
-    from fpe_train.fpe.expansion import expand_mlp, widen_layernorm
-
     ws = [w * m for w, m in zip(model.weights, model.masks, strict=True)]
     new_w, new_b, masks = expand_mlp(ws, model.biases, alpha, split, clauses=clauses, generator=gen)
     masks = [torch.ones_like(w, dtype=torch.bool) if mk is None else mk for w, mk in zip(new_w, masks, strict=True)]
@@ -243,7 +243,6 @@ def _live_batch(
     configs = [trials[s].config for s in trial_of]
     net = _assemble(models, configs[0].depth > 1, device)
     offset = torch.tensor([data.index[s] * data.n_train for s in range(len(trials))], dtype=torch.long)
-    from fpe_train.fpe.expansion import expanded_layers
 
     return LiveBatch(
         net,
@@ -312,8 +311,6 @@ def _keep(mask: torch.Tensor) -> torch.Tensor:
 
 def _inverted(model: _Model) -> _Model:
     """A DropConnect model as the engine stores it: the resampled layers' rows divided by their keep fraction."""
-    from fpe_train.fpe.expansion import expanded_layers
-
     weights = list(model.weights)
     for j in expanded_layers(len(weights)):
         q = _keep(model.masks[j])  # (out, 1)
@@ -459,8 +456,6 @@ def _rows(live: LiveBatch, labels: list, trial_at: dict, data: _Data, rows_of, d
 
 
 def _check_schedule(configs: Sequence[TrainConfig]) -> None:
-    from fpe_train.engine.batch import schedule_key
-
     keys = {schedule_key(c) for c in configs}
     if len(keys) != 1:
         raise ValueError(f"configs: {len(keys)} different schedules in one batch; batch them with batch_configs()")

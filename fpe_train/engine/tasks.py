@@ -2,12 +2,16 @@
 
 ``load_task(config, trial)`` -> ``(X_train, y_train, X_test, y_test, n_out, clauses)`` numpy arrays (clauses
 None for vision tasks); ``load_datasets([(config, trial)])`` loads each distinct dataset of a batch once
-(``fpe_train.engine.batch.data_key``) and says which one each trial reads.
+(``fpe_train.engine.keys.data_key``) and says which one each trial reads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from fpe_theory.problem import clause_blocks
+from fpe_train.engine.keys import data_key
+from fpe_train.fpe.names import check_split
 
 
 def load_task(config, trial: int | None = None):
@@ -31,15 +35,12 @@ def task_clauses(config) -> list[list[int]] | None:
     """The theory's clause list of a Boolean config (None for vision tasks)."""
     if config.task != "boolean":
         return None
-    from fpe_theory.problem import clause_blocks
 
     return [list(c) for c in clause_blocks(config.m, config.k)]
 
 
 def load_datasets(trials: Sequence[tuple]) -> tuple[list[tuple], list[int]]:
     """The distinct datasets of ``trials`` [(config, trial)] (``load_task`` tuples) and each trial's index."""
-    from fpe_train.engine.batch import data_key
-
     keys, tasks, index = {}, [], []
     for c, t in trials:
         key = data_key(c, t)
@@ -58,7 +59,5 @@ def load_datasets(trials: Sequence[tuple]) -> tuple[list[tuple], list[int]]:
 
 
 def _check_splits(config, n_in: int, clauses) -> None:
-    from fpe_train.fpe.names import check_split
-
     for s in config.splits:
         check_split(s, config.alpha, n_in, clauses)

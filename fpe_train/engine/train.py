@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from fpe_train.engine.mlp import BatchedMLP, correct, per_model_loss
+from fpe_train.fpe.rewire import rewire_
+from fpe_train.fpe.splits import resample
 
 BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, as a plain run would use
 CHUNK_ELEMENTS = 1 << 19  # CPU: activations (floats) of one chunk of the fused step, about 2 MB (L2)
@@ -237,8 +239,6 @@ def _block(live: LiveBatch, e: int, j: int) -> tuple[slice, slice]:
 
 @torch.no_grad()
 def _resample(live: LiveBatch, e: int) -> None:
-    from fpe_train.fpe.splits import resample
-
     for j in live.dynamic_layers:
         rows, cols = _block(live, e, j)
         m = live.net.masks[j]
@@ -247,8 +247,6 @@ def _resample(live: LiveBatch, e: int) -> None:
 
 @torch.no_grad()
 def _rewire(live: LiveBatch, e: int, fraction: float) -> None:
-    from fpe_train.fpe.rewire import rewire_
-
     for j in live.dynamic_layers:
         rows, cols = _block(live, e, j)
         w, m = live.net.weights[j], live.net.masks[j]

@@ -19,6 +19,7 @@ import copy
 import torch
 from torch import Tensor, nn
 
+from fpe_theory.families import ALIASES
 from fpe_train.fpe.expansion import expand_mlp, widen_layernorm
 from fpe_train.fpe.masked import DropConnectLinear, MaskedLinear
 
@@ -120,8 +121,6 @@ def expand(
     >>> fpe[0].out_features, count_nonzero(net), count_nonzero(fpe)
     (4, 10, 10)
     """
-    from fpe_theory.families import ALIASES
-
     split = ALIASES.get(split, split) if isinstance(split, str) else split
     g = generator if generator is not None else torch.Generator().manual_seed(int(seed))
     new = copy.deepcopy(module)

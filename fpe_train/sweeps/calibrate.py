@@ -37,6 +37,7 @@ import time
 from dataclasses import dataclass
 
 from fpe_train.engine.config import TrainConfig
+from fpe_train.sweeps.executors import cap_threads
 from fpe_train.sweeps.plan import BatchCounts, config_counts
 
 SUITE = (  # (the term it isolates, TrainConfig fields); all Boolean, one split, as run_batch trains them
@@ -233,8 +234,6 @@ _CACHE: dict[tuple[str, int], Calibration] = {}
 def calibrate(device: str = "cpu", threads: int = 1, repeats: int = REPEATS, fresh: bool = False) -> Calibration:
     """Time the suite here (a few seconds) and fit :class:`Calibration`; kept for the life of the process
     (``fresh=True`` times again), so every plan of one process uses one calibration."""
-    from fpe_train.sweeps.executors import cap_threads
-
     device = resolve_plan_device(device)
     if not fresh and (device, threads) in _CACHE:
         return _CACHE[(device, threads)]

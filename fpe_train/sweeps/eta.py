@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import json
 import os
 
 from fpe_train.engine.config import TrainConfig
 from fpe_train.sweeps.calibrate import Calibration, calibrate, fit, resolve_plan_device
 from fpe_train.sweeps.plan import BatchCounts, SweepPlan, config_counts, distinct_counts, plan_sweep, unshared
+from fpe_train.sweeps.store import config_hash
 
 FLOPS_FORMULA = (
     "6 x P x n_train per model-epoch + 2 x P x (n_train + n_test) evaluation, "
@@ -155,8 +157,6 @@ def plan_report(
 
 def _stored_configs(store) -> tuple[dict[str, TrainConfig], dict[tuple[str, str], list[TrainConfig]]]:
     """(hash -> config, (sweep, size) -> its configs with their trial counts) from the store's tables."""
-    import json
-
     c = store._conn
     configs = {
         h: TrainConfig.from_dict(json.loads(cfg)) for h, cfg in c.execute("SELECT config_hash, config FROM configs")
@@ -193,8 +193,6 @@ def remaining(store, sweeps=None) -> dict[tuple[str, str], float | None]:
     Pending: neither done nor failed. The time of a config's pending trials comes from
     :func:`store_calibration`: the speed of the runs stored so far.
     """
-    from fpe_train.sweeps.store import config_hash
-
     stored, by_sweep = _stored_configs(store)
     if sweeps:
         by_sweep = {(s.name, s.size): list(s.configs) for s in sweeps}

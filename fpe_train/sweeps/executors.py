@@ -26,15 +26,24 @@ Same seeds, same rows, whichever executor runs them (tests/test_dask_executors.p
 from __future__ import annotations
 
 import importlib
+import logging
 import math
+import multiprocessing
 import os
+import signal
 import socket
+import sys
+import threading
 import time
 import traceback
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+from fpe_train.engine.config import TrainConfig
+from fpe_train.sweeps.store import toolkit_version
 
 DEFAULT_RUN = "fpe_train.engine.run:run_config"  # the engine: its jobs are trained as one batch (run_batch)
 EXECUTORS = ("serial", "local", "dask")
@@ -112,7 +121,6 @@ def cap_threads(threads: int | None, env: bool = False) -> None:
     if env:
         for name in _THREAD_ENV:
             os.environ[name] = str(threads)
-    import sys
 
     import numba  # the CPU kernel's threads over models
 
@@ -155,8 +163,6 @@ def run_jobs(batch: Job | Batch, run_fn: str = DEFAULT_RUN, threads: int | None 
     With the engine (``DEFAULT_RUN``) the jobs train as one batch (``run_batch``), only the trials asked
     for; any other ``run_fn(config) -> rows`` runs job by job and keeps the rows of the job's trials.
     """
-    from fpe_train.sweeps.store import toolkit_version
-
     started = time.time()
     jobs = jobs_of(batch)
     n = sum(len(j.trials) for j in jobs)
@@ -164,7 +170,6 @@ def run_jobs(batch: Job | Batch, run_fn: str = DEFAULT_RUN, threads: int | None 
         return [_run_job(j, run_fn, threads, len(j.trials)) for j in jobs]
     try:
         cap_threads(threads)
-        from fpe_train.engine.config import TrainConfig
         from fpe_train.engine.cpu import run_any  # the compiled CPU kernel where it applies (no torch), else torch
 
         configs = [TrainConfig.from_dict(j.config) for j in jobs]
@@ -184,12 +189,9 @@ def run_jobs(batch: Job | Batch, run_fn: str = DEFAULT_RUN, threads: int | None 
 
 def _run_job(job: Job, run_fn: str, threads: int | None, n: int) -> JobResult:
     """One job with a plain ``run_fn(config) -> rows`` (all of the config's trials; the job's are kept)."""
-    from fpe_train.sweeps.store import toolkit_version
-
     started = time.time()
     try:
         cap_threads(threads)
-        from fpe_train.engine.config import TrainConfig
 
         result, error = _by_trial(resolve(run_fn)(TrainConfig.from_dict(job.config)), job.trials), None
     except Exception as exc:  # a failed run is recorded, not raised (the driver decides)
@@ -217,8 +219,6 @@ class SerialExecutor:
         self.run_fn, self.threads = run_fn, threads
 
     def map(self, batches: Iterable[Job | Batch]) -> Iterator[JobResult]:
-        import sys
-
         import numba
 
         before = numba.get_num_threads(), (sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None)
@@ -249,8 +249,6 @@ def watch_parent(parent: int, every: float = 0.5) -> None:
     worker ends, which need not be the driver's end. A pool whose driver was SIGKILLed thus leaves
     no worker behind, and the resource tracker exits once the workers are gone.
     """
-    import threading
-
     if os.getppid() != parent:  # died before we got here
         os._exit(1)
 
@@ -268,9 +266,6 @@ def children_ignore_ctrl_c():
     """Processes started inside inherit SIGINT ignored (Python keeps an ignored SIGINT ignored at start-up),
     so a Ctrl-C at the terminal reaches the driver alone: it stops the workers, and no worker prints its
     own traceback. The driver's handler is restored on leaving (main thread only; elsewhere a no-op)."""
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -287,9 +282,6 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, workers: int | None = None, run_fn: str = DEFAULT_RUN, threads: int | None = 1) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         self.run_fn, self.threads = run_fn, threads
         self.workers = workers or os.cpu_count() or 1
         self._pool = ProcessPoolExecutor(
@@ -300,8 +292,6 @@ class LocalExecutor:
         )
 
     def map(self, batches: Iterable[Job | Batch]) -> Iterator[JobResult]:
-        from concurrent.futures import as_completed
-
         with children_ignore_ctrl_c():  # workers start on demand, at submit
             futures = {self._pool.submit(run_jobs, b, self.run_fn, self.threads): b for b in batches}
         try:
@@ -392,8 +382,6 @@ class DaskExecutor:
                 self.client.cancel(list(futures))
 
     def close(self) -> None:
-        import logging
-
         quiet = logging.getLogger("distributed")  # closing after Ctrl-C: no INFO/WARNING lines of the shutdown
         level = quiet.level
         quiet.setLevel(logging.ERROR)
@@ -407,8 +395,6 @@ class DaskExecutor:
 
 def _dask_jobs(batch, run_fn: str, threads: int | None) -> list[JobResult]:
     """``run_jobs`` on a Dask worker, whose log says nothing when the driver's Ctrl-C cancels the batch."""
-    import logging
-
     logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
     return run_jobs(batch, run_fn, threads)
 
@@ -489,8 +475,6 @@ def _connect(Client, scheduler: str, timeout: float, security=None):
     distributed's own timeout covers the connection, not every step after it; the client is made in a
     daemon thread and given up (one line) when it is not back in ``timeout`` seconds plus a grace of 2 s.
     """
-    import threading
-
     check_scheduler(scheduler)
     box: dict = {}
 

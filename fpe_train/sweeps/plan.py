@@ -50,7 +50,10 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from fpe_train.engine.batch import batch_jobs
 from fpe_train.engine.config import TrainConfig
+from fpe_train.fpe.names import expanded_layers
+from fpe_train.sweeps.store import config_hash
 
 BYTES = 4  # fp32
 EVAL_CHUNK = 4096  # rows per forward pass in fpe_train.engine.train.accuracy
@@ -100,8 +103,6 @@ def layer_weights(sizes) -> int:
 
 def fpe_sizes(dense_sizes, alpha: int) -> tuple[int, ...]:
     """Widths after FPE with the alternating rule of A.7: hidden layers 0, 2, 4, ... widened alpha-fold."""
-    from fpe_train.fpe.names import expanded_layers
-
     widened = set(expanded_layers(len(dense_sizes) - 1))
     return tuple(s * alpha if j - 1 in widened else s for j, s in enumerate(dense_sizes))
 
@@ -235,8 +236,6 @@ def count_batches(configs, device: str = "cpu", workers: int = 1) -> list[list[t
     """The engine's batches ``[[(config, n_trials)]]``, as a sweep run batches them
     (``fpe_train.engine.batch.batch_jobs``: schedule, shape bucket, memory, at least ``workers`` batches
     where trials allow)."""
-    from fpe_train.engine.batch import batch_jobs
-
     batches = batch_jobs([(c, range(c.trials)) for c in configs], device, min_batches=workers)
     return [[(c, len(t)) for c, t in b] for b in batches]
 
@@ -283,8 +282,6 @@ def plan_sweep(sweep, device: str = "cpu", workers: int = 1) -> SweepPlan:
 def unshared(sweeps) -> list:
     """Each sweep with only the configs (and trials) no earlier sweep of the list holds: what it trains when
     the sweeps run one after another into one store (trials are keyed by config hash without ``trials``)."""
-    from fpe_train.sweeps.store import config_hash
-
     seen: dict[str, int] = {}
     out = []
     for s in sweeps:
@@ -303,8 +300,6 @@ def distinct_counts(plans) -> dict:
 
     The total row of a plan sums the sweeps, so it is an upper bound when they share configs.
     """
-    from fpe_train.sweeps.store import config_hash
-
     trials: dict[str, int] = {}
     for p in plans:
         for c in (cp.config for cp in p.configs):

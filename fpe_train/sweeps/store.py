@@ -48,6 +48,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import hashlib
+import importlib.metadata
 import json
 import os
 import socket
@@ -57,6 +58,11 @@ import urllib.parse
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+from fpe_train.engine.config import TrainConfig
+from fpe_train.engine.rows import ROW_FIELDS
+from fpe_train.sweeps.checks import check_monte_carlo
+from fpe_train.sweeps.files import check_input
 
 APPLICATION = "fpe-theory results store"
 APPLICATION_ID = 0x46504554  # "FPET", in the SQLite header at byte 68
@@ -131,11 +137,9 @@ def _damaged_message(path: str, what) -> str:
 
 def toolkit_version() -> str:
     """The installed fpe-theory version ("unknown" when not installed)."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
-        return version("fpe-theory")
-    except PackageNotFoundError:
+        return importlib.metadata.version("fpe-theory")
+    except importlib.metadata.PackageNotFoundError:
         return "unknown"
 
 
@@ -154,8 +158,6 @@ def config_dict(config) -> dict:
 
 def config_defaults() -> dict:
     """``TrainConfig()`` as a JSON-able dict: the default of every field."""
-    from fpe_train.engine.config import TrainConfig
-
     return config_dict(TrainConfig())
 
 
@@ -219,7 +221,6 @@ class ResultsStore:
         self.readonly = readonly
         self._lock_file = None
         self._identity_lock = None  # an fd on the store file, flock'ed while driving; closed with the store
-        from fpe_train.sweeps.files import check_input
 
         check_input(self.path, "store")  # a folder, FIFO or device: refused without opening it
         exists = os.path.exists(self.path) and os.path.getsize(self.path) > 0
@@ -499,8 +500,6 @@ class ResultsStore:
 
     def monte_carlo(self, keys: Iterable[str] | None = None) -> dict[str, dict]:
         """key -> stored Monte Carlo result (the JSON given to ``put_monte_carlo``), all or those of ``keys``."""
-        from fpe_train.sweeps.checks import check_monte_carlo
-
         wanted = None if keys is None else set(keys)
         records, fields = {}, {}
         names = ("m", "k", "alpha", "family", "r", "trials", "seed")
@@ -626,8 +625,6 @@ def check_store(path) -> None:
 
     Reads the 100-byte SQLite header only; never writes.
     """
-    from fpe_train.sweeps.files import check_input
-
     path = os.fspath(path)
     if not check_input(path, "store"):  # absent; a folder, FIFO or device is refused without opening it
         return
@@ -651,12 +648,8 @@ def check_store(path) -> None:
 
 
 def _config_fields() -> list[str]:
-    from fpe_train.engine.config import TrainConfig
-
     return [f.name for f in dataclasses.fields(TrainConfig)]
 
 
 def _row_fields() -> list[str]:
-    from fpe_train.engine.rows import ROW_FIELDS
-
     return list(ROW_FIELDS)

@@ -48,6 +48,13 @@ import sys
 import time
 import tomllib
 from dataclasses import dataclass
+from importlib.resources import as_file, files
+
+from fpe_train.engine.batch import batch_jobs, bucket_cost
+from fpe_train.engine.config import TrainConfig
+from fpe_train.sweeps.executors import DEFAULT_RUN, Batch, Job, make_executor
+from fpe_train.sweeps.files import check_input
+from fpe_train.sweeps.store import RunRecord, config_dict, config_hash
 
 SWEEP_KEYS = ("name", "description", "paper")
 EXPERIMENTS = "experiments"  # package-data folder of the shipped sweep files
@@ -86,8 +93,6 @@ class SweepSummary:
 
 def shipped_sweeps() -> dict[str, str]:
     """Name -> path of every sweep file shipped with the package (``importlib.resources``)."""
-    from importlib.resources import as_file, files
-
     folder = files("fpe_train.sweeps") / EXPERIMENTS
     with as_file(folder) as real:  # a real folder for an installed wheel or a checkout
         return {p.stem: os.fspath(p) for p in sorted(real.glob("*.toml"))}
@@ -99,8 +104,6 @@ def find_sweep(name_or_path) -> str:
     ``case_study`` and ``case_study.toml`` both name the shipped file; anything else is a ValueError
     listing the shipped names.
     """
-    from fpe_train.sweeps.files import check_input
-
     text = os.fspath(name_or_path)
     if check_input(text, "sweep"):  # a folder, FIFO or device: refused without opening it
         return text
@@ -132,8 +135,7 @@ def read_header(path) -> dict:
 
 def load_sweep(path, size: str = "quick", overrides: dict | None = None, config_cls=None) -> Sweep:
     """Parse the sweep file at ``path`` for ``size``; ``overrides`` (field -> value) win over everything."""
-    if config_cls is None:
-        from fpe_train.engine.config import TrainConfig as config_cls
+    config_cls = TrainConfig if config_cls is None else config_cls
     path = os.fspath(path)
     doc, text = _read_toml(path)
     where = _Locator(path, text)
@@ -241,8 +243,6 @@ def _skip_string(text: str, i: int, line: int, where: str) -> tuple[int, int]:
 
 def _read_toml(path: str) -> tuple[dict, str]:
     """The parsed document and its text; a syntax error becomes ``path:line: malformed TOML: ...``."""
-    from fpe_train.sweeps.files import check_input
-
     check_input(path, "sweep")  # a FIFO or device: refused without opening it
     try:
         with open(path, "rb") as f:
@@ -418,10 +418,6 @@ def pending_batches(sweep: Sweep, store, retry_failed: bool = False, workers: in
     configs of one schedule, shape buckets on CPU, memory), at least ``workers`` of them where trials allow,
     each a ``Batch`` of ``Job``s; largest first.
     """
-    from fpe_train.engine.batch import batch_jobs, bucket_cost
-    from fpe_train.sweeps.executors import Batch, Job
-    from fpe_train.sweeps.store import config_dict, config_hash
-
     hashes = [config_hash(c) for c in sweep.configs]
     status = store.trial_status(hashes)
     jobs, done, left = [], 0, 0
@@ -463,8 +459,6 @@ def run_sweep(
     ``fpe_train.sweeps.executors``. Datasets are checked and the executor is started before anything
     is written; the store is locked against a second driver for the whole run.
     """
-    from fpe_train.sweeps.executors import DEFAULT_RUN, make_executor
-
     t0 = time.perf_counter()
     check_sweep_data(sweep)
     owned = isinstance(executor, str)
@@ -486,8 +480,6 @@ def run_sweep(
 
 def pending_trials(sweeps, store) -> int:
     """(config, trial) pairs of ``sweeps`` the store holds no row for, each counted once (sweeps share configs)."""
-    from fpe_train.sweeps.store import config_hash
-
     wanted = {}
     for s in sweeps:
         for c in s.configs:
@@ -499,8 +491,6 @@ def pending_trials(sweeps, store) -> int:
 
 def _drive(ex, batches, store, progress: bool, name: str, overall=None) -> tuple[int, int]:
     from tqdm import tqdm
-
-    from fpe_train.sweeps.store import RunRecord
 
     done = failed = 0
     total = sum(len(b.trials) for b in batches)
