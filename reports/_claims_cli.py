@@ -43,12 +43,12 @@ def load_rows(store: str | None, from_export: str | None):
     if store:
         if source_kind(store) == "export":
             raise ValueError(f"store={store!r}: this is a results export, not a store: use --from {store}")
-        from reports.build import load_frame
+        from reports.build import load_frame  # keeps pandas, scipy, statsmodels, sympy, tqdm out until used
 
         return load_frame(Path(store)), {}, store
     if source_kind(from_export) == "store":
         raise ValueError(f"from={from_export!r}: this is a results store (SQLite), not an export: use --store")
-    from reports.shipped import open_export
+    from reports.shipped import open_export  # keeps pandas, scipy, statsmodels out until used
 
     shipped = open_export(from_export)
     return shipped.frame, shipped.meta, from_export
@@ -56,7 +56,7 @@ def load_rows(store: str | None, from_export: str | None):
 
 def ledger_json(verdicts, label: str, preset: str, planned=None) -> dict:
     """The JSON object: counts over the paper's claims, its claims, the checks beyond it (and the plan)."""
-    from reports.compute.verdicts import counts
+    from reports.compute.verdicts import counts  # keeps pandas, scipy, statsmodels out until used
 
     out = {
         "source": label,
@@ -92,7 +92,7 @@ def ledger_json(verdicts, label: str, preset: str, planned=None) -> dict:
 @click.option("--plan", "plan", is_flag=True, help="for undecided or constant-dependent claims: what decides them")
 def claims(store, from_export, preset, as_json, fmt, plan) -> None:
     """Each claim of the paper on four axes (direction, size, scope, robustness), from STORE or an export."""
-    from reports.compute.ledger import ledger
+    from reports.compute.ledger import ledger  # keeps pandas, scipy, statsmodels out until used
 
     if preset:
         presets.get_preset(preset)  # a bad name is one line before any file is read
@@ -102,19 +102,19 @@ def claims(store, from_export, preset, as_json, fmt, plan) -> None:
     verdicts = ledger(frame, chosen)
     planned = None
     if plan:
-        from reports.compute.decide_plan import plan_claims
+        from reports.compute.decide_plan import plan_claims  # keeps pandas, scipy, statsmodels out until used
 
         planned = plan_claims(verdicts, chosen, frame)
     if as_json:
         click.echo(json.dumps(ledger_json(verdicts, label, name, planned), default=_default))
         return
     if plan:
-        from reports.compute.decide_plan import format_plan
+        from reports.compute.decide_plan import format_plan  # keeps pandas, scipy, statsmodels out until used
 
         click.echo(format_plan(planned))
         return
-    from reports.compute.verdicts import counts
-    from reports.render.verdicts import format_ledger, markdown_table
+    from reports.compute.verdicts import counts  # keeps pandas, scipy, statsmodels out until used
+    from reports.render.verdicts import format_ledger, markdown_table  # keeps pandas, scipy, statsmodels out until used
 
     click.echo(markdown_table(verdicts) if fmt == "md" else format_ledger(verdicts))
     n = counts(verdicts)

@@ -86,7 +86,7 @@ def report(
     decide: bool,
 ) -> None:
     """Theory, Monte Carlo and trained networks side by side, as report.tex and report.pdf in OUT."""
-    from reports.build import build_report
+    from reports.build import build_report  # keeps pandas, scipy, statsmodels, sympy, tqdm out until used
 
     decided = None
     if decide:
@@ -218,7 +218,7 @@ def _check_paths(out: str, store: str | None, from_export: str | None, export_to
 def _source(path: str | None):
     if path is None:
         return None
-    from reports.shipped import open_export
+    from reports.shipped import open_export  # keeps pandas, scipy, statsmodels out until used
 
     return open_export(path)
 

@@ -117,9 +117,9 @@ def prepare(preset, out: Path, store_path: Path) -> Decision:
 
 
 def _plan_now(preset, store_path: Path) -> tuple[dict, list]:
-    from reports.build import load_frame
-    from reports.compute.decide_plan import plan_claims
-    from reports.compute.ledger import ledger
+    from reports.build import load_frame  # keeps pandas, scipy, statsmodels, sympy, tqdm out until used
+    from reports.compute.decide_plan import plan_claims  # keeps pandas, scipy, statsmodels out until used
+    from reports.compute.ledger import ledger  # keeps pandas, scipy, statsmodels out until used
 
     frame = load_frame(store_path)
     planned = plan_claims(ledger(frame, preset), preset, frame)
@@ -139,7 +139,7 @@ def _real(path: Path) -> str:
 
 def write_plan(path: Path, head: dict, planned) -> None:
     """``decide_plan.json``: the plan and what it was made from, written atomically (a temporary file renamed)."""
-    from reports.compute.decide_plan import BUDGET
+    from reports.compute.decide_plan import BUDGET  # keeps pandas, scipy, statsmodels out until used
 
     data = {"format": PLAN_FORMAT, **head, "budget": BUDGET, "claims": [p.as_dict() for p in planned]}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +150,7 @@ def write_plan(path: Path, head: dict, planned) -> None:
 
 def read_plan(path: Path, preset: str, store_path: Path) -> tuple[dict, list]:
     """(header, [PlannedClaim]) of a plan file made for ``preset`` and ``store_path``; one-line ValueError else."""
-    from reports.compute.decide_plan import PlannedClaim
+    from reports.compute.decide_plan import PlannedClaim  # keeps pandas, scipy, statsmodels out until used
 
     again = f"delete {path} to plan again"
     try:
@@ -262,7 +262,7 @@ def train(decision: Decision, store_path: Path, workers: int | None = None, prog
 
 def describe(decision: Decision) -> str:
     """The plan as text (``format_plan``) and where it comes from."""
-    from reports.compute.decide_plan import format_plan
+    from reports.compute.decide_plan import format_plan  # keeps pandas, scipy, statsmodels out until used
 
     if decision.reused:
         origin = (

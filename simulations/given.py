@@ -38,7 +38,7 @@ def measure_masks(masks: np.ndarray, clauses: Sequence[Sequence[int]], engine: s
         out = {key: int(v[0]) for key, v in measure_batch(masks[None], clauses).items()}
         all_covered, covered, collisions, ge1, ge2 = (out[key] for key in out)
     else:
-        from simulations.kernels import flat_clauses, measure_given
+        from simulations.kernels import flat_clauses, measure_given  # keeps numba out until used
 
         lits, offsets = flat_clauses(clauses)
         all_covered, covered, collisions, ge1, ge2 = measure_given(np.ascontiguousarray(masks), lits, offsets)

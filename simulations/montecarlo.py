@@ -106,7 +106,7 @@ def simulate(
     refuse (ValueError with the estimate) a run estimated to take longer, first from the problem's size,
     then from the rate measured on the first blocks.
     """
-    from simulations import kernels
+    from simulations import kernels  # keeps numba out until used
 
     problem, family, r, trials, seed = check_args(problem, family, r, trials, seed)
     if max_seconds is not None:
@@ -162,7 +162,7 @@ def _run_chunk(plan: dict, seed: int, lo: int, hi: int, trials: int):
 
     ``lo == hi``: one empty block, which only compiles the kernel.
     """
-    from simulations import kernels
+    from simulations import kernels  # keeps numba out until used
 
     n = max(1, hi - lo)
     counts = np.zeros(n, np.int64)
@@ -203,7 +203,7 @@ def check_args(problem, family, r, trials, seed):
 
 def _plan(problem: Problem, family: str, r: int) -> dict:
     """Kernel and its arguments that depend only on (problem, family, r): the bitset path where it applies."""
-    from simulations import bitsets, kernels
+    from simulations import bitsets, kernels  # keeps llvmlite, numba out until used
 
     m, d, alpha, c = problem.m, problem.d, problem.alpha, problem.clauses
     lits, offsets = kernels.flat_clauses(problem.clause_list())

@@ -171,7 +171,7 @@ def split_by_memory(jobs: list[tuple], budget: int) -> list[list[tuple]]:
 
 def _resolved_device(device: str) -> str:
     if device == "auto":
-        from fpe_train.engine.cpu import cuda_present
+        from fpe_train.engine.cpu import cuda_present  # keeps numba out until used
 
         return "cuda" if cuda_present() else "cpu"
     return device
@@ -185,7 +185,7 @@ def batch_jobs(
     ``device`` None: each config's own. ``min_batches``: split the largest batches by trials until there are
     that many (one per worker of a process pool), where trials allow.
     """
-    from fpe_train.engine.cpu import supports
+    from fpe_train.engine.cpu import supports  # keeps numba out until used
 
     jobs = [(c, tuple(t)) for c, t in jobs if len(tuple(t))]
     by_schedule: dict[tuple, list[tuple]] = {}

@@ -71,7 +71,7 @@ def run_any(items, progress=None, on_error: str = "raise") -> BatchResult:
         if on_kernel:
             got = run_batch([items[i] for i in at], progress, on_error)
         else:
-            from fpe_train.engine.run import run_batch as run_torch
+            from fpe_train.engine.run import run_batch as run_torch  # keeps torch out until used
 
             got = run_torch([items[i] for i in at], progress, on_error, path="torch")
         for j, i in enumerate(at):

@@ -478,7 +478,7 @@ def run_batch(
     ``path``: ``auto`` trains on the compiled CPU kernel (``fpe_train.engine.cpu``) the configs it supports
     (one hidden layer, CPU, fixed masks) and on torch everything else; ``torch`` forces the torch path.
     """
-    from fpe_train.engine import cpu
+    from fpe_train.engine import cpu  # keeps numba out until used
 
     if path not in ("auto", "torch"):
         raise ValueError(f"path={path!r}: must be auto or torch")

@@ -21,11 +21,11 @@ def load_task(config, trial: int | None = None):
     """
     trial = trial if config.data_per_trial else None
     if config.task == "boolean":
-        from fpe_train.engine.data import boolean_splits
+        from fpe_train.engine.data import boolean_splits  # keeps numpy out until used
 
         tr, te = boolean_splits(config.n_train, config.n_test, config.m, config.k, config.seed, trial)
         return tr.X, tr.y, te.X, te.y, 1, task_clauses(config)
-    from fpe_train.engine.datasets import load_dataset
+    from fpe_train.engine.datasets import load_dataset  # keeps numpy out until used
 
     X_train, y_train, X_test, y_test, n_classes = load_dataset(config, trial)
     return X_train, y_train, X_test, y_test, int(n_classes), None

@@ -297,7 +297,7 @@ def train_epochs(
 def _permutations(live: LiveBatch, n: int, epoch: int) -> Tensor:
     """Each trial's permutation of this epoch (``kernel.permutations``, the CPU kernel's order), shifted to its
     dataset's rows: (S, n) int64 (CPU)."""
-    from fpe_train.engine.kernel import permutations
+    from fpe_train.engine.kernel import permutations  # keeps numba out until used
 
     buf = live.buffers.get("perms")
     if buf is None or buf.shape != (len(live.order_keys), n):

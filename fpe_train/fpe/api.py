@@ -187,7 +187,7 @@ def layer_coverage(layer: nn.Module, clauses):
     A dense Linear counts as all-ones. Returns a ``MaskMeasurement`` (all_covered, covered,
     collisions, neurons_cover_ge1, neurons_cover_ge2).
     """
-    from simulations.given import measure_masks
+    from simulations.given import measure_masks  # keeps numpy out until used
 
     if isinstance(layer, MaskedLinear):
         mask = layer.mask
@@ -204,7 +204,7 @@ def layer_capacity(layer: nn.Module | Tensor, clauses=None, **options) -> float:
     ``C_i = (f_i . f_i)^2 / sum_j (f_i . f_j)^2`` summed over features i: clauses when given (feature vector
     = sum of the clause's weight columns), else every input column; ``options`` go to fpe_train.fpe.metrics.
     """
-    from fpe_train.fpe import metrics
+    from fpe_train.fpe import metrics  # keeps numpy out until used
 
     feature_capacity = getattr(metrics, "feature_capacity", None) or metrics.capacity
     return feature_capacity(_effective(layer), clauses, **options)
@@ -215,6 +215,6 @@ def layer_cosine(layer: nn.Module | Tensor) -> float | None:
 
     Signed mean over pairs of distinct non-zero rows; None with fewer than two such rows.
     """
-    from fpe_train.fpe.metrics import mean_cosine
+    from fpe_train.fpe.metrics import mean_cosine  # keeps numpy out until used
 
     return mean_cosine(_effective(layer))

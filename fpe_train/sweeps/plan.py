@@ -79,7 +79,7 @@ def task_shape(config: TrainConfig) -> tuple[int, int, int, int]:
         return n_in, n_out, min(config.n_train, n - test), min(config.n_test, test)
     if config.task == "mnist1d":
         return 40, 10, min(config.n_train, 4000), min(config.n_test, 1000)
-    from fpe_train.engine import datasets
+    from fpe_train.engine import datasets  # keeps numpy out until used
 
     datasets.check_dataset(config)  # one-line ValueError for a missing or malformed file
     if config.task == "fashion_mnist":

@@ -387,7 +387,7 @@ def check_sweep_data(sweep: Sweep) -> None:
 
     A file is read once (``check_dataset`` keeps the last two); each distinct subsample is checked once.
     """
-    from fpe_train.engine.datasets import VISION_TASKS, check_dataset
+    from fpe_train.engine.datasets import VISION_TASKS, check_dataset  # keeps numpy out until used
 
     seen = set()
     for c in sweep.configs:
