@@ -41,9 +41,9 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from fpe_train.engine import cpu, kernel
-from fpe_train.engine.mlp import BatchedMLP
 from fpe_train.engine.config import TrainConfig
 from fpe_train.engine.data import boolean_data
+from fpe_train.engine.mlp import BatchedMLP
 from fpe_train.engine.train import simple_live_batch, train_epochs
 
 M, K, R, N_TRAIN, BATCH, LR, L1, L2 = 32, 4, 8, 10_000, 500, 1e-3, 1e-7, 1e-5

@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from fpe_train.engine.mlp import BatchedMLP, add_penalty_grads, per_model_loss
 from fpe_train.engine.kernel import permutation
+from fpe_train.engine.mlp import BatchedMLP, add_penalty_grads, per_model_loss
 from fpe_train.engine.train import BatchedAdam, simple_live_batch, train_epochs
 
 L1, L2, LR, BATCH = 1e-3, 1e-3, 1e-2, 32  # large enough that the penalties matter
