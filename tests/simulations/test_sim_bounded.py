@@ -6,7 +6,7 @@ from helpers import assert_one_line_error
 from scipy import stats
 
 from fpe_theory import Problem
-from simulations.montecarlo import BLOCK_TRIALS, _plan, _run_chunk, simulate
+from simulations.montecarlo import BLOCK_TRIALS, _run_blocks, _setup, simulate
 from simulations.stats import MeanAccumulator, mean_estimate
 
 
@@ -35,7 +35,7 @@ def test_streamed_estimates_equal_the_per_block_formula():
     problem, family, trials, seed = Problem(m=16, k=2, alpha=2), "random", 5 * BLOCK_TRIALS + 17, 3
     res = simulate(problem, family, 2, trials, seed)
     n_blocks = -(-trials // BLOCK_TRIALS)
-    counts, ints, shifts, sq, _ = _run_chunk(_plan(problem, family, 2), seed, 0, n_blocks, trials)
+    counts, ints, shifts, sq, _ = _run_blocks(_setup(problem, family, 2), seed, 0, n_blocks, trials)
     for q, name in enumerate(("expected_covered", "expected_collisions", "neurons_cover_ge1", "neurons_cover_ge2")):
         ref = mean_estimate(counts, shifts[:, q], ints[:, 1 + q], sq[:, q])
         got = getattr(res, name)
