@@ -216,7 +216,7 @@ def _resolved_device(device: str) -> str:
 def batch_jobs(
     jobs: Iterable[tuple], device: str | None = "cpu", budget: int | None = None, min_batches: int = 1
 ) -> list[list[tuple]]:
-    """Jobs [(config, trials)] -> batches [[(config, trials)]]: by schedule, by shape bucket (CPU), by memory.
+    """Jobs [(config, trials)] -> batches [[(config, trials)]]: by schedule, by shape bucket, by memory.
 
     ``device`` None: each config's own. ``min_batches``: split the largest batches by trials until there are
     that many (one per worker of a process pool), where trials allow.
