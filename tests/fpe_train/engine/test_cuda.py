@@ -40,27 +40,25 @@ def _trained(graphs: bool, monkeypatch, device: str = "cuda", epochs: int = 5):
     with torch.no_grad():
         net.weights[0].mul_(net.masks[0])  # masked entries start at 0 (as the engine's expansions do)
     X, y = torch.rand(100, 12, generator=g) * 3, (torch.rand(100, generator=g) < 0.5).float()
-    live = train.simple_group(net, 1e-2, 1e-3, 1e-3, seeds=[3, 1, 4, 1, 5, 9])
+    live = train.simple_group(net, 1e-2, 1e-3, 1e-3, seeds=[3, 1, 4, 15, 9, 2])
     steps = train.train_epochs(live, X.to(device), y.to(device), 100, epochs, 32)
     return live, steps
 
 
 def test_cuda_graphs_train_the_eager_weights(monkeypatch):
     """The graph path replays the eager path's kernels: weights, Adam state and step counts as eager CUDA,
-    masked entries exactly 0, the last partial minibatch included; and both close to the CPU's."""
+    masked entries exactly 0, the last partial minibatch included (CPU vs CUDA: ``test_cuda_batch_matches_cpu``)."""
     from fpe_train.engine import train
 
     before = dict(train.GRAPH_STATS)
     graphed, steps = _trained(True, monkeypatch)
     assert {k: train.GRAPH_STATS[k] - before[k] for k in before} == {"captured": 1, "replayed": 3, "failed": 0}
     eager, eager_steps = _trained(False, monkeypatch)
-    cpu, _ = _trained(False, monkeypatch, device="cpu")
     assert steps == eager_steps == 5 * 4
     torch.testing.assert_close(graphed.optimizer.flat, eager.optimizer.flat, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(graphed.optimizer.exp_avg_sq, eager.optimizer.exp_avg_sq, atol=1e-8, rtol=1e-4)
     torch.testing.assert_close(graphed.optimizer.steps, eager.optimizer.steps, atol=0, rtol=0)
     assert graphed.optimizer.steps.tolist() == [20.0] * 6
-    torch.testing.assert_close(graphed.optimizer.flat.cpu(), cpu.optimizer.flat, atol=1e-4, rtol=1e-3)
     w = graphed.net.weights[0]
     assert (w[~graphed.net.masks[0]] == 0).all() and (w[graphed.net.masks[0]] != 0).float().mean() > 0.9
 
