@@ -7,7 +7,11 @@ masks (padded inputs and neurons are exactly zero and never counted). Per-model 
 
 Batching (``batch_configs``, ``batch_jobs``):
 
-- on CUDA every schedule is one batch (kernel launches, not FLOPs, dominate tiny models there);
+- on CUDA a schedule is split into a few shape buckets, with CUDA's own cost model: a per-step overhead
+  (``CUDA_STEP_OVERHEAD_FLOP``: kernel launches, not FLOPs, dominate tiny models there) much larger than on
+  CPU, so configs share a padded batch unless padding them costs more than another batch's launches; buckets
+  are merged greedily, the most saving merge first (:func:`_merged_buckets`), never costing more than config
+  by config or than one padded batch of the schedule;
 - configs the compiled CPU kernel trains (``fpe_train.engine.cpu.supports``) are one batch per config: the
   kernel trains each model at its own shape, so a mixed batch would cost the sum of its models and gain
   nothing, while batches of one config let a pool's workers share the work evenly (largest first;
@@ -36,6 +40,9 @@ from fpe_train.engine.keys import data_key, schedule_key
 
 STEP_OVERHEAD_FLOP = 2e7  # per optimiser step of one batch on CPU: ~1 ms of launches at ~20 GFLOP/s
 ADAM_FLOP_PER_PARAM = 100.0  # the Adam step's ~20 memory passes per (padded) parameter, in FLOP-equivalents
+# per optimiser step of one batch on CUDA, in FLOP-equivalents at the GPU's rate: about 30 kernels of ~5 us each
+# (150 us) at ~20 TFLOP/s sustained on small batched products. An estimate, to be measured by benchmarks/gpu.sh.
+CUDA_STEP_OVERHEAD_FLOP = 3e9
 CPU_MEMORY_FRACTION = 0.25  # a batch may use this share of the machine's RAM
 CUDA_MEMORY_FRACTION = 0.5  # ... or of the GPU's free memory
 
@@ -80,12 +87,12 @@ def _steps(config) -> tuple[int, int]:
     return config.warmup_epochs * per_epoch, config.epochs * per_epoch
 
 
-def bucket_cost(jobs: Sequence[tuple]) -> float:
-    """Estimated FLOP-equivalents to train ``jobs`` = [(config, n_trials)] as one padded batch.
+def bucket_cost(jobs: Sequence[tuple], device: str = "cpu") -> float:
+    """Estimated FLOP-equivalents to train ``jobs`` = [(config, n_trials)] as one padded batch on ``device``.
 
-    Per step: ``STEP_OVERHEAD_FLOP`` + per model ``6 B W`` (forward and backward of the W padded weights on a
-    minibatch of B) + ``ADAM_FLOP_PER_PARAM W`` (the optimiser); warm-up with the dense models, then
-    every variant at the widest (FPE) shape.
+    Per step: ``STEP_OVERHEAD_FLOP`` (``CUDA_STEP_OVERHEAD_FLOP`` on CUDA) + per model ``6 B W`` (forward and
+    backward of the W padded weights on a minibatch of B) + ``ADAM_FLOP_PER_PARAM W`` (the optimiser); warm-up
+    with the dense models, then every variant at the widest (FPE) shape.
     """
     configs = [c for c, _ in jobs]
     m, warm, fine, n_out = _shape(configs)
@@ -93,10 +100,11 @@ def bucket_cost(jobs: Sequence[tuple]) -> float:
     warm_steps, fine_steps = _steps(configs[0])
     e_warm = sum(t for _, t in jobs)
     e_fine = sum(t * (1 + len(c.splits)) for c, t in jobs)
+    overhead = CUDA_STEP_OVERHEAD_FLOP if str(device).startswith("cuda") else STEP_OVERHEAD_FLOP
 
     def per_step(E: int, widths: list[int]) -> float:
         params = _flops_per_sample(m, widths, n_out) / 6.0  # weights (biases and norms are few)
-        return STEP_OVERHEAD_FLOP + E * (B * 6.0 * params + ADAM_FLOP_PER_PARAM * params)
+        return overhead + E * (B * 6.0 * params + ADAM_FLOP_PER_PARAM * params)
 
     return warm_steps * per_step(e_warm, warm) + fine_steps * per_step(e_fine, fine)
 
@@ -180,7 +188,7 @@ def _resolved_device(device: str) -> str:
 def batch_jobs(
     jobs: Iterable[tuple], device: str | None = "cpu", budget: int | None = None, min_batches: int = 1
 ) -> list[list[tuple]]:
-    """Jobs [(config, trials)] -> batches [[(config, trials)]]: by schedule, by shape bucket (CPU), by memory.
+    """Jobs [(config, trials)] -> batches [[(config, trials)]]: by schedule, by shape bucket, by memory.
 
     ``device`` None: each config's own. ``min_batches``: split the largest batches by trials until there are
     that many (one per worker of a process pool), where trials allow.
@@ -198,7 +206,7 @@ def batch_jobs(
         if ragged:  # nothing is gained by training configs together: one batch each balances the workers
             buckets = [[job] for job in same]
         else:
-            buckets = [same] if dev.startswith("cuda") else _buckets(same)
+            buckets = _buckets(same, dev)
         limit = memory_budget(dev) if budget is None else budget
         for bucket in buckets:
             batches += split_by_memory(bucket, limit)
@@ -227,8 +235,10 @@ def _spread(batches: list[list[tuple]], n: int) -> list[list[tuple]]:
     return batches
 
 
-def _buckets(jobs: list[tuple]) -> list[list[tuple]]:
-    """Greedy shape buckets of the jobs of one schedule on CPU (module doc)."""
+def _buckets(jobs: list[tuple], device: str = "cpu") -> list[list[tuple]]:
+    """Greedy shape buckets of the jobs of one schedule (module doc), by ``bucket_cost`` on ``device``."""
+    if str(device).startswith("cuda"):
+        return _merged_buckets(jobs, device)
     order = sorted(jobs, key=lambda ct: -bucket_cost([(ct[0], 1)]))
     buckets: list[list[tuple]] = []
     for c, t in order:
@@ -243,6 +253,43 @@ def _buckets(jobs: list[tuple]) -> list[list[tuple]]:
         else:
             best.append((c, t))
     return buckets
+
+
+def _merged_buckets(jobs: list[tuple], device: str) -> list[list[tuple]]:
+    """CUDA's shape buckets: start config by config and merge, again and again, the two buckets whose merge
+    saves the most estimated cost, while a merge saves any; one padded batch of the schedule if that is cheaper.
+
+    Every merge lowers the total, so it never exceeds config by config; the last check keeps it at or below
+    one padded batch. (The CPU's largest-first rule, under CUDA's large per-step overhead, put every big config
+    in a bucket of its own and then padded the small ones into them: on the paper's fig3c it ended at one
+    padded batch, where merging finds 2-5 buckets estimated 18-41 % cheaper, depending on the overhead.)
+    About k^2 cost evaluations for k configs (cached).
+    """
+    cost_of: dict[tuple, float] = {}
+
+    def cost(members: tuple) -> float:
+        if members not in cost_of:
+            cost_of[members] = bucket_cost([(jobs[i][0], len(jobs[i][1])) for i in members], device)
+        return cost_of[members]
+
+    buckets = [(i,) for i in range(len(jobs))]
+    while len(buckets) > 1:
+        best, pair = 0.0, None
+        for i, a in enumerate(buckets):
+            for j in range(i + 1, len(buckets)):
+                merged = tuple(sorted(a + buckets[j]))
+                gain = cost(a) + cost(buckets[j]) - cost(merged)
+                if gain > best:
+                    best, pair = gain, (i, j, merged)
+        if pair is None:
+            break
+        i, j, merged = pair
+        buckets = [b for k, b in enumerate(buckets) if k not in (i, j)] + [merged]
+    whole = tuple(range(len(jobs)))
+    if len(buckets) > 1 and cost(whole) <= sum(map(cost, buckets)):
+        buckets = [whole]
+    buckets.sort(key=lambda b: -cost(b))
+    return [[jobs[i] for i in b] for b in buckets]
 
 
 def batch_configs(configs, device: str = "cpu") -> list[list]:

@@ -8,7 +8,9 @@ trial and its FPE forks share their trial's order, so they stay paired) takes a 
 training set each epoch from its own order key (``kernel.permutations``, as the CPU kernel; DataLoader
 ``shuffle=True``, last partial batch kept); a model gathers its rows with an index tensor,
 ``X[idx] (E, B, m)``. So a model's numbers do not depend on which other models share its batch, and CPU and
-CUDA runs see the same order.
+CUDA runs see the same order. On CUDA the next epoch's permutations are drawn on the host while the device
+trains (``PermutationFeed``), and with ``FPE_CUDA_GRAPHS=1`` one epoch of the fused step is captured as a CUDA
+graph and replayed (``EpochGraph``), running the same functions as the eager epoch.
 
 Per step, models may also change their masks: ``resample`` (DropConnect control: the expanded layers'
 masks are redrawn every step, ``fpe_train.fpe.splits.resample``; its rows are stored rescaled, see
@@ -19,6 +21,8 @@ own generator and only inside its own (unpadded) shape.
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -276,36 +280,186 @@ def train_epochs(
     step0: int = 0,
 ) -> int:
     """Train ``epochs`` epochs on the stacked training sets ``X (S*n, in)``, ``y (S*n,)`` (``n`` rows each);
-    returns the global step count."""
+    returns the global step count.
+
+    On CUDA the next epoch's permutations are drawn on the host while the device trains (``PermutationFeed``);
+    with ``FPE_CUDA_GRAPHS=1`` an epoch of the fused step is captured once as a CUDA graph and replayed
+    (``EpochGraph``: the same functions as the eager epoch; anything unsupported trains eagerly).
+    """
     step = step0
     trial_of = live.trial_of.to(X.device)
     identity = torch.equal(live.trial_of, torch.arange(len(live.order_keys)))  # one model per trial (warm-up)
-    for epoch in range(first_epoch, first_epoch + epochs):
-        perms = _permutations(live, n, epoch).to(X.device)  # (S, n) rows of each trial's set, this epoch's order
-        live.epoch_loss = None
-        for start in range(0, n, batch_size):
-            idx = perms[:, start : start + batch_size]  # (S, B)
-            idx = idx.contiguous() if identity else idx[trial_of]  # (E, B) rows of each model
-            _step(live, X, y, idx, step)
-            step += 1
-        note_divergence(live, epoch)
-        if on_epoch is not None:
-            on_epoch(epoch)
+    last = first_epoch + epochs - 1
+    feed = PermutationFeed(live.order_keys, live.offset, n, X.device, ahead=X.device.type == "cuda")
+    graph = EpochGraph(live, X.device) if epochs > 1 and graphs_wanted(live, X.device) else None
+
+    def eager(perms: Tensor, step: int) -> int:
+        return _epoch(live, X, y, perms, trial_of, identity, batch_size, step)
+
+    try:
+        for epoch in range(first_epoch, last + 1):
+            perms = feed.get(epoch, epoch + 1 if epoch < last else None)  # (S, n) rows of each trial's set
+            if graph is None:
+                step = eager(perms, step)
+            else:
+                step = graph.epoch(eager, perms, step, feed)
+                if graph.failed:
+                    graph = None
+            note_divergence(live, epoch)  # reads the epoch's loss once (a sync on CUDA)
+            if on_epoch is not None:
+                on_epoch(epoch)
+    finally:
+        feed.close()
     return step
 
 
-def _permutations(live: LiveBatch, n: int, epoch: int) -> Tensor:
-    """Each trial's permutation of this epoch (``kernel.permutations``, the CPU kernel's order), shifted to its
-    dataset's rows: (S, n) int64 (CPU)."""
-    from fpe_train.engine.kernel import permutations  # keeps numba out until used
+def _epoch(
+    live: LiveBatch, X: Tensor, y: Tensor, perms: Tensor, trial_of: Tensor, identity: bool, batch_size: int, step: int
+) -> int:
+    """Every step of one epoch in the order ``perms (S, n)``; the same code runs eagerly and under capture."""
+    live.epoch_loss = None
+    n = perms.shape[1]
+    for start in range(0, n, batch_size):
+        idx = perms[:, start : start + batch_size]  # (S, B)
+        idx = idx.contiguous() if identity else idx[trial_of]  # (E, B) rows of each model
+        _step(live, X, y, idx, step)
+        step += 1
+    return step
 
-    buf = live.buffers.get("perms")
-    if buf is None or buf.shape != (len(live.order_keys), n):
-        buf = live.buffers["perms"] = torch.empty(len(live.order_keys), n, dtype=torch.long)
-    permutations(live.order_keys, epoch, buf.numpy())
-    if live.offset.any():
-        buf += live.offset[:, None]
-    return buf
+
+GRAPHS_ENV = "FPE_CUDA_GRAPHS"
+GRAPH_STATS = {"captured": 0, "replayed": 0, "failed": 0}  # epochs of this process, for benchmarks and tests
+
+
+def graphs_wanted(live: LiveBatch, device: torch.device) -> bool:
+    """CUDA graphs for this batch: opted in (``FPE_CUDA_GRAPHS=1``), on CUDA, the one-hidden-layer fused step,
+    fixed masks (no resampling, no rewiring, no DropConnect rescaling)."""
+    return (
+        os.environ.get(GRAPHS_ENV, "0") == "1"
+        and device.type == "cuda"
+        and fused_ok(live.net)
+        and not live.resample
+        and not live.rewire
+        and live.optimizer.lr_scale is None
+    )
+
+
+class EpochGraph:
+    """One epoch of the fused step as a CUDA graph: the first epoch trains eagerly on a side stream (the
+    warm-up torch's CUDA graph docs ask for: cuBLAS handles, the gather buffer and the allocator's blocks are
+    made on the stream that captures), the second is captured on that stream and replayed, every later
+    epoch replays it.
+
+    Static inputs: the data ``X, y`` and the feed's device buffer of permutations (rewritten before each
+    replay); the weights, gradients and Adam state are the optimiser's flat buffers, updated in place; Adam's
+    bias corrections come from its step-count tensor on the device (``BatchedAdam.steps``), so they advance in
+    every replay. The epoch's loss is the graph's output tensor, read once per epoch (the divergence check).
+    If capture fails for any reason, ``failed`` is set and that epoch and the rest train eagerly.
+    """
+
+    def __init__(self, live: LiveBatch, device: torch.device) -> None:
+        self.live, self.graph, self.loss, self.steps = live, None, None, 0
+        self.failed, self.warm = False, False
+        self.stream = torch.cuda.Stream(device=device)
+
+    def epoch(self, eager: Callable[[Tensor, int], int], perms: Tensor, step: int, feed: PermutationFeed) -> int:
+        """Train one epoch (eagerly, by capture and replay, or by replay); returns the step count after it."""
+        if self.graph is not None:
+            self.graph.replay()
+            self.live.epoch_loss = self.loss
+            GRAPH_STATS["replayed"] += 1
+            return step + self.steps
+        main = torch.cuda.current_stream(perms.device)
+        if not self.warm:  # warm-up: a real epoch, eagerly, on the stream that will capture
+            self.stream.wait_stream(main)
+            with torch.cuda.stream(self.stream):
+                after = eager(perms, step)
+            main.wait_stream(self.stream)
+            self.warm = True
+            return after
+        feed.wait()  # no host work of the feed (event waits, pinned buffers) while capturing
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(graph, stream=self.stream):
+                after = eager(perms, step)  # recorded, not run
+        except Exception as err:  # noqa: BLE001 - any capture failure: train eagerly instead
+            warnings.warn(f"CUDA graph capture failed ({type(err).__name__}: {err}); training eagerly", stacklevel=2)
+            self.failed = True
+            GRAPH_STATS["failed"] += 1
+            torch.cuda.synchronize(perms.device)
+            return eager(perms, step)
+        self.graph, self.loss, self.steps = graph, self.live.epoch_loss, after - step
+        graph.replay()
+        GRAPH_STATS["captured"] += 1
+        return after
+
+
+class PermutationFeed:
+    """Each trial's permutation of an epoch (``kernel.permutations``, the CPU kernel's order), shifted to its
+    dataset's rows: ``get(epoch)`` -> (S, n) int64 on ``device``.
+
+    ``ahead=False`` (the CPU): drawn when asked, into one kept host buffer. ``ahead=True`` (CUDA): the next
+    epoch's table is drawn by a worker thread (the compiled draw releases the GIL) into the other of two host
+    buffers (pinned on CUDA) while the device trains this one, then copied without blocking into one device
+    buffer kept for the whole run (static, as a CUDA graph needs); a host buffer is rewritten only after the
+    copy out of it has finished.
+    """
+
+    def __init__(self, keys: np.ndarray, offset: Tensor, n: int, device, ahead: bool = False) -> None:
+        self.keys, self.device = keys, torch.device(device)
+        self.offset = offset.cpu().numpy()[:, None] if bool(offset.any()) else None
+        cuda = self.device.type == "cuda"
+        shape = (len(keys), n)
+        self.host = [torch.empty(shape, dtype=torch.long, pin_memory=cuda) for _ in range(2 if ahead else 1)]
+        self.copied: list = [None] * len(self.host)  # CUDA: the event after the last copy out of each buffer
+        self.dev = torch.empty(shape, dtype=torch.long, device=self.device) if cuda else None
+        self.pending: dict[int, tuple] = {}  # epoch -> (future, host buffer)
+        self.pool = None
+        if ahead:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpe-permutations")
+
+    def _draw(self, epoch: int, i: int) -> None:
+        from fpe_train.engine.kernel import permutations  # keeps numba out until used
+
+        if self.copied[i] is not None:
+            self.copied[i].synchronize()  # the copy out of this buffer has finished
+        out = self.host[i].numpy()
+        permutations(self.keys, epoch, out)
+        if self.offset is not None:
+            out += self.offset
+
+    def get(self, epoch: int, next_epoch: int | None = None) -> Tensor:
+        """This epoch's table; with ``ahead``, ``next_epoch``'s is started in the background."""
+        if epoch in self.pending:
+            future, i = self.pending.pop(epoch)
+            future.result()
+        else:
+            self.wait()
+            self.pending.clear()
+            i = 0
+            self._draw(epoch, i)
+        out = self.host[i]
+        if self.dev is not None:
+            self.dev.copy_(out, non_blocking=True)
+            self.copied[i] = torch.cuda.Event()
+            self.copied[i].record()
+            out = self.dev
+        if self.pool is not None and next_epoch is not None:
+            j = 1 - i
+            self.pending[next_epoch] = (self.pool.submit(self._draw, next_epoch, j), j)
+        return out
+
+    def wait(self) -> None:
+        """Until no draw runs in the background (its errors raised here)."""
+        for future, _ in self.pending.values():
+            future.result()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
 
 
 @torch.no_grad()

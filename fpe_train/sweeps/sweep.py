@@ -415,7 +415,7 @@ def pending_batches(sweep: Sweep, store, retry_failed: bool = False, workers: in
     """(batches to run, trials already done, trials failed earlier and not retried).
 
     The trials a store lacks, one job per config, are put into batches (``fpe_train.engine.batch.batch_jobs``:
-    configs of one schedule, shape buckets on CPU, memory), at least ``workers`` of them where trials allow,
+    configs of one schedule, shape buckets, memory), at least ``workers`` of them where trials allow,
     each a ``Batch`` of ``Job``s; largest first.
     """
     hashes = [config_hash(c) for c in sweep.configs]

@@ -213,13 +213,15 @@ def test_a_boolean_cpu_sweep_never_imports_torch(tmp_path, tiny_sweep_file):
 
 
 def test_the_gpu_script_passes_its_dry_run_without_a_gpu(tmp_path):
-    """benchmarks/gpu.sh with DRY=1: valid bash, and every sweep it would time (grid, preset) loads."""
+    """benchmarks/gpu.sh with DRY=1: valid bash, every sweep it would time (grid, preset) loads, and the graphs
+    step's code runs on the CPU (eager both times: the same rows)."""
     env = {**os.environ, "DRY": "1", "PY": sys.executable, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         ["bash", "benchmarks/gpu.sh", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, env=env
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "grid fig3c (paper, cuda): 36 configs" in done.stdout and "gpu.sh (dry): all steps passed" in done.stdout
+    assert "graphs fig3c (quick, 1 + 1 epochs, cpu), 108 rows" in done.stdout and "|diff| max 0.00e+00" in done.stdout
 
 
 def test_weights_a1_prunes_in_the_second_layer_stay_exactly_zero():
