@@ -77,15 +77,15 @@ def _per_step(device: str, E: int, m: int, h: int, graphs: bool) -> tuple[float,
     batch 500, trained through ``train_epochs`` (the warm-up epoch and the capture included, as in a run)."""
     import torch
 
-    from fpe_train.engine.batched import BatchedMLP
-    from fpe_train.engine.train import simple_group, train_epochs
+    from fpe_train.engine.mlp import BatchedMLP
+    from fpe_train.engine.train import simple_live_batch, train_epochs
 
     _with_graphs(graphs)
     g = torch.Generator().manual_seed(0)
     net = BatchedMLP.init(E, [m, h, 1], g, device=device)
     X = (torch.rand(10000, m, generator=g) < 0.5).float().to(device)
     y = (torch.rand(10000, generator=g) < 0.5).float().to(device)
-    live = simple_group(net, 1e-3, 1e-7, 1e-5)
+    live = simple_live_batch(net, 1e-3, 1e-7, 1e-5)
     _sync(device)
     t0 = time.perf_counter()
     steps = train_epochs(live, X, y, 10000, 12 if device.startswith("cuda") else 1, 500)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -416,8 +417,6 @@ class PermutationFeed:
         self.pending: dict[int, tuple] = {}  # epoch -> (future, host buffer)
         self.pool = None
         if ahead:
-            from concurrent.futures import ThreadPoolExecutor
-
             self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpe-permutations")
 
     def _draw(self, epoch: int, i: int) -> None:

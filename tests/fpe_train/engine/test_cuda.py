@@ -31,7 +31,7 @@ def _trained(graphs: bool, monkeypatch, device: str = "cuda", epochs: int = 5):
     """Six masked one-hidden-layer models, each its own data order, trained on ``device``, eagerly or with
     CUDA graphs (``FPE_CUDA_GRAPHS``); the last minibatch of each epoch is partial (100 rows, batch 32)."""
     from fpe_train.engine import train
-    from fpe_train.engine.batched import BatchedMLP
+    from fpe_train.engine.mlp import BatchedMLP
 
     monkeypatch.setenv(train.GRAPHS_ENV, "1" if graphs else "0")
     g = torch.Generator().manual_seed(0)
@@ -40,7 +40,7 @@ def _trained(graphs: bool, monkeypatch, device: str = "cuda", epochs: int = 5):
     with torch.no_grad():
         net.weights[0].mul_(net.masks[0])  # masked entries start at 0 (as the engine's expansions do)
     X, y = torch.rand(100, 12, generator=g) * 3, (torch.rand(100, generator=g) < 0.5).float()
-    live = train.simple_group(net, 1e-2, 1e-3, 1e-3, seeds=[3, 1, 4, 15, 9, 2])
+    live = train.simple_live_batch(net, 1e-2, 1e-3, 1e-3, seeds=[3, 1, 4, 15, 9, 2])
     steps = train.train_epochs(live, X.to(device), y.to(device), 100, epochs, 32)
     return live, steps
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from fpe_train.engine.batched import BatchedMLP
 from fpe_train.engine.config import TrainConfig
 from fpe_train.engine.draws import order_key
+from fpe_train.engine.mlp import BatchedMLP
 from fpe_train.engine.run import seed_entropy
 from fpe_train.engine.train import PermutationFeed
 
@@ -96,4 +96,4 @@ def test_cuda_graphs_asked_for_on_the_cpu_change_nothing(monkeypatch):
     strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for by in rs for t in by for r in by[t]]  # noqa: E731
     assert strip(rows["0"]) == strip(rows["1"])
     net = BatchedMLP.init(2, [4, 3, 1], torch.Generator().manual_seed(0))
-    assert not train.graphs_wanted(train.simple_group(net, 1e-2), torch.device("cpu"))
+    assert not train.graphs_wanted(train.simple_live_batch(net, 1e-2), torch.device("cpu"))
