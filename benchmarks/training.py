@@ -41,10 +41,10 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from fpe_train.engine import cpu, kernel
-from fpe_train.engine.batched import BatchedMLP
 from fpe_train.engine.config import TrainConfig
 from fpe_train.engine.data import boolean_data
-from fpe_train.engine.train import simple_group, train_epochs
+from fpe_train.engine.mlp import BatchedMLP
+from fpe_train.engine.train import simple_live_batch, train_epochs
 
 M, K, R, N_TRAIN, BATCH, LR, L1, L2 = 32, 4, 8, 10_000, 500, 1e-3, 1e-7, 1e-5
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,7 +126,7 @@ def torch_rate(E: int, seconds: float, width: int, masked: bool) -> tuple[float,
     start = _start(E, width, masked)
     stack = lambda i: torch.from_numpy(np.stack([s[i] for s in start]))  # noqa: E731
     net = BatchedMLP([stack(0), stack(2)], [stack(1), stack(3)], [stack(4), torch.ones(E, 1, width, dtype=torch.bool)])
-    group = simple_group(net.requires_grad_(), LR, L1, L2)
+    group = simple_live_batch(net.requires_grad_(), LR, L1, L2)
     train_epochs(group, X, y, N_TRAIN, 1, BATCH)
     one = _timed(lambda: train_epochs(group, X, y, N_TRAIN, 1, BATCH))[0]
     epochs = max(2, int(seconds / max(1e-3, one)))

@@ -11,16 +11,16 @@ import json
 
 import click
 
+from fpe_theory.families import ALIASES, FAMILIES, canonical_family
+from fpe_theory.symbolic import latex_forms, plain_forms
+from fpe_theory.tables import collisions_report, coverage_report, format_collisions, format_coverage
+
 
 def _families(ctx, param, values):
-    from fpe_theory.families import canonical_family
-
     return tuple(canonical_family(v) for v in values)
 
 
 def _family_choice() -> click.Choice:
-    from fpe_theory.families import ALIASES, FAMILIES  # the registry of mask families and its CLI aliases
-
     return click.Choice([*FAMILIES, *ALIASES])
 
 
@@ -67,8 +67,6 @@ def coverage(m, k, alpha, r, families, exact, as_json, eps, max_seconds):
     Answers within about --max-seconds: what is estimated to take longer is skipped with a note,
     and union bounds whose exact fractions would have millions of digits come from logarithms.
     """
-    from fpe_theory.tables import coverage_report, format_coverage
-
     report = coverage_report(m, k, alpha, r, families, eps, max_seconds, exact=exact or not as_json)
     click.echo(json.dumps(report) if as_json else format_coverage(report))
 
@@ -77,8 +75,6 @@ def coverage(m, k, alpha, r, families, exact, as_json, eps, max_seconds):
 @_problem_options
 def collisions(m, k, alpha, r, families, exact, as_json):
     """Expected collisions of FPE vs dense, exact ratio beside the paper's alpha^-(2k-1) (closed forms)."""
-    from fpe_theory.tables import collisions_report, format_collisions
-
     report = collisions_report(m, k, alpha, r, families, exact=exact or not as_json)
     click.echo(json.dumps(report) if as_json else format_collisions(report))
 
@@ -88,8 +84,6 @@ def collisions(m, k, alpha, r, families, exact, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 def formulas(latex, as_json):
     """Closed forms of p, p' and alpha p' and their large-m expansions (sympy)."""
-    from fpe_theory.symbolic import latex_forms, plain_forms
-
     forms = latex_forms() if latex else plain_forms()
     if as_json:
         click.echo(json.dumps({"format": "latex" if latex else "plain", "forms": forms}))

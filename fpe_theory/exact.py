@@ -21,6 +21,8 @@ from fpe_theory.bigint import power
 from fpe_theory.families import check_family
 from fpe_theory.law import CoverageLaw, log10_fraction
 from fpe_theory.problem import Problem
+from fpe_theory.structured import clause_law, structured_law
+from fpe_theory.subsets import independent_law, p_cover_subset, partition_law
 from fpe_theory.validate import check_int
 
 EXACT_BITS = 4_000_000  # exact fractions whose denominators would pass this many bits are left to logarithms
@@ -76,14 +78,9 @@ def law(problem: Problem, family: str) -> CoverageLaw:
     """The cached r-free law of ``family`` on ``problem`` (raises ValueError if undefined)."""
     check_family(problem, family)
     if family == "overlap":
-        from fpe_theory.subsets import independent_law
-
         return independent_law(problem)
     if family == "random":
-        from fpe_theory.subsets import partition_law
-
         return partition_law(problem)
-    from fpe_theory.structured import clause_law, structured_law
 
     return structured_law(problem) if family == "structured_2_4" else clause_law(problem)
 
@@ -139,8 +136,6 @@ def paper_r_min(problem: Problem, eps) -> int:
 
 def paper_approximations(problem: Problem, r: int, eps=None) -> PaperApproximations:
     """The paper's p ~ alpha^-k, union bounds, ratio alpha^-(2k-1) and r_min (A.5)."""
-    from fpe_theory.subsets import p_cover_subset
-
     r = check_int("r", r, minimum=1)
     m, k, alpha, c = problem.m, problem.k, problem.alpha, problem.clauses
     p = p_cover_subset(m, k, problem.d)

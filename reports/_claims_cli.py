@@ -6,19 +6,21 @@ only click at module level.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
+import os
+from pathlib import Path
 
 import click
+
+from reports import presets
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def source_kind(path: str) -> str:
     """'store' (SQLite), 'export' (a results export, gzipped or not) or 'missing' / 'other', by content."""
-    import gzip
-    import os
-
     if not os.path.isfile(path):
         return "missing"
     with open(path, "rb") as f:
@@ -36,19 +38,17 @@ def source_kind(path: str) -> str:
 
 def load_rows(store: str | None, from_export: str | None):
     """(frame, meta, label) from exactly one of a store and an export; a one-line ValueError otherwise."""
-    from pathlib import Path
-
     if bool(store) == bool(from_export):
         raise ValueError("claims: give exactly one of --store STORE (SQLite) and --from EXPORT (a results export)")
     if store:
         if source_kind(store) == "export":
             raise ValueError(f"store={store!r}: this is a results export, not a store: use --from {store}")
-        from reports.build import load_frame
+        from reports.build import load_frame  # keeps pandas, scipy, statsmodels, sympy, tqdm out until used
 
         return load_frame(Path(store)), {}, store
     if source_kind(from_export) == "store":
         raise ValueError(f"from={from_export!r}: this is a results store (SQLite), not an export: use --store")
-    from reports.shipped import open_export
+    from reports.shipped import open_export  # keeps pandas, scipy, statsmodels out until used
 
     shipped = open_export(from_export)
     return shipped.frame, shipped.meta, from_export
@@ -56,7 +56,7 @@ def load_rows(store: str | None, from_export: str | None):
 
 def ledger_json(verdicts, label: str, preset: str, planned=None) -> dict:
     """The JSON object: counts over the paper's claims, its claims, the checks beyond it (and the plan)."""
-    from reports.compute.verdicts import counts
+    from reports.compute.verdicts import counts  # keeps pandas, scipy, statsmodels out until used
 
     out = {
         "source": label,
@@ -92,30 +92,29 @@ def ledger_json(verdicts, label: str, preset: str, planned=None) -> dict:
 @click.option("--plan", "plan", is_flag=True, help="for undecided or constant-dependent claims: what decides them")
 def claims(store, from_export, preset, as_json, fmt, plan) -> None:
     """Each claim of the paper on four axes (direction, size, scope, robustness), from STORE or an export."""
-    from reports.compute.ledger import ledger
-    from reports.presets import get_preset
+    from reports.compute.ledger import ledger  # keeps pandas, scipy, statsmodels out until used
 
     if preset:
-        get_preset(preset)  # a bad name is one line before any file is read
+        presets.get_preset(preset)  # a bad name is one line before any file is read
     frame, meta, label = load_rows(store, from_export)
     name = preset or meta.get("preset") or "quick"
-    chosen = get_preset(name)
+    chosen = presets.get_preset(name)
     verdicts = ledger(frame, chosen)
     planned = None
     if plan:
-        from reports.compute.decide_plan import plan_claims
+        from reports.compute.decide_plan import plan_claims  # keeps pandas, scipy, statsmodels out until used
 
         planned = plan_claims(verdicts, chosen, frame)
     if as_json:
         click.echo(json.dumps(ledger_json(verdicts, label, name, planned), default=_default))
         return
     if plan:
-        from reports.compute.decide_plan import format_plan
+        from reports.compute.decide_plan import format_plan  # keeps pandas, scipy, statsmodels out until used
 
         click.echo(format_plan(planned))
         return
-    from reports.compute.verdicts import counts
-    from reports.render.verdicts import format_ledger, markdown_table
+    from reports.compute.verdicts import counts  # keeps pandas, scipy, statsmodels out until used
+    from reports.render.verdicts import format_ledger, markdown_table  # keeps pandas, scipy, statsmodels out until used
 
     click.echo(markdown_table(verdicts) if fmt == "md" else format_ledger(verdicts))
     n = counts(verdicts)

@@ -5,9 +5,18 @@ Imports only click at module level; the report machinery is imported inside the 
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import click
+
+from fpe_train.sweeps.eta import format_plan, plan_report
+from fpe_train.sweeps.export import export_store
+from fpe_train.sweeps.files import check_input, check_output, output_format, store_files
+from reports import decide, presets
+from reports.decide import as_json
+from reports.render.latex import LatexBuildError
 
 
 @click.command("report")
@@ -77,8 +86,7 @@ def report(
     decide: bool,
 ) -> None:
     """Theory, Monte Carlo and trained networks side by side, as report.tex and report.pdf in OUT."""
-    from reports.build import build_report
-    from reports.render.latex import LatexBuildError
+    from reports.build import build_report  # keeps pandas, scipy, statsmodels, sympy, tqdm out until used
 
     decided = None
     if decide:
@@ -130,14 +138,11 @@ def report(
 def _decide(preset: str, out: Path, store: str | None, workers, progress: bool, as_json: bool, refused):
     """``--decide``: the fixed plan (``reports.decide``), printed, then its trials trained; (Decision, Trained).
     ``refused``: (flag, given, why) of the flags that cannot go with it."""
-    from reports import decide
-    from reports.presets import get_preset
-
     for flag, given, why in refused:
         if given:
             raise ValueError(f"--decide with {flag}: {why}")
     store_path = Path(store) if store is not None else out / "results.db"
-    decision = decide.prepare(get_preset(preset), out, store_path)
+    decision = decide.prepare(presets.get_preset(preset), out, store_path)
     if not as_json:
         click.echo(decide.describe(decision))
     trained = decide.train(decision, store_path, workers, progress)
@@ -158,25 +163,17 @@ def _decide_note(decision) -> str:
 
 def _plan(preset: str, workers: int | None, device: str, as_json: bool) -> int:
     """``--plan``: the preset's sweeps counted and timed (``fpe_train.sweeps.eta``); nothing is trained."""
-    import json
-
-    from fpe_train.sweeps.eta import format_plan, plan_report
-    from reports.presets import get_preset, load_sweeps
-
-    data = plan_report(load_sweeps(get_preset(preset)), device, workers)
+    data = plan_report(presets.load_sweeps(presets.get_preset(preset)), device, workers)
     click.echo(json.dumps({"preset": preset, **data}, indent=1) if as_json else f"preset {preset}\n{format_plan(data)}")
     return 0
 
 
 def _export(path: str, preset: str, store: str, seconds: float, more: dict | None = None) -> None:
     """``--export``: the store's rows of the preset's sweeps, with provenance (``fpe_train.sweeps.export``)."""
-    from fpe_train.sweeps.export import export_store
-    from reports.presets import get_preset, load_sweeps
-
     meta = export_store(
         store,
         path,
-        load_sweeps(get_preset(preset)),
+        presets.load_sweeps(presets.get_preset(preset)),
         {"preset": preset, "wall_seconds": f"{seconds:.1f}", **(more or {})},
     )
     note = f"; incomplete: {meta['sweeps_incomplete']}" if meta["sweeps_incomplete"] else ""
@@ -191,10 +188,6 @@ def _check_paths(out: str, store: str | None, from_export: str | None, export_to
     """Before anything runs: no file the report writes (its own files, ``--export``) is any file it reads
     (the store, ``--from``; links included), none is a device or FIFO, every folder is writable
     (``fpe_train.sweeps.files``)."""
-    import os
-
-    from fpe_train.sweeps.files import check_input, check_output, output_format, store_files
-
     if from_export is not None:
         check_input(from_export, "from")
         inputs = {"from": [from_export]}
@@ -225,15 +218,13 @@ def _check_paths(out: str, store: str | None, from_export: str | None, export_to
 def _source(path: str | None):
     if path is None:
         return None
-    from reports.shipped import open_export
+    from reports.shipped import open_export  # keeps pandas, scipy, statsmodels out until used
 
     return open_export(path)
 
 
 def _summary(res, preset: str, source, decided=None) -> int:
     """``--json``: what the report did, as one JSON object on stdout (with ``decide`` after ``--decide``)."""
-    import json
-
     data = dict(
         preset=preset,
         source=None if source is None else str(source),
@@ -247,8 +238,6 @@ def _summary(res, preset: str, source, decided=None) -> int:
         hint=res.hint,
     )
     if decided is not None:
-        from reports.decide import as_json
-
         data["decide"] = as_json(*decided)
     click.echo(json.dumps(data, indent=1))
     return 0

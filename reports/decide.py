@@ -27,6 +27,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fpe_train.sweeps.eta import duration
+from fpe_train.sweeps.executors import make_executor
+from fpe_train.sweeps.store import ResultsStore, config_hash
+from fpe_train.sweeps.store import check_store as check_header
+from fpe_train.sweeps.sweep import pending_trials, run_sweep
+from reports import presets
+from reports._claims_cli import source_kind
+
 PLAN_FILE = "decide_plan.json"
 PLAN_FORMAT = 1
 
@@ -66,10 +74,6 @@ def check_store(preset, store_path: Path) -> None:
     """One-line ValueError unless ``store_path`` is a results store holding every sweep of ``preset`` (at its
     size) with finished rows: the plan is computed from those rows, and nothing is trained into a store that has
     none (run the plain report first)."""
-    from fpe_train.sweeps.store import ResultsStore
-    from fpe_train.sweeps.store import check_store as check_header
-    from reports._claims_cli import source_kind
-
     where = f"store={str(store_path)!r}"
     first = f"run `fpe-theory report --preset {preset.name} --store {store_path}` first"
     kind = source_kind(str(store_path))
@@ -113,9 +117,9 @@ def prepare(preset, out: Path, store_path: Path) -> Decision:
 
 
 def _plan_now(preset, store_path: Path) -> tuple[dict, list]:
-    from reports.build import load_frame
-    from reports.compute.decide_plan import plan_claims
-    from reports.compute.ledger import ledger
+    from reports.build import load_frame  # keeps pandas, scipy, statsmodels, sympy, tqdm out until used
+    from reports.compute.decide_plan import plan_claims  # keeps pandas, scipy, statsmodels out until used
+    from reports.compute.ledger import ledger  # keeps pandas, scipy, statsmodels out until used
 
     frame = load_frame(store_path)
     planned = plan_claims(ledger(frame, preset), preset, frame)
@@ -135,7 +139,7 @@ def _real(path: Path) -> str:
 
 def write_plan(path: Path, head: dict, planned) -> None:
     """``decide_plan.json``: the plan and what it was made from, written atomically (a temporary file renamed)."""
-    from reports.compute.decide_plan import BUDGET
+    from reports.compute.decide_plan import BUDGET  # keeps pandas, scipy, statsmodels out until used
 
     data = {"format": PLAN_FORMAT, **head, "budget": BUDGET, "claims": [p.as_dict() for p in planned]}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -146,7 +150,7 @@ def write_plan(path: Path, head: dict, planned) -> None:
 
 def read_plan(path: Path, preset: str, store_path: Path) -> tuple[dict, list]:
     """(header, [PlannedClaim]) of a plan file made for ``preset`` and ``store_path``; one-line ValueError else."""
-    from reports.compute.decide_plan import PlannedClaim
+    from reports.compute.decide_plan import PlannedClaim  # keeps pandas, scipy, statsmodels out until used
 
     again = f"delete {path} to plan again"
     try:
@@ -195,12 +199,9 @@ def merged_targets(planned) -> dict[str, tuple[str, int]]:
 
 def target_sweeps(preset, planned, plan_path: Path) -> list:
     """The preset's sweeps reduced to the planned configs, each with ``trials`` = its target, in preset order."""
-    from fpe_train.sweeps.store import config_hash
-    from reports.presets import load_sweeps
-
     targets = merged_targets(planned)
     out, found = [], set()
-    for s in load_sweeps(preset):
+    for s in presets.load_sweeps(preset):
         configs = []
         for c in s.configs:
             h = config_hash(c)
@@ -222,10 +223,6 @@ def target_sweeps(preset, planned, plan_path: Path) -> list:
 def train(decision: Decision, store_path: Path, workers: int | None = None, progress: bool = True) -> Trained:
     """Train what the targets ask and the store lacks (one executor for every sweep; resumable)."""
     from tqdm import tqdm
-
-    from fpe_train.sweeps.executors import make_executor
-    from fpe_train.sweeps.store import ResultsStore
-    from fpe_train.sweeps.sweep import pending_trials, run_sweep
 
     t0 = time.perf_counter()
     sweeps = list(decision.sweeps)
@@ -265,7 +262,7 @@ def train(decision: Decision, store_path: Path, workers: int | None = None, prog
 
 def describe(decision: Decision) -> str:
     """The plan as text (``format_plan``) and where it comes from."""
-    from reports.compute.decide_plan import format_plan
+    from reports.compute.decide_plan import format_plan  # keeps pandas, scipy, statsmodels out until used
 
     if decision.reused:
         origin = (
@@ -281,8 +278,6 @@ def describe(decision: Decision) -> str:
 
 
 def summary_line(decision: Decision, trained: Trained) -> str:
-    from fpe_train.sweeps.eta import duration
-
     eta = decision.eta_seconds
     beside = f" (the plan's ETA {duration(eta)})" if math.isfinite(eta) else ""
     failed = f", {trained.failed} failed" if trained.failed else ""

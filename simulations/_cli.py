@@ -12,6 +12,13 @@ import sys
 
 import click
 
+from fpe_theory.exact import EXACT_BITS, estimate_seconds, family_exact, law
+from fpe_theory.families import FAMILIES, canonical_family, check_family
+from fpe_theory.problem import Problem
+from fpe_theory.validate import check_int, check_seconds
+from simulations import montecarlo
+from simulations.montecarlo import MAX_TRIALS, compare
+
 
 @click.command()
 @click.option("--m", type=int, default=128, show_default=True, help="Inputs (Boolean literals).")
@@ -44,11 +51,6 @@ def simulate(m, k, alpha, r, families, trials, seed, threads, no_exact, progress
     z = (estimate - exact) / stderr; for p_all_covered the stderr is sqrt(p(1-p)/n) at the
     exact p. |z| > 4 is flagged (FLAG column and a warning on stderr).
     """
-    from fpe_theory.families import FAMILIES, canonical_family, check_family
-    from fpe_theory.problem import Problem
-    from fpe_theory.validate import check_int, check_seconds
-    from simulations.montecarlo import MAX_TRIALS
-
     problem = Problem(m=m, k=k, alpha=alpha)
     r = check_int("r", r, minimum=1)
     check_int("trials", trials, minimum=1, maximum=MAX_TRIALS)
@@ -77,12 +79,10 @@ def run_report(problem, r, families, trials, seed, threads, with_exact, progress
     ``max_seconds`` (per family) refuses a Monte Carlo estimated to take longer and leaves out (exact: null)
     an exact value estimated to take longer.
     """
-    from simulations.montecarlo import compare, simulate
-
     out = {"m": problem.m, "k": problem.k, "alpha": problem.alpha, "r": r, "trials": trials, "seed": seed}
     out.update({"threads": None, "seconds": 0.0, "families": {}})
     for name in families:
-        res = simulate(problem, name, r, trials, seed, threads, progress=progress, max_seconds=max_seconds)
+        res = montecarlo.simulate(problem, name, r, trials, seed, threads, progress=progress, max_seconds=max_seconds)
         exact = _exact_within(problem, name, r, max_seconds) if with_exact else None
         fam = {c.quantity: _row(c) for c in compare(res, exact)}
         fam["collision_histogram"] = list(res.collision_histogram)
@@ -96,8 +96,6 @@ def run_report(problem, r, families, trials, seed, threads, with_exact, progress
 
 def _exact_within(problem, family, r, max_seconds):
     """``family_exact`` when its estimated time fits ``max_seconds``, else None (the report's exact is null)."""
-    from fpe_theory.exact import EXACT_BITS, estimate_seconds, family_exact, law
-
     if law(problem, family).union_bound_bits(r) > EXACT_BITS:  # exact fractions of millions of digits
         return None
     if max_seconds is not None and estimate_seconds(problem, family, r) > max_seconds:

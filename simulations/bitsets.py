@@ -33,10 +33,11 @@ positions jk (``pattern``); popcount(t) = clauses the child covers in that word.
 
 from __future__ import annotations
 
+import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
-from numba.core import cgutils
+from numba.core import cgutils, config
 from numba.extending import intrinsic
 
 from simulations.kernels import INDEPENDENT, N_MEANS, PARTITION, accumulate
@@ -83,9 +84,6 @@ _BYTE_SELECT = _byte_select_table()
 
 def _host_has_bmi2() -> bool:
     """Whether the CPU numba compiles for has BMI2 (PDEP): then ``_select`` is one instruction."""
-    import llvmlite.binding as llvm
-    from numba.core import config
-
     if config.CPU_NAME not in (None, "host"):
         return False
     try:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from fpe_theory.definitions import MaskMeasurement
+from simulations.oracle import measure_batch
 
 ENGINES = ("numba", "numpy")
 
@@ -34,12 +35,10 @@ def measure_masks(masks: np.ndarray, clauses: Sequence[Sequence[int]], engine: s
         raise ValueError(f"engine={engine!r}: must be one of {', '.join(ENGINES)}")
     clauses = check_clauses(clauses, masks.shape[1])
     if engine == "numpy":
-        from simulations.oracle import measure_batch
-
         out = {key: int(v[0]) for key, v in measure_batch(masks[None], clauses).items()}
         all_covered, covered, collisions, ge1, ge2 = (out[key] for key in out)
     else:
-        from simulations.kernels import flat_clauses, measure_given
+        from simulations.kernels import flat_clauses, measure_given  # keeps numba out until used
 
         lits, offsets = flat_clauses(clauses)
         all_covered, covered, collisions, ge1, ge2 = measure_given(np.ascontiguousarray(masks), lits, offsets)

@@ -218,7 +218,7 @@ def lane_schedule(ranges: np.ndarray, limit: int = LANE_LIMIT) -> tuple[np.ndarr
     return rt, lt
 
 
-def deal_plan(family: str, m: int, d: int, alpha: int, n_clauses: int) -> tuple[np.ndarray, np.ndarray]:
+def deal_layout(family: str, m: int, d: int, alpha: int, n_clauses: int) -> tuple[np.ndarray, np.ndarray]:
     """(item_label, ranges): the sorted labels one unit deals and the ranges of its draws.
 
     partition: labels 0^d 1^d .. (alpha-1)^d over the m literal positions, draws for the

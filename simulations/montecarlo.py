@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -105,27 +106,27 @@ def simulate(
     refuse (ValueError with the estimate) a run estimated to take longer, first from the problem's size,
     then from the rate measured on the first blocks.
     """
-    from simulations import kernels
+    from simulations import kernels  # keeps numba out until used
 
     problem, family, r, trials, seed = check_args(problem, family, r, trials, seed)
     if max_seconds is not None:
         max_seconds = check_seconds("max_seconds", max_seconds)
-    plan = _plan(problem, family, r)
+    setup = _setup(problem, family, r)
     n_blocks = -(-trials // BLOCK_TRIALS)
     all_covered, means = 0, [MeanAccumulator() for _ in range(kernels.N_MEANS)]
-    hist = np.zeros(plan["bins"], np.int64)
+    hist = np.zeros(setup["bins"], np.int64)
     with _threads(threads) as n_threads, _bar(trials, progress) as bar:
         a_priori = problem.m * r / (A_PRIORI_RATE * n_threads)  # seconds per trial, before measuring
         _check_estimate(trials, trials, a_priori, max_seconds, "estimated from m x r")
-        _run_chunk(plan, seed, 0, 0, 0)  # compiles (or loads) the kernel outside the timing
+        _run_blocks(setup, seed, 0, 0, 0)  # compiles (or loads) the kernel outside the timing
         start, lo, size = time.perf_counter(), 0, n_threads
         while lo < n_blocks:
             hi = min(n_blocks, lo + size)
-            counts, ints, shifts, sq, chunk_hist = _run_chunk(plan, seed, lo, hi, trials)
+            counts, ints, shifts, sq, block_hist = _run_blocks(setup, seed, lo, hi, trials)
             all_covered += int(ints[:, 0].sum())
             for q in range(kernels.N_MEANS):
                 means[q].add(counts, shifts[:, q], ints[:, 1 + q], sq[:, q])
-            hist += chunk_hist  # integer counts: order does not matter
+            hist += block_hist  # integer counts: order does not matter
             bar.update(int(counts.sum()))
             lo, size = hi, min(CHUNK_BLOCKS, 2 * size)
             elapsed = time.perf_counter() - start
@@ -150,18 +151,18 @@ def simulate(
         neurons_cover_ge1=means[2],
         neurons_cover_ge2=means[3],
         collision_histogram=hist_tuple,
-        collision_bin_width=plan["width"],
+        collision_bin_width=setup["width"],
         threads=n_threads,
         seconds=seconds,
     )
 
 
-def _run_chunk(plan: dict, seed: int, lo: int, hi: int, trials: int):
+def _run_blocks(setup: dict, seed: int, lo: int, hi: int, trials: int):
     """Blocks lo..hi-1 through the kernel: (counts, ints, shifts, sq, histogram summed over the blocks).
 
     ``lo == hi``: one empty block, which only compiles the kernel.
     """
-    from simulations import kernels
+    from simulations import kernels  # keeps numba out until used
 
     n = max(1, hi - lo)
     counts = np.zeros(n, np.int64)
@@ -170,9 +171,9 @@ def _run_chunk(plan: dict, seed: int, lo: int, hi: int, trials: int):
     ints = np.zeros((n, 1 + kernels.N_MEANS), np.int64)
     shifts = np.zeros((n, kernels.N_MEANS), np.int64)
     sq = np.zeros((n, kernels.N_MEANS), np.float64)
-    chunk_hist = np.zeros((n, plan["bins"]), np.int64)
-    plan["kernel"](*plan["args"], block_seeds(seed, lo, lo + n), counts, plan["width"], ints, shifts, sq, chunk_hist)
-    return counts, ints, shifts, sq, chunk_hist.sum(axis=0)
+    block_hist = np.zeros((n, setup["bins"]), np.int64)
+    setup["kernel"](*setup["args"], block_seeds(seed, lo, lo + n), counts, setup["width"], ints, shifts, sq, block_hist)
+    return counts, ints, shifts, sq, block_hist.sum(axis=0)
 
 
 def _check_estimate(trials: int, left: int, per_trial: float, max_seconds, how: str, elapsed: float = 0.0) -> None:
@@ -200,13 +201,13 @@ def check_args(problem, family, r, trials, seed):
     return problem, family, r, trials, seed
 
 
-def _plan(problem: Problem, family: str, r: int) -> dict:
+def _setup(problem: Problem, family: str, r: int) -> dict:
     """Kernel and its arguments that depend only on (problem, family, r): the bitset path where it applies."""
-    from simulations import bitsets, kernels
+    from simulations import bitsets, kernels  # keeps llvmlite, numba out until used
 
     m, d, alpha, c = problem.m, problem.d, problem.alpha, problem.clauses
     lits, offsets = kernels.flat_clauses(problem.clause_list())
-    item_label, ranges = kernels.deal_plan(family, m, d, alpha, c)
+    item_label, ranges = kernels.deal_layout(family, m, d, alpha, c)
     rt, lt = kernels.lane_schedule(ranges)
     per_child = d // problem.k  # a child holds d inputs: at most d/k whole clauses
     max_collisions = alpha * r * math.comb(per_child, 2)
@@ -244,8 +245,6 @@ def _threads(threads: int | None):
 
 @contextlib.contextmanager
 def _bar(total: int, show: bool):
-    import sys
-
     from tqdm import tqdm
 
     with tqdm(total=total, delay=2, file=sys.stderr, disable=not show, unit="trial", unit_scale=True) as bar:

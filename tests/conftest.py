@@ -1,7 +1,8 @@
 """Test-wide settings and the fixtures every test folder shares.
 
 With `pytest -n 2` each worker gets one BLAS/OpenMP thread (2 cores in all). ``invoke`` runs the command line
-in-process; ``immutable`` makes a path read-only even for root.
+in-process; ``tiny_sweep_file`` writes the smallest sweep file; ``immutable`` makes a path read-only even for root.
+The checks every folder shares (``assert_one_line_error``, ``sweep_toml``) are in tests/helpers.py.
 """
 
 import os
@@ -10,6 +11,7 @@ import subprocess
 from dataclasses import dataclass
 
 import pytest
+from helpers import sweep_toml  # this folder is on sys.path (pytest puts a conftest.py's folder there)
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
@@ -66,6 +68,19 @@ def invoke():
         return Invoked(res.exit_code, res.stdout, res.stderr, res.output)
 
     return run
+
+
+@pytest.fixture
+def tiny_sweep_file(tmp_path):
+    """``tiny_sweep_file(**changes)``: the sweep file ``helpers.sweep_toml(**changes)`` (by default one trial of a
+    2-clause Boolean DNF on CPU) written as ``tmp_path/tiny.toml`` (``file=`` another name); its path."""
+
+    def write(file="tiny.toml", **changes):
+        path = tmp_path / file
+        path.write_text(sweep_toml(**changes))
+        return path
+
+    return write
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,7 @@ def embed(source, weights, out, label, batch_size, device, limit, progress, as_j
     checkpoint's preprocessing says. The file feeds the vision sweeps:
     `fpe-theory sweep run fig5_vision --set task=embeddings --set data_path=FILE.npz`.
     """
-    from fpe_train.embed.embed import embed as run
+    from fpe_train.embed.embed import embed as run  # keeps numpy out until used
 
     meta = run(source, weights, out, label=label, batch_size=batch_size, device=device, limit=limit, progress=progress)
     if as_json:

@@ -22,6 +22,10 @@ import time
 
 import numpy as np
 
+from fpe_train.embed.encoder import load_encoder, transformers_offline
+from fpe_train.embed.images import open_source
+from fpe_train.sweeps.store import toolkit_version
+
 FORMAT = "fpe-theory embeddings"
 FORMAT_VERSION = 1
 
@@ -38,9 +42,6 @@ def embed(
     progress: bool = False,
 ) -> dict:
     """Embed ``source`` with the checkpoint ``weights`` into ``out`` (.npz); returns the recorded ``meta``."""
-    from fpe_train.embed.encoder import load_encoder, transformers_offline
-    from fpe_train.embed.images import open_source
-
     transformers_offline()  # a missing extra is named before anything else
     out = _check_out(out)
     if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
@@ -104,8 +105,6 @@ def _check_out(out) -> str:
 
 
 def _meta(src, encoder, batch_size: int, seconds: float) -> dict:
-    from fpe_train.sweeps.store import toolkit_version
-
     sizes = {s.name: len(s) for s in src.splits}
     return {
         "format": FORMAT,

@@ -9,12 +9,16 @@ a boolean field a ``--x/--no-x`` switch. ``--r`` keeps its alias ``--neurons``.
 from __future__ import annotations
 
 import dataclasses
+import json
+import sys
 import types
 import typing
 
 import click
 
 from fpe_train.engine.config import DEVICES, FEATURES, SPLIT_NAMES, TASKS, TrainConfig
+from fpe_train.engine.summary import format_table, summarize
+from fpe_train.sweeps.executors import cap_threads
 
 CHOICES = {"task": TASKS, "device": DEVICES, "features": FEATURES}
 ALIASES = {"r": ("--neurons",)}
@@ -68,18 +72,13 @@ def config_options(fn):
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 def train(as_json: bool, threads: int, progress: bool, **options) -> None:
     """Train dense and FPE models (shared warm-up, split, fine-tune) and compare them."""
-    import json
-    import sys
-
     from tqdm import tqdm
 
-    from fpe_train.engine.run import resolve_device, run_config
-    from fpe_train.engine.summary import format_table, summarize
+    from fpe_train.engine.run import resolve_device, run_config  # keeps torch out until used
 
     config = TrainConfig.from_dict(options)
     if threads < 1:
         raise ValueError(f"threads={threads}: must be an integer >= 1")
-    from fpe_train.sweeps.executors import cap_threads
 
     cap_threads(threads)
     resolved = {**config.to_dict(), "device": resolve_device(config.device).type}

@@ -5,11 +5,17 @@ interval) step through the same number of optimiser steps, so their models can b
 r, alpha, input counts m and splits differ only in shape, and are padded to the batch's largest shape with
 masks (padded inputs and neurons are exactly zero and never counted). Per-model lr, l1 and l2 are tensors.
 
-Grouping (``group_configs``):
+Batching (``batch_configs``, ``batch_jobs``):
 
-- on CUDA every schedule is one batch (kernel launches, not FLOPs, dominate tiny models there);
-- configs the compiled CPU kernel trains (``fpe_train.engine.cpu.supports``) are one batch per schedule: the
-  kernel trains each model at its own shape, so a mixed batch costs the sum of its models;
+- on CUDA a schedule is split into a few shape buckets, with CUDA's own cost model: a per-step overhead
+  (``CUDA_STEP_OVERHEAD_FLOP``: kernel launches, not FLOPs, dominate tiny models there) much larger than on
+  CPU, so configs share a padded batch unless padding them costs more than another batch's launches; buckets
+  are merged greedily, the most saving merge first (:func:`_merged_buckets`), never costing more than config
+  by config or than one padded batch of the schedule;
+- configs the compiled CPU kernel trains (``fpe_train.engine.cpu.supports``) are one batch per config: the
+  kernel trains each model at its own shape, so a mixed batch would cost the sum of its models and gain
+  nothing, while batches of one config let a pool's workers share the work evenly (largest first;
+  ``docs/performance.md``, "Grouping and memory");
 - on CPU a schedule of the torch path is split into *shape buckets*, greedily: a config joins the bucket whose
   estimated time grows least, unless training it alone is cheaper than the padding it would add
   (time ~ steps * (``STEP_OVERHEAD_FLOP`` + padded FLOPs per step), see :func:`bucket_cost`);
@@ -18,9 +24,11 @@ Grouping (``group_configs``):
   one config alone is too big.
 
 >>> from fpe_train.engine.config import TrainConfig
->>> a, b = TrainConfig(r=4), TrainConfig(r=8)
->>> [len(g) for g in group_configs([a, b, TrainConfig(epochs=10)])]
+>>> a, b = TrainConfig(r=4, depth=2), TrainConfig(r=8, depth=2)  # the torch path: shape buckets
+>>> [len(b) for b in batch_configs([a, b, TrainConfig(epochs=10, depth=2)])]
 [2, 1]
+>>> [len(b) for b in batch_configs([TrainConfig(r=4), TrainConfig(r=8)])]  # the CPU kernel: one config each
+[1, 1]
 """
 
 from __future__ import annotations
@@ -28,40 +36,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 
+from fpe_train.engine.keys import data_key, schedule_key
+
 STEP_OVERHEAD_FLOP = 2e7  # per optimiser step of one batch on CPU: ~1 ms of launches at ~20 GFLOP/s
 ADAM_FLOP_PER_PARAM = 100.0  # the Adam step's ~20 memory passes per (padded) parameter, in FLOP-equivalents
+# per optimiser step of one batch on CUDA, in FLOP-equivalents at the GPU's rate: about 30 kernels of ~5 us each
+# (150 us) at ~20 TFLOP/s sustained on small batched products. An estimate, to be measured by benchmarks/gpu.sh.
+CUDA_STEP_OVERHEAD_FLOP = 3e9
 CPU_MEMORY_FRACTION = 0.25  # a batch may use this share of the machine's RAM
 CUDA_MEMORY_FRACTION = 0.5  # ... or of the GPU's free memory
-
-
-def schedule_key(config) -> tuple:
-    """Fields that must agree for configs to step together: the steps (epochs, warm-up, batch size, n_train),
-    the task data (task, file, n_test, master seed; the Boolean m and k may differ: inputs are padded),
-    the depth, the device and the curve interval."""
-    return (
-        config.task,
-        config.epochs,
-        config.warmup_epochs,
-        config.batch_size,
-        config.n_train,
-        config.n_test,
-        config.depth,
-        config.device,
-        config.curve_every,
-        config.data_path,
-        config.seed,
-    )
-
-
-def data_key(config, trial: int | None = None) -> tuple:
-    """What a trial's dataset depends on: the Boolean data on (n_train, n_test, m, k, seed), a vision set on
-    (task, data_path, n_train, n_test, seed), and, with ``config.data_per_trial``, the trial. Models with equal
-    keys share one dataset (trial t of configs that differ only in r, alpha or the splits read one sample)."""
-    if config.task == "boolean":
-        key = ("boolean", config.n_train, config.n_test, config.m, config.k, config.seed)
-    else:
-        key = (config.task, config.data_path, config.n_train, config.n_test, config.seed)
-    return (*key, int(trial)) if trial is not None and config.data_per_trial else key
 
 
 def n_inputs(config) -> int:
@@ -104,43 +87,44 @@ def _steps(config) -> tuple[int, int]:
     return config.warmup_epochs * per_epoch, config.epochs * per_epoch
 
 
-def bucket_cost(items: Sequence[tuple]) -> float:
-    """Estimated FLOP-equivalents to train ``items`` = [(config, n_trials)] as one padded batch.
+def bucket_cost(jobs: Sequence[tuple], device: str = "cpu") -> float:
+    """Estimated FLOP-equivalents to train ``jobs`` = [(config, n_trials)] as one padded batch on ``device``.
 
-    Per step: ``STEP_OVERHEAD_FLOP`` + per model ``6 B W`` (forward and backward of the W padded weights on a
-    minibatch of B) + ``ADAM_FLOP_PER_PARAM W`` (the optimiser); warm-up with the dense models, then
-    every variant at the widest (FPE) shape.
+    Per step: ``STEP_OVERHEAD_FLOP`` (``CUDA_STEP_OVERHEAD_FLOP`` on CUDA) + per model ``6 B W`` (forward and
+    backward of the W padded weights on a minibatch of B) + ``ADAM_FLOP_PER_PARAM W`` (the optimiser); warm-up
+    with the dense models, then every variant at the widest (FPE) shape.
     """
-    configs = [c for c, _ in items]
+    configs = [c for c, _ in jobs]
     m, warm, fine, n_out = _shape(configs)
     B = configs[0].batch_size
     warm_steps, fine_steps = _steps(configs[0])
-    e_warm = sum(t for _, t in items)
-    e_fine = sum(t * (1 + len(c.splits)) for c, t in items)
+    e_warm = sum(t for _, t in jobs)
+    e_fine = sum(t * (1 + len(c.splits)) for c, t in jobs)
+    overhead = CUDA_STEP_OVERHEAD_FLOP if str(device).startswith("cuda") else STEP_OVERHEAD_FLOP
 
     def per_step(E: int, widths: list[int]) -> float:
         params = _flops_per_sample(m, widths, n_out) / 6.0  # weights (biases and norms are few)
-        return STEP_OVERHEAD_FLOP + E * (B * 6.0 * params + ADAM_FLOP_PER_PARAM * params)
+        return overhead + E * (B * 6.0 * params + ADAM_FLOP_PER_PARAM * params)
 
     return warm_steps * per_step(e_warm, warm) + fine_steps * per_step(e_fine, fine)
 
 
-def batch_bytes(items: Sequence[tuple]) -> int:
+def batch_bytes(jobs: Sequence[tuple]) -> int:
     """Memory estimate of one batch [(config, n_trials)], in bytes, from shapes alone.
 
     Per model: parameters x (weight, gradient, 2 Adam moments, mask, a masked copy) in float32 (masks 1 byte),
     activations E*B*h x ~8 live float32 tensors per hidden layer (pre-activation, ReLU, gradients, norm),
     the gathered minibatch E*B*m twice (it and its gradient-side reuse), plus each dataset once (one per
-    trial with ``data_per_trial``: trials 0 .. n-1 of each item counted).
+    trial with ``data_per_trial``: trials 0 .. n-1 of each job counted).
     """
-    configs = [c for c, _ in items]
+    configs = [c for c, _ in jobs]
     m, _, fine, n_out = _shape(configs)
     B = configs[0].batch_size
-    e = sum(t * (1 + len(c.splits) + 1) for c, t in items)  # + the warm-up snapshot
+    e = sum(t * (1 + len(c.splits) + 1) for c, t in jobs)  # + the warm-up snapshot
     sizes = [m, *fine, n_out]
     params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
     per_model = params * (5 * 4 + 1) + B * (8 * 4 * sum(fine) + 2 * 4 * m + 4 * 4 * n_out)
-    keys = {data_key(c, t): c for c, n in items for t in range(n)}
+    keys = {data_key(c, t): c for c, n in jobs for t in range(n)}
     data = sum((c.n_train + c.n_test) * n_inputs(c) * 4 for c in keys.values())
     return int(e * per_model + data)
 
@@ -159,7 +143,7 @@ def memory_budget(device: str = "cpu") -> int:
     return int(total * CPU_MEMORY_FRACTION)
 
 
-def split_by_memory(items: list[tuple], budget: int) -> list[list[tuple]]:
+def split_by_memory(jobs: list[tuple], budget: int) -> list[list[tuple]]:
     """Split [(config, trials tuple)] into batches whose :func:`batch_bytes` fits ``budget``.
 
     Configs are packed in order; a config too big alone is split by trials (down to one trial per batch;
@@ -171,7 +155,7 @@ def split_by_memory(items: list[tuple], budget: int) -> list[list[tuple]]:
     def fits(config, trials, k):
         return batch_bytes([(c, len(t)) for c, t in current] + [(config, k)]) <= budget
 
-    for config, trials in items:
+    for config, trials in jobs:
         trials = tuple(trials)
         while trials:
             lo, hi = 0, len(trials)  # the largest prefix that fits beside ``current``
@@ -195,31 +179,34 @@ def split_by_memory(items: list[tuple], budget: int) -> list[list[tuple]]:
 
 def _resolved_device(device: str) -> str:
     if device == "auto":
-        from fpe_train.engine.cpu import cuda_present
+        from fpe_train.engine.cpu import cuda_present  # keeps numba out until used
 
         return "cuda" if cuda_present() else "cpu"
     return device
 
 
-def plan_batches(
-    items: Iterable[tuple], device: str | None = "cpu", budget: int | None = None, min_batches: int = 1
+def batch_jobs(
+    jobs: Iterable[tuple], device: str | None = "cpu", budget: int | None = None, min_batches: int = 1
 ) -> list[list[tuple]]:
-    """[(config, trials)] -> batches [[(config, trials)]]: by schedule, by shape bucket (CPU), by memory.
+    """Jobs [(config, trials)] -> batches [[(config, trials)]]: by schedule, by shape bucket, by memory.
 
     ``device`` None: each config's own. ``min_batches``: split the largest batches by trials until there are
     that many (one per worker of a process pool), where trials allow.
     """
-    from fpe_train.engine.cpu import supports
+    from fpe_train.engine.cpu import supports  # keeps numba out until used
 
-    items = [(c, tuple(t)) for c, t in items if len(tuple(t))]
+    jobs = [(c, tuple(t)) for c, t in jobs if len(tuple(t))]
     by_schedule: dict[tuple, list[tuple]] = {}
-    for c, t in items:
+    for c, t in jobs:
         by_schedule.setdefault((schedule_key(c), supports([c])), []).append((c, t))
     batches = []
-    for (_, on_kernel), group in by_schedule.items():
-        dev = _resolved_device(group[0][0].device if device is None else device)
+    for (_, on_kernel), same in by_schedule.items():
+        dev = _resolved_device(same[0][0].device if device is None else device)
         ragged = on_kernel and not dev.startswith("cuda")  # the CPU kernel: no padding, a batch costs its sum
-        buckets = [group] if dev.startswith("cuda") or ragged else _buckets(group)
+        if ragged:  # nothing is gained by training configs together: one batch each balances the workers
+            buckets = [[job] for job in same]
+        else:
+            buckets = _buckets(same, dev)
         limit = memory_budget(dev) if budget is None else budget
         for bucket in buckets:
             batches += split_by_memory(bucket, limit)
@@ -248,9 +235,11 @@ def _spread(batches: list[list[tuple]], n: int) -> list[list[tuple]]:
     return batches
 
 
-def _buckets(group: list[tuple]) -> list[list[tuple]]:
-    """Greedy shape buckets of one schedule on CPU (module doc)."""
-    order = sorted(group, key=lambda ct: -bucket_cost([(ct[0], 1)]))
+def _buckets(jobs: list[tuple], device: str = "cpu") -> list[list[tuple]]:
+    """Greedy shape buckets of the jobs of one schedule (module doc), by ``bucket_cost`` on ``device``."""
+    if str(device).startswith("cuda"):
+        return _merged_buckets(jobs, device)
+    order = sorted(jobs, key=lambda ct: -bucket_cost([(ct[0], 1)]))
     buckets: list[list[tuple]] = []
     for c, t in order:
         alone = bucket_cost([(c, len(t))])
@@ -266,10 +255,47 @@ def _buckets(group: list[tuple]) -> list[list[tuple]]:
     return buckets
 
 
-def group_configs(configs, device: str = "cpu") -> list[list]:
+def _merged_buckets(jobs: list[tuple], device: str) -> list[list[tuple]]:
+    """CUDA's shape buckets: start config by config and merge, again and again, the two buckets whose merge
+    saves the most estimated cost, while a merge saves any; one padded batch of the schedule if that is cheaper.
+
+    Every merge lowers the total, so it never exceeds config by config; the last check keeps it at or below
+    one padded batch. (The CPU's largest-first rule, under CUDA's large per-step overhead, put every big config
+    in a bucket of its own and then padded the small ones into them: on the paper's fig3c it ended at one
+    padded batch, where merging finds 2-5 buckets estimated 18-41 % cheaper, depending on the overhead.)
+    About k^2 cost evaluations for k configs (cached).
+    """
+    cost_of: dict[tuple, float] = {}
+
+    def cost(members: tuple) -> float:
+        if members not in cost_of:
+            cost_of[members] = bucket_cost([(jobs[i][0], len(jobs[i][1])) for i in members], device)
+        return cost_of[members]
+
+    buckets = [(i,) for i in range(len(jobs))]
+    while len(buckets) > 1:
+        best, pair = 0.0, None
+        for i, a in enumerate(buckets):
+            for j in range(i + 1, len(buckets)):
+                merged = tuple(sorted(a + buckets[j]))
+                gain = cost(a) + cost(buckets[j]) - cost(merged)
+                if gain > best:
+                    best, pair = gain, (i, j, merged)
+        if pair is None:
+            break
+        i, j, merged = pair
+        buckets = [b for k, b in enumerate(buckets) if k not in (i, j)] + [merged]
+    whole = tuple(range(len(jobs)))
+    if len(buckets) > 1 and cost(whole) <= sum(map(cost, buckets)):
+        buckets = [whole]
+    buckets.sort(key=lambda b: -cost(b))
+    return [[jobs[i] for i in b] for b in buckets]
+
+
+def batch_configs(configs, device: str = "cpu") -> list[list]:
     """Configs -> the batches the engine trains (all trials of each config), in first-seen order of schedules.
 
     A config split by memory appears in each of its batches only once per batch.
     """
-    batches = plan_batches([(c, range(c.trials)) for c in configs], device)
+    batches = batch_jobs([(c, range(c.trials)) for c in configs], device)
     return [list(dict.fromkeys(c for c, _ in b)) for b in batches]

@@ -21,11 +21,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from fpe_train.engine import draws, kernel
 from fpe_train.engine.datasets import dataset_name
 from fpe_train.engine.draws import SPLIT_NAMES, STREAM_INIT, STREAM_SPLIT, order_key, trial_rng
+from fpe_train.engine.keys import schedule_key
 from fpe_train.engine.measure import measure
 from fpe_train.engine.rows import BatchResult, collect, divergence_message
 from fpe_train.engine.tasks import load_datasets, task_clauses
@@ -53,24 +56,24 @@ def supports(configs: Sequence) -> bool:
     )
 
 
-def run_any(items, progress=None, on_error: str = "raise") -> BatchResult:
-    """``run_batch`` of ``items`` [(config, trials)]: the configs :func:`supports` accepts on the kernel, the others
+def run_any(jobs, progress=None, on_error: str = "raise") -> BatchResult:
+    """``run_batch`` of ``jobs`` [(config, trials)]: the configs :func:`supports` accepts on the kernel, the others
     on the torch path (two sub-batches, one after the other), so a config takes the same path in any batch."""
     t0 = time.perf_counter()
-    items = list(items)
-    ours = [supports([c]) for c, _ in items]
-    rows: list = [{} for _ in items]
-    failed: list = [{} for _ in items]
+    jobs = list(jobs)
+    ours = [supports([c]) for c, _ in jobs]
+    rows: list = [{} for _ in jobs]
+    failed: list = [{} for _ in jobs]
     for on_kernel in (True, False):
         at = [i for i, k in enumerate(ours) if k == on_kernel]
         if not at:
             continue
         if on_kernel:
-            got = run_batch([items[i] for i in at], progress, on_error)
+            got = run_batch([jobs[i] for i in at], progress, on_error)
         else:
-            from fpe_train.engine.run import run_batch as run_torch
+            from fpe_train.engine.run import run_batch as run_torch  # keeps torch out until used
 
-            got = run_torch([items[i] for i in at], progress, on_error, path="torch")
+            got = run_torch([jobs[i] for i in at], progress, on_error, path="torch")
         for j, i in enumerate(at):
             rows[i], failed[i] = got.rows[j], got.failed[j]
     return BatchResult(rows, failed, time.perf_counter() - t0)
@@ -92,12 +95,12 @@ class _Data:
     n_train: int
     n_test: int
     n_out: int
-    index: list[int]  # dataset of each member
+    index: list[int]  # dataset of each trial
     n_in: list[int]
 
 
-def _flat_data(members) -> _Data:
-    tasks, index = load_datasets(members)
+def _flat_data(trials) -> _Data:
+    tasks, index = load_datasets(trials)
 
     def flat(part: int):
         arrays = [np.ascontiguousarray(t[part], dtype=np.float32).reshape(-1) for t in tasks]
@@ -172,16 +175,16 @@ def _shares(models: _Models, threads: int) -> list[tuple[np.ndarray, np.ndarray]
     the heaviest trial first into the lightest share."""
     cost = models.n_in * models.h + models.h * models.n_out
     trials = np.unique(models.trial)
-    members = {t: np.flatnonzero(models.trial == t) for t in trials.tolist()}
+    models_of_trial = {t: np.flatnonzero(models.trial == t) for t in trials.tolist()}
     load, shares = np.zeros(threads), [[] for _ in range(threads)]
-    for t in sorted(members, key=lambda t: -cost[members[t]].sum()):
+    for t in sorted(models_of_trial, key=lambda t: -cost[models_of_trial[t]].sum()):
         w = int(np.argmin(load))  # the thread with the least work so far
         shares[w].append(t)
-        load[w] += cost[members[t]].sum()
+        load[w] += cost[models_of_trial[t]].sum()
     out = []
     for share in shares:
         if share:
-            models_of = [members[t] for t in sorted(share)]
+            models_of = [models_of_trial[t] for t in sorted(share)]
             bounds = np.cumsum([0] + [len(m) for m in models_of]).astype(np.int64)
             out.append((np.concatenate(models_of).astype(np.int64), bounds))
     return out
@@ -189,8 +192,6 @@ def _shares(models: _Models, threads: int) -> list[tuple[np.ndarray, np.ndarray]
 
 def kernel_threads() -> int:
     """Threads over models: numba's thread count (the executors cap it), at least 1."""
-    import numba
-
     return max(1, int(numba.get_num_threads()))
 
 
@@ -268,28 +269,24 @@ def accuracy(models: _Models, X: np.ndarray, x_off: np.ndarray, y: np.ndarray, n
 
 
 def _check_schedule(configs) -> None:
-    from fpe_train.engine.batch import schedule_key
-
     if len({schedule_key(c) for c in configs}) != 1:
         raise ValueError(
             f"configs: {len({schedule_key(c) for c in configs})} different schedules in one batch; "
-            "group them with group_configs()"
+            "batch them with batch_configs()"
         )
 
 
-def run_batch(items, progress: Callable[[int, int], None] | None = None, on_error: str = "raise"):
+def run_batch(jobs, progress: Callable[[int, int], None] | None = None, on_error: str = "raise"):
     """The contract of ``fpe_train.engine.run.run_batch``, on the compiled kernel (configs :func:`supports`)."""
-    from threadpoolctl import threadpool_limits
-
     t0 = time.perf_counter()
-    items = [(c, tuple(int(t) for t in trials)) for c, trials in items]
-    if not any(trials for _, trials in items):
-        return BatchResult([{} for _ in items], [{} for _ in items], time.perf_counter() - t0)
-    _check_schedule([c for c, _ in items])
+    jobs = [(c, tuple(int(t) for t in trials)) for c, trials in jobs]
+    if not any(trials for _, trials in jobs):
+        return BatchResult([{} for _ in jobs], [{} for _ in jobs], time.perf_counter() - t0)
+    _check_schedule([c for c, _ in jobs])
     threads = kernel_threads()
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) if threads > 1 else _null() as pool:
-        rows, curves, diverged = _train(items, progress, on_error, pool)
-    return collect(items, rows, lambda i, v, t: _curve(curves, i, v, t), diverged, time.perf_counter() - t0)
+        rows, curves, diverged = _train(jobs, progress, on_error, pool)
+    return collect(jobs, rows, lambda i, v, t: _curve(curves, i, v, t), diverged, time.perf_counter() - t0)
 
 
 class _null:
@@ -300,20 +297,20 @@ class _null:
         return False
 
 
-def _train(items, progress, on_error, pool):
-    c0 = items[0][0]
-    members = [(i, c, t) for i, (c, trials) in enumerate(items) for t in trials]
-    data = _flat_data([(c, t) for _, c, t in members])
-    entropy = [draws.seed_entropy(c) for c, _ in items]
-    keys = np.array([order_key(c, t, entropy[i]) for i, c, t in members], dtype=np.uint64)
+def _train(jobs, progress, on_error, pool):
+    c0 = jobs[0][0]
+    all_trials = [(i, c, t) for i, (c, trials) in enumerate(jobs) for t in trials]
+    data = _flat_data([(c, t) for _, c, t in all_trials])
+    entropy = [draws.seed_entropy(c) for c, _ in jobs]
+    keys = np.array([order_key(c, t, entropy[i]) for i, c, t in all_trials], dtype=np.uint64)
     blocks = []
-    for s, (i, c, t) in enumerate(members):
+    for s, (i, c, t) in enumerate(all_trials):
         (W1, W2), (b1, b2) = draws.init_layers(
             [data.n_in[s], c.r, data.n_out], trial_rng(c, t, STREAM_INIT, 0, entropy[i])
         )
         blocks.append((W1, b1, W2, b2, np.ones(W1.shape, bool), np.ones(W2.shape, bool)))
-    S = len(members)
-    warm = _Models(blocks, list(range(S)), [data.index[s] for s in range(S)], [c for _, c, _ in members])
+    S = len(all_trials)
+    warm = _Models(blocks, list(range(S)), [data.index[s] for s in range(S)], [c for _, c, _ in all_trials])
     total = c0.warmup_epochs + c0.epochs
     curves: dict[tuple, list[float]] = {}
 
@@ -331,34 +328,34 @@ def _train(items, progress, on_error, pool):
 
         return on_epoch
 
-    warm_labels = [(i, "dense", t) for i, _, t in members]
+    warm_labels = [(i, "dense", t) for i, _, t in all_trials]
     trainer = _Trainer(warm, data, keys, c0.batch_size, pool)
     trainer.epochs(1, c0.warmup_epochs, hook(warm, warm_labels))
     rows = {}
-    if any(c.record_warmup for _, c, _ in members):
-        got = _rows(warm, warm_labels, members, data, [s for s in range(S)])
+    if any(c.record_warmup for _, c, _ in all_trials):
+        got = _rows(warm, warm_labels, all_trials, data, [s for s in range(S)])
         rows.update(
             {
                 (i, "dense_warmup", t): r | {"variant": "dense_warmup"}
                 for (i, _, t), r in got.items()
-                if items[i][0].record_warmup
+                if jobs[i][0].record_warmup
             }
         )
     diverged = {warm_labels[e][::2]: (warm_labels[e], ep) for e, ep in trainer.diverged.items()}
-    fine, labels, owner = _fork(warm, members, entropy)
+    fine, labels, owner = _fork(warm, all_trials, entropy)
     trainer = _Trainer(fine, data, keys, c0.batch_size, pool)
     trainer.epochs(c0.warmup_epochs + 1, c0.epochs, hook(fine, labels))
-    rows.update(_rows(fine, labels, members, data, owner))
+    rows.update(_rows(fine, labels, all_trials, data, owner))
     for e, ep in trainer.diverged.items():
         diverged.setdefault(labels[e][::2], (labels[e], ep))
     n_warm = c0.warmup_epochs // c0.curve_every if c0.curve_every else 0
     return rows, (curves, n_warm, c0.curve_every), diverged
 
 
-def _fork(warm: _Models, members, entropy) -> tuple[_Models, list, list[int]]:
+def _fork(warm: _Models, all_trials, entropy) -> tuple[_Models, list, list[int]]:
     """Dense continuations (same weights, Adam state and step count) and each split's FPE models (fresh Adam)."""
     blocks, labels, trial, configs, dense_at, owner = [], [], [], [], [], []
-    for s, (i, c, t) in enumerate(members):
+    for s, (i, c, t) in enumerate(all_trials):
         W1, b1, W2, b2 = (x.copy() for x in warm.block(s))
         dense_at.append(len(blocks))
         blocks.append((W1, b1, W2, b2, warm.mask1(s), warm.M2[s]))
@@ -386,13 +383,13 @@ def _fork(warm: _Models, members, entropy) -> tuple[_Models, list, list[int]]:
     return fine, labels, owner
 
 
-def _rows(models: _Models, labels: list, members, data: _Data, owner: list[int]) -> dict[tuple, dict]:
+def _rows(models: _Models, labels: list, all_trials, data: _Data, owner: list[int]) -> dict[tuple, dict]:
     test = accuracy(models, data.X_test, data.xt_off, data.y_test, data.n_test)
     train = accuracy(models, data.X_train, data.x_off, data.y_train, data.n_train)
     out = {}
     for e, label in enumerate(labels):
         item, variant, trial = label
-        c = members[owner[e]][1]
+        c = all_trials[owner[e]][1]
         W1 = np.array(models.block(e)[0], dtype=np.float32)  # (h, n_in), exactly 0 where masked
         row = {
             "trial": trial,

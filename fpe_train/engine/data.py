@@ -133,7 +133,7 @@ def boolean_data(n: int, m: int, k: int, seed=None) -> BooleanData:
 def boolean_splits(
     n_train: int, n_test: int, m: int, k: int, seed: int, trial: int | None = None
 ) -> tuple[BooleanData, BooleanData]:
-    """Train and test sets drawn independently, from two child streams of ``seed`` (and of ``trial``: trial t's
+    """Train and test sets drawn independently, from two child random streams of ``seed`` (and of ``trial``: trial t's
     own sample, ``SeedSequence([seed, 0xDA7A], spawn_key=(1, t))``; None: the one dataset of the seed)."""
     root = np.random.SeedSequence([int(seed), 0xDA7A], spawn_key=() if trial is None else (1, int(trial)))
     s_train, s_test = root.spawn(2)

@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
+import json
 import math
 import os
 import random
@@ -96,8 +97,6 @@ def dataset_name(config) -> str:
 
 @functools.lru_cache(maxsize=8)
 def _embeddings_name(path: str, stamp) -> str:
-    import json
-
     name = f"embeddings ({os.path.basename(path)})"
     if stamp is None or not path.endswith(".npz"):
         return name

@@ -1,15 +1,15 @@
-"""Every random draw of a trial, in numpy, from the trial's own seed streams (no torch).
+"""Every random draw of a trial, in numpy, from the trial's own random streams (no torch).
 
 Both training paths (the compiled CPU kernel, ``fpe_train.engine.kernel``, and the torch path) take a trial's
 initial weights, split masks and data order from here, so the same (config, trial) starts from the same
 numbers on either path.
 
-Seeds: trial t of a config draws stream ``s`` (sub-stream ``sub``) from
+Seeds: trial t of a config draws random stream ``s`` (sub-stream ``sub``) from
 ``SeedSequence(entropy=seed_entropy(config), spawn_key=(t, s, sub))``; ``seed_entropy`` hashes the training
-fields of the config (not ``trials``, ``device`` or the evaluation-only fields). Streams: ``STREAM_INIT``
+fields of the config (not ``trials``, ``device`` or the evaluation-only fields). Random streams: ``STREAM_INIT``
 (initial weights), ``STREAM_ORDER`` (the key of the epoch permutations, :func:`order_key`), ``STREAM_SPLIT``
 (a split's masks, sub-stream = the split's index in ``SPLIT_NAMES``), ``STREAM_MASK`` (resampling and
-rewiring on the torch path). The data have their own streams (``fpe_train.engine.data``, ``datasets``).
+rewiring on the torch path). The data have their own random streams (``fpe_train.engine.data``, ``datasets``).
 
 The masks follow ``fpe_train.fpe.splits`` (same laws, numpy draws) and the expansion Algorithm A1 with the
 alternating rule of A.7 (``fpe_train.fpe.expansion``): a pair (W1, W2) -> children duplicated, split masks
@@ -34,14 +34,14 @@ import numpy as np
 
 from fpe_train.fpe.names import SPLIT_NAMES, expanded_layers
 
-SEED_VERSION = 2  # salt of seed_entropy: bump to change every stream (2: numpy draws on both paths)
+SEED_VERSION = 2  # salt of seed_entropy: bump to change every random stream (2: numpy draws on both paths)
 NOT_SEEDED = ("trials", "device", "tau", "features", "record_warmup", "curve_every", "dense_fresh")  # no effect on
 # the training of the other models
 STREAM_INIT, STREAM_ORDER, STREAM_SPLIT, STREAM_MASK = range(4)
 
 
 def seed_entropy(config) -> int:
-    """256-bit entropy of a config's seed streams: sha256 of its training fields that differ from the defaults
+    """256-bit entropy of a config's random streams: sha256 of its training fields that differ from the defaults
     (canonical JSON, sorted keys), salted with ``SEED_VERSION``; ``NOT_SEEDED`` fields are left out."""
     defaults = type(config)().to_dict()
     d = {k: v for k, v in config.to_dict().items() if k not in NOT_SEEDED and defaults.get(k) != v}
@@ -50,13 +50,13 @@ def seed_entropy(config) -> int:
 
 
 def trial_seed(config, trial: int, stream: int, sub: int = 0, entropy: int | None = None) -> np.random.SeedSequence:
-    """``SeedSequence(seed_entropy(config), spawn_key=(trial, stream, sub))``."""
+    """``SeedSequence(seed_entropy(config), spawn_key=(trial, stream, sub))``: random stream ``stream`` of a trial."""
     entropy = seed_entropy(config) if entropy is None else entropy
     return np.random.SeedSequence(entropy, spawn_key=(int(trial), int(stream), int(sub)))
 
 
 def trial_rng(config, trial: int, stream: int, sub: int = 0, entropy: int | None = None) -> np.random.Generator:
-    """A numpy ``Generator`` (PCG64) for one stream of one trial."""
+    """A numpy ``Generator`` (PCG64) for one random stream of one trial."""
     return np.random.default_rng(trial_seed(config, trial, stream, sub, entropy))
 
 

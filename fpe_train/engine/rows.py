@@ -36,7 +36,7 @@ ROW_FIELDS = (
 
 @dataclass(frozen=True)
 class BatchResult:
-    """What a batch trained, per item of its ``items``: ``rows[i]`` maps each trial that finished to its rows,
+    """What a batch trained, per job of its ``jobs``: ``rows[i]`` maps each trial that finished to its rows,
     ``failed[i]`` each trial whose loss stopped being finite to its one-line message; ``seconds``: the batch's
     wall time. Both training paths (the CPU kernel and torch) return it."""
 
@@ -62,13 +62,13 @@ def check_budgets(rows: list[dict]) -> None:
             )
 
 
-def collect(items, rows: dict, curve_of: Callable, diverged: dict, seconds: float) -> BatchResult:
-    """Rows keyed ``(item, variant, trial)`` -> a :class:`BatchResult` in ``ROW_FIELDS``, variants in their stored
-    order; ``curve_of(item, variant, trial)`` gives a row's test curve, ``diverged[(item, trial)]`` the (label,
+def collect(jobs, rows: dict, curve_of: Callable, diverged: dict, seconds: float) -> BatchResult:
+    """Rows keyed ``(job, variant, trial)`` -> a :class:`BatchResult` in ``ROW_FIELDS``, variants in their stored
+    order; ``curve_of(job, variant, trial)`` gives a row's test curve, ``diverged[(job, trial)]`` the (label,
     epoch) of a trial that diverged (its rows are dropped, its message kept)."""
     per_row = seconds / max(1, len(rows))
     done, failed = [], []
-    for i, (c, trials) in enumerate(items):
+    for i, (c, trials) in enumerate(jobs):
         order = ("dense", "dense_warmup", "dense_fresh", *c.splits)
         by_trial: dict[int, list[dict]] = {}
         messages: dict[int, str] = {}

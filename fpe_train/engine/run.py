@@ -2,10 +2,10 @@
 
 For every (config, trial) of a batch (``run_batch``; ``run_config`` is a batch of one config):
 
-1. a dense model (r neurons) is initialised from the trial's own seed stream and trained ``warmup_epochs``;
+1. a dense model (r neurons) is initialised from the trial's own random stream and trained ``warmup_epochs``;
 2. it is forked: the dense model continues unchanged (same tensors, same Adam state), and each split expands
    a copy of its warm-up weights (``fpe_train.fpe.expansion.expand_mlp``, Algorithm A1 with the alternating
-   rule of A.7, masks from the trial's split stream); the FPE models start a fresh Adam; with
+   rule of A.7, masks from the trial's split random stream); the FPE models start a fresh Adam; with
    ``dense_fresh`` a second copy of the dense model continues with a fresh Adam too (variant ``dense_fresh``);
 3. all of them train ``epochs`` more epochs; the dense model and its forks read the same minibatches (their
    trial's data order), so every comparison is paired; the dense baseline trains warmup + epochs in total;
@@ -19,7 +19,7 @@ spawn_key=(t, stream, ...))``, where ``seed_entropy`` hashes the training fields
 ``trials``, ``device`` or the evaluation-only fields). So a (config, trial) gives the same row alone, inside
 any batch, with any trial count, on any executor; configs that differ (in alpha, say) get different trials.
 Data (``data_per_trial``, on by default): trial t draws its own training and test sample of the task law
-(``fpe_train.engine.batch.data_key``: the Boolean data depends on (n_train, n_test, m, k, seed, t)), shared by
+(``fpe_train.engine.keys.data_key``: the Boolean data depends on (n_train, n_test, m, k, seed, t)), shared by
 trial t of every config with those values; with ``data_per_trial=False`` every trial reads one dataset.
 
 >>> from fpe_train.engine.config import TrainConfig
@@ -40,7 +40,6 @@ import numpy as np
 import torch
 
 from fpe_train.engine import draws
-from fpe_train.engine.batched import BatchedMLP
 from fpe_train.engine.config import SPLIT_NAMES, TrainConfig
 from fpe_train.engine.datasets import dataset_name
 from fpe_train.engine.draws import (
@@ -52,11 +51,14 @@ from fpe_train.engine.draws import (
     trial_rng,
     trial_seed,
 )
+from fpe_train.engine.keys import schedule_key
 from fpe_train.engine.measure import coverage
+from fpe_train.engine.mlp import BatchedMLP
 from fpe_train.engine.rows import ROW_FIELDS, BatchResult, collect, divergence_message
 from fpe_train.engine.tasks import load_datasets, load_task, task_clauses  # noqa: F401 - load_task: interface
-from fpe_train.engine.train import Group, _block, accuracy, train_epochs
+from fpe_train.engine.train import LiveBatch, _block, accuracy, train_epochs
 from fpe_train.fpe import metrics
+from fpe_train.fpe.expansion import expand_mlp, expanded_layers, widen_layernorm
 
 __all__ = ["ROW_FIELDS", "BatchResult", "run_batch", "run_config", "seed_entropy", "trial_generator"]
 
@@ -76,7 +78,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def trial_generator(config: TrainConfig, trial: int, stream: int, sub: int = 0, entropy: int | None = None):
-    """A CPU ``torch.Generator`` for one stream of one trial (masks redrawn during training: DropConnect,
+    """A CPU ``torch.Generator`` for one random stream of one trial (masks redrawn during training: DropConnect,
     rewiring): seeded from ``draws.trial_seed(config, trial, stream, sub)``."""
     ss = trial_seed(config, trial, stream, sub, entropy)
     return torch.Generator().manual_seed(int(ss.generate_state(1, np.uint64)[0] >> 1))
@@ -96,12 +98,12 @@ class _Data:
     n_train: int
     n_test: int
     n_out: int
-    index: list[int]  # dataset of each member (config, trial)
-    n_in: list[int]  # input width of each member
+    index: list[int]  # dataset of each trial
+    n_in: list[int]  # input width of each trial
 
 
-def _load(members: Sequence[tuple[TrainConfig, int]], device: torch.device) -> _Data:
-    tasks, index = load_datasets(members)
+def _load(trials: Sequence[tuple[TrainConfig, int]], device: torch.device) -> _Data:
+    tasks, index = load_datasets(trials)
     n_in = [tasks[i][0].shape[1] for i in index]
     m = max(n_in)
 
@@ -193,8 +195,6 @@ def _expand_np(model: _Model, split: str, alpha: int, clauses, rng: np.random.Ge
 
 
 def _expand(model: _Model, split: str, alpha: int, clauses, gen: torch.Generator) -> _Model:
-    from fpe_train.fpe.expansion import expand_mlp, widen_layernorm
-
     ws = [w * m for w, m in zip(model.weights, model.masks, strict=True)]
     new_w, new_b, masks = expand_mlp(ws, model.biases, alpha, split, clauses=clauses, generator=gen)
     masks = [torch.ones_like(w, dtype=torch.bool) if mk is None else mk for w, mk in zip(new_w, masks, strict=True)]
@@ -215,10 +215,10 @@ def expand_batch(warm: BatchedMLP, split: str, alpha: int, clauses, generator: t
 
 
 @dataclasses.dataclass
-class _Member:
-    """One (config, trial) of the batch: its item, trial and seed entropy."""
+class _Trial:
+    """One trial of the batch: its job (index in the batch's jobs), config, trial index and seed entropy."""
 
-    item: int
+    job: int
     config: TrainConfig
     trial: int
     entropy: int
@@ -228,30 +228,29 @@ def _hyper(values: list[float], device) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float32, device=device)
 
 
-def _group(
+def _live_batch(
     models: list[_Model],
     labels: list,
-    members: list[_Member],
-    stream: list[int],
+    trials: list[_Trial],
+    trial_of: list[int],
     order_keys,
     data,
     device,
     resample=(),
     rewire=(),
     mask_gens=(),
-) -> Group:
-    configs = [members[s].config for s in stream]
+) -> LiveBatch:
+    configs = [trials[s].config for s in trial_of]
     net = _assemble(models, configs[0].depth > 1, device)
-    offset = torch.tensor([data.index[s] * data.n_train for s in range(len(members))], dtype=torch.long)
-    from fpe_train.fpe.expansion import expanded_layers
+    offset = torch.tensor([data.index[s] * data.n_train for s in range(len(trials))], dtype=torch.long)
 
-    return Group(
+    return LiveBatch(
         net,
         labels,
         _hyper([c.lr for c in configs], device),
         _hyper([c.l1 for c in configs], device),
         _hyper([c.l2 for c in configs], device),
-        torch.tensor(stream, dtype=torch.long),
+        torch.tensor(trial_of, dtype=torch.long),
         order_keys,
         offset,
         [m.sizes for m in models],
@@ -262,39 +261,39 @@ def _group(
     )
 
 
-def _fork(warm: Group, members: list[_Member], data: _Data, device) -> tuple[Group, list]:
-    """Dense continuations and every split's FPE models, one padded group; the dense Adam state carries over."""
-    models, labels, stream, resample, rewire, gens, dense_at = [], [], [], [], [], [], []
-    for s, mb in enumerate(members):
-        c = mb.config
+def _fork(warm: LiveBatch, trials: list[_Trial], data: _Data, device) -> tuple[LiveBatch, list]:
+    """Dense continuations and every split's FPE models, one live batch; the dense Adam state carries over."""
+    models, labels, trial_of, resample, rewire, gens, dense_at = [], [], [], [], [], [], []
+    for s, tr in enumerate(trials):
+        c = tr.config
         base = _unpad(warm.net, s, warm.shapes[s])
         dense_at.append(len(models))
         models.append(base)
-        labels.append((mb.item, "dense", mb.trial))
-        stream.append(s)
+        labels.append((tr.job, "dense", tr.trial))
+        trial_of.append(s)
         gens.append(None)
         if c.dense_fresh:  # the same weights, a fresh Adam (not in dense_at): the asymmetry the forks have
             models.append(base)
-            labels.append((mb.item, "dense_fresh", mb.trial))
-            stream.append(s)
+            labels.append((tr.job, "dense_fresh", tr.trial))
+            trial_of.append(s)
             gens.append(None)
         for split in c.splits:
             sub = SPLIT_NAMES.index(split)
-            rng = trial_rng(c, mb.trial, STREAM_SPLIT, sub, mb.entropy)
+            rng = trial_rng(c, tr.trial, STREAM_SPLIT, sub, tr.entropy)
             model = _expand_np(base, split, c.alpha, task_clauses(c), rng)
             models.append(_inverted(model) if split == "dropconnect" else model)
-            labels.append((mb.item, split, mb.trial))
-            stream.append(s)
+            labels.append((tr.job, split, tr.trial))
+            trial_of.append(s)
             dynamic = split == "dropconnect" or c.rewire_every > 0
-            gens.append(trial_generator(c, mb.trial, STREAM_MASK, sub, mb.entropy) if dynamic else None)
+            gens.append(trial_generator(c, tr.trial, STREAM_MASK, sub, tr.entropy) if dynamic else None)
             if split == "dropconnect":
                 resample.append(len(models) - 1)
             elif c.rewire_every:
                 rewire.append((len(models) - 1, c.rewire_every, c.rewire_fraction))
-    g = _group(models, labels, members, stream, warm.order_keys, data, device, resample, rewire, gens)
-    _carry_adam(warm, g, dense_at)
-    _dropconnect_rates(g)
-    return g, labels
+    live = _live_batch(models, labels, trials, trial_of, warm.order_keys, data, device, resample, rewire, gens)
+    _carry_adam(warm, live, dense_at)
+    _dropconnect_rates(live)
+    return live, labels
 
 
 # ---------------------------------------------------------------- DropConnect (Wan et al. 2013)
@@ -312,8 +311,6 @@ def _keep(mask: torch.Tensor) -> torch.Tensor:
 
 def _inverted(model: _Model) -> _Model:
     """A DropConnect model as the engine stores it: the resampled layers' rows divided by their keep fraction."""
-    from fpe_train.fpe.expansion import expanded_layers
-
     weights = list(model.weights)
     for j in expanded_layers(len(weights)):
         q = _keep(model.masks[j])  # (out, 1)
@@ -321,17 +318,17 @@ def _inverted(model: _Model) -> _Model:
     return dataclasses.replace(model, weights=weights)
 
 
-def _dropconnect_rates(g: Group) -> None:
-    """Per-entry lr, l1 and l2 of the stored (rescaled) rows of ``g.resample``'s models (see above)."""
-    if not g.resample:
+def _dropconnect_rates(live: LiveBatch) -> None:
+    """Per-entry lr, l1 and l2 of the stored (rescaled) rows of ``live.resample``'s models (see above)."""
+    if not live.resample:
         return
-    opt = g.optimizer
+    opt = live.optimizer
     opt.lr_scale = torch.ones_like(opt.flat)
     views = lambda t, j: t.split(opt.sizes)[j].view_as(opt.parameters()[j])  # noqa: E731
-    for e in g.resample:
-        for j in g.dynamic_layers:
-            rows, cols = _block(g, e, j)
-            q = _keep(g.net.masks[j][e, rows, cols])  # (out, 1)
+    for e in live.resample:
+        for j in live.dynamic_layers:
+            rows, cols = _block(live, e, j)
+            q = _keep(live.net.masks[j][e, rows, cols])  # (out, 1)
             q = torch.where(q > 0, q, torch.ones_like(q))  # a row never active keeps its zeros
             views(opt.lr_scale, j)[e, rows, cols] = (1 / q).expand(-1, cols.stop)
             views(opt.l1, j)[e, rows, cols] *= q
@@ -339,14 +336,14 @@ def _dropconnect_rates(g: Group) -> None:
 
 
 @contextlib.contextmanager
-def _expectation(g: Group):
-    """Inside: every DropConnect model of ``g`` at its test-time weights (q U = W, mask open); restored after."""
+def _expectation(live: LiveBatch):
+    """Inside: every DropConnect model of ``live`` at its test-time weights (q U = W, mask open); restored after."""
     saved = []
     with torch.no_grad():
-        for e in g.resample:
-            for j in g.dynamic_layers:
-                rows, cols = _block(g, e, j)
-                w, m = g.net.weights[j], g.net.masks[j]
+        for e in live.resample:
+            for j in live.dynamic_layers:
+                rows, cols = _block(live, e, j)
+                w, m = live.net.weights[j], live.net.masks[j]
                 saved.append((j, e, rows, cols, w[e, rows, cols].clone(), m[e, rows, cols].clone()))
                 w[e, rows, cols] *= _keep(m[e, rows, cols]).to(w.dtype)
                 m[e, rows, cols] = True
@@ -355,12 +352,12 @@ def _expectation(g: Group):
     finally:
         with torch.no_grad():
             for j, e, rows, cols, w, m in saved:
-                g.net.weights[j][e, rows, cols] = w
-                g.net.masks[j][e, rows, cols] = m
+                live.net.weights[j][e, rows, cols] = w
+                live.net.masks[j][e, rows, cols] = m
 
 
 @torch.no_grad()
-def _carry_adam(warm: Group, fine: Group, dense_at: list[int]) -> None:
+def _carry_adam(warm: LiveBatch, fine: LiveBatch, dense_at: list[int]) -> None:
     """Copy each dense model's Adam moments and step count into its continuation (same real block)."""
     for j in range(len(warm.net.parameters())):
         src, dst = warm.optimizer.state_views(j), fine.optimizer.state_views(j)
@@ -371,9 +368,9 @@ def _carry_adam(warm: Group, fine: Group, dense_at: list[int]) -> None:
     fine.optimizer.steps[torch.tensor(dense_at, device=fine.optimizer.steps.device)] = warm.optimizer.steps
 
 
-def _real_shape(g: Group, e: int, j: int) -> tuple[int, ...]:
+def _real_shape(live: LiveBatch, e: int, j: int) -> tuple[int, ...]:
     """Real shape of parameter j (weights, biases, norms in ``parameters()`` order) of model e."""
-    sizes, L = g.shapes[e], len(g.net.weights)
+    sizes, L = live.shapes[e], len(live.net.weights)
     if j < L:
         return sizes[j + 1], sizes[j]
     if j < 2 * L:
@@ -393,12 +390,12 @@ class Curves:
         self.n_warm = warmup_epochs // every if every else 0
         self.points: dict[tuple, list[float]] = {}
 
-    def hook(self, g: Group, labels: list, rows_of, tick: Callable[[int], None] | None) -> Callable[[int], None]:
+    def hook(self, live: LiveBatch, labels: list, rows_of, tick: Callable[[int], None] | None) -> Callable[[int], None]:
         def on_epoch(epoch: int) -> None:
             if self.every and epoch % self.every == 0:
-                with _expectation(g):
+                with _expectation(live):
                     acc = accuracy(
-                        g.net, self.data.X_test, self.data.y_test, rows_of(self.data.n_test), self.data.n_test
+                        live.net, self.data.X_test, self.data.y_test, rows_of(self.data.n_test), self.data.n_test
                     ).tolist()
                 for label, a in zip(labels, acc, strict=True):
                     self.points.setdefault(label, []).append(a)
@@ -407,30 +404,30 @@ class Curves:
 
         return on_epoch
 
-    def of(self, item: int, variant: str, trial: int) -> list[float] | None:
+    def of(self, job: int, variant: str, trial: int) -> list[float] | None:
         if not self.every or variant == "dense_warmup":
             return None
-        dense = self.points.get((item, "dense", trial), [])
+        dense = self.points.get((job, "dense", trial), [])
         if variant == "dense":
             return dense
-        return dense[: self.n_warm] + self.points.get((item, variant, trial), [])
+        return dense[: self.n_warm] + self.points.get((job, variant, trial), [])
 
 
-def _rows(g: Group, labels: list, members_of: dict, data: _Data, rows_of, device: str) -> dict[tuple, dict]:
-    """Rows of every model of ``g``: (item, variant, trial) -> row (without seconds and test_curve)."""
-    nonzero = g.net.nonzero_params().cpu()  # DropConnect: the budget of a training step (its current mask)
-    M1s = [g.net.masks[0][e, : s[1], : s[0]].cpu().numpy() for e, s in enumerate(g.shapes)]
-    with _expectation(g):  # DropConnect models at their test-time weights
-        test = accuracy(g.net, data.X_test, data.y_test, rows_of(data.n_test), data.n_test)
-        train = accuracy(g.net, data.X_train, data.y_train, rows_of(data.n_train), data.n_train)
+def _rows(live: LiveBatch, labels: list, trial_at: dict, data: _Data, rows_of, device: str) -> dict[tuple, dict]:
+    """Rows of every model of ``live``: (job, variant, trial) -> row (without seconds and test_curve)."""
+    nonzero = live.net.nonzero_params().cpu()  # DropConnect: the budget of a training step (its current mask)
+    M1s = [live.net.masks[0][e, : s[1], : s[0]].cpu().numpy() for e, s in enumerate(live.shapes)]
+    with _expectation(live):  # DropConnect models at their test-time weights
+        test = accuracy(live.net, data.X_test, data.y_test, rows_of(data.n_test), data.n_test)
+        train = accuracy(live.net, data.X_train, data.y_train, rows_of(data.n_train), data.n_train)
         W1s = [
-            (g.net.weights[0][e, : s[1], : s[0]] * g.net.masks[0][e, : s[1], : s[0]]).detach().cpu()
-            for e, s in enumerate(g.shapes)
+            (live.net.weights[0][e, : s[1], : s[0]] * live.net.masks[0][e, : s[1], : s[0]]).detach().cpu()
+            for e, s in enumerate(live.shapes)
         ]  # (h, n_in) each
     out = {}
     for e, label in enumerate(labels):
-        item, variant, trial = label
-        c = members_of[(item, trial)].config
+        job, variant, trial = label
+        c = trial_at[(job, trial)].config
         W1, M1 = W1s[e], M1s[e]
         clauses = task_clauses(c)
         features = c.features if clauses is not None else "literal"
@@ -459,22 +456,20 @@ def _rows(g: Group, labels: list, members_of: dict, data: _Data, rows_of, device
 
 
 def _check_schedule(configs: Sequence[TrainConfig]) -> None:
-    from fpe_train.engine.batch import schedule_key
-
     keys = {schedule_key(c) for c in configs}
     if len(keys) != 1:
-        raise ValueError(f"configs: {len(keys)} different schedules in one batch; group them with group_configs()")
+        raise ValueError(f"configs: {len(keys)} different schedules in one batch; batch them with batch_configs()")
 
 
 def run_batch(
-    items: Sequence[tuple[TrainConfig, Sequence[int]]],
+    jobs: Sequence[tuple[TrainConfig, Sequence[int]]],
     progress: Callable[[int, int], None] | None = None,
     on_error: str = "raise",
     path: str = "auto",
 ) -> BatchResult:
     """Train the given trials of configs that share a schedule as one batch; a :class:`BatchResult`.
 
-    ``items``: ``[(config, trials)]``. Rows of a trial are ordered dense, dense_warmup, dense_fresh, then the
+    ``jobs``: ``[(config, trials)]``. Rows of a trial are ordered dense, dense_warmup, dense_fresh, then the
     config's splits. A trial whose loss stops being finite raises ValueError (``on_error="raise"``, at the end
     of that epoch) or lands in ``failed`` with its message (``on_error="record"``; the other models of the
     batch are not affected). ``progress(epochs_done, epochs_total)`` after every epoch. ``seconds`` of a row
@@ -483,71 +478,73 @@ def run_batch(
     ``path``: ``auto`` trains on the compiled CPU kernel (``fpe_train.engine.cpu``) the configs it supports
     (one hidden layer, CPU, fixed masks) and on torch everything else; ``torch`` forces the torch path.
     """
-    from fpe_train.engine import cpu
+    from fpe_train.engine import cpu  # keeps numba out until used
 
     if path not in ("auto", "torch"):
         raise ValueError(f"path={path!r}: must be auto or torch")
     if path == "auto":
-        return cpu.run_any(items, progress, on_error)
+        return cpu.run_any(jobs, progress, on_error)
     t0 = time.perf_counter()
-    items = [(c, tuple(int(t) for t in trials)) for c, trials in items]
-    configs = [c for c, _ in items]
-    if not any(trials for _, trials in items):
-        return BatchResult([{} for _ in items], [{} for _ in items], time.perf_counter() - t0)
+    jobs = [(c, tuple(int(t) for t in ts)) for c, ts in jobs]
+    configs = [c for c, _ in jobs]
+    if not any(ts for _, ts in jobs):
+        return BatchResult([{} for _ in jobs], [{} for _ in jobs], time.perf_counter() - t0)
     _check_schedule(configs)
     c0 = configs[0]
     device = resolve_device(c0.device)
-    data = _load([(c, t) for c, trials in items for t in trials], device)
+    data = _load([(c, t) for c, ts in jobs for t in ts], device)
     entropy = [draws.seed_entropy(c) for c in configs]
-    members = [_Member(i, c, t, entropy[i]) for i, (c, trials) in enumerate(items) for t in trials]
-    members_of = {(mb.item, mb.trial): mb for mb in members}
-    order_keys = np.array([order_key(mb.config, mb.trial, mb.entropy) for mb in members], dtype=np.uint64)
-    inits = [trial_rng(mb.config, mb.trial, STREAM_INIT, 0, mb.entropy) for mb in members]
+    trials = [_Trial(i, c, t, entropy[i]) for i, (c, ts) in enumerate(jobs) for t in ts]
+    trial_at = {(tr.job, tr.trial): tr for tr in trials}
+    order_keys = np.array([order_key(tr.config, tr.trial, tr.entropy) for tr in trials], dtype=np.uint64)
+    inits = [trial_rng(tr.config, tr.trial, STREAM_INIT, 0, tr.entropy) for tr in trials]
     dense = [
-        _dense_model(mb.config, data.n_in[s], data.n_out, g)
-        for s, (mb, g) in enumerate(zip(members, inits, strict=True))
+        _dense_model(tr.config, data.n_in[s], data.n_out, rng)
+        for s, (tr, rng) in enumerate(zip(trials, inits, strict=True))
     ]
-    warm_labels = [(mb.item, "dense", mb.trial) for mb in members]
-    warm = _group(dense, warm_labels, members, list(range(len(members))), order_keys, data, device)
+    warm_labels = [(tr.job, "dense", tr.trial) for tr in trials]
+    warm = _live_batch(dense, warm_labels, trials, list(range(len(trials))), order_keys, data, device)
     total = c0.warmup_epochs + c0.epochs
     tick = None if progress is None else (lambda epoch: progress(epoch, total))
     curves = Curves(c0.curve_every, c0.warmup_epochs, data)
 
-    def rows_of(g: Group):
-        offsets = torch.tensor([data.index[s] for s in g.stream.tolist()], dtype=torch.long)
+    def rows_of(live: LiveBatch):
+        offsets = torch.tensor([data.index[s] for s in live.trial_of.tolist()], dtype=torch.long)
         return lambda n: offsets * n
 
-    def run(g: Group, labels, epochs: int, first: int, step0: int) -> int:
-        hook = curves.hook(g, labels, rows_of(g), tick)
+    def run(live: LiveBatch, labels, epochs: int, first: int, step0: int) -> int:
+        hook = curves.hook(live, labels, rows_of(live), tick)
 
         def on_epoch(epoch: int) -> None:
-            if on_error == "raise" and g.diverged:
-                e = min(g.diverged)
-                raise ValueError(divergence_message(labels[e], g.diverged[e]))
+            if on_error == "raise" and live.diverged:
+                e = min(live.diverged)
+                raise ValueError(divergence_message(labels[e], live.diverged[e]))
             hook(epoch)
 
-        return train_epochs(g, data.X_train, data.y_train, data.n_train, epochs, c0.batch_size, first, on_epoch, step0)
+        return train_epochs(
+            live, data.X_train, data.y_train, data.n_train, epochs, c0.batch_size, first, on_epoch, step0
+        )
 
     step = run(warm, warm_labels, c0.warmup_epochs, 1, 0)
     rows: dict[tuple, dict] = {}
-    snap = [mb for mb in members if mb.config.record_warmup]
+    snap = [tr for tr in trials if tr.config.record_warmup]
     if snap:
-        got = _rows(warm, warm_labels, members_of, data, rows_of(warm), device.type)
+        got = _rows(warm, warm_labels, trial_at, data, rows_of(warm), device.type)
         rows.update(
             {
                 (i, "dense_warmup", t): r | {"variant": "dense_warmup"}
                 for (i, _, t), r in got.items()
-                if members_of[(i, t)].config.record_warmup
+                if trial_at[(i, t)].config.record_warmup
             }
         )
     diverged = {warm_labels[e][::2]: (warm_labels[e], ep) for e, ep in warm.diverged.items()}
-    fine, labels = _fork(warm, members, data, device)
+    fine, labels = _fork(warm, trials, data, device)
     del warm
     run(fine, labels, c0.epochs, c0.warmup_epochs + 1, step)
-    rows.update(_rows(fine, labels, members_of, data, rows_of(fine), device.type))
+    rows.update(_rows(fine, labels, trial_at, data, rows_of(fine), device.type))
     for e, ep in fine.diverged.items():
         diverged.setdefault(labels[e][::2], (labels[e], ep))
-    return collect(items, rows, curves.of, diverged, time.perf_counter() - t0)
+    return collect(jobs, rows, curves.of, diverged, time.perf_counter() - t0)
 
 
 def run_config(

@@ -2,12 +2,16 @@
 
 ``load_task(config, trial)`` -> ``(X_train, y_train, X_test, y_test, n_out, clauses)`` numpy arrays (clauses
 None for vision tasks); ``load_datasets([(config, trial)])`` loads each distinct dataset of a batch once
-(``fpe_train.engine.batch.data_key``) and says which one each member reads.
+(``fpe_train.engine.keys.data_key``) and says which one each trial reads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from fpe_theory.problem import clause_blocks
+from fpe_train.engine.keys import data_key
+from fpe_train.fpe.names import check_split
 
 
 def load_task(config, trial: int | None = None):
@@ -17,11 +21,11 @@ def load_task(config, trial: int | None = None):
     """
     trial = trial if config.data_per_trial else None
     if config.task == "boolean":
-        from fpe_train.engine.data import boolean_splits
+        from fpe_train.engine.data import boolean_splits  # keeps numpy out until used
 
         tr, te = boolean_splits(config.n_train, config.n_test, config.m, config.k, config.seed, trial)
         return tr.X, tr.y, te.X, te.y, 1, task_clauses(config)
-    from fpe_train.engine.datasets import load_dataset
+    from fpe_train.engine.datasets import load_dataset  # keeps numpy out until used
 
     X_train, y_train, X_test, y_test, n_classes = load_dataset(config, trial)
     return X_train, y_train, X_test, y_test, int(n_classes), None
@@ -31,17 +35,14 @@ def task_clauses(config) -> list[list[int]] | None:
     """The theory's clause list of a Boolean config (None for vision tasks)."""
     if config.task != "boolean":
         return None
-    from fpe_theory.problem import clause_blocks
 
     return [list(c) for c in clause_blocks(config.m, config.k)]
 
 
-def load_datasets(members: Sequence[tuple]) -> tuple[list[tuple], list[int]]:
-    """The distinct datasets of ``members`` [(config, trial)] (``load_task`` tuples) and each member's index."""
-    from fpe_train.engine.batch import data_key
-
+def load_datasets(trials: Sequence[tuple]) -> tuple[list[tuple], list[int]]:
+    """The distinct datasets of ``trials`` [(config, trial)] (``load_task`` tuples) and each trial's index."""
     keys, tasks, index = {}, [], []
-    for c, t in members:
+    for c, t in trials:
         key = data_key(c, t)
         if key not in keys:
             keys[key] = len(tasks)
@@ -58,7 +59,5 @@ def load_datasets(members: Sequence[tuple]) -> tuple[list[tuple], list[int]]:
 
 
 def _check_splits(config, n_in: int, clauses) -> None:
-    from fpe_train.fpe.names import check_split
-
     for s in config.splits:
         check_split(s, config.alpha, n_in, clauses)

@@ -1,14 +1,16 @@
 """The training loop: one batch of E models, each with its own minibatches, and a batched Adam.
 
-A ``Group`` is one ``BatchedMLP`` (E models, padded to one shape) with per-model hyperparameters ``lr``,
-``l1``, ``l2`` as tensors (E,) and its own ``BatchedAdam``. Every step each model takes one Adam step on its
-own minibatch (A3: loss = BCE/CE + l1 |W1|_1 + l2 sum |p|^2; the penalty gradients are added directly, masked
-like the weights). Batch order: each *stream* (one per (config, trial); the dense model of a trial and its
-FPE forks share their trial's stream, so they stay paired) takes a fresh permutation of its training set each
-epoch from its own order key (``kernel.permutations``, as the CPU kernel; DataLoader ``shuffle=True``, last
-partial batch kept); a model
-gathers its rows with an index tensor, ``X[idx] (E, B, m)``. So a model's numbers do not depend on which
-other models share its batch, and CPU and CUDA runs see the same order.
+A ``LiveBatch`` is a batch while it trains: one ``BatchedMLP`` (E models, padded to one shape) with per-model
+hyperparameters ``lr``, ``l1``, ``l2`` as tensors (E,) and its own ``BatchedAdam``. Every step each model takes
+one Adam step on its own minibatch (A3: loss = BCE/CE + l1 |W1|_1 + l2 sum |p|^2; the penalty gradients are
+added directly, masked like the weights). Batch order: each trial (one (config, trial); the dense model of a
+trial and its FPE forks share their trial's order, so they stay paired) takes a fresh permutation of its
+training set each epoch from its own order key (``kernel.permutations``, as the CPU kernel; DataLoader
+``shuffle=True``, last partial batch kept); a model gathers its rows with an index tensor,
+``X[idx] (E, B, m)``. So a model's numbers do not depend on which other models share its batch, and CPU and
+CUDA runs see the same order. On CUDA the next epoch's permutations are drawn on the host while the device
+trains (``PermutationFeed``), and with ``FPE_CUDA_GRAPHS=1`` one epoch of the fused step is captured as a CUDA
+graph and replayed (``EpochGraph``), running the same functions as the eager epoch.
 
 Per step, models may also change their masks: ``resample`` (DropConnect control: the expanded layers'
 masks are redrawn every step, ``fpe_train.fpe.splits.resample``; its rows are stored rescaled, see
@@ -19,7 +21,10 @@ own generator and only inside its own (unpadded) shape.
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,7 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from fpe_train.engine.batched import BatchedMLP, correct, per_model_loss
+from fpe_train.engine.mlp import BatchedMLP, correct, per_model_loss
+from fpe_train.fpe.rewire import rewire_
+from fpe_train.fpe.splits import resample
 
 BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, as a plain run would use
 CHUNK_ELEMENTS = 1 << 19  # CPU: activations (floats) of one chunk of the fused step, about 2 MB (L2)
@@ -114,11 +121,12 @@ class BatchedAdam:
 
 
 @dataclass
-class Group:
-    """Models trained together: ``labels[e]`` names model e (for messages), ``stream[e]`` its order stream.
+class LiveBatch:
+    """A batch while it trains, its models and optimizer state: ``labels[e]`` names model e (for messages),
+    ``trial_of[e]`` the batch's trial it belongs to (its data order).
 
-    ``order_keys[s]``: the 64-bit order key of stream s (``kernel.permutations``); ``offset[s]``: the first row
-    of stream s's dataset in the batch's stacked training set. ``shapes[e]``: model e's real layer sizes
+    ``order_keys[s]``: the 64-bit order key of trial s (``kernel.permutations``); ``offset[s]``: the first row
+    of trial s's dataset in the batch's stacked training set. ``shapes[e]``: model e's real layer sizes
     ``[in, h1, ..., out]``; ``mask_gens[e]``: its generator for resampling/rewiring (None: fixed masks).
     """
 
@@ -127,7 +135,7 @@ class Group:
     lr: Tensor
     l1: Tensor
     l2: Tensor
-    stream: Tensor
+    trial_of: Tensor
     order_keys: np.ndarray  # (S,) uint64
     offset: Tensor
     shapes: list[list[int]]
@@ -145,21 +153,21 @@ class Group:
             self.optimizer = BatchedAdam(self.net, self.lr, self.l1, self.l2)
 
 
-def _step(g: Group, X: Tensor, y: Tensor, idx: Tensor, step: int) -> None:
+def _step(live: LiveBatch, X: Tensor, y: Tensor, idx: Tensor, step: int) -> None:
     """One optimiser step of every model on its minibatch ``X[idx]``, ``idx (E, B)`` rows of the stacked sets."""
-    for e in g.resample:
-        _resample(g, e)
-    if fused_ok(g.net):
-        loss = _fused_step(g, X, y, idx)
+    for e in live.resample:
+        _resample(live, e)
+    if fused_ok(live.net):
+        loss = _fused_step(live, X, y, idx)
     else:
         xb = F.embedding(idx, X)  # (E, B, in): each model's own rows
-        loss = per_model_loss(g.net(xb), y[idx])  # (E,)
-        g.optimizer.step(torch.autograd.grad(loss.sum(), g.net.parameters()))
+        loss = per_model_loss(live.net(xb), y[idx])  # (E,)
+        live.optimizer.step(torch.autograd.grad(loss.sum(), live.net.parameters()))
         loss = loss.detach()
-    g.epoch_loss = loss if g.epoch_loss is None else g.epoch_loss + loss
-    for e, every, fraction in g.rewire:
+    live.epoch_loss = loss if live.epoch_loss is None else live.epoch_loss + loss
+    for e, every, fraction in live.rewire:
         if (step + 1) % every == 0:
-            _rewire(g, e, fraction)
+            _rewire(live, e, fraction)
 
 
 def fused_ok(net: BatchedMLP) -> bool:
@@ -175,13 +183,13 @@ def _chunk(E: int, B: int, width: int, device: torch.device) -> int:
 
 
 @torch.no_grad()
-def _fused_step(g: Group, X: Tensor, y: Tensor, idx: Tensor) -> Tensor:
+def _fused_step(live: LiveBatch, X: Tensor, y: Tensor, idx: Tensor) -> Tensor:
     """Forward and backward of a one-hidden-layer batch written out (about ten kernels per chunk of models),
     gradients straight into the optimiser's flat buffer, then one Adam step; returns the loss per model (E,).
 
     Same arithmetic as autograd on ``z = W2m relu(W1m x + b1) + b2`` with the mean BCE / cross-entropy loss.
     """
-    net, opt = g.net, g.optimizer
+    net, opt = live.net, live.optimizer
     W1m, W2m = (w * m for w, m in zip(net.weights, net.masks, strict=True))  # masks applied once per step
     b1, b2 = net.biases
     gW1, gW2, gb1, gb2 = opt.grad_views()
@@ -191,7 +199,7 @@ def _fused_step(g: Group, X: Tensor, y: Tensor, idx: Tensor) -> Tensor:
     c = _chunk(E, B, n_in + 3 * h, W1m.device)
     for s in range(0, E, c):
         sl = slice(s, s + c)
-        xb = _gather(g, X, idx[sl])  # (c, B, in)
+        xb = _gather(live, X, idx[sl])  # (c, B, in)
         z = torch.bmm(xb, W1m[sl].transpose(1, 2)).add_(b1[sl].unsqueeze(1))  # (c, B, h)
         a = torch.relu(z)
         out = torch.bmm(a, W2m[sl].transpose(1, 2)).add_(b2[sl].unsqueeze(1))  # (c, B, out)
@@ -205,12 +213,12 @@ def _fused_step(g: Group, X: Tensor, y: Tensor, idx: Tensor) -> Tensor:
     return loss
 
 
-def _gather(g: Group, X: Tensor, idx: Tensor) -> Tensor:
+def _gather(live: LiveBatch, X: Tensor, idx: Tensor) -> Tensor:
     """``X[idx]`` as ``(c, B, in)``, into a buffer kept across steps (no fresh pages for the largest tensor)."""
     need = idx.numel() * X.shape[1]
-    buf = g.buffers.get("x")
+    buf = live.buffers.get("x")
     if buf is None or buf.numel() < need or buf.device != X.device:
-        buf = g.buffers["x"] = torch.empty(need, dtype=X.dtype, device=X.device)
+        buf = live.buffers["x"] = torch.empty(need, dtype=X.dtype, device=X.device)
     out = buf[:need].view(idx.numel(), X.shape[1])
     torch.index_select(X, 0, idx.reshape(-1), out=out)
     return out.view(*idx.shape, X.shape[1])
@@ -229,44 +237,40 @@ def _loss_and_grad(out: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
     return logp.exp_().scatter_add_(-1, target, torch.full_like(logp[..., :1], -1.0)).div_(B), loss
 
 
-def _block(g: Group, e: int, j: int) -> tuple[slice, slice]:
+def _block(live: LiveBatch, e: int, j: int) -> tuple[slice, slice]:
     """Model e's real (rows, columns) of layer j inside the padded weight."""
-    return slice(0, g.shapes[e][j + 1]), slice(0, g.shapes[e][j])
+    return slice(0, live.shapes[e][j + 1]), slice(0, live.shapes[e][j])
 
 
 @torch.no_grad()
-def _resample(g: Group, e: int) -> None:
-    from fpe_train.fpe.splits import resample
-
-    for j in g.dynamic_layers:
-        rows, cols = _block(g, e, j)
-        m = g.net.masks[j]
-        m[e, rows, cols] = resample(m[e, rows, cols], g.mask_gens[e])
+def _resample(live: LiveBatch, e: int) -> None:
+    for j in live.dynamic_layers:
+        rows, cols = _block(live, e, j)
+        m = live.net.masks[j]
+        m[e, rows, cols] = resample(m[e, rows, cols], live.mask_gens[e])
 
 
 @torch.no_grad()
-def _rewire(g: Group, e: int, fraction: float) -> None:
-    from fpe_train.fpe.rewire import rewire_
-
-    for j in g.dynamic_layers:
-        rows, cols = _block(g, e, j)
-        w, m = g.net.weights[j], g.net.masks[j]
+def _rewire(live: LiveBatch, e: int, fraction: float) -> None:
+    for j in live.dynamic_layers:
+        rows, cols = _block(live, e, j)
+        w, m = live.net.weights[j], live.net.masks[j]
         before = m[e, rows, cols].clone()
-        rewire_(w[e : e + 1, rows, cols], m[e : e + 1, rows, cols], None, fraction, g.mask_gens[e])
+        rewire_(w[e : e + 1, rows, cols], m[e : e + 1, rows, cols], None, fraction, live.mask_gens[e])
         changed = before != m[e, rows, cols]
-        for state in g.optimizer.state_views(j):
+        for state in live.optimizer.state_views(j):
             state[e, rows, cols] = state[e, rows, cols].masked_fill(changed, 0)
 
 
-def note_divergence(g: Group, epoch: int) -> None:
+def note_divergence(live: LiveBatch, epoch: int) -> None:
     """Record models whose summed epoch loss is NaN or infinite (they keep training, contained, unread)."""
-    bad = (~torch.isfinite(g.epoch_loss)).nonzero()[:, 0].tolist()
+    bad = (~torch.isfinite(live.epoch_loss)).nonzero()[:, 0].tolist()
     for e in bad:
-        g.diverged.setdefault(e, epoch)
+        live.diverged.setdefault(e, epoch)
 
 
 def train_epochs(
-    g: Group,
+    live: LiveBatch,
     X: Tensor,
     y: Tensor,
     n: int,
@@ -277,36 +281,184 @@ def train_epochs(
     step0: int = 0,
 ) -> int:
     """Train ``epochs`` epochs on the stacked training sets ``X (S*n, in)``, ``y (S*n,)`` (``n`` rows each);
-    returns the global step count."""
+    returns the global step count.
+
+    On CUDA the next epoch's permutations are drawn on the host while the device trains (``PermutationFeed``);
+    with ``FPE_CUDA_GRAPHS=1`` an epoch of the fused step is captured once as a CUDA graph and replayed
+    (``EpochGraph``: the same functions as the eager epoch; anything unsupported trains eagerly).
+    """
     step = step0
-    stream = g.stream.to(X.device)
-    identity = torch.equal(g.stream, torch.arange(len(g.order_keys)))  # one model per stream (warm-up)
-    for epoch in range(first_epoch, first_epoch + epochs):
-        perms = _permutations(g, n, epoch).to(X.device)  # (S, n) rows of each stream's set, this epoch's order
-        g.epoch_loss = None
-        for start in range(0, n, batch_size):
-            idx = perms[:, start : start + batch_size]  # (S, B)
-            idx = idx.contiguous() if identity else idx[stream]  # (E, B) rows of each model
-            _step(g, X, y, idx, step)
-            step += 1
-        note_divergence(g, epoch)
-        if on_epoch is not None:
-            on_epoch(epoch)
+    trial_of = live.trial_of.to(X.device)
+    identity = torch.equal(live.trial_of, torch.arange(len(live.order_keys)))  # one model per trial (warm-up)
+    last = first_epoch + epochs - 1
+    feed = PermutationFeed(live.order_keys, live.offset, n, X.device, ahead=X.device.type == "cuda")
+    graph = EpochGraph(live, X.device) if epochs > 1 and graphs_wanted(live, X.device) else None
+
+    def eager(perms: Tensor, step: int) -> int:
+        return _epoch(live, X, y, perms, trial_of, identity, batch_size, step)
+
+    try:
+        for epoch in range(first_epoch, last + 1):
+            perms = feed.get(epoch, epoch + 1 if epoch < last else None)  # (S, n) rows of each trial's set
+            if graph is None:
+                step = eager(perms, step)
+            else:
+                step = graph.epoch(eager, perms, step, feed)
+                if graph.failed:
+                    graph = None
+            note_divergence(live, epoch)  # reads the epoch's loss once (a sync on CUDA)
+            if on_epoch is not None:
+                on_epoch(epoch)
+    finally:
+        feed.close()
     return step
 
 
-def _permutations(g: Group, n: int, epoch: int) -> Tensor:
-    """Each stream's permutation of this epoch (``kernel.permutations``, the CPU kernel's order), shifted to its
-    dataset's rows: (S, n) int64 (CPU)."""
-    from fpe_train.engine.kernel import permutations
+def _epoch(
+    live: LiveBatch, X: Tensor, y: Tensor, perms: Tensor, trial_of: Tensor, identity: bool, batch_size: int, step: int
+) -> int:
+    """Every step of one epoch in the order ``perms (S, n)``; the same code runs eagerly and under capture."""
+    live.epoch_loss = None
+    n = perms.shape[1]
+    for start in range(0, n, batch_size):
+        idx = perms[:, start : start + batch_size]  # (S, B)
+        idx = idx.contiguous() if identity else idx[trial_of]  # (E, B) rows of each model
+        _step(live, X, y, idx, step)
+        step += 1
+    return step
 
-    buf = g.buffers.get("perms")
-    if buf is None or buf.shape != (len(g.order_keys), n):
-        buf = g.buffers["perms"] = torch.empty(len(g.order_keys), n, dtype=torch.long)
-    permutations(g.order_keys, epoch, buf.numpy())
-    if g.offset.any():
-        buf += g.offset[:, None]
-    return buf
+
+GRAPHS_ENV = "FPE_CUDA_GRAPHS"
+GRAPH_STATS = {"captured": 0, "replayed": 0, "failed": 0}  # epochs of this process, for benchmarks and tests
+
+
+def graphs_wanted(live: LiveBatch, device: torch.device) -> bool:
+    """CUDA graphs for this batch: opted in (``FPE_CUDA_GRAPHS=1``), on CUDA, the one-hidden-layer fused step,
+    fixed masks (no resampling, no rewiring, no DropConnect rescaling)."""
+    return (
+        os.environ.get(GRAPHS_ENV, "0") == "1"
+        and device.type == "cuda"
+        and fused_ok(live.net)
+        and not live.resample
+        and not live.rewire
+        and live.optimizer.lr_scale is None
+    )
+
+
+class EpochGraph:
+    """One epoch of the fused step as a CUDA graph: the first epoch trains eagerly on a side stream (the
+    warm-up torch's CUDA graph docs ask for: cuBLAS handles, the gather buffer and the allocator's blocks are
+    made on the stream that captures), the second is captured on that stream and replayed, every later
+    epoch replays it.
+
+    Static inputs: the data ``X, y`` and the feed's device buffer of permutations (rewritten before each
+    replay); the weights, gradients and Adam state are the optimiser's flat buffers, updated in place; Adam's
+    bias corrections come from its step-count tensor on the device (``BatchedAdam.steps``), so they advance in
+    every replay. The epoch's loss is the graph's output tensor, read once per epoch (the divergence check).
+    If capture fails for any reason, ``failed`` is set and that epoch and the rest train eagerly.
+    """
+
+    def __init__(self, live: LiveBatch, device: torch.device) -> None:
+        self.live, self.graph, self.loss, self.steps = live, None, None, 0
+        self.failed, self.warm = False, False
+        self.stream = torch.cuda.Stream(device=device)
+
+    def epoch(self, eager: Callable[[Tensor, int], int], perms: Tensor, step: int, feed: PermutationFeed) -> int:
+        """Train one epoch (eagerly, by capture and replay, or by replay); returns the step count after it."""
+        if self.graph is not None:
+            self.graph.replay()
+            self.live.epoch_loss = self.loss
+            GRAPH_STATS["replayed"] += 1
+            return step + self.steps
+        main = torch.cuda.current_stream(perms.device)
+        if not self.warm:  # warm-up: a real epoch, eagerly, on the stream that will capture
+            self.stream.wait_stream(main)
+            with torch.cuda.stream(self.stream):
+                after = eager(perms, step)
+            main.wait_stream(self.stream)
+            self.warm = True
+            return after
+        feed.wait()  # no host work of the feed (event waits, pinned buffers) while capturing
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(graph, stream=self.stream):
+                after = eager(perms, step)  # recorded, not run
+        except Exception as err:  # noqa: BLE001 - any capture failure: train eagerly instead
+            warnings.warn(f"CUDA graph capture failed ({type(err).__name__}: {err}); training eagerly", stacklevel=2)
+            self.failed = True
+            GRAPH_STATS["failed"] += 1
+            torch.cuda.synchronize(perms.device)
+            return eager(perms, step)
+        self.graph, self.loss, self.steps = graph, self.live.epoch_loss, after - step
+        graph.replay()
+        GRAPH_STATS["captured"] += 1
+        return after
+
+
+class PermutationFeed:
+    """Each trial's permutation of an epoch (``kernel.permutations``, the CPU kernel's order), shifted to its
+    dataset's rows: ``get(epoch)`` -> (S, n) int64 on ``device``.
+
+    ``ahead=False`` (the CPU): drawn when asked, into one kept host buffer. ``ahead=True`` (CUDA): the next
+    epoch's table is drawn by a worker thread (the compiled draw releases the GIL) into the other of two host
+    buffers (pinned on CUDA) while the device trains this one, then copied without blocking into one device
+    buffer kept for the whole run (static, as a CUDA graph needs); a host buffer is rewritten only after the
+    copy out of it has finished.
+    """
+
+    def __init__(self, keys: np.ndarray, offset: Tensor, n: int, device, ahead: bool = False) -> None:
+        self.keys, self.device = keys, torch.device(device)
+        self.offset = offset.cpu().numpy()[:, None] if bool(offset.any()) else None
+        cuda = self.device.type == "cuda"
+        shape = (len(keys), n)
+        self.host = [torch.empty(shape, dtype=torch.long, pin_memory=cuda) for _ in range(2 if ahead else 1)]
+        self.copied: list = [None] * len(self.host)  # CUDA: the event after the last copy out of each buffer
+        self.dev = torch.empty(shape, dtype=torch.long, device=self.device) if cuda else None
+        self.pending: dict[int, tuple] = {}  # epoch -> (future, host buffer)
+        self.pool = None
+        if ahead:
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpe-permutations")
+
+    def _draw(self, epoch: int, i: int) -> None:
+        from fpe_train.engine.kernel import permutations  # keeps numba out until used
+
+        if self.copied[i] is not None:
+            self.copied[i].synchronize()  # the copy out of this buffer has finished
+        out = self.host[i].numpy()
+        permutations(self.keys, epoch, out)
+        if self.offset is not None:
+            out += self.offset
+
+    def get(self, epoch: int, next_epoch: int | None = None) -> Tensor:
+        """This epoch's table; with ``ahead``, ``next_epoch``'s is started in the background."""
+        if epoch in self.pending:
+            future, i = self.pending.pop(epoch)
+            future.result()
+        else:
+            self.wait()
+            self.pending.clear()
+            i = 0
+            self._draw(epoch, i)
+        out = self.host[i]
+        if self.dev is not None:
+            self.dev.copy_(out, non_blocking=True)
+            self.copied[i] = torch.cuda.Event()
+            self.copied[i].record()
+            out = self.dev
+        if self.pool is not None and next_epoch is not None:
+            j = 1 - i
+            self.pending[next_epoch] = (self.pool.submit(self._draw, next_epoch, j), j)
+        return out
+
+    def wait(self) -> None:
+        """Until no draw runs in the background (its errors raised here)."""
+        for future, _ in self.pending.values():
+            future.result()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
 
 
 @torch.no_grad()
@@ -332,15 +484,15 @@ def accuracy(
     return hits.cpu().double() / n
 
 
-def simple_group(net: BatchedMLP, lr: float, l1: float = 0.0, l2: float = 0.0, seeds=None, **kw) -> Group:
-    """A group of ``net``'s models on one shared training set, model e ordering its data from order key
-    ``seeds[e]`` (default e); ``kw`` as ``Group`` (resample, rewire, mask_gens, dynamic_layers)."""
+def simple_live_batch(net: BatchedMLP, lr: float, l1: float = 0.0, l2: float = 0.0, seeds=None, **kw) -> LiveBatch:
+    """A live batch of ``net``'s models on one shared training set, model e ordering its data from order key
+    ``seeds[e]`` (default e); ``kw`` as ``LiveBatch`` (resample, rewire, mask_gens, dynamic_layers)."""
     E = net.E
     seeds = list(range(E)) if seeds is None else list(seeds)
     sizes = [net.weights[0].shape[2], *(w.shape[1] for w in net.weights)]
     dev = net.weights[0].device
     full = lambda x: torch.full((E,), float(x), device=dev)  # noqa: E731
-    return Group(
+    return LiveBatch(
         net,
         [("model", e) for e in range(E)],
         full(lr),

@@ -19,6 +19,7 @@ import copy
 import torch
 from torch import Tensor, nn
 
+from fpe_theory.families import ALIASES
 from fpe_train.fpe.expansion import expand_mlp, widen_layernorm
 from fpe_train.fpe.masked import DropConnectLinear, MaskedLinear
 
@@ -26,7 +27,7 @@ from fpe_train.fpe.masked import DropConnectLinear, MaskedLinear
 _PARAMETER_FREE = "any leaf module without parameters (activations, Dropout, Flatten, Identity, ...)"
 
 
-def _plan(module: nn.Module) -> tuple[list[tuple[str, nn.Linear]], dict[int, list[tuple[str, nn.LayerNorm]]]]:
+def _layers(module: nn.Module) -> tuple[list[tuple[str, nn.Linear]], dict[int, list[tuple[str, nn.LayerNorm]]]]:
     """Linear layers in registration order, and the LayerNorms following each of them (by Linear index)."""
     linears: list[tuple[str, nn.Linear]] = []
     norms: dict[int, list[tuple[str, nn.LayerNorm]]] = {}
@@ -120,12 +121,10 @@ def expand(
     >>> fpe[0].out_features, count_nonzero(net), count_nonzero(fpe)
     (4, 10, 10)
     """
-    from fpe_theory.families import ALIASES
-
     split = ALIASES.get(split, split) if isinstance(split, str) else split
     g = generator if generator is not None else torch.Generator().manual_seed(int(seed))
     new = copy.deepcopy(module)
-    linears, norms = _plan(new)
+    linears, norms = _layers(new)
     weights = [lin.weight for _, lin in linears]
     biases = [lin.bias for _, lin in linears]
     w, b, masks = expand_mlp(
@@ -188,7 +187,7 @@ def layer_coverage(layer: nn.Module, clauses):
     A dense Linear counts as all-ones. Returns a ``MaskMeasurement`` (all_covered, covered,
     collisions, neurons_cover_ge1, neurons_cover_ge2).
     """
-    from simulations.given import measure_masks
+    from simulations.given import measure_masks  # keeps numpy out until used
 
     if isinstance(layer, MaskedLinear):
         mask = layer.mask
@@ -205,7 +204,7 @@ def layer_capacity(layer: nn.Module | Tensor, clauses=None, **options) -> float:
     ``C_i = (f_i . f_i)^2 / sum_j (f_i . f_j)^2`` summed over features i: clauses when given (feature vector
     = sum of the clause's weight columns), else every input column; ``options`` go to fpe_train.fpe.metrics.
     """
-    from fpe_train.fpe import metrics
+    from fpe_train.fpe import metrics  # keeps numpy out until used
 
     feature_capacity = getattr(metrics, "feature_capacity", None) or metrics.capacity
     return feature_capacity(_effective(layer), clauses, **options)
@@ -216,6 +215,6 @@ def layer_cosine(layer: nn.Module | Tensor) -> float | None:
 
     Signed mean over pairs of distinct non-zero rows; None with fewer than two such rows.
     """
-    from fpe_train.fpe.metrics import mean_cosine
+    from fpe_train.fpe.metrics import mean_cosine  # keeps numpy out until used
 
     return mean_cosine(_effective(layer))

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fpe_train.fpe.splits import resample
+
 
 class MaskedLinear(nn.Linear):
     """``nn.Linear`` with a boolean ``mask`` buffer of the weight's shape ``(out_features, in_features)``.
@@ -99,7 +101,6 @@ class DropConnectLinear(MaskedLinear):
     def forward(self, x: Tensor) -> Tensor:
         if not self.training:
             return F.linear(x, self.weight, self.bias)
-        from fpe_train.fpe.splits import resample
 
         with torch.no_grad():
             self.mask.copy_(resample(self.mask, self.generator))

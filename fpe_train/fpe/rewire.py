@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from fpe_theory.validate import check_int
 from fpe_train.fpe.masked import MaskedLinear
 
 
@@ -82,8 +83,6 @@ class Rewirer:
     """
 
     def __init__(self, module: nn.Module, every: int, fraction: float, seed: int = 0) -> None:
-        from fpe_theory.validate import check_int
-
         self.every = check_int("every", every, 1)
         if not 0.0 <= float(fraction) <= 1.0:
             raise ValueError(f"fraction={fraction}: must be in [0, 1]")

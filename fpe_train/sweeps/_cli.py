@@ -8,12 +8,36 @@ A sweep in which some trials failed exits 1 after recording them.
 
 from __future__ import annotations
 
+import json
 import os
+import tomllib
 
 import click
 
 from fpe_train.engine.config import DEVICES
-from fpe_train.sweeps.executors import EXECUTORS
+from fpe_train.sweeps.checks import check_rows
+from fpe_train.sweeps.eta import duration, format_plan, plan_report, remaining
+from fpe_train.sweeps.executors import EXECUTORS, check_connect_timeout, check_scheduler, make_executor, make_security
+from fpe_train.sweeps.export import write_export
+from fpe_train.sweeps.files import (
+    OUTPUT_FORMATS,
+    atomic_write,
+    check_output,
+    output_format,
+    spreadsheet_safe,
+    store_files,
+)
+from fpe_train.sweeps.store import ResultsStore, check_store
+from fpe_train.sweeps.sweep import (
+    check_sweep_data,
+    check_sweep_device,
+    check_toml_shape,
+    find_sweep,
+    load_sweep,
+    read_header,
+    run_sweep,
+    shipped_sweeps,
+)
 
 
 def _overrides(pairs: tuple[str, ...]) -> dict:
@@ -22,10 +46,6 @@ def _overrides(pairs: tuple[str, ...]) -> dict:
     A path field (``data_path``) takes VALUE as written (``data_path=5`` is the file ``5``); every other
     value is checked against its field by ``TrainConfig`` (``lr=true`` is refused: a boolean is not a number).
     """
-    import tomllib
-
-    from fpe_train.sweeps.sweep import check_toml_shape
-
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -55,10 +75,6 @@ def sweep() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_(as_json):
     """The sweep files shipped with fpe-theory: name, sizes, the paper figure they reproduce."""
-    import json
-
-    from fpe_train.sweeps.sweep import read_header, shipped_sweeps
-
     heads = [read_header(path) for path in shipped_sweeps().values()]
     if as_json:  # one object, as every --json
         click.echo(json.dumps({"sweeps": heads}, indent=1))
@@ -100,8 +116,6 @@ def list_(as_json):
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar with ETA on stderr.")
 def run(file, store_path, size, executor, scheduler, workers, threads, retry_failed, sets, connect_timeout, **opts):
     """Run what the store does not hold yet of the sweep FILE."""
-    from fpe_train.sweeps.executors import check_connect_timeout, check_scheduler, make_security
-
     tls = {k: opts[k] for k in ("tls_ca_file", "tls_cert", "tls_key")}
     check_connect_timeout(connect_timeout)  # every option checked before anything is read or started
     if scheduler is not None:
@@ -111,9 +125,6 @@ def run(file, store_path, size, executor, scheduler, workers, threads, retry_fai
         click.echo(
             f"note: {scheduler} is plain TCP: unauthenticated, results come back pickled (docs/scaleout.md)", err=True
         )
-    from fpe_train.sweeps.executors import make_executor
-    from fpe_train.sweeps.store import ResultsStore, check_store
-    from fpe_train.sweeps.sweep import check_sweep_data, check_sweep_device, find_sweep, load_sweep, run_sweep
 
     sw = load_sweep(find_sweep(file), size, _overrides(sets))
     if executor != "dask" or scheduler is None:  # the trials run on this machine
@@ -149,13 +160,7 @@ def run(file, store_path, size, executor, scheduler, workers, threads, retry_fai
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def status(files, store_path, size, sets, as_json):
     """Done / failed / pending per sweep: of FILES, or of every sweep the store knows."""
-    import json
-
-    from fpe_train.sweeps.store import ResultsStore
-    from fpe_train.sweeps.sweep import find_sweep, load_sweep
-
     sweeps = [load_sweep(find_sweep(f), size, _overrides(sets)) for f in files] or None
-    from fpe_train.sweeps.eta import duration, remaining
 
     with ResultsStore(store_path, create=False, readonly=True) as store:
         rows = store.status(sweeps)
@@ -218,11 +223,6 @@ def status(files, store_path, size, sets, as_json):
 )
 def plan(files, size, device, workers, threads, sets, no_eta, as_json, progress):
     """Without training: configs, trials, batches, model-epochs, FLOPs, memory and an ETA for FILES."""
-    import json
-
-    from fpe_train.sweeps.eta import format_plan, plan_report
-    from fpe_train.sweeps.sweep import find_sweep, load_sweep
-
     sweeps = [load_sweep(find_sweep(f), size, _overrides(sets)) for f in files]
     data = plan_report(sweeps, device, workers, threads, calibrate_eta=not no_eta)
     click.echo(json.dumps(data, indent=1) if as_json else format_plan(data))
@@ -243,9 +243,6 @@ def plan(files, size, device, workers, threads, sets, no_eta, as_json, progress)
 @click.option("--size", default=None, help="Only this size.")
 def export(store_path, fmt, out, sweep_name, size):
     """Write one row per (config, trial, variant) of the store to a CSV, gzip CSV or Parquet file."""
-    from fpe_train.sweeps.checks import check_rows
-    from fpe_train.sweeps.store import ResultsStore
-
     fmt = _export_format(out, fmt, store_path)
     with ResultsStore(store_path, create=False, readonly=True) as store:
         known = store.sweeps()
@@ -264,8 +261,6 @@ def export(store_path, fmt, out, sweep_name, size):
 def _export_format(out: str, fmt: str | None, store_path: str) -> str:
     """The format of ``out`` (its suffix; ``--format`` where the suffix names none); a one-line ValueError
     for an output that is the store (any link to it), a folder, a device or FIFO, or a suffix that disagrees."""
-    from fpe_train.sweeps.files import OUTPUT_FORMATS, check_output, output_format, store_files
-
     check_output(out, "out", inputs={"store": store_files(store_path)})
     try:
         named = output_format(out, "out")
@@ -293,9 +288,6 @@ def _check_selection(store_path: str, known, sweep_name: str | None, size: str |
 
 def _write_atomically(out: str, fmt: str, frame, meta: dict) -> None:
     """Write under a temporary name beside ``out``, then ``os.replace``: ``out`` is whole or untouched."""
-    from fpe_train.sweeps.export import write_export
-    from fpe_train.sweeps.files import atomic_write, spreadsheet_safe
-
     if fmt == "csv.gz":
         return _oserror_as_value(out, lambda: write_export(frame, out, meta))
 

@@ -37,7 +37,8 @@ import time
 from dataclasses import dataclass
 
 from fpe_train.engine.config import TrainConfig
-from fpe_train.sweeps.plan import BatchPlan, config_plan
+from fpe_train.sweeps.executors import cap_threads
+from fpe_train.sweeps.plan import BatchCounts, config_counts
 
 SUITE = (  # (the term it isolates, TrainConfig fields); all Boolean, one split, as run_batch trains them
     ("config", dict(clauses=2, k=2, r=2, trials=1, warmup_epochs=1, epochs=1, n_train=64, n_test=32, batch_size=64)),
@@ -90,9 +91,9 @@ class Calibration:
     clock: str = "cpu"
     repeats: int = REPEATS
 
-    def batch_seconds(self, batch: BatchPlan) -> float:
+    def batch_seconds(self, batch: BatchCounts) -> float:
         return (
-            self.per_config * len(batch.members)
+            self.per_config * len(batch.configs)
             + self.per_model * batch.models
             + self.per_step * batch.steps
             + self.per_deep_step * batch.deep_steps
@@ -137,12 +138,12 @@ class Calibration:
         return cls(**{k: v for k, v in kw.items() if k in names})
 
 
-def _terms(batch: BatchPlan) -> list[float]:
-    return [len(batch.members), batch.models, batch.steps, batch.deep_steps, batch.flops]
+def _terms(batch: BatchCounts) -> list[float]:
+    return [len(batch.configs), batch.models, batch.steps, batch.deep_steps, batch.flops]
 
 
 def fit(
-    samples: list[tuple[BatchPlan, float]], device: str, threads: int, source: str, peak: float = 0.0
+    samples: list[tuple[BatchCounts, float]], device: str, threads: int, source: str, peak: float = 0.0
 ) -> Calibration:
     """Non-negative least squares of the relative errors of ``samples`` = [(batch, seconds)].
 
@@ -207,9 +208,9 @@ def peak_flop_rate(device: str = "cpu", n: int = GEMM_N, repeats: int = 5) -> fl
     return 2.0 * n**3 / max(best, 1e-9)
 
 
-def _suite(device: str) -> list[BatchPlan]:
+def _suite(device: str) -> list[BatchCounts]:
     return [
-        BatchPlan((config_plan(TrainConfig(splits=("random",), device=device, seed=0, **kw)),), (kw["trials"],))
+        BatchCounts((config_counts(TrainConfig(splits=("random",), device=device, seed=0, **kw)),), (kw["trials"],))
         for _, kw in SUITE
     ]
 
@@ -221,10 +222,10 @@ def _timer(device: str, threads: int):
     return time.perf_counter, "wall"
 
 
-def _run(batch: BatchPlan) -> None:
+def _run(batch: BatchCounts) -> None:
     from fpe_train.engine.run import run_batch  # the engine's own path, whatever it is
 
-    run_batch([(m.config, range(t)) for m, t in batch.pairs])
+    run_batch([(c.config, range(t)) for c, t in batch.jobs])
 
 
 _CACHE: dict[tuple[str, int], Calibration] = {}
@@ -233,8 +234,6 @@ _CACHE: dict[tuple[str, int], Calibration] = {}
 def calibrate(device: str = "cpu", threads: int = 1, repeats: int = REPEATS, fresh: bool = False) -> Calibration:
     """Time the suite here (a few seconds) and fit :class:`Calibration`; kept for the life of the process
     (``fresh=True`` times again), so every plan of one process uses one calibration."""
-    from fpe_train.sweeps.executors import cap_threads
-
     device = resolve_plan_device(device)
     if not fresh and (device, threads) in _CACHE:
         return _CACHE[(device, threads)]

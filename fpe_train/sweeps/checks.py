@@ -26,8 +26,11 @@ ValueError: from='x.csv': column test_accuracy, row 1: 1.5 is out of range [0, 1
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+
+from fpe_train.engine.config import TrainConfig
 
 REQUIRED = ("config_hash", "trial", "variant", "test_accuracy")
 KEY = ("config_hash", "trial", "variant")
@@ -133,17 +136,12 @@ def _no_error(frame):
 
 
 def _config_columns(frame) -> list[str]:
-    import dataclasses
-
-    from fpe_train.engine.config import TrainConfig
 
     return [f.name for f in dataclasses.fields(TrainConfig) if f.name in frame.columns]
 
 
 def _check_configs(frame, where: str) -> None:
     """Per config_hash: one set of config values, valid for ``TrainConfig``."""
-    from fpe_train.engine.config import TrainConfig
-
     cols = [c for c in _config_columns(frame) if c != "device"]  # a row's device is where it ran ("auto": cpu)
     if not cols:
         return

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import json
 import os
 
 from fpe_train.engine.config import TrainConfig
 from fpe_train.sweeps.calibrate import Calibration, calibrate, fit, resolve_plan_device
-from fpe_train.sweeps.plan import BatchPlan, SweepPlan, config_plan, distinct_counts, plan_sweep, unshared
+from fpe_train.sweeps.plan import BatchCounts, SweepPlan, config_counts, distinct_counts, plan_sweep, unshared
+from fpe_train.sweeps.store import config_hash
 
 FLOPS_FORMULA = (
     "6 x P x n_train per model-epoch + 2 x P x (n_train + n_test) evaluation, "
@@ -155,17 +157,15 @@ def plan_report(
 
 def _stored_configs(store) -> tuple[dict[str, TrainConfig], dict[tuple[str, str], list[TrainConfig]]]:
     """(hash -> config, (sweep, size) -> its configs with their trial counts) from the store's tables."""
-    import json
-
     c = store._conn
     configs = {
         h: TrainConfig.from_dict(json.loads(cfg)) for h, cfg in c.execute("SELECT config_hash, config FROM configs")
     }
-    members: dict[tuple[str, str], list[TrainConfig]] = {}
+    by_sweep: dict[tuple[str, str], list[TrainConfig]] = {}
     query = "SELECT sweep, size, config_hash, trials FROM sweeps ORDER BY sweep, size, position"
     for sweep, size, h, trials in c.execute(query):
-        members.setdefault((sweep, size), []).append(dataclasses.replace(configs[h], trials=int(trials)))
-    return configs, members
+        by_sweep.setdefault((sweep, size), []).append(dataclasses.replace(configs[h], trials=int(trials)))
+    return configs, by_sweep
 
 
 def store_calibration(frame, configs: dict[str, TrainConfig]) -> Calibration | None:
@@ -179,8 +179,8 @@ def store_calibration(frame, configs: dict[str, TrainConfig]) -> Calibration | N
     done = frame[(frame["status"] == "done") & frame["seconds"].notna() & frame["config_hash"].isin(configs)]
     samples = []
     for h, rows in done.groupby("config_hash"):
-        plan = BatchPlan((config_plan(configs[h]),), (int(rows["trial"].nunique()),))
-        samples.append((plan, float(rows["seconds"].astype(float).sum())))
+        counts = BatchCounts((config_counts(configs[h]),), (int(rows["trial"].nunique()),))
+        samples.append((counts, float(rows["seconds"].astype(float).sum())))
     if not samples:
         return None
     devices = sorted({str(d) for d in done["device"].dropna()})
@@ -193,13 +193,12 @@ def remaining(store, sweeps=None) -> dict[tuple[str, str], float | None]:
     Pending: neither done nor failed. The time of a config's pending trials comes from
     :func:`store_calibration`: the speed of the runs stored so far.
     """
-    from fpe_train.sweeps.store import config_hash
-
-    stored, members = _stored_configs(store)
-    groups = {(s.name, s.size): list(s.configs) for s in sweeps} if sweeps else members
+    stored, by_sweep = _stored_configs(store)
+    if sweeps:
+        by_sweep = {(s.name, s.size): list(s.configs) for s in sweeps}
     cal = store_calibration(store.frame(), stored)
     out = {}
-    for key, configs in groups.items():
+    for key, configs in by_sweep.items():
         status = store.trial_status(config_hash(c) for c in configs)
         pending = [(c, sum((config_hash(c), t) not in status for t in range(c.trials))) for c in configs]
         pending = [(c, n) for c, n in pending if n]
@@ -208,5 +207,5 @@ def remaining(store, sweeps=None) -> dict[tuple[str, str], float | None]:
         elif cal is None:
             out[key] = None
         else:
-            out[key] = sum(cal.batch_seconds(BatchPlan((config_plan(c),), (n,))) for c, n in pending)
+            out[key] = sum(cal.batch_seconds(BatchCounts((config_counts(c),), (n,))) for c, n in pending)
     return out

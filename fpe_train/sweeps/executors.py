@@ -1,14 +1,14 @@
-"""Where the chunks of a sweep run: in the driver, in a local process pool, or on a Dask cluster.
+"""Where the batches of a sweep run: in the driver, in a local process pool, or on a Dask cluster.
 
-A **chunk** is one config with the trials the store still needs (``Chunk``), and a
-**batch chunk** (``BatchChunk``) several such parts that the engine trains as one batch
-(``fpe_train.engine.run.run_batch``; ``fpe_train.engine.batch.plan_batches`` decides which):
+A **job** is one config with the trials the store still needs (``Job``), and a **batch**
+(``Batch``) the jobs of one schedule that the engine trains as one padded model batch
+(``fpe_train.engine.run.run_batch``; ``fpe_train.engine.batch.batch_jobs`` decides which):
 the unit of work. Workers get the configs as plain dicts, run them, and send back plain rows,
-one ``ChunkResult`` per part; they never touch the store: only the driver writes. A failure
-inside a chunk comes back as data (``error``, or ``trial_errors`` for a trial whose training
+one ``JobResult`` per job; they never touch the store: only the driver writes. A failure
+inside a batch comes back as data (``error``, or ``trial_errors`` for a trial whose training
 diverged), not as an exception.
 
-- ``serial``: in the driver process, one chunk after another.
+- ``serial``: in the driver process, one batch after another.
 - ``local``: ``concurrent.futures.ProcessPoolExecutor`` with the ``spawn`` context, ``workers``
   processes (default: CPU count), each capped to ``threads`` torch/numba/BLAS threads.
 - ``dask``: ``distributed.Client`` on ``scheduler`` (``tcp://host:port``, or ``tls://host:port``
@@ -26,23 +26,32 @@ Same seeds, same rows, whichever executor runs them (tests/test_dask_executors.p
 from __future__ import annotations
 
 import importlib
+import logging
 import math
+import multiprocessing
 import os
+import signal
 import socket
+import sys
+import threading
 import time
 import traceback
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-DEFAULT_RUN = "fpe_train.engine.run:run_config"  # the engine: its parts are trained as one batch (run_batch)
+from fpe_train.engine.config import TrainConfig
+from fpe_train.sweeps.store import toolkit_version
+
+DEFAULT_RUN = "fpe_train.engine.run:run_config"  # the engine: its jobs are trained as one batch (run_batch)
 EXECUTORS = ("serial", "local", "dask")
 _THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 @dataclass(frozen=True)
-class Chunk:
+class Job:
     """One config (as a dict, JSON-able) and the trials whose rows the driver still needs."""
 
     config_hash: str
@@ -59,33 +68,33 @@ class Chunk:
 
 
 @dataclass(frozen=True)
-class BatchChunk:
-    """Parts (``Chunk``s of configs sharing a schedule) trained as one batch; ``cost`` from the engine's model."""
+class Batch:
+    """Jobs (configs sharing a schedule) trained as one batch; ``cost`` from the engine's model."""
 
-    parts: tuple[Chunk, ...]
+    jobs: tuple[Job, ...]
 
     @property
     def config_hash(self) -> str:
-        return self.parts[0].config_hash
+        return self.jobs[0].config_hash
 
     @property
     def trials(self) -> tuple[int, ...]:
-        return tuple(t for p in self.parts for t in p.trials)
+        return tuple(t for j in self.jobs for t in j.trials)
 
     @property
     def cost(self) -> float:
-        return sum(p.cost / max(1, p.config.get("trials", 1)) * len(p.trials) for p in self.parts)
+        return sum(j.cost / max(1, j.config.get("trials", 1)) * len(j.trials) for j in self.jobs)
 
 
 @dataclass(frozen=True)
-class ChunkResult:
-    """What a worker sends back for one part: rows by trial (only the part's trials), or the error.
+class JobResult:
+    """What a worker sends back for one job: rows by trial (only the job's trials), or the error.
 
     ``trial_errors``: trials that failed alone (their loss diverged) while the rest of the batch trained;
-    ``batch_trials``: trials of the whole batch the part belonged to (the wall time is shared by them).
+    ``batch_trials``: trials of the whole batch the job belonged to (the wall time is shared by them).
     """
 
-    chunk: Chunk
+    job: Job
     rows: dict[int, list[dict]] | None
     error: str | None
     started: float
@@ -97,7 +106,7 @@ class ChunkResult:
 
     @property
     def trials(self) -> tuple[int, ...]:
-        return self.chunk.trials
+        return self.job.trials
 
 
 def cap_threads(threads: int | None, env: bool = False) -> None:
@@ -112,7 +121,6 @@ def cap_threads(threads: int | None, env: bool = False) -> None:
     if env:
         for name in _THREAD_ENV:
             os.environ[name] = str(threads)
-    import sys
 
     import numba  # the CPU kernel's threads over models
 
@@ -137,64 +145,58 @@ def _describe(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}{where}".split())
 
 
-def lost(chunk: Chunk | BatchChunk, exc: BaseException) -> list[ChunkResult]:
-    """A chunk whose worker never answered (a crashed process, a lost Dask worker): failures, as data."""
+def lost(batch: Job | Batch, exc: BaseException) -> list[JobResult]:
+    """A batch whose worker never answered (a crashed process, a lost Dask worker): failures, as data."""
     now = time.time()
     return [
-        ChunkResult(p, None, f"worker lost: {_describe(exc)}", now, now, "unknown", "unknown") for p in parts_of(chunk)
+        JobResult(j, None, f"worker lost: {_describe(exc)}", now, now, "unknown", "unknown") for j in jobs_of(batch)
     ]
 
 
-def parts_of(chunk: Chunk | BatchChunk) -> tuple[Chunk, ...]:
-    return chunk.parts if isinstance(chunk, BatchChunk) else (chunk,)
+def jobs_of(batch: Job | Batch) -> tuple[Job, ...]:
+    return batch.jobs if isinstance(batch, Batch) else (batch,)
 
 
-def run_chunk(chunk: Chunk | BatchChunk, run_fn: str = DEFAULT_RUN, threads: int | None = None) -> list[ChunkResult]:
-    """Run a chunk; one ``ChunkResult`` per part, with the rows of that part's trials. Never raises.
+def run_jobs(batch: Job | Batch, run_fn: str = DEFAULT_RUN, threads: int | None = None) -> list[JobResult]:
+    """Run a batch; one ``JobResult`` per job, with the rows of that job's trials. Never raises.
 
-    With the engine (``DEFAULT_RUN``) the parts train as one batch (``run_batch``), only the trials asked
-    for; any other ``run_fn(config) -> rows`` runs part by part and keeps the rows of the part's trials.
+    With the engine (``DEFAULT_RUN``) the jobs train as one batch (``run_batch``), only the trials asked
+    for; any other ``run_fn(config) -> rows`` runs job by job and keeps the rows of the job's trials.
     """
-    from fpe_train.sweeps.store import toolkit_version
-
     started = time.time()
-    parts = parts_of(chunk)
-    n = sum(len(p.trials) for p in parts)
+    jobs = jobs_of(batch)
+    n = sum(len(j.trials) for j in jobs)
     if run_fn != DEFAULT_RUN:
-        return [_run_part(p, run_fn, threads, len(p.trials)) for p in parts]
+        return [_run_job(j, run_fn, threads, len(j.trials)) for j in jobs]
     try:
         cap_threads(threads)
-        from fpe_train.engine.config import TrainConfig
         from fpe_train.engine.cpu import run_any  # the compiled CPU kernel where it applies (no torch), else torch
 
-        configs = [TrainConfig.from_dict(p.config) for p in parts]
-        got = run_any([(c, p.trials) for c, p in zip(configs, parts, strict=True)], on_error="record")
+        configs = [TrainConfig.from_dict(j.config) for j in jobs]
+        got = run_any([(c, j.trials) for c, j in zip(configs, jobs, strict=True)], on_error="record")
     except Exception as exc:  # a failed run is recorded, not raised (the driver decides)
         error = _describe(exc)
         return [
-            ChunkResult(p, None, error, started, time.time(), socket.gethostname(), toolkit_version(), None, n)
-            for p in parts
+            JobResult(j, None, error, started, time.time(), socket.gethostname(), toolkit_version(), None, n)
+            for j in jobs
         ]
     finished, host, version = time.time(), socket.gethostname(), toolkit_version()
     out = []
-    for p, rows, errors in zip(parts, got.rows, got.failed, strict=True):
-        out.append(ChunkResult(p, rows, None, started, finished, host, version, errors or None, n))
+    for j, rows, errors in zip(jobs, got.rows, got.failed, strict=True):
+        out.append(JobResult(j, rows, None, started, finished, host, version, errors or None, n))
     return out
 
 
-def _run_part(part: Chunk, run_fn: str, threads: int | None, n: int) -> ChunkResult:
-    """One part with a plain ``run_fn(config) -> rows`` (all of the config's trials; the part's are kept)."""
-    from fpe_train.sweeps.store import toolkit_version
-
+def _run_job(job: Job, run_fn: str, threads: int | None, n: int) -> JobResult:
+    """One job with a plain ``run_fn(config) -> rows`` (all of the config's trials; the job's are kept)."""
     started = time.time()
     try:
         cap_threads(threads)
-        from fpe_train.engine.config import TrainConfig
 
-        result, error = _by_trial(resolve(run_fn)(TrainConfig.from_dict(part.config)), part.trials), None
+        result, error = _by_trial(resolve(run_fn)(TrainConfig.from_dict(job.config)), job.trials), None
     except Exception as exc:  # a failed run is recorded, not raised (the driver decides)
         result, error = None, _describe(exc)
-    return ChunkResult(part, result, error, started, time.time(), socket.gethostname(), toolkit_version(), None, n)
+    return JobResult(job, result, error, started, time.time(), socket.gethostname(), toolkit_version(), None, n)
 
 
 def _by_trial(rows: list[dict], trials: tuple[int, ...]) -> dict[int, list[dict]]:
@@ -209,22 +211,20 @@ def _by_trial(rows: list[dict], trials: tuple[int, ...]) -> dict[int, list[dict]
 
 
 class SerialExecutor:
-    """Chunks one after another in this process (torch threads capped meanwhile, then restored)."""
+    """Batches one after another in this process (torch threads capped meanwhile, then restored)."""
 
     name = "serial"
 
     def __init__(self, run_fn: str = DEFAULT_RUN, threads: int | None = None) -> None:
         self.run_fn, self.threads = run_fn, threads
 
-    def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
-        import sys
-
+    def map(self, batches: Iterable[Job | Batch]) -> Iterator[JobResult]:
         import numba
 
         before = numba.get_num_threads(), (sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None)
         try:
-            for chunk in chunks:
-                yield from run_chunk(chunk, self.run_fn, self.threads)
+            for batch in batches:
+                yield from run_jobs(batch, self.run_fn, self.threads)
         finally:
             numba.set_num_threads(before[0])
             if before[1] is not None:
@@ -245,12 +245,10 @@ def watch_parent(parent: int, every: float = 0.5) -> None:
     """Exit this process as soon as ``parent`` is no longer its parent (it died; we were re-parented).
 
     A daemon thread polls ``os.getppid()`` every ``every`` seconds (it runs while torch computes a
-    long chunk). ``PR_SET_PDEATHSIG`` is not used: it fires when the *thread* that started the
+    long batch). ``PR_SET_PDEATHSIG`` is not used: it fires when the *thread* that started the
     worker ends, which need not be the driver's end. A pool whose driver was SIGKILLed thus leaves
     no worker behind, and the resource tracker exits once the workers are gone.
     """
-    import threading
-
     if os.getppid() != parent:  # died before we got here
         os._exit(1)
 
@@ -268,9 +266,6 @@ def children_ignore_ctrl_c():
     """Processes started inside inherit SIGINT ignored (Python keeps an ignored SIGINT ignored at start-up),
     so a Ctrl-C at the terminal reaches the driver alone: it stops the workers, and no worker prints its
     own traceback. The driver's handler is restored on leaving (main thread only; elsewhere a no-op)."""
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -287,9 +282,6 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, workers: int | None = None, run_fn: str = DEFAULT_RUN, threads: int | None = 1) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         self.run_fn, self.threads = run_fn, threads
         self.workers = workers or os.cpu_count() or 1
         self._pool = ProcessPoolExecutor(
@@ -299,11 +291,9 @@ class LocalExecutor:
             initargs=(threads, os.getpid()),
         )
 
-    def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
-        from concurrent.futures import as_completed
-
+    def map(self, batches: Iterable[Job | Batch]) -> Iterator[JobResult]:
         with children_ignore_ctrl_c():  # workers start on demand, at submit
-            futures = {self._pool.submit(run_chunk, c, self.run_fn, self.threads): c for c in chunks}
+            futures = {self._pool.submit(run_jobs, b, self.run_fn, self.threads): b for b in batches}
         try:
             for f in as_completed(futures):
                 try:
@@ -318,7 +308,7 @@ class LocalExecutor:
                 f.cancel()
 
     def _stop(self) -> None:
-        """Terminate the workers (their chunks are lost, not recorded) and shut the pool down without waiting."""
+        """Terminate the workers (their batches are lost, not recorded) and shut the pool down without waiting."""
         processes = list(getattr(self._pool, "_processes", {}).values())  # no public handle on the workers
         self._pool.shutdown(wait=False, cancel_futures=True)
         for p in processes:
@@ -369,18 +359,18 @@ class DaskExecutor:
             dashboard_address=None,
         )
 
-    def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
+    def map(self, batches: Iterable[Job | Batch]) -> Iterator[JobResult]:
         from distributed import as_completed
 
         futures = {}
-        for c in chunks:  # a fresh key each time: a retried chunk must not get the old future's result
-            key = f"fpe-chunk-{c.config_hash[:12]}-{uuid.uuid4().hex[:12]}"
-            futures[self.client.submit(_dask_chunk, c, self.run_fn, self.threads, pure=False, key=key)] = c
+        for b in batches:  # a fresh key each time: a retried batch must not get the old future's result
+            key = f"fpe-batch-{b.config_hash[:12]}-{uuid.uuid4().hex[:12]}"
+            futures[self.client.submit(_dask_jobs, b, self.run_fn, self.threads, pure=False, key=key)] = b
         try:
             for f in as_completed(futures):
                 try:
                     yield from f.result()
-                except Exception as exc:  # KilledWorker, a worker lost with its chunk, ...
+                except Exception as exc:  # KilledWorker, a worker lost with its batch, ...
                     yield from lost(futures[f], exc)
         except KeyboardInterrupt:  # Ctrl-C: a local cluster is closed at once (close()); a remote one cancels
             if self._cluster is None:
@@ -392,8 +382,6 @@ class DaskExecutor:
                 self.client.cancel(list(futures))
 
     def close(self) -> None:
-        import logging
-
         quiet = logging.getLogger("distributed")  # closing after Ctrl-C: no INFO/WARNING lines of the shutdown
         level = quiet.level
         quiet.setLevel(logging.ERROR)
@@ -405,12 +393,10 @@ class DaskExecutor:
             quiet.setLevel(level)
 
 
-def _dask_chunk(chunk, run_fn: str, threads: int | None) -> list[ChunkResult]:
-    """``run_chunk`` on a Dask worker, whose log says nothing when the driver's Ctrl-C cancels the chunk."""
-    import logging
-
+def _dask_jobs(batch, run_fn: str, threads: int | None) -> list[JobResult]:
+    """``run_jobs`` on a Dask worker, whose log says nothing when the driver's Ctrl-C cancels the batch."""
     logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
-    return run_chunk(chunk, run_fn, threads)
+    return run_jobs(batch, run_fn, threads)
 
 
 def check_connect_timeout(timeout) -> float:
@@ -489,8 +475,6 @@ def _connect(Client, scheduler: str, timeout: float, security=None):
     distributed's own timeout covers the connection, not every step after it; the client is made in a
     daemon thread and given up (one line) when it is not back in ``timeout`` seconds plus a grace of 2 s.
     """
-    import threading
-
     check_scheduler(scheduler)
     box: dict = {}
 

@@ -25,6 +25,7 @@ a file of another format, format version or store schema.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
 import io
@@ -34,7 +35,9 @@ import subprocess
 import time
 import zlib
 
-from fpe_train.sweeps.files import atomic_write, spreadsheet_safe, spreadsheet_value
+from fpe_train.sweeps.checks import check_columns, check_monte_carlo, check_rows
+from fpe_train.sweeps.files import atomic_write, check_input, spreadsheet_safe, spreadsheet_value
+from fpe_train.sweeps.store import SCHEMA_VERSION, ResultsStore, toolkit_version
 
 FORMAT = "fpe-theory results export"
 FORMAT_VERSION = 1
@@ -57,8 +60,6 @@ def git_commit(folder: str | None = None) -> str:
 
 def base_meta() -> dict:
     """Format, schema, toolkit version, commit and date of an export written now."""
-    from fpe_train.sweeps.store import SCHEMA_VERSION, toolkit_version
-
     return {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -133,10 +134,6 @@ def read_export(path, where: str = "from"):
 
 
 def _read(path: str, frame: bool, param: str = "from"):
-    from fpe_train.sweeps.checks import check_monte_carlo, check_rows
-    from fpe_train.sweeps.files import check_input
-    from fpe_train.sweeps.store import SCHEMA_VERSION
-
     if not check_input(path, param):
         raise ValueError(f"{param}={path!r}: no such export file")
     where = f"{param}={path!r}"
@@ -198,11 +195,7 @@ def _decode(raw: bytes, where: str, what: str) -> str:
 
 def _parse_body(body: bytes, where: str):
     """The CSV part as a DataFrame: every row as wide as the header, every cell within ``MAX_FIELD_BYTES``."""
-    import csv
-
     import pandas as pd
-
-    from fpe_train.sweeps.checks import check_columns
 
     text = _decode(body, where, "the CSV part")
     old = csv.field_size_limit(MAX_FIELD_BYTES)
@@ -268,9 +261,6 @@ def export_store(store_path, path, sweeps=None, meta: dict | None = None) -> dic
     Monte Carlo results as one line of JSON, so a report needs no store). ``meta`` adds or overrides
     keys (e.g. ``wall_seconds``, ``preset``).
     """
-    from fpe_train.sweeps.checks import check_rows
-    from fpe_train.sweeps.store import ResultsStore
-
     with ResultsStore(store_path, create=False, readonly=True) as store:
         frame = check_rows(store.frame(), f"store={os.fspath(store_path)!r}")
         status = store.status(sweeps)

@@ -9,8 +9,8 @@ Counts, per sweep:
 - ``model_epochs``: the epochs trained, summed over models: trials x (warmup_epochs + epochs) for the
   dense models plus trials x (splits + dense_fresh) x epochs for the models forked at the split (the
   warm-up is trained once, on the dense models, and shared by every fork);
-- ``batches``: the configs trained as one batch, as a sweep run groups them
-  (``fpe_train.engine.batch.plan_batches``: by schedule, shape bucket and memory);
+- ``batches``: the configs trained as one batch, as a sweep run batches them
+  (``fpe_train.engine.batch.batch_jobs``: by schedule, shape bucket and memory);
 - ``steps`` of a batch: its optimiser steps, (warmup_epochs + epochs) x ceil(n_train / batch_size) (the
   warm-up batch, then the forked batch, each steps all its models at once); ``deep_steps``: steps x the
   hidden layers beyond the first.
@@ -27,18 +27,18 @@ model of the batch, the dense continuation included, as one batch at the FPE sha
 configs is padded to their largest shape, so its FLOPs are those of the padded models. DropConnect
 resampling and rewiring are not counted (a few elementwise passes per step).
 
-Memory of a batch (bytes, an estimate from shapes; the warm-up and the forked group are both alive at
-the split)::
+Memory of a batch (bytes, an estimate from shapes; the warm-up and the forked live batch are both alive
+at the split)::
 
-    sum over groups of  4 x (4 E P + E W + 4 E B H + 2 E H min(n_eval, 4096))  +  E W   (bool masks)
+    sum over live batches of  4 x (4 E P + E W + 4 E B H + 2 E H min(n_eval, 4096))  +  E W   (bool masks)
                      +  4 x (n_train + n_test) x (n_in + 1)                       (data on the device)
 
-with E the group's models, W its weight entries, B the minibatch, H the hidden widths plus the
+with E the live batch's models, W its weight entries, B the minibatch, H the hidden widths plus the
 outputs: parameters, gradients and Adam's two moments, the masked weights, activations and their
 gradients, the evaluation chunk of ``accuracy``.
 
 >>> from fpe_train.engine.config import TrainConfig
->>> c = config_plan(TrainConfig(clauses=2, k=4, r=2, alpha=2, splits=("random",), trials=3, epochs=2,
+>>> c = config_counts(TrainConfig(clauses=2, k=4, r=2, alpha=2, splits=("random",), trials=3, epochs=2,
 ...                             warmup_epochs=1, n_train=100, n_test=50))
 >>> (c.models, c.model_epochs, c.dense_sizes, c.fpe_sizes)
 (6, 15, (8, 2, 1), (8, 4, 1))
@@ -50,7 +50,10 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from fpe_train.engine.batch import batch_jobs
 from fpe_train.engine.config import TrainConfig
+from fpe_train.fpe.names import expanded_layers
+from fpe_train.sweeps.store import config_hash
 
 BYTES = 4  # fp32
 EVAL_CHUNK = 4096  # rows per forward pass in fpe_train.engine.train.accuracy
@@ -76,7 +79,7 @@ def task_shape(config: TrainConfig) -> tuple[int, int, int, int]:
         return n_in, n_out, min(config.n_train, n - test), min(config.n_test, test)
     if config.task == "mnist1d":
         return 40, 10, min(config.n_train, 4000), min(config.n_test, 1000)
-    from fpe_train.engine import datasets
+    from fpe_train.engine import datasets  # keeps numpy out until used
 
     datasets.check_dataset(config)  # one-line ValueError for a missing or malformed file
     if config.task == "fashion_mnist":
@@ -100,14 +103,12 @@ def layer_weights(sizes) -> int:
 
 def fpe_sizes(dense_sizes, alpha: int) -> tuple[int, ...]:
     """Widths after FPE with the alternating rule of A.7: hidden layers 0, 2, 4, ... widened alpha-fold."""
-    from fpe_train.fpe.names import expanded_layers
-
     widened = set(expanded_layers(len(dense_sizes) - 1))
     return tuple(s * alpha if j - 1 in widened else s for j, s in enumerate(dense_sizes))
 
 
 @dataclass(frozen=True)
-class ConfigPlan:
+class ConfigCounts:
     """One config's counts (see the module docstring for the formulas)."""
 
     config: TrainConfig
@@ -148,19 +149,19 @@ class ConfigPlan:
         return _flops([(self, self.config.trials)], self.dense_sizes, self.fpe_sizes)
 
 
-def config_plan(config: TrainConfig) -> ConfigPlan:
+def config_counts(config: TrainConfig) -> ConfigCounts:
     """The counts of one config (reads at most file headers)."""
     n_in, n_out, n_train, n_test = task_shape(config)
     dense = (n_in, *([config.r] * config.depth), n_out)
-    return ConfigPlan(config, n_in, n_out, n_train, n_test, dense, fpe_sizes(dense, config.alpha))
+    return ConfigCounts(config, n_in, n_out, n_train, n_test, dense, fpe_sizes(dense, config.alpha))
 
 
-def _flops(members, dense_sizes, fpe_sizes) -> float:
-    """Training + evaluation FLOPs of ``members`` = [(ConfigPlan, trials)] at the given (padded) shapes: the
+def _flops(jobs, dense_sizes, fpe_sizes) -> float:
+    """Training + evaluation FLOPs of ``jobs`` = [(ConfigCounts, trials)] at the given (padded) shapes: the
     warm-up at the dense shape, then every model (the dense continuation included) at the FPE shape."""
     Pd, Pf = layer_params(dense_sizes), layer_params(fpe_sizes)
     total = 0.0
-    for c, trials in members:
+    for c, trials in jobs:
         cfg, n_eval = c.config, c.n_train + c.n_test
         after = trials * (1 + c.forks)  # models after the split: the dense continuation and the forks
         total += 6.0 * c.n_train * (Pd * trials * cfg.warmup_epochs + Pf * after * cfg.epochs)
@@ -174,69 +175,68 @@ def _padded(shapes) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class BatchPlan:
-    """Configs (``members``, ``trials`` of each) trained as one batch, shapes padded to the largest member
-    (``fpe_train.engine.run.run_batch``: the dense warm-up, then every variant as one batch)."""
+class BatchCounts:
+    """The counts of a batch: configs (``configs``, ``trials`` of each) trained as one batch, shapes padded to
+    the largest config (``fpe_train.engine.run.run_batch``: the dense warm-up, then every variant as one batch)."""
 
-    members: tuple[ConfigPlan, ...]
+    configs: tuple[ConfigCounts, ...]
     trials: tuple[int, ...]
 
     @property
-    def pairs(self) -> list[tuple[ConfigPlan, int]]:
-        return list(zip(self.members, self.trials, strict=True))
+    def jobs(self) -> list[tuple[ConfigCounts, int]]:
+        """(config counts, trials) of each job of the batch."""
+        return list(zip(self.configs, self.trials, strict=True))
 
     @property
     def same_depth(self) -> bool:
-        return len({len(m.dense_sizes) for m in self.members}) == 1
+        return len({len(c.dense_sizes) for c in self.configs}) == 1
 
     @property
     def steps(self) -> int:
-        return max(m.steps for m in self.members)
+        return max(c.steps for c in self.configs)
 
     @property
     def models(self) -> int:
-        return sum(t * len(m.config.variants) for m, t in self.pairs)
+        return sum(t * len(c.config.variants) for c, t in self.jobs)
 
     @property
     def deep_steps(self) -> int:
         """Steps x hidden layers beyond the first (LayerNorm and one more layer each): 0 at depth 1."""
-        return self.steps * max(m.config.depth - 1 for m in self.members)
+        return self.steps * max(c.config.depth - 1 for c in self.configs)
 
     def _shapes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        ms = self.members
+        cs = self.configs
         if self.same_depth:
-            return _padded([m.dense_sizes for m in ms]), _padded([m.fpe_sizes for m in ms])
-        return max((m.dense_sizes for m in ms), key=sum), max((m.fpe_sizes for m in ms), key=sum)
+            return _padded([c.dense_sizes for c in cs]), _padded([c.fpe_sizes for c in cs])
+        return max((c.dense_sizes for c in cs), key=sum), max((c.fpe_sizes for c in cs), key=sum)
 
     @property
     def flops(self) -> float:
         if not self.same_depth:
-            return sum(_flops([(m, t)], m.dense_sizes, m.fpe_sizes) for m, t in self.pairs)
-        return _flops(self.pairs, *self._shapes())
+            return sum(_flops([(c, t)], c.dense_sizes, c.fpe_sizes) for c, t in self.jobs)
+        return _flops(self.jobs, *self._shapes())
 
     @property
     def memory_bytes(self) -> int:
         """Peak memory estimate of the batch (module docstring), at the padded shapes."""
         dense, fpe = self._shapes()
-        n_eval = max(m.n_train + m.n_test for m in self.members)
-        B = max(min(m.config.batch_size, m.n_train) for m in self.members)
+        n_eval = max(c.n_train + c.n_test for c in self.configs)
+        B = max(min(c.config.batch_size, c.n_train) for c in self.configs)
         E_dense = sum(self.trials)
-        E_after = sum(t * (1 + m.forks) for m, t in self.pairs)
-        groups = ((E_dense, dense), (E_after, fpe))  # the warm-up group and the forked one, both alive at the split
+        E_after = sum(t * (1 + c.forks) for c, t in self.jobs)
+        live = ((E_dense, dense), (E_after, fpe))  # the warm-up live batch and the forked one, both alive at the split
         total = 0
-        for E, sizes in groups:
+        for E, sizes in live:
             P, W, H = layer_params(sizes), layer_weights(sizes), sum(sizes[1:])
             total += BYTES * (4 * E * P + E * W + 4 * E * B * H + 2 * E * H * min(n_eval, EVAL_CHUNK)) + E * W
-        return int(total + BYTES * sum((m.n_train + m.n_test) * (m.n_in + 1) for m in self.members))
+        return int(total + BYTES * sum((c.n_train + c.n_test) * (c.n_in + 1) for c in self.configs))
 
 
-def group_batches(configs, device: str = "cpu", workers: int = 1) -> list[list[tuple]]:
-    """The engine's batches ``[[(config, n_trials)]]``, as a sweep run groups them
-    (``fpe_train.engine.batch.plan_batches``: schedule, shape bucket, memory, at least ``workers`` batches
+def count_batches(configs, device: str = "cpu", workers: int = 1) -> list[list[tuple]]:
+    """The engine's batches ``[[(config, n_trials)]]``, as a sweep run batches them
+    (``fpe_train.engine.batch.batch_jobs``: schedule, shape bucket, memory, at least ``workers`` batches
     where trials allow)."""
-    from fpe_train.engine.batch import plan_batches
-
-    batches = plan_batches([(c, range(c.trials)) for c in configs], device, min_batches=workers)
+    batches = batch_jobs([(c, range(c.trials)) for c in configs], device, min_batches=workers)
     return [[(c, len(t)) for c, t in b] for b in batches]
 
 
@@ -246,8 +246,8 @@ class SweepPlan:
 
     name: str
     size: str
-    configs: tuple[ConfigPlan, ...]
-    batches: tuple[BatchPlan, ...]
+    configs: tuple[ConfigCounts, ...]
+    batches: tuple[BatchCounts, ...]
 
     @property
     def trials(self) -> int:
@@ -273,17 +273,15 @@ class SweepPlan:
 
 def plan_sweep(sweep, device: str = "cpu", workers: int = 1) -> SweepPlan:
     """Counts of a loaded ``Sweep`` (``fpe_train.sweeps.sweep.load_sweep``) run by ``workers``; trains nothing."""
-    by_config = {c: config_plan(c) for c in sweep.configs}
-    grouped = group_batches(sweep.configs, device, workers)
-    batches = tuple(BatchPlan(tuple(by_config[c] for c, _ in b), tuple(t for _, t in b)) for b in grouped)
+    by_config = {c: config_counts(c) for c in sweep.configs}
+    batched = count_batches(sweep.configs, device, workers)
+    batches = tuple(BatchCounts(tuple(by_config[c] for c, _ in b), tuple(t for _, t in b)) for b in batched)
     return SweepPlan(sweep.name, sweep.size, tuple(by_config.values()), batches)
 
 
 def unshared(sweeps) -> list:
     """Each sweep with only the configs (and trials) no earlier sweep of the list holds: what it trains when
     the sweeps run one after another into one store (trials are keyed by config hash without ``trials``)."""
-    from fpe_train.sweeps.store import config_hash
-
     seen: dict[str, int] = {}
     out = []
     for s in sweeps:
@@ -302,8 +300,6 @@ def distinct_counts(plans) -> dict:
 
     The total row of a plan sums the sweeps, so it is an upper bound when they share configs.
     """
-    from fpe_train.sweeps.store import config_hash
-
     trials: dict[str, int] = {}
     for p in plans:
         for c in (cp.config for cp in p.configs):

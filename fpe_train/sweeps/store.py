@@ -19,7 +19,7 @@ The config hash is ``sha256`` of the canonical JSON (sorted keys, no spaces) of 
 ``HASH_VERSION``. So a field added to ``TrainConfig`` later (with a default that keeps the old
 behaviour) leaves every stored hash valid; changing the *meaning* of an existing default must bump
 ``HASH_VERSION``. ``trials`` does not count (``HASH_EXCLUDES``): trial t of a config has its
-own seed stream (``fpe_train.engine.run.seed_entropy``, spawn key t), so its row does not depend
+own random streams (``fpe_train.engine.run.seed_entropy``, spawn key t), so its row does not depend
 on how many trials were asked; a config asked with 10 trials reuses trials 0-4 of a 5-trial run
 and trains only 5-9. The ``configs`` table keeps the largest trial count asked. ``device``
 counts: a result is reused only for a config that asked for that device.
@@ -48,6 +48,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import hashlib
+import importlib.metadata
 import json
 import os
 import socket
@@ -58,9 +59,14 @@ from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from fpe_train.engine.config import TrainConfig
+from fpe_train.engine.rows import ROW_FIELDS
+from fpe_train.sweeps.checks import check_monte_carlo
+from fpe_train.sweeps.files import check_input
+
 APPLICATION = "fpe-theory results store"
 APPLICATION_ID = 0x46504554  # "FPET", in the SQLite header at byte 68
-SCHEMA_VERSION = 2  # SQLite user_version, header byte 60; 2: independent trials (per-trial seed streams)
+SCHEMA_VERSION = 2  # SQLite user_version, header byte 60; 2: independent trials (per-trial random streams)
 HASH_VERSION = 3  # bump when a TrainConfig default changes meaning (invalidates every stored hash); 3: per-trial data
 HASH_EXCLUDES = ("trials",)  # fields that never enter the config hash
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -131,11 +137,9 @@ def _damaged_message(path: str, what) -> str:
 
 def toolkit_version() -> str:
     """The installed fpe-theory version ("unknown" when not installed)."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
-        return version("fpe-theory")
-    except PackageNotFoundError:
+        return importlib.metadata.version("fpe-theory")
+    except importlib.metadata.PackageNotFoundError:
         return "unknown"
 
 
@@ -154,8 +158,6 @@ def config_dict(config) -> dict:
 
 def config_defaults() -> dict:
     """``TrainConfig()`` as a JSON-able dict: the default of every field."""
-    from fpe_train.engine.config import TrainConfig
-
     return config_dict(TrainConfig())
 
 
@@ -219,7 +221,6 @@ class ResultsStore:
         self.readonly = readonly
         self._lock_file = None
         self._identity_lock = None  # an fd on the store file, flock'ed while driving; closed with the store
-        from fpe_train.sweeps.files import check_input
 
         check_input(self.path, "store")  # a folder, FIFO or device: refused without opening it
         exists = os.path.exists(self.path) and os.path.getsize(self.path) > 0
@@ -499,8 +500,6 @@ class ResultsStore:
 
     def monte_carlo(self, keys: Iterable[str] | None = None) -> dict[str, dict]:
         """key -> stored Monte Carlo result (the JSON given to ``put_monte_carlo``), all or those of ``keys``."""
-        from fpe_train.sweeps.checks import check_monte_carlo
-
         wanted = None if keys is None else set(keys)
         records, fields = {}, {}
         names = ("m", "k", "alpha", "family", "r", "trials", "seed")
@@ -533,22 +532,22 @@ class ResultsStore:
     def status(self, sweeps: Sequence | None = None) -> list[SweepStatus]:
         """Done / failed / pending per sweep size: of the given ``Sweep`` objects, or of what the store knows."""
         if sweeps is None:
-            groups = {}
+            by_sweep = {}
             for sweep, size, h, trials in self._conn.execute(
                 "SELECT sweep, size, config_hash, trials FROM sweeps ORDER BY sweep, size, position"
             ):
-                groups.setdefault((sweep, size), []).append((h, trials))
+                by_sweep.setdefault((sweep, size), []).append((h, trials))
         else:
-            groups = {(s.name, s.size): [(config_hash(c), c.trials) for c in s.configs] for s in sweeps}
+            by_sweep = {(s.name, s.size): [(config_hash(c), c.trials) for c in s.configs] for s in sweeps}
         out = []
-        for (sweep, size), members in groups.items():
-            status = self.trial_status(h for h, _ in members)
+        for (sweep, size), configs in by_sweep.items():
+            status = self.trial_status(h for h, _ in configs)
             counts = {"done": 0, "failed": 0}
-            for h, trials in members:
+            for h, trials in configs:
                 for t in range(trials):
                     if (h, t) in status:
                         counts[status[(h, t)]] += 1
-            out.append(SweepStatus(sweep, size, len(members), sum(t for _, t in members), **counts))
+            out.append(SweepStatus(sweep, size, len(configs), sum(t for _, t in configs), **counts))
         return out
 
     def frame(self, sweep: str | None = None, size: str | None = None):
@@ -563,7 +562,7 @@ class ResultsStore:
         """
         import pandas as pd
 
-        members = self._members(sweep, size)
+        sweeps_of = self._sweeps_of(sweep, size)
         fields, row_fields, defaults = _config_fields(), _row_fields(), config_defaults()
         records = []
         query = (
@@ -571,9 +570,9 @@ class ResultsStore:
             "FROM runs r JOIN configs c USING (config_hash) ORDER BY r.rowid"
         )
         for h, trial, status, seed, metrics, error, version, cfg in self._conn.execute(query):
-            if (sweep is not None or size is not None) and h not in members:
+            if (sweep is not None or size is not None) and h not in sweeps_of:
                 continue
-            names = members.get(h, ((), ()))
+            names = sweeps_of.get(h, ((), ()))
             stored = {**defaults, **self._json(cfg, dict, "configs", h, None)}  # a field added since: its default
             base = {k: (json.dumps(v) if isinstance(v, list | dict) else v) for k, v in stored.items()}
             base.update(config_hash=h, sweep=",".join(names[0]) or None, size=",".join(names[1]) or None)
@@ -606,7 +605,8 @@ class ResultsStore:
             raise ValueError(f"store={self.path!r}: {table} ({where}): must be a JSON {kind.__name__}")
         return value
 
-    def _members(self, sweep, size) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    def _sweeps_of(self, sweep, size) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """Config hash -> (the sweeps, the sizes) it is registered under, within ``sweep`` and ``size`` if given."""
         names: dict[str, tuple[set, set]] = {}
         for s, z, h in self._conn.execute("SELECT sweep, size, config_hash FROM sweeps"):
             if (sweep is None or s == sweep) and (size is None or z == size):
@@ -625,8 +625,6 @@ def check_store(path) -> None:
 
     Reads the 100-byte SQLite header only; never writes.
     """
-    from fpe_train.sweeps.files import check_input
-
     path = os.fspath(path)
     if not check_input(path, "store"):  # absent; a folder, FIFO or device is refused without opening it
         return
@@ -650,12 +648,8 @@ def check_store(path) -> None:
 
 
 def _config_fields() -> list[str]:
-    from fpe_train.engine.config import TrainConfig
-
     return [f.name for f in dataclasses.fields(TrainConfig)]
 
 
 def _row_fields() -> list[str]:
-    from fpe_train.engine.rows import ROW_FIELDS
-
     return list(ROW_FIELDS)

@@ -48,6 +48,13 @@ import sys
 import time
 import tomllib
 from dataclasses import dataclass
+from importlib.resources import as_file, files
+
+from fpe_train.engine.batch import batch_jobs, bucket_cost
+from fpe_train.engine.config import TrainConfig
+from fpe_train.sweeps.executors import DEFAULT_RUN, Batch, Job, make_executor
+from fpe_train.sweeps.files import check_input
+from fpe_train.sweeps.store import RunRecord, config_dict, config_hash
 
 SWEEP_KEYS = ("name", "description", "paper")
 EXPERIMENTS = "experiments"  # package-data folder of the shipped sweep files
@@ -86,8 +93,6 @@ class SweepSummary:
 
 def shipped_sweeps() -> dict[str, str]:
     """Name -> path of every sweep file shipped with the package (``importlib.resources``)."""
-    from importlib.resources import as_file, files
-
     folder = files("fpe_train.sweeps") / EXPERIMENTS
     with as_file(folder) as real:  # a real folder for an installed wheel or a checkout
         return {p.stem: os.fspath(p) for p in sorted(real.glob("*.toml"))}
@@ -99,8 +104,6 @@ def find_sweep(name_or_path) -> str:
     ``case_study`` and ``case_study.toml`` both name the shipped file; anything else is a ValueError
     listing the shipped names.
     """
-    from fpe_train.sweeps.files import check_input
-
     text = os.fspath(name_or_path)
     if check_input(text, "sweep"):  # a folder, FIFO or device: refused without opening it
         return text
@@ -132,8 +135,7 @@ def read_header(path) -> dict:
 
 def load_sweep(path, size: str = "quick", overrides: dict | None = None, config_cls=None) -> Sweep:
     """Parse the sweep file at ``path`` for ``size``; ``overrides`` (field -> value) win over everything."""
-    if config_cls is None:
-        from fpe_train.engine.config import TrainConfig as config_cls
+    config_cls = TrainConfig if config_cls is None else config_cls
     path = os.fspath(path)
     doc, text = _read_toml(path)
     where = _Locator(path, text)
@@ -241,8 +243,6 @@ def _skip_string(text: str, i: int, line: int, where: str) -> tuple[int, int]:
 
 def _read_toml(path: str) -> tuple[dict, str]:
     """The parsed document and its text; a syntax error becomes ``path:line: malformed TOML: ...``."""
-    from fpe_train.sweeps.files import check_input
-
     check_input(path, "sweep")  # a FIFO or device: refused without opening it
     try:
         with open(path, "rb") as f:
@@ -309,8 +309,8 @@ def _expand(base: dict, axes: dict, late: dict, config_cls, where, fields: set, 
     configs, seen, trials = [], set(), 0
     for combo in itertools.product(*axes.values()):
         settings = dict(base)
-        for part in combo:
-            settings.update(part)
+        for setting in combo:
+            settings.update(setting)
         settings.update(late)
         try:
             config = config_cls.from_dict(settings)
@@ -387,7 +387,7 @@ def check_sweep_data(sweep: Sweep) -> None:
 
     A file is read once (``check_dataset`` keeps the last two); each distinct subsample is checked once.
     """
-    from fpe_train.engine.datasets import VISION_TASKS, check_dataset
+    from fpe_train.engine.datasets import VISION_TASKS, check_dataset  # keeps numpy out until used
 
     seen = set()
     for c in sweep.configs:
@@ -411,20 +411,16 @@ def check_sweep_device(sweep: Sweep) -> None:
         )
 
 
-def plan(sweep: Sweep, store, retry_failed: bool = False, workers: int = 1):
-    """(chunks to run, trials already done, trials failed earlier and not retried).
+def pending_batches(sweep: Sweep, store, retry_failed: bool = False, workers: int = 1):
+    """(batches to run, trials already done, trials failed earlier and not retried).
 
-    The trials a store lacks are grouped into batches (``fpe_train.engine.batch.plan_batches``: configs of
-    one schedule, shape buckets on CPU, memory), at least ``workers`` of them where trials allow, each a
-    ``BatchChunk``; largest first.
+    The trials a store lacks, one job per config, are put into batches (``fpe_train.engine.batch.batch_jobs``:
+    configs of one schedule, shape buckets, memory), at least ``workers`` of them where trials allow,
+    each a ``Batch`` of ``Job``s; largest first.
     """
-    from fpe_train.engine.batch import plan_batches
-    from fpe_train.sweeps.executors import BatchChunk, Chunk
-    from fpe_train.sweeps.store import config_dict, config_hash
-
     hashes = [config_hash(c) for c in sweep.configs]
     status = store.trial_status(hashes)
-    items, done, left = [], 0, 0
+    jobs, done, left = [], 0, 0
     for config, h in zip(sweep.configs, hashes, strict=True):
         todo = []
         for t in range(config.trials):
@@ -434,12 +430,12 @@ def plan(sweep: Sweep, store, retry_failed: bool = False, workers: int = 1):
             if s is None or (s == "failed" and retry_failed):
                 todo.append(t)
         if todo:
-            items.append((config, tuple(todo)))
+            jobs.append((config, tuple(todo)))
     hash_of = {id(c): h for c, h in zip(sweep.configs, hashes, strict=True)}
-    batches = plan_batches(items, device=None, min_batches=workers)
-    chunks = [BatchChunk(tuple(Chunk(hash_of[id(c)], config_dict(c), t) for c, t in b)) for b in batches]
-    chunks.sort(key=lambda c: -c.cost)  # largest first: shorter tail on many workers
-    return chunks, done, left
+    batched = batch_jobs(jobs, device=None, min_batches=workers)
+    batched.sort(key=lambda b: -bucket_cost([(c, len(t)) for c, t in b]))  # largest first: a short tail
+    batches = [Batch(tuple(Job(hash_of[id(c)], config_dict(c), t) for c, t in b)) for b in batched]
+    return batches, done, left
 
 
 def run_sweep(
@@ -463,21 +459,19 @@ def run_sweep(
     ``fpe_train.sweeps.executors``. Datasets are checked and the executor is started before anything
     is written; the store is locked against a second driver for the whole run.
     """
-    from fpe_train.sweeps.executors import DEFAULT_RUN, make_executor
-
     t0 = time.perf_counter()
     check_sweep_data(sweep)
     owned = isinstance(executor, str)
     with store.lock():
         parallel = 1 if executor == "serial" else (workers or os.cpu_count() or 1)
-        chunks, skipped, left = plan(sweep, store, retry_failed, getattr(executor, "workers", parallel))
-        if not chunks:
+        batches, skipped, left = pending_batches(sweep, store, retry_failed, getattr(executor, "workers", parallel))
+        if not batches:
             store.register(sweep.name, sweep.size, sweep.configs, sweep.path, sweep.description)
             return SweepSummary(0, skipped, 0, time.perf_counter() - t0, left)
         ex = make_executor(executor, scheduler, workers, run_fn or DEFAULT_RUN, threads) if owned else executor
         try:
             store.register(sweep.name, sweep.size, sweep.configs, sweep.path, sweep.description)
-            done, failed = _drive(ex, chunks, store, progress, sweep.name, overall)
+            done, failed = _drive(ex, batches, store, progress, sweep.name, overall)
         finally:
             if owned:
                 ex.close()
@@ -486,8 +480,6 @@ def run_sweep(
 
 def pending_trials(sweeps, store) -> int:
     """(config, trial) pairs of ``sweeps`` the store holds no row for, each counted once (sweeps share configs)."""
-    from fpe_train.sweeps.store import config_hash
-
     wanted = {}
     for s in sweeps:
         for c in s.configs:
@@ -497,24 +489,22 @@ def pending_trials(sweeps, store) -> int:
     return sum((h, t) not in status for h, n in wanted.items() for t in range(n))
 
 
-def _drive(ex, chunks, store, progress: bool, name: str, overall=None) -> tuple[int, int]:
+def _drive(ex, batches, store, progress: bool, name: str, overall=None) -> tuple[int, int]:
     from tqdm import tqdm
 
-    from fpe_train.sweeps.store import RunRecord
-
     done = failed = 0
-    total = sum(len(c.trials) for c in chunks)
+    total = sum(len(b.trials) for b in batches)
     with tqdm(total=total, unit="trial", desc=name, file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
-        for res in ex.map(chunks):
+        for res in ex.map(batches):
             seconds = (res.finished - res.started) / max(1, res.batch_trials or len(res.trials))
             for t in res.trials:
                 rows = None if res.rows is None else res.rows.get(t)
                 error = res.error or (res.trial_errors or {}).get(t)
                 rec = RunRecord(
-                    res.chunk.config_hash,
+                    res.job.config_hash,
                     t,
                     "done" if rows else "failed",
-                    seed=res.chunk.config.get("seed"),
+                    seed=res.job.config.get("seed"),
                     metrics=rows,
                     error=error,
                     seconds=seconds,

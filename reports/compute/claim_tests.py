@@ -10,13 +10,19 @@ strata of equal task and width); "every cell" claims (each cell paired, the clai
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
+import statsmodels.formula.api as smf
+from scipy import stats as scipy_stats
+from scipy.stats import norm
+from statsmodels.stats.power import TTestIndPower, TTestPower
 
 from reports import stats
 from reports.compute import config_unit
 from reports.compute.frame import in_sweep
+from reports.compute.verdict_axes import tost_paired
 from reports.compute.verdicts import Against, Constants, Pending, Power
 
 NAN = math.nan
@@ -102,8 +108,6 @@ class OneSample:
     """Mean of ``values`` (per-trial paired differences, or configuration means) against 0."""
 
     def __init__(self, values):
-        from scipy import stats as scipy_stats
-
         a = np.asarray(values, dtype=float)
         self.x = a[np.isfinite(a)]
         self.n = len(self.x)
@@ -208,16 +212,12 @@ def trend(
     """OLS of configuration means ``y`` on ``x`` (plus stratum intercepts); the slope decides. With ``groups``
     (several points per configuration, e.g. its two splits) statsmodels MixedLM with a random intercept per
     configuration instead, so a configuration's points are not counted as independent."""
-    import statsmodels.formula.api as smf
-
     m = means.dropna(subset=[y, x])
     if len(m) < 3 or m[x].nunique() < 2:
         return missing(claim_id, evidence, unit, scope, f"fewer than three configurations with two values of {x}")
     formula = f"{y} ~ {x}" + (f" + C({strata})" if strata and m[strata].nunique() > 1 else "")
     n_units = int(m[groups].nunique()) if groups else len(m)
     if groups and n_units >= 3:
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # boundary / convergence notes of a near-zero group variance
             fit = smf.mixedlm(formula, m, groups=m[groups]).fit(reml=True)
@@ -265,8 +265,6 @@ def slope_power(c: Constants, x, resid, m) -> Power:
 
 def correlation_power(c: Constants, x, resid, m) -> Power:
     """Power for |rho| = fallback correlation (Fisher z): Phi(atanh(rho) sqrt(n - 3) - z_{1 - a/2})."""
-    from scipy.stats import norm
-
     n = int(m["config_hash"].nunique()) if "config_hash" in m else len(x)  # configurations, not points
     rho = c.fallback_correlation
     z = math.atanh(rho)
@@ -340,13 +338,9 @@ def every_cell(
 
 
 def equivalence(claim_id, evidence, unit_of_analysis, scope, values, n_of, sweeps, paper=NAN) -> Pending:
-    from reports.compute.verdict_axes import tost_paired
-
     test = OneSample(values)
 
     def power(c: Constants) -> Power:
-        from statsmodels.stats.power import TTestPower
-
         if not (np.isfinite(test.sd) and test.sd > 0 and test.n >= 2):
             return Power(source=f"equivalence margin {100 * c.equivalence_margin:g} pts", constant="")
         # TOST power at the observed difference delta: both one-sided tests must reject,
@@ -390,9 +384,6 @@ STRATA = ("task", "clauses", "k", "r", "alpha", "depth")
 
 def between_configs(claim_id, evidence, scope, rows, in_a, column, reference_of, sweeps, compared="") -> Pending:
     """Group a minus group b of ``column`` within strata of equal STRATA fields (OLS with stratum intercepts)."""
-    import statsmodels.formula.api as smf
-    from statsmodels.stats.power import TTestIndPower
-
     strata = rows[[c for c in STRATA if c in rows.columns and c != compared]].astype(str).agg("|".join, axis=1)
     data = pd.DataFrame({"y": rows[column].to_numpy(float), "a": np.asarray(in_a, float), "s": strata.to_numpy()})
     data = data[data.groupby("s")["a"].transform(lambda g: g.nunique() == 2).astype(bool)].dropna()

@@ -23,8 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
 
-from reports.stats import CONFIDENCE, LEVEL, POWER_TARGET, _smallest_n
+from reports.stats import CONFIDENCE, LEVEL, POWER_TARGET, _smallest_n, power_at, trials_needed
 
 NAN = math.nan
 
@@ -56,8 +58,6 @@ class UnitFit:
 
 def mean_over_configs(means, confidence: float = CONFIDENCE) -> UnitFit:
     """One-sample t over configuration means (``scipy.stats.ttest_1samp``) with its t-interval."""
-    from scipy import stats
-
     a = np.asarray(means, dtype=float)
     a = a[np.isfinite(a)]
     n = len(a)
@@ -79,8 +79,6 @@ def mean_over_configs(means, confidence: float = CONFIDENCE) -> UnitFit:
 
 def slope_over_configs(y, x, confidence: float = CONFIDENCE) -> UnitFit:
     """OLS ``y ~ 1 + x`` over configuration means (statsmodels); the slope with its t-interval."""
-    import statsmodels.api as sm
-
     d = pd.DataFrame({"y": np.asarray(y, dtype=float), "x": np.asarray(x, dtype=float)}).dropna()
     if len(d) < 3 or d["x"].nunique() < 2:
         return UnitFit(NAN, (NAN, NAN), NAN, len(d), NAN)
@@ -99,8 +97,6 @@ def slope_over_configs(y, x, confidence: float = CONFIDENCE) -> UnitFit:
 
 def mixed_slope(y, x, groups, confidence: float = CONFIDENCE) -> UnitFit:
     """statsmodels ``MixedLM``: y ~ 1 + x with a random intercept per group (REML); n = groups."""
-    import statsmodels.api as sm
-
     d = pd.DataFrame({"y": np.asarray(y, dtype=float), "x": np.asarray(x, dtype=float), "g": list(groups)}).dropna()
     if d["g"].nunique() < 3 or d["x"].nunique() < 2:
         return UnitFit(NAN, (NAN, NAN), NAN, int(d["g"].nunique()), NAN)
@@ -120,8 +116,6 @@ def mixed_slope(y, x, groups, confidence: float = CONFIDENCE) -> UnitFit:
 
 def one_sample_power(effect: float, sd: float, n: int, level: float = LEVEL) -> tuple[float, float]:
     """(power at n, units needed for POWER_TARGET) of a two-sided one-sample t-test (``TTestPower``)."""
-    from reports.stats import power_at, trials_needed
-
     return power_at(effect, sd, n, level), trials_needed(effect, sd, level=level)
 
 
@@ -130,8 +124,6 @@ def slope_power(slope: float, resid_sd: float, x, level: float = LEVEL) -> tuple
 
     t = slope / (sd / sqrt(n var(x))); the design's spread per configuration is kept when n grows.
     """
-    from scipy import stats
-
     xs = np.asarray(x, dtype=float)
     xs = xs[np.isfinite(xs)]
     n = len(xs)

@@ -14,6 +14,10 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from fpe_train.sweeps.eta import duration, store_calibration
+from fpe_train.sweeps.plan import BatchCounts, config_counts
+from fpe_train.sweeps.store import config_hash
+from reports import presets
 from reports.compute.verdict_axes import ROBUST
 
 BUDGET = 10_000  # trials per configuration (or configurations) beyond which a claim is not planned
@@ -140,8 +144,6 @@ def plan_claims(verdicts, preset, frame=None) -> list[PlannedClaim]:
 
 def _targets(sweeps, configs_of, only: dict, need: int) -> tuple[tuple[str, str, int], ...]:
     """(sweep, config hash, ``need``) of each chosen config, once per hash (the first sweep that holds it)."""
-    from fpe_train.sweeps.store import config_hash
-
     out = {}
     for s in sweeps:
         for c in configs_of.get(s, []):
@@ -160,17 +162,13 @@ def _kept(config, only: dict) -> bool:
 
 
 def _preset_configs(preset) -> dict[str, list]:
-    from reports.presets import load_sweeps
-
     try:
-        return {s.name: list(s.configs) for s in load_sweeps(preset)}
+        return {s.name: list(s.configs) for s in presets.load_sweeps(preset)}
     except ValueError:
         return {}
 
 
 def _stored_trials(frame, config) -> int:
-    from fpe_train.sweeps.store import config_hash
-
     if frame is None or not len(frame):
         return 0
     rows = frame[frame["config_hash"] == config_hash(config)]
@@ -181,8 +179,6 @@ def _calibration(frame, configs_of):
     """The planner's calibration fitted to the rows' own run times (None without timed rows)."""
     if frame is None or "seconds" not in frame or "status" not in frame:
         return None
-    from fpe_train.sweeps.eta import store_calibration
-    from fpe_train.sweeps.store import config_hash
 
     configs = {config_hash(c): c for cs in configs_of.values() for c in cs}
     try:
@@ -193,23 +189,19 @@ def _calibration(frame, configs_of):
 
 def _cost(extra, cal) -> tuple[int, float]:
     """(model-epochs, seconds on one worker) of ``extra`` = [(config, added trials)]."""
-    from fpe_train.sweeps.plan import BatchPlan, config_plan
-
     epochs, seconds = 0, 0.0
     for c, n in extra:
         if n <= 0:
             continue
-        p = config_plan(dataclasses.replace(c, trials=n))
-        epochs += p.model_epochs
+        counts = config_counts(dataclasses.replace(c, trials=n))
+        epochs += counts.model_epochs
         if cal is not None:
-            seconds += cal.batch_seconds(BatchPlan((p,), (n,)))
+            seconds += cal.batch_seconds(BatchCounts((counts,), (n,)))
     return epochs, (seconds if cal is not None else math.nan)
 
 
 def format_plan(planned: list[PlannedClaim]) -> str:
     """Plain text: one block per claim."""
-    from fpe_train.sweeps.eta import duration
-
     if not planned:
         return "Every claim of the paper is decided and robust: nothing to plan."
     lines = []

@@ -31,8 +31,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
-from reports.stats import CONFIDENCE, LEVEL, POWER_TARGET
+from reports.stats import CONFIDENCE, LEVEL, POWER_TARGET, t_interval
 
 DIRECTIONS = ("supported", "contradicted", "no effect detected", "undecided")
 SIZES = ("reproduced", "smaller than reported", "larger than reported")
@@ -96,8 +97,6 @@ def tost_paired(diffs, margin: float) -> tuple[float, float, float]:
     H0: mean <= -margin (p_lower, one-sided t) or mean >= +margin (p_upper); p_tost = max. Equivalence
     at level a is the 1 - 2a t-interval lying inside (-margin, +margin).
     """
-    from scipy import stats
-
     d = np.asarray(diffs, dtype=float)
     d = d[np.isfinite(d)]
     if margin <= 0:
@@ -116,8 +115,6 @@ def tost_paired(diffs, margin: float) -> tuple[float, float, float]:
 
 def tost_interval(diffs, level: float = LEVEL) -> tuple[float, float]:
     """The 1 - 2 * level t-interval of the mean that TOST at ``level`` checks against the margins."""
-    from reports.stats import t_interval
-
     return t_interval(diffs, confidence=1 - 2 * level)
 
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports.compute import verdict_axes
+from fpe_theory import Problem
+from fpe_theory.exact import family_exact, paper_r_min, r_min
+from reports.compute import theory, verdict_axes
 from reports.compute.verdicts import Verdict, info
 
 THEORY_TOLERANCE = 0.05  # an approximation holds where exact / approximate is within 1 +- 5 %
@@ -153,9 +155,6 @@ def t2(grid: pd.DataFrame) -> Verdict:
 
 def t3(preset, eps_values=(0.05, 0.01), families=("overlap", "random")) -> Verdict:
     """Exact P(all covered) at the paper's r = floor(alpha^(k-1) ln(C/eps)) + 1, per problem, eps and family."""
-    from fpe_theory import Problem
-    from fpe_theory.exact import family_exact, paper_r_min, r_min
-
     base = _base("T3", "exact P(all covered) at the paper's r", "cases short of 1 - eps")
     problems = list(preset.r_min_problems) + [(m, k, 4) for m, k, _ in preset.r_min_problems if m % 4 == 0]
     rows = []
@@ -202,7 +201,5 @@ def t3(preset, eps_values=(0.05, 0.01), families=("overlap", "random")) -> Verdi
 
 
 def theory_verdicts(preset) -> list[Verdict]:
-    from reports.compute import theory
-
     grid = theory.approximation_grid(preset.grid_m, preset.grid_k, preset.grid_alpha, families=("overlap",))
     return [t1(grid), t2(grid), t3(preset)]

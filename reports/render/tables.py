@@ -247,7 +247,13 @@ def accuracy_table(vtable: pd.DataFrame) -> str:
 
 
 def _p(x) -> str:
-    return "--" if x is None or pd.isna(x) else (f"{x:.2g}" if x < 0.001 else f"{x:.3f}")
+    """A p-value: three decimals from 0.001 up, two significant digits typeset as a power of ten below."""
+    if x is None or pd.isna(x):
+        return "--"
+    if x == 0 or x >= 0.001:
+        return f"{x:.3f}"
+    mant, exp = f"{x:.1e}".split("e")
+    return f"${mant}\\times 10^{{{int(exp)}}}$"
 
 
 def _need(x) -> str:

@@ -1,5 +1,5 @@
 """Helpers of the hostile-input tests (test_cli_hostile_*.py; their fixtures are in tests/conftest.py): the command
-line in a fresh process with a hang guard, the one-line refusal check, byte snapshots of inputs, a small
+line in a fresh process with a hang guard, byte snapshots of inputs, a small
 valid store made without training (rows of a real ``TrainConfig``, metrics in range), and the edits of a
 careful tamperer (rows changed, header resealed)."""
 
@@ -29,22 +29,6 @@ CONFIG = TrainConfig(
     batch_size=8,
     device="cpu",
 )
-# The smallest sweep file the commands accept (one trial of a 2-clause Boolean DNF).
-TINY = """[sweep]
-name = "tiny"
-[base]
-task = "boolean"
-clauses = 2
-k = 2
-r = 2
-splits = ["random"]
-trials = 1
-warmup_epochs = 1
-epochs = 1
-n_train = 16
-n_test = 8
-device = "cpu"
-"""
 MC_RECORD = {  # the shape of reports.montecarlo.to_record
     "p_all_covered": [0.25, 0.125, 0.0, 0.5],
     "expected_covered": [1.5, 0.25, 1.0, 2.0],
@@ -72,18 +56,6 @@ def run_cli(*args, timeout=HANG_GUARD, env=None, cwd=None, stdin=None):
         stdin=stdin if stdin is not None else subprocess.DEVNULL,
     )
     return proc.returncode, proc.stdout, proc.stderr
-
-
-def refused(result, *needles, exit_code=2):
-    """Exit ``exit_code``, exactly one ``Error:`` line (containing every needle), no traceback; the line."""
-    code, out, err = result
-    lines = [x for x in err.splitlines() if x.startswith("Error:")]
-    assert code == exit_code, (code, out, err)
-    assert len(lines) == 1, err
-    assert "Traceback" not in err + out, err
-    for n in needles:
-        assert str(n) in lines[0], (n, lines[0])
-    return lines[0]
 
 
 def digest(path) -> str:

@@ -14,9 +14,8 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+from helpers import assert_one_line_error
 
-import cli
 import reports.presets
 from reports.presets import Preset, SweepChoice
 
@@ -116,12 +115,8 @@ def _needed_by_loop(diffs, effect) -> int:
     return next(n for n in range(2, 10_001) if TTestPower().power(dz, nobs=n, alpha=0.05) >= 0.8)
 
 
-def _invoke(*args):
-    return CliRunner().invoke(cli.main, ["report", *map(str, args)])
-
-
 @pytest.fixture(scope="module")
-def situation(tmp_path_factory):
+def situation(tmp_path_factory, invoke):
     """The hand-built store, its counts, and one ``--decide`` run over it (no LaTeX on PATH: report.tex only)."""
     tmp = tmp_path_factory.mktemp("decide")
     _write_sweeps(tmp / "sweeps")
@@ -133,7 +128,7 @@ def situation(tmp_path_factory):
         hashes = _hand_built_store(store, preset)
         before = _counts(store)
         args = ("--preset", preset.name, "--store", store, "--out", out, "--decide", "--workers", 1, "--no-progress")
-        first = _invoke(*args)
+        first = invoke("report", *args)
         after = _counts(store)
         yield dict(
             preset=preset,
@@ -178,11 +173,11 @@ def test_a_claim_over_the_budget_is_listed_and_not_run(situation):
     assert situation["after"][h["table_a5_2_4"]] == situation["before"][h["table_a5_2_4"]] == 3
 
 
-def test_a_second_run_reuses_the_fixed_plan_and_adds_nothing(situation):
+def test_a_second_run_reuses_the_fixed_plan_and_adds_nothing(situation, invoke):
     plan_file = situation["out"] / "decide_plan.json"
     text = plan_file.read_text()
     export = situation["out"] / "rows.csv.gz"
-    res = _invoke(*situation["args"], "--json", "--export", export)
+    res = invoke("report", *situation["args"], "--json", "--export", export)
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["decide"]["plan_reused"] and data["decide"]["trained"] == 0
@@ -197,11 +192,11 @@ def test_a_second_run_reuses_the_fixed_plan_and_adds_nothing(situation):
     assert case["trial"].nunique() == situation["after"][situation["hashes"]["case_study"]]
     assert _counts(situation["store"]) == situation["after"]
     assert plan_file.read_text() == text  # not planned again from rows that include the new trials
-    res = _invoke(*situation["args"])
+    res = invoke("report", *situation["args"])
     assert res.exit_code == 0 and f"plan read from {plan_file}" in res.output
 
 
-def test_an_interrupted_run_continues_to_the_fixed_targets(situation, tmp_path):
+def test_an_interrupted_run_continues_to_the_fixed_targets(situation, tmp_path, invoke):
     """The plan file written, the store holding only part of the planned trials (as after a kill): a rerun
     trains the rest, up to the plan's targets, not to a plan made from the rows it now holds."""
     import shutil
@@ -222,7 +217,8 @@ def test_an_interrupted_run_continues_to_the_fixed_targets(situation, tmp_path):
     (out / "decide_plan.json").write_text(json.dumps(plan))
     want = _needed_by_loop(CASE_DIFFS, PAPER_DIFF)
     assert _needed_by_loop(_diffs(store, h), PAPER_DIFF) != want  # planning again now would ask another n
-    res = _invoke(
+    res = invoke(
+        "report",
         "--preset",
         situation["preset"].name,
         "--store",
@@ -240,61 +236,62 @@ def test_an_interrupted_run_continues_to_the_fixed_targets(situation, tmp_path):
     shutil.rmtree(out)
 
 
-def _one_line_error(res, *needles):
-    assert res.exit_code == 2, res.output
-    lines = [line for line in res.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in res.output
-    for n in needles:
-        assert n in lines[0]
-
-
-def test_decide_with_from_or_no_run_or_plan_is_one_line(situation, tmp_path):
+def test_decide_with_from_or_no_run_or_plan_is_one_line(situation, tmp_path, invoke):
     out = tmp_path / "o"
     store = situation["store"]
     size = store.stat().st_size
-    _one_line_error(_invoke("--decide", "--from", tmp_path / "x.csv.gz", "--out", out), "--from", "export")
-    _one_line_error(_invoke("--decide", "--no-run", "--store", store, "--out", out), "--no-run")
-    _one_line_error(_invoke("--decide", "--plan", "--store", store, "--out", out), "--plan")
+    assert_one_line_error(
+        invoke("report", "--decide", "--from", tmp_path / "x.csv.gz", "--out", out), "--from", "export", quiet=True
+    )
+    assert_one_line_error(
+        invoke("report", "--decide", "--no-run", "--store", store, "--out", out), "--no-run", quiet=True
+    )
+    assert_one_line_error(invoke("report", "--decide", "--plan", "--store", store, "--out", out), "--plan", quiet=True)
     assert not out.exists() and store.stat().st_size == size
 
 
-def test_decide_on_a_store_without_the_presets_sweeps_is_one_line(situation, tmp_path):
+def test_decide_on_a_store_without_the_presets_sweeps_is_one_line(situation, tmp_path, invoke):
     from fpe_train.sweeps.store import ResultsStore
 
     out, name = tmp_path / "o", situation["preset"].name
-    _one_line_error(_invoke("--preset", name, "--decide", "--out", out), "results.db", "no such results store")
+    assert_one_line_error(
+        invoke("report", "--preset", name, "--decide", "--out", out), "results.db", "no such results store", quiet=True
+    )
     ResultsStore(tmp_path / "empty.db").close()
-    _one_line_error(
-        _invoke("--preset", name, "--decide", "--store", tmp_path / "empty.db", "--out", out),
+    assert_one_line_error(
+        invoke("report", "--preset", name, "--decide", "--store", tmp_path / "empty.db", "--out", out),
         "empty.db",
         "case_study (quick)",
         "table_a5_2_4 (quick)",
+        quiet=True,
     )
     with gzip.open(tmp_path / "rows.csv.gz", "wt") as f:  # an export where a store belongs
         f.write("# format=fpe-theory results\n")
-    _one_line_error(
-        _invoke("--preset", name, "--decide", "--store", tmp_path / "rows.csv.gz", "--out", out),
+    assert_one_line_error(
+        invoke("report", "--preset", name, "--decide", "--store", tmp_path / "rows.csv.gz", "--out", out),
         "rows.csv.gz",
         "results export",
+        quiet=True,
     )
     # the same store, asked for another preset (whose sweeps it never ran)
-    _one_line_error(
-        _invoke("--preset", "quick", "--decide", "--store", situation["store"], "--out", out),
+    assert_one_line_error(
+        invoke("report", "--preset", "quick", "--decide", "--store", situation["store"], "--out", out),
         "results.db",
         "fig3a (quick)",
+        quiet=True,
     )
     assert not out.exists()
 
 
-def test_a_plan_file_made_for_another_store_is_one_line_and_nothing_is_trained(situation, tmp_path):
+def test_a_plan_file_made_for_another_store_is_one_line_and_nothing_is_trained(situation, tmp_path, invoke):
     out, other = tmp_path / "o", tmp_path / "other.db"
     hashes = _hand_built_store(other, situation["preset"])
     out.mkdir()
     (out / "decide_plan.json").write_text((situation["out"] / "decide_plan.json").read_text())
-    res = _invoke("--preset", situation["preset"].name, "--decide", "--store", other, "--out", out)
-    _one_line_error(res, "decide_plan.json", "planned for store")
+    res = invoke("report", "--preset", situation["preset"].name, "--decide", "--store", other, "--out", out)
+    assert_one_line_error(res, "decide_plan.json", "planned for store", quiet=True)
     assert _counts(other) == {h: 3 for h in hashes.values()}
     (out / "decide_plan.json").write_text("{not json")
-    res = _invoke("--preset", situation["preset"].name, "--decide", "--store", other, "--out", out)
-    _one_line_error(res, "decide_plan.json", "not a readable decide plan")
+    res = invoke("report", "--preset", situation["preset"].name, "--decide", "--store", other, "--out", out)
+    assert_one_line_error(res, "decide_plan.json", "not a readable decide plan", quiet=True)
     assert sorted(p.name for p in out.iterdir()) == ["decide_plan.json"]

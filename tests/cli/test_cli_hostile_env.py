@@ -13,7 +13,8 @@ import sys
 import time
 
 import pytest
-from hostile import HANG_GUARD, TINY, Snapshot, refused, run_cli
+from helpers import assert_one_line_error
+from hostile import HANG_GUARD, Snapshot, run_cli
 
 # ---------------------------------------------------------------- optional modules, missing or broken
 
@@ -43,7 +44,9 @@ def _broken(tmp_path, module):
 def test_a_broken_optional_module_is_one_line_naming_its_extra(store, tmp_path, module, args, extra):
     args = [a.format(store=store, tmp=tmp_path) for a in args]
     snap = Snapshot(store)
-    line = refused(run_cli(*args, env=_broken(tmp_path, module)), f"needs {module}", f"[{extra}]", "libmissing")
+    line = assert_one_line_error(
+        run_cli(*args, env=_broken(tmp_path, module)), f"needs {module}", f"[{extra}]", "libmissing"
+    )
     assert "cannot be imported" in line and snap.unchanged()
 
 
@@ -62,7 +65,7 @@ def test_a_missing_module_names_the_extra_the_readme_gives_for_the_command(store
     args = [a.format(store=store, tmp=tmp_path) for a in args]
     code = BLOCK.format(names=blocked, args=args)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG_GUARD)
-    refused(
+    assert_one_line_error(
         (proc.returncode, proc.stdout, proc.stderr),
         f"needs {blocked[0]}, which is not installed",
         f"pip install 'fpe-theory[{extra}]'",
@@ -82,10 +85,11 @@ def silent_listener():
     s.close()
 
 
-def test_a_scheduler_that_accepts_and_never_answers_fails_within_the_connect_timeout(silent_listener, tmp_path):
+def test_a_scheduler_that_accepts_and_never_answers_fails_within_the_connect_timeout(
+    silent_listener, tmp_path, tiny_sweep_file
+):
     pytest.importorskip("distributed")
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY)
+    path = tiny_sweep_file()
     args = [
         "sweep",
         "run",
@@ -100,7 +104,12 @@ def test_a_scheduler_that_accepts_and_never_answers_fails_within_the_connect_tim
         "3",
         "--no-progress",
     ]
-    refused(run_cli(*args, timeout=60), f"scheduler={silent_listener!r}", "no Dask scheduler answered within 3 s")
+    assert_one_line_error(
+        run_cli(*args, timeout=60),
+        f"scheduler={silent_listener!r}",
+        "no Dask scheduler answered within 3 s",
+        alone=False,
+    )
     assert not (tmp_path / "r.db").exists()
 
 
@@ -119,13 +128,10 @@ def test_a_port_out_of_range_is_refused_at_once(tmp_path, port):
         "--connect-timeout",
         "600",
     ]
-    refused(run_cli(*args, timeout=60), f"port {port} is out of range")  # long before the 600 s timeout
+    assert_one_line_error(run_cli(*args, timeout=60), f"port {port} is out of range")  # long before the 600 s timeout
 
 
 # ---------------------------------------------------------------- Ctrl-C
-
-
-CTRL_C = TINY.replace("trials = 1", "trials = 6").replace("epochs = 1\nn_train = 16", "epochs = 200\nn_train = 64")
 
 
 def _done_rows(db) -> int:
@@ -137,11 +143,10 @@ def _done_rows(db) -> int:
 
 
 @pytest.mark.parametrize("executor", ["local", "dask"])
-def test_ctrl_c_ends_a_sweep_with_one_line_and_a_resumable_store(tmp_path, executor):
+def test_ctrl_c_ends_a_sweep_with_one_line_and_a_resumable_store(tmp_path, executor, tiny_sweep_file):
     if executor == "dask":
         pytest.importorskip("distributed")
-    path = tmp_path / "s.toml"
-    path.write_text(CTRL_C + "[grid]\nseed = [0, 1, 2, 3]\n")
+    path = tiny_sweep_file(trials=6, epochs=200, n_train=64, grid={"seed": [0, 1, 2, 3]})
     db = tmp_path / "r.db"
     args = ["sweep", "run", path, "--store", db, "--executor", executor, "--workers", "2", "--no-progress"]
     command = [sys.executable, "-c", "import cli; cli.main()", *map(str, args)]
@@ -160,7 +165,7 @@ def test_ctrl_c_ends_a_sweep_with_one_line_and_a_resumable_store(tmp_path, execu
             os.killpg(proc.pid, signal.SIGKILL)
     if proc.returncode == 0:
         pytest.skip("the sweep finished before Ctrl-C reached it")
-    refused((proc.returncode, out, err), "interrupted (Ctrl-C)", "resume", exit_code=130)
+    assert_one_line_error((proc.returncode, out, err), "interrupted (Ctrl-C)", "resume", exit_code=130, alone=False)
     kept = _done_rows(db)
     code, out, err = run_cli(*args)
     assert code == 0, err
@@ -170,14 +175,13 @@ def test_ctrl_c_ends_a_sweep_with_one_line_and_a_resumable_store(tmp_path, execu
 # ---------------------------------------------------------------- the machine
 
 
-def test_device_cuda_without_a_gpu_is_refused_before_the_store(tmp_path):
+def test_device_cuda_without_a_gpu_is_refused_before_the_store(tmp_path, tiny_sweep_file):
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("a CUDA GPU is here")
-    path = tmp_path / "cuda.toml"
-    path.write_text(TINY.replace('device = "cpu"', 'device = "cuda"'))
-    refused(
+    path = tiny_sweep_file(device="cuda")
+    assert_one_line_error(
         run_cli("sweep", "run", path, "--store", tmp_path / "r.db", "--executor", "serial"), "device='cuda'", str(path)
     )
     assert not (tmp_path / "r.db").exists()
@@ -227,7 +231,7 @@ def test_a_broken_latexmk_is_one_line(store, tmp_path):
     )
     fake.chmod(0o755)
     env = {"PATH": f"{bin_}{os.pathsep}{os.environ['PATH']}"}
-    line = refused(
+    line = assert_one_line_error(
         run_cli("report", "--no-run", "--store", store, "--out", tmp_path / "D", "--no-progress", env=env),
         "latexmk",
         "before LaTeX wrote a log",
@@ -248,4 +252,6 @@ def test_an_edited_store_with_broken_json_names_the_store_and_row(store):
     conn.execute("UPDATE runs SET metrics = '[{\"trial\": 0,' WHERE trial = 0")
     conn.commit()
     conn.close()  # the last connection: the WAL is checkpointed into the file
-    refused(run_cli("claims", "--store", store), f"store={str(store)!r}", "runs (config_hash=", "trial=0", "not JSON")
+    assert_one_line_error(
+        run_cli("claims", "--store", store), f"store={str(store)!r}", "runs (config_hash=", "trial=0", "not JSON"
+    )

@@ -11,7 +11,8 @@ import stat
 import zlib
 
 import pytest
-from hostile import MC_RECORD, TINY, Snapshot, read_lines, refused, rehash, reseal, run_cli, tamper, write_lines
+from helpers import assert_one_line_error
+from hostile import MC_RECORD, Snapshot, read_lines, rehash, reseal, run_cli, tamper, write_lines
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def fifo(tmp_path):
 )
 def test_a_fifo_is_refused_without_opening_it(fifo, tmp_path, args):
     args = [a.format(fifo=fifo, tmp=tmp_path) for a in args]
-    refused(run_cli(*args), "FIFO", str(fifo))
+    assert_one_line_error(run_cli(*args), "FIFO", str(fifo))
     assert not (tmp_path / "D").exists() and not (tmp_path / "rows.csv").exists()
 
 
@@ -54,19 +55,20 @@ def test_a_fifo_is_refused_without_opening_it(fifo, tmp_path, args):
     ],
     ids=["dotted-100000", "arrays-10000", "inline-tables-5000", "int-5000-digits"],
 )
-def test_a_sweep_file_that_would_exhaust_the_parser_is_refused(tmp_path, body, needle):
-    path = tmp_path / "evil.toml"
-    path.write_text(TINY.replace("[base]\n", body))
+def test_a_sweep_file_that_would_exhaust_the_parser_is_refused(tmp_path, tiny_sweep_file, body, needle):
+    path = tiny_sweep_file(file="evil.toml")
+    path.write_text(path.read_text().replace("[base]\n", body))
     snap = Snapshot(path)
-    line = refused(run_cli("sweep", "run", path, "--store", tmp_path / "r.db", "--executor", "serial"), needle)
+    line = assert_one_line_error(
+        run_cli("sweep", "run", path, "--store", tmp_path / "r.db", "--executor", "serial"), needle
+    )
     assert f"{path}:" in line and snap.unchanged() and not (tmp_path / "r.db").exists()
 
 
 @pytest.mark.parametrize("value", ["[" * 5000 + "]" * 5000, "{a = " * 3000 + "1" + "}" * 3000, "1" * 5000])
-def test_a_set_value_that_would_exhaust_the_parser_is_refused(tmp_path, value):
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY)
-    refused(run_cli("sweep", "plan", path, "--no-eta", "--set", f"splits={value}"), "--set splits")
+def test_a_set_value_that_would_exhaust_the_parser_is_refused(tiny_sweep_file, value):
+    path = tiny_sweep_file()
+    assert_one_line_error(run_cli("sweep", "plan", path, "--no-eta", "--set", f"splits={value}"), "--set splits")
 
 
 def test_rows_saying_a_million_clauses_do_not_hang_exact_theory(export, tmp_path):
@@ -90,7 +92,7 @@ def test_rows_saying_a_million_clauses_do_not_hang_exact_theory(export, tmp_path
 def test_rows_with_config_values_the_cli_refuses_are_refused(export, tmp_path, field, value):
     tamper(export, lambda f: f.assign(**{field: str(value)}))  # checked before the hash
     snap = Snapshot(export)
-    refused(run_cli("report", "--from", export, "--out", tmp_path / "D"), "from=", f"{field}=")
+    assert_one_line_error(run_cli("report", "--from", export, "--out", tmp_path / "D"), "from=", f"{field}=")
     assert snap.unchanged() and not (tmp_path / "D").exists()
 
 
@@ -105,7 +107,9 @@ def test_an_accuracy_out_of_range_is_refused(export, tmp_path, value):
 
     tamper(export, edit)
     snap = Snapshot(export)
-    refused(run_cli("report", "--from", export, "--out", tmp_path / "D"), "from=", "test_accuracy", "row 1")
+    assert_one_line_error(
+        run_cli("report", "--from", export, "--out", tmp_path / "D"), "from=", "test_accuracy", "row 1"
+    )
     assert snap.unchanged() and not (tmp_path / "D").exists()
 
 
@@ -114,7 +118,9 @@ def test_a_duplicated_column_is_refused(export, tmp_path):
     head = [x for x in read_lines(export) if x.startswith(b"# ")]
     body = [body[0].rstrip(b"\n") + b",test_accuracy\n"] + [x.rstrip(b"\n") + b",0.5\n" for x in body[1:]]
     write_lines(export, reseal(head + body))
-    refused(run_cli("report", "--from", export, "--out", tmp_path / "D"), "column 'test_accuracy' appears twice")
+    assert_one_line_error(
+        run_cli("report", "--from", export, "--out", tmp_path / "D"), "column 'test_accuracy' appears twice"
+    )
 
 
 @pytest.mark.parametrize("conflict", [False, True], ids=["identical", "conflicting"])
@@ -128,7 +134,7 @@ def test_a_repeated_row_is_refused(export, tmp_path, conflict):
         return pd.concat([f, extra], ignore_index=True)
 
     tamper(export, edit)
-    refused(run_cli("report", "--from", export, "--out", tmp_path / "D"), "rows 1 and 7", "the same")
+    assert_one_line_error(run_cli("report", "--from", export, "--out", tmp_path / "D"), "rows 1 and 7", "the same")
 
 
 def test_an_export_cut_inside_its_last_row_is_refused(tmp_path, store):
@@ -140,7 +146,7 @@ def test_an_export_cut_inside_its_last_row_is_refused(tmp_path, store):
     cut = data.rstrip(b"\n")
     cut = cut[: cut.rindex(b",", 0, len(cut) - 30) - 2] + b"\n"  # a number cut short, the row count intact
     out.write_bytes(cut)
-    refused(run_cli("report", "--from", out, "--out", tmp_path / "D"), "body_sha256")
+    assert_one_line_error(run_cli("report", "--from", out, "--out", tmp_path / "D"), "body_sha256")
 
 
 def test_an_edited_config_on_some_rows_is_refused(export, tmp_path):
@@ -149,7 +155,7 @@ def test_an_edited_config_on_some_rows_is_refused(export, tmp_path):
         return f
 
     tamper(export, edit)
-    refused(run_cli("report", "--from", export, "--out", tmp_path / "D"), "rows disagree on clauses")
+    assert_one_line_error(run_cli("report", "--from", export, "--out", tmp_path / "D"), "rows disagree on clauses")
 
 
 @pytest.mark.parametrize("p", [5.0, -0.5])
@@ -165,7 +171,7 @@ def test_a_monte_carlo_probability_out_of_range_is_refused(export, tmp_path, p):
         ]
 
     tamper(export, None, header=header)
-    refused(run_cli("report", "--from", export, "--out", tmp_path / "D"), "monte_carlo", "p_all_covered")
+    assert_one_line_error(run_cli("report", "--from", export, "--out", tmp_path / "D"), "monte_carlo", "p_all_covered")
 
 
 # ---------------------------------------------------------------- 3. silently wrong: edited stores
@@ -189,8 +195,8 @@ def test_an_edited_store_with_an_accuracy_out_of_range_is_refused(store, tmp_pat
         f"'\"test_accuracy\": {value},') WHERE trial = 0",
     )
     snap = Snapshot(store)
-    refused(run_cli("claims", "--store", store), f"store={str(store)!r}", "test_accuracy")
-    refused(run_cli("sweep", "export", "--store", store, "--out", tmp_path / "rows.csv"), "test_accuracy")
+    assert_one_line_error(run_cli("claims", "--store", store), f"store={str(store)!r}", "test_accuracy")
+    assert_one_line_error(run_cli("sweep", "export", "--store", store, "--out", tmp_path / "rows.csv"), "test_accuracy")
     assert snap.unchanged() and not (tmp_path / "rows.csv").exists()
 
 
@@ -198,7 +204,9 @@ def test_an_edited_store_with_an_accuracy_out_of_range_is_refused(store, tmp_pat
 def test_an_edited_store_with_a_bad_monte_carlo_case_is_refused(store, tmp_path, column, value):
     _edit_store(store, f"UPDATE mc_results SET {column} = {value}")
     snap = Snapshot(store)
-    refused(run_cli("report", "--no-run", "--store", store, "--out", tmp_path / "D"), f".{column}={value}")
+    assert_one_line_error(
+        run_cli("report", "--no-run", "--store", store, "--out", tmp_path / "D"), f".{column}={value}"
+    )
     assert snap.unchanged()
 
 
@@ -207,7 +215,9 @@ def test_an_edited_store_with_a_bad_monte_carlo_case_is_refused(store, tmp_path,
 
 def test_a_missing_column_is_named(export, tmp_path):
     tamper(export, lambda f: f.drop(columns=["test_accuracy"]))
-    refused(run_cli("report", "--from", export, "--out", tmp_path / "D"), "missing column(s) test_accuracy")
+    assert_one_line_error(
+        run_cli("report", "--from", export, "--out", tmp_path / "D"), "missing column(s) test_accuracy"
+    )
 
 
 def test_a_malformed_monte_carlo_line_is_named(export, tmp_path):
@@ -215,7 +225,7 @@ def test_a_malformed_monte_carlo_line_is_named(export, tmp_path):
         return [b"# monte_carlo={broken\n" if x.startswith(b"# monte_carlo=") else x for x in lines]
 
     tamper(export, None, header=header)
-    refused(run_cli("report", "--from", export, "--out", tmp_path / "D"), "monte_carlo is not JSON")
+    assert_one_line_error(run_cli("report", "--from", export, "--out", tmp_path / "D"), "monte_carlo is not JSON")
 
 
 def test_a_gzip_bomb_is_refused_within_the_cap(export, tmp_path):
@@ -230,12 +240,12 @@ def test_a_gzip_bomb_is_refused_within_the_cap(export, tmp_path):
             raw.write(z.compress(block))
         raw.write(z.compress(b"\n") + z.flush())
     assert os.path.getsize(bomb) < 2 << 20
-    refused(run_cli("report", "--from", bomb, "--out", tmp_path / "D"), "larger than 256 MiB")
+    assert_one_line_error(run_cli("report", "--from", bomb, "--out", tmp_path / "D"), "larger than 256 MiB")
 
 
 def test_a_store_given_as_an_export_and_the_reverse_say_which_flag(store, export, tmp_path):
-    refused(run_cli("report", "--from", store, "--out", tmp_path / "D"), "is a results store", "--store")
-    refused(run_cli("claims", "--store", export), "is a results export", "--from")
+    assert_one_line_error(run_cli("report", "--from", store, "--out", tmp_path / "D"), "is a results store", "--store")
+    assert_one_line_error(run_cli("claims", "--store", export), "is a results export", "--from")
 
 
 def test_a_header_line_over_the_cap_is_refused(export, tmp_path):
@@ -243,4 +253,4 @@ def test_a_header_line_over_the_cap_is_refused(export, tmp_path):
     big = b"# note=" + b"x" * (17 << 20) + b"\n"
     with gzip.open(export, "wb") as f:
         f.write(b"".join(lines[:1] + [big] + lines[1:]))
-    refused(run_cli("report", "--from", export, "--out", tmp_path / "D"), "header line is longer")
+    assert_one_line_error(run_cli("report", "--from", export, "--out", tmp_path / "D"), "header line is longer")

@@ -10,7 +10,8 @@ import sys
 
 import pandas as pd
 import pytest
-from hostile import CONFIG, Snapshot, digest, make_store, refused, run_cli
+from helpers import assert_one_line_error
+from hostile import CONFIG, Snapshot, digest, make_store, run_cli
 
 from fpe_train.sweeps.export import read_export
 from fpe_train.sweeps.files import atomic_write, check_output, spreadsheet_text, spreadsheet_value
@@ -26,7 +27,9 @@ def _link(kind, target, link):
 
 def test_export_onto_its_own_store_is_refused(store):
     snap = Snapshot(store)
-    line = refused(run_cli("sweep", "export", "--store", store, "--out", store, "--format", "csv"), "out=", "store")
+    line = assert_one_line_error(
+        run_cli("sweep", "export", "--store", store, "--out", store, "--format", "csv"), "out=", "store"
+    )
     assert "destroy" in line and snap.unchanged()
 
 
@@ -34,27 +37,31 @@ def test_export_onto_its_own_store_is_refused(store):
 def test_export_onto_a_link_to_its_store_is_refused(store, tmp_path, kind):
     link = _link(kind, store, tmp_path / "rows.csv.gz")
     snap = Snapshot(store, link)
-    refused(run_cli("sweep", "export", "--store", store, "--out", link), f"out={str(link)!r}", "input store")
+    assert_one_line_error(
+        run_cli("sweep", "export", "--store", store, "--out", link), f"out={str(link)!r}", "input store"
+    )
     assert snap.unchanged()
 
 
 def test_export_onto_the_stores_wal_file_is_refused(store, tmp_path):
     wal = tmp_path / "S.db-wal"
-    refused(run_cli("sweep", "export", "--store", store, "--out", wal, "--format", "csv"), "out=", "input store")
+    assert_one_line_error(
+        run_cli("sweep", "export", "--store", store, "--out", wal, "--format", "csv"), "out=", "input store"
+    )
     assert not wal.exists()
 
 
 def test_a_store_named_like_an_export_is_not_exported_onto_itself(tmp_path):
     store = make_store(tmp_path / "S.csv.gz")
     snap = Snapshot(store)
-    refused(run_cli("sweep", "export", "--store", store, "--out", store), "out=", "input store")
+    assert_one_line_error(run_cli("sweep", "export", "--store", store, "--out", store), "out=", "input store")
     assert snap.unchanged()
 
 
 def test_export_onto_a_fifo_is_refused_and_the_fifo_stays(store, tmp_path):
     fifo = tmp_path / "pipe.csv"
     os.mkfifo(fifo)
-    refused(run_cli("sweep", "export", "--store", store, "--out", fifo), f"out={str(fifo)!r}", "FIFO")
+    assert_one_line_error(run_cli("sweep", "export", "--store", store, "--out", fifo), f"out={str(fifo)!r}", "FIFO")
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
@@ -64,19 +71,21 @@ def test_export_onto_a_character_device_is_refused(store, tmp_path):
         os.mknod(dev, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # /dev/null's numbers, in the test's own folder
     except (PermissionError, OSError) as exc:
         pytest.skip(f"cannot make a character device here ({exc})")
-    refused(run_cli("sweep", "export", "--store", store, "--out", dev), "character device")
+    assert_one_line_error(run_cli("sweep", "export", "--store", store, "--out", dev), "character device")
     assert stat.S_ISCHR(os.lstat(dev).st_mode)
 
 
 @pytest.mark.parametrize("out", ["", "  ", "rows.txt", "folder/"])
 def test_export_out_must_be_a_file_with_a_known_suffix(store, tmp_path, out):
     (tmp_path / "folder").mkdir()
-    refused(run_cli("sweep", "export", "--store", store, "--out", out, cwd=tmp_path), "out=")
+    assert_one_line_error(run_cli("sweep", "export", "--store", store, "--out", out, cwd=tmp_path), "out=")
 
 
 def test_export_format_must_agree_with_the_suffix(store, tmp_path):
     out = tmp_path / "rows.parquet"
-    refused(run_cli("sweep", "export", "--store", store, "--out", out, "--format", "csv"), "format='csv'", "suffix")
+    assert_one_line_error(
+        run_cli("sweep", "export", "--store", store, "--out", out, "--format", "csv"), "format='csv'", "suffix"
+    )
     assert not out.exists()
 
 
@@ -123,7 +132,7 @@ def test_report_export_onto_its_store_is_refused(tmp_path):
     store = make_store(tmp_path / "S.csv.gz")  # a store whose name passes the export's suffix rule
     snap = Snapshot(store)
     args = ["report", "--no-run", "--store", store, "--out", tmp_path / "D", "--export", store]
-    refused(run_cli(*args), f"export={str(store)!r}", "input store")
+    assert_one_line_error(run_cli(*args), f"export={str(store)!r}", "input store")
     assert snap.unchanged() and not (tmp_path / "D").exists()
 
 
@@ -132,14 +141,16 @@ def test_report_export_onto_the_default_store_is_refused(store, tmp_path):
     folder.mkdir()
     os.replace(store, folder / "results.db")
     snap = Snapshot(folder / "results.db")
-    refused(run_cli("report", "--no-run", "--out", folder, "--export", folder / "results.db"), "export=")
+    assert_one_line_error(run_cli("report", "--no-run", "--out", folder, "--export", folder / "results.db"), "export=")
     assert snap.unchanged()
 
 
 @pytest.mark.parametrize("name", ["x.parquet", "x.db", ""])
 def test_report_export_needs_a_csv_suffix(store, tmp_path, name):
     out = tmp_path / name if name else ""
-    refused(run_cli("report", "--no-run", "--store", store, "--out", tmp_path / "D", "--export", out), "export=")
+    assert_one_line_error(
+        run_cli("report", "--no-run", "--store", store, "--out", tmp_path / "D", "--export", out), "export="
+    )
     assert not (tmp_path / "D").exists()
 
 
@@ -149,7 +160,7 @@ def test_report_from_its_own_summary_is_refused(export, tmp_path):
     summary = folder / "summary.csv"
     os.replace(export, summary)
     snap = Snapshot(summary)
-    refused(run_cli("report", "--from", summary, "--out", folder), "out=", "input from")
+    assert_one_line_error(run_cli("report", "--from", summary, "--out", folder), "out=", "input from")
     assert snap.unchanged()
 
 
@@ -158,7 +169,7 @@ def test_report_export_into_a_read_only_folder_is_refused_before_the_build(store
     ro.mkdir()
     immutable(ro)
     args = ["report", "--no-run", "--store", store, "--out", tmp_path / "D", "--export", ro / "rows.csv.gz"]
-    refused(run_cli(*args), "export=", "not writable")
+    assert_one_line_error(run_cli(*args), "export=", "not writable")
     assert not (tmp_path / "D").exists()  # refused before anything was built
 
 
@@ -191,22 +202,21 @@ def test_a_formula_from_the_store_is_quoted_in_csv_and_round_trips_in_an_export(
     assert digest(store)  # still readable
 
 
-def test_a_second_driver_through_a_hard_link_is_refused(store, tmp_path):
+def test_a_second_driver_through_a_hard_link_is_refused(store, tmp_path, tiny_sweep_file):
     from fpe_train.sweeps.store import ResultsStore
 
     other = tmp_path / "elsewhere"
     other.mkdir()
     link = other / "L.db"
     os.link(store, link)  # another name in another folder: the same file
-    sweep = tmp_path / "tiny.toml"
-    sweep.write_text(
-        '[base]\ntask = "boolean"\nclauses = 2\nk = 2\nr = 2\nsplits = ["random"]\ntrials = 3\n'
-        "warmup_epochs = 1\nepochs = 1\nn_train = 16\nn_test = 8\n"
-    )
+    sweep = tiny_sweep_file(trials=3)
     with ResultsStore(link) as holder, holder.lock():
         snap = Snapshot(store)
-        refused(
-            run_cli("sweep", "run", sweep, "--store", store, "--executor", "serial"), "busy", "another sweep driver"
+        assert_one_line_error(
+            run_cli("sweep", "run", sweep, "--store", store, "--executor", "serial"),
+            "busy",
+            "another sweep driver",
+            alone=False,
         )
         assert snap.unchanged()
     code, _, err = run_cli("sweep", "run", sweep, "--store", store, "--executor", "serial", "--no-progress")

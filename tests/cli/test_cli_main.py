@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers import assert_one_line_error
 
 
 def run_cli(*args):
@@ -18,8 +19,4 @@ def test_help_lists_commands():
 
 @pytest.mark.parametrize("args", [["no-such-command"], ["coverage", "--m", "12.5"]])
 def test_usage_errors_are_one_line_exit_2(args):
-    out = run_cli(*args)
-    assert out.returncode == 2
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error:")
-    assert "Traceback" not in out.stderr
+    assert_one_line_error(run_cli(*args))

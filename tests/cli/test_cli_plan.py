@@ -7,20 +7,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from helpers import assert_one_line_error
 
 import reports.presets
 from fpe_train.sweeps.sweep import find_sweep, load_sweep
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fpe_train" / "sweeps"))
 from test_export import _configs, _store  # noqa: E402 - the synthetic two-sweep store
-
-
-def one_line_error(code, out, err, *needles):
-    assert code == 2, (out, err)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), err
-    for n in needles:
-        assert n in lines[0]
 
 
 def test_sweep_plan_counts_match_a_plain_loop(invoke):
@@ -61,11 +54,11 @@ def test_sweep_plan_and_report_plan_give_the_same_figure_for_the_same_work(invok
 
 
 def test_sweep_plan_bad_input(invoke):
-    one_line_error(*invoke("sweep", "plan", "no_such_sweep"), "sweep='no_such_sweep'")
-    one_line_error(*invoke("sweep", "plan", "fig3c", "--size", "huge"), "size='huge'")
-    one_line_error(*invoke("sweep", "plan", "fig3c", "--device", "tpu"), "--device")
+    assert_one_line_error(invoke("sweep", "plan", "no_such_sweep"), "sweep='no_such_sweep'")
+    assert_one_line_error(invoke("sweep", "plan", "fig3c", "--size", "huge"), "size='huge'")
+    assert_one_line_error(invoke("sweep", "plan", "fig3c", "--device", "tpu"), "--device")
     if not torch.cuda.is_available():
-        one_line_error(*invoke("sweep", "plan", "fig3c", "--device", "cuda"), "device='cuda'", "no CUDA GPU")
+        assert_one_line_error(invoke("sweep", "plan", "fig3c", "--device", "cuda"), "device='cuda'", "no CUDA GPU")
 
 
 def test_status_shows_the_remaining_estimate(invoke, tmp_path):
@@ -121,17 +114,21 @@ def test_report_from_refuses_another_schema_and_a_second_source(invoke, tmp_path
     text = gzip.open(tmp_path / "e.csv.gz", "rt").read().replace("# schema_version=", "# schema_version=9")
     with gzip.open(tmp_path / "old.csv.gz", "wt") as f:
         f.write(text)
-    one_line_error(*invoke("report", "--from", tmp_path / "old.csv.gz", "--out", tmp_path / "o"), "schema version")
-    one_line_error(*invoke("report", "--from", tmp_path / "none.csv.gz", "--out", tmp_path / "o"), "no such export")
-    one_line_error(
-        *invoke("report", "--from", tmp_path / "e.csv.gz", "--store", tmp_path / "s.db", "--out", tmp_path / "o"),
+    assert_one_line_error(
+        invoke("report", "--from", tmp_path / "old.csv.gz", "--out", tmp_path / "o"), "schema version"
+    )
+    assert_one_line_error(
+        invoke("report", "--from", tmp_path / "none.csv.gz", "--out", tmp_path / "o"), "no such export"
+    )
+    assert_one_line_error(
+        invoke("report", "--from", tmp_path / "e.csv.gz", "--store", tmp_path / "s.db", "--out", tmp_path / "o"),
         "builds from an export alone",
     )
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")
 def test_report_plan_cuda_without_a_gpu(invoke):
-    one_line_error(*invoke("report", "--preset", "quick", "--plan", "--device", "cuda"), "no CUDA GPU")
+    assert_one_line_error(invoke("report", "--preset", "quick", "--plan", "--device", "cuda"), "no CUDA GPU")
 
 
 def test_report_export_then_from(tiny_preset, invoke, tmp_path, monkeypatch):

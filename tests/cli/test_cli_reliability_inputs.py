@@ -10,68 +10,30 @@ import dataclasses
 import math
 
 import pytest
+from helpers import assert_one_line_error
 
 from fpe_train.engine.config import TrainConfig
 from fpe_train.engine.summary import format_table, summarize
 
-TINY = """[base]
-task = "boolean"
-clauses = 2
-k = 2
-r = 2
-alpha = 2
-splits = ["random"]
-trials = 1
-warmup_epochs = 1
-epochs = 1
-n_train = 16
-n_test = 8
-"""
-
-
-@pytest.fixture
-def refused(invoke):
-    """refused(args, names): exit 2, exactly one Error line that names each of ``names``, no traceback (how long
-    a refusal takes is measured in benchmarks/bounded.py)."""
-
-    def check(args, names):
-        code, out, err = invoke(*args)
-        lines = [x for x in err.splitlines() if x.startswith("Error:")]
-        assert code == 2, (code, out, err)
-        assert len(lines) == 1 and all(n in lines[0] for n in names), err
-        assert "Traceback" not in err + out
-        return lines[0]
-
-    return check
-
-
-@pytest.fixture
-def sweep_file(tmp_path):
-    p = tmp_path / "tiny.toml"
-    p.write_text(TINY)
-    return p
-
-
 # ---------------------------------------------------------------- 1. bounded time: a sweep plans nothing huge
 
 
-def test_sweep_trials_1e12_refused_before_the_store(refused, sweep_file, tmp_path):
+def test_sweep_trials_1e12_refused_before_the_store(invoke, tiny_sweep_file, tmp_path):
     store = tmp_path / "r.db"
-    args = ["sweep", "run", sweep_file, "--store", store, "--executor", "serial", "--set", "trials=1e12"]
-    refused(args, ["trials=1000000000000", "<= 100000"])
+    args = ["sweep", "run", tiny_sweep_file(), "--store", store, "--executor", "serial", "--set", "trials=1e12"]
+    assert_one_line_error(invoke(*args), "trials=1000000000000", "<= 100000")
     assert not store.exists()
 
 
-def test_sweep_total_trials_refused_before_the_store(refused, tmp_path):
-    p = tmp_path / "many.toml"
-    p.write_text(TINY.replace("r = 2\n", "") + "[grid]\nr = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]\n")
+def test_sweep_total_trials_refused_before_the_store(invoke, tiny_sweep_file, tmp_path):
+    p = tiny_sweep_file(file="many.toml", r=None, grid={"r": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]})
     store = tmp_path / "r.db"
     args = ["sweep", "run", p, "--store", store, "--executor", "serial", "--set", "trials=100000"]
-    refused(args, ["trials: 11 configs hold 1100000 trials", "1000000"])
+    assert_one_line_error(invoke(*args), "trials: 11 configs hold 1100000 trials", "1000000")
     assert not store.exists()
 
 
-def test_grid_too_large_refused(refused, tmp_path):
+def test_grid_too_large_refused(invoke, tmp_path):
     p = tmp_path / "big.toml"
     axes = "\n".join(
         f"{name} = [{', '.join(str(v) for v in values)}]"
@@ -79,7 +41,9 @@ def test_grid_too_large_refused(refused, tmp_path):
     )
     p.write_text('[base]\ntask = "boolean"\nsplits = ["random"]\n[grid]\n' + axes + "\n")
     store = tmp_path / "r.db"
-    line = refused(["sweep", "run", p, "--store", store, "--executor", "serial"], ["110000 configs", "100000"])
+    line = assert_one_line_error(
+        invoke("sweep", "run", p, "--store", store, "--executor", "serial"), "110000 configs", "100000"
+    )
     assert "grid" in line and not store.exists()
 
 
@@ -90,12 +54,14 @@ def test_grid_too_large_refused(refused, tmp_path):
     "flag, name",
     [("--trials", "trials"), ("--n-train", "n_train"), ("--neurons", "r"), ("--n-test", "n_test")],
 )
-def test_train_huge_sizes_refused(refused, flag, name):
-    refused(["train", flag, 10**12, "--epochs", 1, "--warmup-epochs", 1], [f"{name}=1000000000000"])
+def test_train_huge_sizes_refused(invoke, flag, name):
+    assert_one_line_error(invoke("train", flag, 10**12, "--epochs", 1, "--warmup-epochs", 1), f"{name}=1000000000000")
 
 
-def test_memory_estimate_refused_naming_sizes(refused):
-    line = refused(["train", "--neurons", 2**19, "--clauses", 2**12, "--epochs", 1, "--warmup-epochs", 1], ["GiB"])
+def test_memory_estimate_refused_naming_sizes(invoke):
+    line = assert_one_line_error(
+        invoke("train", "--neurons", 2**19, "--clauses", 2**12, "--epochs", 1, "--warmup-epochs", 1), "GiB"
+    )
     assert "r=524288" in line and "the limit is 256 GiB" in line
 
 
@@ -170,17 +136,19 @@ def test_partly_zero_dense_accuracy_uses_the_defined_trials():
         ("device=5", ["device=5", "string"]),
     ],
 )
-def test_set_values_refused_naming_the_field(refused, sweep_file, tmp_path, setting, names):
+def test_set_values_refused_naming_the_field(invoke, tiny_sweep_file, tmp_path, setting, names):
     store = tmp_path / "r.db"
-    refused(["sweep", "run", sweep_file, "--store", store, "--executor", "serial", "--set", setting], names)
+    assert_one_line_error(
+        invoke("sweep", "run", tiny_sweep_file(), "--store", store, "--executor", "serial", "--set", setting), *names
+    )
     assert not store.exists()
 
 
-def test_data_path_taken_as_written(refused, sweep_file, tmp_path):
+def test_data_path_taken_as_written(invoke, tiny_sweep_file, tmp_path):
     args = [
         "sweep",
         "run",
-        sweep_file,
+        tiny_sweep_file(),
         "--store",
         tmp_path / "r.db",
         "--set",
@@ -188,12 +156,14 @@ def test_data_path_taken_as_written(refused, sweep_file, tmp_path):
         "--set",
         "data_path=5",
     ]
-    refused(args, ["data_path='5'", "no such file"])
+    assert_one_line_error(invoke(*args), "data_path='5'", "no such file")
 
 
-def test_size_on_a_file_without_sizes_refused(refused, sweep_file, tmp_path):
+def test_size_on_a_file_without_sizes_refused(invoke, tiny_sweep_file, tmp_path):
     store = tmp_path / "r.db"
-    refused(["sweep", "run", sweep_file, "--store", store, "--size", "paepr"], ["size='paepr'", "no [sizes]"])
+    assert_one_line_error(
+        invoke("sweep", "run", tiny_sweep_file(), "--store", store, "--size", "paepr"), "size='paepr'", "no [sizes]"
+    )
     assert not store.exists()
 
 
@@ -209,13 +179,17 @@ def test_config_fields_are_type_checked(field, value):
 # ---------------------------------------------------------------- 14. minor
 
 
-def test_empty_split_list_refused(refused):
-    refused(["train", "--split", "", "--epochs", 1, "--warmup-epochs", 1], ["split"])
+def test_empty_split_list_refused(invoke):
+    assert_one_line_error(invoke("train", "--split", "", "--epochs", 1, "--warmup-epochs", 1), "split")
     with pytest.raises(ValueError, match=r"^splits=\(\): name at least one split"):
         TrainConfig(splits=())
 
 
-def test_serial_with_workers_refused(refused, sweep_file, tmp_path):
+def test_serial_with_workers_refused(invoke, tiny_sweep_file, tmp_path):
     store = tmp_path / "r.db"
-    refused(["sweep", "run", sweep_file, "--store", store, "--executor", "serial", "--workers", 4], ["workers=4"])
+    assert_one_line_error(
+        invoke("sweep", "run", tiny_sweep_file(), "--store", store, "--executor", "serial", "--workers", 4),
+        "workers=4",
+        alone=False,
+    )
     assert not store.exists()

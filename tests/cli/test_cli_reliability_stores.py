@@ -13,37 +13,10 @@ import subprocess
 
 import pandas as pd
 import pytest
+from helpers import assert_one_line_error, sweep_toml
 
 import cli
 from fpe_train.sweeps.store import APPLICATION_ID, SCHEMA_VERSION, ResultsStore
-
-TINY = """
-[sweep]
-name = "tiny"
-[base]
-task = "boolean"
-clauses = 2
-k = 2
-splits = ["random"]
-trials = 2
-warmup_epochs = 1
-epochs = 1
-n_train = 32
-n_test = 16
-batch_size = 16
-device = "cpu"
-[grid]
-r = [2, 3]
-"""
-
-
-def one_line_error(code, err, *needles, exit_code=2):
-    assert code == exit_code, err
-    lines = [x for x in err.splitlines() if x.startswith("Error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for n in needles:
-        assert n in lines[0], lines[0]
-    return lines[0]
 
 
 def sha(path):
@@ -55,7 +28,7 @@ def made(invoke, tmp_path_factory):
     """A real store of the tiny sweep (trained once for the module) and the sweep file."""
     folder = tmp_path_factory.mktemp("made")
     sweep = folder / "tiny.toml"
-    sweep.write_text(TINY)
+    sweep.write_text(sweep_toml(trials=2, n_train=32, n_test=16, batch_size=16, r=None, grid={"r": [2, 3]}))
     db = folder / "real.db"
     code, out, err = invoke("sweep", "run", sweep, "--store", db, "--executor", "serial", "--no-progress")
     assert code == 0, err
@@ -96,10 +69,8 @@ def test_foreign_and_damaged_stores_refused_unchanged(invoke, made, tmp_path):
     for db, needle in bad_stores(tmp_path, real).items():
         before = sha(db)
         for args in (("run", sweep, "--executor", "serial"), ("status",), ("export", "--out", tmp_path / "x.csv")):
-            code, _, err = invoke("sweep", *args, "--store", db)
-            one_line_error(code, err, f"store={str(db)!r}", needle)
-        code, _, err = invoke("report", "--no-run", "--store", db, "--out", tmp_path / "rep")
-        one_line_error(code, err, needle)
+            assert_one_line_error(invoke("sweep", *args, "--store", db), f"store={str(db)!r}", needle)
+        assert_one_line_error(invoke("report", "--no-run", "--store", db, "--out", tmp_path / "rep"), needle)
         assert sha(db) == before
         assert [f for f in os.listdir(tmp_path) if f.startswith(db.name) and f != db.name] == []
     assert not (tmp_path / "x.csv").exists()
@@ -108,8 +79,9 @@ def test_foreign_and_damaged_stores_refused_unchanged(invoke, made, tmp_path):
 def test_report_no_run_on_an_empty_file_leaves_it_empty(invoke, tmp_path):
     empty = tmp_path / "empty.db"
     empty.write_bytes(b"")
-    code, _, err = invoke("report", "--no-run", "--store", empty, "--out", tmp_path / "rep")
-    one_line_error(code, err, "empty file, not a results store")
+    assert_one_line_error(
+        invoke("report", "--no-run", "--store", empty, "--out", tmp_path / "rep"), "empty file, not a results store"
+    )
     assert empty.read_bytes() == b""
 
 
@@ -128,12 +100,20 @@ def test_read_only_folder_reads_and_refuses_writing(invoke, made, tmp_path, immu
     with ResultsStore(real, readonly=True) as s:
         n = len(s.frame())
     assert len(pd.read_csv(tmp_path / "rows.csv")) == n and n > 0
-    code, _, err = invoke("sweep", "run", sweep, "--store", db, "--executor", "serial")
-    one_line_error(code, err, "read-only folder", "cannot write results here")
-    code, _, err = invoke("sweep", "run", sweep, "--store", ro / "new.db", "--executor", "serial")
-    one_line_error(code, err, "read-only folder")
-    code, _, err = invoke("sweep", "export", "--store", real, "--out", ro / "rows.csv")
-    one_line_error(code, err, f"out={str(ro / 'rows.csv')!r}: cannot write", "nothing was written")
+    assert_one_line_error(
+        invoke("sweep", "run", sweep, "--store", db, "--executor", "serial"),
+        "read-only folder",
+        "cannot write results here",
+        alone=False,
+    )
+    assert_one_line_error(
+        invoke("sweep", "run", sweep, "--store", ro / "new.db", "--executor", "serial"), "read-only folder", alone=False
+    )
+    assert_one_line_error(
+        invoke("sweep", "export", "--store", real, "--out", ro / "rows.csv"),
+        f"out={str(ro / 'rows.csv')!r}: cannot write",
+        "nothing was written",
+    )
     assert sorted(os.listdir(ro)) == ["r.db"] and sha(db) == sha(real)
 
 
@@ -146,8 +126,11 @@ def test_a_second_driver_through_a_symlink_is_refused(invoke, made, tmp_path):
     link = tmp_path / "link.db"
     link.symlink_to(db)
     with ResultsStore(db) as holder, holder.lock():
-        code, _, err = invoke("sweep", "run", sweep, "--store", link, "--executor", "serial", "--retry-failed")
-        one_line_error(code, err, "busy: another sweep driver (pid")
+        assert_one_line_error(
+            invoke("sweep", "run", sweep, "--store", link, "--executor", "serial", "--retry-failed"),
+            "busy: another sweep driver (pid",
+            alone=False,
+        )
     assert sorted(os.listdir(folder)) == ["T.db"]
 
 
@@ -161,17 +144,21 @@ def test_a_second_driver_through_a_symlink_is_refused(invoke, made, tmp_path):
 )
 def test_export_bad_out(invoke, made, tmp_path, monkeypatch, out, needle):
     monkeypatch.chdir(tmp_path)
-    code, _, err = invoke("sweep", "export", "--store", made[1], "--out", out)
-    one_line_error(code, err, needle)
+    assert_one_line_error(invoke("sweep", "export", "--store", made[1], "--out", out), needle)
     assert os.listdir(tmp_path) == []
 
 
 def test_export_unknown_sweep_or_size(invoke, made, tmp_path):
     out = tmp_path / "x.csv"
-    code, _, err = invoke("sweep", "export", "--store", made[1], "--out", out, "--sweep", "nosuch")
-    one_line_error(code, err, "sweep='nosuch': no such sweep in store", "(it has: tiny)")
-    code, _, err = invoke("sweep", "export", "--store", made[1], "--out", out, "--sweep", "tiny", "--size", "big")
-    one_line_error(code, err, "size='big': no such size in sweep 'tiny' (it has: quick)")
+    assert_one_line_error(
+        invoke("sweep", "export", "--store", made[1], "--out", out, "--sweep", "nosuch"),
+        "sweep='nosuch': no such sweep in store",
+        "(it has: tiny)",
+    )
+    assert_one_line_error(
+        invoke("sweep", "export", "--store", made[1], "--out", out, "--sweep", "tiny", "--size", "big"),
+        "size='big': no such size in sweep 'tiny' (it has: quick)",
+    )
     assert not out.exists()
 
 
@@ -214,8 +201,10 @@ def test_export_to_a_full_disk_leaves_nothing_and_keeps_the_old_file(invoke, mad
     out = where / "rows.csv"
     out.write_text("old export\n")
     fill(kib_free=4)  # the export is larger than 4 KiB
-    code, _, err = invoke("sweep", "export", "--store", made[1], "--out", out)
-    one_line_error(code, err, f"out={str(out)!r}: cannot write (No space left on device); nothing was written")
+    assert_one_line_error(
+        invoke("sweep", "export", "--store", made[1], "--out", out),
+        f"out={str(out)!r}: cannot write (No space left on device); nothing was written",
+    )
     assert out.read_text() == "old export\n" and sorted(os.listdir(where)) == ["filler", "rows.csv"]
 
 
@@ -224,8 +213,12 @@ def test_sweep_run_on_a_full_disk_is_one_line_and_resumable(invoke, made, tiny_d
     sweep, _ = made
     fill(kib_free=48)  # room for the empty store, not for every trial's rows and the WAL
     db = where / "r.db"
-    code, _, err = invoke("sweep", "run", sweep, "--store", db, "--executor", "serial", "--no-progress")
-    line = one_line_error(code, err, "database or disk is full", exit_code=1)
+    line = assert_one_line_error(
+        invoke("sweep", "run", sweep, "--store", db, "--executor", "serial", "--no-progress"),
+        "database or disk is full",
+        exit_code=1,
+        alone=False,
+    )
     assert "rerun" in line and not os.path.exists(f"{db}.lock")
     os.unlink(where / "filler")
     code, out, err = invoke("sweep", "run", sweep, "--store", db, "--executor", "serial", "--no-progress")
@@ -248,19 +241,24 @@ def test_report_on_a_full_disk_is_one_line(invoke, made, tiny_disk):
 @pytest.mark.parametrize("value", ["nan", "-1", "inf", "0"])
 def test_connect_timeout_values(invoke, made, tmp_path, value):
     db = tmp_path / "r.db"
-    code, _, err = invoke("sweep", "run", made[0], "--store", db, "--executor", "dask", "--connect-timeout", value)
-    one_line_error(code, err, "connect_timeout=", "must be a finite number of seconds > 0 (--connect-timeout)")
+    assert_one_line_error(
+        invoke("sweep", "run", made[0], "--store", db, "--executor", "dask", "--connect-timeout", value),
+        "connect_timeout=",
+        "must be a finite number of seconds > 0 (--connect-timeout)",
+    )
     assert not db.exists()
 
 
 def test_tls_options_need_a_tls_scheduler(invoke, made, tmp_path):
     db = tmp_path / "r.db"
     args = ("sweep", "run", made[0], "--store", db, "--executor", "dask")
-    code, _, err = invoke(*args, "--scheduler", "tcp://127.0.0.1:9", "--tls-ca-file", tmp_path / "ca.pem")
-    one_line_error(code, err, "tls_ca_file=", "only with a tls:// scheduler")
+    assert_one_line_error(
+        invoke(*args, "--scheduler", "tcp://127.0.0.1:9", "--tls-ca-file", tmp_path / "ca.pem"),
+        "tls_ca_file=",
+        "only with a tls:// scheduler",
+    )
     pytest.importorskip("distributed")
-    code, _, err = invoke(*args, "--scheduler", "tls://127.0.0.1:9")
-    one_line_error(code, err, "a tls:// scheduler needs --tls-ca-file")
+    assert_one_line_error(invoke(*args, "--scheduler", "tls://127.0.0.1:9"), "a tls:// scheduler needs --tls-ca-file")
     assert not db.exists()
 
 

@@ -4,19 +4,10 @@ import sqlite3
 
 import pandas as pd
 import pytest
+from helpers import assert_one_line_error
 
 import reports.build
 from reports.render.latex import latex_engine
-
-
-def _one_line_error(res, *needles):
-    assert res.exit_code == 2, res.output
-    lines = [line for line in res.output.splitlines() if line.strip()]
-    assert lines and lines[0].startswith("Error: ")
-    assert "Traceback" not in res.output
-    for n in needles:
-        assert n in lines[0]
-    return lines
 
 
 def _synthetic_store(path):
@@ -48,14 +39,13 @@ def _synthetic_store(path):
 
 
 def test_unknown_preset(invoke, tmp_path):
-    lines = _one_line_error(
-        invoke("report", "--preset", "huge", "--out", str(tmp_path / "o"), "--no-run"), "preset='huge'"
-    )
-    assert len(lines) == 1
+    res = invoke("report", "--preset", "huge", "--out", str(tmp_path / "o"), "--no-run")
+    assert_one_line_error(res, "preset='huge'")
+    assert res.stdout == ""
 
 
 def test_missing_store_with_no_run(invoke, tmp_path):
-    _one_line_error(invoke("report", "--out", str(tmp_path / "o"), "--no-run"), "no such results store")
+    assert_one_line_error(invoke("report", "--out", str(tmp_path / "o"), "--no-run"), "no such results store")
 
 
 def test_empty_store(invoke, tmp_path):
@@ -63,7 +53,7 @@ def test_empty_store(invoke, tmp_path):
 
     ResultsStore(tmp_path / "empty.db").close()
     res = invoke("report", "--out", str(tmp_path / "o"), "--store", str(tmp_path / "empty.db"), "--no-run")
-    _one_line_error(res, "no finished result rows")
+    assert_one_line_error(res, "no finished result rows")
     assert not (tmp_path / "o" / "report.tex").exists()
 
 
@@ -73,22 +63,22 @@ def test_incompatible_store(invoke, tmp_path):
     con.execute("CREATE TABLE t (x)")
     con.commit()
     con.close()
-    _one_line_error(invoke("report", "--out", str(tmp_path / "o"), "--store", str(bad), "--no-run"), "store=")
+    assert_one_line_error(invoke("report", "--out", str(tmp_path / "o"), "--store", str(bad), "--no-run"), "store=")
     (tmp_path / "junk.db").write_text("not a database at all, just text" * 10)
-    _one_line_error(
+    assert_one_line_error(
         invoke("report", "--out", str(tmp_path / "o"), "--store", str(tmp_path / "junk.db"), "--no-run"), "store="
     )
 
 
 def test_frame_without_columns_is_incompatible(invoke, tmp_path, monkeypatch):
     monkeypatch.setattr(reports.build, "load_frame", lambda path: pd.DataFrame({"x": [1]}))
-    _one_line_error(invoke("report", "--out", str(tmp_path / "o"), "--no-run"), "incompatible")
+    assert_one_line_error(invoke("report", "--out", str(tmp_path / "o"), "--no-run"), "incompatible")
 
 
 def test_output_folder_not_writable(invoke, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    _one_line_error(invoke("report", "--out", str(blocker / "sub"), "--no-run"), "out=", "cannot write")
+    assert_one_line_error(invoke("report", "--out", str(blocker / "sub"), "--no-run"), "out=", "cannot write")
 
 
 @pytest.mark.skipif(latex_engine() is None, reason="no LaTeX engine (latexmk + pdflatex) installed")
@@ -106,7 +96,9 @@ def test_latex_error_shows_log_lines_and_leaves_no_stale_pdf(tiny_preset, invoke
         lambda *a, **k: "\\documentclass{article}\\begin{document}\\undefinedmacroxyz\\end{document}\n",
     )
     res = invoke("report", "--preset", "test", "--out", str(out), "--store", str(store), "--no-run", "--no-progress")
-    lines = _one_line_error(res, "latex")
+    line = assert_one_line_error(res, "latex", alone=False)  # the LaTeX log's excerpt follows
+    lines = [x for x in res.output.splitlines() if x.strip()]
+    assert lines[0] == line
     assert any(line.strip().startswith("! Undefined control sequence") for line in lines[1:])
     assert len(lines) <= 1 + 16
     assert not (out / "report.pdf").exists()

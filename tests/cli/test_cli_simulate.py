@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers import assert_one_line_error
 
 
 def test_table_shows_exact_and_monte_carlo_side_by_side(invoke):
@@ -60,10 +61,7 @@ def test_json_has_required_keys_and_families_all_notes_undefined(invoke):
 )
 def test_bad_input_is_one_line_exit_2(args, needle):
     proc = subprocess.run([sys.executable, "cli.py", "simulate", *args], capture_output=True, text=True)
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error:") and needle in lines[0], proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert_one_line_error(proc, needle)
 
 
 def test_wide_collision_distribution_is_summarised_by_quantiles(invoke):

@@ -5,49 +5,28 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import assert_one_line_error
 
 from fpe_train.sweeps.store import ResultsStore
 
-TINY = """
-[sweep]
-name = "tiny"
-description = "two tiny boolean configs"
-[base]
-task = "boolean"
-clauses = 3
-k = 2
-splits = ["random"]
-trials = 2
-warmup_epochs = 2
-epochs = 2
-n_train = 64
-n_test = 32
-batch_size = 32
-device = "cpu"
-[grid]
-r = [2, 3]
-[sizes.quick]
-[sizes.paper]
-trials = 3
-"""
+# two tiny Boolean configs (r = 2 and 3), two trials each
+SWEEP = dict(
+    description="two tiny boolean configs",
+    clauses=3,
+    trials=2,
+    warmup_epochs=2,
+    epochs=2,
+    n_train=64,
+    n_test=32,
+    batch_size=32,
+    r=None,
+    grid={"r": [2, 3]},
+    sizes={"quick": {}, "paper": {"trials": 3}},
+)
 
 
-def sweep_file(tmp_path, text=TINY, name="tiny.toml"):
-    p = tmp_path / name
-    p.write_text(text)
-    return p
-
-
-def assert_one_line_error(code, err, *needles):
-    assert code == 2, err
-    lines = [x for x in err.splitlines() if x.startswith("Error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for n in needles:
-        assert n in lines[0], lines[0]
-
-
-def test_run_status_export(invoke, tmp_path):
-    p, db = sweep_file(tmp_path), tmp_path / "r.db"
+def test_run_status_export(invoke, tmp_path, tiny_sweep_file):
+    p, db = tiny_sweep_file(**SWEEP), tmp_path / "r.db"
     code, out, err = invoke("sweep", "run", p, "--store", db, "--executor", "serial")
     assert code == 0, err
     assert "tiny (quick): 4 trials done, 0 failed, 0 already done" in out
@@ -89,14 +68,14 @@ def test_run_status_export(invoke, tmp_path):
     assert len(pq) == 12 and list(pq.test_accuracy) == list(frame.test_accuracy)
 
 
-def test_failed_trials_exit_1_and_are_kept(invoke, tmp_path, monkeypatch):
+def test_failed_trials_exit_1_and_are_kept(invoke, tmp_path, monkeypatch, tiny_sweep_file):
     import fpe_train.engine.cpu
 
     def broken(config, **_):  # a failure no up-front check can see (the serial executor runs in-process)
         raise RuntimeError("trial failed")
 
     monkeypatch.setattr(fpe_train.engine.cpu, "run_any", broken)  # the executors train batches with it
-    p, db = sweep_file(tmp_path, TINY), tmp_path / "r.db"
+    p, db = tiny_sweep_file(**SWEEP), tmp_path / "r.db"
     code, out, _ = invoke("sweep", "run", p, "--store", db, "--executor", "serial", "--no-progress")
     assert code == 1 and "0 trials done, 4 failed" in out
     code, out, _ = invoke("sweep", "run", p, "--store", db, "--executor", "serial", "--no-progress")
@@ -121,27 +100,30 @@ BAD_SWEEPS = [
 
 @pytest.mark.parametrize("text, needles", BAD_SWEEPS)
 def test_bad_sweep_file(invoke, tmp_path, text, needles):
-    db = tmp_path / "r.db"
-    code, _, err = invoke("sweep", "run", sweep_file(tmp_path, text), "--store", db, "--executor", "serial")
-    assert_one_line_error(code, err, *needles)
+    db, p = tmp_path / "r.db", tmp_path / "tiny.toml"
+    p.write_text(text)
+    assert_one_line_error(invoke("sweep", "run", p, "--store", db, "--executor", "serial"), *needles)
     assert not db.exists()
 
 
-def test_missing_and_mismatched_datasets(invoke, tmp_path):
+def test_missing_and_mismatched_datasets(invoke, tmp_path, tiny_sweep_file):
     db = tmp_path / "r.db"
-    emb = TINY.replace('task = "boolean"', 'task = "embeddings"').replace("clauses = 3\nk = 2\n", "")
-    p = sweep_file(tmp_path, emb)
-    code, _, err = invoke("sweep", "run", p, "--store", db, "--set", f"data_path={tmp_path / 'nope.npz'}")
-    assert_one_line_error(code, err, "nope.npz", "no such file")
+    p = tiny_sweep_file(**{**SWEEP, "task": "embeddings", "clauses": None, "k": None})
+    assert_one_line_error(
+        invoke("sweep", "run", p, "--store", db, "--set", f"data_path={tmp_path / 'nope.npz'}"),
+        "nope.npz",
+        "no such file",
+    )
     np.savez(tmp_path / "e.npz", features=np.zeros((10, 4)), labels=np.zeros(9, int))
-    code, _, err = invoke("sweep", "run", p, "--store", db, "--set", f"data_path={tmp_path / 'e.npz'}")
-    assert_one_line_error(code, err, "9 labels do not match 10 feature rows")
+    assert_one_line_error(
+        invoke("sweep", "run", p, "--store", db, "--set", f"data_path={tmp_path / 'e.npz'}"),
+        "9 labels do not match 10 feature rows",
+    )
     assert not db.exists()
-    code, _, err = invoke("sweep", "run", p, "--store", db, "--set", "data_path")
-    assert_one_line_error(code, err, "must look like KEY=VALUE")
+    assert_one_line_error(invoke("sweep", "run", p, "--store", db, "--set", "data_path"), "must look like KEY=VALUE")
 
 
-def test_foreign_and_incompatible_stores_untouched(invoke, tmp_path):
+def test_foreign_and_incompatible_stores_untouched(invoke, tmp_path, tiny_sweep_file):
     import sqlite3
 
     text = tmp_path / "text.db"
@@ -151,19 +133,17 @@ def test_foreign_and_incompatible_stores_untouched(invoke, tmp_path):
     con = sqlite3.connect(future)
     con.execute("PRAGMA user_version = 7")
     con.close()
-    p = sweep_file(tmp_path)
+    p = tiny_sweep_file(**SWEEP)
     for db, needle in ((text, "not an SQLite database"), (future, "schema version 7")):
         before = untouched(db)
         for args in (("run", p), ("status",), ("export", "--out", tmp_path / "x.csv")):
-            code, _, err = invoke("sweep", *args, "--store", db)
-            assert_one_line_error(code, err, needle)
+            assert_one_line_error(invoke("sweep", *args, "--store", db), needle)
         assert untouched(db) == before
-    code, _, err = invoke("sweep", "status", "--store", tmp_path / "none.db")
-    assert_one_line_error(code, err, "no such results store")
+    assert_one_line_error(invoke("sweep", "status", "--store", tmp_path / "none.db"), "no such results store")
 
 
-def test_unreachable_scheduler_and_busy_store(invoke, tmp_path):
-    p, db = sweep_file(tmp_path), tmp_path / "r.db"
+def test_unreachable_scheduler_and_busy_store(invoke, tmp_path, tiny_sweep_file):
+    p, db = tiny_sweep_file(**SWEEP), tmp_path / "r.db"
     args = (
         "sweep",
         "run",
@@ -177,16 +157,17 @@ def test_unreachable_scheduler_and_busy_store(invoke, tmp_path):
         "--connect-timeout",
         "1",
     )
-    code, _, err = invoke(*args)
-    assert_one_line_error(code, err, "scheduler='tcp://127.0.0.1:9': cannot connect")
+    assert_one_line_error(invoke(*args), "scheduler='tcp://127.0.0.1:9': cannot connect", alone=False)
     assert not db.exists()
     ResultsStore(db).close()
     before = untouched(db)
-    code, _, err = invoke(*args)
-    assert_one_line_error(code, err, "cannot connect")
+    assert_one_line_error(invoke(*args), "cannot connect", alone=False)
     assert untouched(db) == before
     with ResultsStore(db) as holder, holder.lock():
-        code, _, err = invoke("sweep", "run", p, "--store", db, "--executor", "serial")
-        assert_one_line_error(code, err, "busy: another sweep driver (pid")
+        assert_one_line_error(
+            invoke("sweep", "run", p, "--store", db, "--executor", "serial"),
+            "busy: another sweep driver (pid",
+            alone=False,
+        )
     with ResultsStore(db) as s:
         assert s.status() == []

@@ -9,6 +9,7 @@ from fractions import Fraction
 from math import comb
 
 import pytest
+from helpers import assert_one_line_error
 
 from fpe_theory import Problem
 from fpe_theory.brute import brute_exact
@@ -85,12 +86,8 @@ def test_formulas_plain_latex_json(invoke):
 )
 def test_bad_input_is_one_line_exit_2(args, needle):
     command = "collisions" if args[0] == "--alpha" else "coverage"  # both commands share the checks
-    if True:
-        proc = subprocess.run([sys.executable, "cli.py", command, *args], capture_output=True, text=True)
-        assert proc.returncode == 2
-        lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("Error:") and needle in lines[0], proc.stderr
-        assert "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "cli.py", command, *args], capture_output=True, text=True)
+    assert_one_line_error(proc, needle)
 
 
 def test_coverage_does_not_import_sympy_or_torch():

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from helpers import assert_one_line_error
 
 TINY = [
     "--clauses",
@@ -73,7 +74,4 @@ if not torch.cuda.is_available():
 
 @pytest.mark.parametrize("args,needle", BAD)
 def test_bad_input_one_line_exit_2(invoke, args, needle):
-    code, _, err = invoke("train", *TINY, *args)
-    assert code == 2
-    err = err.strip().splitlines()
-    assert err[-1].startswith("Error: ") and needle in err[-1] and "Traceback" not in "\n".join(err)
+    assert_one_line_error(invoke("train", *TINY, *args), needle)

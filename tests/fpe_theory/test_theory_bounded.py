@@ -12,6 +12,7 @@ from fractions import Fraction
 from math import comb
 
 import pytest
+from helpers import assert_one_line_error
 
 from fpe_theory.exact import law, r_min_bounds
 from fpe_theory.problem import Problem
@@ -90,9 +91,8 @@ def test_tiny_eps_answers_within_seconds(invoke):
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-1"])
 def test_max_seconds_must_be_finite(invoke, value):
-    code, out, err = invoke("coverage", "--r", 8, "--max-seconds", value)
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("Error: max_seconds=") and "Traceback" not in err
+    line = assert_one_line_error(invoke("coverage", "--r", 8, "--max-seconds", value), "max_seconds=")
+    assert line.startswith("Error: max_seconds=")
 
 
 def test_exact_strings_are_opt_in(invoke):
@@ -114,5 +114,5 @@ def test_collisions_has_no_time_budget_and_no_eps(invoke):
 
 
 def test_huge_k_is_refused_naming_k(invoke):
-    code, _, err = invoke("coverage", "--m", 2**22, "--k", 2**20, "--alpha", 2, "--r", 1)
-    assert code == 2 and err.startswith("Error: k=")
+    line = assert_one_line_error(invoke("coverage", "--m", 2**22, "--k", 2**20, "--alpha", 2, "--r", 1), "k=")
+    assert line.startswith("Error: k=")

@@ -142,11 +142,9 @@ def test_regression_slope_in_report_matches_least_squares(built, frame):
     assert f"{slope:+.2f}" in line and f"{const:+.1f}" in line and str(len(x)) in line
 
 
-def test_without_latex_writes_tex_and_figures_and_a_hint(tiny_preset, store, built, tmp_path, monkeypatch):
+def test_without_latex_writes_tex_and_figures_and_a_hint(tiny_preset, store, built, tmp_path, monkeypatch, invoke):
     """Also: the same store and preset give the same report.tex (seeded Monte Carlo, exact theory)."""
-    from click.testing import CliRunner
 
-    import cli
     import reports.presets
 
     monkeypatch.setitem(reports.presets.PRESETS, "test", tiny_preset)
@@ -154,9 +152,7 @@ def test_without_latex_writes_tex_and_figures_and_a_hint(tiny_preset, store, bui
     out = tmp_path / "out"
     out.mkdir()
     (out / "report.pdf").write_text("stale")
-    res = CliRunner().invoke(
-        cli.main, ["report", "--preset", "test", "--store", str(store), "--no-run", "--out", str(out), "--no-progress"]
-    )
+    res = invoke("report", "--preset", "test", "--store", store, "--no-run", "--out", out, "--no-progress")
     assert res.exit_code == 0, res.output
     hints = [line for line in res.output.splitlines() if "latexmk -pdf report.tex" in line]
     assert len(hints) == 1

@@ -7,26 +7,21 @@ import pytest
 from reports.build import build_report
 from reports.presets import PRESETS, Preset, SweepChoice, get_preset, load_sweeps
 
-TINY_TOML = """
-[sweep]
-name = "fig3a"
-[base]
-task = "boolean"
-clauses = 4
-k = 2
-alpha = 2
-splits = ["random"]
-epochs = 2
-warmup_epochs = 2
-n_train = 128
-n_test = 64
-batch_size = 64
-device = "cpu"
-[grid]
-r = [2, 4]
-[sizes.quick]
-trials = 2
-"""
+# fig3a in small: two r values, two trials each
+FIG3A = dict(
+    name="fig3a",
+    clauses=4,
+    alpha=2,
+    r=None,
+    trials=None,
+    epochs=2,
+    warmup_epochs=2,
+    n_train=128,
+    n_test=64,
+    batch_size=64,
+    grid={"r": [2, 4]},
+    sizes={"quick": {"trials": 2}},
+)
 
 
 def test_unknown_preset():
@@ -66,8 +61,8 @@ def test_missing_sweep_file_is_a_one_line_error(tmp_path):
         load_sweeps(preset)
 
 
-def test_report_trains_only_what_the_store_lacks(tmp_path, monkeypatch):
-    (tmp_path / "fig3a.toml").write_text(TINY_TOML)
+def test_report_trains_only_what_the_store_lacks(tmp_path, monkeypatch, tiny_sweep_file):
+    tiny_sweep_file(file="fig3a.toml", **FIG3A)
     preset = Preset(
         name="tiny",
         sweeps=(SweepChoice("fig3a"),),

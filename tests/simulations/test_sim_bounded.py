@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
+from helpers import assert_one_line_error
 from scipy import stats
 
 from fpe_theory import Problem
-from simulations.montecarlo import BLOCK_TRIALS, _plan, _run_chunk, simulate
+from simulations.montecarlo import BLOCK_TRIALS, _run_blocks, _setup, simulate
 from simulations.stats import MeanAccumulator, mean_estimate
 
 
@@ -34,7 +35,7 @@ def test_streamed_estimates_equal_the_per_block_formula():
     problem, family, trials, seed = Problem(m=16, k=2, alpha=2), "random", 5 * BLOCK_TRIALS + 17, 3
     res = simulate(problem, family, 2, trials, seed)
     n_blocks = -(-trials // BLOCK_TRIALS)
-    counts, ints, shifts, sq, _ = _run_chunk(_plan(problem, family, 2), seed, 0, n_blocks, trials)
+    counts, ints, shifts, sq, _ = _run_blocks(_setup(problem, family, 2), seed, 0, n_blocks, trials)
     for q, name in enumerate(("expected_covered", "expected_collisions", "neurons_cover_ge1", "neurons_cover_ge2")):
         ref = mean_estimate(counts, shifts[:, q], ints[:, 1 + q], sq[:, q])
         got = getattr(res, name)
@@ -52,10 +53,9 @@ def test_same_numbers_whatever_the_thread_count():
 
 @pytest.mark.parametrize("trials", [10**12, 10**30])
 def test_huge_trials_refused_within_seconds(invoke, trials):
-    code, out, err = invoke("simulate", "--trials", trials, "--family", "random", "--no-progress")
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"Error: trials={trials}:")
-    assert "Traceback" not in err and "MemoryError" not in err
+    result = invoke("simulate", "--trials", trials, "--family", "random", "--no-progress")
+    line = assert_one_line_error(result, f"trials={trials}:")
+    assert line.startswith(f"Error: trials={trials}:") and "MemoryError" not in result.stderr
 
 
 def test_measured_rate_refuses_a_run_past_max_seconds(monkeypatch):
@@ -68,5 +68,5 @@ def test_measured_rate_refuses_a_run_past_max_seconds(monkeypatch):
 
 
 def test_max_seconds_nan_refused(invoke):
-    code, _, err = invoke("simulate", "--trials", 1000, "--max-seconds", "nan")
-    assert code == 2 and err.startswith("Error: max_seconds=nan")
+    line = assert_one_line_error(invoke("simulate", "--trials", 1000, "--max-seconds", "nan"), "max_seconds=nan")
+    assert line.startswith("Error: max_seconds=nan")

@@ -14,7 +14,7 @@ from scipy import stats
 from fpe_theory import Problem
 from fpe_theory.exact import family_exact
 from simulations import bitsets
-from simulations.montecarlo import _plan, compare, simulate
+from simulations.montecarlo import _setup, compare, simulate
 from simulations.oracle import simulate_numpy
 
 P_MIN = 1e-4  # chi-square p-value below which a sampler is called non-uniform
@@ -100,7 +100,7 @@ FAST_CASES = [(8, 2, 2, 2), (72, 4, 2, 3), (96, 4, 3, 2), (128, 4, 4, 8), (192, 
 def test_fast_path_agrees_with_exact_theory(m, k, alpha, r):
     problem = Problem(m, k, alpha)
     for family in ("random", "overlap"):
-        assert _plan(problem, family, r)["kernel"] is bitsets.run_blocks
+        assert _setup(problem, family, r)["kernel"] is bitsets.run_blocks
         res = simulate(problem, family, r, trials=100_000, seed=21)
         rows = [c for c in compare(res, family_exact(problem, family, r)) if c.exact is not None]
         bad = [(c.quantity, float(c.exact), c.estimate, c.z) for c in rows if c.flag]
@@ -122,7 +122,7 @@ def test_fast_path_agrees_with_general_kernel_and_oracle(problem, r, monkeypatch
         fast = simulate(problem, family, r, trials=100_000, seed=2)
         with monkeypatch.context() as patch:
             patch.setattr(bitsets, "applies", lambda *_: False)
-            assert _plan(problem, family, r)["kernel"] is not bitsets.run_blocks
+            assert _setup(problem, family, r)["kernel"] is not bitsets.run_blocks
             general = simulate(problem, family, r, trials=100_000, seed=3)
         ref = simulate_numpy(problem, family, r, trials=10_000, seed=4)
         for (name, est), key in zip(fast.estimates().items(), list(ref), strict=True):
@@ -135,9 +135,9 @@ def test_fast_path_agrees_with_general_kernel_and_oracle(problem, r, monkeypatch
 
 
 def test_general_kernel_still_serves_the_other_cases():
-    assert _plan(Problem(12, 3, 2), "random", 1)["kernel"] is not bitsets.run_blocks  # 3 does not divide 64
-    assert _plan(Problem(16, 2, 2), "clause", 1)["kernel"] is not bitsets.run_blocks
-    assert _plan(Problem(16, 2, 2), "structured_2_4", 1)["kernel"] is not bitsets.run_blocks
+    assert _setup(Problem(12, 3, 2), "random", 1)["kernel"] is not bitsets.run_blocks  # 3 does not divide 64
+    assert _setup(Problem(16, 2, 2), "clause", 1)["kernel"] is not bitsets.run_blocks
+    assert _setup(Problem(16, 2, 2), "structured_2_4", 1)["kernel"] is not bitsets.run_blocks
     full, pattern = bitsets.words(200, 8)
     assert [int(w).bit_count() for w in full] == [64, 64, 64, 8]
     assert sum(int(w).bit_count() for w in pattern) == 25

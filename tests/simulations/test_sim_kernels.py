@@ -237,16 +237,16 @@ def test_same_seed_same_numbers_any_thread_count():
 
 
 def _one_block(problem, family, r, seed, block, trials):
-    """Histogram of block ``block`` alone: the plan's kernel run on that block's seed only (a plain loop)."""
+    """Histogram of block ``block`` alone: the setup's kernel run on that block's seed only (a plain loop)."""
     from simulations import kernels
-    from simulations.montecarlo import _plan, block_seeds
+    from simulations.montecarlo import _setup, block_seeds
 
-    plan = _plan(problem, family, r)
-    hist = np.zeros((1, plan["bins"]), np.int64)
+    setup = _setup(problem, family, r)
+    hist = np.zeros((1, setup["bins"]), np.int64)
     ints = np.zeros((1, 1 + kernels.N_MEANS), np.int64)
     shifts, sq = np.zeros((1, kernels.N_MEANS), np.int64), np.zeros((1, kernels.N_MEANS))
     counts = np.array([trials], np.int64)
-    plan["kernel"](*plan["args"], block_seeds(seed, block, block + 1), counts, plan["width"], ints, shifts, sq, hist)
+    setup["kernel"](*setup["args"], block_seeds(seed, block, block + 1), counts, setup["width"], ints, shifts, sq, hist)
     return hist[0]
 
 

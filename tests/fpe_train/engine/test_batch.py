@@ -92,20 +92,20 @@ def test_padding_is_never_counted():
     assert {r["nonzero_params"] for r in small} == {c.m * c.r + c.r}  # the dense budget of the small config
 
 
-def test_group_configs_by_schedule_path_and_bucket():
+def test_batch_configs_by_schedule_path_and_bucket():
     a, b, c = mixed()
     other = dataclasses.replace(a, epochs=5)
-    groups = B.group_configs([a, other, b, c], device="cpu")
-    assert groups == [[a, b], [other], [c]]  # the kernel's configs (ragged: one batch), another schedule, torch
-    assert sorted(map(len, B.group_configs([a, other, b, c], device="cuda"))) == [1, 1, 2]
+    batches = B.batch_configs([a, other, b, c], device="cpu")
+    assert batches == [[a], [b], [other], [c]]  # the kernel's configs (ragged: one batch each), another schedule, torch
+    assert sorted(map(len, B.batch_configs([a, other, b, c], device="cuda"))) == [1, 1, 2]
     a, b, c = mixed(depth=2)  # the torch path on CPU: shape buckets
     other = dataclasses.replace(a, epochs=5)
-    groups = B.group_configs([a, other, b, c], device="cpu")
-    assert groups == [[b, c, a], [other]]  # tiny shapes: padding is cheaper than a second batch; largest first
+    batches = B.batch_configs([a, other, b, c], device="cpu")
+    assert batches == [[b, c, a], [other]]  # tiny shapes: padding is cheaper than a second batch; largest first
     big = dataclasses.replace(a, clauses=64, r=64, trials=1, n_train=10000, batch_size=500)
     tiny = dataclasses.replace(big, clauses=2, r=2, trials=50)
-    assert len(B.group_configs([big, tiny])) == 2  # padding 50 tiny models to the big shape would not pay
-    assert len(B.group_configs([dataclasses.replace(x, depth=1) for x in (big, tiny)])) == 1  # the kernel: ragged
+    assert len(B.batch_configs([big, tiny])) == 2  # padding 50 tiny models to the big shape would not pay
+    assert len(B.batch_configs([dataclasses.replace(x, depth=1) for x in (big, tiny)])) == 2  # the kernel: one each
 
 
 def test_group_cost_model_against_a_plain_count():
@@ -121,7 +121,7 @@ def test_group_cost_model_against_a_plain_count():
 def test_a_batch_too_big_for_memory_is_split_by_trials_and_still_equal():
     c = mixed()[1]
     one = B.batch_bytes([(c, 1)])
-    batches = B.plan_batches([(c, range(c.trials))], budget=int(one * 1.5))
+    batches = B.batch_jobs([(c, range(c.trials))], budget=int(one * 1.5))
     assert [len(t) for b in batches for _, t in b] == [1, 1, 1]
     rows = [r for b in batches for (cfg, t) in b for r in flat(run_batch([(cfg, t)]).rows[0])]
     assert_same_rows(rows, run_config(c), tol=1e-6)
@@ -139,5 +139,102 @@ def test_memory_estimate_covers_the_real_tensors():
 
 def test_spread_gives_one_batch_per_worker():
     c = mixed()[1]
-    assert len(B.plan_batches([(c, range(c.trials))], min_batches=3)) == 3
-    assert len(B.plan_batches([(c, (0,))], min_batches=3)) == 1  # one trial cannot be split
+    assert len(B.batch_jobs([(c, range(c.trials))], min_batches=3)) == 3
+    assert len(B.batch_jobs([(c, (0,))], min_batches=3)) == 1  # one trial cannot be split
+
+
+def _partitions(items: list) -> list[list[list]]:
+    """Every partition of ``items`` into non-empty groups (brute force)."""
+    if not items:
+        return [[]]
+    first, rest = items[0], items[1:]
+    out = []
+    for p in _partitions(rest):
+        out.append([[first], *p])
+        for i in range(len(p)):
+            out.append([*p[:i], [first, *p[i]], *p[i + 1 :]])
+    return out
+
+
+def _plain_cuda_cost(jobs: list[tuple]) -> float:
+    """The CUDA cost model counted by hand: steps x (launch overhead + per model 6 B W + Adam W), W padded."""
+    m = max(c.m for c, _ in jobs)
+    warm_h = max(c.r for c, _ in jobs)
+    fine_h = max(c.r * (c.alpha if c.splits else 1) for c, _ in jobs)
+    c0 = jobs[0][0]
+    per_epoch = -(-c0.n_train // c0.batch_size)
+    e_warm = sum(t for _, t in jobs)
+    e_fine = sum(t * (1 + len(c.splits)) for c, t in jobs)
+
+    def per(E, h):
+        w = m * h + h
+        return B.CUDA_STEP_OVERHEAD_FLOP + E * (6 * c0.batch_size * w + B.ADAM_FLOP_PER_PARAM * w)
+
+    return c0.warmup_epochs * per_epoch * per(e_warm, warm_h) + c0.epochs * per_epoch * per(e_fine, fine_h)
+
+
+def _fig3c_like() -> list[TrainConfig]:
+    """fig3c's mix at a short schedule: m = 16..128 (4 literals per clause), widths r = 4..24, alpha 4."""
+    base = dict(k=4, epochs=5, warmup_epochs=5, n_train=10000, n_test=100, batch_size=500, device="cuda", trials=5)
+    return [
+        TrainConfig(clauses=c, r=r, alpha=4, splits=("random", "clause"), **base)
+        for c in (4, 8, 16, 32)
+        for r in (4, 8, 16, 24)
+    ]
+
+
+def _two_scales() -> list[TrainConfig]:
+    """Three small configs and three large ones (m = 16 vs 128), 40 trials each: padding the small ones to the
+    large shape costs more than the launches of a second batch, under any overhead near the estimate."""
+    base = dict(k=4, epochs=5, warmup_epochs=5, n_train=10000, n_test=100, batch_size=500, device="cuda", trials=40)
+    small = [TrainConfig(clauses=4, r=r, alpha=2, splits=("random",), **base) for r in (2, 3, 4)]
+    return small + [TrainConfig(clauses=32, r=r, alpha=2, splits=("random",), **base) for r in (24, 28, 32)]
+
+
+def test_cuda_cost_model_against_a_plain_count():
+    a, b, c = _fig3c_like()[0], _fig3c_like()[5], _fig3c_like()[15]
+    for jobs in ([(a, 5)], [(a, 2), (b, 3)], [(a, 5), (b, 1), (c, 4)]):
+        assert B.bucket_cost(jobs, "cuda") == pytest.approx(_plain_cuda_cost(jobs))
+        assert B.bucket_cost(jobs, "cuda") > B.bucket_cost(jobs, "cpu")  # the launches cost more on CUDA
+
+
+@pytest.mark.parametrize("mix", [_fig3c_like, _two_scales])
+def test_cuda_buckets_cost_no_more_than_one_padded_batch_or_config_by_config(mix):
+    configs = mix()
+    jobs = [(c, range(c.trials)) for c in configs]
+    batches = B.batch_jobs(jobs, device="cuda", budget=1 << 62)
+    assert sorted((id(c), t) for b in batches for c, ts in b for t in ts) == sorted(
+        (id(c), t) for c in configs for t in range(c.trials)
+    )  # every trial once
+    cost = lambda b: _plain_cuda_cost([(c, len(t)) for c, t in b])  # noqa: E731
+    total = sum(map(cost, batches))
+    one = _plain_cuda_cost([(c, c.trials) for c in configs])
+    each = sum(_plain_cuda_cost([(c, c.trials)]) for c in configs)
+    assert total <= one * (1 + 1e-12) and total <= each * (1 + 1e-12)
+    assert len(batches) < len(configs)
+    if mix is _two_scales:
+        assert len(batches) == 2 and total < one  # the small configs apart from the large ones
+        assert {len({c.m for c, _ in b}) for b in batches} == {1}
+
+
+def test_cuda_buckets_against_every_partition_of_a_small_mix():
+    """Brute force over all 52 partitions of 5 configs: the greedy buckets cost no more than one padded batch
+    or config by config, and within 1.5x of the best partition under the same cost model."""
+    configs = [_fig3c_like()[i] for i in (0, 3, 6, 12, 15)]
+    jobs = [(c, tuple(range(c.trials))) for c in configs]
+    cost = lambda b: _plain_cuda_cost([(c, len(t)) for c, t in b])  # noqa: E731
+    best = min(sum(map(cost, p)) for p in _partitions(jobs))
+    got = sum(map(cost, B.batch_jobs(jobs, device="cuda", budget=1 << 62)))
+    assert got <= cost(jobs) * (1 + 1e-12) and got <= sum(cost([j]) for j in jobs) * (1 + 1e-12)
+    assert best <= got <= 1.5 * best
+    assert len(_partitions(jobs)) == 52  # Bell(5): the enumeration is complete
+
+
+def test_cuda_buckets_give_the_same_rows_as_config_by_config_on_cpu():
+    """The CUDA grouping, trained on the CPU torch path: a config's rows do not depend on its bucket."""
+    configs = [dataclasses.replace(c, device="cpu", depth=2) for c in mixed()[:2]]
+    batches = B.batch_jobs([(c, range(c.trials)) for c in configs], device="cuda", budget=1 << 62)
+    for batch in batches:
+        got = run_batch(batch, path="torch").rows
+        for (c, _), by_trial in zip(batch, got, strict=True):
+            assert_same_rows(flat(by_trial), run_config(c, path="torch"), tol=1e-6)

@@ -10,9 +10,8 @@ import os
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from helpers import assert_one_line_error
 
-import cli
 from fpe_train.engine.config import TrainConfig
 from fpe_train.engine.datasets import check_dataset, load_dataset, write_idx
 
@@ -146,26 +145,20 @@ def test_the_training_set_must_hold_two_classes(tmp_path):
         check_dataset(TrainConfig(task="embeddings", data_path=str(p), splits=("random",)))
 
 
-def run_cli(*args):
-    result = CliRunner().invoke(cli.main, [str(a) for a in args])
-    return result.exit_code, result.stdout, result.stderr
-
-
 @pytest.mark.parametrize(
     "case", [truncated_gz, bad_crc, short_header, one_class, nan_labels, random_bytes], ids=lambda c: c.__name__
 )
-def test_cli_one_line_exit_2_and_no_store(tmp_path, case):
+def test_cli_one_line_exit_2_and_no_store(tmp_path, case, invoke):
     config, name, rule = config_for(case, tmp_path)
     common = ["--trials", "1", "--epochs", "0", "--warmup-epochs", "0", "--split", "random"]
-    code, out, err = run_cli("train", "--task", config.task, "--data-path", config.data_path, *common)
-    lines = [x for x in err.splitlines() if x.startswith("Error:")]
-    assert code == 2 and len(lines) == 1 and name in lines[0] and rule in lines[0] and "Traceback" not in err
+    assert_one_line_error(invoke("train", "--task", config.task, "--data-path", config.data_path, *common), name, rule)
     sweep = tmp_path / "s.toml"
     sweep.write_text(f'[base]\ntask = "{config.task}"\nsplits = ["random"]\ntrials = 1\n')
     store = tmp_path / "r.db"
-    code, out, err = run_cli(
-        "sweep", "run", sweep, "--store", store, "--executor", "serial", "--set", f"data_path={config.data_path}"
+    assert_one_line_error(
+        invoke(
+            "sweep", "run", sweep, "--store", store, "--executor", "serial", "--set", f"data_path={config.data_path}"
+        ),
+        name,
     )
-    lines = [x for x in err.splitlines() if x.startswith("Error:")]
-    assert code == 2 and len(lines) == 1 and name in lines[0] and "Traceback" not in err
     assert not store.exists()

@@ -115,8 +115,8 @@ def test_kernel_weights_match_the_torch_loop_after_20_epochs():
     """The kernel's weights against the torch engine's on the same start and data order: within 1e-4."""
     import torch
 
-    from fpe_train.engine.batched import BatchedMLP
-    from fpe_train.engine.train import simple_group, train_epochs
+    from fpe_train.engine.mlp import BatchedMLP
+    from fpe_train.engine.train import simple_live_batch, train_epochs
 
     rng = np.random.default_rng(3)
     X = rng.random((200, 8), dtype=np.float32) * 3
@@ -128,7 +128,9 @@ def test_kernel_weights_match_the_torch_loop_after_20_epochs():
         [torch.from_numpy(b1)[None], torch.from_numpy(b2)[None]],
         [torch.from_numpy(M1)[None], torch.ones(1, 1, 6, dtype=torch.bool)],
     ).requires_grad_()
-    train_epochs(simple_group(net, LR, L1, L2, seeds=[11]), torch.from_numpy(X), torch.from_numpy(y), 200, 20, BATCH)
+    train_epochs(
+        simple_live_batch(net, LR, L1, L2, seeds=[11]), torch.from_numpy(X), torch.from_numpy(y), 200, 20, BATCH
+    )
     models = cpu._Models(
         [(W1 * M1, b1, W2, b2, M1, np.ones(W2.shape, bool))], [0], [0], [TrainConfig(lr=LR, l1=L1, l2=L2)]
     )
@@ -204,13 +206,8 @@ def test_a_second_process_reuses_the_compiled_kernel():
     assert hits >= 1 and misses == 0
 
 
-def test_a_boolean_cpu_sweep_never_imports_torch(tmp_path):
-    sweep = tmp_path / "tiny.toml"
-    sweep.write_text(
-        '[sweep]\nname = "tiny"\n[base]\ntask = "boolean"\nclauses = 2\nk = 2\nr = 2\n'
-        'splits = ["random"]\ntrials = 2\nwarmup_epochs = 2\nepochs = 2\nn_train = 64\nn_test = 32\n'
-        'batch_size = 32\ndevice = "auto"\n'
-    )
+def test_a_boolean_cpu_sweep_never_imports_torch(tmp_path, tiny_sweep_file):
+    sweep = tiny_sweep_file(trials=2, warmup_epochs=2, epochs=2, n_train=64, n_test=32, batch_size=32, device="auto")
     code = (
         "import sys\nfrom cli import main\n"
         f"try:\n    main(['sweep', 'run', {str(sweep)!r}, '--store', {str(tmp_path / 'r.db')!r}, '--no-progress'])\n"
@@ -223,13 +220,15 @@ def test_a_boolean_cpu_sweep_never_imports_torch(tmp_path):
 
 
 def test_the_gpu_script_passes_its_dry_run_without_a_gpu(tmp_path):
-    """benchmarks/gpu.sh with DRY=1: valid bash, and every sweep it would time (grid, preset) loads."""
+    """benchmarks/gpu.sh with DRY=1: valid bash, every sweep it would time (grid, preset) loads, and the graphs
+    step's code runs on the CPU (eager both times: the same rows)."""
     env = {**os.environ, "DRY": "1", "PY": sys.executable, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         ["bash", "benchmarks/gpu.sh", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, env=env
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "grid fig3c (paper, cuda): 36 configs" in done.stdout and "gpu.sh (dry): all steps passed" in done.stdout
+    assert "graphs fig3c (quick, 1 + 1 epochs, cpu), 108 rows" in done.stdout and "|diff| max 0.00e+00" in done.stdout
 
 
 def test_weights_a1_prunes_in_the_second_layer_stay_exactly_zero():

@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from fpe_train.engine.batched import BatchedMLP, add_penalty_grads, per_model_loss
 from fpe_train.engine.kernel import permutation
-from fpe_train.engine.train import BatchedAdam, simple_group, train_epochs
+from fpe_train.engine.mlp import BatchedMLP, add_penalty_grads, per_model_loss
+from fpe_train.engine.train import BatchedAdam, simple_live_batch, train_epochs
 
 L1, L2, LR, BATCH = 1e-3, 1e-3, 1e-2, 32  # large enough that the penalties matter
 
@@ -62,9 +62,9 @@ def test_batched_equals_separate_plain_runs(depth, n_out):
     net = BatchedMLP.init(3, sizes, torch.Generator().manual_seed(1), layer_norm=depth > 1)
     plains = [_plain(net, e) for e in range(3)]
     lrs = [LR, 2 * LR, LR / 2]
-    group = simple_group(net, LR, L1, L2, seeds=[5, 6, 7])
-    group.optimizer.lr.copy_(torch.tensor(lrs))
-    train_epochs(group, X, y, len(X), 3, BATCH)
+    live = simple_live_batch(net, LR, L1, L2, seeds=[5, 6, 7])
+    live.optimizer.lr.copy_(torch.tensor(lrs))
+    train_epochs(live, X, y, len(X), 3, BATCH)
     for e, model in enumerate(plains):
         _train_plain(model, X, y, 3, seed=5 + e, multiclass=n_out > 1, lr=lrs[e])
         linears = [m for m in model if isinstance(m, nn.Linear)]
@@ -85,15 +85,15 @@ def test_masked_weights_and_adam_state_stay_zero():
         for w, m in zip(net.weights, masks, strict=False):
             w.mul_(m)
     net.masks = masks
-    group = simple_group(net, 1e-2, 1e-3, 1e-3)
+    live = simple_live_batch(net, 1e-2, 1e-3, 1e-3)
     X, y = torch.rand(64, 8) * 3, (torch.rand(64) < 0.5).float()
-    train_epochs(group, X, y, 64, 3, 16)
+    train_epochs(live, X, y, 64, 3, 16)
     for j, m in enumerate(masks):
-        w = group.net.weights[j].detach()
-        exp_avg, exp_avg_sq = group.optimizer.state_views(j)
+        w = live.net.weights[j].detach()
+        exp_avg, exp_avg_sq = live.optimizer.state_views(j)
         assert (w[~m] == 0).all() and (exp_avg[~m] == 0).all() and (exp_avg_sq[~m] == 0).all()
         assert (w[m] != 0).float().mean() > 0.9  # the active weights did train
-    assert group.net.nonzero_params().tolist() == [int(sum(m[e].sum() for m in masks)) for e in range(4)]
+    assert live.net.nonzero_params().tolist() == [int(sum(m[e].sum() for m in masks)) for e in range(4)]
 
 
 def test_penalty_grads_equal_autograd():
@@ -154,14 +154,14 @@ def test_dynamic_masks_keep_budget_and_zeros(mode):
     before = net.masks[0].clone()
     gens = [torch.Generator().manual_seed(10 + e) for e in range(3)]
     kw = {"rewire": [(e, 2, 0.25) for e in range(3)]} if mode == "rewire" else {"resample": [0, 1, 2]}
-    group = simple_group(net, 1e-2, dynamic_layers=(0,), mask_gens=gens, **kw)
+    live = simple_live_batch(net, 1e-2, dynamic_layers=(0,), mask_gens=gens, **kw)
     X, y = torch.rand(64, 8) * 3, (torch.rand(64) < 0.5).float()
-    train_epochs(group, X, y, 64, 2, 16)
-    after = group.net.masks[0]
+    train_epochs(live, X, y, 64, 2, 16)
+    after = live.net.masks[0]
     assert not torch.equal(after, before)
     if mode == "rewire":  # budget per model; masked weights exactly zero
         assert after.sum(dim=(1, 2)).tolist() == before.sum(dim=(1, 2)).tolist()
-        assert (group.net.weights[0].detach()[~after] == 0).all()
+        assert (live.net.weights[0].detach()[~after] == 0).all()
     else:  # resampling keeps every row's count
         assert torch.equal(after.sum(dim=2), before.sum(dim=2))
 
@@ -177,9 +177,9 @@ def test_padding_changes_nothing(depth):
 
     alone_sizes = [4] + [3] * depth + [1]
     pair = _assemble([_unpad(small, 0, alone_sizes), _unpad(big, 0, [6] + [5] * depth + [1])], depth > 1, "cpu")
-    g_pair = simple_group(pair, 1e-2, 1e-3, 1e-3, seeds=[9, 3])
+    g_pair = simple_live_batch(pair, 1e-2, 1e-3, 1e-3, seeds=[9, 3])
     g_pair.shapes = [alone_sizes, g_pair.shapes[1]]
-    g_alone = simple_group(small, 1e-2, 1e-3, 1e-3, seeds=[9])
+    g_alone = simple_live_batch(small, 1e-2, 1e-3, 1e-3, seeds=[9])
     train_epochs(g_pair, X, y, 64, 3, 16)
     train_epochs(g_alone, X[:, :4], y, 64, 3, 16)
     for j in range(depth + 1):

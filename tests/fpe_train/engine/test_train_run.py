@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from fpe_train.engine import draws, run  # noqa: F401
-from fpe_train.engine.batched import BatchedMLP
 from fpe_train.engine.config import SPLIT_NAMES, TrainConfig
+from fpe_train.engine.mlp import BatchedMLP
 from fpe_train.engine.run import ROW_FIELDS, expand_batch, run_config
 
 

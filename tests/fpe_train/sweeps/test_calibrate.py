@@ -26,7 +26,7 @@ def _batches():
         dataclasses.replace(base, depth=4, batch_size=20),
         dataclasses.replace(base, depth=2, r=16),
     ]
-    return [P.BatchPlan((P.config_plan(c),), (c.trials,)) for c in configs]
+    return [P.BatchCounts((P.config_counts(c),), (c.trials,)) for c in configs]
 
 
 @pytest.mark.parametrize("peak", [0.0, 1e11])

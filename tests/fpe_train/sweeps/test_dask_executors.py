@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from fpe_train.sweeps.executors import Chunk, DaskExecutor, LocalExecutor, SerialExecutor, make_executor
+from fpe_train.sweeps.executors import DaskExecutor, Job, LocalExecutor, SerialExecutor, make_executor
 from fpe_train.sweeps.store import ResultsStore, config_dict, config_hash
 from fpe_train.sweeps.sweep import Sweep, run_sweep
 
@@ -30,17 +30,17 @@ def tiny_configs():
     return [TrainConfig(r=n, seed=s, **base) for n, s in ((2, 0), (3, 1), (2, 5))]
 
 
-def chunks():
-    return [Chunk(config_hash(c), config_dict(c), tuple(range(c.trials))) for c in tiny_configs()]
+def jobs():
+    return [Job(config_hash(c), config_dict(c), tuple(range(c.trials))) for c in tiny_configs()]
 
 
 def strip(results):
-    """{(hash, trial): rows without the wall time} from ChunkResults."""
+    """{(hash, trial): rows without the wall time} from JobResults."""
     out = {}
     for res in results:
         assert res.error is None, res.error
         for t, rows in res.rows.items():
-            out[(res.chunk.config_hash, t)] = [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+            out[(res.job.config_hash, t)] = [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
     return out
 
 
@@ -54,16 +54,16 @@ def die_or_run(config):
 
 
 def test_serial_local_and_dask_give_the_same_rows(tmp_path):
-    serial = strip(SerialExecutor(threads=1).map(chunks()))
+    serial = strip(SerialExecutor(threads=1).map(jobs()))
     assert len(serial) == 6
-    # one spawned process: enough to cross a process border; the last chunk kills it
+    # one spawned process: enough to cross a process border; the last job kills it
     local = LocalExecutor(workers=1, threads=1, run_fn=f"{__name__}:die_or_run")
-    deadly = Chunk("dead", {**chunks()[0].config, "seed": 99}, (0, 1))
+    deadly = Job("dead", {**jobs()[0].config, "seed": 99}, (0, 1))
     try:
-        results = list(local.map([*chunks(), deadly]))
+        results = list(local.map([*jobs(), deadly]))
     finally:
         local.close()
-    (lost,) = [r for r in results if r.chunk.config_hash == "dead"]
+    (lost,) = [r for r in results if r.job.config_hash == "dead"]
     assert lost.rows is None and lost.error.startswith("worker lost: BrokenProcessPool")
     assert strip(r for r in results if r is not lost) == serial
 
@@ -71,14 +71,14 @@ def test_serial_local_and_dask_give_the_same_rows(tmp_path):
 def test_dask_on_a_loopback_cluster_gives_the_same_rows(tmp_path):
     from distributed import LocalCluster
 
-    serial = strip(SerialExecutor(threads=1).map(chunks()))
+    serial = strip(SerialExecutor(threads=1).map(jobs()))
     with LocalCluster(
         n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
     ) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         ex = make_executor("dask", scheduler=cluster.scheduler_address, threads=1)
         try:
-            assert strip(ex.map(chunks())) == serial
+            assert strip(ex.map(jobs())) == serial
             threads = ex.client.run(lambda: __import__("torch").get_num_threads())
             assert list(threads.values()) == [1]  # capped in the worker process
             sweep = Sweep("tiny", "quick", tuple(tiny_configs()), "tiny.toml")  # through run_sweep into a store
@@ -92,7 +92,7 @@ def test_dask_on_a_loopback_cluster_gives_the_same_rows(tmp_path):
     assert got == {(h, t, r["variant"]): r["test_accuracy"] for (h, t), rows in serial.items() for r in rows}
     own = DaskExecutor(workers=1, threads=1, processes=False)  # `--executor dask` alone: its own LocalCluster
     try:
-        assert strip(own.map(chunks()[:1])) == {k: v for k, v in serial.items() if k[0] == chunks()[0].config_hash}
+        assert strip(own.map(jobs()[:1])) == {k: v for k, v in serial.items() if k[0] == jobs()[0].config_hash}
     finally:
         own.close()
 
@@ -107,11 +107,11 @@ def test_unreachable_scheduler_is_one_line_error():
         make_executor("local", scheduler="tcp://127.0.0.1:9")
 
 
-def test_a_batch_chunk_gives_each_trial_its_alone_rows_on_every_executor():
-    """Configs of one schedule in one BatchChunk (trials subsets too) = each (config, trial) trained alone (E = 1)."""
+def test_a_batch_gives_each_trial_its_alone_rows_on_every_executor():
+    """Configs of one schedule in one Batch (trials subsets too) = each (config, trial) trained alone (E = 1)."""
     from fpe_train.engine.config import TrainConfig
     from fpe_train.engine.run import run_batch
-    from fpe_train.sweeps.executors import BatchChunk
+    from fpe_train.sweeps.executors import Batch
 
     base = dict(
         k=2,
@@ -125,16 +125,16 @@ def test_a_batch_chunk_gives_each_trial_its_alone_rows_on_every_executor():
         device="cpu",
     )
     configs = [TrainConfig(clauses=3, r=2, **base), TrainConfig(clauses=4, r=3, alpha=4, lr=3e-3, **base)]
-    parts = (
-        Chunk(config_hash(configs[0]), config_dict(configs[0]), (0, 2)),
-        Chunk(config_hash(configs[1]), config_dict(configs[1]), (1,)),
+    jobs = (
+        Job(config_hash(configs[0]), config_dict(configs[0]), (0, 2)),
+        Job(config_hash(configs[1]), config_dict(configs[1]), (1,)),
     )
     alone = {}
-    for c, p in zip(configs, parts, strict=True):
-        for t in p.trials:
+    for c, j in zip(configs, jobs, strict=True):
+        for t in j.trials:
             (rows,) = run_batch([(c, (t,))]).rows[0].values()  # E = 1 in the warm-up
-            alone[(p.config_hash, t)] = rows
-    batch = BatchChunk(parts)
+            alone[(j.config_hash, t)] = rows
+    batch = Batch(jobs)
     local = LocalExecutor(workers=1, threads=1)
     dask = DaskExecutor(workers=1, threads=1, processes=False)
     try:

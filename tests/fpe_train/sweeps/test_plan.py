@@ -72,7 +72,7 @@ def test_counts_match_a_plain_loop(name, size, pick):
     assert (len(plan.configs), plan.trials, plan.model_epochs) == (len(sweep.configs), trials, model_epochs)
     per_batch = sum(t for b in plan.batches for t in b.trials)
     assert per_batch == trials  # every trial in exactly one batch
-    assert {id(m.config) for b in plan.batches for m in b.members} == {id(c) for c in sweep.configs}
+    assert {id(m.config) for b in plan.batches for m in b.configs} == {id(c) for c in sweep.configs}
 
 
 def test_paper_preset_counts():
@@ -107,24 +107,24 @@ def test_distinct_counts_count_a_shared_config_once():
 
 
 def test_padded_batch_is_at_least_the_sum_of_its_configs():
-    a = P.config_plan(
+    a = P.config_counts(
         TrainConfig(
             clauses=4, k=2, r=4, splits=("random",), trials=2, epochs=3, warmup_epochs=2, n_train=100, n_test=50
         )
     )
-    b = P.config_plan(dataclasses.replace(a.config, r=8, clauses=8))
-    alone = P.BatchPlan((a,), (2,)).flops + P.BatchPlan((b,), (2,)).flops
-    both = P.BatchPlan((a, b), (2, 2))
+    b = P.config_counts(dataclasses.replace(a.config, r=8, clauses=8))
+    alone = P.BatchCounts((a,), (2,)).flops + P.BatchCounts((b,), (2,)).flops
+    both = P.BatchCounts((a, b), (2, 2))
     assert both.flops > alone  # the small config padded to the large one's shape
     # padded: both configs at b's shapes
-    assert math.isclose(both.flops, 2 * P.BatchPlan((b,), (2,)).flops)
+    assert math.isclose(both.flops, 2 * P.BatchCounts((b,), (2,)).flops)
 
 
 def test_memory_estimate_covers_the_real_tensors():
     """Parameters, gradients, Adam moments and masks of a real batch fit inside the estimate."""
-    from fpe_train.engine.batched import BatchedMLP
+    from fpe_train.engine.mlp import BatchedMLP
 
-    c = P.config_plan(
+    c = P.config_counts(
         TrainConfig(
             clauses=8,
             k=4,
@@ -143,7 +143,7 @@ def test_memory_estimate_covers_the_real_tensors():
         net = BatchedMLP.init(E, list(sizes), torch.Generator().manual_seed(0))
         real += sum(4 * p.numel() * p.element_size() for p in net.parameters())  # value, grad, 2 moments
         real += sum(m.numel() * m.element_size() for m in net.masks)
-    est = P.BatchPlan((c,), (4,)).memory_bytes
+    est = P.BatchCounts((c,), (4,)).memory_bytes
     assert real <= est <= 50 * real
 
 
@@ -212,7 +212,38 @@ def test_dense_fresh_adds_one_model_per_trial_from_the_split():
     c = TrainConfig(
         clauses=4, k=2, r=4, splits=("random",), trials=3, epochs=5, warmup_epochs=2, n_train=100, n_test=40
     )
-    a, b = P.config_plan(c), P.config_plan(dataclasses.replace(c, dense_fresh=True))
+    a, b = P.config_counts(c), P.config_counts(dataclasses.replace(c, dense_fresh=True))
     Pf = sum(o * (i + 1) for i, o in zip(a.fpe_sizes[:-1], a.fpe_sizes[1:], strict=True))
     assert (b.models - a.models, b.model_epochs - a.model_epochs) == (3, 3 * 5)
     assert math.isclose(b.flops - a.flops, 3 * (6 * Pf * 100 * 5 + 2 * Pf * 140))
+
+
+def _greedy_makespan(costs, workers):
+    """Largest first, each job to the least loaded worker: a plain loop."""
+    load = [0.0] * workers
+    for c in sorted(costs, reverse=True):
+        i = load.index(min(load))
+        load[i] += c
+    return max(load)
+
+
+def test_a_kernel_sweep_is_cut_so_two_workers_share_it_evenly(tmp_path):
+    """fig3c at paper size runs on the CPU kernel (ragged: a batch costs the sum of its configs): its batches,
+    in the order the sweep runs them, are largest first, and two workers finish within 10 % of half the work
+    (the lower bound); two batches per sweep, halved by config count, left one worker idle for long."""
+    from fpe_train.engine.batch import bucket_cost
+    from fpe_train.sweeps.store import ResultsStore, config_hash
+    from fpe_train.sweeps.sweep import pending_batches
+
+    sweep = load_sweep(find_sweep("fig3c"), "paper")
+    total = sum(bucket_cost([(c, c.trials)]) for c in sweep.configs)  # each config at its own shape
+    with ResultsStore(tmp_path / "s.db") as store:
+        batches, done, left = pending_batches(sweep, store, workers=2)
+    assert (done, left) == (0, 0)
+    by_hash = {b.config_hash: b for b in batches}
+    assert len(by_hash) == len(batches) == len(sweep.configs)  # one config per batch
+    cost = {config_hash(c): bucket_cost([(c, c.trials)]) for c in sweep.configs}
+    costs = [cost[b.config_hash] for b in batches]
+    assert costs == sorted(costs, reverse=True)
+    assert sum(costs) == pytest.approx(total)
+    assert _greedy_makespan(costs, 2) <= 1.10 * total / 2

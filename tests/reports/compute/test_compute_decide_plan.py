@@ -41,14 +41,14 @@ def _v(id_="E1a", direction="undecided", n=5, needed=40.0, n_of="trials", robust
 
 
 def test_an_underpowered_trial_claim_is_planned_with_its_cost_from_the_planner():
-    from fpe_train.sweeps.plan import config_plan
+    from fpe_train.sweeps.plan import config_counts
     from reports.presets import load_sweeps
 
     (p,) = plan_claims([_v()], QUICK)
     assert p.status == "planned" and p.trials_per_config == 40
     configs = [c for s in load_sweeps(QUICK) if s.name == "case_study" for c in s.configs]
     assert p.configs == len(configs) and p.extra_trials == 40 * len(configs)  # nothing stored yet
-    assert p.model_epochs == sum(config_plan(replace(c, trials=40)).model_epochs for c in configs)
+    assert p.model_epochs == sum(config_counts(replace(c, trials=40)).model_epochs for c in configs)
     assert math.isnan(p.eta_seconds)  # no timed rows: no ETA
 
 
