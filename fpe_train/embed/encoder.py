@@ -99,7 +99,7 @@ def sha256_of(path: str, chunk: int = 1 << 20) -> str:
 
 def load_encoder(weights, device: str = "auto") -> Encoder:
     """The checkpoint at ``weights`` on ``device`` (cpu, cuda or auto), with its preprocessing and hashes."""
-    from fpe_train.engine.run import resolve_device  # keeps torch out until used
+    from fpe_train.engine.torch_batch import resolve_device  # keeps torch out until used
 
     folder = checkpoint_folder(weights)
     torch_device = resolve_device(device)

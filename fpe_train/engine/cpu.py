@@ -71,9 +71,9 @@ def run_any(jobs, progress=None, on_error: str = "raise") -> BatchResult:
         if on_kernel:
             got = run_batch([jobs[i] for i in at], progress, on_error)
         else:
-            from fpe_train.engine.run import run_batch as run_torch  # keeps torch out until used
+            from fpe_train.engine.torch_batch import run_batch as run_torch  # keeps torch out until used
 
-            got = run_torch([jobs[i] for i in at], progress, on_error, path="torch")
+            got = run_torch([jobs[i] for i in at], progress, on_error)
         for j, i in enumerate(at):
             rows[i], failed[i] = got.rows[j], got.failed[j]
     return BatchResult(rows, failed, time.perf_counter() - t0)

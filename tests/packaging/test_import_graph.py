@@ -303,26 +303,9 @@ def test_the_graph_spans_the_toolkit(project):
     assert "fpe_theory.problem" in graph["fpe_theory.exact"]
 
 
-# The one circle left, both ends lazy: run_batch(path="auto") hands the configs the CPU kernel supports to
-# cpu.run_any, which hands the rest back to the torch path (run_batch(path="torch")). Breaking it means moving
-# the dispatch out of fpe_train/engine/cpu.py.
-MUTUAL = {("fpe_train.engine.run", "fpe_train.engine.cpu")}
-
-
 def test_no_circle_in_the_toolkit(project):
     files, imports = project
-    graph = import_graph(files, imports)
-    for a, b in MUTUAL:
-        graph[a].discard(b)
-    assert find_cycle(graph) is None
-
-
-def test_the_known_circle_is_still_one():
-    """When the dispatch moves, MUTUAL goes: this fails until then to say so."""
-    files = project_files()
-    graph = import_graph(files, all_imports(files))
-    for a, b in MUTUAL:
-        assert b in graph[a] and a in graph[b]
+    assert find_cycle(import_graph(files, imports)) is None
 
 
 def test_every_import_inside_a_function_keeps_something_heavy_out(project):

@@ -17,7 +17,9 @@ from fpe_train.engine import draws
 from fpe_train.engine.config import SPLIT_NAMES, TrainConfig
 from fpe_train.engine.draws import STREAM_INIT, STREAM_MASK, STREAM_SPLIT, order_key, seed_entropy, trial_rng
 from fpe_train.engine.kernel import permutation
-from fpe_train.engine.run import load_task, run_config, trial_generator
+from fpe_train.engine.run import run_config
+from fpe_train.engine.tasks import load_task
+from fpe_train.engine.torch_batch import trial_generator
 from fpe_train.fpe.splits import resample
 
 BASE = dict(

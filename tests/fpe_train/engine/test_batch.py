@@ -129,7 +129,7 @@ def test_a_batch_too_big_for_memory_is_split_by_trials_and_still_equal():
 
 def test_memory_estimate_covers_the_real_tensors():
     c = mixed()[1]
-    from fpe_train.engine.run import _assemble, _dense_model
+    from fpe_train.engine.torch_batch import _assemble, _dense_model
 
     models = [_dense_model(c, c.m, 1, np.random.default_rng(0)) for _ in range(c.trials * 4)]
     net = _assemble(models, False, torch.device("cpu"))

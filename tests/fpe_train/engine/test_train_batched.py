@@ -173,7 +173,7 @@ def test_padding_changes_nothing(depth):
     y = (torch.rand(64) < 0.5).float()
     small = BatchedMLP.init(1, [4] + [3] * depth + [1], torch.Generator().manual_seed(1), layer_norm=depth > 1)
     big = BatchedMLP.init(1, [6] + [5] * depth + [1], torch.Generator().manual_seed(2), layer_norm=depth > 1)
-    from fpe_train.engine.run import _assemble, _unpad
+    from fpe_train.engine.torch_batch import _assemble, _unpad
 
     alone_sizes = [4] + [3] * depth + [1]
     pair = _assemble([_unpad(small, 0, alone_sizes), _unpad(big, 0, [6] + [5] * depth + [1])], depth > 1, "cpu")

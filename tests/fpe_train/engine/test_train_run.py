@@ -8,7 +8,8 @@ import torch
 from fpe_train.engine import draws, run  # noqa: F401
 from fpe_train.engine.config import SPLIT_NAMES, TrainConfig
 from fpe_train.engine.mlp import BatchedMLP
-from fpe_train.engine.run import ROW_FIELDS, expand_batch, run_config
+from fpe_train.engine.run import ROW_FIELDS, run_config
+from fpe_train.engine.torch_batch import expand_batch
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from fpe_train.sweeps.sweep import find_sweep, load_sweep
 
 def _shapes_by_engine(config):
     """(dense sizes, FPE sizes) read off real tensors: the task's data and ``expand_mlp`` on random weights."""
-    from fpe_train.engine.run import load_task
+    from fpe_train.engine.tasks import load_task
     from fpe_train.fpe.expansion import expand_mlp
 
     X_tr, y_tr, X_te, y_te, n_out, clauses = load_task(config)
