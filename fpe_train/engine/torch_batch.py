@@ -220,19 +220,19 @@ def _live_batch(
     offset = torch.tensor([data.index[s] * data.n_train for s in range(len(trials))], dtype=torch.long)
 
     return LiveBatch(
-        net,
-        labels,
-        _hyper([c.lr for c in configs], device),
-        _hyper([c.l1 for c in configs], device),
-        _hyper([c.l2 for c in configs], device),
-        torch.tensor(trial_of, dtype=torch.long),
-        order_keys,
-        offset,
-        [m.sizes for m in models],
-        expanded_layers(len(models[0].weights)),
-        list(resample),
-        list(rewire),
-        list(mask_gens),
+        net=net,
+        labels=labels,
+        lr=_hyper([c.lr for c in configs], device),
+        l1=_hyper([c.l1 for c in configs], device),
+        l2=_hyper([c.l2 for c in configs], device),
+        trial_of=torch.tensor(trial_of, dtype=torch.long),
+        order_keys=order_keys,
+        offset=offset,
+        shapes=[m.sizes for m in models],
+        dynamic_layers=expanded_layers(len(models[0].weights)),
+        resample=list(resample),
+        rewire=list(rewire),
+        mask_gens=list(mask_gens),
     )
 
 

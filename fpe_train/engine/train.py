@@ -120,7 +120,7 @@ class BatchedAdam:
         self.steps[models.to(self.steps.device)] = 0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LiveBatch:
     """A batch while it trains, its models and optimizer state: ``labels[e]`` names model e (for messages),
     ``trial_of[e]`` the batch's trial it belongs to (its data order).
@@ -493,14 +493,14 @@ def simple_live_batch(net: BatchedMLP, lr: float, l1: float = 0.0, l2: float = 0
     dev = net.weights[0].device
     full = lambda x: torch.full((E,), float(x), device=dev)  # noqa: E731
     return LiveBatch(
-        net,
-        [("model", e) for e in range(E)],
-        full(lr),
-        full(l1),
-        full(l2),
-        torch.arange(E),
-        np.array(seeds, dtype=np.uint64),
-        torch.zeros(E, dtype=torch.long),
-        [sizes] * E,
+        net=net,
+        labels=[("model", e) for e in range(E)],
+        lr=full(lr),
+        l1=full(l1),
+        l2=full(l2),
+        trial_of=torch.arange(E),
+        order_keys=np.array(seeds, dtype=np.uint64),
+        offset=torch.zeros(E, dtype=torch.long),
+        shapes=[sizes] * E,
         **kw,
     )
