@@ -52,19 +52,18 @@ _THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NU
 
 @dataclass(frozen=True)
 class Job:
-    """One config (as a dict, JSON-able) and the trials whose rows the driver still needs."""
+    """One config and the trials whose rows the driver still needs."""
 
     config_hash: str
-    config: dict
+    config: TrainConfig
     trials: tuple[int, ...]
 
     @property
     def cost(self) -> float:
         """Rough work estimate (for largest-first scheduling): trials x epochs x samples x width x variants."""
         c = self.config
-        width = c.get("r", 1) * c.get("alpha", 1) * c.get("depth", 1)
-        epochs = c.get("epochs", 1) + c.get("warmup_epochs", 1)
-        return c.get("trials", 1) * epochs * c.get("n_train", 1) * width * (1 + len(c.get("splits", ())))
+        width = c.r * c.alpha * c.depth
+        return c.trials * (c.epochs + c.warmup_epochs) * c.n_train * width * (1 + len(c.splits))
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ class Batch:
 
     @property
     def cost(self) -> float:
-        return sum(j.cost / max(1, j.config.get("trials", 1)) * len(j.trials) for j in self.jobs)
+        return sum(j.cost / max(1, j.config.trials) * len(j.trials) for j in self.jobs)
 
 
 @dataclass(frozen=True)
@@ -172,7 +171,7 @@ def run_jobs(batch: Job | Batch, run_fn: str = DEFAULT_RUN, threads: int | None 
         cap_threads(threads)
         from fpe_train.engine.cpu import run_any  # the compiled CPU kernel where it applies (no torch), else torch
 
-        configs = [TrainConfig.from_dict(j.config) for j in jobs]
+        configs = [j.config for j in jobs]
         got = run_any([(c, j.trials) for c, j in zip(configs, jobs, strict=True)], on_error="record")
     except Exception as exc:  # a failed run is recorded, not raised (the driver decides)
         error = _describe(exc)
@@ -193,7 +192,7 @@ def _run_job(job: Job, run_fn: str, threads: int | None, n: int) -> JobResult:
     try:
         cap_threads(threads)
 
-        result, error = _by_trial(resolve(run_fn)(TrainConfig.from_dict(job.config)), job.trials), None
+        result, error = _by_trial(resolve(run_fn)(job.config), job.trials), None
     except Exception as exc:  # a failed run is recorded, not raised (the driver decides)
         result, error = None, _describe(exc)
     return JobResult(job, result, error, started, time.time(), socket.gethostname(), toolkit_version(), None, n)

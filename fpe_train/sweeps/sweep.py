@@ -54,7 +54,7 @@ from fpe_train.engine.batch import batch_jobs, bucket_cost
 from fpe_train.engine.config import TrainConfig
 from fpe_train.sweeps.executors import DEFAULT_RUN, Batch, Job, make_executor
 from fpe_train.sweeps.files import check_input
-from fpe_train.sweeps.store import RunRecord, config_dict, config_hash
+from fpe_train.sweeps.store import RunRecord, config_hash
 
 SWEEP_KEYS = ("name", "description", "paper")
 EXPERIMENTS = "experiments"  # package-data folder of the shipped sweep files
@@ -434,7 +434,7 @@ def pending_batches(sweep: Sweep, store, retry_failed: bool = False, workers: in
     hash_of = {id(c): h for c, h in zip(sweep.configs, hashes, strict=True)}
     batched = batch_jobs(jobs, device=None, min_batches=workers)
     batched.sort(key=lambda b: -bucket_cost([(c, len(t)) for c, t in b]))  # largest first: a short tail
-    batches = [Batch(tuple(Job(hash_of[id(c)], config_dict(c), t) for c, t in b)) for b in batched]
+    batches = [Batch(tuple(Job(hash_of[id(c)], c, t) for c, t in b)) for b in batched]
     return batches, done, left
 
 
@@ -504,7 +504,7 @@ def _drive(ex, batches, store, progress: bool, name: str, overall=None) -> tuple
                     res.job.config_hash,
                     t,
                     "done" if rows else "failed",
-                    seed=res.job.config.get("seed"),
+                    seed=res.job.config.seed,
                     metrics=rows,
                     error=error,
                     seconds=seconds,

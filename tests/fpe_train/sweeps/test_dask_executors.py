@@ -1,11 +1,12 @@
 """serial, local (process pool) and dask (a real LocalCluster on loopback) give the same rows."""
 
+import dataclasses
 import os
 
 import pytest
 
 from fpe_train.sweeps.executors import DaskExecutor, Job, LocalExecutor, SerialExecutor, make_executor
-from fpe_train.sweeps.store import ResultsStore, config_dict, config_hash
+from fpe_train.sweeps.store import ResultsStore, config_hash
 from fpe_train.sweeps.sweep import Sweep, run_sweep
 
 pytest.importorskip("distributed")
@@ -31,7 +32,7 @@ def tiny_configs():
 
 
 def jobs():
-    return [Job(config_hash(c), config_dict(c), tuple(range(c.trials))) for c in tiny_configs()]
+    return [Job(config_hash(c), c, tuple(range(c.trials))) for c in tiny_configs()]
 
 
 def strip(results):
@@ -58,7 +59,7 @@ def test_serial_local_and_dask_give_the_same_rows(tmp_path):
     assert len(serial) == 6
     # one spawned process: enough to cross a process border; the last job kills it
     local = LocalExecutor(workers=1, threads=1, run_fn=f"{__name__}:die_or_run")
-    deadly = Job("dead", {**jobs()[0].config, "seed": 99}, (0, 1))
+    deadly = Job("dead", dataclasses.replace(jobs()[0].config, seed=99), (0, 1))
     try:
         results = list(local.map([*jobs(), deadly]))
     finally:
@@ -126,8 +127,8 @@ def test_a_batch_gives_each_trial_its_alone_rows_on_every_executor():
     )
     configs = [TrainConfig(clauses=3, r=2, **base), TrainConfig(clauses=4, r=3, alpha=4, lr=3e-3, **base)]
     jobs = (
-        Job(config_hash(configs[0]), config_dict(configs[0]), (0, 2)),
-        Job(config_hash(configs[1]), config_dict(configs[1]), (1,)),
+        Job(config_hash(configs[0]), configs[0], (0, 2)),
+        Job(config_hash(configs[1]), configs[1], (1,)),
     )
     alone = {}
     for c, j in zip(configs, jobs, strict=True):
