@@ -182,13 +182,6 @@ def _forward_masked(W1, xT, zT, act, cnt) -> None:
         else:
             for i in range(Bc):
                 row[i] = 0
-        while q + 4 <= c:
-            k0, k1, k2, k3 = a[q], a[q + 1], a[q + 2], a[q + 3]
-            w0, w1, w2, w3 = W1[j, k0], W1[j, k1], W1[j, k2], W1[j, k3]
-            x0, x1, x2, x3 = xT[k0], xT[k1], xT[k2], xT[k3]
-            for i in range(Bc):
-                row[i] = row[i] + w0 * x0[i] + w1 * x1[i] + w2 * x2[i] + w3 * x3[i]
-            q += 4
         _forward_rest(W1, xT, row, j, a, q, c)
 
 
