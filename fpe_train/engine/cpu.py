@@ -388,7 +388,7 @@ def _rows(models: _Models, labels: list, all_trials, data: _Data, owner: list[in
     train = accuracy(models, data.X_train, data.x_off, data.y_train, data.n_train)
     out = {}
     for e, label in enumerate(labels):
-        item, variant, trial = label
+        job, variant, trial = label
         c = all_trials[owner[e]][1]
         W1 = np.array(models.block(e)[0], dtype=np.float32)  # (h, n_in), exactly 0 where masked
         row = {

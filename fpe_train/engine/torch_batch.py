@@ -27,12 +27,11 @@ from fpe_train.engine.draws import (
     trial_seed,
 )
 from fpe_train.engine.keys import schedule_key
-from fpe_train.engine.measure import coverage
+from fpe_train.engine.measure import measure
 from fpe_train.engine.mlp import BatchedMLP
 from fpe_train.engine.rows import BatchResult, collect, divergence_message
 from fpe_train.engine.tasks import load_datasets, task_clauses
 from fpe_train.engine.train import LiveBatch, _block, accuracy, train_epochs
-from fpe_train.fpe import metrics
 from fpe_train.fpe.expansion import expand_mlp, expanded_layers, widen_layernorm
 
 __all__ = ["resolve_device", "run_batch"]
@@ -403,9 +402,6 @@ def _rows(live: LiveBatch, labels: list, trial_at: dict, data: _Data, rows_of, d
     for e, label in enumerate(labels):
         job, variant, trial = label
         c = trial_at[(job, trial)].config
-        W1, M1 = W1s[e], M1s[e]
-        clauses = task_clauses(c)
-        features = c.features if clauses is not None else "literal"
         row = {
             "trial": trial,
             "seed": c.seed,
@@ -413,17 +409,8 @@ def _rows(live: LiveBatch, labels: list, trial_at: dict, data: _Data, rows_of, d
             "test_accuracy": float(test[e]),
             "train_accuracy": float(train[e]),
             "nonzero_params": int(nonzero[e]),
-            "capacity": metrics.capacity(W1, clauses, features),
-            "cosine": metrics.mean_cosine(W1),
-            "abs_cosine": metrics.mean_cosine(W1, absolute=True),
         }
-        for prefix, support in (("mask", M1), ("learned", metrics.learned_support(W1, c.tau))):
-            cov = (
-                coverage(support, clauses)
-                if clauses is not None
-                else dict.fromkeys(("covered", "all_covered", "collisions"))
-            )
-            row.update({f"{prefix}_{key}": value for key, value in cov.items()})
+        row.update(measure(W1s[e], M1s[e], task_clauses(c), c))
         row["device"] = device
         row.update(dataset=dataset_name(c), n_train_used=data.n_train, n_test_used=data.n_test)  # as really used
         out[label] = row
