@@ -12,7 +12,7 @@ Batching (``batch_configs``, ``batch_jobs``):
   CPU, so configs share a padded batch unless padding them costs more than another batch's launches; buckets
   are merged greedily, the most saving merge first (:func:`_merged_buckets`), never costing more than config
   by config or than one padded batch of the schedule;
-- configs the compiled CPU kernel trains (``fpe_train.engine.cpu.supports``) are one batch per config: the
+- configs the compiled CPU kernel trains (``fpe_train.engine.keys.on_kernel``) are one batch per config: the
   kernel trains each model at its own shape, so a mixed batch would cost the sum of its models and gain
   nothing, while batches of one config let a pool's workers share the work evenly (largest first;
   ``docs/performance.md``, "Grouping and memory");
@@ -36,7 +36,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 
-from fpe_train.engine.keys import data_key, schedule_key
+from fpe_train.engine.keys import cuda_present, data_key, on_kernel, schedule_key
 
 STEP_OVERHEAD_FLOP = 2e7  # per optimiser step of one batch on CPU: ~1 ms of launches at ~20 GFLOP/s
 ADAM_FLOP_PER_PARAM = 100.0  # the Adam step's ~20 memory passes per (padded) parameter, in FLOP-equivalents
@@ -179,8 +179,6 @@ def split_by_memory(jobs: list[tuple], budget: int) -> list[list[tuple]]:
 
 def _resolved_device(device: str) -> str:
     if device == "auto":
-        from fpe_train.engine.cpu import cuda_present  # keeps numba out until used
-
         return "cuda" if cuda_present() else "cpu"
     return device
 
@@ -193,16 +191,14 @@ def batch_jobs(
     ``device`` None: each config's own. ``min_batches``: split the largest batches by trials until there are
     that many (one per worker of a process pool), where trials allow.
     """
-    from fpe_train.engine.cpu import supports  # keeps numba out until used
-
     jobs = [(c, tuple(t)) for c, t in jobs if len(tuple(t))]
     by_schedule: dict[tuple, list[tuple]] = {}
     for c, t in jobs:
-        by_schedule.setdefault((schedule_key(c), supports([c])), []).append((c, t))
+        by_schedule.setdefault((schedule_key(c), on_kernel(c)), []).append((c, t))
     batches = []
-    for (_, on_kernel), same in by_schedule.items():
+    for (_, kernel_path), same in by_schedule.items():
         dev = _resolved_device(same[0][0].device if device is None else device)
-        ragged = on_kernel and not dev.startswith("cuda")  # the CPU kernel: no padding, a batch costs its sum
+        ragged = kernel_path and not dev.startswith("cuda")  # the CPU kernel: no padding, a batch costs its sum
         if ragged:  # nothing is gained by training configs together: one batch each balances the workers
             buckets = [[job] for job in same]
         else:

@@ -15,7 +15,6 @@ single-threaded BLAS.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,32 +27,15 @@ from threadpoolctl import threadpool_limits
 from fpe_train.engine import draws, kernel
 from fpe_train.engine.datasets import dataset_name
 from fpe_train.engine.draws import SPLIT_NAMES, STREAM_INIT, STREAM_SPLIT, order_key, trial_rng
-from fpe_train.engine.keys import schedule_key
+from fpe_train.engine.keys import UNSUPPORTED_SPLITS, cuda_present, on_kernel, schedule_key  # noqa: F401 - interface
 from fpe_train.engine.measure import measure
 from fpe_train.engine.rows import BatchResult, collect, divergence_message
 from fpe_train.engine.tasks import load_datasets, task_clauses
 
-UNSUPPORTED_SPLITS = ("dropconnect",)  # masks redrawn during training: the torch path
-
-
-def cuda_present() -> bool:
-    """Whether a CUDA GPU is usable; answered without torch where no NVIDIA driver is installed."""
-    if not (os.path.exists("/proc/driver/nvidia") or os.path.exists("/dev/nvidia0")):
-        return False
-    import torch
-
-    return bool(torch.cuda.is_available())
-
 
 def supports(configs: Sequence) -> bool:
-    """Whether the compiled CPU kernel trains these configs (module doc)."""
-    return all(
-        c.depth == 1
-        and c.rewire_every == 0
-        and not set(c.splits) & set(UNSUPPORTED_SPLITS)
-        and (c.device == "cpu" or (c.device == "auto" and not cuda_present()))
-        for c in configs
-    )
+    """Whether the compiled CPU kernel trains these configs (``keys.on_kernel``)."""
+    return all(on_kernel(c) for c in configs)
 
 
 def run_any(jobs, progress=None, on_error: str = "raise") -> BatchResult:
@@ -64,11 +46,11 @@ def run_any(jobs, progress=None, on_error: str = "raise") -> BatchResult:
     ours = [supports([c]) for c, _ in jobs]
     rows: list = [{} for _ in jobs]
     failed: list = [{} for _ in jobs]
-    for on_kernel in (True, False):
-        at = [i for i, k in enumerate(ours) if k == on_kernel]
+    for kernel_side in (True, False):
+        at = [i for i, k in enumerate(ours) if k == kernel_side]
         if not at:
             continue
-        if on_kernel:
+        if kernel_side:
             got = run_batch([jobs[i] for i in at], progress, on_error)
         else:
             from fpe_train.engine.torch_batch import run_batch as run_torch  # keeps torch out until used

@@ -43,12 +43,13 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from fpe_train.engine.keys import HAND_MAX_DENSE, HAND_MAX_MASKED
+
 B1, B2, EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 # first-layer weights (unmasked) up to which the two products are hand-written loops, not BLAS (the measured
 # crossovers: a dense model's loops are faster, a masked model's skip the zeros BLAS would multiply)
-HAND_MAX_DENSE, HAND_MAX_MASKED = 5120, 2560
 
 
 @njit(cache=True, nogil=True)

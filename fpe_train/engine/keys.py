@@ -1,4 +1,5 @@
-"""What configs must share to train in one batch (``schedule_key``) or to read one dataset (``data_key``).
+"""What configs must share to train in one batch (``schedule_key``) or to read one dataset (``data_key``), and
+which path trains a config (``on_kernel``: the compiled CPU kernel or torch).
 
 Both are plain tuples of config fields, so the batch planner (``fpe_train.engine.batch``), the CPU kernel's
 runner and the task loader agree on them without importing one another.
@@ -11,6 +12,32 @@ True
 """
 
 from __future__ import annotations
+
+import os
+
+UNSUPPORTED_SPLITS = ("dropconnect",)  # masks redrawn during training: the torch path
+# The kernel's first-layer products are hand-written up to these many weights (a dense model) or unmasked weights
+# (a masked one), through BLAS above (the measured crossovers, docs/performance.md); the plan counts FLOPs so.
+HAND_MAX_DENSE, HAND_MAX_MASKED = 5120, 2560
+
+
+def cuda_present() -> bool:
+    """Whether a CUDA GPU is usable; answered without torch where no NVIDIA driver is installed."""
+    if not (os.path.exists("/proc/driver/nvidia") or os.path.exists("/dev/nvidia0")):
+        return False
+    import torch  # keeps torch out where there is a driver to ask only
+
+    return bool(torch.cuda.is_available())
+
+
+def on_kernel(config) -> bool:
+    """Whether the compiled CPU kernel trains ``config``: one hidden layer, fixed masks, on the CPU."""
+    return (
+        config.depth == 1
+        and config.rewire_every == 0
+        and not set(config.splits) & set(UNSUPPORTED_SPLITS)
+        and (config.device == "cpu" or (config.device == "auto" and not cuda_present()))
+    )
 
 
 def schedule_key(config) -> tuple:

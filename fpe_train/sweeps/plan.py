@@ -25,7 +25,10 @@ multiplied too (``W * M`` is a dense tensor), so an FPE model of alpha x r neuro
 width. The warm-up trains the dense models at the dense shape; after the split the engine trains every
 model of the batch, the dense continuation included, as one batch at the FPE shape. A batch of several
 configs is padded to their largest shape, so its FLOPs are those of the padded models. DropConnect
-resampling and rewiring are not counted (a few elementwise passes per step).
+resampling and rewiring are not counted (a few elementwise passes per step). On the compiled CPU kernel
+(``ConfigCounts.kernel``) nothing is padded: every model at its own shape, the dense continuation at the
+dense shape, and an FPE model's first layer trained over its m r unmasked weights up to
+``keys.HAND_MAX_MASKED`` (the hand-written products skip masked weights; BLAS above multiplies them all).
 
 Memory of a batch (bytes, an estimate from shapes; the warm-up and the forked live batch are both alive
 at the split)::
@@ -52,6 +55,7 @@ from dataclasses import dataclass
 
 from fpe_train.engine.batch import batch_jobs
 from fpe_train.engine.config import TrainConfig
+from fpe_train.engine.keys import HAND_MAX_MASKED, on_kernel
 from fpe_train.fpe.names import expanded_layers
 from fpe_train.sweeps.store import config_hash
 
@@ -144,8 +148,15 @@ class ConfigCounts:
         return self.config.total_epochs // every if every else 0
 
     @property
+    def kernel(self) -> bool:
+        """Trained by the compiled CPU kernel (``fpe_train.engine.keys.on_kernel``), which counts otherwise."""
+        return on_kernel(self.config)
+
+    @property
     def flops(self) -> float:
         """FLOPs of this config trained alone, dense and FPE models at their own shapes."""
+        if self.kernel:
+            return _kernel_flops(self, self.config.trials)
         return _flops([(self, self.config.trials)], self.dense_sizes, self.fpe_sizes)
 
 
@@ -167,6 +178,24 @@ def _flops(jobs, dense_sizes, fpe_sizes) -> float:
         total += 6.0 * c.n_train * (Pd * trials * cfg.warmup_epochs + Pf * after * cfg.epochs)
         total += 2.0 * n_eval * (Pf * after + Pd * trials * cfg.record_warmup)
         total += 2.0 * c.n_test * c.curve_points * Pf * after
+    return total
+
+
+def _kernel_flops(c: ConfigCounts, trials: int) -> float:
+    """FLOPs of ``trials`` trials of one config on the CPU kernel: every model at its own shape (the dense
+    continuation at the dense shape), an FPE model's first-layer products over its m r unmasked weights (a
+    split partitions each parent's inputs among its children) where the kernel's hand-written products skip
+    the masked ones (up to ``HAND_MAX_MASKED``; BLAS multiplies them all above); evaluation at full shapes."""
+    cfg, n_eval = c.config, c.n_train + c.n_test
+    Pd, Pf = layer_params(c.dense_sizes), layer_params(c.fpe_sizes)
+    full, unmasked = c.fpe_sizes[0] * c.fpe_sizes[1], c.dense_sizes[0] * c.dense_sizes[1]
+    Pf_train = Pf - full + (unmasked if unmasked <= HAND_MAX_MASKED else full)
+    splits = len(cfg.splits)
+    dense_after = 1 + c.forks - splits  # the dense continuation, and dense_fresh when asked
+    total = 6.0 * c.n_train * trials * (Pd * cfg.warmup_epochs + (dense_after * Pd + splits * Pf_train) * cfg.epochs)
+    evaluated = trials * (dense_after * Pd + splits * Pf)
+    total += 2.0 * n_eval * (evaluated + Pd * trials * cfg.record_warmup)
+    total += 2.0 * c.n_test * c.curve_points * evaluated
     return total
 
 
@@ -212,6 +241,8 @@ class BatchCounts:
 
     @property
     def flops(self) -> float:
+        if all(c.kernel for c in self.configs):  # the kernel does not pad: the sum of its configs
+            return sum(_kernel_flops(c, t) for c, t in self.jobs)
         if not self.same_depth:
             return sum(_flops([(c, t)], c.dense_sizes, c.fpe_sizes) for c, t in self.jobs)
         return _flops(self.jobs, *self._shapes())
