@@ -23,7 +23,7 @@ from fpe_train.sweeps.store import config_hash
 FLOPS_FORMULA = (
     "6 x P x n_train per model-epoch + 2 x P x (n_train + n_test) evaluation, "
     "P = sum out x (in + 1) at the computed shape (torch: padded, masked weights included; "
-    "the CPU kernel: each model's own, an FPE first layer at its m r unmasked weights up to 2,560)"
+    "the CPU kernel: each model's own, an FPE first layer at m r weights up to 2,560)"
 )
 
 

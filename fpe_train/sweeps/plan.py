@@ -27,7 +27,7 @@ model of the batch, the dense continuation included, as one batch at the FPE sha
 configs is padded to their largest shape, so its FLOPs are those of the padded models. DropConnect
 resampling and rewiring are not counted (a few elementwise passes per step). On the compiled CPU kernel
 (``ConfigCounts.kernel``) nothing is padded: every model at its own shape, the dense continuation at the
-dense shape, and an FPE model's first layer trained over its m r unmasked weights up to
+dense shape, and an FPE model's first layer trained over m r weights (at least its unmasked ones) up to
 ``keys.HAND_MAX_MASKED`` (the hand-written products skip masked weights; BLAS above multiplies them all).
 
 Memory of a batch (bytes, an estimate from shapes; the warm-up and the forked live batch are both alive
@@ -183,9 +183,10 @@ def _flops(jobs, dense_sizes, fpe_sizes) -> float:
 
 def _kernel_flops(c: ConfigCounts, trials: int) -> float:
     """FLOPs of ``trials`` trials of one config on the CPU kernel: every model at its own shape (the dense
-    continuation at the dense shape), an FPE model's first-layer products over its m r unmasked weights (a
-    split partitions each parent's inputs among its children) where the kernel's hand-written products skip
-    the masked ones (up to ``HAND_MAX_MASKED``; BLAS multiplies them all above); evaluation at full shapes."""
+    continuation at the dense shape), an FPE model's first-layer products over m r weights (a split deals each
+    parent's inputs among its children, none twice: an upper bound of the unmasked ones) where the kernel's
+    hand-written products skip the masked ones (up to ``HAND_MAX_MASKED``; BLAS multiplies them all above);
+    evaluation at full shapes."""
     cfg, n_eval = c.config, c.n_train + c.n_test
     Pd, Pf = layer_params(c.dense_sizes), layer_params(c.fpe_sizes)
     full, unmasked = c.fpe_sizes[0] * c.fpe_sizes[1], c.dense_sizes[0] * c.dense_sizes[1]

@@ -26,9 +26,9 @@ def _shapes_by_engine(config):
     g = torch.Generator().manual_seed(0)
     ws = [torch.randn(o, i, generator=g) for i, o in zip(sizes[:-1], sizes[1:], strict=False)]
     split = next(s for s in config.splits if s != "dropconnect") if config.splits != ("dropconnect",) else "random"
-    new_w, _, _ = expand_mlp(ws, [None] * len(ws), config.alpha, split, clauses=clauses, generator=g)
+    new_w, new_b, masks = expand_mlp(ws, [None] * len(ws), config.alpha, split, clauses=clauses, generator=g)
     fpe = [new_w[0].shape[1], *[w.shape[0] for w in new_w]]
-    return tuple(sizes), tuple(fpe), len(y_tr), len(y_te)
+    return tuple(sizes), tuple(fpe), len(y_tr), len(y_te), (split, int(masks[0].sum()))
 
 
 @pytest.mark.parametrize(
@@ -54,19 +54,32 @@ def test_counts_match_a_plain_loop(name, size, pick):
             for _ in range(c.trials):
                 model_epochs += c.warmup_epochs + c.epochs if variant == "dense" else c.epochs
     for c in plan.configs[:3]:  # FLOPs of a config alone, model by model and epoch by epoch
-        dense, fpe, n_train, n_test = _shapes_by_engine(c.config)
+        dense, fpe, n_train, n_test, (split, kept) = _shapes_by_engine(c.config)
         assert (c.dense_sizes, c.fpe_sizes, c.n_train, c.n_test) == (dense, fpe, n_train, n_test)
+        # the plan counts m r unmasked first-layer weights per FPE model (a parent's inputs are split among its
+        # children, none repeated): an upper bound of what the engine's expansion keeps
+        assert 0 < kept <= dense[0] * dense[1], (split, kept)
+        kept = dense[0] * dense[1]
         params = lambda s: sum(s[j + 1] * (s[j] + 1) for j in range(len(s) - 1))  # noqa: E731
+        # the CPU kernel (one hidden layer, fixed masks, CPU) trains each model at its own shape and an FPE
+        # model's first layer over its unmasked weights up to 2,560 of them; torch pads every model to the FPE
+        # shape and multiplies masked weights too
+        cfg = c.config
+        kernel = cfg.depth == 1 and cfg.rewire_every == 0 and "dropconnect" not in cfg.splits
         total = 0.0
-        for variant in c.config.variants:  # after the split every model runs at the FPE shape (one batch)
-            for _ in range(c.config.trials):
+        for variant in cfg.variants:
+            at_split = dense if kernel and variant in ("dense", "dense_fresh") else fpe
+            trained = params(at_split)
+            if kernel and at_split == fpe and kept <= 2560:
+                trained -= fpe[0] * fpe[1] - kept  # masked first-layer weights are skipped
+            for _ in range(cfg.trials):
                 if variant == "dense":
-                    total += sum(6 * params(dense) * n_train for _ in range(c.config.warmup_epochs))
-                    if c.config.record_warmup:
+                    total += sum(6 * params(dense) * n_train for _ in range(cfg.warmup_epochs))
+                    if cfg.record_warmup:
                         total += 2 * params(dense) * (n_train + n_test)
-                total += sum(6 * params(fpe) * n_train for _ in range(c.config.epochs))
-                total += 2 * params(fpe) * (n_train + n_test)
-                total += sum(2 * params(fpe) * n_test for _ in range(c.curve_points))
+                total += sum(6 * trained * n_train for _ in range(cfg.epochs))
+                total += 2 * params(at_split) * (n_train + n_test)
+                total += sum(2 * params(at_split) * n_test for _ in range(c.curve_points))
         assert math.isclose(c.flops, total, rel_tol=1e-12)
         flops += total
     assert (len(plan.configs), plan.trials, plan.model_epochs) == (len(sweep.configs), trials, model_epochs)
@@ -106,13 +119,27 @@ def test_distinct_counts_count_a_shared_config_once():
     assert got["configs"] < sum(len(s.configs) for s in sweeps)  # fig3a/fig3b/fig3c share configs
 
 
-def test_padded_batch_is_at_least_the_sum_of_its_configs():
+@pytest.mark.parametrize("kernel", [True, False])
+def test_padded_batch_is_at_least_the_sum_of_its_configs(kernel):
     a = P.config_counts(
         TrainConfig(
-            clauses=4, k=2, r=4, splits=("random",), trials=2, epochs=3, warmup_epochs=2, n_train=100, n_test=50
+            clauses=4,
+            k=2,
+            r=4,
+            splits=("random",),
+            trials=2,
+            epochs=3,
+            warmup_epochs=2,
+            n_train=100,
+            n_test=50,
+            device="cpu" if kernel else "cuda",
         )
     )
     b = P.config_counts(dataclasses.replace(a.config, r=8, clauses=8))
+    if kernel:  # the CPU kernel does not pad: a batch costs the sum of its configs
+        both = P.BatchCounts((a, b), (2, 2))
+        assert math.isclose(both.flops, P.BatchCounts((a,), (2,)).flops + P.BatchCounts((b,), (2,)).flops)
+        return
     alone = P.BatchCounts((a,), (2,)).flops + P.BatchCounts((b,), (2,)).flops
     both = P.BatchCounts((a, b), (2, 2))
     assert both.flops > alone  # the small config padded to the large one's shape
@@ -207,15 +234,19 @@ def test_eta_counts_only_what_each_sweep_adds_to_the_store():
     assert etas == {s.name: float(len(s.configs)) for s in fresh}
 
 
-def test_dense_fresh_adds_one_model_per_trial_from_the_split():
-    """The fresh-Adam dense arm: one more model per trial, trained ``epochs`` at the FPE shape after the split."""
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_dense_fresh_adds_one_model_per_trial_from_the_split(device):
+    """The fresh-Adam dense arm: one more model per trial, trained ``epochs`` after the split, at the dense
+    shape on the CPU kernel and padded to the FPE shape on torch (CUDA)."""
     c = TrainConfig(
         clauses=4, k=2, r=4, splits=("random",), trials=3, epochs=5, warmup_epochs=2, n_train=100, n_test=40
     )
+    c = dataclasses.replace(c, device=device)
     a, b = P.config_counts(c), P.config_counts(dataclasses.replace(c, dense_fresh=True))
-    Pf = sum(o * (i + 1) for i, o in zip(a.fpe_sizes[:-1], a.fpe_sizes[1:], strict=True))
+    sizes = a.dense_sizes if device == "cpu" else a.fpe_sizes
+    Pm = sum(o * (i + 1) for i, o in zip(sizes[:-1], sizes[1:], strict=True))
     assert (b.models - a.models, b.model_epochs - a.model_epochs) == (3, 3 * 5)
-    assert math.isclose(b.flops - a.flops, 3 * (6 * Pf * 100 * 5 + 2 * Pf * 140))
+    assert math.isclose(b.flops - a.flops, 3 * (6 * Pm * 100 * 5 + 2 * Pm * 140))
 
 
 def _greedy_makespan(costs, workers):
