@@ -44,6 +44,7 @@ from fpe_train.engine import cpu, kernel
 from fpe_train.engine.config import TrainConfig
 from fpe_train.engine.data import boolean_data
 from fpe_train.engine.mlp import BatchedMLP
+from fpe_train.engine.threads import set_kernel_threads
 from fpe_train.engine.train import simple_live_batch, train_epochs
 
 M, K, R, N_TRAIN, BATCH, LR, L1, L2 = 32, 4, 8, 10_000, 500, 1e-3, 1e-7, 1e-5
@@ -111,7 +112,8 @@ def kernel_rate(E: int, seconds: float, width: int, masked: bool) -> tuple[float
     from concurrent.futures import ThreadPoolExecutor
 
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
-        trainer = cpu._Trainer(models, data, np.arange(E, dtype=np.uint64), BATCH, pool if threads > 1 else None)
+        pool = pool if threads > 1 else None
+        trainer = cpu._Trainer(models, data, np.arange(E, dtype=np.uint64), BATCH, pool, cpu.compiled(threads))
         trainer.epochs(1, 1, lambda e: None)  # untimed: first use
         one = _timed(lambda: trainer.epochs(2, 1, lambda e: None))[0]
         epochs = max(2, int(seconds / max(1e-3, one)))
@@ -321,9 +323,7 @@ def main() -> None:
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     torch.set_num_threads(args.threads)
-    import numba
-
-    numba.set_num_threads(args.threads)
+    set_kernel_threads(args.threads)
     print(f"cpu threads={args.threads} m={M} r={R} n_train={N_TRAIN} batch={BATCH}; load {os.getloadavg()[0]:.2f}")
     loop, loop_cpu = loop_rate(models=2, epochs=5)
     print(

@@ -74,7 +74,7 @@ def train(as_json: bool, threads: int, progress: bool, **options) -> None:
     """Train dense and FPE models (shared warm-up, split, fine-tune) and compare them."""
     from tqdm import tqdm
 
-    from fpe_train.engine.run import run_config  # keeps numba and torch out until used
+    from fpe_train.engine.run import run_config  # keeps numpy (and numba or torch) out until used
     from fpe_train.engine.torch_batch import resolve_device  # keeps torch out until used
 
     config = TrainConfig.from_dict(options)

@@ -8,9 +8,14 @@ goes to the torch path; :func:`run_any` picks the path.
 
 Models are ragged (each at its own shape, ``fpe_train.engine.kernel``), so a model's numbers do not depend
 on which other models share its batch. Initial weights, masks and data order come from
-``fpe_train.engine.draws`` as on the torch path. Parallel over models: ``numba.get_num_threads()`` threads
+``fpe_train.engine.draws`` as on the torch path. Parallel over models: ``threads.kernel_threads()`` threads
 (capped by the executors' ``threads``), each running the GIL-free kernel on its share of the models with a
 single-threaded BLAS.
+
+Which compiled kernel (:func:`compiled`): on one thread the prebuilt extension (``fpe_train.engine.aot``) where
+it matches this source and CPU, so that a process that only trains never imports numba (its first use cost
+about 0.4 s per process); else, and on more threads (the extension holds the GIL), numba's JIT of
+``fpe_train.engine.kernel``. The two are the same code: the same numbers.
 """
 
 from __future__ import annotations
@@ -20,17 +25,17 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from fpe_train.engine import draws, kernel
+from fpe_train.engine import aot, draws
 from fpe_train.engine.datasets import dataset_name
 from fpe_train.engine.draws import SPLIT_NAMES, STREAM_INIT, STREAM_SPLIT, order_key, trial_rng
 from fpe_train.engine.keys import UNSUPPORTED_SPLITS, cuda_present, on_kernel, schedule_key  # noqa: F401 - interface
 from fpe_train.engine.measure import measure
 from fpe_train.engine.rows import BatchResult, collect, divergence_message
 from fpe_train.engine.tasks import load_datasets, task_clauses
+from fpe_train.engine.threads import kernel_threads
 
 
 def supports(configs: Sequence) -> bool:
@@ -172,23 +177,29 @@ def _shares(models: _Models, threads: int) -> list[tuple[np.ndarray, np.ndarray]
     return out
 
 
-def kernel_threads() -> int:
-    """Threads over models: numba's thread count (the executors cap it), at least 1."""
-    return max(1, int(numba.get_num_threads()))
+def compiled(threads: int = 1):
+    """The kernel's entry points (``train_epoch``, ``permutations``, ``correct``): the prebuilt extension on one
+    thread where it matches (``aot.load``), else numba's JIT (``fpe_train.engine.kernel``)."""
+    built = aot.load() if threads == 1 else None
+    if built is not None:
+        return built
+    from fpe_train.engine import kernel  # keeps numba out where the prebuilt extension serves
+
+    return kernel
 
 
 class _Trainer:
     """Epochs of one phase: permutations, the kernel over every share of models, divergence, hooks."""
 
-    def __init__(self, models: _Models, data: _Data, keys: np.ndarray, batch_size: int, pool) -> None:
-        self.m, self.data, self.keys, self.B, self.pool = models, data, keys, batch_size, pool
+    def __init__(self, models: _Models, data: _Data, keys: np.ndarray, batch_size: int, pool, kernel) -> None:
+        self.m, self.data, self.keys, self.B, self.pool, self.kernel = models, data, keys, batch_size, pool, kernel
         self.perms = np.empty((len(keys), data.n_train), dtype=np.int64)
         self.shares = _shares(models, pool._max_workers if pool is not None else 1)
         self.diverged: dict[int, int] = {}
 
     def _run(self, share: tuple[np.ndarray, np.ndarray]) -> None:
         m, d = self.m, self.data
-        kernel.train_epoch(
+        self.kernel.train_epoch(
             *share,
             m.P,
             m.Mk,
@@ -215,7 +226,7 @@ class _Trainer:
 
     def epochs(self, first: int, count: int, on_epoch: Callable[[int], None]) -> None:
         for epoch in range(first, first + count):
-            kernel.permutations(self.keys, epoch, self.perms)
+            self.kernel.permutations(self.keys, epoch, self.perms)
             self.m.sums[:] = 0
             if self.pool is None or len(self.shares) == 1:
                 for share in self.shares:
@@ -227,8 +238,9 @@ class _Trainer:
             on_epoch(epoch)
 
 
-def accuracy(models: _Models, X: np.ndarray, x_off: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
-    """Fraction of correct predictions of every model on its dataset's ``n`` rows: (E,) float64."""
+def accuracy(models: _Models, X: np.ndarray, x_off: np.ndarray, y: np.ndarray, n: int, kernel) -> np.ndarray:
+    """Fraction of correct predictions of every model on its dataset's ``n`` rows: (E,) float64 (``kernel``:
+    :func:`compiled`)."""
     hits = np.zeros(len(models), dtype=np.int64)
     kernel.correct(
         np.arange(len(models), dtype=np.int64),
@@ -266,8 +278,13 @@ def run_batch(jobs, progress: Callable[[int, int], None] | None = None, on_error
         return BatchResult([{} for _ in jobs], [{} for _ in jobs], time.perf_counter() - t0)
     _check_schedule([c for c, _ in jobs])
     threads = kernel_threads()
+    kernel = compiled(threads)
+    if kernel.__name__ == f"fpe_train.engine.{aot.NAME}":
+        import scipy.linalg.cython_blas  # noqa: F401 - keeps scipy.linalg out until a batch trains
+
+        # (the extension's np.dot loads this BLAS on its first call; loaded now, the limit below covers it)
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) if threads > 1 else _null() as pool:
-        rows, curves, diverged = _train(jobs, progress, on_error, pool)
+        rows, curves, diverged = _train(jobs, progress, on_error, pool, kernel)
     return collect(jobs, rows, lambda i, v, t: _curve(curves, i, v, t), diverged, time.perf_counter() - t0)
 
 
@@ -279,7 +296,7 @@ class _null:
         return False
 
 
-def _train(jobs, progress, on_error, pool):
+def _train(jobs, progress, on_error, pool, kernel):
     c0 = jobs[0][0]
     all_trials = [(i, c, t) for i, (c, trials) in enumerate(jobs) for t in trials]
     data = _flat_data([(c, t) for _, c, t in all_trials])
@@ -302,7 +319,7 @@ def _train(jobs, progress, on_error, pool):
                 e = min(trainer.diverged)
                 raise ValueError(divergence_message(labels[e], trainer.diverged[e]))
             if c0.curve_every and epoch % c0.curve_every == 0:
-                acc = accuracy(models, data.X_test, data.xt_off, data.y_test, data.n_test)
+                acc = accuracy(models, data.X_test, data.xt_off, data.y_test, data.n_test, kernel)
                 for label, a in zip(labels, acc.tolist(), strict=True):
                     curves.setdefault(label, []).append(a)
             if progress is not None:
@@ -311,11 +328,11 @@ def _train(jobs, progress, on_error, pool):
         return on_epoch
 
     warm_labels = [(i, "dense", t) for i, _, t in all_trials]
-    trainer = _Trainer(warm, data, keys, c0.batch_size, pool)
+    trainer = _Trainer(warm, data, keys, c0.batch_size, pool, kernel)
     trainer.epochs(1, c0.warmup_epochs, hook(warm, warm_labels))
     rows = {}
     if any(c.record_warmup for _, c, _ in all_trials):
-        got = _rows(warm, warm_labels, all_trials, data, [s for s in range(S)])
+        got = _rows(warm, warm_labels, all_trials, data, [s for s in range(S)], kernel)
         rows.update(
             {
                 (i, "dense_warmup", t): r | {"variant": "dense_warmup"}
@@ -325,9 +342,9 @@ def _train(jobs, progress, on_error, pool):
         )
     diverged = {warm_labels[e][::2]: (warm_labels[e], ep) for e, ep in trainer.diverged.items()}
     fine, labels, owner = _fork(warm, all_trials, entropy)
-    trainer = _Trainer(fine, data, keys, c0.batch_size, pool)
+    trainer = _Trainer(fine, data, keys, c0.batch_size, pool, kernel)
     trainer.epochs(c0.warmup_epochs + 1, c0.epochs, hook(fine, labels))
-    rows.update(_rows(fine, labels, all_trials, data, owner))
+    rows.update(_rows(fine, labels, all_trials, data, owner, kernel))
     for e, ep in trainer.diverged.items():
         diverged.setdefault(labels[e][::2], (labels[e], ep))
     n_warm = c0.warmup_epochs // c0.curve_every if c0.curve_every else 0
@@ -365,9 +382,9 @@ def _fork(warm: _Models, all_trials, entropy) -> tuple[_Models, list, list[int]]
     return fine, labels, owner
 
 
-def _rows(models: _Models, labels: list, all_trials, data: _Data, owner: list[int]) -> dict[tuple, dict]:
-    test = accuracy(models, data.X_test, data.xt_off, data.y_test, data.n_test)
-    train = accuracy(models, data.X_train, data.x_off, data.y_train, data.n_train)
+def _rows(models: _Models, labels: list, all_trials, data: _Data, owner: list[int], kernel) -> dict[tuple, dict]:
+    test = accuracy(models, data.X_test, data.xt_off, data.y_test, data.n_test, kernel)
+    train = accuracy(models, data.X_train, data.x_off, data.y_train, data.n_train, kernel)
     out = {}
     for e, label in enumerate(labels):
         job, variant, trial = label

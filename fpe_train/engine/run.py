@@ -22,7 +22,8 @@ Data (``data_per_trial``, on by default): trial t draws its own training and tes
 (``fpe_train.engine.keys.data_key``: the Boolean data depends on (n_train, n_test, m, k, seed, t)), shared by
 trial t of every config with those values; with ``data_per_trial=False`` every trial reads one dataset.
 
->>> from fpe_train.engine.config import TrainConfig
+>>> from fpe_train.engine import cpu
+from fpe_train.engine.config import TrainConfig
 >>> rows = run_config(TrainConfig(clauses=2, k=4, r=2, splits=("random",), trials=2, epochs=1,
 ...                               warmup_epochs=1, n_train=200, n_test=100, device="cpu"))
 >>> [(r["trial"], r["variant"]) for r in rows]
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from fpe_train.engine import cpu
 from fpe_train.engine.config import TrainConfig
 from fpe_train.engine.draws import seed_entropy
 from fpe_train.engine.rows import ROW_FIELDS, BatchResult
@@ -61,8 +63,6 @@ def run_batch(
     if path not in ("auto", "torch"):
         raise ValueError(f"path={path!r}: must be auto or torch")
     if path == "auto":
-        from fpe_train.engine import cpu  # keeps numba out until used
-
         return cpu.run_any(jobs, progress, on_error)
     from fpe_train.engine import torch_batch  # keeps torch out until used
 

@@ -43,6 +43,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from fpe_train.engine.config import TrainConfig
+from fpe_train.engine.threads import default_threads, kernel_threads, set_kernel_threads
 from fpe_train.sweeps.store import toolkit_version
 
 DEFAULT_RUN = "fpe_train.engine.run:run_config"  # the engine: its jobs are trained as one batch (run_batch)
@@ -109,21 +110,19 @@ class JobResult:
 
 
 def cap_threads(threads: int | None, env: bool = False) -> None:
-    """Cap torch (intra-op) and numba threads of this process to ``threads``.
+    """Cap torch (intra-op) threads and the CPU kernel's threads over models of this process to ``threads``.
 
     With ``env=True`` (worker processes only) the BLAS/OpenMP/numba environment variables are set
     too; the driver's own environment is never changed, since numba refuses a changed
-    NUMBA_NUM_THREADS once its thread pool has started.
+    NUMBA_NUM_THREADS once its thread pool has started. The kernel's count is kept in
+    ``fpe_train.engine.threads`` (numba's cap, ``NUMBA_NUM_THREADS``, applies): setting it imports no numba.
     """
     if not threads:
         return
     if env:
         for name in _THREAD_ENV:
             os.environ[name] = str(threads)
-
-    import numba  # the CPU kernel's threads over models
-
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    set_kernel_threads(min(threads, default_threads()))
     if "torch" in sys.modules:  # a torch path in this process: its intra-op threads too
         import torch
 
@@ -218,14 +217,12 @@ class SerialExecutor:
         self.run_fn, self.threads = run_fn, threads
 
     def map(self, batches: Iterable[Job | Batch]) -> Iterator[JobResult]:
-        import numba
-
-        before = numba.get_num_threads(), (sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None)
+        before = kernel_threads(), (sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None)
         try:
             for batch in batches:
                 yield from run_jobs(batch, self.run_fn, self.threads)
         finally:
-            numba.set_num_threads(before[0])
+            set_kernel_threads(before[0])
             if before[1] is not None:
                 sys.modules["torch"].set_num_threads(before[1])
 

@@ -77,9 +77,9 @@ def test_kernel_equals_a_plain_loop_per_model(n_out, ni, widths):
     data = cpu._Data(
         X.ravel(), np.zeros(1, np.int64), y, X.ravel(), np.zeros(1, np.int64), y, n, n, n_out, [0, 0], [ni, ni]
     )
-    trainer = cpu._Trainer(models, data, keys, BATCH, None)
+    trainer = cpu._Trainer(models, data, keys, BATCH, None, kernel)
     trainer.epochs(1, 3, lambda epoch: None)
-    hits = cpu.accuracy(models, data.X_test, data.xt_off, data.y_test, n)
+    hits = cpu.accuracy(models, data.X_test, data.xt_off, data.y_test, n, kernel)
     for e, (W1, b1, W2, b2, M1, _) in enumerate(blocks):
         want, moments = _plain(W1, b1, W2, b2, M1, X, y, [(keys[e], ep) for ep in (1, 2, 3)], configs[e].lr, L1, L2)
         got = models.block(e)
@@ -135,7 +135,7 @@ def test_kernel_weights_match_the_torch_loop_after_20_epochs():
         [(W1 * M1, b1, W2, b2, M1, np.ones(W2.shape, bool))], [0], [0], [TrainConfig(lr=LR, l1=L1, l2=L2)]
     )
     data = cpu._Data(X.ravel(), np.zeros(1, np.int64), y, X.ravel(), np.zeros(1, np.int64), y, 200, 200, 1, [0], [8])
-    cpu._Trainer(models, data, np.array([11], np.uint64), BATCH, None).epochs(1, 20, lambda epoch: None)
+    cpu._Trainer(models, data, np.array([11], np.uint64), BATCH, None, kernel).epochs(1, 20, lambda epoch: None)
     got = models.block(0)
     for a, t in zip(got, (net.weights[0][0], net.biases[0][0], net.weights[1][0], net.biases[1][0]), strict=True):
         np.testing.assert_allclose(a, t.detach().numpy(), atol=1e-4)
@@ -196,6 +196,8 @@ def test_a_second_process_reuses_the_compiled_kernel():
         "from fpe_train.engine import kernel\n"
         "from fpe_train.engine.config import TrainConfig\n"
         "from fpe_train.engine.cpu import run_batch\n"
+        "from fpe_train.engine.threads import set_kernel_threads\n"
+        "set_kernel_threads(2)\n"  # numba's JIT (one thread may take the prebuilt extension, engine/aot.py)
         "run_batch([(TrainConfig(clauses=2, k=2, r=2, splits=('random',), trials=1, epochs=1, warmup_epochs=1,"
         " n_train=64, n_test=32, batch_size=32, device='cpu'), (0,))])\n"
         "s = kernel.train_epoch.stats\n"
@@ -242,7 +244,7 @@ def test_weights_a1_prunes_in_the_second_layer_stay_exactly_zero():
     y = (rng.random(64) < 0.5).astype(np.float32)
     models = cpu._Models([(ws[0], bs[0], ws[1], bs[1], K1, K2)], [0], [0], [TrainConfig(lr=LR, l1=L1, l2=L2)])
     data = cpu._Data(X.ravel(), np.zeros(1, np.int64), y, X.ravel(), np.zeros(1, np.int64), y, 64, 64, 1, [0], [8])
-    cpu._Trainer(models, data, np.array([3], np.uint64), BATCH, None).epochs(1, 5, lambda epoch: None)
+    cpu._Trainer(models, data, np.array([3], np.uint64), BATCH, None, kernel).epochs(1, 5, lambda epoch: None)
     W2_after = models.block(0)[2]
     o = models.p_off[0] + K1.size + K1.shape[0]
     assert (W2_after[~K2] == 0).all() and (models.A2[o : o + K2.size][~K2.ravel()] == 0).all()
