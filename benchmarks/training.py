@@ -40,7 +40,7 @@ from numba import njit
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from fpe_train.engine import cpu, kernel
+from fpe_train.engine import aot, cpu, kernel
 from fpe_train.engine.config import TrainConfig
 from fpe_train.engine.data import boolean_data
 from fpe_train.engine.mlp import BatchedMLP
@@ -257,8 +257,9 @@ def profile(width: int, masked: bool) -> str:
 # ---------------------------------------------------------------- end to end
 
 
-def sweep_case(threads: int) -> float:
-    """Wall seconds of ``fpe-theory sweep run`` on the 9-config sweep, in a fresh process."""
+def sweep_case(threads: int, jit: bool = False) -> float:
+    """Wall seconds of ``fpe-theory sweep run`` on the 9-config sweep, in a fresh process (``jit``: numba's JIT
+    kernel, as before the prebuilt one, ``fpe_train.engine.aot``)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench9.toml"
         path.write_text(SWEEP9)
@@ -278,7 +279,8 @@ def sweep_case(threads: int) -> float:
             "--no-progress",
         ]
         t0 = time.perf_counter()
-        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        env = {**os.environ, "OMP_NUM_THREADS": "1", aot.JIT_ENV: "1" if jit else "0"}
+        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env=env)
         return time.perf_counter() - t0
 
 
@@ -345,15 +347,24 @@ def main() -> None:
         for label, width, masked in (("dense r=8", R, False), ("masked 16", 2 * R, True)):
             print(f"profile {label}, one step (B = {BATCH}, m = {M}): {profile(width, masked)}", flush=True)
     if "sweep" not in skip:
-        wall = sweep_case(args.threads)
+        if args.threads == 1 and aot.load() is None:
+            print("sweep   note: no prebuilt kernel matches here (python -m fpe_train.engine.aot builds it)")
+        walls = {False: [], True: []}
+        for _ in range(3):  # alternating, so that both see the same load
+            for jit in (True, False):
+                walls[jit].append(sweep_case(args.threads, jit))
         model_epochs = 9 * 3 * (40 + 2 * 20)
         rate2k = loop_rate(models=3, epochs=10, n=2000)[0]
-        print(
-            f"sweep   9 configs through `fpe-theory sweep run` (end to end): {wall:6.2f} s; the loop would take "
-            f"{model_epochs / rate2k:6.1f} s ({model_epochs} model-epochs at {rate2k:.1f}/s) = "
-            f"{model_epochs / rate2k / wall:5.1f}x (target >= 20x)",
-            flush=True,
-        )
+        loop_s = model_epochs / rate2k
+        for jit, label in ((True, "before (numba JIT)"), (False, "after (prebuilt)")):
+            wall = float(np.median(walls[jit]))
+            print(
+                f"sweep   9 configs through `fpe-theory sweep run` (end to end), {label:18s}: median {wall:5.2f} s "
+                f"of {', '.join(f'{w:.2f}' for w in walls[jit])}; the loop would take {loop_s:6.1f} s "
+                f"({model_epochs} model-epochs at {rate2k:.1f}/s) = {loop_s / wall:5.1f}x (target >= 20x); "
+                f"load {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
     if "grid" not in skip:
         rate = sgemm_rate()
         useful, per_pair, fixed = grid_case()

@@ -20,6 +20,9 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
 fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[$extras]"
+# the CPU kernel prebuilt for this machine (fpe_train/engine/aot.py): a process that trains starts without numba
+.venv/bin/python -m fpe_train.engine.aot >/dev/null \
+  || echo "setup: could not prebuild the CPU kernel (a C compiler?); numba's JIT serves, slower to start" >&2
 if [ "$tex" = 1 ] && ! { command -v latexmk && command -v pdftotext; } >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing TeX (texlive-latex-base, latexmk) and poppler-utils with apt-get" >&2

@@ -11,8 +11,9 @@ features the JIT uses (:func:`build`), so the machine code, and so every number,
 (``_kernel_aot.json``) says what it was built from: the kernel's source (``kernel.py``, ``keys.py``, this file),
 the CPU (its model and flags in ``/proc/cpuinfo``), numpy and the interpreter. :func:`load` returns the module
 only where the stamp matches here and now; anything else (never built, source edited since, another CPU, no
-``/proc/cpuinfo``) returns None, and ``cpu.py`` uses numba's JIT (``kernel.py``, cached per machine): slower to
-start, the same numbers (``tests/fpe_train/engine/test_aot.py`` compares the two).
+``/proc/cpuinfo``, or ``FPE_KERNEL_JIT=1`` in the environment) returns None, and ``cpu.py`` uses numba's JIT
+(``kernel.py``, cached per machine): slower to start, the same numbers (``tests/fpe_train/engine/test_aot.py``
+compares the two).
 
 The extension's functions hold the GIL, so ``cpu.py`` uses them on one thread only; threads over models go
 through numba's dispatch (``nogil``). Built by ``python -m fpe_train.engine.aot`` (``scripts/setup.sh`` runs it;
@@ -44,6 +45,7 @@ SIGNATURES = {  # as cpu.py calls them: C-contiguous arrays, Python ints as int6
     "correct": f"void({_I}, {_F}, {_I}, {_I}, {_I}, {_I}, int64, {_F}, {_I}, {_F}, int64, {_I})",
 }
 _SOURCES = ("kernel.py", "keys.py", "aot.py")
+JIT_ENV = "FPE_KERNEL_JIT"  # =1: numba's JIT even where the extension matches (a comparison, a suspicion)
 _loaded: dict[str, ModuleType | None] = {}
 
 
@@ -71,13 +73,16 @@ def stamp() -> dict | None:
 
 
 def load() -> ModuleType | None:
-    """The built extension if its stamp matches this source, CPU, numpy and interpreter; else None."""
+    """The built extension if its stamp matches this source, CPU, numpy and interpreter (and ``FPE_KERNEL_JIT`` is
+    not 1); else None."""
     if "module" not in _loaded:
         _loaded["module"] = _load()
     return _loaded["module"]
 
 
 def _load() -> ModuleType | None:
+    if os.environ.get(JIT_ENV, "") == "1":
+        return None
     try:
         with open(STAMP, encoding="utf-8") as f:
             built = json.load(f)
