@@ -21,14 +21,39 @@ def load_task(config, trial: int | None = None):
     """
     trial = trial if config.data_per_trial else None
     if config.task == "boolean":
-        from fpe_train.engine.data import boolean_splits  # keeps numpy out until used
-
-        tr, te = boolean_splits(config.n_train, config.n_test, config.m, config.k, config.seed, trial)
-        return tr.X, tr.y, te.X, te.y, 1, task_clauses(config)
+        return (
+            *_boolean(config.n_train, config.n_test, config.m, config.k, config.seed, trial),
+            1,
+            task_clauses(config),
+        )
     from fpe_train.engine.datasets import load_dataset  # keeps numpy out until used
 
     X_train, y_train, X_test, y_test, n_classes = load_dataset(config, trial)
     return X_train, y_train, X_test, y_test, int(n_classes), None
+
+
+_KEPT: dict[tuple, tuple] = {}  # Boolean datasets drawn in this process, the latest last (read-only arrays)
+KEEP_BYTES = 64 << 20  # at most this much of them kept
+
+
+def _boolean(n_train: int, n_test: int, m: int, k: int, seed: int, trial: int | None) -> tuple:
+    """(X_train, y_train, X_test, y_test) of ``data.boolean_splits``, drawn once per process while they fit in
+    ``KEEP_BYTES`` (a sweep's configs that differ in r, alpha or the splits read the same data, each its own
+    batch); read-only, so that no reader can change another's data."""
+    key = (n_train, n_test, m, k, seed, trial)
+    if key in _KEPT:
+        _KEPT[key] = _KEPT.pop(key)  # now the latest
+        return _KEPT[key]
+    from fpe_train.engine.data import boolean_splits  # keeps numpy out until used
+
+    tr, te = boolean_splits(n_train, n_test, m, k, seed, trial)
+    got = (tr.X, tr.y, te.X, te.y)
+    for a in got:
+        a.flags.writeable = False
+    _KEPT[key] = got
+    while sum(a.nbytes for kept in _KEPT.values() for a in kept) > KEEP_BYTES and len(_KEPT) > 1:
+        del _KEPT[next(iter(_KEPT))]  # the least recently read
+    return got
 
 
 def task_clauses(config) -> list[list[int]] | None:
