@@ -22,8 +22,7 @@ Data (``data_per_trial``, on by default): trial t draws its own training and tes
 (``fpe_train.engine.keys.data_key``: the Boolean data depends on (n_train, n_test, m, k, seed, t)), shared by
 trial t of every config with those values; with ``data_per_trial=False`` every trial reads one dataset.
 
->>> from fpe_train.engine import cpu
-from fpe_train.engine.config import TrainConfig
+>>> from fpe_train.engine.config import TrainConfig
 >>> rows = run_config(TrainConfig(clauses=2, k=4, r=2, splits=("random",), trials=2, epochs=1,
 ...                               warmup_epochs=1, n_train=200, n_test=100, device="cpu"))
 >>> [(r["trial"], r["variant"]) for r in rows]

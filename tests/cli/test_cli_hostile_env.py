@@ -146,7 +146,8 @@ def _done_rows(db) -> int:
 def test_ctrl_c_ends_a_sweep_with_one_line_and_a_resumable_store(tmp_path, executor, tiny_sweep_file):
     if executor == "dask":
         pytest.importorskip("distributed")
-    path = tiny_sweep_file(trials=6, epochs=200, n_train=64, grid={"seed": [0, 1, 2, 3]})
+    # long enough that the sweep still runs when the first row is seen (a batch of 6 trials takes about a second)
+    path = tiny_sweep_file(trials=6, epochs=3000, n_train=64, grid={"seed": [0, 1, 2, 3]})
     db = tmp_path / "r.db"
     args = ["sweep", "run", path, "--store", db, "--executor", executor, "--workers", "2", "--no-progress"]
     command = [sys.executable, "-c", "import cli; cli.main()", *map(str, args)]
