@@ -11,8 +11,9 @@ Cases (ratios are only comparable within a run; one thread unless ``--threads``)
   pass, Adam), each timed alone on the shapes of the dense and masked cases, and the products through BLAS;
 - ``sweep``: the 9-config sweep (clauses 4/8/16 x r 4/8/16, random + clause, 3 trials, 20 + 20 epochs,
   2,000 samples) through ``fpe-theory sweep run`` in a subprocess (process start, data, metrics, store),
-  beside the loop's time for the same model-epochs (dense 40 epochs, each FPE model 20; the loop timed at
-  2,000 samples); target >= 20x;
+  three fresh processes on numba's JIT ("before", ``FPE_KERNEL_JIT=1``) and three on the prebuilt kernel
+  (``fpe_train.engine.aot``), alternating, the median of each beside the loop's time for the same
+  model-epochs (dense 40 epochs, each FPE model 20; the loop timed at 2,000 samples); target >= 20x;
 - ``grid``: the paper's Boolean grid (fig3a + fig3c at paper size) on the kernel at two short epoch counts,
   extrapolated linearly to its 1000 + 1000 epochs, beside its FLOP floor: the grid's useful arithmetic
   (6 flops per non-zero weight per sample) at this machine's measured single-thread sgemm rate; goal within

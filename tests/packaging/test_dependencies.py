@@ -31,7 +31,7 @@ PARTS = {
 
 
 # imports guarded so that the part runs without them
-GUARDED = {("fpe_train", "numba"): "executors.cap_threads caps numba's threads only when numba is already imported"}
+GUARDED = {("fpe_train", "numba"): "only the CPU kernel's JIT and its build import numba (engine/kernel.py, aot.py)"}
 
 
 def _project() -> dict:

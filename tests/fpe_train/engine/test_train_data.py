@@ -87,3 +87,25 @@ def test_bad_input():
         boolean_data(10, 32, 3)
     with pytest.raises(ValueError, match="n=1"):
         boolean_data(1, 32, 4)
+
+
+def test_a_process_draws_a_boolean_dataset_once_and_hands_it_out_read_only(monkeypatch):
+    from fpe_train.engine import tasks
+    from fpe_train.engine.config import TrainConfig
+
+    monkeypatch.setattr(tasks, "_KEPT", {})
+    a = TrainConfig(clauses=2, k=4, r=2, n_train=300, n_test=200, seed=5)
+    b = TrainConfig(clauses=2, k=4, r=8, splits=("random",), n_train=300, n_test=200, seed=5)  # same data fields
+    got = tasks.load_task(a, 1)
+    tr, te = boolean_splits(300, 200, 8, 4, 5, 1)  # drawn afresh: the reference
+    for x, want in zip(got[:4], (tr.X, tr.y, te.X, te.y), strict=True):
+        np.testing.assert_array_equal(x, want)
+        assert not x.flags.writeable
+    again = tasks.load_task(b, 1)
+    assert all(x is y for x, y in zip(got[:4], again[:4], strict=True))  # not drawn twice
+    assert tasks.load_task(a, 2)[0] is not got[0]  # another trial, another sample
+    with pytest.raises(ValueError):
+        got[0][0, 0] = 1.0  # no reader changes another's data
+    monkeypatch.setattr(tasks, "KEEP_BYTES", 1)  # room for the latest only
+    tasks.load_task(a, 3)
+    assert list(tasks._KEPT) == [(300, 200, 8, 4, 5, 3)]
