@@ -9,15 +9,17 @@ What: ``_kernel_aot`` (beside this file) exports ``permutations``, ``train_epoch
 signatures of :data:`SIGNATURES` (those ``cpu.py`` calls them with), compiled for this machine's CPU with the
 features the JIT uses (:func:`build`), so the machine code, and so every number, is the JIT's. A stamp beside it
 (``_kernel_aot.json``) says what it was built from: the kernel's source (``kernel.py``, ``keys.py``, this file),
-the CPU (its model and flags in ``/proc/cpuinfo``), numpy and the interpreter. :func:`load` returns the module
-only where the stamp matches here and now; anything else (never built, source edited since, another CPU, no
-``/proc/cpuinfo``, or ``FPE_KERNEL_JIT=1`` in the environment) returns None, and ``cpu.py`` uses numba's JIT
-(``kernel.py``, cached per machine): slower to start, the same numbers (``tests/fpe_train/engine/test_aot.py``
-compares the two).
+the CPU (its model and flags in ``/proc/cpuinfo``), numba and llvmlite (the JIT it must equal), numpy and the
+interpreter. :func:`load` returns the module only where the stamp matches here and now; anything else (never
+built, source edited since, another CPU or numba, no ``/proc/cpuinfo``, or ``FPE_KERNEL_JIT=1`` in the
+environment) returns None, and ``cpu.py`` uses numba's JIT (``kernel.py``, cached per machine): slower to start,
+the same numbers (``tests/fpe_train/engine/test_aot.py`` compares the two).
 
 The extension's functions hold the GIL, so ``cpu.py`` uses them on one thread only; threads over models go
 through numba's dispatch (``nogil``). Built by ``python -m fpe_train.engine.aot`` (``scripts/setup.sh`` runs it;
-about 10 s; needs a C compiler) into the package folder, like numba's own cache.
+about 10 s; needs a C compiler) into the package folder, like numba's own cache. ``numba.pycc`` is pending
+deprecation in numba (since 0.57, still shipped in 0.68): where a numba lacks it, the build fails, nothing is
+stamped, and the JIT serves.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ import shutil
 import sys
 import sysconfig
 import tempfile
+import warnings
+from importlib import metadata
 from types import ModuleType
 
 import numpy as np
@@ -61,7 +65,7 @@ def _cpu() -> str | None:
 
 
 def stamp() -> dict | None:
-    """What a usable extension was built from, here and now (None: no CPU to check against)."""
+    """What a usable extension was built from, here and now (None: no CPU to check against, or no numba)."""
     cpu = _cpu()
     if cpu is None:
         return None
@@ -69,12 +73,22 @@ def stamp() -> dict | None:
     for name in _SOURCES:
         with open(os.path.join(HERE, name), "rb") as f:
             h.update(f.read())
-    return {"source": h.hexdigest()[:16], "cpu": cpu, "numpy": np.__version__, "python": sys.implementation.cache_tag}
+    try:  # the compiler of the JIT it must match (its version read without importing it)
+        numba = f"{metadata.version('numba')} {metadata.version('llvmlite')}"
+    except metadata.PackageNotFoundError:
+        return None
+    return {
+        "source": h.hexdigest()[:16],
+        "cpu": cpu,
+        "numba": numba,
+        "numpy": np.__version__,
+        "python": sys.implementation.cache_tag,
+    }
 
 
 def load() -> ModuleType | None:
-    """The built extension if its stamp matches this source, CPU, numpy and interpreter (and ``FPE_KERNEL_JIT`` is
-    not 1); else None."""
+    """The built extension if its stamp matches this source, CPU, numba, numpy and interpreter (and
+    ``FPE_KERNEL_JIT`` is not 1); else None."""
     if "module" not in _loaded:
         _loaded["module"] = _load()
     return _loaded["module"]
@@ -99,7 +113,10 @@ def _load() -> ModuleType | None:
 def build() -> str:
     """Compile the extension into the package folder (then its stamp); returns the extension's path."""
     from numba.core import codegen  # keeps numba out of the processes that only load the extension
-    from numba.pycc import CC
+
+    with warnings.catch_warnings():  # pending deprecation (see above)
+        warnings.simplefilter("ignore")
+        from numba.pycc import CC
 
     from fpe_train.engine import kernel  # keeps numba out (as above)
 

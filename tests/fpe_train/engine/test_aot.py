@@ -28,7 +28,10 @@ def built():
         if aot.load() is None:
             if aot.stamp() is None:
                 pytest.skip("no /proc/cpuinfo: the prebuilt kernel is not used here")
-            aot.build()
+            try:
+                aot.build()
+            except ImportError as exc:  # a numba without pycc (pending deprecation): the JIT serves
+                pytest.skip(f"cannot build the prebuilt kernel: {exc}")
         module = aot.load()
     assert module is not None
     return module
@@ -76,7 +79,7 @@ def test_one_thread_takes_the_prebuilt_kernel_and_more_threads_the_jit(built):
 
 def test_a_stamp_that_does_not_match_falls_back_to_the_jit(built, monkeypatch):
     real = aot.stamp
-    for change in ({"source": "edited"}, {"cpu": "another"}, {"numpy": "0"}):
+    for change in ({"source": "edited"}, {"cpu": "another"}, {"numba": "0.1 0.1"}, {"numpy": "0"}):
         monkeypatch.setattr(aot, "stamp", lambda change=change: {**real(), **change})
         aot._loaded.clear()
         assert aot.load() is None and cpu.compiled(1) is kernel
