@@ -113,6 +113,44 @@ def _mask(e, sz, pad, offs, at, size, mask):
     return M
 
 
+@njit(cache=True, nogil=True)
+def _sparsity(sz, at, M):
+    """Each weight's unmasked entries, by row and by column: ``(dense (L,), rptr, ridx, cptr, cidx, poff, qoff)``.
+    Layer l's rows: unmasked columns ``ridx[at[l] + rptr[poff[l] + j] : ...+ rptr[poff[l] + j + 1]]`` of row j;
+    its columns likewise in ``cptr``, ``cidx`` (from ``qoff[l]``); ``dense[l]``: nothing masked (the dense
+    loops, no index loads)."""
+    L = sz.shape[0] - 1
+    dense = np.ones(L, dtype=np.bool_)
+    poff, qoff = np.empty(L, dtype=np.int64), np.empty(L, dtype=np.int64)
+    p = q = 0
+    for j in range(L):
+        poff[j], qoff[j] = p, q
+        p += sz[j + 1] + 1
+        q += sz[j] + 1
+    rptr, cptr = np.empty(p, dtype=np.int64), np.empty(q, dtype=np.int64)
+    ridx, cidx = np.empty(M.shape[0], dtype=np.int64), np.empty(M.shape[0], dtype=np.int64)
+    for j in range(L):
+        o, ni, w = sz[j + 1], sz[j], at[j]
+        c = 0
+        for r in range(o):
+            rptr[poff[j] + r] = c
+            for k in range(ni):
+                if M[w + r * ni + k] != 0:
+                    ridx[w + c] = k
+                    c += 1
+        rptr[poff[j] + o] = c
+        dense[j] = c == o * ni
+        c = 0
+        for k in range(ni):
+            cptr[qoff[j] + k] = c
+            for r in range(o):
+                if M[w + r * ni + k] != 0:
+                    cidx[w + c] = r
+                    c += 1
+        cptr[qoff[j] + ni] = c
+    return dense, rptr, ridx, cptr, cidx, poff, qoff
+
+
 # ---------------------------------------------------------------- forward
 
 
@@ -134,6 +172,30 @@ def _linear(W, b, aT, zT) -> None:
             q += 4
         while q < ni:
             w0, x0 = W[j, q], aT[q]
+            for i in range(Bc):
+                row[i] += w0 * x0[i]
+            q += 1
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _linear_sparse(W, b, aT, zT, ptr, idx) -> None:
+    """``zT = W aT + b`` over the unmasked entries alone (row j's columns ``idx[ptr[j] : ptr[j + 1]]``), four
+    per pass over the minibatch."""
+    Bc = aT.shape[1]
+    for j in range(W.shape[0]):
+        row, bj = zT[j], b[j]
+        for i in range(Bc):
+            row[i] = bj
+        q, end = ptr[j], ptr[j + 1]
+        while q + 4 <= end:
+            k0, k1, k2, k3 = idx[q], idx[q + 1], idx[q + 2], idx[q + 3]
+            w0, w1, w2, w3 = W[j, k0], W[j, k1], W[j, k2], W[j, k3]
+            x0, x1, x2, x3 = aT[k0], aT[k1], aT[k2], aT[k3]
+            for i in range(Bc):
+                row[i] = row[i] + w0 * x0[i] + w1 * x1[i] + w2 * x2[i] + w3 * x3[i]
+            q += 4
+        while q < end:
+            w0, x0 = W[j, idx[q]], aT[idx[q]]
             for i in range(Bc):
                 row[i] += w0 * x0[i]
             q += 1
@@ -168,27 +230,39 @@ def _norm_relu(zT, gamma, beta, xh, rstd, mean, aT) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _forward(sz, Q, at, xT, act, xhat, rstd, mean, zbuf, outT) -> None:
+def _affine(j, sz, Q, at, sp, aT, zT) -> None:
+    """``zT = Q_j aT + b_j`` for layer j: the dense loops, or over its unmasked weights alone (``sp``)."""
+    L = sz.shape[0] - 1
+    o, ni = sz[j + 1], sz[j]
+    W = Q[at[j] : at[j] + o * ni].reshape((o, ni))
+    b = Q[at[L + j] : at[L + j] + o]
+    dense, rptr, ridx, _, _, poff, _ = sp
+    if dense[j]:
+        _linear(W, b, aT, zT)
+    else:
+        _linear_sparse(W, b, aT, zT, rptr[poff[j] : poff[j] + o + 1], ridx[at[j] : at[j] + o * ni])
+
+
+@njit(cache=True, nogil=True)
+def _forward(sz, Q, at, sp, xT, act, xhat, rstd, mean, zbuf, outT) -> None:
     """The forward pass of a model of sizes ``sz`` on ``xT (n_in, Bc)``: hidden activations into ``act``, their
-    ``xhat`` and ``rstd`` (layer l at rows ``l * Bc``), logits into ``outT (n_out, Bc)``."""
+    ``xhat`` and ``rstd`` (layer l at rows ``l * Bc``), logits into ``outT (n_out, Bc)``; ``sp``: its
+    unmasked weights (:func:`_sparsity`)."""
     L = sz.shape[0] - 1
     Bc = xT.shape[1]
     aT = xT
     o = 0
     for j in range(L - 1):
         h = sz[j + 1]
-        W = Q[at[j] : at[j] + h * sz[j]].reshape((h, sz[j]))
         zT = zbuf[: h * Bc].reshape((h, Bc))
-        _linear(W, Q[at[L + j] : at[L + j] + h], aT, zT)
+        _affine(j, sz, Q, at, sp, aT, zT)
         nxt = act[o : o + h * Bc].reshape((h, Bc))
         g0 = at[2 * L + 2 * j]
         xh = xhat[o : o + h * Bc].reshape((h, Bc))
         _norm_relu(zT, Q[g0 : g0 + h], Q[g0 + h : g0 + 2 * h], xh, rstd[j, :Bc], mean, nxt)
         aT = nxt
         o += h * Bc
-    no = sz[L]
-    W = Q[at[L - 1] : at[L - 1] + no * sz[L - 1]].reshape((no, sz[L - 1]))
-    _linear(W, Q[at[2 * L - 1] : at[2 * L - 1] + no], aT, outT)
+    _affine(L - 1, sz, Q, at, sp, aT, outT)
 
 
 # ---------------------------------------------------------------- loss
@@ -271,6 +345,61 @@ def _grad(dzT, aT, GW, gb) -> None:
             q += 1
 
 
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _grad_sparse(dzT, aT, GW, gb, ptr, idx) -> None:
+    """:func:`_grad` on the unmasked entries alone (row j's columns ``idx[ptr[j] : ptr[j + 1]]``); the masked
+    entries of ``GW`` are left as they are (zero)."""
+    o, Bc = dzT.shape
+    for j in range(o):
+        d = dzT[j]
+        sb = np.float32(0.0)
+        for i in range(Bc):
+            sb += d[i]
+        gb[j] = sb
+        q, end = ptr[j], ptr[j + 1]
+        while q + 4 <= end:
+            k0, k1, k2, k3 = idx[q], idx[q + 1], idx[q + 2], idx[q + 3]
+            x0, x1, x2, x3 = aT[k0], aT[k1], aT[k2], aT[k3]
+            s0 = s1 = s2 = s3 = np.float32(0.0)
+            for i in range(Bc):
+                di = d[i]
+                s0 += di * x0[i]
+                s1 += di * x1[i]
+                s2 += di * x2[i]
+                s3 += di * x3[i]
+            GW[j, k0], GW[j, k1], GW[j, k2], GW[j, k3] = s0, s1, s2, s3
+            q += 4
+        while q < end:
+            s0, x0 = np.float32(0.0), aT[idx[q]]
+            for i in range(Bc):
+                s0 += d[i] * x0[i]
+            GW[j, idx[q]] = s0
+            q += 1
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _back_sparse(W, dzT, daT, ptr, idx) -> None:
+    """``daT = W^T dzT`` over the unmasked entries alone (column k's rows ``idx[ptr[k] : ptr[k + 1]]``)."""
+    Bc = dzT.shape[1]
+    for k in range(W.shape[1]):
+        row = daT[k]
+        for i in range(Bc):
+            row[i] = 0
+        q, end = ptr[k], ptr[k + 1]
+        while q + 4 <= end:
+            j0, j1, j2, j3 = idx[q], idx[q + 1], idx[q + 2], idx[q + 3]
+            w0, w1, w2, w3 = W[j0, k], W[j1, k], W[j2, k], W[j3, k]
+            d0, d1, d2, d3 = dzT[j0], dzT[j1], dzT[j2], dzT[j3]
+            for i in range(Bc):
+                row[i] = row[i] + w0 * d0[i] + w1 * d1[i] + w2 * d2[i] + w3 * d3[i]
+            q += 4
+        while q < end:
+            w0, d0 = W[idx[q], k], dzT[idx[q]]
+            for i in range(Bc):
+                row[i] += w0 * d0[i]
+            q += 1
+
+
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def _back_linear(W, dzT, daT) -> None:
     """``daT (i, Bc) = W^T dzT``: four outputs per pass over the minibatch."""
@@ -330,9 +459,11 @@ def _norm_back(daT, aT, xh, rstd, gamma, gg, gbt, dzT, s1, s2) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _backward(sz, Q, G, at, xT, act, xhat, rstd, dT, dz, da, s1, s2) -> None:
+def _backward(sz, Q, G, at, sp, xT, act, xhat, rstd, dT, dz, da, s1, s2) -> None:
     """Gradients of every parameter into ``G`` (the ragged layout) from ``dT (n_out, Bc)``, the loss's gradient
-    w.r.t. the logits; ``dz``, ``da`` float32 scratch of ``h_max * Bc``."""
+    w.r.t. the logits; ``dz``, ``da`` float32 scratch of ``h_max * Bc``. A masked weight's gradient is not
+    written (``G`` holds 0 there)."""
+    dense, rptr, ridx, cptr, cidx, poff, qoff = sp
     L = sz.shape[0] - 1
     Bc = xT.shape[1]
     ends = np.empty(L, dtype=np.int64)  # where layer l's activations start in act (layer 0: the input)
@@ -345,12 +476,20 @@ def _backward(sz, Q, G, at, xT, act, xhat, rstd, dT, dz, da, s1, s2) -> None:
         no, ni = sz[j + 1], sz[j]
         aT = xT if j == 0 else act[ends[j] : ends[j] + ni * Bc].reshape((ni, Bc))
         GW = G[at[j] : at[j] + no * ni].reshape((no, ni))
-        _grad(dzT, aT, GW, G[at[L + j] : at[L + j] + no])
+        gb = G[at[L + j] : at[L + j] + no]
+        w = at[j]
+        if dense[j]:
+            _grad(dzT, aT, GW, gb)
+        else:
+            _grad_sparse(dzT, aT, GW, gb, rptr[poff[j] : poff[j] + no + 1], ridx[w : w + no * ni])
         if j == 0:
             break
-        W = Q[at[j] : at[j] + no * ni].reshape((no, ni))
+        W = Q[w : w + no * ni].reshape((no, ni))
         daT = da[: ni * Bc].reshape((ni, Bc))
-        _back_linear(W, dzT, daT)
+        if dense[j]:
+            _back_linear(W, dzT, daT)
+        else:
+            _back_sparse(W, dzT, daT, cptr[qoff[j] : qoff[j] + ni + 1], cidx[w : w + no * ni])
         g0 = at[2 * L + 2 * (j - 1)]
         nxt = dz[: ni * Bc].reshape((ni, Bc))  # dzT (read above) is no longer needed
         xh = xhat[ends[j] : ends[j] + ni * Bc].reshape((ni, Bc))
@@ -413,7 +552,8 @@ def _model_epoch(e, sz, pad, offs, flat, mask, exp_avg, exp_avg_sq, steps, lr, l
     _copy(e, sz, pad, offs, at, exp_avg_sq, A2, False)
     M = _mask(e, sz, pad, offs, at, size, mask)
     Q = P * M
-    G = np.empty(size, dtype=np.float32)
+    G = np.zeros(size, dtype=np.float32)  # a masked weight's entry stays 0
+    sp = _sparsity(sz, at, M)
     n = perm.shape[0]
     B = min(batch, n)
     h_max, hidden = 0, 0
@@ -443,13 +583,13 @@ def _model_epoch(e, sz, pad, offs, flat, mask, exp_avg, exp_avg_sq, steps, lr, l
         _gather(X, y, perm, start, sz[0], xT, yb)
         outT = obuf[: sz[L] * Bc].reshape((sz[L], Bc))
         dT = dbuf[: sz[L] * Bc].reshape((sz[L], Bc))
-        _forward(sz, Q, at, xT, act, xhat, rstd, mean, zbuf, outT)
+        _forward(sz, Q, at, sp, xT, act, xhat, rstd, mean, zbuf, outT)
         if sz[L] == 1:
             loss = _bce(outT, yb, dT)
         else:
             loss = _softmax_ce(outT, yb, dT, mx[:Bc], sm[:Bc])
         total += loss / Bc
-        _backward(sz, Q, G, at, xT, act, xhat, rstd, dT, dz, da, s1, s2)
+        _backward(sz, Q, G, at, sp, xT, act, xhat, rstd, dT, dz, da, s1, s2)
         steps[e] += 1.0
         t = steps[e]
         step_size = np.float32(lr32 / (1.0 - B1**t))
@@ -504,7 +644,9 @@ def correct(models, sizes, pad, offs, flat, mask, X, y, rows, n, chunk, hits) ->
         at, size = _local(sz)
         P = np.empty(size, dtype=np.float32)
         _copy(e, sz, pad, offs, at, flat, P, False)
-        Q = P * _mask(e, sz, pad, offs, at, size, mask)
+        M = _mask(e, sz, pad, offs, at, size, mask)
+        Q = P * M
+        sp = _sparsity(sz, at, M)
         B = min(chunk, n)
         h_max, hidden = 0, 0
         for j in range(1, L + 1):
@@ -526,7 +668,7 @@ def correct(models, sizes, pad, offs, flat, mask, X, y, rows, n, chunk, hits) ->
             xT = xbuf[: sz[0] * Bc].reshape((sz[0], Bc))
             outT = obuf[: sz[L] * Bc].reshape((sz[L], Bc))
             _gather(X, y, order, start, sz[0], xT, yb_all[:Bc])
-            _forward(sz, Q, at, xT, act, xhat, rstd, mean, zbuf, outT)
+            _forward(sz, Q, at, sp, xT, act, xhat, rstd, mean, zbuf, outT)
             for i in range(Bc):
                 label = yb_all[i]
                 if sz[L] == 1:
