@@ -186,3 +186,23 @@ def test_run_batch_rows_equal_the_autograd_path(monkeypatch):
             assert (a["variant"], a["nonzero_params"]) == (b["variant"], b["nonzero_params"])
             for key in ("test_accuracy", "train_accuracy"):
                 assert abs(a[key] - b[key]) <= 0.02, (t, a["variant"], key, a[key], b[key])
+
+
+def test_threads_over_models_change_nothing(monkeypatch):
+    """Two threads over the models (each its share) give the bits of one thread."""
+    gen = torch.Generator().manual_seed(7)
+    models = [_model(s, gen) for s in SHAPES[(4, 10)] * 2]
+    X, y = _data(9, 10, gen)
+    hyper = dict(lr=[1e-2] * 6, l1=[1e-3] * 6, l2=[1e-3] * 6)
+    runs = []
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            live = _live(models, **hyper)
+            _train(live, X, y, 2, True, monkeypatch)
+            runs.append(live.optimizer)
+    finally:
+        torch.set_num_threads(before)
+    for name in ("flat", "exp_avg", "exp_avg_sq"):
+        assert torch.equal(getattr(runs[0], name), getattr(runs[1], name))
