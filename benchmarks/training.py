@@ -348,9 +348,20 @@ def deep_case(epochs: int) -> str:
     X, y = torch.randn(n, 40, generator=gen), torch.randint(0, 10, (n,), generator=gen).float()
     step, total = {}, {}
     config = TrainConfig(
-        task="mnist1d", depth=8, r=16, alpha=2, splits=("random",), batch_size=batch, lr=0.01, trials=30,
-        warmup_epochs=epochs, epochs=epochs, n_train=60000, n_test=10000, device="cpu",
-    )  # fmt: skip
+        task="mnist1d",
+        depth=8,
+        r=16,
+        alpha=2,
+        splits=("random",),
+        batch_size=batch,
+        lr=0.01,
+        trials=30,
+        warmup_epochs=epochs,
+        epochs=epochs,
+        n_train=60000,
+        n_test=10000,
+        device="cpu",
+    )
     try:
         for compiled in (True, False):
             train.COMPILED_DEEP = compiled

@@ -174,9 +174,20 @@ def test_run_batch_rows_equal_the_autograd_path(monkeypatch):
     """A small Table A3 config (depth 4, random split, 3 trials, 3 + 3 epochs) through ``run_batch``: the
     compiled epoch's rows equal the autograd path's (accuracies within 0.02, the same masks and counts)."""
     config = TrainConfig(
-        task="digits", depth=4, r=6, alpha=2, splits=("random",), batch_size=50, lr=0.01, trials=3,
-        warmup_epochs=3, epochs=3, n_train=300, n_test=200, device="cpu",
-    )  # fmt: skip
+        task="digits",
+        depth=4,
+        r=6,
+        alpha=2,
+        splits=("random",),
+        batch_size=50,
+        lr=0.01,
+        trials=3,
+        warmup_epochs=3,
+        epochs=3,
+        n_train=300,
+        n_test=200,
+        device="cpu",
+    )
     got = {}
     for compiled in (True, False):
         monkeypatch.setattr(train, "COMPILED_DEEP", compiled)
