@@ -17,14 +17,17 @@ inputs only, so padding and the other models of the batch never change a model's
 
 A step, activations transposed (``aT (h, B)``, so that every inner loop runs over the minibatch):
 
-- forward: ``zT = Q_l aT + b_l`` (four inputs per pass over the minibatch, float32); LayerNorm over the real
+- forward: ``zT = Q_l aT + b_l`` (four inputs per pass over the minibatch, float32; a layer with masked
+  weights over its unmasked ones alone, :func:`_sparsity`'s lists by row); LayerNorm over the real
   neurons with float64 statistics (biased variance, eps 1e-5, as ``mlp.masked_layer_norm``), then the
   affine map in float64, rounded to float32 once, then ReLU; the normalised ``xhat`` (float64) and
   ``1 / std`` per sample are kept for the backward pass;
 - the loss gradient (mean over the minibatch) and the loss itself (float32 as torch forms it, summed in
   float64: ``train_epoch``'s per-model sum is finite exactly when the epoch's summed loss is);
 - backward: ``dW = dzT aT^T`` and ``db`` (dot products over the minibatch), ``daT = Q_l^T dzT``, ReLU's
-  mask, LayerNorm's backward in float64 (rounded to float32 as autograd's cast back);
+  mask, LayerNorm's backward in float64 (rounded to float32 as autograd's cast back); a masked layer's
+  products over its unmasked weights alone (by row, and by column for ``daT``), a masked weight's gradient
+  left at 0;
 - Adam fused exactly as ``BatchedAdam.step``: the penalty ``2 l2 p + l1 sign(p)`` on ``p * M`` (l1 on the
   first weight only), times the mask, the moments, the bias corrections from the model's float64 step count.
 
