@@ -12,6 +12,12 @@ CUDA runs see the same order. On CUDA the next epoch's permutations are drawn on
 trains (``PermutationFeed``), and with ``FPE_CUDA_GRAPHS=1`` one epoch of the fused step is captured as a CUDA
 graph and replayed (``EpochGraph``), running the same functions as the eager epoch.
 
+A step: the hand-written fused step for one hidden layer without LayerNorm (``_fused_step``), autograd
+otherwise. On the CPU a deep (LayerNorm) batch with fixed masks (``compiled_ok``) runs each epoch compiled
+instead (``fpe_train.engine.deep``: model after model at its real shape, on the optimiser's flat buffers
+through numpy views, threads over models), and ``accuracy`` of such a net is the same compiled forward pass;
+``COMPILED_DEEP = False`` sends them through autograd and the torch forward pass (the tests compare the two).
+
 Per step, models may also change their masks: ``resample`` (DropConnect control: the expanded layers'
 masks are redrawn every step, ``fpe_train.fpe.splits.resample``; its rows are stored rescaled, see
 ``fpe_train.engine.run``) and ``rewire_every`` (RigL-style dynamic
