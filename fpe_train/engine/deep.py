@@ -220,14 +220,13 @@ def _norm_relu(zT, gamma, beta, xh, rstd, mean, aT) -> None:
     for j in range(h):
         for i in range(Bc):
             d = np.float64(zT[j, i]) - mean[i]
-            xh[j, i] = d
             rstd[i] += d * d
     for i in range(Bc):
         rstd[i] = 1.0 / np.sqrt(rstd[i] / h + LN_EPS)
     for j in range(h):
         g, bt = np.float64(gamma[j]), np.float64(beta[j])
         for i in range(Bc):
-            x = xh[j, i] * rstd[i]
+            x = (np.float64(zT[j, i]) - mean[i]) * rstd[i]  # d again: a float32 read, not a float64 one
             xh[j, i] = x
             aT[j, i] = max(np.float32(x * g + bt), np.float32(0.0))
 
@@ -441,16 +440,14 @@ def _norm_back(daT, aT, xh, rstd, gamma, gg, gbt, dzT, s1, s2) -> None:
         for i in range(Bc):
             dy = daT[j, i] if aT[j, i] > 0 else np.float32(0.0)
             daT[j, i] = dy
-            d = np.float64(dy)
-            x = xh[j, i]
+            d, x = np.float64(dy), xh[j, i]
             sg += d * x
             sb += d
+            d *= g
+            s1[i] += d
+            s2[i] += d * x
         gg[j] = np.float32(sg)
         gbt[j] = np.float32(sb)
-        for i in range(Bc):
-            d = np.float64(daT[j, i]) * g
-            s1[i] += d
-            s2[i] += d * xh[j, i]
     for i in range(Bc):
         s1[i] /= h
         s2[i] /= h
