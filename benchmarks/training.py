@@ -17,17 +17,23 @@ Cases (ratios are only comparable within a run; one thread unless ``--threads``)
 - ``grid``: the paper's Boolean grid (fig3a + fig3c at paper size) on the kernel at two short epoch counts,
   extrapolated linearly to its 1000 + 1000 epochs, beside its FLOP floor: the grid's useful arithmetic
   (6 flops per non-zero weight per sample) at this machine's measured single-thread sgemm rate; goal within
-  2.5x of the floor.
+  2.5x of the floor;
+- ``deep``: one Table A3 config (mnist1d, depth 8, r 16, random split, 30 trials, batch 100) on the torch
+  path, CPU: a step of its fine-tuning batch (30 dense models beside 30 FPE models, half their weights masked,
+  padded together) on the compiled epoch (``fpe_train.engine.deep``; "after") beside autograd ("before"), and
+  the CPU seconds of ``run_batch`` at ``--deep-epochs`` + ``--deep-epochs`` epochs both ways.
 
 Figures are per wall second and per CPU second of this process (on a shared machine the CPU-second figure
 with one thread is the better estimate of an idle core).
 
-    python benchmarks/training.py [--threads 1] [--sizes 256] [--seconds 3] [--skip profile,sweep,grid]
+    python benchmarks/training.py [--threads 1] [--sizes 256] [--seconds 3] [--skip profile,sweep,grid,deep]
+        [--deep-epochs 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import subprocess
 import sys
@@ -41,7 +47,7 @@ from numba import njit
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from fpe_train.engine import aot, cpu, kernel
+from fpe_train.engine import aot, cpu, kernel, torch_batch, train
 from fpe_train.engine.config import TrainConfig
 from fpe_train.engine.data import boolean_data
 from fpe_train.engine.mlp import BatchedMLP
@@ -317,12 +323,76 @@ def grid_case(epoch_counts=(2, 10)) -> tuple[float, float, float]:
     return useful, per_pair, times[0] - per_pair * epoch_counts[0]
 
 
+def _deep_batch(trials: int, depth: int, r: int, n_in: int, n_out: int):
+    """A Table A3 fine-tuning batch, seeded: ``trials`` dense models ``[n_in, r x depth, n_out]`` and as many FPE
+    models (alpha = 2 on hidden layers 1, 3, ...: widths 2 r / r alternating, half the weights of the first
+    ``depth`` layers masked), padded together."""
+    gen = torch.Generator().manual_seed(0)
+    wide = [n_in] + [2 * r if j % 2 == 0 else r for j in range(depth)] + [n_out]
+    models = []
+    for sizes in [[n_in] + [r] * depth + [n_out]] * trials + [wide] * trials:
+        masked = sizes is wide
+        pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
+        masks = [
+            (torch.rand(o, i, generator=gen) < 0.5) if masked and j < depth else torch.ones(o, i, dtype=torch.bool)
+            for j, (i, o) in enumerate(pairs)
+        ]
+        ws = [(torch.rand(o, i, generator=gen) * 2 - 1) / i**0.5 * m for (i, o), m in zip(pairs, masks, strict=True)]
+        bs = [(torch.rand(o, generator=gen) * 2 - 1) / i**0.5 for i, o in pairs]
+        norms = [(torch.ones(o), torch.zeros(o)) for o in sizes[1:-1]]
+        models.append(torch_batch._Model(ws, bs, masks, norms))
+    live = simple_live_batch(torch_batch._assemble(models, True, "cpu"), lr=0.01)
+    live.shapes = [m.sizes for m in models]
+    return live
+
+
+def deep_case(epochs: int) -> str:
+    """The ``deep`` case: per-step ms of the fine-tuning batch and run_batch CPU seconds, compiled and autograd."""
+    n, batch = 4000, 100
+    gen = torch.Generator().manual_seed(1)
+    X, y = torch.randn(n, 40, generator=gen), torch.randint(0, 10, (n,), generator=gen).float()
+    step, total = {}, {}
+    config = TrainConfig(
+        task="mnist1d",
+        depth=8,
+        r=16,
+        alpha=2,
+        splits=("random",),
+        batch_size=batch,
+        lr=0.01,
+        trials=30,
+        warmup_epochs=epochs,
+        epochs=epochs,
+        n_train=60000,
+        n_test=10000,
+        device="cpu",
+    )
+    try:
+        for compiled in (True, False):
+            train.COMPILED_DEEP = compiled
+            live = _deep_batch(30, 8, 16, 40, 10)
+            train_epochs(live, X[:batch], y[:batch], batch, 1, batch)  # warm (compiled code loaded)
+            step[compiled] = _timed(lambda live=live: train_epochs(live, X, y, n, 1, batch))[1] / (n // batch)
+            torch_batch.run_batch(
+                [(dataclasses.replace(config, warmup_epochs=1, epochs=1, trials=2), range(2))]
+            )  # data, code
+            total[compiled] = _timed(lambda: torch_batch.run_batch([(config, range(30))]))[1]
+    finally:
+        train.COMPILED_DEEP = True
+    return (
+        f"one step of 60 models (30 dense, 30 FPE): compiled {step[True] * 1e3:.2f} ms, autograd "
+        f"{step[False] * 1e3:.2f} ms ({step[False] / step[True]:.1f}x); run_batch {epochs} + {epochs} epochs: "
+        f"compiled {total[True]:.1f} CPU s, autograd {total[False]:.1f} CPU s ({total[False] / total[True]:.1f}x)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--sizes", default="256")
     parser.add_argument("--seconds", type=float, default=3.0, help="rough time per measurement")
-    parser.add_argument("--skip", default="", help="comma list of cases to skip: profile,sweep,grid")
+    parser.add_argument("--skip", default="", help="comma list of cases to skip: profile,sweep,grid,deep")
+    parser.add_argument("--deep-epochs", type=int, default=5, help="deep case: warm-up and fine-tune epochs")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     torch.set_num_threads(args.threads)
@@ -366,6 +436,8 @@ def main() -> None:
                 f"load {os.getloadavg()[0]:.2f}",
                 flush=True,
             )
+    if "deep" not in skip:
+        print(f"deep    Table A3 mnist1d depth 8 r 16: {deep_case(args.deep_epochs)}; load {os.getloadavg()[0]:.2f}")
     if "grid" not in skip:
         rate = sgemm_rate()
         useful, per_pair, fixed = grid_case()

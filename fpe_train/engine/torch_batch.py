@@ -368,8 +368,9 @@ class Curves:
         def on_epoch(epoch: int) -> None:
             if self.every and epoch % self.every == 0:
                 with _expectation(live):
+                    data = self.data
                     acc = accuracy(
-                        live.net, self.data.X_test, self.data.y_test, rows_of(self.data.n_test), self.data.n_test
+                        live.net, data.X_test, data.y_test, rows_of(data.n_test), data.n_test, shapes=live.shapes
                     ).tolist()
                 for label, a in zip(labels, acc, strict=True):
                     self.points.setdefault(label, []).append(a)
@@ -392,8 +393,8 @@ def _rows(live: LiveBatch, labels: list, trial_at: dict, data: _Data, rows_of, d
     nonzero = live.net.nonzero_params().cpu()  # DropConnect: the budget of a training step (its current mask)
     M1s = [live.net.masks[0][e, : s[1], : s[0]].cpu().numpy() for e, s in enumerate(live.shapes)]
     with _expectation(live):  # DropConnect models at their test-time weights
-        test = accuracy(live.net, data.X_test, data.y_test, rows_of(data.n_test), data.n_test)
-        train = accuracy(live.net, data.X_train, data.y_train, rows_of(data.n_train), data.n_train)
+        test = accuracy(live.net, data.X_test, data.y_test, rows_of(data.n_test), data.n_test, shapes=live.shapes)
+        train = accuracy(live.net, data.X_train, data.y_train, rows_of(data.n_train), data.n_train, shapes=live.shapes)
         W1s = [
             (live.net.weights[0][e, : s[1], : s[0]] * live.net.masks[0][e, : s[1], : s[0]]).detach().cpu()
             for e, s in enumerate(live.shapes)

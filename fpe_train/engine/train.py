@@ -12,6 +12,12 @@ CUDA runs see the same order. On CUDA the next epoch's permutations are drawn on
 trains (``PermutationFeed``), and with ``FPE_CUDA_GRAPHS=1`` one epoch of the fused step is captured as a CUDA
 graph and replayed (``EpochGraph``), running the same functions as the eager epoch.
 
+A step: the hand-written fused step for one hidden layer without LayerNorm (``_fused_step``), autograd
+otherwise. On the CPU a deep (LayerNorm) batch with fixed masks (``compiled_ok``) runs each epoch compiled
+instead (``fpe_train.engine.deep``: model after model at its real shape, on the optimiser's flat buffers
+through numpy views, threads over models), and ``accuracy`` of such a net is the same compiled forward pass;
+``COMPILED_DEEP = False`` sends them through autograd and the torch forward pass (the tests compare the two).
+
 Per step, models may also change their masks: ``resample`` (DropConnect control: the expanded layers'
 masks are redrawn every step, ``fpe_train.fpe.splits.resample``; its rows are stored rescaled, see
 ``fpe_train.engine.run``) and ``rewire_every`` (RigL-style dynamic
@@ -38,6 +44,7 @@ from fpe_train.fpe.splits import resample
 
 BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, as a plain run would use
 CHUNK_ELEMENTS = 1 << 19  # CPU: activations (floats) of one chunk of the fused step, about 2 MB (L2)
+COMPILED_DEEP = True  # CPU: deep (LayerNorm) nets train and evaluate on fpe_train.engine.deep; False: autograd
 
 
 class BatchedAdam:
@@ -175,6 +182,75 @@ def fused_ok(net: BatchedMLP) -> bool:
     return len(net.weights) == 2 and not net.norms
 
 
+def compiled_ok(live: LiveBatch, device: torch.device) -> bool:
+    """A deep (LayerNorm) batch with fixed masks on the CPU: its epochs run on the compiled
+    ``fpe_train.engine.deep`` (no resampling, no rewiring, no DropConnect rescaling)."""
+    return (
+        COMPILED_DEEP
+        and device.type == "cpu"
+        and bool(live.net.norms)
+        and not fused_ok(live.net)
+        and not live.resample
+        and not live.rewire
+        and live.optimizer.lr_scale is None
+    )
+
+
+def _layout(net: BatchedMLP, shapes: list[list[int]] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(sizes (E, L+1), pad (L+1,), offs)``: each model's real sizes (``shapes``, or the padded input width and
+    the real neurons of ``net.valid``), the padded sizes and where each tensor starts in the flat layout."""
+    pad = [net.weights[0].shape[2], *(w.shape[1] for w in net.weights)]
+    if shapes is None:
+        counts = [v.sum(dim=1).tolist() for v in net.valid]  # real neurons: a prefix of each layer
+        shapes = [[pad[0], *(int(c[e]) for c in counts), pad[-1]] if counts else pad for e in range(net.E)]
+    from fpe_train.engine.deep import layout  # keeps numba out until a deep batch runs on the CPU
+
+    return np.array(shapes, dtype=np.int64), np.array(pad, dtype=np.int64), layout(pad, net.E)
+
+
+def _over_models(run: Callable[[np.ndarray], None], sizes: np.ndarray) -> None:
+    """``run(models)`` on shares of the models, one per torch thread (the compiled code releases the GIL), each
+    share about the same arithmetic (the heaviest model first into the lightest share)."""
+    threads = max(1, min(torch.get_num_threads(), len(sizes)))
+    if threads == 1:
+        run(np.arange(len(sizes), dtype=np.int64))
+        return
+    cost = (sizes[:, 1:] * sizes[:, :-1]).sum(axis=1)  # (E,) weights per model
+    load, shares = np.zeros(threads), [[] for _ in range(threads)]
+    for e in np.argsort(-cost, kind="stable").tolist():
+        w = int(np.argmin(load))
+        shares[w].append(e)
+        load[w] += cost[e]
+    with ThreadPoolExecutor(threads, thread_name_prefix="fpe-deep") as pool:
+        list(pool.map(run, [np.array(sorted(s), dtype=np.int64) for s in shares if s]))
+
+
+def _compiled_epoch(
+    live: LiveBatch, X: Tensor, y: Tensor, perms: Tensor, batch_size: int, step: int, layout: tuple
+) -> int:
+    """One epoch of a deep batch on the compiled ``deep.train_epoch``: the optimiser's flat buffers updated in
+    place (numpy views), ``live.epoch_loss`` the per-model summed loss (E,) float64."""
+    from fpe_train.engine.deep import train_epoch  # keeps numba out until a deep batch runs on the CPU
+
+    opt = live.optimizer
+    sizes, pad, offs = layout
+    loss = np.zeros(live.net.E)
+    lr = opt.lr.cpu().numpy().astype(np.float32)
+    l1 = live.l1.cpu().numpy().astype(np.float32)
+    l2x2 = (2.0 * live.l2.cpu().to(torch.float32)).numpy()
+    trial_of, P = live.trial_of.numpy().astype(np.int64), perms.numpy()
+    arrays = (opt.flat.numpy(), opt.mask.numpy(), opt.exp_avg.numpy(), opt.exp_avg_sq.numpy(), opt.steps.numpy())
+
+    def run(models: np.ndarray) -> None:
+        train_epoch(
+            models, sizes, pad, offs, *arrays, lr, l1, l2x2, trial_of, P, X.numpy(), y.numpy(), batch_size, loss
+        )
+
+    _over_models(run, sizes)
+    live.epoch_loss = torch.from_numpy(loss)
+    return step + -(-perms.shape[1] // batch_size)
+
+
 def _chunk(E: int, B: int, width: int, device: torch.device) -> int:
     """Models per chunk of the fused step: on CPU, so that a chunk's activations stay in cache; CUDA: all."""
     if device.type != "cpu":
@@ -294,7 +370,11 @@ def train_epochs(
     feed = PermutationFeed(live.order_keys, live.offset, n, X.device, ahead=X.device.type == "cuda")
     graph = EpochGraph(live, X.device) if epochs > 1 and graphs_wanted(live, X.device) else None
 
+    compiled = _layout(live.net, live.shapes) if compiled_ok(live, X.device) else None
+
     def eager(perms: Tensor, step: int) -> int:
+        if compiled is not None:
+            return _compiled_epoch(live, X, y, perms, batch_size, step, compiled)
         return _epoch(live, X, y, perms, trial_of, identity, batch_size, step)
 
     try:
@@ -463,17 +543,27 @@ class PermutationFeed:
 
 @torch.no_grad()
 def accuracy(
-    net: BatchedMLP, X: Tensor, y: Tensor, rows: Tensor | None = None, n: int | None = None, max_elements: int = 1 << 24
+    net: BatchedMLP,
+    X: Tensor,
+    y: Tensor,
+    rows: Tensor | None = None,
+    n: int | None = None,
+    max_elements: int = 1 << 24,
+    shapes: list[list[int]] | None = None,
 ) -> Tensor:
     """Fraction of correct predictions per model: (E,) float64 on the CPU.
 
     ``X (S*n, in)``, ``y (S*n,)``: the stacked sets of ``S`` datasets of ``n`` rows; model e reads rows
     ``rows[e] .. rows[e] + n`` (default: one set, ``X`` whole, shared). Evaluated in chunks of samples
-    so that ``E x chunk x width`` stays under ``max_elements``.
+    so that ``E x chunk x width`` stays under ``max_elements``. A deep (LayerNorm) net on the CPU runs the
+    compiled forward pass (``deep.correct``), each model at its real sizes (``shapes``, as ``LiveBatch.shapes``;
+    default: the padded input width and ``net.valid``'s real neurons).
     """
     E = net.E
     n = X.shape[0] if n is None else n
     rows = torch.zeros(E, dtype=torch.long) if rows is None else rows
+    if COMPILED_DEEP and X.device.type == "cpu" and net.norms and len(net.weights) > 1:
+        return _compiled_accuracy(net, X, y, rows, n, shapes)
     width = max(X.shape[1], *(w.shape[1] for w in net.weights))
     chunk = max(1, min(n, max_elements // max(1, E * width)))
     hits = torch.zeros(E, dtype=torch.long, device=X.device)
@@ -482,6 +572,27 @@ def accuracy(
         idx = base + torch.arange(start, min(n, start + chunk), device=X.device)  # (E, c)
         hits += correct(net(F.embedding(idx, X)), y[idx])
     return hits.cpu().double() / n
+
+
+def _compiled_accuracy(
+    net: BatchedMLP, X: Tensor, y: Tensor, rows: Tensor, n: int, shapes: list[list[int]] | None
+) -> Tensor:
+    """``accuracy`` of a deep net on the CPU through the compiled forward pass, model by model."""
+    from fpe_train.engine.deep import correct as deep_correct  # keeps numba out until a deep net is evaluated
+
+    sizes, pad, offs = _layout(net, shapes)
+    flat = torch.cat([p.detach().reshape(-1) for p in net.parameters()]).numpy()  # (P,) the flat layout
+    ones = [torch.ones(p.numel(), dtype=torch.bool) for p in net.parameters()[len(net.masks) :]]
+    mask = torch.cat([m.reshape(-1) for m in net.masks] + ones).numpy()  # (P,)
+    hits = np.zeros(net.E, dtype=np.int64)
+    start = rows.cpu().numpy().astype(np.int64)
+    Xn, yn = X.contiguous().numpy(), y.contiguous().numpy()
+
+    def run(models: np.ndarray) -> None:
+        deep_correct(models, sizes, pad, offs, flat, mask, Xn, yn, start, n, 256, hits)
+
+    _over_models(run, sizes)
+    return torch.from_numpy(hits).double() / n
 
 
 def simple_live_batch(net: BatchedMLP, lr: float, l1: float = 0.0, l2: float = 0.0, seeds=None, **kw) -> LiveBatch:
