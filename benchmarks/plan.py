@@ -38,8 +38,9 @@ def main() -> None:
         etas.append(sweep_eta(plan, cal, args.workers))
         peak = cal.peak_flop_rate * cal.threads
         print(
-            f"run {i + 1}: ETA {duration(etas[-1]):>12}   kernel rate {cal.flop_rate() / 1e9:6.1f} GFLOP/s <= peak "
-            f"{peak / 1e9:6.1f}: {max(_rates(cal)) <= peak * (1 + 1e-12)}   load {cal.load[0]:.1f} -> {cal.load[1]:.1f}   "
+            f"run {i + 1}: ETA {duration(etas[-1]):>12}   kernel rate {cal.flop_rate() / 1e9:6.1f} GFLOP/s; every "
+            f"rate <= peak {peak / 1e9:6.1f}: {max(_rates(cal)) <= peak * (1 + 1e-12)}   "
+            f"load {cal.load[0]:.1f} -> {cal.load[1]:.1f}   "
             f"calibration {cal.seconds:.1f} s",
             flush=True,
         )

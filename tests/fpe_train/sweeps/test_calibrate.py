@@ -87,9 +87,8 @@ def test_the_suite_pins_every_term_of_every_path():
         A = np.array([[r[n] for n in names] for r in rows], dtype=float)
         assert np.linalg.matrix_rank(A / A.max(axis=0)) == len(names), path
         per_epoch = [n for n in names if n in C.EPOCH_TERMS]
-        D = np.array(
-            [[lb.terms()[n] - b.terms()[n] for n in per_epoch] for b, lb in zip(short, longer) if lb and b.path == path]
-        )
+        pairs = [(b, lb) for b, lb in zip(short, longer, strict=True) if lb and b.path == path]
+        D = np.array([[lb.terms()[n] - b.terms()[n] for n in per_epoch] for b, lb in pairs])
         assert np.linalg.matrix_rank(D / D.max(axis=0)) == len(per_epoch), path
 
 
