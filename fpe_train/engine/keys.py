@@ -1,5 +1,5 @@
 """What configs must share to train in one batch (``schedule_key``) or to read one dataset (``data_key``), and
-which path trains a config (``on_kernel``: the compiled CPU kernel or torch).
+which path trains a config (``path_of``: the compiled CPU kernel, the compiled deep epoch or torch).
 
 Both are plain tuples of config fields, so the batch planner (``fpe_train.engine.batch``), the CPU kernel's
 runner and the task loader agree on them without importing one another.
@@ -38,6 +38,23 @@ def on_kernel(config) -> bool:
         and not set(config.splits) & set(UNSUPPORTED_SPLITS)
         and (config.device == "cpu" or (config.device == "auto" and not cuda_present()))
     )
+
+
+def on_deep_kernel(config) -> bool:
+    """Whether a config's epochs run compiled on the CPU inside the torch path: more than one hidden layer,
+    fixed masks, on the CPU (the one-hidden-layer case is :func:`on_kernel`'s)."""
+    return (
+        config.depth > 1
+        and config.rewire_every == 0
+        and not set(config.splits) & set(UNSUPPORTED_SPLITS)
+        and (config.device == "cpu" or (config.device == "auto" and not cuda_present()))
+    )
+
+
+def path_of(config) -> str:
+    """Which path trains ``config``: ``kernel`` (:func:`on_kernel`), ``deep`` (:func:`on_deep_kernel`) or
+    ``torch`` (CUDA, masks that change while training)."""
+    return "kernel" if on_kernel(config) else "deep" if on_deep_kernel(config) else "torch"
 
 
 def schedule_key(config) -> tuple:

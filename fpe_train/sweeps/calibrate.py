@@ -1,17 +1,28 @@
 """How fast this machine trains: a cost model of a batch, timed on a fixed suite of small runs.
 
-The model (``fpe_train.sweeps.plan`` counts each term of a batch)::
+The model, path by path (``BatchCounts.path``: the compiled CPU kernel of one-hidden-layer nets, the compiled
+epoch of deeper nets, torch), each batch on its path's terms (``PATH_TERMS``; ``BatchCounts.terms`` counts
+them)::
 
-    seconds = per_config x configs + per_model x models + per_step x steps + per_deep_step x deep_steps
-              + flops / flop_rate
+    seconds = sum over the path's terms of  coefficient x term
 
-a fixed cost per config (data, rows), a cost per model once (expansion at the split, measurements at the
-end), a cost per optimiser step of the batch (what dominates tiny models), a cost per step of each hidden
-layer beyond the first (LayerNorm and the general path of deeper networks) and a FLOP rate.
+- ``kernel``: per config, per trial (its data and models set up), per Boolean input generated (test sets of
+  10,000 samples per trial), per sample evaluated (the accuracies and measurements at the end), per
+  model-step (every model steps on its own), per input its minibatches gather (once per trial and step),
+  per model-step of a multiclass model (softmax cross-entropy), and three FLOP rates: an FPE first layer in
+  the hand-written masked products, the rest with one logit (BCE), and with classes (softmax through BLAS);
+- ``deep``: per config, per trial, per sample evaluated, per model-step and per model-step of each hidden
+  layer beyond the first (LayerNorm), a FLOP rate;
+- ``torch``: per config, per model, per batch step (launches), per model-step, per model-step of a model
+  whose masks change (DropConnect redraws them every step), per rewiring event, per deeper layer, a FLOP
+  rate.
+
+One cost model for all paths (the calibration before this one) put fig3c's ETA 1.4x over its measured time
+and Table A3's at a quarter of it, because a FLOP on the kernel and a step on torch cost different things.
 
 What makes it survive a busy machine:
 
-- **the suite is fixed** (``SUITE``: six Boolean runs, each dominated by one term), so the fit never
+- **the suite is fixed** (``SUITE``: 24 short runs, each dominated by one term of its path), so the fit never
   depends on which sweeps are planned: the same batch gets the same seconds from ``sweep plan`` and from
   ``report --plan`` (timing a plan's own batches made the fit, and the ETA, depend on the plan);
 - **repeated short timings, robust statistic**: every run of the suite is timed ``repeats`` times,
@@ -40,27 +51,69 @@ from fpe_train.engine.config import TrainConfig
 from fpe_train.sweeps.executors import cap_threads
 from fpe_train.sweeps.plan import BatchCounts, config_counts
 
-SUITE = (  # (the term it isolates, TrainConfig fields); all Boolean, one split, as run_batch trains them
-    ("config", dict(clauses=2, k=2, r=2, trials=1, warmup_epochs=1, epochs=1, n_train=64, n_test=32, batch_size=64)),
-    ("steps", dict(clauses=2, k=2, r=2, trials=1, warmup_epochs=6, epochs=6, n_train=1600, n_test=32, batch_size=16)),
-    (
-        "models",
-        dict(clauses=8, k=4, r=8, trials=24, warmup_epochs=1, epochs=1, n_train=500, n_test=500, batch_size=500),
-    ),
-    (
+PATH_TERMS = {  # the terms (``BatchCounts.terms``) each path's seconds are fitted on
+    "kernel": (
+        "configs",
+        "trials",
+        "data",
+        "evals",
+        "model_steps",
+        "reads",
+        "multi_steps",
         "flops",
-        dict(clauses=16, k=4, r=64, trials=8, warmup_epochs=2, epochs=2, n_train=4000, n_test=500, batch_size=500),
+        "flops_masked",
+        "flops_multi",
+    ),
+    "deep": ("configs", "trials", "evals", "model_steps", "layer_steps", "flops"),
+    "torch": ("configs", "models", "steps", "model_steps", "dynamic_steps", "rewires", "layer_steps", "flops"),
+}
+FLOP_TERMS = ("flops", "flops_masked", "flops_multi")  # seconds per FLOP: at least 1 / peak
+EPOCH_TERMS = (*FLOP_TERMS, "steps", "model_steps", "layer_steps", "dynamic_steps", "rewires", "multi_steps", "reads")
+LONGER = 2  # the suite's per-epoch runs are timed again at this many times their epochs
+FALLBACK = {"kernel": ("deep", "torch"), "deep": ("torch", "kernel"), "torch": ("deep", "kernel")}
+SPLITS3 = ("random", "clause", "overlap")
+DROP = ("dropconnect",)
+REWIRE = dict(rewire_every=10**6)  # masks may change: the torch path (never at these lengths)
+_TINY = dict(clauses=2, k=2, r=2, n_test=32)
+_DIGITS = dict(task="digits", n_train=1000, n_test=100)
+_WIDE = dict(clauses=32, k=4, n_train=10000, n_test=32)  # m = 128 and n_train as the paper's Boolean grid
+SUITE = (  # (path, the term it isolates, TrainConfig fields): each run dominated by one term of its path
+    ("kernel", "configs", dict(_TINY, trials=1, warmup_epochs=1, epochs=1, n_train=64, batch_size=64)),
+    ("kernel", "trials", dict(_TINY, trials=32, warmup_epochs=1, epochs=1, n_train=64, batch_size=64)),
+    ("kernel", "data", dict(_TINY, clauses=32, k=4, trials=4, warmup_epochs=1, epochs=1, n_train=256, n_test=8000)),
+    ("kernel", "evals", dict(_TINY, splits=SPLITS3, trials=8, warmup_epochs=1, epochs=1, n_train=256, n_test=30000)),
+    ("kernel", "model_steps", dict(_TINY, trials=4, warmup_epochs=12, epochs=12, n_train=1600, batch_size=8)),
+    ("kernel", "reads", dict(_WIDE, r=2, trials=4, warmup_epochs=2, epochs=2)),
+    ("kernel", "flops", dict(_WIDE, r=32, trials=2, warmup_epochs=2, epochs=2)),
+    ("kernel", "flops_masked", dict(_WIDE, r=16, trials=2, warmup_epochs=1, epochs=4)),
+    ("kernel", "multi_steps", dict(_DIGITS, r=4, trials=4, warmup_epochs=4, epochs=4, batch_size=10)),
+    ("kernel", "flops_multi", dict(_DIGITS, r=64, trials=2, warmup_epochs=4, epochs=4)),
+    ("deep", "configs", dict(_TINY, depth=2, trials=1, warmup_epochs=1, epochs=1, n_train=64, batch_size=64)),
+    ("deep", "trials", dict(_TINY, depth=2, trials=24, warmup_epochs=1, epochs=1, n_train=64, batch_size=64)),
+    ("deep", "evals", dict(_TINY, depth=2, trials=4, warmup_epochs=1, epochs=1, n_train=256, n_test=8000)),
+    ("deep", "model_steps", dict(_TINY, depth=2, trials=2, warmup_epochs=1, epochs=1, n_train=800, batch_size=8)),
+    ("deep", "layer_steps", dict(_TINY, depth=8, trials=2, warmup_epochs=1, epochs=1, n_train=800, batch_size=8)),
+    ("deep", "flops", dict(clauses=16, k=4, r=64, depth=2, trials=2, warmup_epochs=1, epochs=1, n_train=2000)),
+    ("torch", "configs", dict(_TINY, splits=DROP, trials=1, warmup_epochs=1, epochs=1, n_train=64, batch_size=64)),
+    ("torch", "models", dict(_TINY, splits=DROP, trials=32, warmup_epochs=1, epochs=1, n_train=64, batch_size=64)),
+    ("torch", "steps", dict(_TINY, **REWIRE, trials=1, warmup_epochs=3, epochs=3, n_train=800, batch_size=8)),
+    (
+        "torch",
+        "model_steps",
+        dict(_TINY, splits=(*SPLITS3, *DROP), trials=8, warmup_epochs=2, epochs=2, n_train=400, batch_size=8),
     ),
     (
-        "flops-wide",
-        dict(clauses=32, k=4, r=32, trials=4, warmup_epochs=1, epochs=1, n_train=10000, n_test=500, batch_size=500),
+        "torch",
+        "dynamic_steps",
+        dict(_TINY, splits=DROP, trials=4, warmup_epochs=2, epochs=2, n_train=400, batch_size=8),
     ),
+    ("torch", "rewires", dict(_TINY, rewire_every=1, trials=2, warmup_epochs=1, epochs=4, n_train=256, batch_size=8)),
     (
-        "deep",
-        dict(
-            clauses=4, k=4, r=8, depth=4, trials=4, warmup_epochs=2, epochs=2, n_train=2000, n_test=200, batch_size=100
-        ),
+        "torch",
+        "layer_steps",
+        dict(_TINY, **REWIRE, depth=6, trials=2, warmup_epochs=2, epochs=2, n_train=400, batch_size=8),
     ),
+    ("torch", "flops", dict(clauses=16, k=4, r=64, **REWIRE, trials=4, warmup_epochs=2, epochs=2, n_train=2000)),
 )
 REPEATS = 3
 GEMM_N = 1024  # the peak's product: (n x n) @ (n x n), float32
@@ -70,35 +123,39 @@ GEMM_N = 1024  # the peak's product: (n x n) @ (n x n), float32
 class Calibration:
     """The fitted cost model (module docstring) and what it assumes.
 
-    ``peak_flop_rate``: float32 GEMM FLOP/s of one thread here (0: not measured); ``flop_rate`` never exceeds
-    ``peak_flop_rate x threads`` when a peak was measured. ``load``: the 1-minute load average at the start
-    and the end of the calibration; ``cores``: the CPUs here; ``clock``: ``cpu`` (CPU seconds of the
+    ``coefficients[path][term]``: seconds per unit of each term of ``PATH_TERMS[path]`` (per FLOP for the
+    FLOP terms). ``peak_flop_rate``: float32 GEMM FLOP/s of one thread here (0: not measured); no FLOP rate
+    exceeds ``peak_flop_rate x threads`` when a peak was measured. ``load``: the 1-minute load average at the
+    start and the end of the calibration; ``cores``: the CPUs here; ``clock``: ``cpu`` (CPU seconds of the
     process) or ``wall``.
     """
 
     device: str
     threads: int
-    per_config: float  # seconds
-    per_step: float  # seconds per optimiser step of a batch
-    flop_rate: float  # FLOP/s
+    coefficients: dict
     seconds: float = 0.0  # wall time the calibration took
     source: str = "calibration"  # or "store" (fitted to a store's own run times)
-    per_model: float = 0.0  # seconds per model, once (expansion at the split, measurements at the end)
-    per_deep_step: float = 0.0  # seconds per step and hidden layer beyond the first
     peak_flop_rate: float = 0.0
     cores: int = 1
     load: tuple[float, float] = (0.0, 0.0)
     clock: str = "cpu"
     repeats: int = REPEATS
 
+    def _coef(self, path: str) -> dict:
+        """The path's coefficients; a path this calibration never timed borrows the nearest one's."""
+        for p in (path, *FALLBACK[path]):
+            if self.coefficients.get(p):
+                return self.coefficients[p]
+        return {}
+
     def batch_seconds(self, batch: BatchCounts) -> float:
-        return (
-            self.per_config * len(batch.configs)
-            + self.per_model * batch.models
-            + self.per_step * batch.steps
-            + self.per_deep_step * batch.deep_steps
-            + batch.flops / self.flop_rate
-        )
+        coef, terms = self._coef(batch.path), batch.terms()
+        return sum(c * terms[name] for name, c in coef.items())
+
+    def flop_rate(self, path: str = "kernel", term: str = "flops") -> float:
+        """FLOP/s of a path's FLOP term (inf: no FLOP-bound part seen)."""
+        c = self._coef(path).get(term, 0.0)
+        return 1.0 / c if c > 0 else math.inf
 
     def assumes(self, workers: int) -> str:
         """What an ETA from this calibration takes for granted, in one sentence."""
@@ -112,70 +169,125 @@ class Calibration:
         )
 
     def describe(self) -> str:
-        rate = f"{self.flop_rate / 1e9:.1f} GFLOP/s"
+        """One line: the FLOP rate of the first path timed beside the GEMM peak, then every path's terms."""
+        first = next((p for p in PATH_TERMS if self.coefficients.get(p)), "kernel")
+        rate = f"{self.flop_rate(first) / 1e9:.1f} GFLOP/s"
         if self.peak_flop_rate:
             rate += f" (GEMM peak {self.peak_flop_rate * self.threads / 1e9:.1f})"
+        paths = "; ".join(f"{p}: {_describe_path(c)}" for p, c in self.coefficients.items() if c)
         return (
-            f"{self.device}, {self.threads} thread{'s' * (self.threads != 1)}: {rate}, "
-            f"{self.per_step * 1e3:.3f} ms per step (+{self.per_deep_step * 1e3:.3f} per deeper layer), "
-            f"{self.per_config:.3f} s per config, {self.per_model * 1e3:.1f} ms per model "
-            f"({self.source}, {self.seconds:.1f} s)"
+            f"{self.device}, {self.threads} thread{'s' * (self.threads != 1)}: {rate} on the {first} path; "
+            f"{paths} ({self.source}, {self.seconds:.1f} s)"
         )
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        d["flop_rate"] = None if math.isinf(self.flop_rate) else self.flop_rate  # None: no FLOP-bound part seen
         d["load"] = list(self.load)
-        timed = ("per_config", "per_step", "per_model", "per_deep_step")
-        return {(f"{k}_s" if k in timed else k): v for k, v in d.items()}
+        d["flop_rates"] = {  # None: no FLOP-bound part seen
+            p: {t: (None if math.isinf(r) else r) for t in FLOP_TERMS if t in c for r in [self.flop_rate(p, t)]}
+            for p, c in self.coefficients.items()
+        }
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Calibration:
         names = {f.name for f in dataclasses.fields(cls)}
-        kw = {k[:-2] if k.endswith("_s") and k[:-2] in names else k: v for k, v in d.items()}
-        kw["flop_rate"] = math.inf if kw.get("flop_rate") is None else kw["flop_rate"]
+        kw = {k: v for k, v in d.items() if k in names}
         kw["load"] = tuple(kw.get("load", (0.0, 0.0)))
-        return cls(**{k: v for k, v in kw.items() if k in names})
+        return cls(**kw)
 
 
-def _terms(batch: BatchCounts) -> list[float]:
-    return [len(batch.configs), batch.models, batch.steps, batch.deep_steps, batch.flops]
+def _describe_path(coef: dict) -> str:
+    parts = []
+    for name, c in coef.items():
+        if name in FLOP_TERMS:
+            what = {"flops": "", "flops_masked": " (masked)", "flops_multi": " (classes)"}[name]
+            parts.append(f"{'inf' if c <= 0 else f'{1 / c / 1e9:.1f}'} GFLOP/s{what}")
+        elif c:
+            parts.append(f"{c * UNIT[name][0]:.3g} {UNIT[name][1]}")
+    return ", ".join(parts)
+
+
+UNIT = {  # how describe() prints a term's coefficient: (factor, unit)
+    "configs": (1.0, "s per config"),
+    "trials": (1e3, "ms per trial"),
+    "models": (1e3, "ms per model"),
+    "steps": (1e6, "us per step"),
+    "model_steps": (1e6, "us per model-step"),
+    "layer_steps": (1e6, "us per model-step and deeper layer"),
+    "dynamic_steps": (1e6, "us per model-step of changing masks"),
+    "rewires": (1e3, "ms per rewiring"),
+    "multi_steps": (1e6, "us per model-step with classes"),
+    "data": (1e9, "ns per generated input"),
+    "reads": (1e9, "ns per input gathered"),
+    "evals": (1e6, "us per evaluated sample"),
+}
 
 
 def fit(
-    samples: list[tuple[BatchCounts, float]], device: str, threads: int, source: str, peak: float = 0.0
+    samples: list[tuple[BatchCounts, float]],
+    device: str,
+    threads: int,
+    source: str,
+    peak: float = 0.0,
+    longer: list[tuple[BatchCounts, float, BatchCounts, float]] = (),
 ) -> Calibration:
-    """Non-negative least squares of the relative errors of ``samples`` = [(batch, seconds)].
+    """Non-negative least squares of the relative errors of ``samples`` = [(batch, seconds)], path by path
+    (each batch on the terms of its path, ``PATH_TERMS``).
 
-    ``peak`` (FLOP/s, 0: none): the FLOP term is at least flops / peak, so the rate never exceeds it.
+    ``longer`` = [(batch, seconds, the same batch at more epochs, its seconds)]: the per-epoch terms
+    (``EPOCH_TERMS``) are then fitted to the differences of each pair first, where the fixed terms cancel, and
+    the fixed terms to what the samples leave (a short run cannot tell a fixed cost from a per-epoch one, and
+    the paper's runs are long: hundreds of epochs). ``peak`` (FLOP/s, 0: none): each FLOP term is at least
+    flops / peak, so no rate exceeds it.
     """
+    if not samples:
+        raise ValueError("samples=[]: nothing timed to fit an ETA to")
+    by_path: dict[str, list[tuple[BatchCounts, float]]] = {}
+    for batch, seconds in samples:
+        by_path.setdefault(batch.path, []).append((batch, seconds))
+    coefficients = {}
+    for p in (p for p in PATH_TERMS if p in by_path):
+        pairs = [x for x in longer if x[0].path == p]
+        coefficients[p] = _fit_path(PATH_TERMS[p], by_path[p], peak, pairs)
+    return Calibration(
+        device, threads, coefficients, source=source, peak_flop_rate=peak / max(threads, 1) if peak else 0.0
+    )
+
+
+def _fit_path(names, samples, peak: float, pairs=()) -> dict[str, float]:
+    """One path's coefficients: all at once from ``samples``, or, with ``pairs``, per-epoch terms first."""
+    import numpy as np
+
+    if not pairs:
+        return _nnls(names, [b.terms() for b, _ in samples], [s for _, s in samples], peak)
+    per_epoch = [n for n in names if n in EPOCH_TERMS]
+    fixed = [n for n in names if n not in EPOCH_TERMS]
+    diffs = [{n: lt.terms()[n] - st.terms()[n] for n in per_epoch} for st, _, lt, _ in pairs]
+    epoch_coef = _nnls(per_epoch, diffs, [max(ls - ss, 0.0) for _, ss, _, ls in pairs], peak)
+    rest = [s - sum(epoch_coef[n] * b.terms()[n] for n in per_epoch) for b, s in samples]
+    fixed_coef = _nnls(fixed, [b.terms() for b, _ in samples], np.maximum(rest, 0.0), 0.0) if fixed else {}
+    return {n: (epoch_coef | fixed_coef)[n] for n in names}
+
+
+def _nnls(names, rows: list[dict], seconds, peak: float) -> dict[str, float]:
+    """Non-negative least squares of relative errors, ``seconds ~ sum coefficient x row[name]``; each FLOP
+    coefficient at least 1 / ``peak``."""
     import numpy as np
     from scipy.optimize import nnls
 
-    if not samples:
-        raise ValueError("samples=[]: nothing timed to fit an ETA to")
-    A = np.array([_terms(b) for b, _ in samples], dtype=float)
-    y = np.array([s for _, s in samples], dtype=float)
-    floor = A[:, 4] / peak if peak > 0 else np.zeros(len(y))
+    A = np.array([[r[n] for n in names] for r in rows], dtype=float)  # (runs, terms)
+    y = np.asarray(seconds, dtype=float)
+    flop = np.array([n in FLOP_TERMS for n in names])
+    inv_peak = 1.0 / peak if peak > 0 else 0.0
+    floor = A[:, flop].sum(axis=1) * inv_peak  # the seconds the FLOPs take at the peak
     weight = 1.0 / np.maximum(y, 1e-9)  # relative errors: a 0.05 s run counts like a 5 s run
     Aw = A * weight[:, None]
     scale = Aw.max(axis=0)
     scale[scale == 0] = 1.0
     x, _ = nnls(Aw / scale, np.maximum(y - floor, 0.0) * weight)
-    x = x / scale
-    inverse = (1.0 / peak if peak > 0 else 0.0) + x[4]  # seconds per FLOP
-    rate = 1.0 / inverse if inverse > 0 else math.inf
-    return Calibration(
-        device,
-        threads,
-        float(x[0]),
-        float(x[2]),
-        float(rate),
-        source=source,
-        per_model=float(x[1]),
-        per_deep_step=float(x[3]),
-        peak_flop_rate=peak / max(threads, 1) if peak else 0.0,
-    )
+    x = x / scale + flop * inv_peak
+    return {n: float(v) for n, v in zip(names, x, strict=True)}
 
 
 def resolve_plan_device(device: str) -> str:
@@ -208,11 +320,21 @@ def peak_flop_rate(device: str = "cpu", n: int = GEMM_N, repeats: int = 5) -> fl
     return 2.0 * n**3 / max(best, 1e-9)
 
 
-def _suite(device: str) -> list[BatchCounts]:
-    return [
-        BatchCounts((config_counts(TrainConfig(splits=("random",), device=device, seed=0, **kw)),), (kw["trials"],))
-        for _, kw in SUITE
-    ]
+def _suite(device: str, longer: int = 1) -> list[BatchCounts | None]:
+    """The suite's batches; with ``longer`` > 1, its per-epoch runs at ``longer`` x their epochs (None for the
+    runs of a fixed term)."""
+    out = []
+    for _, term, kw in SUITE:
+        if longer > 1 and term not in EPOCH_TERMS:
+            out.append(None)
+            continue
+        kw = {**kw, "warmup_epochs": kw["warmup_epochs"] * longer, "epochs": kw["epochs"] * longer}
+        out.append(BatchCounts((config_counts(_suite_config(kw, device)),), (kw["trials"],)))
+    return out
+
+
+def _suite_config(fields: dict, device: str) -> TrainConfig:
+    return TrainConfig(**{"splits": ("random",), **fields, "device": device, "seed": 0})
 
 
 def _timer(device: str, threads: int):
@@ -245,11 +367,13 @@ def calibrate(device: str = "cpu", threads: int = 1, repeats: int = REPEATS, fre
     clock, name = _timer(device, threads)
     try:
         peak = peak_flop_rate(device)
-        batches = _suite(device)
-        _run(batches[0])  # first-use costs (allocator, lazy imports, compiled kernels) stay out of the timings
-        best = [math.inf] * len(batches)
+        batches, longer = _suite(device), _suite(device, LONGER)
+        for i in {path: i for i, (path, _, _) in reversed(list(enumerate(SUITE)))}.values():
+            _run(batches[i])  # first-use costs (allocator, imports, compiled kernels) stay out of the timings
+        runs = [*batches, *(b for b in longer if b is not None)]
+        best = [math.inf] * len(runs)
         for _ in range(repeats):  # interleaved: a burst of load hits one repeat of each run, not every repeat
-            for i, b in enumerate(batches):
+            for i, b in enumerate(runs):
                 start = clock()
                 _run(b)
                 if device == "cuda":
@@ -257,7 +381,9 @@ def calibrate(device: str = "cpu", threads: int = 1, repeats: int = REPEATS, fre
                 best[i] = min(best[i], clock() - start)
     finally:
         cap_threads(before)
-    cal = fit(list(zip(batches, best, strict=True)), device, threads, f"suite of {len(batches)} runs", peak)
+    short, long_ = best[: len(batches)], iter(best[len(batches) :])
+    pairs = [(b, s, lb, next(long_)) for b, s, lb in zip(batches, short, longer, strict=True) if lb is not None]
+    cal = fit(list(zip(batches, short, strict=True)), device, threads, f"suite of {len(runs)} runs", peak, pairs)
     cal = dataclasses.replace(
         cal,
         seconds=time.perf_counter() - t0,

@@ -55,7 +55,7 @@ from dataclasses import dataclass
 
 from fpe_train.engine.batch import batch_jobs
 from fpe_train.engine.config import TrainConfig
-from fpe_train.engine.keys import HAND_MAX_MASKED, on_kernel
+from fpe_train.engine.keys import HAND_MAX_MASKED, on_kernel, path_of
 from fpe_train.fpe.names import expanded_layers
 from fpe_train.sweeps.store import config_hash
 
@@ -153,6 +153,10 @@ class ConfigCounts:
         return on_kernel(self.config)
 
     @property
+    def steps_per_epoch(self) -> int:
+        return -(-self.n_train // self.config.batch_size)
+
+    @property
     def flops(self) -> float:
         """FLOPs of this config trained alone, dense and FPE models at their own shapes."""
         if self.kernel:
@@ -200,6 +204,34 @@ def _kernel_flops(c: ConfigCounts, trials: int) -> float:
     return total
 
 
+TERM_NAMES = (
+    "configs",
+    "trials",
+    "models",
+    "steps",
+    "model_steps",
+    "layer_steps",
+    "dynamic_steps",
+    "rewires",
+    "multi_steps",
+    "data",
+    "reads",
+    "evals",
+    "flops",
+    "flops_masked",
+    "flops_multi",
+)
+
+
+def _hand_masked_flops(c: ConfigCounts, trials: int) -> float:
+    """The training FLOPs of ``_kernel_flops`` that an FPE model's first layer spends in the kernel's
+    hand-written masked products (m r unmasked weights up to ``HAND_MAX_MASKED``; 0 above, where BLAS runs)."""
+    unmasked = c.dense_sizes[0] * c.dense_sizes[1]
+    if unmasked > HAND_MAX_MASKED:
+        return 0.0
+    return 6.0 * c.n_train * trials * len(c.config.splits) * unmasked * c.config.epochs
+
+
 def _padded(shapes) -> tuple[int, ...]:
     return tuple(max(col) for col in zip(*shapes, strict=True))
 
@@ -233,6 +265,48 @@ class BatchCounts:
     def deep_steps(self) -> int:
         """Steps x hidden layers beyond the first (LayerNorm and one more layer each): 0 at depth 1."""
         return self.steps * max(c.config.depth - 1 for c in self.configs)
+
+    @property
+    def path(self) -> str:
+        """The path that trains the batch (``keys.path_of``); a batch that mixes paths is on torch."""
+        paths = {path_of(c.config) for c in self.configs}
+        return paths.pop() if len(paths) == 1 else "torch"
+
+    def terms(self) -> dict[str, float]:
+        """What the cost model (``fpe_train.sweeps.calibrate``) multiplies by its coefficients: configs, trials,
+        models, batch steps, model-steps (each model's optimiser steps), model-steps x hidden layers beyond the
+        first, model-steps of models whose masks change (DropConnect, rewiring), rewiring events, Boolean data generated
+        (samples x inputs: per trial with ``data_per_trial``), samples evaluated (each model on its training
+        and test set at the end, and its test set per curve point), and FLOPs; on the kernel, also the inputs
+        its minibatches gather (``reads``, once per trial and step), the model-steps of multiclass models
+        (``multi_steps``: softmax cross-entropy through BLAS) and its FLOPs split three ways: an FPE
+        first layer in the hand-written masked products (``flops_masked``), the rest with one logit
+        (``flops``) or with classes (``flops_multi``)."""
+        out = dict.fromkeys(TERM_NAMES, 0.0)
+        out.update(configs=len(self.configs), trials=sum(self.trials), models=self.models, steps=self.steps)
+        kernel = self.path == "kernel"
+        for c, t in self.jobs:
+            cfg = c.config
+            model_epochs = t * (cfg.total_epochs + c.forks * cfg.epochs)
+            model_steps = model_epochs * c.steps_per_epoch
+            out["model_steps"] += model_steps
+            out["layer_steps"] += model_steps * (cfg.depth - 1)
+            dynamic = ("dropconnect" in cfg.splits) + (len(cfg.splits) if cfg.rewire_every else 0)
+            out["dynamic_steps"] += t * dynamic * cfg.epochs * c.steps_per_epoch
+            if cfg.rewire_every:  # each FPE model rewires every rewire_every of its steps
+                out["rewires"] += t * len(cfg.splits) * (cfg.epochs * c.steps_per_epoch // cfg.rewire_every)
+            if cfg.task == "boolean":
+                out["data"] += (t if cfg.data_per_trial else 1) * (c.n_train + c.n_test) * c.n_in
+            out["evals"] += t * len(cfg.variants) * (c.n_train + c.n_test + c.curve_points * c.n_test)
+            if kernel:
+                out["reads"] += t * cfg.total_epochs * c.n_train * c.n_in  # each trial's minibatches, gathered once
+                out["multi_steps"] += model_steps * (c.n_out > 1)
+                flops, masked = _kernel_flops(c, t), _hand_masked_flops(c, t)
+                out["flops_multi" if c.n_out > 1 else "flops"] += flops - masked
+                out["flops_masked"] += masked
+        if not kernel:
+            out["flops"] = self.flops
+        return out
 
     def _shapes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         cs = self.configs

@@ -1,66 +1,108 @@
-"""fpe_train.sweeps.calibrate: the fit against known coefficients, rates bounded by the GEMM peak, and the ETA of
+"""fpe_train.sweeps.calibrate: the fit against known coefficients (all terms at once, and per-epoch terms from
+pairs of runs first), rates bounded by the GEMM peak, a suite that pins every term of every path, and the ETA of
 repeated calibrations of a small sweep within a bound of each other."""
 
-import dataclasses
 import math
 import re
 
+import numpy as np
 import pytest
 import torch
 
-from fpe_train.engine.config import TrainConfig
 from fpe_train.sweeps import calibrate as C
 from fpe_train.sweeps import eta as T
 from fpe_train.sweeps import plan as P
 from fpe_train.sweeps.sweep import find_sweep, load_sweep
 
-
-def _batches():
-    base = TrainConfig(clauses=4, k=2, r=4, splits=("random",), trials=2, epochs=3, warmup_epochs=2, n_train=400)
-    configs = [
-        base,
-        dataclasses.replace(base, r=64, trials=8),
-        dataclasses.replace(base, epochs=40, batch_size=10),
-        dataclasses.replace(base, clauses=16, r=32, n_train=4000),
-        dataclasses.replace(base, trials=30, epochs=1, warmup_epochs=1),
-        dataclasses.replace(base, depth=4, batch_size=20),
-        dataclasses.replace(base, depth=2, r=16),
-    ]
-    return [P.BatchCounts((P.config_counts(c),), (c.trials,)) for c in configs]
+TRUTH = {  # made-up coefficients of every term of every path (seconds per unit; per FLOP for FLOP terms)
+    path: {name: 10.0 ** -(3 + i % 5) * (1 + i / 7) for i, name in enumerate(names)}
+    for path, names in C.PATH_TERMS.items()
+}
 
 
-@pytest.mark.parametrize("peak", [0.0, 1e11])
+def _truth() -> C.Calibration:
+    return C.Calibration("cpu", 1, {p: dict(c) for p, c in TRUTH.items()})
+
+
+def _suite_samples(truth):
+    short = C._suite("cpu")
+    longer = C._suite("cpu", C.LONGER)
+    samples = [(b, truth.batch_seconds(b)) for b in short]
+    pairs = [(b, s, lb, truth.batch_seconds(lb)) for (b, s), lb in zip(samples, longer, strict=True) if lb]
+    return samples, pairs
+
+
+def test_terms_by_a_plain_count():
+    """One config's terms, counted by hand from its fields (the Boolean kernel path)."""
+    c = P.config_counts(
+        P.TrainConfig(clauses=4, k=2, r=4, splits=("random", "clause"), trials=3, epochs=5, warmup_epochs=2)
+    )
+    c = P.config_counts(
+        P.TrainConfig(**{**c.config.to_dict(), "n_train": 250, "n_test": 40, "batch_size": 100, "device": "cpu"})
+    )
+    t = P.BatchCounts((c,), (3,)).terms()
+    per_epoch = 3  # ceil(250 / 100)
+    model_epochs = 3 * (2 + 5) + 3 * 2 * 5  # dense warm-up + fine-tune, two forks fine-tune
+    assert t["model_steps"] == model_epochs * per_epoch
+    assert t["reads"] == 3 * (2 + 5) * 250 * 8  # m = 8 inputs, once per trial and epoch
+    assert t["data"] == 3 * (250 + 40) * 8  # each trial its own sample
+    assert t["evals"] == 3 * 3 * (250 + 40)  # three models per trial, train and test sets
+    assert (t["configs"], t["trials"], t["models"], t["layer_steps"], t["multi_steps"]) == (1, 3, 9, 0, 0)
+
+
+@pytest.mark.parametrize("peak", [0.0, 1e7])
 def test_fit_recovers_known_coefficients(peak):
-    truth = C.Calibration("cpu", 1, per_config=0.05, per_step=2e-4, flop_rate=2e10, per_model=0.01, per_deep_step=3e-4)
-    samples = [(b, truth.batch_seconds(b)) for b in _batches()]
-    got = C.fit(samples, "cpu", 1, "test", peak=peak)
-    for name in ("per_config", "per_step", "flop_rate", "per_model", "per_deep_step"):
-        assert math.isclose(getattr(got, name), getattr(truth, name), rel_tol=1e-6), name
+    """The suite's timings made from known coefficients give those coefficients back, fitted all at once and
+    per-epoch terms first (the FLOP coefficients are all at least 1 / peak here, so the bound is inactive)."""
+    truth = _truth()
+    samples, pairs = _suite_samples(truth)
+    for got in (C.fit(samples, "cpu", 1, "test", peak=peak), C.fit(samples, "cpu", 1, "test", peak, pairs)):
+        for path, coef in TRUTH.items():
+            for name, want in coef.items():
+                assert math.isclose(got.coefficients[path][name], want, rel_tol=1e-6), (path, name)
 
 
 def test_the_rate_never_exceeds_the_peak_and_is_never_infinite():
-    """Timings with no FLOP-bound part, or faster than the peak allows: the rate is the peak, not above it."""
-    batches = _batches()
+    """Timings with no FLOP-bound part, or faster than the peak allows: every rate is the peak, not above it."""
+    batches = C._suite("cpu")
     flat = [(b, 0.5) for b in batches]  # seconds that do not grow with FLOPs
-    fast = [(b, b.flops / 1e13) for b in batches]  # 10 TFLOP/s: more than a core can do
+    fast = [(b, b.terms()["flops"] / 1e13) for b in batches]  # 10 TFLOP/s: more than a core can do
     for samples in (flat, fast):
         got = C.fit(samples, "cpu", 1, "test", peak=5e10)
-        assert math.isfinite(got.flop_rate) and got.flop_rate <= 5e10 * (1 + 1e-12)
-        assert min(got.per_config, got.per_step, got.per_model, got.per_deep_step) >= 0
+        for path, coef in got.coefficients.items():
+            assert min(coef.values()) >= 0
+            for name in C.FLOP_TERMS:
+                if name in coef:
+                    rate = got.flop_rate(path, name)
+                    assert math.isfinite(rate) and rate <= 5e10 * (1 + 1e-12), (path, name)
 
 
-def test_the_suite_pins_every_term():
-    """The suite's design (configs, models, steps, deeper-layer steps, FLOPs per run) has full column rank, so no
-    term of the fit is left free to absorb another's time."""
-    import numpy as np
+def test_the_suite_pins_every_term_of_every_path():
+    """Per path, the suite's runs (and, for the per-epoch terms, the differences of its longer runs) have full
+    column rank, so no term is left free to absorb another's time; each run is on the path it is meant for."""
+    short, longer = C._suite("cpu"), C._suite("cpu", C.LONGER)
+    assert [b.path for b in short] == [p for p, _, _ in C.SUITE]
+    for path, names in C.PATH_TERMS.items():
+        rows = [b.terms() for b in short if b.path == path]
+        A = np.array([[r[n] for n in names] for r in rows], dtype=float)
+        assert np.linalg.matrix_rank(A / A.max(axis=0)) == len(names), path
+        per_epoch = [n for n in names if n in C.EPOCH_TERMS]
+        pairs = [(b, lb) for b, lb in zip(short, longer, strict=True) if lb and b.path == path]
+        D = np.array([[lb.terms()[n] - b.terms()[n] for n in per_epoch] for b, lb in pairs])
+        assert np.linalg.matrix_rank(D / D.max(axis=0)) == len(per_epoch), path
 
-    A = np.array([C._terms(b) for b in C._suite("cpu")], dtype=float)
-    A = A / A.max(axis=0)
-    assert np.linalg.matrix_rank(A) == A.shape[1] == 5
-    truth = C.Calibration("cpu", 1, per_config=0.02, per_step=1e-4, flop_rate=3e10, per_model=1e-3, per_deep_step=5e-4)
-    got = C.fit([(b, truth.batch_seconds(b)) for b in C._suite("cpu")], "cpu", 1, "test", peak=1e11)
-    assert math.isclose(got.flop_rate, truth.flop_rate, rel_tol=1e-6)
-    assert math.isclose(got.per_deep_step, truth.per_deep_step, rel_tol=1e-6)
+
+def test_a_path_without_timings_borrows_the_nearest():
+    cal = C.Calibration("cpu", 1, {"torch": {"configs": 2.0}})
+    batch = P.BatchCounts((P.config_counts(P.TrainConfig(clauses=2, k=2, r=2, device="cpu")),), (1,))
+    assert batch.path == "kernel" and cal.batch_seconds(batch) == 2.0
+
+
+def test_describe_and_dict_round_trip():
+    cal = _truth()
+    back = C.Calibration.from_dict(cal.to_dict())
+    assert back.coefficients == cal.coefficients and back.describe() == cal.describe()
+    assert re.search(r"thread: [\d.]+ GFLOP/s on the kernel path", cal.describe())
 
 
 def test_peak_is_a_plausible_gemm_rate():
@@ -69,18 +111,21 @@ def test_peak_is_a_plausible_gemm_rate():
 
 
 def test_repeated_plans_of_a_small_sweep_agree_and_print_no_rate_above_the_peak():
-    """Three calibrations in a row (each timed afresh): their ETAs of one sweep lie within 2x of each other, a
+    """Two calibrations in a row (each timed afresh): their ETAs of one sweep lie within 2x of each other, a
     bound far outside what the robust statistic allows and far inside the 16x disagreements of a fit to
-    single wall-clock timings; no printed rate exceeds the GEMM peak."""
+    single wall-clock timings; no rate exceeds the GEMM peak."""
     plan = P.plan_sweep(load_sweep(find_sweep("fig3c"), "quick"))
     etas = []
-    for _ in range(3):
-        cal = C.calibrate("cpu", 1, repeats=2, fresh=True)
-        assert cal.flop_rate <= cal.peak_flop_rate * cal.threads * (1 + 1e-12)
+    for _ in range(2):
+        cal = C.calibrate("cpu", 1, repeats=1, fresh=True)
+        peak = cal.peak_flop_rate * cal.threads
+        for path, coef in cal.coefficients.items():
+            for name in (n for n in C.FLOP_TERMS if n in coef):
+                assert cal.flop_rate(path, name) <= peak * (1 + 1e-12), (path, name)
         assert cal.clock == "cpu" and cal.cores >= 1 and len(cal.load) == 2
         text = T.format_plan(T.plan_dict([plan], cal, workers=2))
-        rate, peak = map(float, re.search(r"thread: ([\d.]+) GFLOP/s \(GEMM peak ([\d.]+)\)", text).groups())
-        assert rate <= peak
+        rate, peak_printed = map(float, re.search(r"thread: ([\d.]+) GFLOP/s \(GEMM peak ([\d.]+)\)", text).groups())
+        assert rate <= peak_printed
         assert "the ETA assumes: each of 2 workers" in text
         etas.append(T.sweep_eta(plan, cal, 2))
     assert max(etas) <= 2 * min(etas), etas

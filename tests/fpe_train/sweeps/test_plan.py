@@ -227,7 +227,7 @@ def test_eta_counts_only_what_each_sweep_adds_to_the_store():
     assert sum(new_trials) == P.distinct_counts([P.plan_sweep(s) for s in sweeps])["trials"]
     names = [s.name for s in sweeps]
     assert new_trials[names.index("fig3b")] < sum(c.trials for c in sweeps[names.index("fig3b")].configs)
-    cal = Calibration("cpu", 1, per_config=1.0, per_step=0.0, flop_rate=math.inf)
+    cal = Calibration("cpu", 1, {path: {"configs": 1.0} for path in ("kernel", "deep", "torch")})
     data = T.plan_dict([P.plan_sweep(s) for s in sweeps], cal, 1, [P.plan_sweep(s) for s in fresh])
     etas = {r["sweep"]: r["eta_seconds"] for r in data["sweeps"]}
     # one second per config of a batch, one worker: the ETA is the number of new configs
