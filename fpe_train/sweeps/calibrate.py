@@ -8,8 +8,7 @@ them)::
 
 - ``kernel``: per config, per trial (its data and models set up), per Boolean input generated (test sets of
   10,000 samples per trial), per sample evaluated (the accuracies and measurements at the end), per
-  model-step (every model steps on its own), per input its minibatches gather (once per trial and step),
-  per model-step of a multiclass model (softmax cross-entropy), and three FLOP rates: an FPE first layer in
+  model-step (every model steps on its own), per model-step of a multiclass model (softmax cross-entropy), and three FLOP rates: an FPE first layer in
   the hand-written masked products, the rest with one logit (BCE), and with classes (softmax through BLAS);
 - ``deep``: per config, per trial, per sample evaluated, per model-step and per model-step of each hidden
   layer beyond the first (LayerNorm), a FLOP rate;
@@ -58,7 +57,6 @@ PATH_TERMS = {  # the terms (``BatchCounts.terms``) each path's seconds are fitt
         "data",
         "evals",
         "model_steps",
-        "reads",
         "multi_steps",
         "flops",
         "flops_masked",
@@ -69,7 +67,7 @@ PATH_TERMS = {  # the terms (``BatchCounts.terms``) each path's seconds are fitt
 }
 FLOP_TERMS = ("flops", "flops_masked", "flops_multi")  # seconds per FLOP: at least 1 / peak
 EPOCH_TERMS = (*FLOP_TERMS, "steps", "model_steps", "layer_steps", "dynamic_steps", "rewires", "multi_steps", "reads")
-LONGER = 2  # the suite's per-epoch runs are timed again at this many times their epochs
+LONGER = 3  # the suite's per-epoch runs are timed again at this many times their epochs
 FALLBACK = {"kernel": ("deep", "torch"), "deep": ("torch", "kernel"), "torch": ("deep", "kernel")}
 SPLITS3 = ("random", "clause", "overlap")
 DROP = ("dropconnect",)
@@ -82,8 +80,7 @@ SUITE = (  # (path, the term it isolates, TrainConfig fields): each run dominate
     ("kernel", "trials", dict(_TINY, trials=32, warmup_epochs=1, epochs=1, n_train=64, batch_size=64)),
     ("kernel", "data", dict(_TINY, clauses=32, k=4, trials=4, warmup_epochs=1, epochs=1, n_train=256, n_test=8000)),
     ("kernel", "evals", dict(_TINY, splits=SPLITS3, trials=8, warmup_epochs=1, epochs=1, n_train=256, n_test=30000)),
-    ("kernel", "model_steps", dict(_TINY, trials=4, warmup_epochs=12, epochs=12, n_train=1600, batch_size=8)),
-    ("kernel", "reads", dict(_WIDE, r=2, trials=4, warmup_epochs=2, epochs=2)),
+    ("kernel", "model_steps", dict(_TINY, trials=8, warmup_epochs=8, epochs=8, n_train=1600, batch_size=8)),
     ("kernel", "flops", dict(_WIDE, r=32, trials=2, warmup_epochs=2, epochs=2)),
     ("kernel", "flops_masked", dict(_WIDE, r=16, trials=2, warmup_epochs=1, epochs=4)),
     ("kernel", "multi_steps", dict(_DIGITS, r=4, trials=4, warmup_epochs=4, epochs=4, batch_size=10)),
@@ -100,7 +97,7 @@ SUITE = (  # (path, the term it isolates, TrainConfig fields): each run dominate
     (
         "torch",
         "model_steps",
-        dict(_TINY, splits=(*SPLITS3, *DROP), trials=8, warmup_epochs=2, epochs=2, n_train=400, batch_size=8),
+        dict(_TINY, **REWIRE, splits=SPLITS3, trials=8, warmup_epochs=2, epochs=2, n_train=400, batch_size=8),
     ),
     (
         "torch",
@@ -219,7 +216,6 @@ UNIT = {  # how describe() prints a term's coefficient: (factor, unit)
     "rewires": (1e3, "ms per rewiring"),
     "multi_steps": (1e6, "us per model-step with classes"),
     "data": (1e9, "ns per generated input"),
-    "reads": (1e9, "ns per input gathered"),
     "evals": (1e6, "us per evaluated sample"),
 }
 
@@ -230,15 +226,16 @@ def fit(
     threads: int,
     source: str,
     peak: float = 0.0,
-    longer: list[tuple[BatchCounts, float, BatchCounts, float]] = (),
+    longer: list[tuple[BatchCounts, float, BatchCounts, float, str]] = (),
 ) -> Calibration:
     """Non-negative least squares of the relative errors of ``samples`` = [(batch, seconds)], path by path
     (each batch on the terms of its path, ``PATH_TERMS``).
 
-    ``longer`` = [(batch, seconds, the same batch at more epochs, its seconds)]: the per-epoch terms
-    (``EPOCH_TERMS``) are then fitted to the differences of each pair first, where the fixed terms cancel, and
-    the fixed terms to what the samples leave (a short run cannot tell a fixed cost from a per-epoch one, and
-    the paper's runs are long: hundreds of epochs). ``peak`` (FLOP/s, 0: none): each FLOP term is at least
+    ``longer`` = [(batch, seconds, the same batch at more epochs, its seconds, the term it isolates)]: the
+    per-epoch terms (``EPOCH_TERMS``) are then taken from the differences of each pair first, where the fixed
+    terms cancel, one term per pair in order (:func:`_one_by_one`), and the fixed terms fitted to what the
+    samples leave (a short run cannot tell a fixed cost from a per-epoch one, and the paper's runs are long:
+    hundreds of epochs). ``peak`` (FLOP/s, 0: none): each FLOP term is at least
     flops / peak, so no rate exceeds it.
     """
     if not samples:
@@ -263,11 +260,28 @@ def _fit_path(names, samples, peak: float, pairs=()) -> dict[str, float]:
         return _nnls(names, [b.terms() for b, _ in samples], [s for _, s in samples], peak)
     per_epoch = [n for n in names if n in EPOCH_TERMS]
     fixed = [n for n in names if n not in EPOCH_TERMS]
-    diffs = [{n: lt.terms()[n] - st.terms()[n] for n in per_epoch} for st, _, lt, _ in pairs]
-    epoch_coef = _nnls(per_epoch, diffs, [max(ls - ss, 0.0) for _, ss, _, ls in pairs], peak)
+    epoch_coef = _one_by_one(per_epoch, pairs, peak)
     rest = [s - sum(epoch_coef[n] * b.terms()[n] for n in per_epoch) for b, s in samples]
     fixed_coef = _nnls(fixed, [b.terms() for b, _ in samples], np.maximum(rest, 0.0), 0.0) if fixed else {}
     return {n: (epoch_coef | fixed_coef)[n] for n in names}
+
+
+def _one_by_one(names, pairs, peak: float) -> dict[str, float]:
+    """Per-epoch coefficients, one per pair of runs in the suite's order: each pair's own term is what its
+    extra epochs cost beyond the terms already known (the ones not known yet at their floor: 1 / peak for
+    FLOPs, else 0). A least-squares fit of all of them at once traded one term against another from one
+    calibration to the next (the costs are not exactly linear in the terms), and moved the ETA with them; one
+    term per run measures each where its run is, the same way every time."""
+    inv_peak = 1.0 / peak if peak > 0 else 0.0
+    coef: dict[str, float] = {}
+    for short, s_short, long_, s_long, term in pairs:
+        if term not in names:
+            continue
+        d = {n: long_.terms()[n] - short.terms()[n] for n in names}
+        known = sum((coef[n] if n in coef else inv_peak * (n in FLOP_TERMS)) * d[n] for n in names if n != term)
+        own = max(s_long - s_short - known, 0.0) / d[term] if d[term] > 0 else 0.0
+        coef[term] = max(own, inv_peak) if term in FLOP_TERMS else own
+    return {n: coef.get(n, inv_peak if n in FLOP_TERMS else 0.0) for n in names}
 
 
 def _nnls(names, rows: list[dict], seconds, peak: float) -> dict[str, float]:
@@ -382,7 +396,10 @@ def calibrate(device: str = "cpu", threads: int = 1, repeats: int = REPEATS, fre
     finally:
         cap_threads(before)
     short, long_ = best[: len(batches)], iter(best[len(batches) :])
-    pairs = [(b, s, lb, next(long_)) for b, s, lb in zip(batches, short, longer, strict=True) if lb is not None]
+    terms = [term for _, term, _ in SUITE]
+    pairs = [
+        (b, s, lb, next(long_), t) for b, s, lb, t in zip(batches, short, longer, terms, strict=True) if lb is not None
+    ]
     cal = fit(list(zip(batches, short, strict=True)), device, threads, f"suite of {len(runs)} runs", peak, pairs)
     cal = dataclasses.replace(
         cal,

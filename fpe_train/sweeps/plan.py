@@ -275,7 +275,7 @@ class BatchCounts:
     def terms(self) -> dict[str, float]:
         """What the cost model (``fpe_train.sweeps.calibrate``) multiplies by its coefficients: configs, trials,
         models, batch steps, model-steps (each model's optimiser steps), model-steps x hidden layers beyond the
-        first, model-steps of models whose masks change (DropConnect, rewiring), rewiring events, Boolean data generated
+        first, model-steps of models whose masks are redrawn every step (DropConnect), rewiring events, Boolean data generated
         (samples x inputs: per trial with ``data_per_trial``), samples evaluated (each model on its training
         and test set at the end, and its test set per curve point), and FLOPs; on the kernel, also the inputs
         its minibatches gather (``reads``, once per trial and step), the model-steps of multiclass models
@@ -291,7 +291,7 @@ class BatchCounts:
             model_steps = model_epochs * c.steps_per_epoch
             out["model_steps"] += model_steps
             out["layer_steps"] += model_steps * (cfg.depth - 1)
-            dynamic = ("dropconnect" in cfg.splits) + (len(cfg.splits) if cfg.rewire_every else 0)
+            dynamic = "dropconnect" in cfg.splits  # its masks are redrawn every step
             out["dynamic_steps"] += t * dynamic * cfg.epochs * c.steps_per_epoch
             if cfg.rewire_every:  # each FPE model rewires every rewire_every of its steps
                 out["rewires"] += t * len(cfg.splits) * (cfg.epochs * c.steps_per_epoch // cfg.rewire_every)
