@@ -8,8 +8,10 @@ them)::
 
 - ``kernel``: per config, per trial (its data and models set up), per Boolean input generated (test sets of
   10,000 samples per trial), per sample evaluated (the accuracies and measurements at the end), per
-  model-step (every model steps on its own), per model-step of a multiclass model (softmax cross-entropy), and three FLOP rates: an FPE first layer in
-  the hand-written masked products, the rest with one logit (BCE), and with classes (softmax through BLAS);
+  model-step (every model steps on its own), per model-step of a multiclass model (softmax cross-entropy),
+  and three FLOP rates: an FPE first layer in the hand-written masked products, the rest with one logit
+  (BCE), and with classes (softmax through BLAS), each timed at the paper grid's widest inputs (m = 128,
+  10,000 samples), so that the minibatches' gathers are in the rate;
 - ``deep``: per config, per trial, per sample evaluated, per model-step and per model-step of each hidden
   layer beyond the first (LayerNorm), a FLOP rate;
 - ``torch``: per config, per model, per batch step (launches), per model-step, per model-step of a model

@@ -275,12 +275,12 @@ class BatchCounts:
     def terms(self) -> dict[str, float]:
         """What the cost model (``fpe_train.sweeps.calibrate``) multiplies by its coefficients: configs, trials,
         models, batch steps, model-steps (each model's optimiser steps), model-steps x hidden layers beyond the
-        first, model-steps of models whose masks are redrawn every step (DropConnect), rewiring events, Boolean data generated
-        (samples x inputs: per trial with ``data_per_trial``), samples evaluated (each model on its training
-        and test set at the end, and its test set per curve point), and FLOPs; on the kernel, also the inputs
-        its minibatches gather (``reads``, once per trial and step), the model-steps of multiclass models
-        (``multi_steps``: softmax cross-entropy through BLAS) and its FLOPs split three ways: an FPE
-        first layer in the hand-written masked products (``flops_masked``), the rest with one logit
+        first, model-steps of models whose masks are redrawn every step (DropConnect), rewiring events, Boolean
+        data generated (samples x inputs: per trial with ``data_per_trial``), samples evaluated (each model on
+        its training and test set at the end, and its test set per curve point), and FLOPs; on the kernel,
+        also the inputs its minibatches gather (``reads``, once per trial and step), the model-steps of
+        multiclass models (``multi_steps``: softmax cross-entropy through BLAS) and its FLOPs split three ways:
+        an FPE first layer in the hand-written masked products (``flops_masked``), the rest with one logit
         (``flops``) or with classes (``flops_multi``)."""
         out = dict.fromkeys(TERM_NAMES, 0.0)
         out.update(configs=len(self.configs), trials=sum(self.trials), models=self.models, steps=self.steps)
