@@ -64,7 +64,7 @@ def test_fit_recovers_known_coefficients(peak):
 
 
 REALISTIC = {  # seconds per unit, of the order this machine's calibrations give (per FLOP: 1 / FLOP rate)
-    "kernel": dict(configs=5e-3, trials=5e-4, data=25e-9, evals=2e-8, model_steps=1e-6, reads=3e-10),
+    "kernel": dict(configs=5e-3, trials=5e-4, data=25e-9, evals=2e-8, model_steps=1e-6),
     "deep": dict(configs=4e-3, trials=5e-4, evals=5e-8, model_steps=4e-6, layer_steps=1e-6, flops=1 / 40e9),
     "torch": dict(configs=5e-3, models=5e-4, steps=2e-4, model_steps=3e-6, dynamic_steps=3e-5, rewires=1e-4),
 }
