@@ -23,6 +23,9 @@ fi
 # the CPU kernel prebuilt for this machine (fpe_train/engine/aot.py): a process that trains starts without numba
 .venv/bin/python -m fpe_train.engine.aot >/dev/null \
   || echo "setup: could not prebuild the CPU kernel (a C compiler?); numba's JIT serves, slower to start" >&2
+# the other numba functions a first report compiles (the deep epoch, the Monte Carlo), compiled into numba's cache
+.venv/bin/python scripts/warm_caches.py >/dev/null \
+  || echo "setup: could not compile numba's caches ahead; a first report compiles them as it runs" >&2
 if [ "$tex" = 1 ] && ! { command -v latexmk && command -v pdftotext; } >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing TeX (texlive-latex-base, latexmk) and poppler-utils with apt-get" >&2

@@ -1,0 +1,36 @@
+"""Compile, once per machine, the numba functions a first report would otherwise compile while it runs: the
+compiled deep epoch (``fpe_train/engine/deep.py``) and the Monte Carlo kernels of every mask family
+(``simulations``). numba keeps them in its on-disk cache (``cache=True``), where every later process loads
+them in a second or two; ``scripts/setup.sh`` runs this after prebuilding the CPU kernel.
+
+    .venv/bin/python scripts/warm_caches.py
+"""
+
+from __future__ import annotations
+
+import time
+
+from fpe_theory import Problem
+from fpe_theory.families import FAMILIES
+from fpe_train.engine.config import TrainConfig
+from fpe_train.engine.run import run_batch
+from simulations import simulate
+
+
+def main() -> None:
+    t0 = time.perf_counter()
+    deep = TrainConfig(
+        task="digits", splits=("random",), depth=2, r=4, trials=1, warmup_epochs=1, epochs=1, n_train=200, n_test=50
+    )
+    run_batch([(deep, range(1))])  # the deep epoch and its forward pass for accuracies
+    t1 = time.perf_counter()
+    for family in FAMILIES:
+        try:
+            simulate(Problem(m=8, k=2, alpha=2), family, r=2, trials=64, seed=0, threads=1)
+        except ValueError:  # a family undefined for this small problem: compiled by its first real use
+            pass
+    print(f"numba caches warm: deep epoch {t1 - t0:.1f} s, Monte Carlo {time.perf_counter() - t1:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
