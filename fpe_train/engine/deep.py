@@ -44,6 +44,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fpe_train.engine.kernel import _backward_rest
+
 B1, B2, EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
 LN_EPS = 1e-5  # torch.nn.LayerNorm's default, as mlp.LN_EPS
 
@@ -358,25 +360,7 @@ def _grad_sparse(dzT, aT, GW, gb, ptr, idx) -> None:
         for i in range(Bc):
             sb += d[i]
         gb[j] = sb
-        q, end = ptr[j], ptr[j + 1]
-        while q + 4 <= end:
-            k0, k1, k2, k3 = idx[q], idx[q + 1], idx[q + 2], idx[q + 3]
-            x0, x1, x2, x3 = aT[k0], aT[k1], aT[k2], aT[k3]
-            s0 = s1 = s2 = s3 = np.float32(0.0)
-            for i in range(Bc):
-                di = d[i]
-                s0 += di * x0[i]
-                s1 += di * x1[i]
-                s2 += di * x2[i]
-                s3 += di * x3[i]
-            GW[j, k0], GW[j, k1], GW[j, k2], GW[j, k3] = s0, s1, s2, s3
-            q += 4
-        while q < end:
-            s0, x0 = np.float32(0.0), aT[idx[q]]
-            for i in range(Bc):
-                s0 += d[i] * x0[i]
-            GW[j, idx[q]] = s0
-            q += 1
+        _backward_rest(d, aT, GW, j, idx, ptr[j], ptr[j + 1])  # the CPU kernel's sparse dot products
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
