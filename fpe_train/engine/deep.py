@@ -44,7 +44,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fpe_train.engine.kernel import _backward_rest
+from fpe_train.engine.kernel import _backward_rest, _forward_rest
 
 B1, B2, EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
 LN_EPS = 1e-5  # torch.nn.LayerNorm's default, as mlp.LN_EPS
@@ -191,19 +191,7 @@ def _linear_sparse(W, b, aT, zT, ptr, idx) -> None:
         row, bj = zT[j], b[j]
         for i in range(Bc):
             row[i] = bj
-        q, end = ptr[j], ptr[j + 1]
-        while q + 4 <= end:
-            k0, k1, k2, k3 = idx[q], idx[q + 1], idx[q + 2], idx[q + 3]
-            w0, w1, w2, w3 = W[j, k0], W[j, k1], W[j, k2], W[j, k3]
-            x0, x1, x2, x3 = aT[k0], aT[k1], aT[k2], aT[k3]
-            for i in range(Bc):
-                row[i] = row[i] + w0 * x0[i] + w1 * x1[i] + w2 * x2[i] + w3 * x3[i]
-            q += 4
-        while q < end:
-            w0, x0 = W[j, idx[q]], aT[idx[q]]
-            for i in range(Bc):
-                row[i] += w0 * x0[i]
-            q += 1
+        _forward_rest(W, aT, row, j, idx, ptr[j], ptr[j + 1])  # the CPU kernel's sparse products
 
 
 @njit(cache=True, nogil=True)
