@@ -353,25 +353,15 @@ def _grad_sparse(dzT, aT, GW, gb, ptr, idx) -> None:
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def _back_sparse(W, dzT, daT, ptr, idx) -> None:
-    """``daT = W^T dzT`` over the unmasked entries alone (column k's rows ``idx[ptr[k] : ptr[k + 1]]``)."""
+    """``daT = W^T dzT`` over the unmasked entries alone (column k's rows ``idx[ptr[k] : ptr[k + 1]]``): the
+    CPU kernel's sparse products on the transposed weights."""
     Bc = dzT.shape[1]
+    WT = W.T  # (in, out) view: WT[k, j] = W[j, k]
     for k in range(W.shape[1]):
         row = daT[k]
         for i in range(Bc):
             row[i] = 0
-        q, end = ptr[k], ptr[k + 1]
-        while q + 4 <= end:
-            j0, j1, j2, j3 = idx[q], idx[q + 1], idx[q + 2], idx[q + 3]
-            w0, w1, w2, w3 = W[j0, k], W[j1, k], W[j2, k], W[j3, k]
-            d0, d1, d2, d3 = dzT[j0], dzT[j1], dzT[j2], dzT[j3]
-            for i in range(Bc):
-                row[i] = row[i] + w0 * d0[i] + w1 * d1[i] + w2 * d2[i] + w3 * d3[i]
-            q += 4
-        while q < end:
-            w0, d0 = W[idx[q], k], dzT[idx[q]]
-            for i in range(Bc):
-                row[i] += w0 * d0[i]
-            q += 1
+        _forward_rest(WT, dzT, row, k, idx, ptr[k], ptr[k + 1])
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
