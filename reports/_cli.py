@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from fpe_train.sweeps.eta import format_plan, plan_report
+from fpe_train.sweeps.eta import duration, format_plan, plan_report
 from fpe_train.sweeps.export import export_store
 from fpe_train.sweeps.files import check_input, check_output, output_format, store_files
 from reports import decide, presets
@@ -163,8 +163,22 @@ def _decide_note(decision) -> str:
 
 def _plan(preset: str, workers: int | None, device: str, as_json: bool) -> int:
     """``--plan``: the preset's sweeps counted and timed (``fpe_train.sweeps.eta``); nothing is trained."""
-    data = plan_report(presets.load_sweeps(presets.get_preset(preset)), device, workers)
-    click.echo(json.dumps({"preset": preset, **data}, indent=1) if as_json else f"preset {preset}\n{format_plan(data)}")
+    chosen = presets.get_preset(preset)
+    data = plan_report(presets.load_sweeps(chosen), device, workers)
+    tail = chosen.report_seconds
+    if tail is not None and "eta_seconds" in data["total"]:
+        data["report_seconds"] = tail
+        data["eta_with_report_seconds"] = data["total"]["eta_seconds"] + tail
+    if as_json:
+        click.echo(json.dumps({"preset": preset, **data}, indent=1))
+        return 0
+    text = f"preset {preset}\n{format_plan(data)}"
+    if "report_seconds" in data:
+        text += (
+            f"\nthen the report (Monte Carlo, statistics, figures, PDF): about {duration(tail)}, measured once on "
+            f"2 cores, not timed here; with it: {duration(data['eta_with_report_seconds'])}"
+        )
+    click.echo(text)
     return 0
 
 

@@ -8,22 +8,30 @@ them)::
 
 - ``kernel``: per config, per trial (its data and models set up), per Boolean input generated (test sets of
   10,000 samples per trial), per sample evaluated (the accuracies and measurements at the end), per
-  model-step (every model steps on its own), per model-step of a multiclass model (softmax cross-entropy),
-  and three FLOP rates: an FPE first layer in the hand-written masked products, the rest with one logit
-  (BCE), and with classes (softmax through BLAS), each timed at the paper grid's widest inputs (m = 128,
-  10,000 samples), so that the minibatches' gathers are in the rate;
-- ``deep``: per config, per trial, per sample evaluated, per model-step and per model-step of each hidden
-  layer beyond the first (LayerNorm), a FLOP rate;
-- ``torch``: per config, per model, per batch step (launches), per model-step, per model-step of a model
-  whose masks change (DropConnect redraws them every step), per rewiring event, per deeper layer, a FLOP
-  rate.
+  model-step (every model steps on its own), per model-sample (what a step costs per row of its minibatch
+  whatever the width: the loss, the row passes), the same two for a multiclass model (softmax
+  cross-entropy), and three FLOP rates: an FPE first layer in the hand-written masked products, the rest
+  with one logit (BCE), each timed at the paper grid's widest inputs (m = 128, 10,000 samples), so that the
+  minibatches' gathers are in the rate, and with classes (softmax through BLAS), timed at the vision
+  sweeps' minibatch of 100;
+- ``deep``: per config, per trial, per sample evaluated, per model-step and model-sample, the same two per
+  hidden layer beyond the first (LayerNorm), a FLOP rate, timed on digits at Table A3's minibatch of 100
+  (the small layers of those nets run far below a GEMM's rate: a Boolean run at width 64 gave an ETA of a
+  third of Table A3's time);
+- ``torch``: per config, per model, per batch step (launches), per model-step and model-sample, per
+  model-step of a model whose masks change (DropConnect redraws them every step), per rewiring event, per
+  deeper layer, a FLOP rate, timed at the shape of the paper's torch-path Boolean runs (m = 32, r = 8,
+  DropConnect, minibatch 500).
+
+Each term's run sits where the paper's sweeps do: per-step costs timed at a minibatch of 8 were charged to
+minibatches of 100 and 500, and the ETA of the paper preset came out at two thirds of its wall time.
 
 One cost model for all paths (the calibration before this one) put fig3c's ETA 1.4x over its measured time
 and Table A3's at a quarter of it, because a FLOP on the kernel and a step on torch cost different things.
 
 What makes it survive a busy machine:
 
-- **the suite is fixed** (``SUITE``: 24 short runs, each dominated by one term of its path), so the fit never
+- **the suite is fixed** (``SUITE``: 30 short runs, each dominated by one term of its path), so the fit never
   depends on which sweeps are planned: the same batch gets the same seconds from ``sweep plan`` and from
   ``report --plan`` (timing a plan's own batches made the fit, and the ETA, depend on the plan);
 - **repeated short timings, robust statistic**: every run of the suite is timed ``repeats`` times,
@@ -59,16 +67,41 @@ PATH_TERMS = {  # the terms (``BatchCounts.terms``) each path's seconds are fitt
         "data",
         "evals",
         "model_steps",
+        "model_samples",
         "multi_steps",
+        "multi_samples",
         "flops",
         "flops_masked",
         "flops_multi",
     ),
-    "deep": ("configs", "trials", "evals", "model_steps", "layer_steps", "flops"),
-    "torch": ("configs", "models", "steps", "model_steps", "dynamic_steps", "rewires", "layer_steps", "flops"),
+    "deep": ("configs", "trials", "evals", "model_steps", "model_samples", "layer_steps", "layer_samples", "flops"),
+    "torch": (
+        "configs",
+        "models",
+        "steps",
+        "model_steps",
+        "model_samples",
+        "dynamic_steps",
+        "rewires",
+        "layer_steps",
+        "flops",
+    ),
 }
 FLOP_TERMS = ("flops", "flops_masked", "flops_multi")  # seconds per FLOP: at least 1 / peak
-EPOCH_TERMS = (*FLOP_TERMS, "steps", "model_steps", "layer_steps", "dynamic_steps", "rewires", "multi_steps", "reads")
+EPOCH_TERMS = (
+    *FLOP_TERMS,
+    "steps",
+    "model_steps",
+    "model_samples",
+    "layer_steps",
+    "layer_samples",
+    "dynamic_steps",
+    "rewires",
+    "multi_steps",
+    "multi_samples",
+    "reads",
+)
+ROUNDS = 3  # passes over the per-epoch pairs (``_one_by_one``)
 LONGER = 3  # the suite's per-epoch runs are timed again at this many times their epochs
 FALLBACK = {"kernel": ("deep", "torch"), "deep": ("torch", "kernel"), "torch": ("deep", "kernel")}
 SPLITS3 = ("random", "clause", "overlap")
@@ -76,6 +109,7 @@ DROP = ("dropconnect",)
 REWIRE = dict(rewire_every=10**6)  # masks may change: the torch path (never at these lengths)
 _TINY = dict(clauses=2, k=2, r=2, n_test=32)
 _DIGITS = dict(task="digits", n_train=1000, n_test=100)
+_NARROW = dict(clauses=2, k=2, r=1, n_test=32, batch_size=500)  # m = 4, one hidden unit: the cost per sample
 _WIDE = dict(clauses=32, k=4, n_train=10000, n_test=32)  # m = 128 and n_train as the paper's Boolean grid
 SUITE = (  # (path, the term it isolates, TrainConfig fields): each run dominated by one term of its path
     ("kernel", "configs", dict(_TINY, trials=1, warmup_epochs=1, epochs=1, n_train=64, batch_size=64)),
@@ -83,16 +117,20 @@ SUITE = (  # (path, the term it isolates, TrainConfig fields): each run dominate
     ("kernel", "data", dict(_TINY, clauses=32, k=4, trials=4, warmup_epochs=1, epochs=1, n_train=256, n_test=8000)),
     ("kernel", "evals", dict(_TINY, splits=SPLITS3, trials=8, warmup_epochs=1, epochs=1, n_train=256, n_test=30000)),
     ("kernel", "model_steps", dict(_TINY, trials=8, warmup_epochs=8, epochs=8, n_train=1600, batch_size=8)),
+    ("kernel", "model_samples", dict(_NARROW, trials=4, warmup_epochs=2, epochs=2, n_train=20000)),
     ("kernel", "flops", dict(_WIDE, r=32, trials=4, warmup_epochs=2, epochs=2)),
     ("kernel", "flops_masked", dict(_WIDE, r=16, trials=4, warmup_epochs=1, epochs=6)),
-    ("kernel", "multi_steps", dict(_DIGITS, r=4, trials=8, warmup_epochs=4, epochs=4, batch_size=10)),
-    ("kernel", "flops_multi", dict(_DIGITS, r=64, trials=4, warmup_epochs=4, epochs=4)),
+    ("kernel", "multi_steps", dict(_DIGITS, r=4, trials=8, warmup_epochs=2, epochs=2, batch_size=4)),
+    ("kernel", "multi_samples", dict(_DIGITS, r=1, trials=8, warmup_epochs=4, epochs=4, batch_size=100)),
+    ("kernel", "flops_multi", dict(_DIGITS, r=64, trials=4, warmup_epochs=4, epochs=4, batch_size=100)),
     ("deep", "configs", dict(_TINY, depth=2, trials=1, warmup_epochs=1, epochs=1, n_train=64, batch_size=64)),
     ("deep", "trials", dict(_TINY, depth=2, trials=24, warmup_epochs=1, epochs=1, n_train=64, batch_size=64)),
     ("deep", "evals", dict(_TINY, depth=2, trials=4, warmup_epochs=1, epochs=1, n_train=256, n_test=8000)),
-    ("deep", "model_steps", dict(_TINY, depth=2, trials=2, warmup_epochs=1, epochs=1, n_train=800, batch_size=8)),
-    ("deep", "layer_steps", dict(_TINY, depth=8, trials=2, warmup_epochs=1, epochs=1, n_train=800, batch_size=8)),
-    ("deep", "flops", dict(clauses=16, k=4, r=64, depth=2, trials=2, warmup_epochs=1, epochs=1, n_train=2000)),
+    ("deep", "model_steps", dict(_TINY, depth=2, trials=6, warmup_epochs=1, epochs=1, n_train=800, batch_size=8)),
+    ("deep", "model_samples", dict(_DIGITS, r=1, depth=2, trials=8, warmup_epochs=4, epochs=4, batch_size=100)),
+    ("deep", "layer_steps", dict(_TINY, depth=8, trials=6, warmup_epochs=1, epochs=1, n_train=800, batch_size=8)),
+    ("deep", "layer_samples", dict(_DIGITS, r=1, depth=8, trials=4, warmup_epochs=3, epochs=3, batch_size=100)),
+    ("deep", "flops", dict(_DIGITS, r=16, depth=4, trials=4, warmup_epochs=2, epochs=2, batch_size=100)),
     ("torch", "configs", dict(_TINY, splits=DROP, trials=1, warmup_epochs=1, epochs=1, n_train=64, batch_size=64)),
     ("torch", "models", dict(_TINY, splits=DROP, trials=32, warmup_epochs=1, epochs=1, n_train=64, batch_size=64)),
     ("torch", "steps", dict(_TINY, **REWIRE, trials=1, warmup_epochs=3, epochs=3, n_train=800, batch_size=8)),
@@ -100,6 +138,11 @@ SUITE = (  # (path, the term it isolates, TrainConfig fields): each run dominate
         "torch",
         "model_steps",
         dict(_TINY, **REWIRE, splits=SPLITS3, trials=8, warmup_epochs=2, epochs=2, n_train=400, batch_size=8),
+    ),
+    (
+        "torch",
+        "model_samples",
+        dict(_NARROW, **REWIRE, splits=SPLITS3, trials=4, warmup_epochs=1, epochs=1, n_train=4000),
     ),
     (
         "torch",
@@ -112,7 +155,11 @@ SUITE = (  # (path, the term it isolates, TrainConfig fields): each run dominate
         "layer_steps",
         dict(_TINY, **REWIRE, depth=6, trials=2, warmup_epochs=2, epochs=2, n_train=400, batch_size=8),
     ),
-    ("torch", "flops", dict(clauses=16, k=4, r=64, **REWIRE, trials=4, warmup_epochs=2, epochs=2, n_train=2000)),
+    (  # the shape of the paper's torch-path Boolean runs (controls: m = 32, r = 8, minibatch 500)
+        "torch",
+        "flops",
+        dict(clauses=8, k=4, r=8, splits=("random", *DROP), trials=4, warmup_epochs=2, epochs=2, n_train=10000),
+    ),
 )
 REPEATS = 3
 GEMM_N = 1024  # the peak's product: (n x n) @ (n x n), float32
@@ -208,6 +255,9 @@ def _describe_path(coef: dict) -> str:
 
 
 UNIT = {  # how describe() prints a term's coefficient: (factor, unit)
+    "model_samples": (1e9, "ns per model-sample"),
+    "multi_samples": (1e9, "ns per model-sample with classes"),
+    "layer_samples": (1e9, "ns per model-sample and deeper layer"),
     "configs": (1.0, "s per config"),
     "trials": (1e3, "ms per trial"),
     "models": (1e3, "ms per model"),
@@ -268,21 +318,24 @@ def _fit_path(names, samples, peak: float, pairs=()) -> dict[str, float]:
     return {n: (epoch_coef | fixed_coef)[n] for n in names}
 
 
-def _one_by_one(names, pairs, peak: float) -> dict[str, float]:
+def _one_by_one(names, pairs, peak: float, rounds: int = ROUNDS) -> dict[str, float]:
     """Per-epoch coefficients, one per pair of runs in the suite's order: each pair's own term is what its
     extra epochs cost beyond the terms already known (the ones not known yet at their floor: 1 / peak for
     FLOPs, else 0). A least-squares fit of all of them at once traded one term against another from one
     calibration to the next (the costs are not exactly linear in the terms), and moved the ETA with them; one
-    term per run measures each where its run is, the same way every time."""
+    term per run measures each where its run is, the same way every time. ``rounds`` passes: each later pass
+    takes the other terms at the previous pass's values, so a term timed after a run it also shares in (the
+    per-sample cost of a per-step run's eight rows) is no longer charged to that run's own term."""
     inv_peak = 1.0 / peak if peak > 0 else 0.0
     coef: dict[str, float] = {}
-    for short, s_short, long_, s_long, term in pairs:
-        if term not in names:
-            continue
-        d = {n: long_.terms()[n] - short.terms()[n] for n in names}
-        known = sum((coef[n] if n in coef else inv_peak * (n in FLOP_TERMS)) * d[n] for n in names if n != term)
-        own = max(s_long - s_short - known, 0.0) / d[term] if d[term] > 0 else 0.0
-        coef[term] = max(own, inv_peak) if term in FLOP_TERMS else own
+    for _ in range(rounds):
+        for short, s_short, long_, s_long, term in pairs:
+            if term not in names:
+                continue
+            d = {n: long_.terms()[n] - short.terms()[n] for n in names}
+            known = sum((coef[n] if n in coef else inv_peak * (n in FLOP_TERMS)) * d[n] for n in names if n != term)
+            own = max(s_long - s_short - known, 0.0) / d[term] if d[term] > 0 else 0.0
+            coef[term] = max(own, inv_peak) if term in FLOP_TERMS else own
     return {n: coef.get(n, inv_peak if n in FLOP_TERMS else 0.0) for n in names}
 
 

@@ -210,10 +210,13 @@ TERM_NAMES = (
     "models",
     "steps",
     "model_steps",
+    "model_samples",
     "layer_steps",
+    "layer_samples",
     "dynamic_steps",
     "rewires",
     "multi_steps",
+    "multi_samples",
     "data",
     "reads",
     "evals",
@@ -274,9 +277,10 @@ class BatchCounts:
 
     def terms(self) -> dict[str, float]:
         """What the cost model (``fpe_train.sweeps.calibrate``) multiplies by its coefficients: configs, trials,
-        models, batch steps, model-steps (each model's optimiser steps), model-steps x hidden layers beyond the
-        first, model-steps of models whose masks are redrawn every step (DropConnect), rewiring events, Boolean
-        data generated (samples x inputs: per trial with ``data_per_trial``), samples evaluated (each model on
+        models, batch steps, model-steps (each model's optimiser steps), model-samples (each model's training
+        samples: what grows with the minibatch, whatever the width), model-steps and model-samples x hidden layers
+        beyond the first, model-steps of models whose masks are redrawn every step (DropConnect), rewiring events,
+        Boolean data generated (samples x inputs: per trial with ``data_per_trial``), samples evaluated (each model on
         its training and test set at the end, and its test set per curve point), and FLOPs; on the kernel,
         also the inputs its minibatches gather (``reads``, once per trial and step), the model-steps of
         multiclass models (``multi_steps``: softmax cross-entropy through BLAS) and its FLOPs split three ways:
@@ -290,7 +294,9 @@ class BatchCounts:
             model_epochs = t * (cfg.total_epochs + c.forks * cfg.epochs)
             model_steps = model_epochs * c.steps_per_epoch
             out["model_steps"] += model_steps
+            out["model_samples"] += model_epochs * c.n_train
             out["layer_steps"] += model_steps * (cfg.depth - 1)
+            out["layer_samples"] += model_epochs * c.n_train * (cfg.depth - 1)
             dynamic = "dropconnect" in cfg.splits  # its masks are redrawn every step
             out["dynamic_steps"] += t * dynamic * cfg.epochs * c.steps_per_epoch
             if cfg.rewire_every:  # each FPE model rewires every rewire_every of its steps
@@ -301,6 +307,7 @@ class BatchCounts:
             if kernel:
                 out["reads"] += t * cfg.total_epochs * c.n_train * c.n_in  # each trial's minibatches, gathered once
                 out["multi_steps"] += model_steps * (c.n_out > 1)
+                out["multi_samples"] += model_epochs * c.n_train * (c.n_out > 1)
                 flops, masked = _kernel_flops(c, t), _hand_masked_flops(c, t)
                 out["flops_multi" if c.n_out > 1 else "flops"] += flops - masked
                 out["flops_masked"] += masked

@@ -163,3 +163,18 @@ def test_report_export_then_from(tiny_preset, invoke, tmp_path, monkeypatch):
     code, _, err = invoke("report", "--from", tmp_path / "e.csv.gz", "--out", tmp_path / "b", "--no-progress")
     assert code == 0, err
     assert "Incomplete sweeps" in (tmp_path / "b" / "report.tex").read_text()
+
+
+def test_report_plan_adds_the_reports_own_time_where_the_preset_has_one(invoke):
+    """The paper preset's ETA adds the report after training (its measured ``report_seconds``), said in a line
+    of its own; the quick preset has none and adds nothing."""
+    paper = reports.presets.get_preset("paper")
+    code, out, _ = invoke("report", "--preset", "paper", "--plan", "--json", "--workers", "2")
+    assert code == 0
+    data = json.loads(out)
+    assert data["report_seconds"] == paper.report_seconds > 0
+    assert data["eta_with_report_seconds"] == pytest.approx(data["total"]["eta_seconds"] + paper.report_seconds)
+    code, out, _ = invoke("report", "--preset", "paper", "--plan", "--workers", "2")
+    assert code == 0 and "then the report (Monte Carlo, statistics, figures, PDF): about 46 s" in out
+    code, out, _ = invoke("report", "--preset", "quick", "--plan", "--json")
+    assert code == 0 and "report_seconds" not in json.loads(out)

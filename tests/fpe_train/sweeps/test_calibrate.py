@@ -45,6 +45,7 @@ def test_terms_by_a_plain_count():
     per_epoch = 3  # ceil(250 / 100)
     model_epochs = 3 * (2 + 5) + 3 * 2 * 5  # dense warm-up + fine-tune, two forks fine-tune
     assert t["model_steps"] == model_epochs * per_epoch
+    assert t["model_samples"] == model_epochs * 250 and t["multi_samples"] == t["layer_samples"] == 0
     assert t["reads"] == 3 * (2 + 5) * 250 * 8  # m = 8 inputs, once per trial and epoch
     assert t["data"] == 3 * (250 + 40) * 8  # each trial its own sample
     assert t["evals"] == 3 * 3 * (250 + 40)  # three models per trial, train and test sets
@@ -64,12 +65,14 @@ def test_fit_recovers_known_coefficients(peak):
 
 
 REALISTIC = {  # seconds per unit, of the order this machine's calibrations give (per FLOP: 1 / FLOP rate)
-    "kernel": dict(configs=5e-3, trials=5e-4, data=25e-9, evals=2e-8, model_steps=1e-6),
-    "deep": dict(configs=4e-3, trials=5e-4, evals=5e-8, model_steps=4e-6, layer_steps=1e-6, flops=1 / 40e9),
-    "torch": dict(configs=5e-3, models=5e-4, steps=2e-4, model_steps=3e-6, dynamic_steps=3e-5, rewires=1e-4),
+    "kernel": dict(configs=5e-3, trials=5e-4, data=25e-9, evals=2e-8, model_steps=1e-6, model_samples=8e-9),
+    "deep": dict(configs=4e-3, trials=5e-4, evals=5e-8, model_steps=4e-6, model_samples=7e-8, layer_steps=1e-6),
+    "torch": dict(configs=5e-3, models=5e-4, steps=2e-4, model_steps=3e-6, model_samples=6e-8, dynamic_steps=3e-5),
 }
-REALISTIC["kernel"].update(multi_steps=2e-6, flops=1 / 80e9, flops_masked=1 / 60e9, flops_multi=1 / 50e9)
-REALISTIC["torch"].update(layer_steps=5e-5, flops=1 / 30e9)
+REALISTIC["kernel"].update(multi_steps=2e-6, multi_samples=7e-8, flops=1 / 80e9, flops_masked=1 / 60e9)
+REALISTIC["kernel"].update(flops_multi=1 / 50e9)
+REALISTIC["deep"].update(layer_samples=5e-9, flops=1 / 40e9)
+REALISTIC["torch"].update(rewires=1e-4, layer_steps=5e-5, flops=1 / 30e9)
 
 
 def test_per_epoch_terms_one_by_one_recover_realistic_coefficients():
