@@ -2,7 +2,8 @@
 store's pending trials (``sweep status``).
 
 A sweep's wall time is the largest-first schedule of its batches (``Calibration.batch_seconds`` each) on
-``workers`` processes, stretched by workers / cores where there are more workers than cores; sweeps run
+``workers`` processes, stretched by workers / cores where there are more workers than cores and by what a
+worker loses to another one beside it (``Calibration.neighbour``, measured by the calibration); sweeps run
 one after another, each training only what no earlier sweep of the list trained (``plan.unshared``).
 ``sweep plan`` and ``report --plan`` both go through :func:`plan_report`, with one calibration per process
 (``calibrate.calibrate``), so the same work gets the same figure.
@@ -37,8 +38,11 @@ def makespan(seconds: list[float], workers: int) -> float:
 
 def sweep_eta(plan: SweepPlan, cal: Calibration, workers: int) -> float:
     """Seconds of ``plan`` on ``workers`` processes: the schedule of its batches, stretched by workers / cores
-    when the workers outnumber the cores."""
-    stretch = max(1.0, workers * cal.threads / max(cal.cores, 1)) if cal.source != "store" else 1.0
+    when the workers outnumber the cores, and by what a worker loses to the one beside it
+    (``Calibration.neighbour``) when there is more than one."""
+    stretch = 1.0
+    if cal.source != "store":  # a store's times were taken with the workers it ran
+        stretch = max(1.0, workers * cal.threads / max(cal.cores, 1)) * (cal.neighbour if workers > 1 else 1.0)
     return makespan([cal.batch_seconds(b) for b in plan.batches], workers) * stretch
 
 

@@ -170,3 +170,29 @@ def test_cuda_without_a_gpu_is_one_line():
         C.resolve_plan_device("cuda")
     with pytest.raises(ValueError, match=r"device='tpu'"):
         C.resolve_plan_device("tpu")
+
+
+def test_a_neighbour_stretches_the_eta_of_more_than_one_worker_only():
+    """``Calibration.neighbour`` (what a worker loses to the one beside it) multiplies the schedule of two or more
+    workers, not of one; a store's own times are never stretched (they were taken with the workers that ran)."""
+    plan = P.plan_sweep(load_sweep(find_sweep("fig3a"), "quick"), "cpu", 2)
+    alone = C.Calibration("cpu", 1, {p: dict(c) for p, c in REALISTIC.items()}, cores=2)
+    beside = C.Calibration("cpu", 1, alone.coefficients, cores=2, neighbour=1.25)
+    assert T.sweep_eta(plan, beside, 1) == T.sweep_eta(plan, alone, 1)
+    assert T.sweep_eta(plan, beside, 2) == pytest.approx(1.25 * T.sweep_eta(plan, alone, 2))
+    store = C.Calibration("cpu", 1, alone.coefficients, source="store", cores=2, neighbour=1.25)
+    assert T.sweep_eta(plan, store, 2) == T.sweep_eta(plan, alone, 2)
+    assert "1.25x slower beside another" in beside.assumes(2) and "beside" not in beside.assumes(1)
+
+
+def test_the_neighbour_is_measured_beside_a_real_second_process():
+    """A real second process (spawned like a worker) runs the suite's run while this one times it: the ratio
+    lies in its bounds, and the other process is gone afterwards."""
+    import multiprocessing
+
+    batch = C._suite("cpu")[[t for _, t, _ in C.SUITE].index("model_samples")]
+    C._run(batch)  # first use (data, compiled kernel) out of the windows, as in ``calibrate``
+    (ratio,) = C.neighbour_ratios(batch, C.time.process_time, alternations=1, best_of=1)  # one window pair ran
+    assert 0.5 < ratio < 4.0  # beside another process: about as fast, never far faster, and not stuck
+    assert not multiprocessing.active_children()
+    assert 1.0 <= C.beside_a_neighbour(batch, C.time.process_time, alternations=1, best_of=1) <= 2.0
