@@ -52,12 +52,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import multiprocessing
 import os
+import statistics
 import time
 from dataclasses import dataclass
 
 from fpe_train.engine.config import TrainConfig
-from fpe_train.sweeps.executors import cap_threads
+from fpe_train.sweeps.executors import _init_worker, cap_threads
 from fpe_train.sweeps.plan import BatchCounts, config_counts
 
 PATH_TERMS = {  # the terms (``BatchCounts.terms``) each path's seconds are fitted on
@@ -431,7 +433,6 @@ def _neighbour(jobs, go, busy, stop, parent: int) -> None:
     """Another process, started like a sweep's worker: runs ``jobs`` over and over while ``go`` is set (``busy``
     says it is between runs of them), until ``stop``."""
     from fpe_train.engine.run import run_batch
-    from fpe_train.sweeps.executors import _init_worker
 
     _init_worker(1, parent)
     run_batch(jobs)  # the first run loads what it needs
@@ -448,8 +449,6 @@ def beside_a_neighbour(batch: BatchCounts, clock, alternations: int = ALTERNATIO
     core under the hypervisor): the median of :func:`neighbour_ratios`, bounded to [1, 2]; 1 when the other
     process cannot start. (Measured once per window, the ratio swung from 1.0 to 1.7 between calibrations
     here; two processes of one fig3a batch each ran 7-12 % slower than one alone.)"""
-    import statistics
-
     ratios = neighbour_ratios(batch, clock, alternations, best_of)
     return min(2.0, max(1.0, statistics.median(ratios))) if ratios else 1.0
 
@@ -459,8 +458,6 @@ def neighbour_ratios(batch: BatchCounts, clock, alternations: int = ALTERNATIONS
     its seconds alone, in ``alternations`` pairs of windows (each the best of ``best_of`` runs) taken one after
     the other, so that the machine's own drift from minute to minute cancels; [] when the other process cannot
     start."""
-    import multiprocessing
-
     ctx = multiprocessing.get_context("spawn")
     go, busy, stop = ctx.Event(), ctx.Event(), ctx.Event()
     jobs = [(c.config, range(t)) for c, t in batch.jobs]
