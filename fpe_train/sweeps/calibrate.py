@@ -426,7 +426,7 @@ def _run(batch: BatchCounts) -> None:
 
 _CACHE: dict[tuple[str, int], Calibration] = {}
 NEIGHBOUR_RUN = "flops_masked"  # the suite's run timed beside a copy of itself (the Boolean grid's kind of work)
-ALTERNATIONS = 3  # windows alone / beside the other process, alternating (``beside_a_neighbour``)
+ALTERNATIONS = 5  # windows alone / beside the other process, alternating (``beside_a_neighbour``)
 
 
 def _neighbour(jobs, go, busy, stop, parent: int) -> None:
