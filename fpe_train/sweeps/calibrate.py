@@ -60,7 +60,7 @@ from dataclasses import dataclass
 
 from fpe_train.engine.config import TrainConfig
 from fpe_train.sweeps.executors import _init_worker, cap_threads
-from fpe_train.sweeps.plan import BatchCounts, config_counts
+from fpe_train.sweeps.plan import TERM_NAMES, BatchCounts, config_counts
 
 PATH_TERMS = {  # the terms (``BatchCounts.terms``) each path's seconds are fitted on
     "kernel": (
@@ -90,19 +90,8 @@ PATH_TERMS = {  # the terms (``BatchCounts.terms``) each path's seconds are fitt
     ),
 }
 FLOP_TERMS = ("flops", "flops_masked", "flops_multi")  # seconds per FLOP: at least 1 / peak
-EPOCH_TERMS = (
-    *FLOP_TERMS,
-    "steps",
-    "model_steps",
-    "model_samples",
-    "layer_steps",
-    "layer_samples",
-    "dynamic_steps",
-    "rewires",
-    "multi_steps",
-    "multi_samples",
-    "reads",
-)
+FIXED_TERMS = ("configs", "trials", "models", "data", "evals")  # paid once per batch, whatever its epochs
+EPOCH_TERMS = tuple(n for n in TERM_NAMES if n not in FIXED_TERMS)  # grow with the epochs
 ROUNDS = 3  # passes over the per-epoch pairs (``_one_by_one``)
 LONGER = 3  # the suite's per-epoch runs are timed again at this many times their epochs
 FALLBACK = {"kernel": ("deep", "torch"), "deep": ("torch", "kernel"), "torch": ("deep", "kernel")}
