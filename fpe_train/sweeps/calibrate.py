@@ -72,6 +72,7 @@ PATH_TERMS = {  # the terms (``BatchCounts.terms``) each path's seconds are fitt
         "model_samples",
         "multi_steps",
         "multi_samples",
+        "multi_units",
         "flops",
         "flops_masked",
         "flops_multi",
@@ -114,6 +115,8 @@ SUITE = (  # (path, the term it isolates, TrainConfig fields): each run dominate
     ("kernel", "multi_steps", dict(_DIGITS, r=4, trials=8, warmup_epochs=2, epochs=2, batch_size=4)),
     ("kernel", "multi_samples", dict(_DIGITS, r=1, trials=8, warmup_epochs=4, epochs=4, batch_size=100)),
     ("kernel", "flops_multi", dict(_DIGITS, r=64, trials=4, warmup_epochs=4, epochs=4, batch_size=100)),
+    # many hidden units with classes, eight inputs each (alpha = 8: 256 units), as fig5's widest splits
+    ("kernel", "multi_units", dict(_DIGITS, r=32, alpha=8, trials=2, warmup_epochs=1, epochs=4, batch_size=100)),
     ("deep", "configs", dict(_TINY, depth=2, trials=1, warmup_epochs=1, epochs=1, n_train=64, batch_size=64)),
     ("deep", "trials", dict(_TINY, depth=2, trials=24, warmup_epochs=1, epochs=1, n_train=64, batch_size=64)),
     ("deep", "evals", dict(_TINY, depth=2, trials=4, warmup_epochs=1, epochs=1, n_train=256, n_test=8000)),
@@ -251,6 +254,7 @@ def _describe_path(coef: dict) -> str:
 UNIT = {  # how describe() prints a term's coefficient: (factor, unit)
     "model_samples": (1e9, "ns per model-sample"),
     "multi_samples": (1e9, "ns per model-sample with classes"),
+    "multi_units": (1e9, "ns per hidden unit and sample with classes"),
     "layer_samples": (1e9, "ns per model-sample and deeper layer"),
     "configs": (1.0, "s per config"),
     "trials": (1e3, "ms per trial"),

@@ -217,6 +217,7 @@ TERM_NAMES = (
     "rewires",
     "multi_steps",
     "multi_samples",
+    "multi_units",
     "data",
     "reads",
     "evals",
@@ -282,7 +283,10 @@ class BatchCounts:
         beyond the first, model-steps of models whose masks are redrawn every step (DropConnect), rewiring events,
         Boolean data generated (samples x inputs: per trial with ``data_per_trial``), samples evaluated (each model on
         its training and test set at the end, and its test set per curve point), and FLOPs; on the kernel,
-        also the inputs its minibatches gather (``reads``, once per trial and step), the model-steps of
+        also a multiclass model's hidden units times the rows they see (``multi_units``: what its passes over
+        the hidden layer and its small BLAS products cost beyond their FLOPs, large for an FPE layer of many
+        units with few inputs each), the
+        inputs its minibatches gather (``reads``, once per trial and step), the model-steps of
         multiclass models (``multi_steps``: softmax cross-entropy through BLAS) and its FLOPs split three ways:
         an FPE first layer in the hand-written masked products (``flops_masked``), the rest with one logit
         (``flops``) or with classes (``flops_multi``)."""
@@ -308,6 +312,9 @@ class BatchCounts:
                 out["reads"] += t * cfg.total_epochs * c.n_train * c.n_in  # each trial's minibatches, gathered once
                 out["multi_steps"] += model_steps * (c.n_out > 1)
                 out["multi_samples"] += model_epochs * c.n_train * (c.n_out > 1)
+                fpe_epochs = t * len(cfg.splits) * cfg.epochs  # at the FPE width; the rest at the dense width
+                hidden = (model_epochs - fpe_epochs) * c.dense_sizes[1] + fpe_epochs * c.fpe_sizes[1]
+                out["multi_units"] += hidden * c.n_train * (c.n_out > 1)
                 flops, masked = _kernel_flops(c, t), _hand_masked_flops(c, t)
                 out["flops_multi" if c.n_out > 1 else "flops"] += flops - masked
                 out["flops_masked"] += masked

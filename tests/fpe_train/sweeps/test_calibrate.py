@@ -46,10 +46,24 @@ def test_terms_by_a_plain_count():
     model_epochs = 3 * (2 + 5) + 3 * 2 * 5  # dense warm-up + fine-tune, two forks fine-tune
     assert t["model_steps"] == model_epochs * per_epoch
     assert t["model_samples"] == model_epochs * 250 and t["multi_samples"] == t["layer_samples"] == 0
+    assert t["multi_units"] == 0  # one logit
+
     assert t["reads"] == 3 * (2 + 5) * 250 * 8  # m = 8 inputs, once per trial and epoch
     assert t["data"] == 3 * (250 + 40) * 8  # each trial its own sample
     assert t["evals"] == 3 * 3 * (250 + 40)  # three models per trial, train and test sets
     assert (t["configs"], t["trials"], t["models"], t["layer_steps"], t["multi_steps"]) == (1, 3, 9, 0, 0)
+
+
+def test_multiclass_terms_by_a_plain_count():
+    """A digits config on the kernel: its model-samples with classes, and its hidden units times rows (the dense
+    model at r units through warm-up and fine-tuning, each FPE fork at alpha r units through fine-tuning)."""
+    cfg = P.TrainConfig(task="digits", r=8, alpha=4, splits=("random",), trials=2, epochs=3, warmup_epochs=5)
+    cfg = P.TrainConfig(**{**cfg.to_dict(), "n_train": 500, "n_test": 100, "batch_size": 100, "device": "cpu"})
+    t = P.BatchCounts((P.config_counts(cfg),), (2,)).terms()
+    dense_epochs, fpe_epochs = 2 * (5 + 3), 2 * 3
+    assert t["multi_samples"] == (dense_epochs + fpe_epochs) * 500
+    assert t["multi_units"] == 500 * (dense_epochs * 8 + fpe_epochs * 32)
+    assert t["multi_steps"] == (dense_epochs + fpe_epochs) * 5
 
 
 @pytest.mark.parametrize("peak", [0.0, 1e7])
@@ -70,7 +84,7 @@ REALISTIC = {  # seconds per unit, of the order this machine's calibrations give
     "torch": dict(configs=5e-3, models=5e-4, steps=2e-4, model_steps=3e-6, model_samples=6e-8, dynamic_steps=3e-5),
 }
 REALISTIC["kernel"].update(multi_steps=2e-6, multi_samples=7e-8, flops=1 / 80e9, flops_masked=1 / 60e9)
-REALISTIC["kernel"].update(flops_multi=1 / 50e9)
+REALISTIC["kernel"].update(flops_multi=1 / 50e9, multi_units=3e-9)
 REALISTIC["deep"].update(layer_samples=5e-9, flops=1 / 40e9)
 REALISTIC["torch"].update(rewires=1e-4, layer_steps=5e-5, flops=1 / 30e9)
 
