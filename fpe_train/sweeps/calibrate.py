@@ -10,7 +10,8 @@ them)::
   10,000 samples per trial), per sample evaluated (the accuracies and measurements at the end), per
   model-step (every model steps on its own), per model-sample (what a step costs per row of its minibatch
   whatever the width: the loss, the row passes), the same two for a multiclass model (softmax
-  cross-entropy), and three FLOP rates: an FPE first layer in the hand-written masked products, the rest
+  cross-entropy) and its hidden units times rows (its passes over the hidden layer, timed at alpha = 8 as
+  fig5's widest splits), and three FLOP rates: an FPE first layer in the hand-written masked products, the rest
   with one logit (BCE), each timed at the paper grid's widest inputs (m = 128, 10,000 samples), so that the
   minibatches' gathers are in the rate, and with classes (softmax through BLAS), timed at the vision
   sweeps' minibatch of 100;
@@ -31,7 +32,7 @@ and Table A3's at a quarter of it, because a FLOP on the kernel and a step on to
 
 What makes it survive a busy machine:
 
-- **the suite is fixed** (``SUITE``: 30 short runs, each dominated by one term of its path), so the fit never
+- **the suite is fixed** (``SUITE``: 29 short runs, each dominated by one term of its path), so the fit never
   depends on which sweeps are planned: the same batch gets the same seconds from ``sweep plan`` and from
   ``report --plan`` (timing a plan's own batches made the fit, and the ETA, depend on the plan);
 - **repeated short timings, robust statistic**: every run of the suite is timed ``repeats`` times,
