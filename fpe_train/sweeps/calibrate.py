@@ -423,13 +423,14 @@ NEIGHBOUR_RUN = "flops_masked"  # the suite's run timed beside a copy of itself 
 ALTERNATIONS = 5  # windows alone / beside the other process, alternating (``beside_a_neighbour``)
 
 
-def _neighbour(jobs, go, busy, stop, parent: int) -> None:
-    """Another process, started like a sweep's worker: runs ``jobs`` over and over while ``go`` is set (``busy``
-    says it is between runs of them), until ``stop``."""
+def _neighbour(jobs, ready, go, busy, stop, parent: int) -> None:
+    """Another process, started like a sweep's worker: after a first run of ``jobs`` (``ready``), runs them over
+    and over while ``go`` is set (``busy`` says it is between runs of them), until ``stop``."""
     from fpe_train.engine.run import run_batch
 
     _init_worker(1, parent)
     run_batch(jobs)  # the first run loads what it needs
+    ready.set()
     while not stop.is_set():
         if go.wait(0.05):
             busy.set()
@@ -447,15 +448,24 @@ def beside_a_neighbour(batch: BatchCounts, clock, alternations: int = ALTERNATIO
     return min(2.0, max(1.0, statistics.median(ratios))) if ratios else 1.0
 
 
+def _while_alive(event, process, seconds: float = 60.0) -> bool:
+    """Wait up to ``seconds`` for ``event``, giving up as soon as ``process`` has died."""
+    deadline = time.monotonic() + seconds
+    while not event.wait(0.05):
+        if not process.is_alive() or time.monotonic() > deadline:
+            return False
+    return True
+
+
 def neighbour_ratios(batch: BatchCounts, clock, alternations: int = ALTERNATIONS, best_of: int = 2) -> list[float]:
     """``batch``'s CPU seconds while another process (started like a sweep's worker) runs the same batch, over
     its seconds alone, in ``alternations`` pairs of windows (each the best of ``best_of`` runs) taken one after
     the other, so that the machine's own drift from minute to minute cancels; [] when the other process cannot
     start."""
     ctx = multiprocessing.get_context("spawn")
-    go, busy, stop = ctx.Event(), ctx.Event(), ctx.Event()
+    ready, go, busy, stop = ctx.Event(), ctx.Event(), ctx.Event(), ctx.Event()
     jobs = [(c.config, range(t)) for c, t in batch.jobs]
-    other = ctx.Process(target=_neighbour, args=(jobs, go, busy, stop, os.getpid()), daemon=True)
+    other = ctx.Process(target=_neighbour, args=(jobs, ready, go, busy, stop, os.getpid()), daemon=True)
 
     def window() -> float:
         best = math.inf
@@ -468,6 +478,8 @@ def neighbour_ratios(batch: BatchCounts, clock, alternations: int = ALTERNATIONS
     ratios = []
     try:
         other.start()
+        if not _while_alive(ready, other):  # its start (imports, data, the compiled kernel) stays out of the windows
+            alternations = 0
         for _ in range(alternations):
             go.clear()
             deadline = time.monotonic() + 30
@@ -475,7 +487,7 @@ def neighbour_ratios(batch: BatchCounts, clock, alternations: int = ALTERNATIONS
                 time.sleep(0.01)
             alone = window()
             go.set()
-            if not busy.wait(60) or not other.is_alive():
+            if not _while_alive(busy, other):
                 break
             ratios.append(window() / alone)
     except (OSError, RuntimeError):  # no process could start here: nothing measured
