@@ -285,9 +285,9 @@ class BatchCounts:
         its training and test set at the end, and its test set per curve point), and FLOPs; on the kernel,
         also a multiclass model's hidden units times the rows they see (``multi_units``: what its passes over
         the hidden layer and its small BLAS products cost beyond their FLOPs, large for an FPE layer of many
-        units with few inputs each), the
-        inputs its minibatches gather (``reads``, once per trial and step), the model-steps of
-        multiclass models (``multi_steps``: softmax cross-entropy through BLAS) and its FLOPs split three ways:
+        units with few inputs each), the inputs its minibatches gather (``reads``, once per trial and step), the
+        model-steps of multiclass models (``multi_steps``: softmax cross-entropy through BLAS) and its FLOPs split
+        three ways:
         an FPE first layer in the hand-written masked products (``flops_masked``), the rest with one logit
         (``flops``) or with classes (``flops_multi``)."""
         out = dict.fromkeys(TERM_NAMES, 0.0)
@@ -298,9 +298,10 @@ class BatchCounts:
             model_epochs = t * (cfg.total_epochs + c.forks * cfg.epochs)
             model_steps = model_epochs * c.steps_per_epoch
             out["model_steps"] += model_steps
-            out["model_samples"] += model_epochs * c.n_train
+            samples = model_epochs * c.n_train  # rows of every model's minibatches
+            out["model_samples"] += samples
             out["layer_steps"] += model_steps * (cfg.depth - 1)
-            out["layer_samples"] += model_epochs * c.n_train * (cfg.depth - 1)
+            out["layer_samples"] += samples * (cfg.depth - 1)
             dynamic = "dropconnect" in cfg.splits  # its masks are redrawn every step
             out["dynamic_steps"] += t * dynamic * cfg.epochs * c.steps_per_epoch
             if cfg.rewire_every:  # each FPE model rewires every rewire_every of its steps
@@ -311,7 +312,7 @@ class BatchCounts:
             if kernel:
                 out["reads"] += t * cfg.total_epochs * c.n_train * c.n_in  # each trial's minibatches, gathered once
                 out["multi_steps"] += model_steps * (c.n_out > 1)
-                out["multi_samples"] += model_epochs * c.n_train * (c.n_out > 1)
+                out["multi_samples"] += samples * (c.n_out > 1)
                 fpe_epochs = t * len(cfg.splits) * cfg.epochs  # at the FPE width; the rest at the dense width
                 hidden = (model_epochs - fpe_epochs) * c.dense_sizes[1] + fpe_epochs * c.fpe_sizes[1]
                 out["multi_units"] += hidden * c.n_train * (c.n_out > 1)
