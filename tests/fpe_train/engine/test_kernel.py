@@ -54,12 +54,13 @@ def _plain(W1, b1, W2, b2, M1, X, y, keys_epochs, lr, l1, l2):
 
 @pytest.mark.parametrize(
     ("n_out", "ni", "widths"),
-    [(1, 6, (5, 9)), (3, 6, (5, 9)), (1, 20, (6, 7)), (1, 80, (70, 90))],
+    [(1, 6, (5, 9)), (3, 6, (5, 9)), (1, 20, (6, 7)), (1, 3, (5, 4)), (1, 80, (70, 90))],
 )
 def test_kernel_equals_a_plain_loop_per_model(n_out, ni, widths):
     """A ragged batch (two widths, two trials, a dense and a masked model, a short last minibatch) against plain
     loops; inputs fewer than, not a multiple of, and a multiple of the 16 of a transposed tile; the masked model
-    and masked models at 80 inputs have more weights than the hand-written products take (BLAS)."""
+    and masked models at 80 inputs have more weights than the hand-written products take (BLAS); an odd
+    number of hidden units and fewer than four inputs (the dense products' remainders)."""
     rng = np.random.default_rng(0)
     n = 100  # 3 full minibatches of 32 and one of 4
     X = rng.random((n, ni), dtype=np.float32) * 3
@@ -93,6 +94,24 @@ def test_kernel_equals_a_plain_loop_per_model(n_out, ni, widths):
         pred = (out[:, 0] > 0) if n_out == 1 else out.argmax(axis=1)
         assert hits[e] == pytest.approx(np.mean(pred == (y > 0.5 if n_out == 1 else y)), abs=1.5 / n)
     assert models.steps.tolist() == [12, 12]
+
+
+@pytest.mark.parametrize(("h", "ni", "B"), [(1, 3, 7), (5, 6, 33), (8, 32, 500), (7, 13, 100), (2, 4, 1), (6, 9, 17)])
+def test_the_dense_products_equal_numpy(h, ni, B):
+    """The hand-written dense products (inputs four at a time outside, unit pairs inside, an odd last unit
+    and the inputs past a multiple of four after) against float64 matrix products."""
+    rng = np.random.default_rng(h * 100 + ni)
+    W1 = rng.standard_normal((h, ni)).astype(np.float32)
+    xT = rng.standard_normal((ni, B)).astype(np.float32)
+    dzT = rng.standard_normal((h, B)).astype(np.float32)
+    act = np.tile(np.arange(ni), (h, 1))
+    zT, G1 = np.full((h, B), np.nan, np.float32), np.full((h, ni), np.nan, np.float32)
+    kernel._forward_dense(W1, xT, zT, act)
+    kernel._backward_dense(dzT, xT, G1, act)
+    scale_z = np.abs(W1.astype(np.float64)) @ np.abs(xT.astype(np.float64))
+    scale_g = np.abs(dzT.astype(np.float64)) @ np.abs(xT.astype(np.float64)).T
+    assert np.all(np.abs(zT - W1.astype(np.float64) @ xT) <= 1e-6 * (scale_z + 1))
+    assert np.all(np.abs(G1 - dzT.astype(np.float64) @ xT.T.astype(np.float64)) <= 1e-6 * (scale_g + 1))
 
 
 def test_kernel_and_torch_paths_start_alike_and_stay_close():
