@@ -205,55 +205,44 @@ def _forward_rest(W1, xT, row, j, a, q, c) -> None:
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
-def _pair_first(r0, r1, x0, x1, x2, x3, w0, w1, w2, w3, v0, v1, v2, v3) -> None:
-    """``r0 = w . (x0..x3)``, ``r1 = v . (x0..x3)`` over the minibatch (the first pass writes the rows)."""
-    for i in range(r0.shape[0]):
-        u0, u1, u2, u3 = x0[i], x1[i], x2[i], x3[i]
-        r0[i] = w0 * u0 + w1 * u1 + w2 * u2 + w3 * u3
-        r1[i] = v0 * u0 + v1 * u1 + v2 * u2 + v3 * u3
-
-
-@njit(cache=True, nogil=True, fastmath={"contract"})
-def _pair_add(r0, r1, x0, x1, x2, x3, w0, w1, w2, w3, v0, v1, v2, v3) -> None:
-    """``r0 += w . (x0..x3)``, ``r1 += v . (x0..x3)`` over the minibatch."""
-    for i in range(r0.shape[0]):
-        u0, u1, u2, u3 = x0[i], x1[i], x2[i], x3[i]
-        r0[i] = r0[i] + w0 * u0 + w1 * u1 + w2 * u2 + w3 * u3
-        r1[i] = r1[i] + v0 * u0 + v1 * u1 + v2 * u2 + v3 * u3
-
-
-@njit(cache=True, nogil=True, fastmath={"contract"})
 def _forward_dense(W1, xT, zT, act) -> None:
-    """``zT (h, Bc) = W1 xT`` for a model without masked weights in W1 (``act[j]`` = 0..n_in-1): inputs four at
-    a time in the outer loop, so that their rows of ``xT`` stay in cache while every pair of hidden units
-    (sharing those loads) takes them; an odd last unit and the inputs past a multiple of four after. Each
-    ``zT[j, i]`` is the same chain of fused multiply-adds over the inputs in order as one unit at a time
-    (the same numbers, bit for bit; 1.16-1.32x faster at m = 32 and 128 than units in the outer loop)."""
+    """``zT (h, Bc) = W1 xT`` for a model without masked weights in W1 (``act[j]`` = 0..n_in-1): hidden units
+    two at a time sharing their loads of ``xT``, four inputs per pass over the minibatch."""
     hh, ni = W1.shape
     Bc = xT.shape[1]
-    hp = hh - hh % 2
-    if ni < 4:
-        for j in range(hh):
+    j = 0
+    while j + 2 <= hh:
+        r0, r1 = zT[j], zT[j + 1]
+        q = 0
+        if ni >= 4:  # the first pass writes the rows (no zeroing pass)
+            x0, x1, x2, x3 = xT[0], xT[1], xT[2], xT[3]
+            w0, w1, w2, w3 = W1[j, 0], W1[j, 1], W1[j, 2], W1[j, 3]
+            v0, v1, v2, v3 = W1[j + 1, 0], W1[j + 1, 1], W1[j + 1, 2], W1[j + 1, 3]
             for i in range(Bc):
-                zT[j, i] = 0
-    elif hp < hh:
-        for i in range(Bc):
-            zT[hh - 1, i] = 0
-    q = 0
-    while q + 4 <= ni:
-        x0, x1, x2, x3 = xT[q], xT[q + 1], xT[q + 2], xT[q + 3]
-        for j in range(0, hp, 2):
+                u0, u1, u2, u3 = x0[i], x1[i], x2[i], x3[i]
+                r0[i] = w0 * u0 + w1 * u1 + w2 * u2 + w3 * u3
+                r1[i] = v0 * u0 + v1 * u1 + v2 * u2 + v3 * u3
+            q = 4
+        else:
+            for i in range(Bc):
+                r0[i] = 0
+                r1[i] = 0
+        while q + 4 <= ni:
+            x0, x1, x2, x3 = xT[q], xT[q + 1], xT[q + 2], xT[q + 3]
             w0, w1, w2, w3 = W1[j, q], W1[j, q + 1], W1[j, q + 2], W1[j, q + 3]
             v0, v1, v2, v3 = W1[j + 1, q], W1[j + 1, q + 1], W1[j + 1, q + 2], W1[j + 1, q + 3]
-            if q == 0:
-                _pair_first(zT[j], zT[j + 1], x0, x1, x2, x3, w0, w1, w2, w3, v0, v1, v2, v3)
-            else:
-                _pair_add(zT[j], zT[j + 1], x0, x1, x2, x3, w0, w1, w2, w3, v0, v1, v2, v3)
-        q += 4
-    if hp < hh:  # the odd last unit, from zero, four inputs per pass
-        _forward_rest(W1, xT, zT[hh - 1], hh - 1, act[hh - 1], 0, q)
-    for j in range(hh):
-        _forward_rest(W1, xT, zT[j], j, act[j], q, ni)
+            for i in range(Bc):
+                u0, u1, u2, u3 = x0[i], x1[i], x2[i], x3[i]
+                r0[i] = r0[i] + w0 * u0 + w1 * u1 + w2 * u2 + w3 * u3
+                r1[i] = r1[i] + v0 * u0 + v1 * u1 + v2 * u2 + v3 * u3
+            q += 4
+        _forward_rest(W1, xT, r0, j, act[j], q, ni)
+        _forward_rest(W1, xT, r1, j + 1, act[j + 1], q, ni)
+        j += 2
+    if j < hh:
+        for i in range(Bc):
+            zT[j, i] = 0
+        _forward_rest(W1, xT, zT[j], j, act[j], 0, ni)
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
@@ -314,20 +303,18 @@ def _backward_rest(d, xT, G1, j, a, q, c) -> None:
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def _backward_dense(dzT, xT, G1, act) -> None:
     """``G1 (h, n_in) = dzT xT^T`` for a model without masked weights in W1: dot products over the minibatch,
-    inputs four at a time in the outer loop (their rows of ``xT`` stay in cache), hidden units two at a time
-    sharing those loads; an odd last unit and the inputs past a multiple of four after. Every entry is the
-    same dot product as with units in the outer loop (the same numbers; 1.13x faster at m = 32)."""
+    hidden units two at a time sharing their loads of ``xT``, four inputs at a time."""
     hh, Bc = dzT.shape
     ni = xT.shape[0]
     for j in range(hh):
         for k in range(ni):
             G1[j, k] = 0
-    hp = hh - hh % 2
-    q = 0
-    while q + 4 <= ni:
-        x0, x1, x2, x3 = xT[q], xT[q + 1], xT[q + 2], xT[q + 3]
-        for j in range(0, hp, 2):
-            d, e = dzT[j], dzT[j + 1]
+    j = 0
+    while j + 2 <= hh:
+        d, e = dzT[j], dzT[j + 1]
+        q = 0
+        while q + 4 <= ni:
+            x0, x1, x2, x3 = xT[q], xT[q + 1], xT[q + 2], xT[q + 3]
             s0 = s1 = s2 = s3 = t0 = t1 = t2 = t3 = np.float32(0.0)
             for i in range(Bc):
                 di, ei, u0, u1, u2, u3 = d[i], e[i], x0[i], x1[i], x2[i], x3[i]
@@ -341,11 +328,12 @@ def _backward_dense(dzT, xT, G1, act) -> None:
                 t3 += ei * u3
             G1[j, q], G1[j, q + 1], G1[j, q + 2], G1[j, q + 3] = s0, s1, s2, s3
             G1[j + 1, q], G1[j + 1, q + 1], G1[j + 1, q + 2], G1[j + 1, q + 3] = t0, t1, t2, t3
-        q += 4
-    for j in range(hp):
-        _backward_rest(dzT[j], xT, G1, j, act[j], q, ni)
-    if hp < hh:
-        _backward_rest(dzT[hh - 1], xT, G1, hh - 1, act[hh - 1], 0, ni)
+            q += 4
+        _backward_rest(d, xT, G1, j, act[j], q, ni)
+        _backward_rest(e, xT, G1, j + 1, act[j + 1], q, ni)
+        j += 2
+    if j < hh:
+        _backward_rest(dzT[j], xT, G1, j, act[j], 0, ni)
 
 
 # ---------------------------------------------------------------- the rest of the step
