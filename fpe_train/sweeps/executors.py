@@ -48,6 +48,7 @@ from fpe_train.sweeps.store import toolkit_version
 
 DEFAULT_RUN = "fpe_train.engine.run:run_config"  # the engine: its jobs are trained as one batch (run_batch)
 EXECUTORS = ("serial", "local", "dask")
+POLL_SECONDS = 0.05  # how often the Dask driver looks for finished batches (and for a Ctrl-C)
 _THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
@@ -272,6 +273,25 @@ def children_ignore_ctrl_c():
         signal.signal(signal.SIGINT, old)
 
 
+@contextmanager
+def ctrl_c_as_flag():
+    """Inside, a Ctrl-C (SIGINT) sets the yielded ``threading.Event`` instead of raising KeyboardInterrupt
+    wherever the main thread happens to be; the caller raises it at a point of its own choosing. Raised
+    inside a library's lock handling (Dask's ``as_completed`` takes a condition's lock while its event loop
+    thread waits to notify it), a KeyboardInterrupt can leave that lock held: the client's loop then hangs
+    and closing the client fails after its 60 s timeout. The previous handler is restored on leaving (main
+    thread only; elsewhere the event is never set and SIGINT keeps its handler)."""
+    hit = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield hit
+        return
+    old = signal.signal(signal.SIGINT, lambda signum, frame: hit.set())
+    try:
+        yield hit
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 class LocalExecutor:
     """A process pool on this machine (spawn context: no inherited torch state)."""
 
@@ -359,23 +379,34 @@ class DaskExecutor:
         from distributed import as_completed
 
         futures = {}
-        for b in batches:  # a fresh key each time: a retried batch must not get the old future's result
-            key = f"fpe-batch-{b.config_hash[:12]}-{uuid.uuid4().hex[:12]}"
-            futures[self.client.submit(_dask_jobs, b, self.run_fn, self.threads, pure=False, key=key)] = b
-        try:
-            for f in as_completed(futures):
-                try:
-                    yield from f.result()
-                except Exception as exc:  # KilledWorker, a worker lost with its batch, ...
-                    yield from lost(futures[f], exc)
-        except KeyboardInterrupt:  # Ctrl-C: a local cluster is closed at once (close()); a remote one cancels
-            if self._cluster is None:
-                self.client.cancel(list(futures))
-            futures = {}
-            raise
-        finally:
-            if futures:
-                self.client.cancel(list(futures))
+        with ctrl_c_as_flag() as ctrl_c:  # Ctrl-C raised here, between polls, never inside Dask's locks
+            try:
+                for b in batches:  # a fresh key each time: a retried batch must not get the old future's result
+                    key = f"fpe-batch-{b.config_hash[:12]}-{uuid.uuid4().hex[:12]}"
+                    futures[self.client.submit(_dask_jobs, b, self.run_fn, self.threads, pure=False, key=key)] = b
+                ready = as_completed(futures)
+                while not ready.is_empty():
+                    if ctrl_c.is_set():
+                        raise KeyboardInterrupt
+                    done = ready.next_batch(block=False)
+                    if not done:
+                        time.sleep(POLL_SECONDS)
+                    for f in done:
+                        try:
+                            results = f.result()
+                        except Exception as exc:  # KilledWorker, a worker lost with its batch, ...
+                            results = lost(futures[f], exc)
+                        yield from results
+                if ctrl_c.is_set():
+                    raise KeyboardInterrupt
+            except KeyboardInterrupt:  # Ctrl-C: a local cluster is closed at once (close()); a remote one cancels
+                if self._cluster is None:
+                    self.client.cancel(list(futures))
+                futures = {}
+                raise
+            finally:
+                if futures:
+                    self.client.cancel(list(futures))
 
     def close(self) -> None:
         quiet = logging.getLogger("distributed")  # closing after Ctrl-C: no INFO/WARNING lines of the shutdown

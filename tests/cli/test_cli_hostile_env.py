@@ -142,14 +142,11 @@ def _done_rows(db) -> int:
         return 0
 
 
-@pytest.mark.parametrize("executor", ["local", "dask"])
-def test_ctrl_c_ends_a_sweep_with_one_line_and_a_resumable_store(tmp_path, executor, tiny_sweep_file):
-    if executor == "dask":
-        pytest.importorskip("distributed")
-    # long enough that the sweep still runs when the first row is seen: a batch of 6 trials takes 2-4 s on the
-    # compiled kernel (3000 epochs took 0.3 s, and a whole sweep once ended before the signal arrived)
-    path = tiny_sweep_file(trials=6, epochs=24000, n_train=64, grid={"seed": [0, 1, 2, 3]})
-    db = tmp_path / "r.db"
+def _interrupted_run(tmp_path, tiny_sweep_file, executor, epochs):
+    """A sweep of 8 configs x 6 trials on 2 workers, Ctrl-C to its process group at the first stored row;
+    (returncode, stdout, stderr, args, store)."""
+    db = tmp_path / f"r{epochs}.db"
+    path = tiny_sweep_file(file=f"s{epochs}.toml", trials=6, epochs=epochs, n_train=64, grid={"seed": list(range(8))})
     args = ["sweep", "run", path, "--store", db, "--executor", executor, "--workers", "2", "--no-progress"]
     command = [sys.executable, "-c", "import cli; cli.main()", *map(str, args)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -165,15 +162,29 @@ def test_ctrl_c_ends_a_sweep_with_one_line_and_a_resumable_store(tmp_path, execu
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    if proc.returncode == 0 or (_done_rows(db) == 24 and "24 trials done" in out):
-        # every trial was stored before the signal landed (at the latest during the interpreter's exit, where
-        # Python has put back the default handler): nothing left to interrupt
-        pytest.skip("the sweep finished before Ctrl-C reached it")
-    assert_one_line_error((proc.returncode, out, err), "interrupted (Ctrl-C)", "resume", exit_code=130, alone=False)
+    return proc.returncode, out, err, args, db
+
+
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_ctrl_c_ends_a_sweep_with_one_line_and_a_resumable_store(tmp_path, executor, tiny_sweep_file):
+    if executor == "dask":
+        pytest.importorskip("distributed")
+    # a batch of 6 trials at 24,000 epochs takes 2-4 s on the compiled kernel and the rows of the first two
+    # batches come at once, so about three rounds of two batches are left when the signal goes. On a machine
+    # so loaded that the sweep still ended first (every row stored), once more at four times the epochs:
+    # never a skip, the Ctrl-C is what this tests
+    for epochs in (24_000, 96_000):
+        code, out, err, args, db = _interrupted_run(tmp_path, tiny_sweep_file, executor, epochs)
+        if not (code == 0 or (_done_rows(db) == 48 and "48 trials done" in out)):
+            break
+    else:
+        pytest.fail(f"the sweep ended before Ctrl-C reached it, twice: {out!r} {err!r}")
+    assert_one_line_error((code, out, err), "interrupted (Ctrl-C)", "resume", exit_code=130, alone=False)
     kept = _done_rows(db)
+    assert kept < 48
     code, out, err = run_cli(*args)
     assert code == 0, err
-    assert f"{kept} already done" in out and _done_rows(db) == 24
+    assert f"{kept} already done" in out and _done_rows(db) == 48
 
 
 # ---------------------------------------------------------------- the machine

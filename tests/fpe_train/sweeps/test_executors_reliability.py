@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from fpe_train.sweeps.executors import check_connect_timeout, make_executor, make_security
+from fpe_train.sweeps.executors import check_connect_timeout, ctrl_c_as_flag, make_executor, make_security
 
 DRIVER = """
 import multiprocessing.resource_tracker as rt, sys, time
@@ -185,3 +185,21 @@ def test_something_else_on_the_scheduler_port_is_one_line():
         assert "\n" not in str(err.value)
     finally:
         server.close()
+
+
+def test_ctrl_c_as_flag_sets_an_event_and_puts_the_handler_back():
+    """Inside, SIGINT sets the event and raises nothing (the Dask driver raises KeyboardInterrupt between
+    polls, never inside Dask's locks); outside, the handler that was there before is back."""
+    before = signal.getsignal(signal.SIGINT)
+    with ctrl_c_as_flag() as hit:
+        assert not hit.is_set()
+        os.kill(os.getpid(), signal.SIGINT)
+        deadline = time.monotonic() + 5
+        while not hit.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert hit.is_set()
+    assert signal.getsignal(signal.SIGINT) is before
+    if before is signal.default_int_handler:  # and it raises again, as before
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
