@@ -280,9 +280,13 @@ def ctrl_c_as_flag():
     inside a library's lock handling (Dask's ``as_completed`` takes a condition's lock while its event loop
     thread waits to notify it), a KeyboardInterrupt can leave that lock held: the client's loop then hangs
     and closing the client fails after its 60 s timeout. The previous handler is restored on leaving (main
-    thread only; elsewhere the event is never set and SIGINT keeps its handler)."""
+    thread only; elsewhere the event is never set and SIGINT keeps its handler). A process started with SIGINT
+    ignored (a job the shell put in the background) keeps ignoring it, as Python does."""
     hit = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) in (
+        signal.SIG_IGN,
+        None,
+    ):
         yield hit
         return
     old = signal.signal(signal.SIGINT, lambda signum, frame: hit.set())

@@ -151,8 +151,17 @@ def _interrupted_run(tmp_path, tiny_sweep_file, executor, epochs):
     command = [sys.executable, "-c", "import cli; cli.main()", *map(str, args)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
-    )  # (its own group: the terminal's Ctrl-C)
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # its own group: the terminal's Ctrl-C
+        # SIGINT at its default, as under a terminal: a process started with SIGINT ignored keeps ignoring it,
+        # and this test's process may have inherited it ignored (a sweep of the whole suite under pytest-xdist
+        # ran through the signal, on both executors)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + HANG_GUARD
         while _done_rows(db) < 1 and time.monotonic() < deadline and proc.poll() is None:

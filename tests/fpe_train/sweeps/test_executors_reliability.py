@@ -203,3 +203,17 @@ def test_ctrl_c_as_flag_sets_an_event_and_puts_the_handler_back():
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(1)
+
+
+def test_ctrl_c_as_flag_leaves_an_ignored_sigint_ignored():
+    """A driver started with SIGINT ignored (a background job) keeps ignoring it: no handler is installed."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with ctrl_c_as_flag() as hit:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)
+            assert not hit.is_set()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
