@@ -158,8 +158,8 @@ def _interrupted_run(tmp_path, tiny_sweep_file, executor, epochs):
         env=env,
         start_new_session=True,  # its own group: the terminal's Ctrl-C
         # SIGINT at its default, as under a terminal: a process started with SIGINT ignored keeps ignoring it,
-        # and this test's process may have inherited it ignored (a sweep of the whole suite under pytest-xdist
-        # ran through the signal, on both executors)
+        # and this test's process may have it ignored (under the whole suite with pytest-xdist, the sweep ran
+        # through the signal)
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:

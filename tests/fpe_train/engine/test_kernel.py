@@ -98,8 +98,8 @@ def test_kernel_equals_a_plain_loop_per_model(n_out, ni, widths):
 
 @pytest.mark.parametrize(("h", "ni", "B"), [(1, 3, 7), (5, 6, 33), (8, 32, 500), (7, 13, 100), (2, 4, 1), (6, 9, 17)])
 def test_the_dense_products_equal_numpy(h, ni, B):
-    """The hand-written dense products (inputs four at a time outside, unit pairs inside, an odd last unit
-    and the inputs past a multiple of four after) against float64 matrix products."""
+    """The hand-written dense products (unit pairs sharing their loads, four inputs per pass, an odd last unit,
+    the inputs past a multiple of four, fewer than four inputs) against float64 matrix products."""
     rng = np.random.default_rng(h * 100 + ni)
     W1 = rng.standard_normal((h, ni)).astype(np.float32)
     xT = rng.standard_normal((ni, B)).astype(np.float32)

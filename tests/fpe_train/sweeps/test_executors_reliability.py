@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from fpe_train.sweeps.executors import check_connect_timeout, ctrl_c_as_flag, make_executor, make_security
+from fpe_train.sweeps.executors import check_connect_timeout, make_executor, make_security
 
 DRIVER = """
 import multiprocessing.resource_tracker as rt, sys, time
