@@ -98,8 +98,9 @@ def test_kernel_equals_a_plain_loop_per_model(n_out, ni, widths):
 
 @pytest.mark.parametrize(("h", "ni", "B"), [(1, 3, 7), (5, 6, 33), (8, 32, 500), (7, 13, 100), (2, 4, 1), (6, 9, 17)])
 def test_the_dense_products_equal_numpy(h, ni, B):
-    """The hand-written dense products (unit pairs sharing their loads, four inputs per pass, an odd last unit,
-    the inputs past a multiple of four, fewer than four inputs) against float64 matrix products."""
+    """The hand-written dense products against float64 matrix products: the forward product's register tiles
+    (four units, then two, an odd last unit; full tiles of 32 samples and a masked partial one; fewer than
+    four inputs) and the backward's unit pairs (four inputs per pass, the inputs past a multiple of four)."""
     rng = np.random.default_rng(h * 100 + ni)
     W1 = rng.standard_normal((h, ni)).astype(np.float32)
     xT = rng.standard_normal((ni, B)).astype(np.float32)
@@ -112,6 +113,36 @@ def test_the_dense_products_equal_numpy(h, ni, B):
     scale_g = np.abs(dzT.astype(np.float64)) @ np.abs(xT.astype(np.float64)).T
     assert np.all(np.abs(zT - W1.astype(np.float64) @ xT) <= 1e-6 * (scale_z + 1))
     assert np.all(np.abs(G1 - dzT.astype(np.float64) @ xT.T.astype(np.float64)) <= 1e-6 * (scale_g + 1))
+
+
+def _fma32(a, b, c):
+    """float32 fused multiply-add: the product of two float32 is exact in float64; one rounding to float32 after
+    the sum (rounded to float64 first: a second rounding that can differ only at an exact float32 tie)."""
+    return (a.astype(np.float64) * b.astype(np.float64) + c.astype(np.float64)).astype(np.float32)
+
+
+@pytest.mark.parametrize(("h", "ni", "B"), [(8, 32, 500), (7, 13, 100), (6, 5, 33), (3, 3, 40), (1, 9, 31), (5, 4, 64)])
+def test_the_dense_forward_product_is_one_fused_chain_per_output_in_input_order(h, ni, B):
+    """Bit for bit: each output of ``W1 xT`` is one chain of fused multiply-adds over the inputs in order, begun
+    with ``w0 x0 + w1 x1`` in one fused step (four or more inputs, a unit of a pair) or from +0 (the last unit
+    of an odd count, fewer than four inputs): the order the rows of the shipped results were trained with.
+    Inputs with zeros and negative zeros, so that the sign of a zero result is checked too."""
+    rng = np.random.default_rng(h * 1000 + ni * 10 + B)
+    W1 = rng.standard_normal((h, ni)).astype(np.float32)
+    xT = rng.standard_normal((ni, B)).astype(np.float32)
+    xT[rng.random(xT.shape) < 0.3] = 0.0
+    W1[rng.random(W1.shape) < 0.2] = -0.0
+    zT = np.full((h, B), np.nan, np.float32)
+    kernel._forward_dense(W1, xT, zT, np.tile(np.arange(ni), (h, 1)))
+    for j in range(h):
+        w = W1[j][:, None] * np.ones((1, B), np.float32)
+        if ni >= 4 and not (h % 2 and j == h - 1):
+            acc, first = _fma32(w[0], xT[0], w[1] * xT[1]), 2
+        else:
+            acc, first = np.zeros(B, np.float32), 0
+        for k in range(first, ni):
+            acc = _fma32(w[k], xT[k], acc)
+        assert np.array_equal(zT[j], acc) and np.array_equal(np.signbit(zT[j]), np.signbit(acc)), j
 
 
 def test_kernel_and_torch_paths_start_alike_and_stay_close():
