@@ -208,16 +208,15 @@ def _forward_rest(W1, xT, row, j, a, q, c) -> None:
 TILE = 32  # samples per register tile of the dense forward product (four 256-bit vectors a hidden unit)
 
 
-def _dense_tile(units, init, partial):
-    """An intrinsic ``tile(W1, xT, zT, j0, i0, lanes)``: ``zT[j0 : j0 + units, i0 : i0 + TILE] = W1 xT`` on those
-    rows and columns, the ``units`` rows of ``TILE`` samples held in registers while the inputs go by (one load
-    of ``xT[k, i0 : i0 + TILE]`` feeds every unit; no load or store of ``zT`` inside the loop). Each output is
-    one chain of ``llvm.fmuladd`` (a fused multiply-add where the CPU has one, as numba's ``contract`` gives)
-    over the inputs in order, begun as the unit-pair loops it replaced began it, so the bits are theirs:
-    ``init="pair"``: ``fmuladd(w0, x0, w1 * x1)``, then inputs 2, 3, ...; ``init="zero"``: from +0, inputs
-    0, 1, .... ``partial``: the first ``lanes`` samples only, through masked loads and stores (the minibatch's
-    last ``B mod TILE`` samples)."""
-    first = 2 if init == "pair" else 0
+def _dense_tile(units, init):
+    """An intrinsic ``tile(W1, xT, zT, j0, i0, lanes)``: ``zT[j0 : j0 + units, i0 : i0 + lanes] = W1 xT`` on those
+    rows and columns (``lanes`` <= ``TILE``), the ``units`` rows of ``TILE`` samples held in registers while the
+    inputs go by (one load of ``xT[k, i0 : i0 + TILE]`` feeds every unit; no load or store of ``zT`` inside the
+    loop). Each output is one chain of ``llvm.fmuladd`` (a fused multiply-add where the CPU has one, as numba's
+    ``contract`` gives) over the inputs in order, begun as the unit-pair loops it replaced began it, so the bits
+    are theirs: ``init="pair"``: ``fmuladd(w0, x0, w1 * x1)``, then inputs 2, 3, ...; ``init="zero"``: from +0,
+    inputs 0, 1, .... A tile of fewer than ``TILE`` lanes (the minibatch's last ``B mod TILE`` samples) goes
+    through masked loads and stores."""
 
     @intrinsic
     def tile(typingctx, W1, xT, zT, j0, i0, lanes):
@@ -226,85 +225,92 @@ def _dense_tile(units, init, partial):
         sig = types.void(W1, xT, zT, j0, i0, lanes)
 
         def codegen(context, builder, signature, args):
-            w, x, z, j0v, i0v, nl = args
-            wa = context.make_array(signature.args[0])(context, builder, w)
-            xa = context.make_array(signature.args[1])(context, builder, x)
-            za = context.make_array(signature.args[2])(context, builder, z)
-            i1, i32, i64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
-            vec = ir.VectorType(ir.FloatType(), TILE)
-            ni, ld = builder.extract_value(wa.shape, 1), builder.extract_value(xa.shape, 1)
-            mod = builder.module
-            fmuladd = _declare(mod, f"llvm.fmuladd.v{TILE}f32", vec, [vec, vec, vec])
-            splat0 = ir.Constant(ir.VectorType(i32, TILE), [0] * TILE)
-
-            def splat(value, ty):
-                one = builder.insert_element(ir.Constant(ty, ir.Undefined), value, ir.Constant(i32, 0))
-                return builder.shuffle_vector(one, ir.Constant(ty, ir.Undefined), splat0)
-
-            if partial:
-                ivec = ir.VectorType(i64, TILE)
-                mask = builder.icmp_signed("<", ir.Constant(ivec, list(range(TILE))), splat(nl, ivec))
-                mvec = ir.VectorType(i1, TILE)
-                mload = _declare(mod, f"llvm.masked.load.v{TILE}f32.p0", vec, [vec.as_pointer(), i32, mvec, vec])
-                mstore = _declare(
-                    mod, f"llvm.masked.store.v{TILE}f32.p0", ir.VoidType(), [vec, vec.as_pointer(), i32, mvec]
-                )
-
-            def at(data, row):  # &data[row * ld + i0] as a vector pointer
-                return builder.bitcast(builder.gep(data, [builder.add(builder.mul(row, ld), i0v)]), vec.as_pointer())
-
-            def load(ptr):
-                if partial:
-                    return builder.call(mload, [ptr, ir.Constant(i32, 4), mask, ir.Constant(vec, None)])
-                return builder.load(ptr, align=4)
-
-            rows = [builder.add(j0v, ir.Constant(i64, u)) for u in range(units)]
-
-            def weights(k):
-                return [
-                    splat(builder.load(builder.gep(wa.data, [builder.add(builder.mul(r, ni), k)])), vec) for r in rows
-                ]
-
-            if init == "pair":
-                k1 = ir.Constant(i64, 1)
-                x0, x1 = load(at(xa.data, ir.Constant(i64, 0))), load(at(xa.data, k1))
-                w0, w1 = weights(ir.Constant(i64, 0)), weights(k1)
-                accs = [builder.call(fmuladd, [w0[u], x0, builder.fmul(w1[u], x1)]) for u in range(units)]
-            else:
-                accs = [ir.Constant(vec, None)] * units
-            entry, start = builder.block, ir.Constant(i64, first)
-            body, done = builder.append_basic_block("tile.body"), builder.append_basic_block("tile.done")
-            builder.cbranch(builder.icmp_signed("<", start, ni), body, done)
-            builder.position_at_end(body)
-            k = builder.phi(i64)
-            k.add_incoming(start, entry)
-            phis = [builder.phi(vec) for _ in range(units)]
-            xk, wk = load(at(xa.data, k)), weights(k)
-            new = [builder.call(fmuladd, [wk[u], xk, phis[u]]) for u in range(units)]
-            k_next = builder.add(k, ir.Constant(i64, 1))
-            k.add_incoming(k_next, body)
-            for u in range(units):
-                phis[u].add_incoming(accs[u], entry)
-                phis[u].add_incoming(new[u], body)
-            builder.cbranch(builder.icmp_signed("<", k_next, ni), body, done)
-            builder.position_at_end(done)
-            outs = []
-            for u in range(units):
-                out = builder.phi(vec)
-                out.add_incoming(accs[u], entry)
-                out.add_incoming(new[u], body)
-                outs.append(out)
-            for u in range(units):
-                ptr = at(za.data, rows[u])
-                if partial:
-                    builder.call(mstore, [outs[u], ptr, ir.Constant(i32, 4), mask])
-                else:
-                    builder.store(outs[u], ptr, align=4)
+            full = builder.icmp_signed("==", args[5], ir.Constant(ir.IntType(64), TILE))
+            with builder.if_else(full) as (whole, part):
+                with whole:
+                    _emit_tile(context, builder, signature, args, units, init, False)
+                with part:
+                    _emit_tile(context, builder, signature, args, units, init, True)
             return context.get_dummy_value()
 
         return sig, codegen
 
     return tile
+
+
+def _emit_tile(context, builder, signature, args, units, init, partial) -> None:
+    """The IR of one :func:`_dense_tile` (``partial``: masked loads and stores of the first ``lanes`` samples)."""
+    w, x, z, j0v, i0v, nl = args
+    first = 2 if init == "pair" else 0
+    wa = context.make_array(signature.args[0])(context, builder, w)
+    xa = context.make_array(signature.args[1])(context, builder, x)
+    za = context.make_array(signature.args[2])(context, builder, z)
+    i1, i32, i64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
+    vec = ir.VectorType(ir.FloatType(), TILE)
+    ni, ld = builder.extract_value(wa.shape, 1), builder.extract_value(xa.shape, 1)
+    mod = builder.module
+    fmuladd = _declare(mod, f"llvm.fmuladd.v{TILE}f32", vec, [vec, vec, vec])
+    splat0 = ir.Constant(ir.VectorType(i32, TILE), [0] * TILE)
+
+    def splat(value, ty):
+        one = builder.insert_element(ir.Constant(ty, ir.Undefined), value, ir.Constant(i32, 0))
+        return builder.shuffle_vector(one, ir.Constant(ty, ir.Undefined), splat0)
+
+    if partial:
+        ivec = ir.VectorType(i64, TILE)
+        mask = builder.icmp_signed("<", ir.Constant(ivec, list(range(TILE))), splat(nl, ivec))
+        mvec = ir.VectorType(i1, TILE)
+        mload = _declare(mod, f"llvm.masked.load.v{TILE}f32.p0", vec, [vec.as_pointer(), i32, mvec, vec])
+        mstore = _declare(mod, f"llvm.masked.store.v{TILE}f32.p0", ir.VoidType(), [vec, vec.as_pointer(), i32, mvec])
+
+    def at(data, row):  # &data[row * ld + i0] as a vector pointer
+        return builder.bitcast(builder.gep(data, [builder.add(builder.mul(row, ld), i0v)]), vec.as_pointer())
+
+    def load(ptr):
+        if partial:
+            return builder.call(mload, [ptr, ir.Constant(i32, 4), mask, ir.Constant(vec, None)])
+        return builder.load(ptr, align=4)
+
+    rows = [builder.add(j0v, ir.Constant(i64, u)) for u in range(units)]
+
+    def weights(k):
+        return [splat(builder.load(builder.gep(wa.data, [builder.add(builder.mul(r, ni), k)])), vec) for r in rows]
+
+    if init == "pair":
+        k1 = ir.Constant(i64, 1)
+        x0, x1 = load(at(xa.data, ir.Constant(i64, 0))), load(at(xa.data, k1))
+        w0, w1 = weights(ir.Constant(i64, 0)), weights(k1)
+        accs = [builder.call(fmuladd, [w0[u], x0, builder.fmul(w1[u], x1)]) for u in range(units)]
+    else:
+        accs = [ir.Constant(vec, None)] * units
+    entry, start = builder.block, ir.Constant(i64, first)
+    body, done = builder.append_basic_block("tile.body"), builder.append_basic_block("tile.done")
+    builder.cbranch(builder.icmp_signed("<", start, ni), body, done)
+    builder.position_at_end(body)
+    k = builder.phi(i64)
+    k.add_incoming(start, entry)
+    phis = [builder.phi(vec) for _ in range(units)]
+    xk, wk = load(at(xa.data, k)), weights(k)
+    new = [builder.call(fmuladd, [wk[u], xk, phis[u]]) for u in range(units)]
+    k_next = builder.add(k, ir.Constant(i64, 1))
+    k.add_incoming(k_next, body)
+    for u in range(units):
+        phis[u].add_incoming(accs[u], entry)
+        phis[u].add_incoming(new[u], body)
+    builder.cbranch(builder.icmp_signed("<", k_next, ni), body, done)
+    builder.position_at_end(done)
+    outs = []
+    for u in range(units):
+        out = builder.phi(vec)
+        out.add_incoming(accs[u], entry)
+        out.add_incoming(new[u], body)
+        outs.append(out)
+    for u in range(units):
+        ptr = at(za.data, rows[u])
+        if partial:
+            builder.call(mstore, [outs[u], ptr, ir.Constant(i32, 4), mask])
+        else:
+            builder.store(outs[u], ptr, align=4)
 
 
 def _declare(module, name, ret, params):
@@ -314,9 +320,7 @@ def _declare(module, name, ret, params):
     return ir.Function(module, ir.FunctionType(ret, params), name=name)
 
 
-_T4, _T4P = _dense_tile(4, "pair", False), _dense_tile(4, "pair", True)
-_T2, _T2P = _dense_tile(2, "pair", False), _dense_tile(2, "pair", True)
-_T1, _T1P = _dense_tile(1, "zero", False), _dense_tile(1, "zero", True)
+_T4, _T2, _T1 = _dense_tile(4, "pair"), _dense_tile(2, "pair"), _dense_tile(1, "zero")
 
 
 @njit(cache=True, nogil=True)
@@ -328,27 +332,19 @@ def _forward_dense(W1, xT, zT, act) -> None:
     last unit of an odd count, and every unit with fewer than four inputs, begins from zero."""
     hh, ni = W1.shape
     Bc = xT.shape[1]
-    full = Bc - Bc % TILE
     paired = hh - hh % 2 if ni >= 4 else 0
     j = 0
-    while j + 4 <= paired:
-        for i0 in range(0, full, TILE):
-            _T4(W1, xT, zT, j, i0, TILE)
-        if full < Bc:
-            _T4P(W1, xT, zT, j, full, Bc - full)
-        j += 4
-    while j < paired:
-        for i0 in range(0, full, TILE):
-            _T2(W1, xT, zT, j, i0, TILE)
-        if full < Bc:
-            _T2P(W1, xT, zT, j, full, Bc - full)
-        j += 2
     while j < hh:
-        for i0 in range(0, full, TILE):
-            _T1(W1, xT, zT, j, i0, TILE)
-        if full < Bc:
-            _T1P(W1, xT, zT, j, full, Bc - full)
-        j += 1
+        units = 4 if j + 4 <= paired else (2 if j < paired else 1)
+        for i0 in range(0, Bc, TILE):
+            lanes = min(TILE, Bc - i0)
+            if units == 4:
+                _T4(W1, xT, zT, j, i0, lanes)
+            elif units == 2:
+                _T2(W1, xT, zT, j, i0, lanes)
+            else:
+                _T1(W1, xT, zT, j, i0, lanes)
+        j += units
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
