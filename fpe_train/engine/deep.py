@@ -17,14 +17,16 @@ inputs only, so padding and the other models of the batch never change a model's
 
 A step, activations transposed (``aT (h, B)``, so that every inner loop runs over the minibatch):
 
-- forward: ``zT = Q_l aT + b_l`` (four inputs per pass over the minibatch, float32; a layer with masked
-  weights over its unmasked ones alone, :func:`_sparsity`'s lists by row); LayerNorm over the real
+- forward: ``zT = Q_l aT + b_l`` (float32, each output one chain of fused multiply-adds from its bias, in the
+  CPU kernel's register tiles, ``kernel.tiled``; a layer with masked weights four inputs per pass over its
+  unmasked ones alone, :func:`_sparsity`'s lists by row); LayerNorm over the real
   neurons with float64 statistics (biased variance, eps 1e-5, as ``mlp.masked_layer_norm``), then the
   affine map in float64, rounded to float32 once, then ReLU; the normalised ``xhat`` (float64) and
   ``1 / std`` per sample are kept for the backward pass;
 - the loss gradient (mean over the minibatch) and the loss itself (float32 as torch forms it, summed in
   float64: ``train_epoch``'s per-model sum is finite exactly when the epoch's summed loss is);
-- backward: ``dW = dzT aT^T`` and ``db`` (dot products over the minibatch), ``daT = Q_l^T dzT``, ReLU's
+- backward: ``dW = dzT aT^T`` and ``db`` (dot products over the minibatch), ``daT = Q_l^T dzT`` (register
+  tiles as the forward, from zero), ReLU's
   mask, LayerNorm's backward in float64 (rounded to float32 as autograd's cast back); a masked layer's
   products over its unmasked weights alone (by row, and by column for ``daT``), a masked weight's gradient
   left at 0;
@@ -44,7 +46,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fpe_train.engine.kernel import _backward_rest, _forward_rest
+from fpe_train.engine.kernel import BIAS, TRANSPOSED, _backward_rest, _forward_rest, tiled
 
 B1, B2, EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
 LN_EPS = 1e-5  # torch.nn.LayerNorm's default, as mlp.LN_EPS
@@ -159,27 +161,11 @@ def _sparsity(sz, at, M):
 # ---------------------------------------------------------------- forward
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"})
+@njit(cache=True, nogil=True)
 def _linear(W, b, aT, zT) -> None:
-    """``zT (o, Bc) = W (o, i) aT (i, Bc) + b``: four inputs per pass over the minibatch."""
-    o, ni = W.shape
-    Bc = aT.shape[1]
-    for j in range(o):
-        row, bj = zT[j], b[j]
-        for i in range(Bc):
-            row[i] = bj
-        q = 0
-        while q + 4 <= ni:
-            w0, w1, w2, w3 = W[j, q], W[j, q + 1], W[j, q + 2], W[j, q + 3]
-            x0, x1, x2, x3 = aT[q], aT[q + 1], aT[q + 2], aT[q + 3]
-            for i in range(Bc):
-                row[i] = row[i] + w0 * x0[i] + w1 * x1[i] + w2 * x2[i] + w3 * x3[i]
-            q += 4
-        while q < ni:
-            w0, x0 = W[j, q], aT[q]
-            for i in range(Bc):
-                row[i] += w0 * x0[i]
-            q += 1
+    """``zT (o, Bc) = W (o, i) aT (i, Bc) + b``: each output one chain of fused multiply-adds from its bias over
+    the inputs in order, in the CPU kernel's register tiles (``kernel.tiled``)."""
+    tiled(BIAS, W, aT, zT, b, W.shape[0])
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
@@ -364,27 +350,11 @@ def _back_sparse(W, dzT, daT, ptr, idx) -> None:
         _forward_rest(WT, dzT, row, k, idx, ptr[k], ptr[k + 1])
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"})
+@njit(cache=True, nogil=True)
 def _back_linear(W, dzT, daT) -> None:
-    """``daT (i, Bc) = W^T dzT``: four outputs per pass over the minibatch."""
-    o, ni = W.shape
-    Bc = dzT.shape[1]
-    for k in range(ni):
-        row = daT[k]
-        for i in range(Bc):
-            row[i] = 0
-        q = 0
-        while q + 4 <= o:
-            w0, w1, w2, w3 = W[q, k], W[q + 1, k], W[q + 2, k], W[q + 3, k]
-            d0, d1, d2, d3 = dzT[q], dzT[q + 1], dzT[q + 2], dzT[q + 3]
-            for i in range(Bc):
-                row[i] = row[i] + w0 * d0[i] + w1 * d1[i] + w2 * d2[i] + w3 * d3[i]
-            q += 4
-        while q < o:
-            w0, d0 = W[q, k], dzT[q]
-            for i in range(Bc):
-                row[i] += w0 * d0[i]
-            q += 1
+    """``daT (i, Bc) = W^T dzT``: each output one chain of fused multiply-adds from zero over the outputs of
+    ``W`` in order, in the CPU kernel's register tiles (``kernel.tiled``)."""
+    tiled(TRANSPOSED, W, dzT, daT, daT[0], W.shape[1])
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc"})

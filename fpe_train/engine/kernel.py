@@ -208,46 +208,55 @@ def _forward_rest(W1, xT, row, j, a, q, c) -> None:
 TILE = 32  # samples per register tile of the dense forward product (four 256-bit vectors a hidden unit)
 
 
-def _dense_tile(units, init):
+def _dense_tile(units, init, transposed=False):
     """An intrinsic ``tile(W1, xT, zT, j0, i0, lanes)``: ``zT[j0 : j0 + units, i0 : i0 + lanes] = W1 xT`` on those
     rows and columns (``lanes`` <= ``TILE``), the ``units`` rows of ``TILE`` samples held in registers while the
     inputs go by (one load of ``xT[k, i0 : i0 + TILE]`` feeds every unit; no load or store of ``zT`` inside the
     loop). Each output is one chain of ``llvm.fmuladd`` (a fused multiply-add where the CPU has one, as numba's
-    ``contract`` gives) over the inputs in order, begun as the unit-pair loops it replaced began it, so the bits
-    are theirs: ``init="pair"``: ``fmuladd(w0, x0, w1 * x1)``, then inputs 2, 3, ...; ``init="zero"``: from +0,
-    inputs 0, 1, .... A tile of fewer than ``TILE`` lanes (the minibatch's last ``B mod TILE`` samples) goes
-    through masked loads and stores."""
+    ``contract`` gives) over the inputs in order, begun as the loops it replaced began it, so the bits are
+    theirs: ``init="pair"``: ``fmuladd(w0, x0, w1 * x1)``, then inputs 2, 3, ...; ``init="zero"``: from +0,
+    inputs 0, 1, ...; ``init="bias"``: from ``b[j]`` (a seventh argument, ``b``), inputs 0, 1, ....
+    ``transposed``: ``W1^T xT`` (unit j is column j of ``W1``, the inputs its rows). A tile of fewer than
+    ``TILE`` lanes (the minibatch's last ``B mod TILE`` samples) goes through masked loads and stores."""
 
-    @intrinsic
-    def tile(typingctx, W1, xT, zT, j0, i0, lanes):
-        if not all(isinstance(a, types.Array) and a.layout == "C" for a in (W1, xT, zT)):
-            return None
-        sig = types.void(W1, xT, zT, j0, i0, lanes)
+    def codegen(context, builder, signature, args):
+        full = builder.icmp_signed("==", args[5], ir.Constant(ir.IntType(64), TILE))
+        with builder.if_else(full) as (whole, part):
+            with whole:
+                _emit_tile(context, builder, signature, args, units, init, transposed, False)
+            with part:
+                _emit_tile(context, builder, signature, args, units, init, transposed, True)
+        return context.get_dummy_value()
 
-        def codegen(context, builder, signature, args):
-            full = builder.icmp_signed("==", args[5], ir.Constant(ir.IntType(64), TILE))
-            with builder.if_else(full) as (whole, part):
-                with whole:
-                    _emit_tile(context, builder, signature, args, units, init, False)
-                with part:
-                    _emit_tile(context, builder, signature, args, units, init, True)
-            return context.get_dummy_value()
+    def arrays_c(*arrays):
+        return all(isinstance(a, types.Array) and a.layout == "C" for a in arrays)
 
-        return sig, codegen
+    if init == "bias":
+
+        @intrinsic
+        def tile(typingctx, W1, xT, zT, j0, i0, lanes, b):
+            return (types.void(W1, xT, zT, j0, i0, lanes, b), codegen) if arrays_c(W1, xT, zT, b) else None
+
+    else:
+
+        @intrinsic
+        def tile(typingctx, W1, xT, zT, j0, i0, lanes):
+            return (types.void(W1, xT, zT, j0, i0, lanes), codegen) if arrays_c(W1, xT, zT) else None
 
     return tile
 
 
-def _emit_tile(context, builder, signature, args, units, init, partial) -> None:
+def _emit_tile(context, builder, signature, args, units, init, transposed, partial) -> None:
     """The IR of one :func:`_dense_tile` (``partial``: masked loads and stores of the first ``lanes`` samples)."""
-    w, x, z, j0v, i0v, nl = args
+    w, x, z, j0v, i0v, nl = args[:6]
     first = 2 if init == "pair" else 0
     wa = context.make_array(signature.args[0])(context, builder, w)
     xa = context.make_array(signature.args[1])(context, builder, x)
     za = context.make_array(signature.args[2])(context, builder, z)
     i1, i32, i64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
     vec = ir.VectorType(ir.FloatType(), TILE)
-    ni, ld = builder.extract_value(wa.shape, 1), builder.extract_value(xa.shape, 1)
+    cols, ld = builder.extract_value(wa.shape, 1), builder.extract_value(xa.shape, 1)
+    ni = builder.extract_value(wa.shape, 0) if transposed else cols  # the inputs each unit sums over
     mod = builder.module
     fmuladd = _declare(mod, f"llvm.fmuladd.v{TILE}f32", vec, [vec, vec, vec])
     splat0 = ir.Constant(ir.VectorType(i32, TILE), [0] * TILE)
@@ -273,14 +282,22 @@ def _emit_tile(context, builder, signature, args, units, init, partial) -> None:
 
     rows = [builder.add(j0v, ir.Constant(i64, u)) for u in range(units)]
 
-    def weights(k):
-        return [splat(builder.load(builder.gep(wa.data, [builder.add(builder.mul(r, ni), k)])), vec) for r in rows]
+    def weights(k):  # W1[r, k] for each unit r (transposed: W1[k, r])
+        at_ = (
+            (lambda r: builder.add(builder.mul(k, cols), r))
+            if transposed
+            else (lambda r: builder.add(builder.mul(r, cols), k))
+        )
+        return [splat(builder.load(builder.gep(wa.data, [at_(r)])), vec) for r in rows]
 
     if init == "pair":
         k1 = ir.Constant(i64, 1)
         x0, x1 = load(at(xa.data, ir.Constant(i64, 0))), load(at(xa.data, k1))
         w0, w1 = weights(ir.Constant(i64, 0)), weights(k1)
         accs = [builder.call(fmuladd, [w0[u], x0, builder.fmul(w1[u], x1)]) for u in range(units)]
+    elif init == "bias":
+        ba = context.make_array(signature.args[6])(context, builder, args[6])
+        accs = [splat(builder.load(builder.gep(ba.data, [r])), vec) for r in rows]
     else:
         accs = [ir.Constant(vec, None)] * units
     entry, start = builder.block, ir.Constant(i64, first)
@@ -321,30 +338,56 @@ def _declare(module, name, ret, params):
 
 
 _T4, _T2, _T1 = _dense_tile(4, "pair"), _dense_tile(2, "pair"), _dense_tile(1, "zero")
+_B4, _B2, _B1 = _dense_tile(4, "bias"), _dense_tile(2, "bias"), _dense_tile(1, "bias")
+_Z4, _Z2, _Z1 = _dense_tile(4, "zero", True), _dense_tile(2, "zero", True), _dense_tile(1, "zero", True)
+PAIR, BIAS, TRANSPOSED = 0, 1, 2  # the kinds of :func:`tiled`
+
+
+@njit(cache=True, nogil=True)
+def tiled(kind, W, xT, zT, b, paired) -> None:
+    """A dense product in register tiles (:func:`_dense_tile`), units four at a time while ``paired`` allows,
+    then two, then one, each over ``TILE`` samples (the last ``Bc mod TILE`` through masked loads). ``kind``:
+    ``PAIR``: ``zT = W xT``, the units below ``paired`` begun with ``w0 x0 + w1 x1``, the rest from zero;
+    ``BIAS``: ``zT = W xT + b`` (``paired`` = every unit); ``TRANSPOSED``: ``zT = W^T xT`` from zero
+    (``paired`` = every unit). ``b`` is read by ``BIAS`` alone."""
+    n = W.shape[1] if kind == TRANSPOSED else W.shape[0]
+    Bc = xT.shape[1]
+    j = 0
+    while j < n:
+        units = 4 if j + 4 <= paired else (2 if j + 2 <= paired else 1)
+        for i0 in range(0, Bc, TILE):
+            lanes = min(TILE, Bc - i0)
+            if kind == PAIR:
+                if units == 4:
+                    _T4(W, xT, zT, j, i0, lanes)
+                elif units == 2:
+                    _T2(W, xT, zT, j, i0, lanes)
+                else:
+                    _T1(W, xT, zT, j, i0, lanes)
+            elif kind == BIAS:
+                if units == 4:
+                    _B4(W, xT, zT, j, i0, lanes, b)
+                elif units == 2:
+                    _B2(W, xT, zT, j, i0, lanes, b)
+                else:
+                    _B1(W, xT, zT, j, i0, lanes, b)
+            elif units == 4:
+                _Z4(W, xT, zT, j, i0, lanes)
+            elif units == 2:
+                _Z2(W, xT, zT, j, i0, lanes)
+            else:
+                _Z1(W, xT, zT, j, i0, lanes)
+        j += units
 
 
 @njit(cache=True, nogil=True)
 def _forward_dense(W1, xT, zT, act) -> None:
-    """``zT (h, Bc) = W1 xT`` for a model without masked weights in W1, in register tiles (:func:`_dense_tile`):
-    hidden units four at a time (then two) over ``TILE`` samples, the last ``Bc mod TILE`` samples through masked
-    loads. The order of the sums is the one of the unit-pair loops this replaced (1.7-1.9x faster, the same
-    bits): with four or more inputs, every unit of a pair begins with ``w0 x0 + w1 x1`` in one fused step; the
-    last unit of an odd count, and every unit with fewer than four inputs, begins from zero."""
+    """``zT (h, Bc) = W1 xT`` for a model without masked weights in W1, in register tiles (:func:`tiled`). The
+    order of the sums is the one of the unit-pair loops this replaced (1.7-1.9x faster, the same bits): with
+    four or more inputs, every unit of a pair begins with ``w0 x0 + w1 x1`` in one fused step; the last unit of
+    an odd count, and every unit with fewer than four inputs, begins from zero."""
     hh, ni = W1.shape
-    Bc = xT.shape[1]
-    paired = hh - hh % 2 if ni >= 4 else 0
-    j = 0
-    while j < hh:
-        units = 4 if j + 4 <= paired else (2 if j < paired else 1)
-        for i0 in range(0, Bc, TILE):
-            lanes = min(TILE, Bc - i0)
-            if units == 4:
-                _T4(W1, xT, zT, j, i0, lanes)
-            elif units == 2:
-                _T2(W1, xT, zT, j, i0, lanes)
-            else:
-                _T1(W1, xT, zT, j, i0, lanes)
-        j += units
+    tiled(PAIR, W1, xT, zT, zT[0], hh - hh % 2 if ni >= 4 else 0)
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})

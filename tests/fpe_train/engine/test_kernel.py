@@ -145,6 +145,33 @@ def test_the_dense_forward_product_is_one_fused_chain_per_output_in_input_order(
         assert np.array_equal(zT[j], acc) and np.array_equal(np.signbit(zT[j]), np.signbit(acc)), j
 
 
+@pytest.mark.parametrize(("o", "ni", "B"), [(16, 40, 100), (7, 5, 33), (1, 3, 31), (10, 16, 1), (3, 1, 64)])
+def test_the_deep_epochs_dense_products_are_fused_chains_in_order(o, ni, B):
+    """Bit for bit, the register tiles of the deep epoch: ``W aT + b`` one fused chain from the bias over the
+    inputs in order (``BIAS``), ``W^T dzT`` one from +0 over W's rows in order (``TRANSPOSED``), as the loops
+    before them summed."""
+    rng = np.random.default_rng(o * 1000 + ni * 10 + B)
+    W = rng.standard_normal((o, ni)).astype(np.float32)
+    b = rng.standard_normal(o).astype(np.float32)
+    b[rng.random(o) < 0.3] = -0.0
+    aT = rng.standard_normal((ni, B)).astype(np.float32)
+    aT[rng.random(aT.shape) < 0.3] = 0.0
+    dzT = rng.standard_normal((o, B)).astype(np.float32)
+    zT, daT = np.full((o, B), np.nan, np.float32), np.full((ni, B), np.nan, np.float32)
+    kernel.tiled(kernel.BIAS, W, aT, zT, b, o)
+    kernel.tiled(kernel.TRANSPOSED, W, dzT, daT, daT[0], ni)
+    for j in range(o):
+        acc = np.full(B, b[j], np.float32)
+        for k in range(ni):
+            acc = _fma32(np.full(B, W[j, k], np.float32), aT[k], acc)
+        assert np.array_equal(zT[j], acc) and np.array_equal(np.signbit(zT[j]), np.signbit(acc)), j
+    for k in range(ni):
+        acc = np.zeros(B, np.float32)
+        for j in range(o):
+            acc = _fma32(np.full(B, W[j, k], np.float32), dzT[j], acc)
+        assert np.array_equal(daT[k], acc) and np.array_equal(np.signbit(daT[k]), np.signbit(acc)), k
+
+
 def test_kernel_and_torch_paths_start_alike_and_stay_close():
     """Same masks, counts and (at W = 0, before any rounding can flip a pruning tie) the same FPE models; the
     numbers within a stated tolerance after 10 + 10 epochs (float32 BLAS on both paths, summed differently)."""
