@@ -16,7 +16,7 @@ activations transposed too (``zT (h, B)``, so that every loop over the minibatch
 - the two products ``W1 xT`` and ``dzT xT^T``: for models with at most ``HAND_MAX_DENSE`` (no mask) or
   ``HAND_MAX_MASKED`` unmasked weights in W1 (every dense model of the paper's Boolean grid, its FPE models
   up to m r = 2560) hand-written loops over the minibatch: a dense model's ``W1 xT`` in register tiles (four
-  hidden units by 32 samples held in registers while the inputs go by, :func:`_dense_tile`), its ``dzT xT^T``
+  hidden units by 32 samples held in registers while the inputs go by, :func:`_tile`), its ``dzT xT^T``
   two units and four inputs per pass, sharing their loads; a masked model one unit per pass over its unmasked
   inputs alone (it skips the zeros a BLAS call would multiply); larger models through BLAS (``np.dot``);
 - the rest of the forward pass, the loss gradient (mean BCE with logits for one output; softmax
@@ -208,46 +208,44 @@ def _forward_rest(W1, xT, row, j, a, q, c) -> None:
 TILE = 32  # samples per register tile of the dense forward product (four 256-bit vectors a hidden unit)
 
 
-def _dense_tile(units, init, transposed=False):
-    """An intrinsic ``tile(W1, xT, zT, j0, i0, lanes)``: ``zT[j0 : j0 + units, i0 : i0 + lanes] = W1 xT`` on those
-    rows and columns (``lanes`` <= ``TILE``), the ``units`` rows of ``TILE`` samples held in registers while the
-    inputs go by (one load of ``xT[k, i0 : i0 + TILE]`` feeds every unit; no load or store of ``zT`` inside the
-    loop). Each output is one chain of ``llvm.fmuladd`` (a fused multiply-add where the CPU has one, as numba's
-    ``contract`` gives) over the inputs in order, begun as the loops it replaced began it, so the bits are
-    theirs: ``init="pair"``: ``fmuladd(w0, x0, w1 * x1)``, then inputs 2, 3, ...; ``init="zero"``: from +0,
-    inputs 0, 1, ...; ``init="bias"``: from ``b[j]`` (a seventh argument, ``b``), inputs 0, 1, ....
-    ``transposed``: ``W1^T xT`` (unit j is column j of ``W1``, the inputs its rows). A tile of fewer than
-    ``TILE`` lanes (the minibatch's last ``B mod TILE`` samples) goes through masked loads and stores."""
+PAIR, BIAS, TRANSPOSED = 0, 1, 2  # the kinds of product of :func:`_tile` and :func:`tiled`
+_KINDS = ((PAIR, 4, "pair"), (PAIR, 2, "pair"), (PAIR, 1, "zero"), (BIAS, 4, "bias"), (BIAS, 2, "bias"))
+_KINDS += ((BIAS, 1, "bias"), (TRANSPOSED, 4, "zero"), (TRANSPOSED, 2, "zero"), (TRANSPOSED, 1, "zero"))
+
+
+@intrinsic
+def _tile(typingctx, W1, xT, zT, j0, i0, lanes, b, kind, units):
+    """``tile(W1, xT, zT, j0, i0, lanes, b, kind, units)``: ``zT[j0 : j0 + units, i0 : i0 + lanes] = W1 xT`` on
+    those rows and columns (``lanes`` <= ``TILE``; ``units`` 4, 2 or 1), the ``units`` rows of ``TILE`` samples
+    held in registers while the inputs go by (one load of ``xT[k, i0 : i0 + TILE]`` feeds every unit; no load or
+    store of ``zT`` inside the loop). Each output is one chain of ``llvm.fmuladd`` (a fused multiply-add where the
+    CPU has one, as numba's ``contract`` gives) over the inputs in order, begun as the loops it replaced began it,
+    so the bits are theirs. ``kind``: ``PAIR``: ``fmuladd(w0, x0, w1 * x1)``, then inputs 2, 3, ... (one unit:
+    from +0, inputs 0, 1, ...); ``BIAS``: from ``b[j]``, inputs 0, 1, ...; ``TRANSPOSED``: ``W1^T xT`` (unit j
+    is column j of ``W1``, the inputs its rows) from +0. A tile of fewer than ``TILE`` lanes (the minibatch's last
+    ``B mod TILE`` samples) goes through masked loads and stores."""
+    if not all(isinstance(a, types.Array) and a.layout == "C" for a in (W1, xT, zT, b)):
+        return None
 
     def codegen(context, builder, signature, args):
-        full = builder.icmp_signed("==", args[5], ir.Constant(ir.IntType(64), TILE))
-        with builder.if_else(full) as (whole, part):
-            with whole:
-                _emit_tile(context, builder, signature, args, units, init, transposed, False)
-            with part:
-                _emit_tile(context, builder, signature, args, units, init, transposed, True)
+        i64 = ir.IntType(64)
+        full = builder.icmp_signed("==", args[5], ir.Constant(i64, TILE))
+        for kind_, units_, init in _KINDS:
+            this = builder.and_(
+                builder.icmp_signed("==", args[7], ir.Constant(i64, kind_)),
+                builder.icmp_signed("==", args[8], ir.Constant(i64, units_)),
+            )
+            with builder.if_then(this), builder.if_else(full) as (whole, part):
+                for block, partial in ((whole, False), (part, True)):
+                    with block:
+                        _emit_tile(context, builder, signature, args, units_, init, kind_ == TRANSPOSED, partial)
         return context.get_dummy_value()
 
-    def arrays_c(*arrays):
-        return all(isinstance(a, types.Array) and a.layout == "C" for a in arrays)
-
-    if init == "bias":
-
-        @intrinsic
-        def tile(typingctx, W1, xT, zT, j0, i0, lanes, b):
-            return (types.void(W1, xT, zT, j0, i0, lanes, b), codegen) if arrays_c(W1, xT, zT, b) else None
-
-    else:
-
-        @intrinsic
-        def tile(typingctx, W1, xT, zT, j0, i0, lanes):
-            return (types.void(W1, xT, zT, j0, i0, lanes), codegen) if arrays_c(W1, xT, zT) else None
-
-    return tile
+    return types.void(W1, xT, zT, j0, i0, lanes, b, kind, units), codegen
 
 
 def _emit_tile(context, builder, signature, args, units, init, transposed, partial) -> None:
-    """The IR of one :func:`_dense_tile` (``partial``: masked loads and stores of the first ``lanes`` samples)."""
+    """The IR of one :func:`_tile` (``partial``: masked loads and stores of the first ``lanes`` samples)."""
     w, x, z, j0v, i0v, nl = args[:6]
     first = 2 if init == "pair" else 0
     wa = context.make_array(signature.args[0])(context, builder, w)
@@ -337,15 +335,9 @@ def _declare(module, name, ret, params):
     return ir.Function(module, ir.FunctionType(ret, params), name=name)
 
 
-_T4, _T2, _T1 = _dense_tile(4, "pair"), _dense_tile(2, "pair"), _dense_tile(1, "zero")
-_B4, _B2, _B1 = _dense_tile(4, "bias"), _dense_tile(2, "bias"), _dense_tile(1, "bias")
-_Z4, _Z2, _Z1 = _dense_tile(4, "zero", True), _dense_tile(2, "zero", True), _dense_tile(1, "zero", True)
-PAIR, BIAS, TRANSPOSED = 0, 1, 2  # the kinds of :func:`tiled`
-
-
 @njit(cache=True, nogil=True)
 def tiled(kind, W, xT, zT, b, paired) -> None:
-    """A dense product in register tiles (:func:`_dense_tile`), units four at a time while ``paired`` allows,
+    """A dense product in register tiles (:func:`_tile`), units four at a time while ``paired`` allows,
     then two, then one, each over ``TILE`` samples (the last ``Bc mod TILE`` through masked loads). ``kind``:
     ``PAIR``: ``zT = W xT``, the units below ``paired`` begun with ``w0 x0 + w1 x1``, the rest from zero;
     ``BIAS``: ``zT = W xT + b`` (``paired`` = every unit); ``TRANSPOSED``: ``zT = W^T xT`` from zero
@@ -356,27 +348,7 @@ def tiled(kind, W, xT, zT, b, paired) -> None:
     while j < n:
         units = 4 if j + 4 <= paired else (2 if j + 2 <= paired else 1)
         for i0 in range(0, Bc, TILE):
-            lanes = min(TILE, Bc - i0)
-            if kind == PAIR:
-                if units == 4:
-                    _T4(W, xT, zT, j, i0, lanes)
-                elif units == 2:
-                    _T2(W, xT, zT, j, i0, lanes)
-                else:
-                    _T1(W, xT, zT, j, i0, lanes)
-            elif kind == BIAS:
-                if units == 4:
-                    _B4(W, xT, zT, j, i0, lanes, b)
-                elif units == 2:
-                    _B2(W, xT, zT, j, i0, lanes, b)
-                else:
-                    _B1(W, xT, zT, j, i0, lanes, b)
-            elif units == 4:
-                _Z4(W, xT, zT, j, i0, lanes)
-            elif units == 2:
-                _Z2(W, xT, zT, j, i0, lanes)
-            else:
-                _Z1(W, xT, zT, j, i0, lanes)
+            _tile(W, xT, zT, j, i0, min(TILE, Bc - i0), b, kind, units)
         j += units
 
 
