@@ -182,7 +182,7 @@ def _gather(Xflat, yd, perm, xT, yb, offs, reps):
 def _products(W1, xT, zT, G1, act, cnt, nnz, reps):
     for _ in range(reps):
         if nnz == G1.size:
-            kernel._forward_dense(W1, xT, zT, act)
+            kernel._forward_dense(W1, xT, zT)
             kernel._backward_dense(zT, xT, G1, act)
         else:
             kernel._forward_masked(W1, xT, zT, act, cnt)

@@ -266,7 +266,14 @@ def children_ignore_ctrl_c():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with _sigint(signal.SIG_IGN):
+        yield
+
+
+@contextmanager
+def _sigint(handler):
+    """SIGINT handled by ``handler`` inside, the previous handler restored on leaving (main thread only)."""
+    old = signal.signal(signal.SIGINT, handler)
     try:
         yield
     finally:
@@ -289,11 +296,8 @@ def ctrl_c_as_flag():
     ):
         yield hit
         return
-    old = signal.signal(signal.SIGINT, lambda signum, frame: hit.set())
-    try:
+    with _sigint(lambda signum, frame: hit.set()):
         yield hit
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 class LocalExecutor:
