@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
-from scipy import integrate, stats
+from scipy import integrate, special, stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestIndPower, TTestPower
 
@@ -129,17 +129,50 @@ def _paired_power(dz: float, n: float, level: float = LEVEL) -> float:
 
 
 def power_by_integration(dz: float, n: float, level: float = LEVEL) -> float:
-    """P(|T'| > t_crit) for T' = (Z + d_z sqrt(n)) / sqrt(V/(n-1)), V ~ chi2(n-1): one quad over V."""
+    """P(|T'| > t_crit) for T' = (Z + d_z sqrt(n)) / sqrt(V/(n-1)), V ~ chi2(n-1): one quad over V.
+
+    The integrand is scipy.stats' own arithmetic (``norm.sf(x) = ndtr(-x)``, ``norm.cdf = ndtr``, ``chi2.pdf``
+    as ``exp`` of its log-density) written with ``scipy.special`` on scalars: the same numbers without the
+    distribution machinery's argument checks, which cost 0.3 ms a point."""
 
     df, nc = n - 1, dz * math.sqrt(n)
     crit = stats.t.ppf(1 - level / 2, df)
+    half = df / 2.0 - 1.0
+    log_gamma, log_two = special.gammaln(df / 2.0), (math.log(2) * df) / 2.0
 
     def f(v):
         s = crit * math.sqrt(v / df)
-        return (stats.norm.sf(s - nc) + stats.norm.cdf(-s - nc)) * stats.chi2.pdf(v, df)
+        pdf = np.exp(special.xlogy(half, v) - v / 2.0 - log_gamma - log_two)
+        return (special.ndtr(-(s - nc)) + special.ndtr(-s - nc)) * pdf
 
     lo, hi = stats.chi2.ppf(1e-12, df), stats.chi2.isf(1e-12, df)  # the law's mass, so quad cannot miss it
     return float(min(1.0, integrate.quad(f, lo, hi, limit=200, points=[df])[0]))
+
+
+def wilcoxon_p(d) -> float:
+    """Two-sided p of the Wilcoxon signed-rank test of the differences ``d`` (zeros dropped), as
+    ``scipy.stats.wilcoxon(d).pvalue`` gives it.
+
+    With ties or zeros among at most 13 differences scipy runs an exact sign-flip permutation test, calling its
+    statistic once per sign pattern (up to 8,192 calls); here the same ``permutation_test`` gets the statistic
+    vectorised. Flipping signs leaves ``|d|`` and so its ranks unchanged, so the statistic of a pattern is the sum
+    of the ranks of its positive entries: the same null distribution, the same p."""
+
+    d = np.asarray(d, dtype=float)
+    nonzero = d[d != 0]
+    ties = len(np.unique(np.abs(nonzero))) < len(nonzero)
+    if not (1 <= len(d) <= 13 and np.isfinite(d).all() and len(nonzero) and (ties or len(nonzero) < len(d))):
+        return float(stats.wilcoxon(d).pvalue)
+    ranks = np.zeros(len(d))
+    ranks[d != 0] = stats.rankdata(np.abs(nonzero))
+
+    def r_plus(x, axis=-1):
+        return np.sum(ranks * (x > 0), axis=axis)
+
+    res = stats.permutation_test(
+        (d,), r_plus, permutation_type="samples", vectorized=True, n_resamples=9999, alternative="two-sided"
+    )
+    return float(res.pvalue)
 
 
 @dataclass(frozen=True)
@@ -186,7 +219,7 @@ def paired_effect(fpe, dense, seed: int = 0, reference: float = NAN) -> PairedEf
     if n >= 1 and np.any(d != 0):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            wp = float(stats.wilcoxon(d).pvalue)
+            wp = wilcoxon_p(d)
     ri = (a / np.where(b > 0, b, np.nan) - 1) * 100
     return PairedEffect(
         n=n,

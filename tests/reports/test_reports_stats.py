@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 from scipy import stats as ss
+from scipy.integrate import quad
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 
@@ -41,6 +42,32 @@ def test_wilcoxon_exact_all_positive():
     assert e.wilcoxon_p == pytest.approx(2 / 32)
 
 
+def test_wilcoxon_p_is_scipys_with_ties_and_zeros():
+    rng = np.random.default_rng(7)
+    permuted = 0
+    for _ in range(120):
+        n = int(rng.integers(1, 16))
+        d = rng.integers(-3, 4, size=n) * 0.01  # ties and zeros in most draws
+        if not np.any(d != 0):
+            continue
+        permuted += n <= 13
+        assert S.wilcoxon_p(d) == ss.wilcoxon(d).pvalue
+    assert permuted > 50
+    for d in ([0.1, 0.2, 0.3, 0.4, 0.5], [0.1, -0.2, 0.3, np.nan]):  # exact (no ties), NaN propagated
+        assert S.wilcoxon_p(d) == pytest.approx(ss.wilcoxon(d).pvalue, nan_ok=True)
+
+
+def test_wilcoxon_p_with_ties_is_the_sign_flip_enumeration():
+    d = np.array([0.02, 0.02, -0.01, 0.0, 0.03, 0.01, 0.02])
+    nz = d[d != 0]
+    ranks = ss.rankdata(np.abs(nz))
+    observed = ranks[nz > 0].sum()
+    patterns = itertools.product((1, -1), repeat=6)  # every sign pattern of the six non-zero differences
+    null = np.array([sum(r for r, s in zip(ranks, signs, strict=True) if s > 0) for signs in patterns])
+    p = 2 * min(np.mean(null >= observed - 1e-9), np.mean(null <= observed + 1e-9))
+    assert S.wilcoxon_p(d) == pytest.approx(min(p, 1.0), rel=1e-12)
+
+
 def test_bca_interval_is_scipys_and_seeded():
     d = FPE - DENSE
     ref = ss.bootstrap((d,), np.mean, method="BCa", n_resamples=S.N_RESAMPLES, rng=np.random.default_rng(3))
@@ -71,6 +98,22 @@ def test_power_integration_agrees_with_statsmodels_and_covers_its_nan():
         assert S.power_by_integration(dz, n) == pytest.approx(TTestPower().power(dz, nobs=n, alpha=0.05), abs=1e-6)
     p = S.power_at(0.7, 0.1, 5)  # d_z = 7: statsmodels' noncentral t gives NaN here
     assert 0.99 < p <= 1.0
+
+
+def test_power_integration_is_the_scipy_stats_integral():
+    def reference(dz, n):  # the integrand through scipy.stats' distributions, point by point
+        df, nc = n - 1, dz * math.sqrt(n)
+        crit = ss.t.ppf(0.975, df)
+
+        def f(v):
+            s = crit * math.sqrt(v / df)
+            return (ss.norm.sf(s - nc) + ss.norm.cdf(-s - nc)) * ss.chi2.pdf(v, df)
+
+        lo, hi = ss.chi2.ppf(1e-12, df), ss.chi2.isf(1e-12, df)
+        return min(1.0, quad(f, lo, hi, limit=200, points=[df])[0])
+
+    for dz, n in ((0.3, 10), (2.5, 4), (7.0, 5), (40.0, 3), (0.05, 200)):
+        assert S.power_by_integration(dz, n) == pytest.approx(reference(dz, n), rel=1e-12, abs=1e-15)
 
 
 def test_holm_matches_multipletests_and_hand():

@@ -132,3 +132,22 @@ def test_failed_rows_are_left_out():
     f = _frame()
     f.loc[0, "status"] = "failed"
     assert len(frame.usable(f)) == len(f) - 1
+
+
+def test_variant_table_is_pandas_groupby_mean_sd_and_sem_with_gaps():
+    f = _frame(seed=5)
+    f["capacity"] = f["capacity"].astype(object)
+    f.loc[[0, 4, 7], "capacity"] = [None, "n/a", math.nan]  # gaps a store can hold: missing, text, NaN
+    f.loc[f.variant == "clause", "cosine"] = math.nan  # a metric with no values in a group
+    v = frame.variant_table(f).set_index(["config_hash", "variant"])
+    for name in ("test_accuracy", "capacity", "cosine"):
+        col = pd.to_numeric(f[name], errors="coerce")
+        for key, x in col.groupby([f.config_hash, f.variant]):  # a plain loop of Series statistics per group
+            x, got = x.dropna(), v.loc[key]
+            if len(x) == 0:
+                assert math.isnan(got[f"{name}_mean"]) and math.isnan(got[f"{name}_sd"])
+                continue
+            assert got[f"{name}_mean"] == x.mean()  # pandas' own arithmetic, to the bit
+            assert got[f"{name}_sd"] == x.std(ddof=1) or (len(x) < 2 and math.isnan(got[f"{name}_sd"]))
+            assert got[f"{name}_sem"] == pytest.approx(np.std(x, ddof=1) / math.sqrt(len(x)), rel=1e-12, nan_ok=True)
+    assert (v["n"] == 5).all()
