@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from fpe_train.sweeps.eta import duration, format_plan, plan_report
+from fpe_train.sweeps.calibrate import resolve_plan_device
+from fpe_train.sweeps.eta import default_workers, duration, format_plan, plan_report
 from fpe_train.sweeps.export import export_store
 from fpe_train.sweeps.files import check_input, check_output, output_format, store_files
 from reports import decide, presets
@@ -164,7 +165,9 @@ def _decide_note(decision) -> str:
 def _plan(preset: str, workers: int | None, device: str, as_json: bool) -> int:
     """``--plan``: the preset's sweeps counted and timed (``fpe_train.sweeps.eta``); nothing is trained."""
     chosen = presets.get_preset(preset)
-    data = plan_report(presets.load_sweeps(chosen), device, workers)
+    workers = workers or default_workers(resolve_plan_device(device))
+    # one process pool for every sweep when more than one worker (``build.run_preset``), else this process
+    data = plan_report(presets.load_sweeps(chosen), device, workers, starts="once" if workers > 1 else "none")
     tail = chosen.report_seconds
     if tail is not None and "eta_seconds" in data["total"]:
         data["report_seconds"] = tail

@@ -182,6 +182,7 @@ class Calibration:
     clock: str = "cpu"
     repeats: int = REPEATS
     neighbour: float = 1.0  # CPU seconds of a run beside another worker's over alone (``beside_a_neighbour``)
+    worker_start: float = 0.0  # wall seconds from a worker's spawn to its first run (``NeighbourRun``); 0: not timed
 
     def _coef(self, path: str) -> dict:
         """The path's coefficients; a path this calibration never timed borrows the nearest one's."""
@@ -208,6 +209,7 @@ class Calibration:
             f"{who} {share} ({self.cores} cores here), "
             f"{self.threads} thread{'s' * (self.threads != 1)} each"
             + (f", each {self.neighbour:.2f}x slower beside another (measured)" if workers > 1 else "")
+            + (f", {self.worker_start:.1f} s to start a worker (measured)" if self.worker_start else "")
             + f"; rates in {clock}, best of {self.repeats}; "
             f"load average {self.load[0]:.1f} -> {self.load[1]:.1f} while timing"
         )
@@ -439,13 +441,32 @@ def _neighbour(jobs, ready, go, busy, stop, parent: int) -> None:
             busy.clear()
 
 
+@dataclass(frozen=True)
+class NeighbourRun:
+    """What :func:`neighbour_run` measured: ``ratios``, the batch's CPU seconds beside the other process over
+    alone, window pair by window pair ([] when the other process could not start); ``ready``, the wall seconds
+    from starting the other process to the end of its first run of the batch (spawn, imports, the compiled
+    kernel, the run itself; NaN when it never got there)."""
+
+    ratios: list[float]
+    ready: float = math.nan
+
+    def slowdown(self) -> float:
+        """What a worker loses to a worker on the next core (shared cache and memory bandwidth, a shared
+        physical core under the hypervisor): the median ratio, bounded to [1, 2]; 1 when nothing was measured.
+        (Measured once per window, the ratio swung from 1.0 to 1.7 between calibrations here; two processes of
+        one fig3a batch each ran 7-12 % slower than one alone.)"""
+        return min(2.0, max(1.0, statistics.median(self.ratios))) if self.ratios else 1.0
+
+    def start(self, run_seconds: float) -> float:
+        """Seconds a worker takes to start before its first batch: ``ready`` less the batch's own
+        ``run_seconds`` (timed alone), at least 0; 0 when the other process never got ready."""
+        return max(0.0, self.ready - run_seconds) if math.isfinite(self.ready) else 0.0
+
+
 def beside_a_neighbour(batch: BatchCounts, clock, alternations: int = ALTERNATIONS, best_of: int = 2) -> float:
-    """What a worker loses to a worker on the next core (shared cache and memory bandwidth, a shared physical
-    core under the hypervisor): the median of :func:`neighbour_ratios`, bounded to [1, 2]; 1 when the other
-    process cannot start. (Measured once per window, the ratio swung from 1.0 to 1.7 between calibrations
-    here; two processes of one fig3a batch each ran 7-12 % slower than one alone.)"""
-    ratios = neighbour_ratios(batch, clock, alternations, best_of)
-    return min(2.0, max(1.0, statistics.median(ratios))) if ratios else 1.0
+    """:meth:`NeighbourRun.slowdown` of a :func:`neighbour_run` of ``batch``."""
+    return neighbour_run(batch, clock, alternations, best_of).slowdown()
 
 
 def _while_alive(event, process, seconds: float = 60.0) -> bool:
@@ -457,11 +478,11 @@ def _while_alive(event, process, seconds: float = 60.0) -> bool:
     return True
 
 
-def neighbour_ratios(batch: BatchCounts, clock, alternations: int = ALTERNATIONS, best_of: int = 2) -> list[float]:
+def neighbour_run(batch: BatchCounts, clock, alternations: int = ALTERNATIONS, best_of: int = 2) -> NeighbourRun:
     """``batch``'s CPU seconds while another process (started like a sweep's worker) runs the same batch, over
     its seconds alone, in ``alternations`` pairs of windows (each the best of ``best_of`` runs) taken one after
-    the other, so that the machine's own drift from minute to minute cancels; [] when the other process cannot
-    start."""
+    the other, so that the machine's own drift from minute to minute cancels; and the wall time the other
+    process took to start and run the batch once, while this one waited."""
     ctx = multiprocessing.get_context("spawn")
     ready, go, busy, stop = ctx.Event(), ctx.Event(), ctx.Event(), ctx.Event()
     jobs = [(c.config, range(t)) for c, t in batch.jobs]
@@ -475,10 +496,13 @@ def neighbour_ratios(batch: BatchCounts, clock, alternations: int = ALTERNATIONS
             best = min(best, clock() - start)
         return best
 
-    ratios = []
+    ratios, to_ready = [], math.nan
     try:
+        spawned = time.perf_counter()
         other.start()
-        if not _while_alive(ready, other):  # its start (imports, data, the compiled kernel) stays out of the windows
+        if _while_alive(ready, other):  # its start (imports, data, the compiled kernel) stays out of the windows
+            to_ready = time.perf_counter() - spawned
+        else:
             alternations = 0
         for _ in range(alternations):
             go.clear()
@@ -499,7 +523,7 @@ def neighbour_ratios(batch: BatchCounts, clock, alternations: int = ALTERNATIONS
             other.join(10)
             if other.is_alive():
                 other.terminate()
-    return ratios
+    return NeighbourRun(ratios, to_ready)
 
 
 def calibrate(device: str = "cpu", threads: int = 1, repeats: int = REPEATS, fresh: bool = False) -> Calibration:
@@ -528,9 +552,11 @@ def calibrate(device: str = "cpu", threads: int = 1, repeats: int = REPEATS, fre
                 if device == "cuda":
                     torch.cuda.synchronize()
                 best[i] = min(best[i], clock() - start)
-        neighbour = 1.0
+        neighbour, start = 1.0, 0.0
         if device == "cpu" and threads == 1 and (os.cpu_count() or 1) > 1:
-            neighbour = beside_a_neighbour(batches[[term for _, term, _ in SUITE].index(NEIGHBOUR_RUN)], clock)
+            i = [term for _, term, _ in SUITE].index(NEIGHBOUR_RUN)
+            other = neighbour_run(batches[i], clock)
+            neighbour, start = other.slowdown(), other.start(best[i])
     finally:
         cap_threads(before)
     short, long_ = best[: len(batches)], iter(best[len(batches) :])
@@ -542,6 +568,7 @@ def calibrate(device: str = "cpu", threads: int = 1, repeats: int = REPEATS, fre
     cal = dataclasses.replace(
         cal,
         neighbour=neighbour,
+        worker_start=start,
         seconds=time.perf_counter() - t0,
         cores=os.cpu_count() or 1,
         load=(load0, os.getloadavg()[0]),

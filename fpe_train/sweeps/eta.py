@@ -3,8 +3,11 @@ store's pending trials (``sweep status``).
 
 A sweep's wall time is the largest-first schedule of its batches (``Calibration.batch_seconds`` each) on
 ``workers`` processes, stretched by workers / cores where there are more workers than cores and by what a
-worker loses to another one beside it (``Calibration.neighbour``, measured by the calibration); sweeps run
-one after another, each training only what no earlier sweep of the list trained (``plan.unshared``).
+worker loses to another one beside it (``Calibration.neighbour``, measured by the calibration), after the
+workers' start (``Calibration.worker_start``: spawn, imports, the compiled kernel; the workers start side by
+side): once per ``sweep run`` (its own process pool), once per ``report`` of two or more workers (one pool for
+every sweep), never in one process; sweeps run one after another, each training only what no earlier sweep of
+the list trained (``plan.unshared``).
 ``sweep plan`` and ``report --plan`` both go through :func:`plan_report`, with one calibration per process
 (``calibrate.calibrate``), so the same work gets the same figure.
 """
@@ -36,14 +39,19 @@ def makespan(seconds: list[float], workers: int) -> float:
     return max(free)
 
 
-def sweep_eta(plan: SweepPlan, cal: Calibration, workers: int) -> float:
+STARTS = ("sweep", "once", "none")  # when workers start: per sweep run, once for the list, never (one process)
+
+
+def sweep_eta(plan: SweepPlan, cal: Calibration, workers: int, start: bool = False) -> float:
     """Seconds of ``plan`` on ``workers`` processes: the schedule of its batches, stretched by workers / cores
     when the workers outnumber the cores, and by what a worker loses to the one beside it
-    (``Calibration.neighbour``) when there is more than one."""
+    (``Calibration.neighbour``) when there is more than one; with ``start``, after the workers' start
+    (``Calibration.worker_start``) when there is anything to train."""
     stretch = 1.0
     if cal.source != "store":  # a store's times were taken with the workers it ran
         stretch = max(1.0, workers * cal.threads / max(cal.cores, 1)) * (cal.neighbour if workers > 1 else 1.0)
-    return makespan([cal.batch_seconds(b) for b in plan.batches], workers) * stretch
+    starting = cal.worker_start if start and plan.batches else 0.0
+    return makespan([cal.batch_seconds(b) for b in plan.batches], workers) * stretch + starting
 
 
 def default_workers(device: str) -> int:
@@ -51,14 +59,19 @@ def default_workers(device: str) -> int:
     return 1 if device == "cuda" else os.cpu_count() or 1
 
 
-def plan_dict(plans: list[SweepPlan], cal: Calibration | None, workers: int, to_train=None) -> dict:
+def plan_dict(plans: list[SweepPlan], cal: Calibration | None, workers: int, to_train=None, starts="sweep") -> dict:
     """The plan as plain JSON-able data (what ``--json`` prints).
 
     ``to_train``: per sweep, the plan of what it will train when the sweeps run in this order into one store
     (``plan.unshared``); ``eta_seconds`` is of those (a config an earlier sweep trained costs nothing again),
-    ``eta_alone_seconds`` of the sweep run alone (what ``sweep plan`` of that one sweep says).
+    ``eta_alone_seconds`` of the sweep run alone (what ``sweep plan`` of that one sweep says). ``starts``
+    (``STARTS``): when the workers start, ``sweep`` (each ``sweep run`` starts its own pool), ``once`` (one pool
+    for the whole list, as ``report``), ``none`` (the trials run in the calling process).
     """
+    if starts not in STARTS:
+        raise ValueError(f"starts={starts!r}: must be one of {', '.join(STARTS)}")
     rows = []
+    started = False
     for p, q in zip(plans, to_train or plans, strict=True):
         row = dict(
             sweep=p.name,
@@ -70,10 +83,12 @@ def plan_dict(plans: list[SweepPlan], cal: Calibration | None, workers: int, to_
             model_epochs=p.model_epochs,
             flops=p.flops,
             max_batch_memory_bytes=p.memory_bytes,
+            trials_to_train=q.trials,
         )
         if cal is not None:
-            row["eta_seconds"] = sweep_eta(q, cal, workers)
-            row["eta_alone_seconds"] = sweep_eta(p, cal, workers)
+            row["eta_seconds"] = sweep_eta(q, cal, workers, starts == "sweep" or (starts == "once" and not started))
+            row["eta_alone_seconds"] = sweep_eta(p, cal, workers, starts != "none")
+            started = started or bool(q.batches)
         rows.append(row)
     keys = ("configs", "trials", "batches", "models", "model_epochs", "flops")
     total = {k: sum(r[k] for r in rows) for k in keys}
@@ -128,7 +143,7 @@ def format_plan(data: dict) -> str:
     if cal:
         lines.append(f"calibration: {Calibration.from_dict(cal).describe()}")
         lines.append(f"the ETA assumes: {data['assumes']}")
-        shared = [r["sweep"] for r in data["sweeps"] if r["eta_seconds"] < r["eta_alone_seconds"]]
+        shared = [r["sweep"] for r in data["sweeps"] if r.get("trials_to_train", r["trials"]) < r["trials"]]
         if shared:
             lines.append(
                 f"{', '.join(shared)}: only what no earlier sweep trains is timed (alone: "
@@ -146,7 +161,12 @@ def format_plan(data: dict) -> str:
 
 
 def plan_report(
-    sweeps, device: str = "cpu", workers: int | None = None, threads: int = 1, calibrate_eta: bool = True
+    sweeps,
+    device: str = "cpu",
+    workers: int | None = None,
+    threads: int = 1,
+    calibrate_eta: bool = True,
+    starts: str = "sweep",
 ) -> dict:
     """The plan of loaded sweeps as :func:`plan_dict` data: counts, and an ETA timed here on ``device``."""
     dev = resolve_plan_device(device)
@@ -154,7 +174,7 @@ def plan_report(
     plans = [plan_sweep(s, dev, workers) for s in sweeps]
     to_train = [plan_sweep(s, dev, workers) for s in unshared(sweeps)]
     cal = calibrate(dev, threads) if calibrate_eta else None
-    return plan_dict(plans, cal, workers, to_train)
+    return plan_dict(plans, cal, workers, to_train, starts)
 
 
 # ---------------------------------------------------------------- the remaining time of a store

@@ -169,6 +169,7 @@ def test_repeated_plans_of_a_small_sweep_agree_and_print_no_rate_above_the_peak(
         rate, peak_printed = map(float, re.search(r"thread: ([\d.]+) GFLOP/s \(GEMM peak ([\d.]+)\)", text).groups())
         assert rate <= peak_printed
         assert "the ETA assumes: each of 2 workers" in text
+        assert cal.worker_start > 0 and f"{cal.worker_start:.1f} s to start a worker (measured)" in text
         etas.append(T.sweep_eta(plan, cal, 2))
     assert max(etas) <= 2 * min(etas), etas
 
@@ -206,7 +207,19 @@ def test_the_neighbour_is_measured_beside_a_real_second_process():
 
     batch = C._suite("cpu")[[t for _, t, _ in C.SUITE].index("model_samples")]
     C._run(batch)  # first use (data, compiled kernel) out of the windows, as in ``calibrate``
-    (ratio,) = C.neighbour_ratios(batch, C.time.process_time, alternations=1, best_of=1)  # one window pair ran
+
+    def timed() -> float:
+        start = C.time.process_time()
+        C._run(batch)
+        return C.time.process_time() - start
+
+    alone = min(timed() for _ in range(2))
+    other = C.neighbour_run(batch, C.time.process_time, alternations=1, best_of=1)
+    (ratio,) = other.ratios  # one window pair ran
     assert 0.5 < ratio < 4.0  # beside another process: about as fast, never far faster, and not stuck
     assert not multiprocessing.active_children()
+    # its start: a fresh interpreter, the toolkit's imports and the compiled kernel before its first run
+    assert other.ready > alone and 0.0 < other.start(alone) == other.ready - alone < 60.0
+    assert C.NeighbourRun([]).slowdown() == 1.0 and C.NeighbourRun([], math.nan).start(1.0) == 0.0
+    assert C.NeighbourRun([0.5, 3.0, 1.2]).slowdown() == 1.2 and C.NeighbourRun([3.0]).slowdown() == 2.0
     assert 1.0 <= C.beside_a_neighbour(batch, C.time.process_time, alternations=1, best_of=1) <= 2.0

@@ -234,6 +234,37 @@ def test_eta_counts_only_what_each_sweep_adds_to_the_store():
     assert etas == {s.name: float(len(s.configs)) for s in fresh}
 
 
+@pytest.mark.parametrize(
+    ("starts", "paid"),
+    [("sweep", "every sweep that trains"), ("once", "the first sweep that trains"), ("none", "no sweep")],
+)
+def test_the_workers_start_is_paid_once_per_pool(starts, paid):
+    """``sweep run`` starts a pool per sweep, ``report`` one pool for all its sweeps (or none with one worker):
+    the ETA adds ``worker_start`` to each sweep that starts a pool and trains something, once."""
+    from reports.presets import get_preset, load_sweeps
+
+    sweeps = load_sweeps(get_preset("paper"))[:4]
+    fresh = P.unshared(sweeps)
+    plans, to_train = [P.plan_sweep(s) for s in sweeps], [P.plan_sweep(s) for s in fresh]
+    to_train[0] = dataclasses.replace(to_train[0], batches=())  # the first sweep finds everything stored
+    coef = {path: {"configs": 1.0} for path in ("kernel", "deep", "torch")}
+    without = T.plan_dict(plans, Calibration("cpu", 1, coef), 1, to_train, starts)
+    got = T.plan_dict(plans, Calibration("cpu", 1, coef, worker_start=7.0), 1, to_train, starts)
+    rows = list(zip(without["sweeps"], got["sweeps"], strict=True))
+    added = [b["eta_seconds"] - a["eta_seconds"] for a, b in rows]
+    alone = [b["eta_alone_seconds"] - a["eta_alone_seconds"] for a, b in rows]
+    expected = {
+        "every sweep that trains": [0.0, 7.0, 7.0, 7.0],
+        "the first sweep that trains": [0.0, 7.0, 0.0, 0.0],
+        "no sweep": [0.0] * 4,
+    }[paid]
+    assert added == expected
+    assert alone == ([0.0] * 4 if starts == "none" else [7.0] * 4)  # a sweep alone starts its own workers
+    assert got["total"]["eta_seconds"] - without["total"]["eta_seconds"] == sum(expected)
+    with pytest.raises(ValueError, match="starts='twice': must be one of sweep, once, none"):
+        T.plan_dict(plans, Calibration("cpu", 1, coef), 1, to_train, "twice")
+
+
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
 def test_dense_fresh_adds_one_model_per_trial_from_the_split(device):
     """The fresh-Adam dense arm: one more model per trial, trained ``epochs`` after the split, at the dense
