@@ -2,6 +2,7 @@
 
 With `pytest -n 2` each worker gets one BLAS/OpenMP thread (2 cores in all). ``invoke`` runs the command line
 in-process; ``tiny_sweep_file`` writes the smallest sweep file; ``immutable`` makes a path read-only even for root.
+Generated datasets are cached in ``.pytest_cache/data``.
 The checks every folder shares (``assert_one_line_error``, ``sweep_toml``) are in tests/helpers.py.
 """
 
@@ -16,6 +17,10 @@ from helpers import sweep_toml  # this folder is on sys.path (pytest puts a conf
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# generated datasets (MNIST-1D) kept between the suite's processes in the repository's ignored pytest cache,
+# not in the home folder of whoever runs the tests
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("FPE_THEORY_CACHE", os.path.join(ROOT, ".pytest_cache", "data"))
 
 
 @pytest.fixture

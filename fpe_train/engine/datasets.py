@@ -42,10 +42,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
+import hashlib
 import json
 import math
 import os
 import random
+import tempfile
 import zipfile
 import zlib
 
@@ -180,6 +182,10 @@ def _digits():
 def _mnist1d(num_samples: int | None = None):
     """MNIST-1D, generated locally with the package's standard arguments (no download).
 
+    Generating it takes 3-6 s, in every process that trains or checks it (the report's checks, each worker of a
+    sweep), so the arrays are kept between processes in the data cache (:func:`cache_dir`), under a name made
+    of the generator's arguments and the versions of mnist1d and numpy that drew them.
+
     ``num_samples`` other than the standard 5000 is for tests only (a different, smaller dataset).
     """
     from mnist1d.data import get_dataset_args, make_dataset
@@ -187,13 +193,94 @@ def _mnist1d(num_samples: int | None = None):
     args = get_dataset_args()
     if num_samples is not None:
         args.num_samples = num_samples
+    names = ("x", "y", "x_test", "y_test")
+    key = json.dumps(
+        {"args": vars(args), "mnist1d": _version("mnist1d"), "numpy": np.__version__}, sort_keys=True, default=str
+    )
+    path = _cached_path("mnist1d", key)
+    kept = _read_cached(path, names)
+    if kept is not None:
+        return kept
     np_state, py_state = np.random.get_state(), random.getstate()
     try:  # make_dataset seeds the global generators; put them back afterwards
         data = make_dataset(args)
     finally:
         np.random.set_state(np_state)
         random.setstate(py_state)
-    return data["x"], data["y"], data["x_test"], data["y_test"]  # (4000, 40), (4000,), (1000, 40), (1000,)
+    arrays = tuple(np.asarray(data[n]) for n in names)  # (4000, 40), (4000,), (1000, 40), (1000,)
+    _write_cached(path, dict(zip(names, arrays, strict=True)))
+    return arrays
+
+
+CACHE_ENV = "FPE_THEORY_CACHE"  # the data cache's folder; empty: no cache
+
+
+def cache_dir() -> str | None:
+    """The folder where generated datasets are kept between processes: ``$FPE_THEORY_CACHE`` when set (empty:
+    none), else ``fpe-theory`` in ``$XDG_CACHE_HOME`` (default ``~/.cache``)."""
+    if CACHE_ENV in os.environ:
+        return os.environ[CACHE_ENV] or None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "fpe-theory")
+
+
+def _version(package: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _cached_path(name: str, key: str) -> str | None:
+    folder = cache_dir()
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return os.path.join(folder, f"{name}-{digest}.npz") if folder else None
+
+
+def _digest(arrays) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(str((a.dtype.str, a.shape)).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _read_cached(path: str | None, names: tuple[str, ...]):
+    """The arrays ``names`` of a cache file, or None when it is missing, unreadable, cut, or its content does not
+    match the digest stored with it (then it is drawn again and the file replaced)."""
+    if path is None or not os.path.isfile(path):
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = tuple(np.array(f[n]) for n in names)
+            stored = str(f["sha256"][()])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
+        return None
+    return arrays if stored == _digest(arrays) else None
+
+
+def _write_cached(path: str | None, arrays: dict) -> None:
+    """Write ``arrays`` (and their digest) to ``path`` through a temporary file renamed into place, so a reader
+    never sees half a file; nothing when the folder cannot be made or written (the data are then drawn again
+    by the next process)."""
+    if path is None:
+        return
+    tmp = None
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=os.path.dirname(path))
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, sha256=np.array(_digest(arrays.values())), **arrays)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError:
+        pass
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 def load_fashion_mnist(folder):

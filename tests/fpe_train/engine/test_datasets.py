@@ -1,7 +1,10 @@
 """Real-data loaders (fpe_train.engine.datasets), each on data made here, against plain numpy references."""
 
 import gzip
+import os
 import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -84,6 +87,67 @@ def test_mnist1d_generated_locally_without_network(monkeypatch):
     )
     np.testing.assert_allclose(Xtr, ref_tr, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(Xte, ref_te, rtol=1e-5, atol=1e-5)
+
+
+def _generated(n):
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.num_samples = n
+    ref = make_dataset(args)  # the package's own generation
+    return tuple(ref[k] for k in ("x", "y", "x_test", "y_test"))
+
+
+def _assert_same(got, ref):
+    for a, b in zip(got, ref, strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+
+
+def test_mnist1d_is_kept_between_processes_and_redrawn_when_the_file_is_bad(tmp_path, monkeypatch):
+    """The first process draws MNIST-1D and keeps it in the data cache; a second process reads it back without
+    drawing (its generator would fail there); a cut or altered file is drawn again and replaced."""
+    monkeypatch.setenv("FPE_THEORY_CACHE", str(tmp_path / "cache"))
+    first = datasets._mnist1d.__wrapped__(300)
+    _assert_same(first, _generated(300))
+    (kept,) = list((tmp_path / "cache").iterdir())
+    assert kept.name.startswith("mnist1d-") and kept.suffix == ".npz"
+    code = (
+        "import mnist1d.data, numpy as np\n"
+        "def refuse(args): raise SystemExit('drew the data again')\n"
+        "mnist1d.data.make_dataset = refuse\n"
+        "from fpe_train.engine import datasets\n"
+        "x, y, xt, yt = datasets._mnist1d.__wrapped__(300)\n"
+        "print(x.shape, yt.shape, float(x.sum()))\n"
+    )
+    env = {**os.environ, "FPE_THEORY_CACHE": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["(240,", "40)", "(60,)", str(float(first[0].sum()))]
+    for spoil in (lambda b: b[: len(b) // 2], lambda b: b[:-200] + bytes(200)):  # cut; its last bytes zeroed
+        kept.write_bytes(spoil(kept.read_bytes()))
+        _assert_same(datasets._mnist1d.__wrapped__(300), first)
+        _assert_same(datasets._read_cached(str(kept), ("x", "y", "x_test", "y_test")), first)  # replaced
+    with np.load(kept) as f:  # same shapes, another content: the stored digest no longer matches
+        altered = {k: f[k] for k in f.files}
+    altered["x"] = altered["x"] + 1.0
+    np.savez(kept, **altered)
+    assert datasets._read_cached(str(kept), ("x", "y", "x_test", "y_test")) is None
+    _assert_same(datasets._mnist1d.__wrapped__(300), first)
+
+
+def test_mnist1d_without_a_usable_cache_is_drawn_and_nothing_is_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("FPE_THEORY_CACHE", "")  # switched off
+    assert datasets.cache_dir() is None
+    _assert_same(datasets._mnist1d.__wrapped__(200), _generated(200))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("FPE_THEORY_CACHE", str(blocker / "cache"))  # a folder that cannot be made
+    _assert_same(datasets._mnist1d.__wrapped__(200), _generated(200))
+    assert blocker.read_text() == "not a folder" and sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+    monkeypatch.delenv("FPE_THEORY_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert datasets.cache_dir() == str(tmp_path / "xdg" / "fpe-theory")
 
 
 def fashion_files(tmp_path, gz: bool, n_train=30, n_test=10, bad_labels=False):
