@@ -172,10 +172,15 @@ def _cached_file(task: str, path: str, stamp, seed: int):
 
 @functools.lru_cache(maxsize=1)
 def _digits():
-    from sklearn.datasets import load_digits
+    """scikit-learn's digits, kept in the data cache after the first read (importing scikit-learn takes 1-4 s
+    in every process that reads them; the cached copy needs numpy alone)."""
 
-    X, y = load_digits(return_X_y=True)  # (1797, 64), pixel values 0..16
-    return X, y
+    def read():
+        from sklearn.datasets import load_digits
+
+        return load_digits(return_X_y=True)  # (1797, 64), pixel values 0..16
+
+    return _kept("digits", {"sklearn": _version("scikit-learn"), "numpy": np.__version__}, ("X", "y"), read)
 
 
 @functools.lru_cache(maxsize=1)
@@ -194,22 +199,17 @@ def _mnist1d(num_samples: int | None = None):
     if num_samples is not None:
         args.num_samples = num_samples
     names = ("x", "y", "x_test", "y_test")
-    key = json.dumps(
-        {"args": vars(args), "mnist1d": _version("mnist1d"), "numpy": np.__version__}, sort_keys=True, default=str
-    )
-    path = _cached_path("mnist1d", key)
-    kept = _read_cached(path, names)
-    if kept is not None:
-        return kept
-    np_state, py_state = np.random.get_state(), random.getstate()
-    try:  # make_dataset seeds the global generators; put them back afterwards
-        data = make_dataset(args)
-    finally:
-        np.random.set_state(np_state)
-        random.setstate(py_state)
-    arrays = tuple(np.asarray(data[n]) for n in names)  # (4000, 40), (4000,), (1000, 40), (1000,)
-    _write_cached(path, dict(zip(names, arrays, strict=True)))
-    return arrays
+
+    def draw():
+        np_state, py_state = np.random.get_state(), random.getstate()
+        try:  # make_dataset seeds the global generators; put them back afterwards
+            data = make_dataset(args)
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
+        return tuple(data[n] for n in names)  # (4000, 40), (4000,), (1000, 40), (1000,)
+
+    return _kept("mnist1d", {"args": vars(args), "mnist1d": _version("mnist1d"), "numpy": np.__version__}, names, draw)
 
 
 CACHE_ENV = "FPE_THEORY_CACHE"  # the data cache's folder; empty: no cache
@@ -233,10 +233,18 @@ def _version(package: str) -> str:
         return "unknown"
 
 
-def _cached_path(name: str, key: str) -> str | None:
+def _kept(name: str, key: dict, names: tuple[str, ...], make) -> tuple[np.ndarray, ...]:
+    """The arrays ``names`` that ``make()`` returns, read from the data cache when a file of ``name`` and ``key``
+    (what they were made from) is there and intact, else made and written there."""
     folder = cache_dir()
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return os.path.join(folder, f"{name}-{digest}.npz") if folder else None
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    path = os.path.join(folder, f"{name}-{digest}.npz") if folder else None
+    kept = _read_cached(path, names)
+    if kept is not None:
+        return kept
+    arrays = tuple(np.asarray(a) for a in make())
+    _write_cached(path, dict(zip(names, arrays, strict=True)))
+    return arrays
 
 
 def _digest(arrays) -> str:

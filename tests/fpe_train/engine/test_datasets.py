@@ -136,6 +136,24 @@ def test_mnist1d_is_kept_between_processes_and_redrawn_when_the_file_is_bad(tmp_
     _assert_same(datasets._mnist1d.__wrapped__(300), first)
 
 
+def test_digits_are_scikit_learns_and_a_second_process_reads_them_without_importing_it(tmp_path, monkeypatch):
+    from sklearn.datasets import load_digits
+
+    monkeypatch.setenv("FPE_THEORY_CACHE", str(tmp_path / "cache"))
+    X, y = datasets._digits.__wrapped__()
+    _assert_same((X, y), load_digits(return_X_y=True))
+    code = (
+        "import sys\n"
+        "from fpe_train.engine import datasets\n"
+        "X, y = datasets._digits()\n"
+        "print(X.shape, int(y.sum()), 'sklearn' in sys.modules)\n"
+    )
+    env = {**os.environ, "FPE_THEORY_CACHE": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["(1797,", "64)", str(int(y.sum())), "False"]
+
+
 def test_mnist1d_without_a_usable_cache_is_drawn_and_nothing_is_written(tmp_path, monkeypatch):
     monkeypatch.setenv("FPE_THEORY_CACHE", "")  # switched off
     assert datasets.cache_dir() is None
