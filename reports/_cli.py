@@ -178,7 +178,7 @@ def _plan(preset: str, workers: int | None, device: str, as_json: bool) -> int:
     text = f"preset {preset}\n{format_plan(data)}"
     if "report_seconds" in data:
         text += (
-            f"\nthen the report (Monte Carlo, statistics, figures, PDF): about {duration(tail)}, measured once on "
+            f"\nthen the report (Monte Carlo, statistics, figures, PDF): about {duration(tail)}, measured on "
             f"2 cores, not timed here; with it: {duration(data['eta_with_report_seconds'])}"
         )
     click.echo(text)

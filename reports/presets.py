@@ -72,8 +72,9 @@ class Preset:
     )
     r_min_problems: tuple[tuple[int, int, int], ...] = tuple((4 * c, 4, 2) for c in (2, 4, 8, 16, 32))
     root: str | None = None  # folder of the sweep files (default: the sweeps shipped with fpe_train)
-    # wall seconds of the report after its training (Monte Carlo, statistics, figures, PDF), measured once on
-    # the 2-core reference machine of docs/performance.md; ``report --plan`` adds it to the ETA (None: unknown)
+    # wall seconds of the report after its training (Monte Carlo, statistics, figures, PDF), measured on the
+    # 2-core machine of docs/performance.md (the slower of its hosts); ``report --plan`` adds it to the ETA (None:
+    # unknown)
     report_seconds: float | None = None
 
 
@@ -97,7 +98,7 @@ PRESETS = {
         name="paper",
         sweeps=tuple(SweepChoice(n, size="paper") for n in PAPER_SWEEPS),
         mc_trials=20000,
-        report_seconds=46.0,
+        report_seconds=36.0,
     ),
 }
 

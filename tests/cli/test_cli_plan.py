@@ -175,6 +175,6 @@ def test_report_plan_adds_the_reports_own_time_where_the_preset_has_one(invoke):
     assert data["report_seconds"] == paper.report_seconds > 0
     assert data["eta_with_report_seconds"] == pytest.approx(data["total"]["eta_seconds"] + paper.report_seconds)
     code, out, _ = invoke("report", "--preset", "paper", "--plan", "--workers", "2")
-    assert code == 0 and "then the report (Monte Carlo, statistics, figures, PDF): about 46 s" in out
+    assert code == 0 and "then the report (Monte Carlo, statistics, figures, PDF): about 36 s" in out
     code, out, _ = invoke("report", "--preset", "quick", "--plan", "--json")
     assert code == 0 and "report_seconds" not in json.loads(out)
