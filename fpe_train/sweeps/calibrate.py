@@ -37,7 +37,9 @@ What makes it survive a busy machine:
   ``report --plan`` (timing a plan's own batches made the fit, and the ETA, depend on the plan);
 - **repeated short timings, robust statistic**: every run of the suite is timed ``repeats`` times,
   interleaved, in CPU seconds of this process (``time.process_time``; wall time on CUDA or with more than
-  one thread), and the smallest is kept: other jobs on the machine add wall time, not CPU time;
+  one thread), and the smallest is kept: other jobs on the machine add wall time, not CPU time; how far the
+  repeats of a run lay apart (``repeat_spread``) is kept too, and the plan says so where the machine's own
+  speed was changing (a host whose cache other tenants share: a median 1.5x between repeats);
 - **rates the hardware can reach**: a float32 GEMM is timed first (:func:`peak_flop_rate`, the best of a
   few 1024^3 products, at the calibration's thread count; on CUDA the GPU's); the fitted FLOP rate is
   ``1 / (1 / peak + x)`` with x >= 0, so it is never above the peak nor infinite;
@@ -157,6 +159,18 @@ SUITE = (  # (path, the term it isolates, TrainConfig fields): each run dominate
     ),
 )
 REPEATS = 3
+UNSTEADY = 1.25  # a median repeat spread from which the plan says the machine's speed was changing
+
+
+def repeat_spread(timings: list[list[float]]) -> float:
+    """The median over runs of a run's slowest repeat over its fastest (1.0: every repeat alike; runs with one
+    repeat or a zero time left out). On a steady machine a few percent; on a host whose speed moves from minute
+    to minute (other tenants of its cache) 1.5x and more, and no statistic of a minute of timings then pins a
+    half-hour run."""
+    ratios = [max(t) / min(t) for t in timings if len(t) > 1 and min(t) > 0]
+    return statistics.median(ratios) if ratios else 1.0
+
+
 GEMM_N = 1024  # the peak's product: (n x n) @ (n x n), float32
 
 
@@ -183,6 +197,7 @@ class Calibration:
     repeats: int = REPEATS
     neighbour: float = 1.0  # CPU seconds of a run beside another worker's over alone (``beside_a_neighbour``)
     worker_start: float = 0.0  # wall seconds from a worker's spawn to its first run (``NeighbourRun``); 0: not timed
+    spread: float = 1.0  # a run's slowest repeat over its fastest, the median over the suite (``repeat_spread``)
 
     def _coef(self, path: str) -> dict:
         """The path's coefficients; a path this calibration never timed borrows the nearest one's."""
@@ -212,6 +227,12 @@ class Calibration:
             + (f", {self.worker_start:.1f} s to start a worker (measured)" if self.worker_start else "")
             + f"; rates in {clock}, best of {self.repeats}; "
             f"load average {self.load[0]:.1f} -> {self.load[1]:.1f} while timing"
+            + (
+                f"; a run's repeats differed by {self.spread:.2f}x (median over the suite): this machine's speed "
+                "was changing while it was timed, and the ETA can be off by as much"
+                if self.spread >= UNSTEADY
+                else ""
+            )
         )
 
     def describe(self) -> str:
@@ -544,14 +565,15 @@ def calibrate(device: str = "cpu", threads: int = 1, repeats: int = REPEATS, fre
         for i in {path: i for i, (path, _, _) in reversed(list(enumerate(SUITE)))}.values():
             _run(batches[i])  # first-use costs (allocator, imports, compiled kernels) stay out of the timings
         runs = [*batches, *(b for b in longer if b is not None)]
-        best = [math.inf] * len(runs)
+        timings = [[] for _ in runs]
         for _ in range(repeats):  # interleaved: a burst of load hits one repeat of each run, not every repeat
             for i, b in enumerate(runs):
                 start = clock()
                 _run(b)
                 if device == "cuda":
                     torch.cuda.synchronize()
-                best[i] = min(best[i], clock() - start)
+                timings[i].append(clock() - start)
+        best = [min(t, default=math.inf) for t in timings]
         neighbour, start = 1.0, 0.0
         if device == "cpu" and threads == 1 and (os.cpu_count() or 1) > 1:
             i = [term for _, term, _ in SUITE].index(NEIGHBOUR_RUN)
@@ -569,6 +591,7 @@ def calibrate(device: str = "cpu", threads: int = 1, repeats: int = REPEATS, fre
         cal,
         neighbour=neighbour,
         worker_start=start,
+        spread=repeat_spread(timings),
         seconds=time.perf_counter() - t0,
         cores=os.cpu_count() or 1,
         load=(load0, os.getloadavg()[0]),
