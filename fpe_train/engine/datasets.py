@@ -50,6 +50,7 @@ import random
 import tempfile
 import zipfile
 import zlib
+from importlib import metadata
 
 import numpy as np
 
@@ -225,8 +226,6 @@ def cache_dir() -> str | None:
 
 
 def _version(package: str) -> str:
-    from importlib import metadata
-
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
