@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from fpe_train.sweeps.calibrate import resolve_plan_device
+from fpe_train.sweeps.calibrate import UNSTEADY, resolve_plan_device
 from fpe_train.sweeps.eta import default_workers, duration, format_plan, plan_report
 from fpe_train.sweeps.export import export_store
 from fpe_train.sweeps.files import check_input, check_output, output_format, store_files
@@ -172,6 +172,8 @@ def _plan(preset: str, workers: int | None, device: str, as_json: bool) -> int:
     if tail is not None and "eta_seconds" in data["total"]:
         data["report_seconds"] = tail
         data["eta_with_report_seconds"] = data["total"]["eta_seconds"] + tail
+        spread = data["calibration"].get("spread", 1.0)
+        data["eta_slow_with_report_seconds"] = data["total"]["eta_slow_seconds"] + tail * spread
     if as_json:
         click.echo(json.dumps({"preset": preset, **data}, indent=1))
         return 0
@@ -180,6 +182,11 @@ def _plan(preset: str, workers: int | None, device: str, as_json: bool) -> int:
         text += (
             f"\nthen the report (Monte Carlo, statistics, figures, PDF): about {duration(tail)}, measured on "
             f"2 cores, not timed here; with it: {duration(data['eta_with_report_seconds'])}"
+            + (
+                f" (at the pace of the slower repeats: {duration(data['eta_slow_with_report_seconds'])})"
+                if data["calibration"].get("spread", 1.0) >= UNSTEADY
+                else ""
+            )
         )
     click.echo(text)
     return 0

@@ -20,7 +20,7 @@ import json
 import os
 
 from fpe_train.engine.config import TrainConfig
-from fpe_train.sweeps.calibrate import Calibration, calibrate, fit, resolve_plan_device
+from fpe_train.sweeps.calibrate import UNSTEADY, Calibration, calibrate, fit, resolve_plan_device
 from fpe_train.sweeps.plan import BatchCounts, SweepPlan, config_counts, distinct_counts, plan_sweep, unshared
 from fpe_train.sweeps.store import config_hash
 
@@ -95,6 +95,9 @@ def plan_dict(plans: list[SweepPlan], cal: Calibration | None, workers: int, to_
     total["max_batch_memory_bytes"] = max((r["max_batch_memory_bytes"] for r in rows), default=0)
     if cal is not None:
         total["eta_seconds"] = sum(r["eta_seconds"] for r in rows)
+        # the same work at the pace of the calibration's slower repeats (``Calibration.spread``): the ETA is timed
+        # from the fastest, and a host whose speed moves from minute to minute runs a half hour at a mix of both
+        total["eta_slow_seconds"] = total["eta_seconds"] * cal.spread
     return dict(
         sweeps=rows,
         total=total,
@@ -143,6 +146,10 @@ def format_plan(data: dict) -> str:
     if cal:
         lines.append(f"calibration: {Calibration.from_dict(cal).describe()}")
         lines.append(f"the ETA assumes: {data['assumes']}")
+        spread = cal.get("spread", 1.0)
+        if spread >= UNSTEADY:
+            slow = duration(data["total"]["eta_slow_seconds"])
+            lines.append(f"at the pace of the slower repeats (x{spread:.2f}): {slow} (if the run sees only those)")
         shared = [r["sweep"] for r in data["sweeps"] if r.get("trials_to_train", r["trials"]) < r["trials"]]
         if shared:
             lines.append(

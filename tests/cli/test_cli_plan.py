@@ -174,6 +174,9 @@ def test_report_plan_adds_the_reports_own_time_where_the_preset_has_one(invoke):
     data = json.loads(out)
     assert data["report_seconds"] == paper.report_seconds > 0
     assert data["eta_with_report_seconds"] == pytest.approx(data["total"]["eta_seconds"] + paper.report_seconds)
+    spread = data["calibration"]["spread"]  # the slower repeats' pace: the training and the report alike
+    assert spread >= 1.0 and data["total"]["eta_slow_seconds"] == pytest.approx(data["total"]["eta_seconds"] * spread)
+    assert data["eta_slow_with_report_seconds"] == pytest.approx(data["eta_with_report_seconds"] * spread)
     code, out, _ = invoke("report", "--preset", "paper", "--plan", "--workers", "2")
     assert code == 0 and "then the report (Monte Carlo, statistics, figures, PDF): about 36 s" in out
     code, out, _ = invoke("report", "--preset", "quick", "--plan", "--json")

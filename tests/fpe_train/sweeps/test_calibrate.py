@@ -237,3 +237,9 @@ def test_the_plan_says_when_the_machines_speed_changed_while_it_was_timed():
     assert "differed" not in steady.assumes(2)
     assert "a run's repeats differed by 1.55x (median over the suite)" in unsteady.assumes(2)
     assert C.Calibration.from_dict(unsteady.to_dict()).spread == 1.55
+    plan = P.plan_sweep(load_sweep(find_sweep("fig3a"), "quick"), "cpu", 2)
+    for cal, shown in ((steady, False), (unsteady, True)):
+        data = T.plan_dict([plan], cal, 2)
+        assert data["total"]["eta_slow_seconds"] == pytest.approx(data["total"]["eta_seconds"] * cal.spread)
+        slow = T.duration(data["total"]["eta_slow_seconds"])
+        assert (f"at the pace of the slower repeats (x1.55): {slow}" in T.format_plan(data)) is shown
