@@ -104,6 +104,14 @@ def _assert_same(got, ref):
         np.testing.assert_array_equal(a, b)
 
 
+def _second_process(code: str, cache) -> list[str]:
+    """The words ``code`` prints in a fresh interpreter whose data cache is ``cache``."""
+    env = {**os.environ, "FPE_THEORY_CACHE": str(cache)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
 def test_mnist1d_is_kept_between_processes_and_redrawn_when_the_file_is_bad(tmp_path, monkeypatch):
     """The first process draws MNIST-1D and keeps it in the data cache; a second process reads it back without
     drawing (its generator would fail there); a cut or altered file is drawn again and replaced."""
@@ -120,10 +128,7 @@ def test_mnist1d_is_kept_between_processes_and_redrawn_when_the_file_is_bad(tmp_
         "x, y, xt, yt = datasets._mnist1d.__wrapped__(300)\n"
         "print(x.shape, yt.shape, float(x.sum()))\n"
     )
-    env = {**os.environ, "FPE_THEORY_CACHE": str(tmp_path / "cache")}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["(240,", "40)", "(60,)", str(float(first[0].sum()))]
+    assert _second_process(code, tmp_path / "cache") == ["(240,", "40)", "(60,)", str(float(first[0].sum()))]
     for spoil in (lambda b: b[: len(b) // 2], lambda b: b[:-200] + bytes(200)):  # cut; its last bytes zeroed
         kept.write_bytes(spoil(kept.read_bytes()))
         _assert_same(datasets._mnist1d.__wrapped__(300), first)
@@ -148,10 +153,7 @@ def test_digits_are_scikit_learns_and_a_second_process_reads_them_without_import
         "X, y = datasets._digits()\n"
         "print(X.shape, int(y.sum()), 'sklearn' in sys.modules)\n"
     )
-    env = {**os.environ, "FPE_THEORY_CACHE": str(tmp_path / "cache")}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["(1797,", "64)", str(int(y.sum())), "False"]
+    assert _second_process(code, tmp_path / "cache") == ["(1797,", "64)", str(int(y.sum())), "False"]
 
 
 def test_mnist1d_without_a_usable_cache_is_drawn_and_nothing_is_written(tmp_path, monkeypatch):
